@@ -1,0 +1,1 @@
+"""Generated code for the trademesh.v1 contracts (see protos/)."""

@@ -1,0 +1,127 @@
+"""Configuration from environment variables, all prefixed ``TRADEMESH_``.
+
+Every setting has a default that runs the whole mesh on one machine. Pointing
+``TRADEMESH_POSTGRES_URL`` / ``TRADEMESH_REDIS_URL`` / ``TRADEMESH_MONGO_URL`` at external
+servers switches from the embedded ones (``trademesh up`` then starts none).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+PREFIX = "TRADEMESH_"
+
+
+class ConfigError(ValueError):
+    """A configuration variable has a value that cannot be used; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The mesh's configuration. Field ``x`` is read from ``TRADEMESH_X``."""
+
+    data_dir: Path = Path(".trademesh")
+    host: str = "127.0.0.1"
+    log_level: str = "INFO"
+    engine_port: int = 50051
+    persistence_port: int = 50052
+    feed_port: int = 50053
+    auth_port: int = 50054
+    gateway_port: int = 8080
+    ws_port: int = 8081
+    # Where the services reach each other; empty means host:port from above.
+    engine_addr: str = ""
+    persistence_addr: str = ""
+    feed_addr: str = ""
+    auth_addr: str = ""
+    # External servers; empty means the embedded ones started by `trademesh up`.
+    postgres_url: str = ""
+    redis_url: str = ""
+    mongo_url: str = ""
+    embedded_postgres_port: int = 55432
+    embedded_redis_port: int = 56379
+    # JWT keys (Ed25519, PEM); empty means <data_dir>/keys/jwt_{private,public}.pem.
+    jwt_private_key_file: str = ""
+    jwt_public_key_file: str = ""
+    jwt_issuer: str = "trademesh"
+    jwt_audience: str = "trademesh-api"
+    jwt_ttl_seconds: int = 3600
+    # Seconds a service waits for in-flight calls when stopping.
+    shutdown_grace_seconds: float = 5.0
+    # Per-call deadline the gateway gives upstream calls that have none.
+    upstream_timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(PREFIX + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.name, raw, f.type)
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        for name in ("engine_port", "persistence_port", "feed_port", "auth_port",
+                     "gateway_port", "ws_port", "embedded_postgres_port",
+                     "embedded_redis_port"):
+            port = getattr(self, name)
+            if not 0 <= port <= 65535:
+                raise ConfigError(f"{PREFIX}{name.upper()}={port}: a port is 0..65535")
+        if self.jwt_ttl_seconds <= 0:
+            raise ConfigError(f"{PREFIX}JWT_TTL_SECONDS must be positive")
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def address(self, service: str) -> str:
+        """Where to reach ``service`` (engine, persistence, feed, auth) over gRPC."""
+        explicit: str = getattr(self, f"{service}_addr")
+        return explicit or f"{self.host}:{getattr(self, f'{service}_port')}"
+
+    @property
+    def redis_dsn(self) -> str:
+        """The configured Redis, or the embedded one `trademesh up` starts."""
+        return self.redis_url or f"redis://127.0.0.1:{self.embedded_redis_port}/0"
+
+    @property
+    def postgres_dsn(self) -> str:
+        """The configured PostgreSQL, or the embedded one `trademesh up` starts."""
+        return (self.postgres_url
+                or f"postgresql://postgres@127.0.0.1:{self.embedded_postgres_port}/trademesh")
+
+    @property
+    def private_key_path(self) -> Path:
+        return Path(self.jwt_private_key_file or self.data_dir / "keys" / "jwt_private.pem")
+
+    @property
+    def public_key_path(self) -> Path:
+        return Path(self.jwt_public_key_file or self.data_dir / "keys" / "jwt_public.pem")
+
+    def as_env(self) -> dict[str, str]:
+        """These settings as TRADEMESH_* variables, for child processes."""
+        return {PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}
+
+
+def _parse(name: str, raw: str, kind: object) -> object:
+    var = PREFIX + name.upper()
+    try:
+        if kind in (int, "int"):
+            return int(raw)
+        if kind in (float, "float"):
+            value = float(raw)  # durations only, never money
+            if value != value or value < 0:
+                raise ValueError(raw)
+            return value
+    except ValueError:
+        expected = getattr(kind, "__name__", str(kind))
+        raise ConfigError(f"{var}={raw!r}: expected {expected}") from None
+    if kind in (Path, "Path"):
+        return Path(raw)
+    return raw

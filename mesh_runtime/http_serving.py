@@ -1,0 +1,39 @@
+"""Serving an ASGI app with uvicorn inside a process that owns its own signal handling.
+
+uvicorn's ``Server.serve`` installs SIGINT/SIGTERM handlers and re-raises the signal on
+exit; a trademesh process that also runs a gRPC server wants one shutdown path, so the
+server here leaves signals alone and stops when told.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Generator
+
+import uvicorn
+from starlette.types import ASGIApp
+
+
+class _QuietSignalServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class AsgiServer:
+    """One uvicorn server on ``host:port``; :meth:`serve` returns after :meth:`stop`."""
+
+    def __init__(self, app: ASGIApp, host: str, port: int, log_level: str = "warning") -> None:
+        config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(),
+                                lifespan="off", access_log=False, ws="websockets-sansio")
+        self._server = _QuietSignalServer(config)
+
+    @property
+    def started(self) -> bool:
+        return bool(self._server.started)
+
+    async def serve(self) -> None:
+        await self._server.serve()
+
+    def stop(self) -> None:
+        self._server.should_exit = True

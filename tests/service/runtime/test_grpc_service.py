@@ -1,0 +1,71 @@
+"""GrpcService on a real grpc.aio server on loopback: health, reflection, stop."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from trademesh.v1 import engine_pb2, engine_pb2_grpc
+
+from engine_svc.app import SERVICE_NAME, register
+from mesh_runtime.serving import GrpcService
+
+
+async def _health(address: str, service: str = "") -> int:
+    async with grpc.aio.insecure_channel(address) as channel:
+        reply = await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=service), timeout=2
+        )
+        return int(reply.status)
+
+
+async def _list_services(address: str) -> set[str]:
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        names: set[str] = set()
+        async for reply in stub.ServerReflectionInfo(iter([request]), timeout=2):
+            names.update(s.name for s in reply.list_services_response.service)
+        return names
+
+
+@pytest.fixture
+async def service() -> GrpcService:
+    svc = GrpcService("engine", "127.0.0.1", 0,
+                      [register(engine_pb2_grpc.EngineServicer())],  # type: ignore[abstract]
+                      grace_seconds=1)
+    await svc.start()
+    yield svc  # type: ignore[misc]
+    await svc.stop()
+
+
+async def test_health_starts_not_serving_and_follows_set_serving(service: GrpcService) -> None:
+    address = f"127.0.0.1:{service.port}"
+    assert await _health(address) == health_pb2.HealthCheckResponse.NOT_SERVING
+    await service.set_serving(True)
+    assert await _health(address) == health_pb2.HealthCheckResponse.SERVING
+    assert await _health(address, SERVICE_NAME) == health_pb2.HealthCheckResponse.SERVING
+    await service.set_serving(False)
+    assert await _health(address, SERVICE_NAME) == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+async def test_reflection_lists_the_service_and_health(service: GrpcService) -> None:
+    names = await _list_services(f"127.0.0.1:{service.port}")
+    assert {"trademesh.v1.Engine", "grpc.health.v1.Health"} <= names
+
+
+async def test_unfilled_rpc_answers_unimplemented(service: GrpcService) -> None:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await engine_pb2_grpc.EngineStub(channel).ListMarkets(
+                engine_pb2.ListMarketsRequest(), timeout=2)
+    assert err.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+async def test_stop_refuses_new_calls(service: GrpcService) -> None:
+    address = f"127.0.0.1:{service.port}"
+    await service.stop()
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await _health(address)
+    assert err.value.code() == grpc.StatusCode.UNAVAILABLE

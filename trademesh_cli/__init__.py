@@ -1,0 +1,1 @@
+"""trademesh_cli"""
