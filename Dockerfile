@@ -1,0 +1,17 @@
+# One image for every trademesh service; docker-compose.yml picks the command.
+FROM python:3.11-slim
+WORKDIR /app
+ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+COPY pyproject.toml README.md ./
+COPY protos ./protos
+COPY gen ./gen
+COPY mesh_runtime ./mesh_runtime
+COPY trademesh_cli ./trademesh_cli
+COPY engine_svc ./engine_svc
+COPY persistence_svc ./persistence_svc
+COPY feed_svc ./feed_svc
+COPY gateway ./gateway
+RUN pip install . && useradd --system --uid 10001 trademesh
+USER trademesh
+ENV TRADEMESH_HOST=0.0.0.0 TRADEMESH_DATA_DIR=/data
+ENTRYPOINT ["trademesh"]

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs everything the tests need into .venv (and node_modules for buf), then runs the
+# whole check: generated code fresh, buf lint/breaking, ruff, mypy, compose file, pytest.
+# Extra arguments go to pytest, e.g. scripts/test.sh -m "not slow" tests/unit
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+export PATH="$PWD/.venv/bin:$PATH"
+python -m pip install --quiet --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+python -m pip install --quiet -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
+python -c "import trademesh_cli, trademesh.v1.engine_pb2" # the install worked
+[ -x node_modules/.bin/buf ] || npm ci --no-audit --no-fund --loglevel=error
+
+echo "== generated code"
+python scripts/gen_protos.py --check 2>/dev/null
+echo "== buf"
+PYTHON=python bash scripts/buf.sh
+echo "== ruff"
+ruff check .
+echo "== mypy"
+mypy mesh_runtime trademesh_cli engine_svc gateway persistence_svc feed_svc bench
+echo "== docker-compose.yml"
+if command -v docker-compose >/dev/null; then
+  docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml: valid"
+elif [ "${CI:-}" = "true" ]; then
+  echo "docker-compose is missing (.ci/run installs it)"; exit 1
+else
+  echo "skipped: docker-compose not installed (apt-get install docker-compose)"
+fi
+echo "== pytest"
+python -m pytest "$@"
