@@ -1,18 +1,38 @@
-"""The engine service's composition root: builds the servicer and serves it.
+"""The engine service's composition root: journal, snapshots, sequencer, servicer.
 
-`trademesh engine` runs :func:`run`. Health is SERVING while Redis (the journal) answers.
+`trademesh engine` runs :func:`run`: it loads the newest snapshot and replays the journal
+after it, then serves ``trademesh.v1.Engine``. Health is SERVING while Redis answers and
+the sequencer is not recovering. On SIGTERM/SIGINT it stops taking calls, lets in-flight
+ones finish, applies what is queued and saves a final snapshot.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+
 import grpc
+import redis.asyncio as aioredis
 from trademesh.v1 import engine_pb2, engine_pb2_grpc
 
+from engine_svc.core.markets import MarketConfig, default_markets
+from engine_svc.journal import Journal
+from engine_svc.sequencer import Sequencer, load_state
+from engine_svc.servicer import EngineServicer
+from engine_svc.snapshot_store import MongoSnapshotStore, PostgresSnapshotStore, SnapshotStore
 from mesh_runtime.config import Settings
 from mesh_runtime.dependencies import redis_probe, watch_health
+from mesh_runtime.grpc_auth import Authenticator
 from mesh_runtime.serving import GrpcService, Registrar, serve_until_signal
+from mesh_runtime.tokens import TokenVerifier
 
 SERVICE_NAME = engine_pb2.DESCRIPTOR.services_by_name["Engine"].full_name
+log = logging.getLogger("trademesh.engine")
 
 
 def register(servicer: engine_pb2_grpc.EngineServicer) -> Registrar:
@@ -23,12 +43,86 @@ def register(servicer: engine_pb2_grpc.EngineServicer) -> Registrar:
     return add
 
 
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+async def open_snapshot_store(settings: Settings) -> SnapshotStore:
+    if settings.mongo_url:
+        return MongoSnapshotStore.connect(settings.mongo_url)
+    return await PostgresSnapshotStore.connect(settings.postgres_dsn)
+
+
+async def _retry(what: str, attempt: Callable[[], Awaitable[object]]) -> None:
+    delay = 0.1
+    while True:
+        try:
+            await attempt()
+            return
+        except (OSError, ConnectionError, aioredis.RedisError) as err:
+            log.warning("waiting for %s: %s", what, err)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+async def snapshot_timer(sequencer: Sequencer, seconds: float) -> None:
+    last = sequencer.engine.last_seq
+    while True:
+        await asyncio.sleep(seconds)
+        if sequencer.engine.last_seq != last:
+            last = sequencer.engine.last_seq
+            sequencer.request_snapshot()
+
+
+async def build(settings: Settings, stack: AsyncExitStack,
+                config: MarketConfig | None = None) -> tuple[Sequencer, Journal]:
+    """Connects the journal and the snapshot store and loads the state."""
+    client = aioredis.Redis.from_url(settings.redis_dsn)
+    stack.push_async_callback(client.aclose)
+    await _retry("redis", client.ping)
+    store_box: list[SnapshotStore] = []
+
+    async def connect_store() -> None:
+        store_box.append(await open_snapshot_store(settings))
+
+    await _retry("the snapshot store", connect_store)
+    store = store_box[0]
+    stack.push_async_callback(store.close)
+    journal = Journal(client)
+    markets = config or default_markets()
+    state = await load_state(markets, journal, store)
+    return Sequencer(markets, state, journal, store,
+                     snapshot_every=settings.engine_snapshot_every), journal
+
+
 async def run(settings: Settings) -> None:
-    service = GrpcService(
-        "engine", settings.host, settings.engine_port,
-        # The generated base answers UNIMPLEMENTED until the service's issue lands.
-        [register(engine_pb2_grpc.EngineServicer())],  # type: ignore[abstract]
-        grace_seconds=settings.shutdown_grace_seconds,
-    )
-    probes = [("redis", redis_probe(settings.redis_dsn))]
-    await serve_until_signal(service, background=[lambda: watch_health(service, probes)])
+    verifier = TokenVerifier.from_file(settings.public_key_path, settings.jwt_issuer,
+                                       settings.jwt_audience)
+    async with AsyncExitStack() as stack:
+        sequencer, _ = await build(settings, stack)
+        task = asyncio.create_task(sequencer.run())
+        servicer = EngineServicer(sequencer, Authenticator(verifier), wall_clock_ms)
+        service = GrpcService("engine", settings.host, settings.engine_port,
+                              [register(servicer)],
+                              grace_seconds=settings.shutdown_grace_seconds)
+        redis_ok = redis_probe(settings.redis_dsn)
+
+        async def ready() -> bool:
+            return sequencer.healthy and not task.done() and await redis_ok()
+
+        async def stop_sequencer() -> None:
+            if not task.done():
+                await sequencer.close()
+            await task  # re-raises a fatal journal conflict: the process exits non-zero
+
+        async def exit_if_sequencer_dies() -> None:
+            await asyncio.wait([task])
+            log.error("the sequencer stopped: %s", task.exception())
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        await serve_until_signal(
+            service,
+            background=[lambda: watch_health(service, [("redis+sequencer", ready)]),
+                        lambda: snapshot_timer(sequencer, settings.engine_snapshot_seconds),
+                        exit_if_sequencer_dies],
+            cleanup=[stop_sequencer])

@@ -1,6 +1,6 @@
-"""Commands to journal bytes and back: one place for the engine's command encoding.
+"""Commands to journal bytes and back (and events to outbox bytes): one encoding.
 
-A journal entry is canonical JSON ``{"type": <class name>, ...fields}``; enums are written
+A journal entry is canonical JSON ``{"@type": <class name>, ...fields}``; enums are written
 by value. Decoding rebuilds the exact dataclass, so a replay applies the same commands.
 """
 
@@ -15,6 +15,7 @@ from typing import Any
 
 from engine_svc.core import commands as core_commands
 from engine_svc.core.commands import Command
+from engine_svc.core.events import Event
 
 COMMAND_TYPES: dict[str, type] = {
     name: cls for name, cls in vars(core_commands).items()
@@ -23,14 +24,18 @@ COMMAND_TYPES: dict[str, type] = {
 }
 
 
+KIND = "@type"  # not a valid field name, so it never clashes with one (e.g. ``type``)
+
+
 class CorruptJournalEntry(ValueError):
     """A journal entry that does not decode to a command: the journal is not trusted."""
 
 
-def encode(command: Command) -> bytes:
-    body: dict[str, Any] = {"type": type(command).__name__}
-    for f in dataclasses.fields(command):  # type: ignore[arg-type]
-        value = getattr(command, f.name)
+def encode(record: Command | Event) -> bytes:
+    """Canonical JSON of a command (for the journal) or an event (for the outbox)."""
+    body: dict[str, Any] = {KIND: type(record).__name__}
+    for f in dataclasses.fields(record):
+        value = getattr(record, f.name)
         body[f.name] = value.value if isinstance(value, Enum) else value
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
@@ -49,7 +54,7 @@ def _enum_fields(cls: type) -> dict[str, type[Enum]]:
 def decode(raw: bytes) -> Command:
     try:
         body = json.loads(raw)
-        cls = COMMAND_TYPES[body.pop("type")]
+        cls = COMMAND_TYPES[body.pop(KIND)]
         for name, enum in _enum_fields(cls).items():
             if body.get(name) is not None:
                 body[name] = enum(body[name])

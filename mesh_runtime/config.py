@@ -49,6 +49,9 @@ class Settings:
     jwt_issuer: str = "trademesh"
     jwt_audience: str = "trademesh-api"
     jwt_ttl_seconds: int = 3600
+    # Engine snapshots: every this many seconds (when anything changed) or commands.
+    engine_snapshot_seconds: float = 60.0
+    engine_snapshot_every: int = 200_000
     # Seconds a service waits for in-flight calls when stopping.
     shutdown_grace_seconds: float = 5.0
     # Per-call deadline the gateway gives upstream calls that have none.

@@ -15,7 +15,6 @@ import argparse
 import filecmp
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -25,7 +24,9 @@ PROTOS = ROOT / "protos"
 GEN = ROOT / "gen"
 PACKAGE_INITS = {
     "trademesh/__init__.py": '"""Generated code for the trademesh.v1 contracts (see protos/)."""\n',
-    "trademesh/v1/__init__.py": '"""Generated from protos/trademesh/v1; regenerate with scripts/gen_protos.py."""\n',
+    "trademesh/v1/__init__.py": (
+        '"""Generated from protos/trademesh/v1; regenerate with scripts/gen_protos.py."""\n'
+    ),
     "trademesh/py.typed": "",
 }
 
@@ -78,9 +79,13 @@ def build_image(out: Path, root: Path) -> None:
         raise SystemExit("protoc failed")
 
 
+def _files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts}
+
+
 def differences(a: Path, b: Path) -> list[str]:
-    files_a = {str(p.relative_to(a)) for p in a.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
-    files_b = {str(p.relative_to(b)) for p in b.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    files_a, files_b = _files(a), _files(b)
     diff = sorted(files_a ^ files_b)
     diff += [f for f in sorted(files_a & files_b) if not filecmp.cmp(a / f, b / f, shallow=False)]
     return diff

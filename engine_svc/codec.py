@@ -1,0 +1,280 @@
+"""Protobuf ↔ engine domain: the engine service's only importer of generated messages
+besides the servicer. Decimal strings at the edge, the core's integers inside.
+
+Requests are validated here, before anything is journaled: a field that is missing,
+malformed, negative, zero, NaN, huge or off the market's grid raises
+:class:`~engine_svc.core.units.ValidationError` naming the field by its JSON name.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from google.protobuf import struct_pb2, timestamp_pb2
+from trademesh.v1 import account_pb2, engine_pb2, market_pb2, order_pb2
+
+from engine_svc.core.commands import DEFAULT_SLIPPAGE_BPS, PlaceOrder
+from engine_svc.core.engine import Quote
+from engine_svc.core.enums import Liquidity, OrderType, Side, StpMode, TimeInForce
+from engine_svc.core.ledger import Position
+from engine_svc.core.markets import AssetSpec, MarketConfig, MarketSpec
+from engine_svc.core.state import Trade
+from engine_svc.core.units import ValidationError
+from engine_svc.order_views import OrderRecord
+
+LIQUIDITY = {Liquidity.MAKER: order_pb2.MAKER, Liquidity.TAKER: order_pb2.TAKER}
+MAX_CLIENT_ORDER_ID = 64
+MAX_TRANSACTION_ID = 128
+
+
+def decimal_text(value: Decimal) -> str:
+    """A decimal without exponent or needless trailing zeros ("141.39", "2", "0.0001")."""
+    text = format(value.normalize(), "f")
+    return text if text != "-0" else "0"
+
+
+def timestamp(ms: int) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromMilliseconds(ms)
+    return ts
+
+
+def market_spec(config: MarketConfig, symbol: str, field: str = "market") -> MarketSpec:
+    if not symbol:
+        raise ValidationError(field, "REQUIRED", "is required")
+    spec = config.markets.get(symbol)
+    if spec is None:
+        raise ValidationError(field, "UNKNOWN_MARKET", f"unknown market {symbol!r}")
+    return spec
+
+
+def asset_spec(config: MarketConfig, symbol: str, field: str = "asset") -> AssetSpec:
+    if not symbol:
+        raise ValidationError(field, "REQUIRED", "is required")
+    spec = config.assets.get(symbol)
+    if spec is None:
+        raise ValidationError(field, "UNKNOWN_ASSET", f"unknown asset {symbol!r}")
+    return spec
+
+
+def identifier(value: str, field: str, limit: int, required: bool = False) -> str | None:
+    if not value:
+        if required:
+            raise ValidationError(field, "REQUIRED", "is required")
+        return None
+    if len(value) > limit or not value.isprintable() or value.strip() != value:
+        raise ValidationError(field, "INVALID_ID", f"at most {limit} printable characters")
+    return value
+
+
+def order_id(value: str, field: str = "orderId") -> int:
+    if not value.isdigit() or len(value) > 18 or int(value) == 0:
+        raise ValidationError(field, "INVALID_ID", f"{value!r} is not an order id")
+    return int(value)
+
+
+def _enum(value: int, enum_type: Any, field: str, default: Any = None) -> Any:
+    if value == 0:
+        if default is None:
+            raise ValidationError(field, "REQUIRED", "is required")
+        return default
+    try:
+        name = enum_type.Name(value)
+    except ValueError:
+        raise ValidationError(field, "INVALID_ENUM", f"unknown value {value}") from None
+    return name
+
+
+def place_order(req: engine_pb2.PlaceOrderRequest, config: MarketConfig, user_id: str,
+                ts: int) -> PlaceOrder:
+    spec = market_spec(config, req.market)
+    side = Side(_enum(req.side, order_pb2.Side, "side"))
+    otype = OrderType(_enum(req.type, order_pb2.OrderType, "type"))
+    tif = TimeInForce(_enum(req.time_in_force, order_pb2.TimeInForce, "timeInForce", "GTC"))
+    stp = StpMode(_enum(req.self_trade_prevention, order_pb2.SelfTradePrevention,
+                        "selfTradePrevention", "CANCEL_TAKER"))
+    if not req.quantity:
+        raise ValidationError("quantity", "REQUIRED", "is required")
+    quantity = spec.qty_to_lots(req.quantity, "quantity")
+    price = _price(req, spec, otype)
+    leverage = _leverage(req.leverage, spec)
+    slippage = _slippage(req.slippage_bps, otype)
+    for name, value in (("stopLoss", req.stop_loss), ("takeProfit", req.take_profit)):
+        if value:
+            raise ValidationError(name, "UNSUPPORTED", "trigger orders are not supported yet")
+    return PlaceOrder(
+        user_id=user_id, market=spec.symbol, side=side, quantity=quantity, type=otype,
+        price=price, tif=tif, post_only=req.post_only, reduce_only=req.reduce_only,
+        client_order_id=identifier(req.client_order_id, "clientOrderId", MAX_CLIENT_ORDER_ID),
+        stp=stp, leverage=leverage, slippage_bps=slippage, ts=ts,
+    )
+
+
+def _price(req: engine_pb2.PlaceOrderRequest, spec: MarketSpec, otype: OrderType) -> int | None:
+    if otype is OrderType.MARKET:
+        if req.price:
+            raise ValidationError("price", "NOT_ALLOWED", "market orders take no price")
+        if req.post_only:
+            raise ValidationError("postOnly", "NOT_ALLOWED", "market orders always take")
+        return None
+    if not req.price:
+        raise ValidationError("price", "REQUIRED", "limit orders need a price")
+    return spec.price_to_ticks(req.price, "price")
+
+
+def _leverage(value: int, spec: MarketSpec) -> int:
+    if value == 0:
+        return 1
+    if not spec.is_perp and value != 1:
+        raise ValidationError("leverage", "NOT_ALLOWED", "spot markets trade without leverage")
+    if value > spec.max_leverage:
+        raise ValidationError("leverage", "TOO_LARGE", f"at most {spec.max_leverage}")
+    return value
+
+
+def _slippage(value: int, otype: OrderType) -> int:
+    if otype is not OrderType.MARKET:
+        if value:
+            raise ValidationError("slippageBps", "NOT_ALLOWED", "only market orders take it")
+        return DEFAULT_SLIPPAGE_BPS
+    if value == 0:
+        return DEFAULT_SLIPPAGE_BPS
+    if value >= 10_000:
+        raise ValidationError("slippageBps", "TOO_LARGE", "must be below 10000")
+    return value
+
+
+def order(record: OrderRecord, config: MarketConfig) -> order_pb2.Order:
+    spec = config.markets[record.market]
+    quote = spec.quote
+    msg = order_pb2.Order(
+        order_id=str(record.order_id), client_order_id=record.client_order_id or "",
+        user_id=record.user_id, market=record.market,
+        side=order_pb2.Side.Value(record.side.value),
+        type=order_pb2.OrderType.Value(record.type.value),
+        time_in_force=order_pb2.TimeInForce.Value(record.tif.value),
+        status=order_pb2.OrderStatus.Value(record.status.value),
+        price=("" if record.type is OrderType.MARKET
+               else decimal_text(spec.ticks_to_price(record.price))),
+        quantity=decimal_text(spec.lots_to_qty(record.quantity)),
+        filled_quantity=decimal_text(spec.lots_to_qty(record.filled)),
+        average_price=_average(record, spec), post_only=record.post_only,
+        reduce_only=record.reduce_only, leverage=record.leverage,
+        self_trade_prevention=order_pb2.SelfTradePrevention.Value(record.stp.value),
+        slippage_bps=record.slippage_bps,
+        reason=record.reason, create_time=timestamp(record.created),
+        update_time=timestamp(record.updated),
+    )
+    for f in record.fills:
+        msg.fills.add(
+            fill_id=str(f.fill_id), order_id=msg.order_id, market=record.market,
+            side=msg.side, price=decimal_text(spec.ticks_to_price(f.price)),
+            quantity=decimal_text(spec.lots_to_qty(f.quantity)),
+            fee=decimal_text(quote.units_to_amount(f.fee)), fee_asset=quote.symbol,
+            liquidity=LIQUIDITY[f.liquidity], time=timestamp(f.ts), user_id=record.user_id,
+            trade_id=str(f.fill_id),
+        )
+    return msg
+
+
+def _average(record: OrderRecord, spec: MarketSpec) -> str:
+    if not record.filled:
+        return ""
+    avg = Decimal(record.filled_ticks_lots) / record.filled * spec.tick_size
+    return decimal_text(avg.quantize(spec.tick_size / 10**6).normalize())
+
+
+def markets(config: MarketConfig) -> list[market_pb2.Market]:
+    return [market_pb2.Market(
+        symbol=s.symbol, kind=market_pb2.MarketKind.Value(s.kind.value),
+        base_asset=s.base.symbol,
+        quote_asset=s.quote.symbol, tick_size=decimal_text(s.tick_size),
+        lot_size=decimal_text(s.lot_size),
+        min_quantity=decimal_text(s.min_quantity), max_leverage=s.max_leverage,
+        maker_fee_bps=s.maker_fee_bps, taker_fee_bps=s.taker_fee_bps,
+        maintenance_margin_rate=decimal_text(s.maintenance_margin_rate) if s.is_perp else "",
+    ) for s in config.markets.values()]
+
+
+def balances(config: MarketConfig, raw: dict[str, tuple[int, int]]) -> list[account_pb2.Balance]:
+    return [account_pb2.Balance(
+        asset=asset, available=decimal_text(config.assets[asset].units_to_amount(avail)),
+        locked=decimal_text(config.assets[asset].units_to_amount(locked)),
+    ) for asset, (avail, locked) in sorted(raw.items())]
+
+
+def position(spec: MarketSpec, user_id: str, p: Position,
+             mark_ticks: int | None) -> account_pb2.Position:
+    quote = spec.quote
+    msg = account_pb2.Position(
+        market=spec.symbol, user_id=user_id, size=decimal_text(spec.lots_to_qty(abs(p.size))),
+        margin=decimal_text(quote.units_to_amount(p.margin)),
+        realized_pnl=decimal_text(quote.units_to_amount(p.realized)),
+    )
+    if p.size == 0:
+        return msg
+    msg.side = order_pb2.BUY if p.size > 0 else order_pb2.SELL
+    entry = Decimal(abs(p.cost)) / (abs(p.size) * spec.notional_unit) * spec.tick_size
+    msg.entry_price = decimal_text(entry.quantize(spec.tick_size / 10**6).normalize())
+    if p.margin:
+        msg.leverage = max(1, abs(p.cost) // p.margin)
+    if mark_ticks is not None:
+        msg.mark_price = decimal_text(spec.ticks_to_price(mark_ticks))
+        pnl = p.size * mark_ticks * spec.notional_unit - p.cost
+        msg.unrealized_pnl = decimal_text(quote.units_to_amount(pnl))
+    return msg
+
+
+def depth_side(spec: MarketSpec, levels: list[tuple[int, int]]) -> list[struct_pb2.ListValue]:
+    out = []
+    for ticks, lots in levels:
+        pair = struct_pb2.ListValue()
+        pair.extend([price_text(spec, ticks), qty_text(spec, lots)])
+        out.append(pair)
+    return out
+
+
+def amount(config: MarketConfig, asset: str, value: str) -> tuple[AssetSpec, int]:
+    spec = asset_spec(config, asset)
+    if not value:
+        raise ValidationError("amount", "REQUIRED", "is required")
+    return spec, spec.amount_to_units(value, "amount")
+
+
+def price_text(spec: MarketSpec, ticks: int | None) -> str:
+    return "" if ticks is None else decimal_text(spec.ticks_to_price(ticks))
+
+
+def qty_text(spec: MarketSpec, lots: int) -> str:
+    return decimal_text(spec.lots_to_qty(lots))
+
+
+
+
+def side(value: int, field: str = "side") -> Side:
+    return Side(_enum(value, order_pb2.Side, field))
+
+
+def quote(spec: MarketSpec, q: Quote) -> engine_pb2.QuoteOrderResponse:
+    average = "" if q.avg_price is None else decimal_text(
+        q.avg_price.quantize(spec.tick_size / 10**6))
+    return engine_pb2.QuoteOrderResponse(
+        average_price=average, worst_price=price_text(spec, q.worst_price),
+        fillable_quantity=qty_text(spec, q.fillable),
+        notional=decimal_text(spec.quote.units_to_amount(q.notional)))
+
+
+def ticker(spec: MarketSpec, raw: dict[str, int | None]) -> market_pb2.Ticker:
+    """Top of book and last price; the 24h rolling figures come from the feed service."""
+    return market_pb2.Ticker(
+        market=spec.symbol, last=price_text(spec, raw["last_price"]),
+        best_bid=price_text(spec, raw["best_bid"]), best_ask=price_text(spec, raw["best_ask"]),
+        index_price=price_text(spec, raw["index_price"]))
+
+
+def trades(spec: MarketSpec, raw: list[Trade]) -> list[market_pb2.Trade]:
+    return [market_pb2.Trade(
+        trade_id=str(fid), market=spec.symbol, price=price_text(spec, price),
+        quantity=qty_text(spec, qty), taker_side=taker, time=timestamp(ts),
+    ) for fid, price, qty, taker, ts in raw]

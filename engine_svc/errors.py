@@ -1,0 +1,110 @@
+"""Domain outcomes to gRPC statuses: the one place the engine's errors are translated.
+
+Rejections follow the richer error model: ``google.rpc.Status`` with an ``ErrorInfo``
+(reason such as ``INSUFFICIENT_BALANCE``, domain ``trademesh``) and, for bad fields, a
+``BadRequest`` naming the field by its JSON name.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from engine_svc.core.enums import RejectReason
+from engine_svc.core.units import ValidationError
+
+DOMAIN = "trademesh"
+_R = RejectReason
+
+_CODES: dict[RejectReason, grpc.StatusCode] = {
+    **{r: grpc.StatusCode.INVALID_ARGUMENT for r in (
+        _R.UNKNOWN_MARKET, _R.UNKNOWN_ASSET, _R.INVALID_PRICE, _R.INVALID_QUANTITY,
+        _R.INVALID_AMOUNT, _R.INVALID_LEVERAGE, _R.INVALID_SLIPPAGE, _R.INVALID_ORDER)},
+    _R.ORDER_NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    _R.ORDER_ALREADY_FINAL: grpc.StatusCode.ABORTED,
+    _R.DUPLICATE_CLIENT_ORDER_ID: grpc.StatusCode.ALREADY_EXISTS,
+    _R.DUPLICATE_TRANSACTION: grpc.StatusCode.ALREADY_EXISTS,
+    **{r: grpc.StatusCode.FAILED_PRECONDITION for r in (
+        _R.INSUFFICIENT_BALANCE, _R.INSUFFICIENT_MARGIN, _R.REDUCE_ONLY_WOULD_INCREASE,
+        _R.POST_ONLY_WOULD_TAKE, _R.FOK_NOT_FILLABLE, _R.NO_LIQUIDITY)},
+}
+
+_FIELDS: dict[RejectReason, str] = {
+    _R.UNKNOWN_MARKET: "market", _R.UNKNOWN_ASSET: "asset", _R.INVALID_PRICE: "price",
+    _R.INVALID_QUANTITY: "quantity", _R.INVALID_AMOUNT: "amount",
+    _R.INVALID_LEVERAGE: "leverage", _R.INVALID_SLIPPAGE: "slippageBps",
+}
+
+_MESSAGES: dict[RejectReason, str] = {
+    _R.UNKNOWN_MARKET: "no such market",
+    _R.UNKNOWN_ASSET: "no such asset",
+    _R.ORDER_NOT_FOUND: "no such order",
+    _R.ORDER_ALREADY_FINAL: "the order is already filled, canceled or rejected",
+    _R.DUPLICATE_CLIENT_ORDER_ID: "a live order already has this clientOrderId",
+    _R.INSUFFICIENT_BALANCE: "the available balance does not cover this",
+    _R.INSUFFICIENT_MARGIN: "the available collateral does not cover the initial margin",
+    _R.REDUCE_ONLY_WOULD_INCREASE: "a reduce-only order must reduce an open position",
+    _R.POST_ONLY_WOULD_TAKE: "a post-only order would take liquidity",
+    _R.FOK_NOT_FILLABLE: "a fill-or-kill order cannot be filled entirely now",
+    _R.NO_LIQUIDITY: "there is no liquidity on the other side",
+}
+
+
+class DomainError(Exception):
+    """A refusal to send to the caller as a rich gRPC status."""
+
+    def __init__(self, status: status_pb2.Status) -> None:
+        super().__init__(status.message)
+        self.status = status
+
+    @property
+    def code(self) -> grpc.StatusCode:
+        return next(c for c in grpc.StatusCode if c.value[0] == self.status.code)
+
+
+def _status(code: grpc.StatusCode, reason: str, message: str,
+            field: str | None = None) -> status_pb2.Status:
+    details = []
+    info = any_pb2.Any()
+    info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN))
+    details.append(info)
+    if field is not None:
+        bad = any_pb2.Any()
+        bad.Pack(error_details_pb2.BadRequest(field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=field, description=message)]))
+        details.append(bad)
+    return status_pb2.Status(code=code.value[0], message=message, details=details)
+
+
+def rejection(reason: RejectReason) -> DomainError:
+    field = _FIELDS.get(reason)
+    message = _MESSAGES.get(reason) or f"{field or 'request'}: {reason.value.lower()}"
+    if field is not None and reason in _MESSAGES:
+        message = f"{field}: {message}"
+    return DomainError(_status(_CODES[reason], reason.value, message, field))
+
+
+def invalid(err: ValidationError) -> DomainError:
+    message = f"{err.field}: {err.message}"
+    return DomainError(_status(grpc.StatusCode.INVALID_ARGUMENT, f"INVALID_{err.reason}"
+                               if not err.reason.startswith(("INVALID", "UNKNOWN")) else
+                               err.reason, message, err.field))
+
+
+def unauthenticated(message: str) -> DomainError:
+    return DomainError(_status(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED", message))
+
+
+def unavailable(message: str) -> DomainError:
+    return DomainError(_status(grpc.StatusCode.UNAVAILABLE, "UNAVAILABLE", message))
+
+
+async def abort(context: grpc.aio.ServicerContext[Any, Any], error: DomainError) -> NoReturn:
+    """Ends the call with ``error`` as code, message and ``grpc-status-details-bin``."""
+    status = rpc_status.to_status(error.status)
+    await context.abort(status.code, status.details, status.trailing_metadata)
+    raise AssertionError("unreachable")  # context.abort raises

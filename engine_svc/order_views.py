@@ -1,0 +1,181 @@
+"""What clients see of their orders: a projection of the engine's events.
+
+The core keeps only live orders; clients also ask about orders that just filled or were
+canceled, with their fills. :class:`OrderViews` folds each applied command and its events
+into :class:`OrderRecord` s: every live order, plus the last ``FINISHED_MEMORY`` finished
+ones. It is deterministic (fed the same commands and events it holds the same records) and
+is saved inside the engine snapshot, so replay rebuilds it exactly.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine_svc.core.commands import Command, PlaceOrder
+from engine_svc.core.enums import (
+    Liquidity,
+    OrderStatus,
+    OrderType,
+    Side,
+    StpMode,
+    TimeInForce,
+)
+from engine_svc.core.events import (
+    Event,
+    OrderAccepted,
+    OrderCanceled,
+    OrderFilled,
+    OrderReplaced,
+)
+
+FINISHED_MEMORY = 50_000
+FINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED})
+
+
+@dataclass(slots=True)
+class FillRecord:
+    fill_id: int
+    price: int
+    quantity: int
+    fee: int
+    liquidity: Liquidity
+    ts: int
+
+
+@dataclass(slots=True)
+class OrderRecord:
+    order_id: int
+    user_id: str
+    market: str
+    side: Side
+    type: OrderType
+    tif: TimeInForce
+    price: int
+    quantity: int
+    client_order_id: str | None
+    post_only: bool = False
+    reduce_only: bool = False
+    leverage: int = 1
+    stp: StpMode = StpMode.CANCEL_TAKER
+    slippage_bps: int = 0
+    status: OrderStatus = OrderStatus.NEW
+    filled: int = 0
+    filled_ticks_lots: int = 0
+    reason: str = ""
+    created: int = 0
+    updated: int = 0
+    fills: list[FillRecord] = field(default_factory=list)
+
+    def to_json(self) -> list[Any]:
+        return [self.order_id, self.user_id, self.market, self.side.value, self.type.value,
+                self.tif.value, self.price, self.quantity, self.client_order_id,
+                self.post_only, self.reduce_only, self.leverage, self.stp.value,
+                self.slippage_bps, self.status.value, self.filled, self.filled_ticks_lots,
+                self.reason, self.created, self.updated,
+                [[f.fill_id, f.price, f.quantity, f.fee, f.liquidity.value, f.ts]
+                 for f in self.fills]]
+
+    @classmethod
+    def from_json(cls, row: list[Any]) -> OrderRecord:
+        (oid, user, market, side, typ, tif, price, qty, coid, post, reduce, lev, stp, slip,
+         status, filled, ftl, reason, created, updated, fills) = row
+        return cls(oid, user, market, Side(side), OrderType(typ), TimeInForce(tif), price, qty,
+                   coid, post, reduce, lev, StpMode(stp), slip, OrderStatus(status), filled,
+                   ftl, reason, created, updated,
+                   [FillRecord(f[0], f[1], f[2], f[3], Liquidity(f[4]), f[5]) for f in fills])
+
+
+class OrderViews:
+    def __init__(self) -> None:
+        self._orders: dict[int, OrderRecord] = {}
+        self._finished: OrderedDict[int, None] = OrderedDict()
+
+    def get(self, user_id: str, order_id: int) -> OrderRecord | None:
+        record = self._orders.get(order_id)
+        return record if record is not None and record.user_id == user_id else None
+
+    def apply(self, command: Command, events: list[Event]) -> list[OrderRecord]:
+        """Folds one command's events in; returns the records they touched, in order."""
+        touched: dict[int, OrderRecord] = {}
+        for event in events:
+            record = self._fold(command, event)
+            if record is not None:
+                touched[record.order_id] = record
+        for record in touched.values():
+            if record.status in FINAL:
+                self._retire(record.order_id)
+        return list(touched.values())
+
+    def _fold(self, command: Command, event: Event) -> OrderRecord | None:
+        if isinstance(event, OrderAccepted) and event.order_id not in self._orders:
+            record = _new_record(event, command)
+            self._orders[event.order_id] = record
+            return record
+        if isinstance(event, OrderFilled):
+            return self._fill(event)
+        if isinstance(event, OrderCanceled | OrderReplaced):
+            existing = self._orders.get(event.order_id)
+            if existing is not None:
+                _amend(existing, event, command.ts)
+            return existing
+        return None
+
+    def _fill(self, e: OrderFilled) -> OrderRecord | None:
+        last = None
+        for oid, remaining, fee, liq in ((e.maker_order_id, e.maker_remaining, e.maker_fee,
+                                          Liquidity.MAKER),
+                                         (e.taker_order_id, e.taker_remaining, e.taker_fee,
+                                          Liquidity.TAKER)):
+            record = self._orders.get(oid)
+            if record is None:
+                continue
+            record.filled += e.quantity
+            record.filled_ticks_lots += e.price * e.quantity
+            record.fills.append(FillRecord(e.fill_id, e.price, e.quantity, fee, liq, e.ts))
+            record.status = OrderStatus.FILLED if remaining == 0 else OrderStatus.PARTIALLY_FILLED
+            record.updated = e.ts
+            last = record
+        return last
+
+    def _retire(self, order_id: int) -> None:
+        finished = self._finished
+        finished[order_id] = None
+        while len(finished) > FINISHED_MEMORY:
+            old, _ = finished.popitem(last=False)
+            self._orders.pop(old, None)
+
+    def dump(self) -> dict[str, Any]:
+        return {"orders": [r.to_json() for _, r in sorted(self._orders.items())],
+                "finished": list(self._finished)}
+
+    @classmethod
+    def load(cls, image: dict[str, Any]) -> OrderViews:
+        views = cls()
+        for row in image["orders"]:
+            record = OrderRecord.from_json(row)
+            views._orders[record.order_id] = record
+        views._finished = OrderedDict.fromkeys(image["finished"])
+        return views
+
+
+def _new_record(e: OrderAccepted, command: Command) -> OrderRecord:
+    record = OrderRecord(e.order_id, e.user_id, e.market, e.side, e.type, e.tif, e.price,
+                         e.quantity, e.client_order_id, created=e.ts, updated=e.ts)
+    if isinstance(command, PlaceOrder):
+        record.post_only, record.reduce_only = command.post_only, command.reduce_only
+        record.leverage, record.stp = command.leverage, command.stp
+        record.slippage_bps = command.slippage_bps if command.type is OrderType.MARKET else 0
+    return record
+
+
+def _amend(record: OrderRecord, event: OrderCanceled | OrderReplaced, ts: int) -> None:
+    record.updated = ts
+    if isinstance(event, OrderCanceled):
+        if record.status is not OrderStatus.FILLED:
+            record.status = OrderStatus.CANCELED
+            record.reason = event.reason.value
+        return
+    record.price = event.price
+    record.quantity = record.filled + event.quantity

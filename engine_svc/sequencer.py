@@ -1,0 +1,232 @@
+"""The sequencer: one asyncio task owns the engine core; every request queues to it.
+
+Pipeline per batch: take every queued command (up to ``max_batch``) → apply each to the
+core and fold it into the order views → render each caller's answer → append the batch's
+commands and events to the journal in one round trip → only then answer the callers.
+
+Invariants:
+
+* An answer is sent only after its command is durable in the journal. A caller that
+  gave up meanwhile still has its command applied; it learns the outcome by
+  ``clientOrderId`` or order id, as after any timeout.
+* If the journal cannot be written, no caller of that batch gets an acknowledgement
+  (they get UNAVAILABLE), and the in-memory state, which is now ahead of the journal,
+  is thrown away and rebuilt from snapshot + journal before anything else is applied.
+* A ``JournalConflict`` (another engine wrote our sequence numbers) stops the engine:
+  two writers must never both believe they own the books.
+* Snapshots are written atomically with their sequence number, and the journal is
+  trimmed only below a snapshot that has been saved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from engine_svc import command_codec
+from engine_svc.core.commands import Command
+from engine_svc.core.engine import Engine
+from engine_svc.core.events import Event
+from engine_svc.core.markets import MarketConfig
+from engine_svc.journal import Journal, JournalConflict
+from engine_svc.order_views import OrderRecord, OrderViews
+from engine_svc.snapshot_store import SnapshotStore
+
+log = logging.getLogger("trademesh.engine.sequencer")
+
+T = TypeVar("T")
+Render = Callable[[list[Event], list[OrderRecord]], T]
+
+
+class EngineUnavailable(RuntimeError):
+    """The command was not applied (or not made durable): the caller may retry."""
+
+
+class CorruptJournal(RuntimeError):
+    """The journal does not continue the snapshot: refusing to start."""
+
+
+@dataclass(slots=True)
+class _Pending(Generic[T]):
+    command: Command
+    render: Render[T]
+    future: asyncio.Future[T] = field(default_factory=asyncio.Future)
+
+
+@dataclass(slots=True)
+class State:
+    engine: Engine
+    views: OrderViews
+
+
+async def load_state(config: MarketConfig, journal: Journal, snapshots: SnapshotStore) -> State:
+    """The newest snapshot plus every journaled command after it."""
+    latest = await snapshots.latest()
+    if latest is None:
+        state = State(Engine(config), OrderViews())
+    else:
+        image = json.loads(latest[1])
+        state = State(Engine.restore(config, image["engine"]), OrderViews.load(image["views"]))
+        if state.engine.last_seq != latest[0]:
+            raise CorruptJournal(f"snapshot {latest[0]} holds seq {state.engine.last_seq}")
+    replayed = 0
+    async for seq, raw in journal.commands_after(state.engine.last_seq):
+        if seq != state.engine.last_seq + 1:
+            raise CorruptJournal(f"journal jumps from {state.engine.last_seq} to {seq}")
+        command = command_codec.decode(raw)
+        state.views.apply(command, state.engine.apply(command))
+        replayed += 1
+    log.info("state loaded: snapshot %s + %d journaled commands → seq %d",
+             latest[0] if latest else "none", replayed, state.engine.last_seq)
+    return state
+
+
+def snapshot_blob(state: State) -> tuple[int, bytes]:
+    image = {"engine": state.engine.snapshot(), "views": state.views.dump()}
+    return state.engine.last_seq, json.dumps(image, separators=(",", ":")).encode()
+
+
+class Sequencer:
+    def __init__(self, config: MarketConfig, state: State, journal: Journal,
+                 snapshots: SnapshotStore, *, max_batch: int = 2048,
+                 snapshot_every: int = 200_000) -> None:
+        self.config = config
+        self.state = state
+        self._journal = journal
+        self._snapshots = snapshots
+        self._max_batch = max_batch
+        self._snapshot_every = snapshot_every
+        self._since_snapshot = 0
+        self._queue: asyncio.Queue[_Pending[Any] | None] = asyncio.Queue()
+        self._closing = False
+        self.healthy = True
+        self.fatal: BaseException | None = None
+        self._snapshotting: asyncio.Task[None] | None = None
+
+    @property
+    def engine(self) -> Engine:
+        return self.state.engine
+
+    @property
+    def views(self) -> OrderViews:
+        return self.state.views
+
+    async def submit(self, command: Command, render: Render[T]) -> T:
+        """Applies ``command``; returns ``render(events, orders)`` once it is durable."""
+        if self._closing:
+            raise EngineUnavailable("the engine is shutting down; retry shortly")
+        if not self.healthy:
+            raise EngineUnavailable("the engine is recovering; retry shortly")
+        pending: _Pending[T] = _Pending(command, render)
+        self._queue.put_nowait(pending)
+        return await asyncio.shield(pending.future)
+
+    async def run(self) -> None:
+        """The sequencer task: runs until :meth:`close` (then saves a final snapshot) or a
+        fatal journal conflict."""
+        stop = False
+        while not stop:
+            first = await self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                item = self._queue.get_nowait()
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            await self._process(batch)
+        if self._snapshotting is not None:
+            await self._snapshotting
+        seq, blob = snapshot_blob(self.state)
+        await self._save_snapshot(seq, blob)
+
+    async def close(self) -> None:
+        """Refuses new commands; ``run`` finishes what is queued and snapshots."""
+        self._closing = True
+        self._queue.put_nowait(None)
+
+    async def _process(self, batch: list[_Pending[Any]]) -> None:
+        commands: list[tuple[int, bytes]] = []
+        events: list[tuple[int, bytes]] = []
+        results: list[tuple[_Pending[Any], Any, BaseException | None]] = []
+        engine, views = self.state.engine, self.state.views
+        for item in batch:
+            emitted = engine.apply(item.command)
+            touched = views.apply(item.command, emitted)
+            commands.append((engine.last_seq, command_codec.encode(item.command)))
+            events.extend((e.seq, command_codec.encode(e)) for e in emitted)
+            try:
+                results.append((item, item.render(emitted, touched), None))
+            except Exception as err:  # a rendering bug must not lose the batch
+                log.exception("rendering a result failed")
+                results.append((item, None, err))
+        try:
+            await self._journal.append(commands, events)
+        except JournalConflict as err:
+            self._fail(batch, "another engine is writing this journal")
+            self.fatal = err
+            raise
+        except Exception:
+            log.exception("journal append failed; rebuilding state from the journal")
+            self._fail(batch, "the journal is unavailable; the command was not applied")
+            await self._recover()
+            return
+        for item, result, error in results:
+            if item.future.done():
+                continue
+            if error is not None:
+                item.future.set_exception(error)
+            else:
+                item.future.set_result(result)
+        self._since_snapshot += len(batch)
+        if self._since_snapshot >= self._snapshot_every:
+            self.request_snapshot()
+
+    def _fail(self, batch: list[_Pending[Any]], message: str) -> None:
+        for item in batch:
+            if not item.future.done():
+                item.future.set_exception(EngineUnavailable(message))
+
+    async def _recover(self) -> None:
+        self.healthy = False
+        delay = 0.05
+        while True:
+            try:
+                self.state = await load_state(self.config, self._journal, self._snapshots)
+                break
+            except CorruptJournal:
+                raise
+            except Exception as err:
+                log.warning("recovery failed (%s); retrying in %.2fs", err, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        pending: list[None] = []
+        while not self._queue.empty():  # queued while broken: not applied, not acked
+            item = self._queue.get_nowait()
+            if item is None:
+                pending.append(item)  # keep a close() request
+            else:
+                self._fail([item], "the engine was recovering")
+        for item in pending:
+            self._queue.put_nowait(item)
+        self.healthy = True
+
+    def request_snapshot(self) -> None:
+        if self._snapshotting is None or self._snapshotting.done():
+            seq, blob = snapshot_blob(self.state)
+            self._since_snapshot = 0
+            self._snapshotting = asyncio.create_task(self._save_snapshot(seq, blob))
+
+    async def _save_snapshot(self, seq: int, blob: bytes) -> None:
+        try:
+            await self._snapshots.save(seq, blob)
+            await self._journal.trim_below(seq)
+            log.info("snapshot at seq %d saved (%d bytes)", seq, len(blob))
+        except Exception:
+            log.exception("snapshot at seq %d failed; the journal is kept", seq)

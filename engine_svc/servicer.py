@@ -1,0 +1,322 @@
+"""The ``trademesh.v1.Engine`` servicer: convert the request, call the sequencer, convert
+the result. Writes go through the sequencer (journaled before they are answered); reads
+are served from the in-memory state. The caller's identity is the verified token's
+subject, so a user only ever sees and touches their own orders and balances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+from trademesh.v1 import engine_pb2, engine_pb2_grpc
+
+from engine_svc import codec, errors
+from engine_svc.core import commands as cmd
+from engine_svc.core.commands import Command
+from engine_svc.core.enums import OrderType, RejectReason, Side
+from engine_svc.core.events import Event, OrderRejected, TransferRejected
+from engine_svc.core.units import ValidationError
+from engine_svc.order_views import OrderRecord
+from engine_svc.sequencer import EngineUnavailable, Sequencer
+from mesh_runtime.grpc_auth import Authenticator, InvalidToken
+
+Context = grpc.aio.ServicerContext[Any, Any]
+CLOSE_SLIPPAGE_BPS = 500
+MAX_DEPTH = 1000
+MAX_ORDERS_PER_MESSAGE = 1000
+
+
+def _rejection(events: list[Event]) -> errors.DomainError | None:
+    for event in events:
+        if isinstance(event, OrderRejected | TransferRejected) and \
+                event.reason is not RejectReason.DUPLICATE_TRANSACTION:
+            return errors.rejection(event.reason)
+    return None
+
+
+class EngineServicer(engine_pb2_grpc.EngineServicer):
+    def __init__(self, sequencer: Sequencer, auth: Authenticator,
+                 clock_ms: Callable[[], int]) -> None:
+        self._seq = sequencer
+        self._auth = auth
+        self._clock = clock_ms
+
+    @property
+    def _config(self) -> Any:
+        return self._seq.config
+
+    async def _user(self, context: Context) -> str:
+        try:
+            return self._auth.claims(context).user_id
+        except InvalidToken as err:
+            await errors.abort(context, errors.unauthenticated(str(err)))
+
+    async def _apply(self, context: Context, command: Command,
+                     render: Callable[[list[Event], list[OrderRecord]], Any]) -> Any:
+        try:
+            result = await self._seq.submit(command, render)
+        except EngineUnavailable as err:
+            await errors.abort(context, errors.unavailable(str(err)))
+        if isinstance(result, errors.DomainError):
+            await errors.abort(context, result)
+        return result
+
+    def _order_result(self, events: list[Event],
+                      records: list[OrderRecord]) -> Any:
+        rejected = _rejection(events)
+        if rejected is not None:
+            return rejected
+        return codec.order(records[0], self._config) if records else \
+            errors.rejection(RejectReason.ORDER_NOT_FOUND)
+
+    async def ListMarkets(self, request: engine_pb2.ListMarketsRequest,
+                          context: Context) -> engine_pb2.ListMarketsResponse:
+        return engine_pb2.ListMarketsResponse(markets=codec.markets(self._config))
+
+    async def Deposit(self, request: engine_pb2.DepositRequest,
+                      context: Context) -> engine_pb2.DepositResponse:
+        user = await self._user(context)
+        try:
+            spec, units = codec.amount(self._config, request.asset, request.amount)
+            tx = codec.identifier(request.transaction_id, "transactionId",
+                                  codec.MAX_TRANSACTION_ID, required=True)
+        except ValidationError as err:
+            await errors.abort(context, errors.invalid(err))
+        assert tx is not None
+        command = cmd.Deposit(user_id=user, asset=spec.symbol, amount=units, tx_id=tx,
+                          ts=self._clock())
+
+        def render(events: list[Event], _: list[OrderRecord]) -> Any:
+            duplicate = any(isinstance(e, TransferRejected) for e in events)
+            return _rejection(events) or engine_pb2.DepositResponse(
+                balances=codec.balances(self._config, self._seq.engine.balances(user)),
+                duplicate=duplicate)
+
+        return await self._apply(context, command, render)  # type: ignore[no-any-return]
+
+    async def Withdraw(self, request: engine_pb2.WithdrawRequest,
+                       context: Context) -> engine_pb2.WithdrawResponse:
+        user = await self._user(context)
+        try:
+            spec, units = codec.amount(self._config, request.asset, request.amount)
+            tx = codec.identifier(request.transaction_id, "transactionId",
+                                  codec.MAX_TRANSACTION_ID)
+        except ValidationError as err:
+            await errors.abort(context, errors.invalid(err))
+        command = cmd.Withdraw(user_id=user, asset=spec.symbol, amount=units, tx_id=tx,
+                           ts=self._clock())
+
+        def render(events: list[Event], _: list[OrderRecord]) -> Any:
+            return _rejection(events) or engine_pb2.WithdrawResponse(
+                balances=codec.balances(self._config, self._seq.engine.balances(user)))
+
+        return await self._apply(context, command, render)  # type: ignore[no-any-return]
+
+    async def GetBalances(self, request: engine_pb2.GetBalancesRequest,
+                          context: Context) -> engine_pb2.GetBalancesResponse:
+        user = await self._user(context)
+        return engine_pb2.GetBalancesResponse(
+            balances=codec.balances(self._config, self._seq.engine.balances(user)))
+
+    async def GetPositions(self, request: engine_pb2.GetPositionsRequest,
+                           context: Context) -> engine_pb2.GetPositionsResponse:
+        user = await self._user(context)
+        if request.market:
+            await self._market(context, request.market)
+        engine = self._seq.engine
+        out = []
+        for market, position in engine.positions(user).items():
+            if position.size == 0 or (request.market and market != request.market):
+                continue
+            spec = self._config.markets[market]
+            out.append(codec.position(spec, user, position, engine.ticker(market)["last_price"]))
+        return engine_pb2.GetPositionsResponse(positions=out)
+
+    async def _market(self, context: Context, symbol: str) -> Any:
+        try:
+            return codec.market_spec(self._config, symbol)
+        except ValidationError as err:
+            await errors.abort(context, errors.invalid(err))
+
+    async def PlaceOrder(self, request: engine_pb2.PlaceOrderRequest,
+                         context: Context) -> engine_pb2.PlaceOrderResponse:
+        user = await self._user(context)
+        command = await self._place_command(context, request, user)
+        order = await self._apply(context, command, self._order_result)
+        return engine_pb2.PlaceOrderResponse(order=order)
+
+    async def _place_command(self, context: Context, request: engine_pb2.PlaceOrderRequest,
+                             user: str) -> cmd.PlaceOrder:
+        try:
+            return codec.place_order(request, self._config, user, self._clock())
+        except ValidationError as err:
+            await errors.abort(context, errors.invalid(err))
+
+    async def GetOrder(self, request: engine_pb2.GetOrderRequest,
+                       context: Context) -> engine_pb2.GetOrderResponse:
+        user = await self._user(context)
+        record = self._seq.views.get(user, await self._order_id(context, request.order_id))
+        if record is None:
+            await errors.abort(context, errors.rejection(RejectReason.ORDER_NOT_FOUND))
+        return engine_pb2.GetOrderResponse(order=codec.order(record, self._config))
+
+    async def _order_id(self, context: Context, raw: str) -> int:
+        try:
+            return codec.order_id(raw)
+        except ValidationError:
+            await errors.abort(context, errors.rejection(RejectReason.ORDER_NOT_FOUND))
+
+    async def ListOpenOrders(self, request: engine_pb2.ListOpenOrdersRequest,
+                             context: Context) -> engine_pb2.ListOpenOrdersResponse:
+        user = await self._user(context)
+        if request.market:
+            await self._market(context, request.market)
+        views = self._seq.views
+        records = [views.get(user, o.order_id)
+                   for o in self._seq.engine.open_orders(user, request.market or None)]
+        return engine_pb2.ListOpenOrdersResponse(
+            orders=[codec.order(r, self._config) for r in records if r is not None])
+
+    async def ReplaceOrder(self, request: engine_pb2.ReplaceOrderRequest,
+                           context: Context) -> engine_pb2.ReplaceOrderResponse:
+        user = await self._user(context)
+        oid = await self._order_id(context, request.order_id)
+        record = self._seq.views.get(user, oid)
+        if record is None:
+            await errors.abort(context, errors.rejection(RejectReason.ORDER_NOT_FOUND))
+        command = await self._replace_command(context, request, record)
+        order = await self._apply(context, command, self._order_result)
+        return engine_pb2.ReplaceOrderResponse(order=order)
+
+    async def _replace_command(self, context: Context, request: engine_pb2.ReplaceOrderRequest,
+                               record: OrderRecord) -> cmd.ReplaceOrder:
+        spec = self._config.markets[record.market]
+        try:
+            if not request.price and not request.quantity:
+                raise ValidationError("price", "REQUIRED", "give a new price or quantity")
+            price = spec.price_to_ticks(request.price) if request.price else None
+            open_lots = None
+            if request.quantity:
+                total = spec.qty_to_lots(request.quantity)
+                if total <= record.filled:
+                    raise ValidationError("quantity", "TOO_SMALL",
+                                          "must exceed the quantity already filled")
+                open_lots = total - record.filled
+        except ValidationError as err:
+            await errors.abort(context, errors.invalid(err))
+        return cmd.ReplaceOrder(user_id=record.user_id, order_id=record.order_id, price=price,
+                            quantity=open_lots, ts=self._clock())
+
+    async def CancelOrder(self, request: engine_pb2.CancelOrderRequest,
+                          context: Context) -> engine_pb2.CancelOrderResponse:
+        user = await self._user(context)
+        oid = await self._order_id(context, request.order_id)
+        command = cmd.CancelOrder(user_id=user, order_id=oid, ts=self._clock())
+        order = await self._apply(context, command, self._order_result)
+        return engine_pb2.CancelOrderResponse(order=order)
+
+    async def CancelOrderByClientId(
+        self, request: engine_pb2.CancelOrderByClientIdRequest, context: Context
+    ) -> engine_pb2.CancelOrderByClientIdResponse:
+        user = await self._user(context)
+        try:
+            coid = codec.identifier(request.client_order_id, "clientOrderId",
+                                    codec.MAX_CLIENT_ORDER_ID, required=True)
+        except ValidationError as err:
+            await errors.abort(context, errors.invalid(err))
+        assert coid is not None
+        command = cmd.CancelByClientId(user_id=user, client_order_id=coid, ts=self._clock())
+        order = await self._apply(context, command, self._order_result)
+        return engine_pb2.CancelOrderByClientIdResponse(order=order)
+
+    async def CancelAllOrders(self, request: engine_pb2.CancelAllOrdersRequest,
+                              context: Context) -> engine_pb2.CancelAllOrdersResponse:
+        user = await self._user(context)
+        if request.market:
+            await self._market(context, request.market)
+        command = cmd.CancelAll(user_id=user, market=request.market or None, ts=self._clock())
+
+        def render(events: list[Event], records: list[OrderRecord]) -> Any:
+            return engine_pb2.CancelAllOrdersResponse(
+                orders=[codec.order(r, self._config) for r in records])
+
+        return await self._apply(context, command, render)  # type: ignore[no-any-return]
+
+    async def QuoteOrder(self, request: engine_pb2.QuoteOrderRequest,
+                         context: Context) -> engine_pb2.QuoteOrderResponse:
+        await self._user(context)
+        spec = await self._market(context, request.market)
+        try:
+            side = codec.side(request.side)
+            if not request.quantity:
+                raise ValidationError("quantity", "REQUIRED", "is required")
+            lots = spec.qty_to_lots(request.quantity)
+        except ValidationError as err:
+            await errors.abort(context, errors.invalid(err))
+        return codec.quote(spec, self._seq.engine.quote(spec.symbol, side, lots))
+
+    async def ClosePosition(self, request: engine_pb2.ClosePositionRequest,
+                            context: Context) -> engine_pb2.ClosePositionResponse:
+        user = await self._user(context)
+        spec = await self._market(context, request.market)
+        position = self._seq.engine.positions(user).get(spec.symbol)
+        if position is None or position.size == 0:
+            await errors.abort(context, errors.rejection(RejectReason.REDUCE_ONLY_WOULD_INCREASE))
+        slippage = request.slippage_bps or CLOSE_SLIPPAGE_BPS
+        if slippage >= 10_000:
+            await errors.abort(context, errors.invalid(
+                ValidationError("slippageBps", "TOO_LARGE", "must be below 10000")))
+        command = cmd.PlaceOrder(
+            user_id=user, market=spec.symbol, side=Side.SELL if position.size > 0 else Side.BUY,
+            quantity=abs(position.size), type=OrderType.MARKET, reduce_only=True,
+            slippage_bps=slippage, ts=self._clock())
+        order = await self._apply(context, command, self._order_result)
+        return engine_pb2.ClosePositionResponse(order=order)
+
+    async def GetDepth(self, request: engine_pb2.GetDepthRequest,
+                       context: Context) -> engine_pb2.GetDepthResponse:
+        spec = await self._market(context, request.market)
+        limit = min(request.limit or 50, MAX_DEPTH)
+        bids, asks = self._seq.engine.depth(spec.symbol, limit)
+        return engine_pb2.GetDepthResponse(
+            market=spec.symbol, bids=codec.depth_side(spec, bids),
+            asks=codec.depth_side(spec, asks), sequence=self._seq.engine.last_seq,
+            time=codec.timestamp(self._clock()))
+
+    async def GetTicker(self, request: engine_pb2.GetTickerRequest,
+                        context: Context) -> engine_pb2.GetTickerResponse:
+        spec = await self._market(context, request.market)
+        return engine_pb2.GetTickerResponse(
+            ticker=codec.ticker(spec, self._seq.engine.ticker(spec.symbol)))
+
+    async def GetRecentTrades(self, request: engine_pb2.GetRecentTradesRequest,
+                              context: Context) -> engine_pb2.GetRecentTradesResponse:
+        spec = await self._market(context, request.market)
+        newest = self._seq.engine.recent_trades(spec.symbol)[::-1][: request.limit or 100]
+        return engine_pb2.GetRecentTradesResponse(trades=codec.trades(spec, newest))
+
+    async def PlaceOrders(self, request_iterator: AsyncIterator[engine_pb2.PlaceOrdersRequest],
+                          context: Context) -> AsyncIterator[engine_pb2.PlaceOrdersResponse]:
+        user = await self._user(context)
+        async for message in request_iterator:
+            if len(message.orders) > MAX_ORDERS_PER_MESSAGE:
+                await errors.abort(context, errors.invalid(ValidationError(
+                    "orders", "TOO_MANY", f"at most {MAX_ORDERS_PER_MESSAGE} per message")))
+            results = await asyncio.gather(*(self._place_one(o, user) for o in message.orders))
+            yield engine_pb2.PlaceOrdersResponse(results=results, batch_id=message.batch_id)
+
+    async def _place_one(self, request: engine_pb2.PlaceOrderRequest,
+                         user: str) -> engine_pb2.PlaceOrderResult:
+        try:
+            command = codec.place_order(request, self._config, user, self._clock())
+            result = await self._seq.submit(command, self._order_result)
+        except ValidationError as err:
+            result = errors.invalid(err)
+        except EngineUnavailable as err:
+            result = errors.unavailable(str(err))
+        if isinstance(result, errors.DomainError):
+            return engine_pb2.PlaceOrderResult(error=result.status)
+        return engine_pb2.PlaceOrderResult(order=result)

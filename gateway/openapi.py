@@ -1,0 +1,154 @@
+"""The OpenAPI 3.1 document, derived from the same routes (and descriptors) the gateway serves.
+
+Paths use JSON field names for variables (``/api/v1/orders/{orderId}``); query parameters
+are the request's remaining scalar, enum and Timestamp fields (none for ``body: "*"``);
+responses honour ``response_body`` and the ``http_success_status`` option; routes that are
+not ``public_route`` need ``bearerAuth``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.routes import Route
+from gateway.schemas import Schema, SchemaRegistry
+
+_ERROR_SCHEMA: Schema = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {
+        "type": "object",
+        "required": ["code", "message", "details"],
+        "properties": {
+            "code": {"type": "string", "description": "an ErrorInfo reason or gRPC code"},
+            "message": {"type": "string"},
+            "details": {"type": "array", "items": {"type": "object"}},
+        },
+    }},
+}
+
+
+def openapi_path(route: Route) -> str:
+    """The route's template in OpenAPI form, variables named by JSON field paths."""
+    template = route.template
+    starts = {var.start: var for var in template.variables}
+    parts: list[str] = []
+    index = 0
+    while index < len(template.segments):
+        var = starts.get(index)
+        if var is None:
+            parts.append(template.segments[index])
+            index += 1
+            continue
+        parts.append("{" + _json_path(route.method.input_type, var.field_path) + "}")
+        index = len(template.segments) if var.end is None else var.end
+    suffix = f":{template.verb}" if template.verb else ""
+    return "/" + "/".join(parts) + suffix
+
+
+def build_openapi(routes: list[Route], title: str = "trademesh", version: str = "v1"
+                  ) -> dict[str, Any]:
+    """The whole document for ``routes``."""
+    registry = SchemaRegistry()
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        item = paths.setdefault(openapi_path(route), {})
+        item[route.http_method.lower()] = _operation(route, registry)
+    components = {
+        "schemas": {**dict(sorted(registry.components.items())), "Error": _ERROR_SCHEMA},
+        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                           "bearerFormat": "JWT"}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version,
+                 "description": "REST/JSON transcoded to trademesh's gRPC services."},
+        "paths": dict(sorted(paths.items())),
+        "components": components,
+    }
+
+
+def _operation(route: Route, registry: SchemaRegistry) -> dict[str, Any]:
+    method = route.method
+    operation: dict[str, Any] = {
+        "operationId": f"{method.containing_service.name}_{method.name}",
+        "summary": method.name,
+        "tags": [method.containing_service.name],
+        "parameters": _parameters(route, registry),
+        "responses": {
+            str(route.success_status): {
+                "description": "success",
+                "content": {"application/json": {"schema": _response_schema(route, registry)}},
+            },
+            "default": {
+                "description": "an error",
+                "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+        },
+        "security": [] if route.public else [{"bearerAuth": []}],
+    }
+    if route.admin_only:
+        operation["description"] = "Needs a token with the admin role."
+    if route.body:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _request_schema(route, registry)}},
+        }
+    return operation
+
+
+def _parameters(route: Route, registry: SchemaRegistry) -> list[dict[str, Any]]:
+    request = route.method.input_type
+    bound = {var.field_path.split(".")[0] for var in route.template.variables}
+    params = [
+        {"name": _json_path(request, var.field_path), "in": "path", "required": True,
+         "schema": _path_schema(request, var.field_path, registry)}
+        for var in route.template.variables
+    ]
+    if route.body == "*":
+        return params
+    for field in request.fields:
+        if field.name in bound or field.name == route.body or not _query_capable(field):
+            continue
+        params.append({"name": field.json_name, "in": "query", "required": False,
+                       "schema": registry.field_schema(field)})
+    return params
+
+
+def _query_capable(field: Any) -> bool:
+    message = field.message_type
+    return message is None or message.full_name == "google.protobuf.Timestamp"
+
+
+def _path_schema(request: Any, field_path: str, registry: SchemaRegistry) -> Schema:
+    descriptor = request
+    field: Any = None
+    for name in field_path.split("."):
+        field = descriptor.fields_by_name[name]
+        descriptor = field.message_type
+    return registry.field_schema(field)
+
+
+def _json_path(request: Any, field_path: str) -> str:
+    names: list[str] = []
+    descriptor = request
+    for name in field_path.split("."):
+        field = descriptor.fields_by_name[name]
+        names.append(field.json_name)
+        descriptor = field.message_type
+    return ".".join(names)
+
+
+def _request_schema(route: Route, registry: SchemaRegistry) -> Schema:
+    request = route.method.input_type
+    if route.body == "*":
+        return registry.message_schema(request)
+    return registry.field_schema(request.fields_by_name[route.body])
+
+
+def _response_schema(route: Route, registry: SchemaRegistry) -> Schema:
+    response = route.method.output_type
+    if route.response_body:
+        return registry.field_schema(response.fields_by_name[route.response_body])
+    return registry.message_schema(response)

@@ -1,0 +1,196 @@
+"""An HTTP request (JSON body, path variables, query parameters) → the rpc's request message.
+
+The body fills the field named by the rule's ``body`` (``*``: the whole message) through
+``json_format.ParseDict`` with unknown fields refused. Query parameters, then path variables
+(so the path wins), set fields by dotted field path (proto or JSON names), converted by the
+field's type: strings, integers, bools, enums by name, ``google.protobuf.Timestamp`` in
+RFC 3339; a repeated field takes every value of a repeated parameter. With ``body: "*"``
+every field comes from the body, so any query parameter is unknown. Every failure is a 400
+naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
+
+from gateway.errors import GatewayError, bad_request
+from gateway.routes import Route
+
+_NO_FIELD = re.compile(r'has no field named "([^"]+)"')
+_FAILED_FIELD = re.compile(r"Failed to parse (\S+) field")
+_INTEGER_TYPES = {
+    FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT32,
+    FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_SINT64,
+    FieldDescriptor.TYPE_FIXED32, FieldDescriptor.TYPE_FIXED64, FieldDescriptor.TYPE_SFIXED32,
+    FieldDescriptor.TYPE_SFIXED64,
+}
+_FLOAT_TYPES = {FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT}
+_UNSIGNED_32 = (FieldDescriptor.TYPE_UINT32, FieldDescriptor.TYPE_FIXED32)
+_UNSIGNED_64 = (FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_FIXED64)
+_SIGNED_32 = (FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_SINT32,
+              FieldDescriptor.TYPE_SFIXED32)
+_INT_RANGES: dict[int, tuple[int, int]] = {
+    **dict.fromkeys(_UNSIGNED_32, (0, 2**32 - 1)),
+    **dict.fromkeys(_UNSIGNED_64, (0, 2**64 - 1)),
+    **dict.fromkeys(_SIGNED_32, (-(2**31), 2**31 - 1)),
+    FieldDescriptor.TYPE_INT64: (-(2**63), 2**63 - 1),
+}
+_BOOLS = {"true": True, "false": False, "1": True, "0": False}
+
+
+def build_request(
+    route: Route,
+    raw_body: bytes,
+    path_values: dict[str, str],
+    query: Iterable[tuple[str, str]],
+) -> Any:
+    """The request message for ``route``; raises GatewayError 400 naming the bad field."""
+    message = route.request_class()
+    if route.body:
+        _merge_body(message, route.body, raw_body)
+    for name, values in _group(query).items():
+        if route.body == "*":
+            raise bad_request(name, "unknown query parameter (this route takes a JSON body)")
+        set_field(message, name, values)
+    for field_path, value in path_values.items():  # last: the path wins
+        set_field(message, field_path, [value])
+    return message
+
+
+def _merge_body(message: Any, body_field: str, raw_body: bytes) -> None:
+    try:
+        payload = json.loads(raw_body or b"{}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise GatewayError(400, "INVALID_ARGUMENT", f"malformed JSON body: {exc}",
+                           [{"field": "body", "description": "malformed JSON"}]) from None
+    if body_field == "*":
+        if not isinstance(payload, dict):
+            raise bad_request("body", "the body must be a JSON object")
+    else:
+        json_name = message.DESCRIPTOR.fields_by_name[body_field].json_name
+        payload = {json_name: payload}
+    try:
+        json_format.ParseDict(payload, message, ignore_unknown_fields=False)
+    except json_format.ParseError as exc:
+        raise bad_request(_parse_error_field(str(exc)), _first_line(str(exc))) from None
+
+
+def _parse_error_field(text: str) -> str:
+    """The dotted field path a json_format.ParseError message is about."""
+    path = _FAILED_FIELD.findall(text)
+    missing = _NO_FIELD.search(text)
+    if missing:
+        path.append(missing.group(1))
+    return ".".join(path) or "body"
+
+
+def _first_line(text: str) -> str:
+    return text.splitlines()[0] if text else "invalid value"
+
+
+def _group(query: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for name, value in query:
+        grouped.setdefault(name, []).append(value)
+    return grouped
+
+
+def set_field(message: Any, field_path: str, values: list[str]) -> None:
+    """Sets the field at dotted ``field_path`` from string ``values``."""
+    names = field_path.split(".")
+    target = message
+    for depth, name in enumerate(names):
+        field = _find_field(target.DESCRIPTOR, name)
+        where = ".".join(names[: depth + 1])
+        if field is None:
+            raise bad_request(field_path, "unknown parameter: no such field")
+        if depth == len(names) - 1:
+            _assign(target, field, values, where)
+            return
+        if field.message_type is None or _is_repeated(field):
+            raise bad_request(where, "not a message field; cannot select a sub-field")
+        target = getattr(target, field.name)
+
+
+def _find_field(descriptor: Any, name: str) -> Any:
+    field = descriptor.fields_by_name.get(name)
+    if field is not None:
+        return field
+    for candidate in descriptor.fields:
+        if candidate.json_name == name:
+            return candidate
+    return None
+
+
+def _is_repeated(field: Any) -> bool:
+    return bool(field.is_repeated)
+
+
+def _assign(target: Any, field: Any, values: list[str], where: str) -> None:
+    if field.message_type is not None and field.message_type.full_name != (
+            "google.protobuf.Timestamp"):
+        raise bad_request(where, "a message field cannot be set from a parameter")
+    if not _is_repeated(field):
+        if len(values) != 1:
+            raise bad_request(where, "given more than once")
+        if field.message_type is not None:
+            _set_timestamp(getattr(target, field.name), values[0], where)
+        else:
+            setattr(target, field.name, convert_scalar(field, values[0], where))
+        return
+    container = getattr(target, field.name)
+    for value in values:
+        if field.message_type is not None:
+            _set_timestamp(container.add(), value, where)
+        else:
+            container.append(convert_scalar(field, value, where))
+
+
+def _set_timestamp(timestamp: Any, value: str, where: str) -> None:
+    try:
+        timestamp.FromJsonString(value)
+    except ValueError:
+        raise bad_request(where, f"{value!r} is not an RFC 3339 timestamp") from None
+
+
+def convert_scalar(field: Any, value: str, where: str) -> Any:
+    """``value`` as the Python value of scalar ``field``; raises a 400 naming ``where``."""
+    kind = field.type
+    if kind == FieldDescriptor.TYPE_STRING:
+        return value
+    if kind == FieldDescriptor.TYPE_BOOL:
+        if value.lower() not in _BOOLS:
+            raise bad_request(where, f"{value!r} is not a boolean (true or false)")
+        return _BOOLS[value.lower()]
+    if kind == FieldDescriptor.TYPE_ENUM:
+        enum_value = field.enum_type.values_by_name.get(value)
+        if enum_value is None:
+            names = ", ".join(v.name for v in field.enum_type.values)
+            raise bad_request(where, f"{value!r} is not one of {names}")
+        return enum_value.number
+    if kind in _INTEGER_TYPES or kind in _FLOAT_TYPES:
+        return _number(field, value, where)
+    raise bad_request(where, "this field cannot be set from a parameter")
+
+
+def _number(field: Any, value: str, where: str) -> Any:
+    try:
+        if field.type in _FLOAT_TYPES:
+            return float(value)
+        number = int(value, 10)
+    except ValueError:
+        raise bad_request(where, f"{value!r} is not a valid {_type_name(field)}") from None
+    low, high = _INT_RANGES.get(field.type, _INT_RANGES[FieldDescriptor.TYPE_INT64])
+    if not low <= number <= high:
+        raise bad_request(where, f"{value} is out of range [{low}, {high}]")
+    return number
+
+
+def _type_name(field: Any) -> str:
+    return "integer" if field.type in _INTEGER_TYPES else "number"

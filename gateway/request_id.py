@@ -1,0 +1,44 @@
+"""Request ids: every request carries one (``X-Request-Id``, generated when absent) and
+every response echoes it. A pure ASGI middleware, so it covers every route.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+HEADER = b"x-request-id"
+_ACCEPTABLE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class RequestIdMiddleware:
+    """Puts a request id into the request headers and echoes it in the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = [(k, v) for k, v in scope["headers"] if k != HEADER]
+        given = dict(scope["headers"]).get(HEADER, b"").decode("latin-1")
+        request_id = given if _ACCEPTABLE.match(given) else uuid.uuid4().hex
+        encoded = request_id.encode("latin-1")
+        scope = {**scope, "headers": [*headers, (HEADER, encoded)]}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() != HEADER]
+                message = {**message, "headers": [*kept, (b"X-Request-Id", encoded)]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def request_id_of(request: Request) -> str:
+    """The request's id (set by :class:`RequestIdMiddleware`)."""
+    return request.headers.get("x-request-id") or uuid.uuid4().hex

@@ -1,0 +1,33 @@
+"""Response message → JSON, the same way everywhere.
+
+JSON names are lowerCamelCase and fields without presence are always printed (empty
+strings, zeros, empty lists show), so a client sees every field of the contract. With a
+``response_body`` rule the JSON is that one field (e.g. a top-level array).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import json_format
+
+from gateway.routes import Route
+
+
+def to_json(message: Any) -> Any:
+    """``message`` as a JSON-compatible value with the gateway's JSON options."""
+    return json_format.MessageToDict(
+        message,
+        preserving_proto_field_name=False,
+        always_print_fields_with_no_presence=True,
+    )
+
+
+def response_json(route: Route, message: Any) -> Any:
+    """The JSON body for ``route``'s successful ``message``."""
+    if not route.response_body:
+        return to_json(message)
+    field = message.DESCRIPTOR.fields_by_name[route.response_body]
+    if field.message_type is not None and not field.is_repeated:
+        return to_json(getattr(message, field.name))
+    return to_json(message).get(field.json_name)

@@ -1,0 +1,94 @@
+"""JSON Schemas (OpenAPI 3.1) for protobuf messages, following the proto3 JSON mapping.
+
+Field names are JSON names (lowerCamelCase); 64-bit integers are strings; enums are string
+enums of their value names; ``Timestamp`` is a ``date-time`` string, ``Duration`` a string,
+``ListValue`` an array, ``Struct`` an object, ``Value`` anything; maps are objects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf.descriptor import FieldDescriptor
+
+Schema = dict[str, Any]
+
+_WELL_KNOWN: dict[str, Schema] = {
+    "google.protobuf.Timestamp": {"type": "string", "format": "date-time"},
+    "google.protobuf.Duration": {"type": "string", "pattern": r"^-?\d+(\.\d+)?s$"},
+    "google.protobuf.ListValue": {"type": "array", "items": {}},
+    "google.protobuf.Struct": {"type": "object", "additionalProperties": True},
+    "google.protobuf.Value": {},
+    "google.protobuf.Empty": {"type": "object"},
+    "google.protobuf.Any": {"type": "object", "properties": {"@type": {"type": "string"}},
+                            "additionalProperties": True},
+}
+_SCALARS: dict[int, Schema] = {
+    FieldDescriptor.TYPE_STRING: {"type": "string"},
+    FieldDescriptor.TYPE_BOOL: {"type": "boolean"},
+    FieldDescriptor.TYPE_BYTES: {"type": "string", "contentEncoding": "base64"},
+    FieldDescriptor.TYPE_DOUBLE: {"type": "number", "format": "double"},
+    FieldDescriptor.TYPE_FLOAT: {"type": "number", "format": "float"},
+    FieldDescriptor.TYPE_INT32: {"type": "integer", "format": "int32"},
+    FieldDescriptor.TYPE_SINT32: {"type": "integer", "format": "int32"},
+    FieldDescriptor.TYPE_SFIXED32: {"type": "integer", "format": "int32"},
+    FieldDescriptor.TYPE_UINT32: {"type": "integer", "format": "uint32", "minimum": 0},
+    FieldDescriptor.TYPE_FIXED32: {"type": "integer", "format": "uint32", "minimum": 0},
+    FieldDescriptor.TYPE_INT64: {"type": "string", "format": "int64"},
+    FieldDescriptor.TYPE_SINT64: {"type": "string", "format": "int64"},
+    FieldDescriptor.TYPE_SFIXED64: {"type": "string", "format": "int64"},
+    FieldDescriptor.TYPE_UINT64: {"type": "string", "format": "uint64"},
+    FieldDescriptor.TYPE_FIXED64: {"type": "string", "format": "uint64"},
+}
+
+
+def component_name(descriptor: Any) -> str:
+    return str(descriptor.full_name)
+
+
+def ref(descriptor: Any) -> Schema:
+    return {"$ref": f"#/components/schemas/{component_name(descriptor)}"}
+
+
+class SchemaRegistry:
+    """Collects a component schema for every message reachable from the ones it is given."""
+
+    def __init__(self) -> None:
+        self.components: dict[str, Schema] = {}
+
+    def message_schema(self, descriptor: Any) -> Schema:
+        """A schema for ``descriptor``: inline for well-known types, else a ``$ref``."""
+        if descriptor.full_name in _WELL_KNOWN:
+            return dict(_WELL_KNOWN[descriptor.full_name])
+        name = component_name(descriptor)
+        if name not in self.components:
+            self.components[name] = {}  # placeholder: breaks recursion
+            self.components[name] = self._object(descriptor)
+        return ref(descriptor)
+
+    def field_schema(self, field: Any) -> Schema:
+        """The schema of one field's JSON value, arrays and maps included."""
+        if _is_map(field):
+            value_field = field.message_type.fields_by_name["value"]
+            return {"type": "object", "additionalProperties": self._single(value_field)}
+        single = self._single(field)
+        if field.is_repeated:
+            return {"type": "array", "items": single}
+        return single
+
+    def _single(self, field: Any) -> Schema:
+        if field.type == FieldDescriptor.TYPE_ENUM:
+            return {"type": "string", "enum": [v.name for v in field.enum_type.values]}
+        if field.message_type is not None:
+            return self.message_schema(field.message_type)
+        return dict(_SCALARS[field.type])
+
+    def _object(self, descriptor: Any) -> Schema:
+        properties = {f.json_name: self.field_schema(f) for f in descriptor.fields}
+        return {"type": "object", "title": descriptor.name, "properties": properties,
+                "additionalProperties": False}
+
+
+def _is_map(field: Any) -> bool:
+    message = field.message_type
+    return bool(message is not None and message.GetOptions().map_entry)

@@ -1,0 +1,68 @@
+"""The gateway's gRPC clients: one shared channel per upstream service.
+
+Calls are generic: a ``unary_unary`` multicallable per rpc path, with the request and
+response classes taken from the route's descriptors. Python gRPC propagates no deadline on
+its own, so every call passes ``timeout=`` explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from gateway.routes import Route
+
+
+class Upstreams:
+    """Channels to the upstream services, opened on first use, closed by :meth:`close`."""
+
+    def __init__(self, addresses: dict[str, str]) -> None:
+        self.addresses = dict(addresses)
+        self._channels: dict[str, grpc.aio.Channel] = {}
+        self._callables: dict[str, Any] = {}
+
+    def channel(self, upstream: str) -> grpc.aio.Channel:
+        channel = self._channels.get(upstream)
+        if channel is None:
+            channel = grpc.aio.insecure_channel(self.addresses[upstream])
+            self._channels[upstream] = channel
+        return channel
+
+    async def call(
+        self,
+        route: Route,
+        request: Any,
+        metadata: Sequence[tuple[str, str]],
+        deadline_seconds: float,
+    ) -> Any:
+        """Calls ``route``'s rpc; raises grpc.aio.AioRpcError when it fails."""
+        multicallable = self._callables.get(route.grpc_path)
+        if multicallable is None:
+            multicallable = self.channel(route.upstream).unary_unary(
+                route.grpc_path,
+                request_serializer=route.request_class.SerializeToString,
+                response_deserializer=route.response_class.FromString,
+            )
+            self._callables[route.grpc_path] = multicallable
+        return await multicallable(request, metadata=tuple(metadata),
+                                   timeout=deadline_seconds)
+
+    async def health(self, upstream: str, deadline_seconds: float) -> str:
+        """The upstream's overall health status name, or the failing gRPC code's name."""
+        stub = health_pb2_grpc.HealthStub(self.channel(upstream))
+        try:
+            reply = await stub.Check(health_pb2.HealthCheckRequest(service=""),
+                                     timeout=deadline_seconds)
+        except grpc.aio.AioRpcError as exc:
+            return str(exc.code().name)
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+
+    async def close(self) -> None:
+        channels = list(self._channels.values())
+        self._channels.clear()
+        self._callables.clear()
+        for channel in channels:
+            await channel.close(None)

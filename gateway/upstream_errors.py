@@ -1,0 +1,62 @@
+"""An upstream gRPC error → a :class:`GatewayError`, decoding the richer error model.
+
+``grpc-status-details-bin`` carries a ``google.rpc.Status``: its ``ErrorInfo.reason`` (e.g.
+``INSUFFICIENT_BALANCE``) becomes the error code and its ``BadRequest.field_violations``
+become ``details`` entries ``{"field", "description"}``. Without rich details the code is
+the gRPC status code's name.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import grpc
+from google.rpc import error_details_pb2, status_pb2
+
+from gateway.errors import Detail, GatewayError
+from gateway.status_map import http_status
+
+log = logging.getLogger("trademesh.gateway")
+
+DETAILS_KEY = "grpc-status-details-bin"
+
+
+def from_rpc_error(error: grpc.aio.AioRpcError) -> GatewayError:
+    """The client-facing error for an upstream call that failed with ``error``."""
+    code = error.code()
+    rich = _rich_status(error)
+    reason = code.name
+    message = error.details() or code.name
+    details: list[Detail] = []
+    if rich is not None:
+        message = rich.message or message
+        for packed in rich.details:
+            reason = _unpack_detail(packed, details) or reason
+    return GatewayError(http_status(code), reason, message, details)
+
+
+def _rich_status(error: grpc.aio.AioRpcError) -> Any:
+    trailers: Any = error.trailing_metadata() or ()
+    for key, value in trailers:
+        if key == DETAILS_KEY and isinstance(value, bytes):
+            try:
+                return status_pb2.Status.FromString(value)
+            except Exception:  # a malformed trailer must not hide the status code
+                log.warning("undecodable %s trailer", DETAILS_KEY)
+                return None
+    return None
+
+
+def _unpack_detail(packed: Any, details: list[Detail]) -> str | None:
+    """Appends ``packed``'s field violations to ``details``; returns an ErrorInfo reason."""
+    info = error_details_pb2.ErrorInfo()
+    if packed.Unpack(info):
+        return str(info.reason) or None
+    bad_request = error_details_pb2.BadRequest()
+    if packed.Unpack(bad_request):
+        details.extend(
+            {"field": v.field, "description": v.description}
+            for v in bad_request.field_violations
+        )
+    return None

@@ -1,0 +1,149 @@
+"""Helpers for the gateway service tests: real gRPC upstream servicers and small utilities.
+
+The upstream servicers are the generated base classes with a few rpcs implemented; they
+record the metadata and deadline each call arrived with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import httpx
+import uvicorn
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+from trademesh.v1 import (
+    engine_pb2,
+    engine_pb2_grpc,
+    market_pb2,
+    order_pb2,
+    persistence_pb2,
+    persistence_pb2_grpc,
+)
+
+from mesh_runtime.serving import GrpcService
+
+STEP_SECONDS = 10.0
+
+
+@dataclass
+class Seen:
+    """What one upstream call arrived with."""
+
+    metadata: dict[str, str]
+    time_remaining: float | None
+    request: Any = None
+
+
+@dataclass
+class Recorder:
+    calls: list[Seen] = field(default_factory=list)
+
+    def record(self, request: Any, context: Any) -> None:
+        metadata = {k: v for k, v in context.invocation_metadata() if isinstance(v, str)}
+        self.calls.append(Seen(metadata, context.time_remaining(), request))
+
+
+def insufficient_balance_status() -> grpc.Status:
+    info = any_pb2.Any()
+    info.Pack(error_details_pb2.ErrorInfo(reason="INSUFFICIENT_BALANCE", domain="trademesh"))
+    bad = any_pb2.Any()
+    bad.Pack(error_details_pb2.BadRequest(field_violations=[
+        error_details_pb2.BadRequest.FieldViolation(field="price", description="off the tick"),
+    ]))
+    status = status_pb2.Status(code=code_pb2.FAILED_PRECONDITION,
+                               message="not enough USD", details=[info, bad])
+    return rpc_status.to_status(status)
+
+
+class EngineServicer(engine_pb2_grpc.EngineServicer):
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+
+    async def GetOrder(self, request: Any, context: Any) -> Any:
+        self.recorder.record(request, context)
+        order = order_pb2.Order(order_id=request.order_id, status=order_pb2.NEW)
+        return engine_pb2.GetOrderResponse(order=order)
+
+    async def PlaceOrder(self, request: Any, context: Any) -> Any:
+        self.recorder.record(request, context)
+        if request.quantity == "1000000":
+            status = insufficient_balance_status()
+            await context.abort(status.code, status.details, status.trailing_metadata)
+        order = order_pb2.Order(order_id="o-1", market=request.market, side=request.side,
+                                quantity=request.quantity, status=order_pb2.NEW)
+        return engine_pb2.PlaceOrderResponse(order=order)
+
+    async def ListMarkets(self, request: Any, context: Any) -> Any:
+        markets = [market_pb2.Market(symbol="BTC-PERP", kind=market_pb2.PERP, max_leverage=20),
+                   market_pb2.Market(symbol="SOL-USD", kind=market_pb2.SPOT)]
+        return engine_pb2.ListMarketsResponse(markets=markets)
+
+    async def ListOpenOrders(self, request: Any, context: Any) -> Any:
+        self.recorder.record(request, context)
+        return engine_pb2.ListOpenOrdersResponse()
+
+    async def GetDepth(self, request: Any, context: Any) -> Any:
+        return engine_pb2.GetDepthResponse(market=request.market, sequence=2**60 + request.limit)
+
+    async def QuoteOrder(self, request: Any, context: Any) -> Any:
+        await asyncio.sleep(3)
+        return engine_pb2.QuoteOrderResponse()
+
+    async def CancelOrder(self, request: Any, context: Any) -> Any:
+        raise RuntimeError("a servicer bug")
+
+
+class PersistenceServicer(persistence_pb2_grpc.PersistenceServicer):
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+
+    async def GetCandles(self, request: Any, context: Any) -> Any:
+        self.recorder.record(request, context)
+        candle = market_pb2.Candle(interval=request.interval)
+        candle.open_time.CopyFrom(request.start)
+        return persistence_pb2.GetCandlesResponse(candles=[candle])
+
+
+Registrar = Callable[[grpc.aio.Server], Iterable[str]]
+
+
+def registrar(add: Callable[[Any, grpc.aio.Server], None], servicer: Any, name: str
+              ) -> Registrar:
+    def register(server: grpc.aio.Server) -> Iterable[str]:
+        add(servicer, server)
+        return [name]
+    return register
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Mesh:
+    recorder: Recorder
+    addresses: dict[str, str]
+    services: dict[str, GrpcService]
+
+
+def instantiate(cls: Any, *args: Any) -> Any:
+    """The stubs mark unimplemented rpcs abstract; at run time they answer UNIMPLEMENTED."""
+    return cls(*args)
+
+
+GatewayFactory = Callable[..., Awaitable[httpx.AsyncClient]]
+
+
+async def wait_started(server: uvicorn.Server) -> None:
+    while not server.started:  # noqa: ASYNC110 - uvicorn exposes only a flag
+        await asyncio.sleep(0.01)

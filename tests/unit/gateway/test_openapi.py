@@ -1,0 +1,105 @@
+"""The OpenAPI document derived from the descriptors, checked against API.md's REST table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gateway.docs_page import render_docs
+from gateway.openapi import build_openapi
+from gateway.routes import default_file_descriptors, load_routes
+
+# API.md's REST table, transcoded routes only (/healthz etc. are not in the document).
+API_MD_ROUTES = [
+    ("post", "/api/v1/auth/signup"), ("post", "/api/v1/auth/signin"),
+    ("get", "/api/v1/auth/whoami"), ("post", "/api/v1/auth/logout"),
+    ("get", "/api/v1/markets"), ("post", "/api/v1/account/deposit"),
+    ("post", "/api/v1/account/withdraw"), ("get", "/api/v1/account/balances"),
+    ("get", "/api/v1/account/positions"), ("post", "/api/v1/orders"),
+    ("get", "/api/v1/orders/{orderId}"), ("get", "/api/v1/orders"),
+    ("patch", "/api/v1/orders/{orderId}"), ("delete", "/api/v1/orders/{orderId}"),
+    ("delete", "/api/v1/orders/by-client-id/{clientOrderId}"), ("delete", "/api/v1/orders"),
+    ("post", "/api/v1/orders/quote"), ("post", "/api/v1/positions/{market}/close"),
+    ("get", "/api/v1/history/orders"), ("get", "/api/v1/history/fills"),
+    ("get", "/api/v1/history/positions"), ("get", "/api/v1/history/funding"),
+    ("get", "/api/v1/history/ledger"), ("get", "/api/v1/markets/{market}/depth"),
+    ("get", "/api/v1/markets/{market}/trades"), ("get", "/api/v1/markets/{market}/ticker"),
+    ("get", "/api/v1/markets/{market}/candles"), ("post", "/api/v1/admin/oracle/{market}"),
+]
+PUBLIC = {"/api/v1/auth/signup", "/api/v1/auth/signin", "/api/v1/markets",
+          "/api/v1/markets/{market}/depth", "/api/v1/markets/{market}/trades",
+          "/api/v1/markets/{market}/ticker", "/api/v1/markets/{market}/candles"}
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return build_openapi(load_routes(default_file_descriptors()))
+
+
+def schema_of(document: dict[str, Any], name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = document["components"]["schemas"][f"trademesh.v1.{name}"]
+    return schema
+
+
+def test_every_api_md_route_is_documented(document: dict[str, Any]) -> None:
+    documented = {(m, p) for p, item in document["paths"].items() for m in item}
+    assert documented == set(API_MD_ROUTES)
+
+
+def test_document_is_valid_openapi_31(document: dict[str, Any]) -> None:
+    validator = pytest.importorskip("openapi_spec_validator")
+    validator.validate(document)
+    assert document["openapi"] == "3.1.0"
+
+
+def test_bearer_auth_except_public_routes(document: dict[str, Any]) -> None:
+    for method, path in API_MD_ROUTES:
+        security = document["paths"][path][method]["security"]
+        assert security == ([] if path in PUBLIC else [{"bearerAuth": []}]), path
+    assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+def test_parameters_and_bodies(document: dict[str, Any]) -> None:
+    get_order = document["paths"]["/api/v1/orders/{orderId}"]["get"]
+    assert get_order["parameters"] == [
+        {"name": "orderId", "in": "path", "required": True, "schema": {"type": "string"}}]
+    candles = document["paths"]["/api/v1/markets/{market}/candles"]["get"]
+    query = {p["name"]: p["schema"] for p in candles["parameters"] if p["in"] == "query"}
+    assert query == {"interval": {"type": "string"},
+                     "start": {"type": "string", "format": "date-time"},
+                     "end": {"type": "string", "format": "date-time"}}
+    place = document["paths"]["/api/v1/orders"]["post"]
+    assert place["parameters"] == []
+    body = place["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/trademesh.v1.PlaceOrderRequest"}
+
+
+def test_responses_honour_response_body_and_status(document: dict[str, Any]) -> None:
+    place = document["paths"]["/api/v1/orders"]["post"]["responses"]
+    assert place["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/trademesh.v1.Order"}
+    markets = document["paths"]["/api/v1/markets"]["get"]["responses"]["200"]
+    assert markets["content"]["application/json"]["schema"] == {
+        "type": "array", "items": {"$ref": "#/components/schemas/trademesh.v1.Market"}}
+    assert "default" in place
+
+
+def test_component_schemas_follow_the_json_mapping(document: dict[str, Any]) -> None:
+    order = schema_of(document, "Order")["properties"]
+    assert order["side"] == {"type": "string", "enum": ["SIDE_UNSPECIFIED", "BUY", "SELL"]}
+    assert order["createTime"] == {"type": "string", "format": "date-time"}
+    assert order["fills"] == {"type": "array",
+                              "items": {"$ref": "#/components/schemas/trademesh.v1.Fill"}}
+    assert order["leverage"]["type"] == "integer"
+    depth = schema_of(document, "GetDepthResponse")["properties"]
+    assert depth["sequence"] == {"type": "string", "format": "uint64"}
+    assert depth["bids"] == {"type": "array", "items": {"type": "array", "items": {}}}
+
+
+def test_docs_page_lists_every_route_without_external_assets(document: dict[str, Any]) -> None:
+    html = render_docs(document)
+    for method, path in API_MD_ROUTES:
+        assert f"<code>{path}</code>" in html
+        assert method.upper() in html
+    assert "http://" not in html and "https://" not in html
