@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -31,6 +29,7 @@ from gateway.routes import SERVICE_UPSTREAMS, Route, default_file_descriptors, l
 from gateway.transcoder import DEFAULT_MAX_BODY_BYTES, Transcoder
 from gateway.upstream import Upstreams
 from mesh_runtime.config import Settings
+from mesh_runtime.http_serving import AsgiServer
 from mesh_runtime.serving import GrpcService, install_signal_handlers
 
 log = logging.getLogger("trademesh.gateway")
@@ -105,26 +104,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(GatewayError(status, code, f"{code.lower()}: {request.url.path}"))
 
 
-class ServerWithoutSignals(uvicorn.Server):
-    """uvicorn without its own signal capture (and re-raising): :func:`run` handles signals."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 async def run(settings: Settings) -> None:
     """Serves REST on ``gateway_port`` and gRPC Auth on ``auth_port`` until SIGTERM/SIGINT."""
     auth = GrpcService("gateway-auth", settings.host, settings.auth_port, [register_auth],
                        grace_seconds=settings.shutdown_grace_seconds)
-    config = uvicorn.Config(build_app(settings), host=settings.host,
-                            port=settings.gateway_port, log_level=settings.log_level.lower(),
-                            lifespan="on",
-                            timeout_graceful_shutdown=math.ceil(settings.shutdown_grace_seconds))
-    server = ServerWithoutSignals(config)
+    server = AsgiServer(build_app(settings), settings.host, settings.gateway_port,
+                        settings.log_level, lifespan="on",
+                        grace_seconds=settings.shutdown_grace_seconds)
 
     async def stop() -> None:
-        server.should_exit = True
+        server.stop()
 
     await auth.start()
     try:

@@ -8,13 +8,17 @@ server here leaves signals alone and stops when told.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Generator
+from typing import Literal
 
 import uvicorn
 from starlette.types import ASGIApp
 
 
-class _QuietSignalServer(uvicorn.Server):
+class QuietSignalServer(uvicorn.Server):
+    """uvicorn without its own signal capture (and re-raising on exit)."""
+
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
@@ -23,10 +27,13 @@ class _QuietSignalServer(uvicorn.Server):
 class AsgiServer:
     """One uvicorn server on ``host:port``; :meth:`serve` returns after :meth:`stop`."""
 
-    def __init__(self, app: ASGIApp, host: str, port: int, log_level: str = "warning") -> None:
+    def __init__(self, app: ASGIApp, host: str, port: int, log_level: str = "warning", *,
+                 lifespan: Literal["auto", "on", "off"] = "off",
+                 grace_seconds: float = 5.0) -> None:
         config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(),
-                                lifespan="off", access_log=False, ws="websockets-sansio")
-        self._server = _QuietSignalServer(config)
+                                lifespan=lifespan, access_log=False, ws="websockets-sansio",
+                                timeout_graceful_shutdown=max(1, math.ceil(grace_seconds)))
+        self._server = QuietSignalServer(config)
 
     @property
     def started(self) -> bool:

@@ -27,9 +27,10 @@ from gateway_harness import (
 )
 from trademesh.v1 import engine_pb2_grpc, feed_pb2_grpc, persistence_pb2_grpc
 
-from gateway.app import ServerWithoutSignals, build_app
+from gateway.app import build_app
 from gateway.auth_service import register_auth
 from mesh_runtime.config import Settings
+from mesh_runtime.http_serving import QuietSignalServer
 from mesh_runtime.serving import GrpcService
 
 
@@ -77,7 +78,7 @@ async def gateway(mesh: Mesh) -> AsyncIterator[GatewayFactory]:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         config = uvicorn.Config(app, log_level="warning", lifespan="on")
-        server = ServerWithoutSignals(config)
+        server = QuietSignalServer(config)
         task = asyncio.create_task(server.serve(sockets=[sock]))
         port = sock.getsockname()[1]
         stack.append((server, task, sock))
