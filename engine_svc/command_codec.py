@@ -1,17 +1,19 @@
 """Commands to journal bytes and back (and events to outbox bytes): one encoding.
 
-A journal entry is canonical JSON ``{"@type": <class name>, ...fields}``; enums are written
-by value. Decoding rebuilds the exact dataclass, so a replay applies the same commands.
+A record is the JSON array ``[<class name>, {field: value, ...}]``, enums written by value
+(orjson serialises slotted dataclasses and enums natively, and fast). Decoding rebuilds
+the exact dataclass, so a replay applies the very same commands.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import typing
 from enum import Enum
 from functools import cache
 from typing import Any
+
+import orjson
 
 from engine_svc.core import commands as core_commands
 from engine_svc.core.commands import Command
@@ -24,20 +26,13 @@ COMMAND_TYPES: dict[str, type] = {
 }
 
 
-KIND = "@type"  # not a valid field name, so it never clashes with one (e.g. ``type``)
-
-
 class CorruptJournalEntry(ValueError):
     """A journal entry that does not decode to a command: the journal is not trusted."""
 
 
 def encode(record: Command | Event) -> bytes:
     """Canonical JSON of a command (for the journal) or an event (for the outbox)."""
-    body: dict[str, Any] = {KIND: type(record).__name__}
-    for f in dataclasses.fields(record):
-        value = getattr(record, f.name)
-        body[f.name] = value.value if isinstance(value, Enum) else value
-    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    return orjson.dumps((type(record).__name__, record))
 
 
 @cache
@@ -53,11 +48,17 @@ def _enum_fields(cls: type) -> dict[str, type[Enum]]:
 
 def decode(raw: bytes) -> Command:
     try:
-        body = json.loads(raw)
-        cls = COMMAND_TYPES[body.pop(KIND)]
-        for name, enum in _enum_fields(cls).items():
-            if body.get(name) is not None:
-                body[name] = enum(body[name])
+        name, body = orjson.loads(raw)
+        cls = COMMAND_TYPES[name]
+        for field, enum in _enum_fields(cls).items():
+            if body.get(field) is not None:
+                body[field] = enum(body[field])
         return typing.cast(Command, cls(**body))
     except (ValueError, KeyError, TypeError) as err:
         raise CorruptJournalEntry(f"cannot decode journal entry: {err}") from err
+
+
+def decode_event(raw: bytes) -> tuple[str, dict[str, Any]]:
+    """An outbox record as (event class name, fields with enums as their values)."""
+    name, body = orjson.loads(raw)
+    return str(name), dict(body)

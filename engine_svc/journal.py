@@ -2,13 +2,16 @@
 
 Invariants:
 
-* Command ``n`` is stored at stream id ``n-0`` and event ``m`` at ``m-0``: Redis refuses an
-  id that is not above the stream's top, so a duplicate write or a second (stale) engine
-  writing the same journal fails instead of forking history.
-* A batch of commands and the events they produced are appended in one MULTI/EXEC
-  pipeline: one round trip per batch (group commit). With ``appendfsync always`` Redis
-  answers only after the write is on disk, so an answered append is durable.
-* The journal is trimmed only below the newest snapshot (``XTRIM MINID``), never by length.
+* One stream entry holds one batch of consecutive records: its id is ``<last seq>-0`` and
+  its fields are ``f`` (the first sequence number) and ``r`` (the records, newline-joined;
+  JSON records contain no raw newline). Redis refuses an id that is not above the
+  stream's top, so a duplicate write or a second (stale) engine writing the same journal
+  fails instead of forking history.
+* A batch of commands and the events they produced are appended in one MULTI/EXEC: one
+  round trip per batch (group commit). With ``appendfsync always`` Redis answers only
+  after the write is on disk, so an answered append is durable.
+* The journal is trimmed only below the newest snapshot (``XTRIM MINID``), never by length;
+  readers skip records at or below the sequence they ask for.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from redis.exceptions import ResponseError
 
 JOURNAL_STREAM = "trademesh:journal"
 OUTBOX_STREAM = "trademesh:outbox"
-READ_CHUNK = 5000
+READ_CHUNK = 200
+SEPARATOR = b"\n"
 
 
 class JournalConflict(RuntimeError):
@@ -37,12 +41,12 @@ class Journal:
 
     async def append(self, commands: Sequence[tuple[int, bytes]],
                      events: Sequence[tuple[int, bytes]]) -> None:
-        """Appends commands (seq, body) and events (seq, body) durably, all or none."""
+        """Appends consecutive commands (seq, body) and events (seq, body), all or none."""
         pipe = self._redis.pipeline(transaction=True)
-        for seq, body in commands:
-            pipe.xadd(self.journal_key, {"c": body}, id=f"{seq}-0")
-        for seq, body in events:
-            pipe.xadd(self.outbox_key, {"e": body}, id=f"{seq}-0")
+        for key, records in ((self.journal_key, commands), (self.outbox_key, events)):
+            if records:
+                pipe.xadd(key, {"f": records[0][0], "r": SEPARATOR.join(r for _, r in records)},
+                          id=f"{records[-1][0]}-0")
         try:
             await pipe.execute()
         except ResponseError as err:
@@ -57,40 +61,44 @@ class Journal:
         return await self._last_seq(self.outbox_key)
 
     async def _last_seq(self, key: str) -> int:
-        info = await self._redis.xinfo_stream(key) if await self._redis.exists(key) else None
-        if not info or not info.get("last-generated-id"):
-            return 0
-        last = info["last-generated-id"]
-        return int((last.decode() if isinstance(last, bytes) else last).split("-")[0])
+        last: list[Any] = await self._redis.xrevrange(key, count=1) or []
+        return int(bytes(last[0][0]).split(b"-")[0]) if last else 0
 
     async def commands_after(self, seq: int) -> AsyncIterator[tuple[int, bytes]]:
         """Journaled commands with sequence above ``seq``, in order."""
-        async for item in self._range(self.journal_key, b"c", seq):
+        async for item in self.records_after(self.journal_key, seq):
             yield item
 
     async def events_after(self, seq: int) -> AsyncIterator[tuple[int, bytes]]:
-        async for item in self._range(self.outbox_key, b"e", seq):
+        """Outbox events with sequence above ``seq``, in order."""
+        async for item in self.records_after(self.outbox_key, seq):
             yield item
 
-    async def _range(self, key: str, field: bytes, after: int) -> AsyncIterator[tuple[int, bytes]]:
+    async def records_after(self, key: str, after: int) -> AsyncIterator[tuple[int, bytes]]:
         start = f"({after}-0"
         while True:
             chunk: list[Any] = await self._redis.xrange(key, min=start, max="+",
                                                         count=READ_CHUNK) or []
-            seq = after
             for entry_id, fields in chunk:
-                seq = int(bytes(entry_id).split(b"-")[0])
-                yield seq, bytes(fields[field])
+                for item in split_entry(fields):
+                    if item[0] > after:
+                        yield item
+                start = f"({bytes(entry_id).decode()}"
             if len(chunk) < READ_CHUNK:
                 return
-            start = f"({seq}-0"
 
     async def trim_below(self, snapshot_seq: int) -> None:
-        """Drops journal entries at or below ``snapshot_seq`` (covered by a snapshot)."""
+        """Drops journal entries wholly at or below ``snapshot_seq`` (covered by a snapshot)."""
         await self._redis.xtrim(self.journal_key, minid=f"{snapshot_seq + 1}-0",
                                 approximate=False)
 
     async def trim_outbox_below(self, committed_seq: int) -> None:
-        """Drops outbox events every consumer has committed."""
+        """Drops outbox entries wholly at or below ``committed_seq``."""
         await self._redis.xtrim(self.outbox_key, minid=f"{committed_seq + 1}-0",
                                 approximate=False)
+
+
+def split_entry(fields: dict[Any, Any]) -> list[tuple[int, bytes]]:
+    """The (seq, record) pairs of one stream entry."""
+    first = int(fields[b"f"])
+    return [(first + i, record) for i, record in enumerate(bytes(fields[b"r"]).split(SEPARATOR))]

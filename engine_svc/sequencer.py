@@ -123,7 +123,7 @@ class Sequencer:
             raise EngineUnavailable("the engine is recovering; retry shortly")
         pending: _Pending[T] = _Pending(command, render)
         self._queue.put_nowait(pending)
-        return await asyncio.shield(pending.future)
+        return await pending.future
 
     async def run(self) -> None:
         """The sequencer task: runs until :meth:`close` (then saves a final snapshot) or a

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,16 +36,34 @@ class Claims:
 
 
 class TokenVerifier:
+    """Verifies tokens; a token verified once is remembered (bounded) until it expires,
+    so a busy client does not pay a signature check per call."""
+
+    CACHE_SIZE = 10_000
+
     def __init__(self, public_key_pem: bytes, issuer: str, audience: str) -> None:
         self._key = serialization.load_pem_public_key(public_key_pem)
         self._issuer = issuer
         self._audience = audience
+        self._verified: OrderedDict[str, Claims] = OrderedDict()
 
     @classmethod
     def from_file(cls, path: Path, issuer: str, audience: str) -> TokenVerifier:
         return cls(path.read_bytes(), issuer, audience)
 
     def verify(self, token: str) -> Claims:
+        known = self._verified.get(token)
+        if known is not None:
+            if known.expires_at > time.time():
+                return known
+            del self._verified[token]
+        claims = self._verify(token)
+        self._verified[token] = claims
+        if len(self._verified) > self.CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return claims
+
+    def _verify(self, token: str) -> Claims:
         try:
             claims = jwt.decode(
                 token, self._key, algorithms=[ALGORITHM], audience=self._audience,  # type: ignore[arg-type]

@@ -42,17 +42,21 @@ async def test_a_stale_writer_is_refused(journal: Journal) -> None:
 
 
 async def test_trim_keeps_everything_after_the_snapshot(journal: Journal) -> None:
-    await journal.append([(i, str(i).encode()) for i in range(1, 11)], [])
-    await journal.trim_below(6)
-    assert [s async for s, _ in journal.commands_after(0)] == [7, 8, 9, 10]
-    assert await journal.last_command_seq() == 10
+    for first in (1, 4, 7):  # batches 1-3, 4-6, 7-9
+        await journal.append([(i, str(i).encode()) for i in range(first, first + 3)], [])
+    await journal.trim_below(5)  # the batch 4-6 straddles the snapshot: it is kept
+    assert [s async for s, _ in journal.commands_after(5)] == [6, 7, 8, 9]
+    assert [s async for s, _ in journal.commands_after(0)] == [4, 5, 6, 7, 8, 9]
+    assert await journal.last_command_seq() == 9
 
 
 async def test_reading_crosses_chunk_boundaries(journal: Journal,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("engine_svc.journal.READ_CHUNK", 3)
-    await journal.append([(i, b"x") for i in range(1, 8)], [])
+    for i in range(1, 8):
+        await journal.append([(i, b"x")], [])
     assert [s async for s, _ in journal.commands_after(0)] == [1, 2, 3, 4, 5, 6, 7]
+    assert [s async for s, _ in journal.commands_after(4)] == [5, 6, 7]
 
 
 async def test_appendfsync_is_always(redis_url: str) -> None:

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from mesh_runtime.tokens import (
+    Claims,
     InvalidToken,
     TokenSigner,
     TokenVerifier,
@@ -94,3 +95,14 @@ def test_bearer_header_must_be_bearer(header: str | None) -> None:
 
 def test_bearer_header_yields_token() -> None:
     assert bearer_token("Bearer abc.def") == "abc.def"
+
+
+def test_an_expired_cache_entry_is_checked_again(keys: tuple[Path, Path]) -> None:
+    signer = TokenSigner.from_file(keys[0], ISS, AUD, 60)
+    verifier = TokenVerifier.from_file(keys[1], ISS, AUD)
+    token, expires = signer.issue("u")
+    assert verifier.verify(token).user_id == "u"
+    stale = Claims("someone-else", "j", int(time.time()) - 1)
+    verifier._verified[token] = stale
+    fresh = verifier.verify(token)  # the stale entry is not served: the token is re-verified
+    assert (fresh.user_id, fresh.expires_at) == ("u", expires)
