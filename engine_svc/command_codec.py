@@ -1,8 +1,9 @@
 """Commands to journal bytes and back (and events to outbox bytes): one encoding.
 
-A record is the JSON array ``[<class name>, {field: value, ...}]``, enums written by value
-(orjson serialises slotted dataclasses and enums natively, and fast). Decoding rebuilds
-the exact dataclass, so a replay applies the very same commands.
+A record is the JSON object ``{"@type": <class name>, field: value, ...}`` (``@type`` is no
+valid field name, so it never clashes with one such as ``type``), enums written by value
+(orjson serialises enums natively, and fast). Decoding rebuilds the exact dataclass, so a
+replay applies the very same commands.
 """
 
 from __future__ import annotations
@@ -30,9 +31,20 @@ class CorruptJournalEntry(ValueError):
     """A journal entry that does not decode to a command: the journal is not trusted."""
 
 
+KIND = "@type"
+
+
+@cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
 def encode(record: Command | Event) -> bytes:
     """Canonical JSON of a command (for the journal) or an event (for the outbox)."""
-    return orjson.dumps((type(record).__name__, record))
+    cls = type(record)
+    body = {name: getattr(record, name) for name in _field_names(cls)}
+    body[KIND] = cls.__name__
+    return orjson.dumps(body)
 
 
 @cache
@@ -48,8 +60,8 @@ def _enum_fields(cls: type) -> dict[str, type[Enum]]:
 
 def decode(raw: bytes) -> Command:
     try:
-        name, body = orjson.loads(raw)
-        cls = COMMAND_TYPES[name]
+        body = orjson.loads(raw)
+        cls = COMMAND_TYPES[body.pop(KIND)]
         for field, enum in _enum_fields(cls).items():
             if body.get(field) is not None:
                 body[field] = enum(body[field])
@@ -60,5 +72,5 @@ def decode(raw: bytes) -> Command:
 
 def decode_event(raw: bytes) -> tuple[str, dict[str, Any]]:
     """An outbox record as (event class name, fields with enums as their values)."""
-    name, body = orjson.loads(raw)
-    return str(name), dict(body)
+    body = orjson.loads(raw)
+    return str(body.pop(KIND)), dict(body)
