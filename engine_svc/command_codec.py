@@ -41,7 +41,7 @@ def _field_names(cls: type) -> tuple[str, ...]:
 
 def encode(record: Command | Event) -> bytes:
     """Canonical JSON of a command (for the journal) or an event (for the outbox)."""
-    cls = type(record)
+    cls: type = type(record)
     body = {name: getattr(record, name) for name in _field_names(cls)}
     body[KIND] = cls.__name__
     return orjson.dumps(body)
