@@ -1,0 +1,88 @@
+"""A real engine process for benchmarks: embedded Redis and PostgreSQL, keys, health wait.
+
+Used by the benchmarks only (never by tests). Everything it starts is a child of the
+benchmark process and is stopped on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from mesh_runtime.child_process import Child, ChildSpec
+from mesh_runtime.config import Settings
+from mesh_runtime.embedded_postgres import EmbeddedPostgres
+from mesh_runtime.embedded_redis import EmbeddedRedis
+from mesh_runtime.tokens import TokenSigner, ensure_keypair
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RunningEngine:
+    address: str
+    signer: TokenSigner
+    data_dir: Path
+
+    def metadata(self, user: str) -> tuple[tuple[str, str], ...]:
+        return (("authorization", f"Bearer {self.signer.issue(user)[0]}"),)
+
+
+async def wait_serving(address: str, within: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while True:
+            try:
+                reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.aio.AioRpcError:
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"engine at {address} did not become healthy")
+            await asyncio.sleep(0.2)
+
+
+@asynccontextmanager
+async def engine_process(appendfsync: str = "always") -> AsyncIterator[RunningEngine]:
+    with tempfile.TemporaryDirectory(prefix="tm-bench-") as tmp:
+        data = Path(tmp)
+        os.chmod(data, 0o755)
+        redis = EmbeddedRedis(data, free_port(), appendfsync=appendfsync)
+        postgres = EmbeddedPostgres(data, free_port())
+        await redis.start()
+        await postgres.start()
+        private, public = data / "keys" / "jwt.pem", data / "keys" / "jwt.pub.pem"
+        ensure_keypair(private, public)
+        port = free_port()
+        settings = Settings(data_dir=data, engine_port=port, redis_url=redis.url,
+                            postgres_url=postgres.url, jwt_private_key_file=str(private),
+                            jwt_public_key_file=str(public), log_level="WARNING")
+        env = {**os.environ, **settings.as_env()}
+        child = Child(ChildSpec("engine", [sys.executable, "-m", "trademesh_cli", "engine"],
+                                data / "logs" / "engine.log", env))
+        await child.start()
+        try:
+            await wait_serving(f"127.0.0.1:{port}")
+            signer = TokenSigner.from_file(private, settings.jwt_issuer, settings.jwt_audience,
+                                           3600)
+            yield RunningEngine(f"127.0.0.1:{port}", signer, data)
+        finally:
+            await child.stop()
+            await postgres.stop()
+            await redis.stop()
