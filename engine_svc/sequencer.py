@@ -52,9 +52,11 @@ class CorruptJournal(RuntimeError):
 
 @dataclass(slots=True)
 class _Pending(Generic[T]):
-    command: Command
+    """Commands from one caller, applied in order; the caller gets one result per command."""
+
+    commands: list[Command]
     render: Render[T]
-    future: asyncio.Future[T] = field(default_factory=asyncio.Future)
+    future: asyncio.Future[list[T]] = field(default_factory=asyncio.Future)
 
 
 @dataclass(slots=True)
@@ -117,11 +119,16 @@ class Sequencer:
 
     async def submit(self, command: Command, render: Render[T]) -> T:
         """Applies ``command``; returns ``render(events, orders)`` once it is durable."""
+        return (await self.submit_many([command], render))[0]
+
+    async def submit_many(self, commands: list[Command], render: Render[T]) -> list[T]:
+        """Applies ``commands`` in order (other callers' commands may not come between
+        them); returns one ``render(events, orders)`` per command once all are durable."""
         if self._closing:
             raise EngineUnavailable("the engine is shutting down; retry shortly")
         if not self.healthy:
             raise EngineUnavailable("the engine is recovering; retry shortly")
-        pending: _Pending[T] = _Pending(command, render)
+        pending: _Pending[T] = _Pending(commands, render)
         self._queue.put_nowait(pending)
         return await pending.future
 
@@ -133,13 +140,14 @@ class Sequencer:
             first = await self._queue.get()
             if first is None:
                 break
-            batch = [first]
-            while len(batch) < self._max_batch and not self._queue.empty():
+            batch, size = [first], len(first.commands)
+            while size < self._max_batch and not self._queue.empty():
                 item = self._queue.get_nowait()
                 if item is None:
                     stop = True
                     break
                 batch.append(item)
+                size += len(item.commands)
             await self._process(batch)
         if self._snapshotting is not None:
             await self._snapshotting
@@ -154,18 +162,22 @@ class Sequencer:
     async def _process(self, batch: list[_Pending[Any]]) -> None:
         commands: list[tuple[int, bytes]] = []
         events: list[tuple[int, bytes]] = []
-        results: list[tuple[_Pending[Any], Any, BaseException | None]] = []
-        engine, views = self.state.engine, self.state.views
+        results: list[tuple[_Pending[Any], list[Any], BaseException | None]] = []
+        engine, views, encode = self.state.engine, self.state.views, command_codec.encode
         for item in batch:
-            emitted = engine.apply(item.command)
-            touched = views.apply(item.command, emitted)
-            commands.append((engine.last_seq, command_codec.encode(item.command)))
-            events.extend((e.seq, command_codec.encode(e)) for e in emitted)
-            try:
-                results.append((item, item.render(emitted, touched), None))
-            except Exception as err:  # a rendering bug must not lose the batch
-                log.exception("rendering a result failed")
-                results.append((item, None, err))
+            rendered: list[Any] = []
+            failure: BaseException | None = None
+            for command in item.commands:
+                emitted = engine.apply(command)
+                touched = views.apply(command, emitted)
+                commands.append((engine.last_seq, encode(command)))
+                events.extend((e.seq, encode(e)) for e in emitted)
+                try:
+                    rendered.append(item.render(emitted, touched))
+                except Exception as err:  # a rendering bug must not lose the batch
+                    log.exception("rendering a result failed")
+                    failure = err
+            results.append((item, rendered, failure))
         try:
             await self._journal.append(commands, events)
         except JournalConflict as err:
@@ -174,6 +186,7 @@ class Sequencer:
             raise
         except Exception:
             log.exception("journal append failed; rebuilding state from the journal")
+            self.healthy = False  # before anyone hears of it: reads must not see this state
             self._fail(batch, "the journal is unavailable; the command was not applied")
             await self._recover()
             return
@@ -184,7 +197,7 @@ class Sequencer:
                 item.future.set_exception(error)
             else:
                 item.future.set_result(result)
-        self._since_snapshot += len(batch)
+        self._since_snapshot += len(commands)
         if self._since_snapshot >= self._snapshot_every:
             self.request_snapshot()
 

@@ -6,8 +6,7 @@ subject, so a user only ever sees and touches their own orders and balances.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -47,6 +46,11 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
     @property
     def _config(self) -> Any:
         return self._seq.config
+
+    async def _readable(self, context: Context) -> None:
+        """Reads are refused while the state is being rebuilt after a journal failure."""
+        if not self._seq.healthy:
+            await errors.abort(context, errors.unavailable("the engine is recovering"))
 
     async def _user(self, context: Context) -> str:
         try:
@@ -117,12 +121,14 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
 
     async def GetBalances(self, request: engine_pb2.GetBalancesRequest,
                           context: Context) -> engine_pb2.GetBalancesResponse:
+        await self._readable(context)
         user = await self._user(context)
         return engine_pb2.GetBalancesResponse(
             balances=codec.balances(self._config, self._seq.engine.balances(user)))
 
     async def GetPositions(self, request: engine_pb2.GetPositionsRequest,
                            context: Context) -> engine_pb2.GetPositionsResponse:
+        await self._readable(context)
         user = await self._user(context)
         if request.market:
             await self._market(context, request.market)
@@ -157,6 +163,7 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
 
     async def GetOrder(self, request: engine_pb2.GetOrderRequest,
                        context: Context) -> engine_pb2.GetOrderResponse:
+        await self._readable(context)
         user = await self._user(context)
         record = self._seq.views.get(user, await self._order_id(context, request.order_id))
         if record is None:
@@ -171,6 +178,7 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
 
     async def ListOpenOrders(self, request: engine_pb2.ListOpenOrdersRequest,
                              context: Context) -> engine_pb2.ListOpenOrdersResponse:
+        await self._readable(context)
         user = await self._user(context)
         if request.market:
             await self._market(context, request.market)
@@ -182,6 +190,7 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
 
     async def ReplaceOrder(self, request: engine_pb2.ReplaceOrderRequest,
                            context: Context) -> engine_pb2.ReplaceOrderResponse:
+        await self._readable(context)
         user = await self._user(context)
         oid = await self._order_id(context, request.order_id)
         record = self._seq.views.get(user, oid)
@@ -247,6 +256,7 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
 
     async def QuoteOrder(self, request: engine_pb2.QuoteOrderRequest,
                          context: Context) -> engine_pb2.QuoteOrderResponse:
+        await self._readable(context)
         await self._user(context)
         spec = await self._market(context, request.market)
         try:
@@ -260,6 +270,7 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
 
     async def ClosePosition(self, request: engine_pb2.ClosePositionRequest,
                             context: Context) -> engine_pb2.ClosePositionResponse:
+        await self._readable(context)
         user = await self._user(context)
         spec = await self._market(context, request.market)
         position = self._seq.engine.positions(user).get(spec.symbol)
@@ -278,6 +289,7 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
 
     async def GetDepth(self, request: engine_pb2.GetDepthRequest,
                        context: Context) -> engine_pb2.GetDepthResponse:
+        await self._readable(context)
         spec = await self._market(context, request.market)
         limit = min(request.limit or 50, MAX_DEPTH)
         bids, asks = self._seq.engine.depth(spec.symbol, limit)
@@ -288,12 +300,14 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
 
     async def GetTicker(self, request: engine_pb2.GetTickerRequest,
                         context: Context) -> engine_pb2.GetTickerResponse:
+        await self._readable(context)
         spec = await self._market(context, request.market)
         return engine_pb2.GetTickerResponse(
             ticker=codec.ticker(spec, self._seq.engine.ticker(spec.symbol)))
 
     async def GetRecentTrades(self, request: engine_pb2.GetRecentTradesRequest,
                               context: Context) -> engine_pb2.GetRecentTradesResponse:
+        await self._readable(context)
         spec = await self._market(context, request.market)
         newest = self._seq.engine.recent_trades(spec.symbol)[::-1][: request.limit or 100]
         return engine_pb2.GetRecentTradesResponse(trades=codec.trades(spec, newest))
@@ -305,18 +319,31 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
             if len(message.orders) > MAX_ORDERS_PER_MESSAGE:
                 await errors.abort(context, errors.invalid(ValidationError(
                     "orders", "TOO_MANY", f"at most {MAX_ORDERS_PER_MESSAGE} per message")))
-            results = await asyncio.gather(*(self._place_one(o, user) for o in message.orders))
-            yield engine_pb2.PlaceOrdersResponse(results=results, batch_id=message.batch_id)
+            yield engine_pb2.PlaceOrdersResponse(
+                results=await self._place_many(message.orders, user), batch_id=message.batch_id)
 
-    async def _place_one(self, request: engine_pb2.PlaceOrderRequest,
-                         user: str) -> engine_pb2.PlaceOrderResult:
+    async def _place_many(self, requests: Sequence[engine_pb2.PlaceOrderRequest],
+                          user: str) -> list[engine_pb2.PlaceOrderResult]:
+        """Validates each order, applies the valid ones as one batch, answers in order."""
+        outcomes: list[Any] = []
+        commands: list[Command] = []
+        now = self._clock()
+        for request in requests:
+            try:
+                commands.append(codec.place_order(request, self._config, user, now))
+                outcomes.append(None)
+            except ValidationError as err:
+                outcomes.append(errors.invalid(err))
         try:
-            command = codec.place_order(request, self._config, user, self._clock())
-            result = await self._seq.submit(command, self._order_result)
-        except ValidationError as err:
-            result = errors.invalid(err)
+            applied = iter(await self._seq.submit_many(commands, self._order_result)
+                           if commands else [])
         except EngineUnavailable as err:
-            result = errors.unavailable(str(err))
-        if isinstance(result, errors.DomainError):
-            return engine_pb2.PlaceOrderResult(error=result.status)
-        return engine_pb2.PlaceOrderResult(order=result)
+            applied = iter([errors.unavailable(str(err))] * len(commands))
+        results = []
+        for outcome in outcomes:
+            result = next(applied) if outcome is None else outcome
+            if isinstance(result, errors.DomainError):
+                results.append(engine_pb2.PlaceOrderResult(error=result.status))
+            else:
+                results.append(engine_pb2.PlaceOrderResult(order=result))
+        return results

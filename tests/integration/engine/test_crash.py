@@ -112,7 +112,11 @@ async def _stream_until_killed(engine: Child, address: str,
                                       grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL)
 
         streams = [asyncio.create_task(one_stream(u)) for u in USERS]
-        await asyncio.wait_for(enough.wait(), 60)
+        waiting = asyncio.create_task(enough.wait())
+        await asyncio.wait([waiting, *streams], timeout=60,
+                           return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        assert enough.is_set(), f"only {len(acked)} acks; engine log:\n{engine.log_tail(40)}"
         engine.send(signal.SIGKILL)
         await asyncio.wait_for(engine.wait(), 10)
         await asyncio.wait_for(asyncio.gather(*streams), 30)

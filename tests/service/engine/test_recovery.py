@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from typing import Any
 
@@ -129,7 +130,7 @@ async def test_a_failed_journal_write_acknowledges_nothing_and_loses_nothing(
         await h.stub.Deposit(engine_pb2.DepositRequest(asset="USD", amount="5",
                                                        transaction_id="t2"), metadata=h.auth("a"))
     assert err.value.code() == grpc.StatusCode.UNAVAILABLE
-    balances = await h.stub.GetBalances(engine_pb2.GetBalancesRequest(), metadata=h.auth("a"))
+    balances = await _read_balances_once_recovered(h, "a")
     assert [b.available for b in balances.balances] == ["1000"]  # the failed one is not there
     retry = await h.stub.Deposit(engine_pb2.DepositRequest(asset="USD", amount="5",
                                                            transaction_id="t2"),
@@ -137,3 +138,16 @@ async def test_a_failed_journal_write_acknowledges_nothing_and_loses_nothing(
     assert not retry.duplicate
     assert [b.available for b in retry.balances] == ["1005"]
     assert seq.engine.last_seq == 2  # gap-free: the lost command's number was reused
+
+
+async def _read_balances_once_recovered(h: EngineHarness, user: str
+                                        ) -> engine_pb2.GetBalancesResponse:
+    """Reads are UNAVAILABLE while the engine rebuilds its state; retry (bounded)."""
+    for _ in range(100):
+        try:
+            return await h.stub.GetBalances(engine_pb2.GetBalancesRequest(),
+                                            metadata=h.auth(user))
+        except grpc.aio.AioRpcError as err:
+            assert err.code() == grpc.StatusCode.UNAVAILABLE
+            await asyncio.sleep(0.05)
+    raise AssertionError("the engine did not recover")
