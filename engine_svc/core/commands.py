@@ -1,0 +1,100 @@
+"""Commands: the verbs the engine applies, in integer units.
+
+Every command is a frozen, slotted dataclass; ``Command`` is their union. Prices are in
+ticks, quantities in lots, amounts in minor units (see :mod:`engine_svc.core.markets`).
+``ts`` (milliseconds) is given by the caller: the core never reads a clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine_svc.core.enums import OrderType, Side, StpMode, TimeInForce
+
+DEFAULT_SLIPPAGE_BPS = 100
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlaceOrder:
+    """Place an order. ``price`` is required for LIMIT and ignored for MARKET.
+
+    MARKET orders never rest (GTC behaves as IOC) and stop at ``slippage_bps`` away from
+    the best opposite price at entry. ``leverage`` matters on perps only.
+    """
+
+    user_id: str
+    market: str
+    side: Side
+    quantity: int
+    type: OrderType = OrderType.LIMIT
+    price: int | None = None
+    tif: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+    reduce_only: bool = False
+    client_order_id: str | None = None
+    stp: StpMode = StpMode.CANCEL_TAKER
+    leverage: int = 1
+    slippage_bps: int = DEFAULT_SLIPPAGE_BPS
+    ts: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelOrder:
+    user_id: str
+    order_id: int
+    ts: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelByClientId:
+    user_id: str
+    client_order_id: str
+    ts: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelAll:
+    user_id: str
+    market: str | None = None
+    ts: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplaceOrder:
+    """Change a resting order's price and/or open quantity (``None`` keeps it).
+
+    ``quantity`` is the new *open* quantity. Time priority is kept only when the price
+    is unchanged and the quantity shrinks; otherwise the order re-enters as a taker
+    with the same id and may match. A quantity below the market minimum is rejected
+    (INVALID_QUANTITY): cancel with :class:`CancelOrder`. On any rejection the original
+    order is left untouched.
+    """
+
+    user_id: str
+    order_id: int
+    price: int | None = None
+    quantity: int | None = None
+    ts: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Deposit:
+    user_id: str
+    asset: str
+    amount: int
+    tx_id: str
+    ts: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Withdraw:
+    user_id: str
+    asset: str
+    amount: int
+    tx_id: str | None = None
+    ts: int = 0
+
+
+OrderCommand = PlaceOrder | CancelOrder | CancelByClientId | CancelAll | ReplaceOrder
+TransferCommand = Deposit | Withdraw
+Command = OrderCommand | TransferCommand

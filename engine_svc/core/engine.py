@@ -1,0 +1,288 @@
+"""The engine: ``Engine.apply(command) -> list[Event]`` over all markets.
+
+Invariants:
+
+* ``apply`` never raises for a well-typed command: every outcome, rejections included,
+  is a list of events. Each call consumes exactly one command sequence number
+  (``last_seq``) and the events carry gap-free event sequence numbers.
+* Nothing here reads a clock, a random source or does I/O; replaying the same commands
+  into ``Engine(config)`` (or into ``Engine.restore`` of a snapshot taken at command N,
+  with commands N+1.. after it) yields the same events and the same ``state_hash()``.
+* Another user's order is indistinguishable from a missing one (ORDER_NOT_FOUND).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal, localcontext
+from functools import partial
+from typing import Any, NamedTuple
+
+from engine_svc.core import matching, snapshot
+from engine_svc.core.book import Order
+from engine_svc.core.commands import (
+    CancelAll,
+    CancelByClientId,
+    CancelOrder,
+    Command,
+    Deposit,
+    PlaceOrder,
+    ReplaceOrder,
+    Withdraw,
+)
+from engine_svc.core.enums import CancelReason, OrderStatus, RejectReason, Side
+from engine_svc.core.events import (
+    DepositApplied,
+    Event,
+    TransferRejected,
+    WithdrawalApplied,
+)
+from engine_svc.core.ledger import FEE_ACCOUNT, Position
+from engine_svc.core.markets import MarketConfig
+from engine_svc.core.state import State, Trade
+from engine_svc.core.units import MAX_UNITS
+
+
+class Quote(NamedTuple):
+    """What a market order of ``requested`` lots would get now (no slippage bound)."""
+
+    avg_price: Decimal | None
+    worst_price: int | None
+    fillable: int
+    notional: int
+
+
+class OrderView(NamedTuple):
+    order_id: int
+    user_id: str
+    market: str
+    side: Side
+    price: int
+    quantity: int
+    remaining: int
+    filled: int
+    status: OrderStatus
+    client_order_id: str | None
+    ts: int
+
+
+def _view(o: Order) -> OrderView:
+    return OrderView(o.id, o.user_id, o.market, o.side, o.price, o.quantity, o.remaining,
+                     o.filled, o.status, o.client_order_id, o.ts)
+
+
+class Engine:
+    """All markets' books, balances and positions behind one sequencer."""
+
+    def __init__(self, config: MarketConfig) -> None:
+        self.config = config
+        self._st = State(config)
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            PlaceOrder: partial(matching.place, self._st),
+            CancelOrder: self._cancel,
+            CancelByClientId: self._cancel_by_client_id,
+            CancelAll: self._cancel_all,
+            ReplaceOrder: self._replace,
+            Deposit: self._deposit,
+            Withdraw: self._withdraw,
+        }
+
+    # ---------------------------------------------------------------- commands
+    def apply(self, command: Command) -> list[Event]:
+        """Apply one command; returns its events (possibly a single rejection)."""
+        st = self._st
+        st.last_seq += 1
+        out: list[Event] = []
+        st.out = out
+        self._handlers[type(command)](command)
+        st.flush_accounts()
+        return out
+
+    @property
+    def last_seq(self) -> int:
+        return self._st.last_seq
+
+    @property
+    def event_seq(self) -> int:
+        return self._st.event_seq
+
+    def _owned(self, user: str, order_id: int, market: str = "") -> Order | None:
+        """The user's live order, or None after emitting the right rejection."""
+        st = self._st
+        order = st.live.get(order_id)
+        if order is not None and order.user_id == user:
+            return order
+        final = st.final.get(order_id)
+        reason = RejectReason.ORDER_ALREADY_FINAL if final is not None and final[0] == user \
+            else RejectReason.ORDER_NOT_FOUND
+        matching.reject(st, user, market, reason, order_id)
+        return None
+
+    def _cancel(self, cmd: CancelOrder) -> None:
+        order = self._owned(cmd.user_id, cmd.order_id)
+        if order is not None:
+            spec = self.config.markets[order.market]
+            matching.cancel(self._st, spec, order, CancelReason.USER)
+
+    def _cancel_by_client_id(self, cmd: CancelByClientId) -> None:
+        order = self._st.client_ids.get((cmd.user_id, cmd.client_order_id))
+        if order is None:
+            matching.reject(self._st, cmd.user_id, "", RejectReason.ORDER_NOT_FOUND, 0,
+                            cmd.client_order_id)
+            return
+        spec = self.config.markets[order.market]
+        matching.cancel(self._st, spec, order, CancelReason.USER)
+
+    def _cancel_all(self, cmd: CancelAll) -> None:
+        st = self._st
+        if cmd.market is not None and cmd.market not in self.config.markets:
+            matching.reject(st, cmd.user_id, cmd.market, RejectReason.UNKNOWN_MARKET)
+            return
+        # sorted by id: dict order differs after a restore, events must not
+        victims = sorted((o for o in st.live.values() if o.user_id == cmd.user_id
+                          and (cmd.market is None or o.market == cmd.market)),
+                         key=lambda o: o.id)
+        for order in victims:
+            matching.cancel(st, self.config.markets[order.market], order,
+                            CancelReason.CANCEL_ALL)
+
+    def _replace(self, cmd: ReplaceOrder) -> None:
+        order = self._owned(cmd.user_id, cmd.order_id)
+        if order is not None:
+            matching.replace(self._st, self.config.markets[order.market], order, cmd)
+
+    def _transfer_reason(self, cmd: Deposit | Withdraw) -> RejectReason | None:
+        if cmd.asset not in self.config.assets:
+            return RejectReason.UNKNOWN_ASSET
+        if not 0 < cmd.amount < MAX_UNITS or not cmd.user_id or cmd.user_id == FEE_ACCOUNT:
+            return RejectReason.INVALID_AMOUNT
+        return None
+
+    def _transfer_reject(self, cmd: Deposit | Withdraw, reason: RejectReason) -> None:
+        st = self._st
+        st.out.append(TransferRejected(
+            st.seq(), st.last_seq, cmd.user_id, cmd.asset, cmd.amount, cmd.tx_id, reason
+        ))
+
+    def _deposit(self, cmd: Deposit) -> None:
+        st = self._st
+        reason = self._transfer_reason(cmd)
+        if reason is None and cmd.tx_id in st.deposit_ids:
+            reason = RejectReason.DUPLICATE_TRANSACTION
+        if reason is not None:
+            return self._transfer_reject(cmd, reason)
+        st.deposit_ids.add(cmd.tx_id)
+        st.ledger.balance(cmd.user_id, cmd.asset)[0] += cmd.amount
+        st.deposited[cmd.asset] = st.deposited.get(cmd.asset, 0) + cmd.amount
+        st.out.append(DepositApplied(
+            st.seq(), st.last_seq, cmd.user_id, cmd.asset, cmd.amount, cmd.tx_id
+        ))
+        return None
+
+    def _withdraw(self, cmd: Withdraw) -> None:
+        st = self._st
+        reason = self._transfer_reason(cmd)
+        if reason is None and cmd.tx_id is not None and cmd.tx_id in st.withdraw_ids:
+            reason = RejectReason.DUPLICATE_TRANSACTION
+        if reason is None and st.ledger.available(cmd.user_id, cmd.asset) < cmd.amount:
+            reason = RejectReason.INSUFFICIENT_BALANCE
+        if reason is not None:
+            return self._transfer_reject(cmd, reason)
+        if cmd.tx_id is not None:
+            st.withdraw_ids.add(cmd.tx_id)
+        st.ledger.balance(cmd.user_id, cmd.asset)[0] -= cmd.amount
+        st.withdrawn[cmd.asset] = st.withdrawn.get(cmd.asset, 0) + cmd.amount
+        st.out.append(WithdrawalApplied(
+            st.seq(), st.last_seq, cmd.user_id, cmd.asset, cmd.amount, cmd.tx_id
+        ))
+        return None
+
+    # ----------------------------------------------------------------- queries
+    def get_order(self, user_id: str, order_id: int) -> OrderView | None:
+        """A live order of ``user_id`` (None for missing, finished or foreign ids)."""
+        order = self._st.live.get(order_id)
+        return _view(order) if order is not None and order.user_id == user_id else None
+
+    def order_status(self, user_id: str, order_id: int) -> OrderStatus | None:
+        """Status of a live or recently finished order owned by ``user_id``."""
+        view = self.get_order(user_id, order_id)
+        if view is not None:
+            return view.status
+        final = self._st.final.get(order_id)
+        return final[1] if final is not None and final[0] == user_id else None
+
+    def open_orders(self, user_id: str, market: str | None = None) -> list[OrderView]:
+        """The user's resting orders, oldest id first."""
+        return sorted((_view(o) for o in self._st.live.values()
+                       if o.user_id == user_id and (market is None or o.market == market)),
+                      key=lambda v: v.order_id)
+
+    def balances(self, user_id: str) -> dict[str, tuple[int, int]]:
+        """asset -> (available, locked) in minor units."""
+        return {a: (p[0], p[1]) for a, p in sorted(self._st.ledger.balances.get(
+            user_id, {}).items())}
+
+    def positions(self, user_id: str) -> dict[str, Position]:
+        """market -> a copy of the position (size lots, cost/margin/realized minor units)."""
+        return {m: Position(*p.as_list()) for (u, m), p in sorted(
+            self._st.ledger.positions.items()) if u == user_id and (p.size or p.realized)}
+
+    def depth(self, market: str, limit: int = 20) -> tuple[list[tuple[int, int]],
+                                                          list[tuple[int, int]]]:
+        """(bids, asks), each best first as (price_ticks, qty_lots)."""
+        book = self._st.books[market]
+        return book.bids.depth(limit), book.asks.depth(limit)
+
+    def best_bid_ask(self, market: str) -> tuple[int | None, int | None]:
+        book = self._st.books[market]
+        return book.best_bid(), book.best_ask()
+
+    def recent_trades(self, market: str) -> list[Trade]:
+        """Newest last: (fill_id, price_ticks, qty_lots, taker side, ts)."""
+        return list(self._st.stats[market].trades)
+
+    def ticker(self, market: str) -> dict[str, int | None]:
+        stats, book = self._st.stats[market], self._st.books[market]
+        return {"last_price": stats.last_price, "volume": stats.volume,
+                "best_bid": book.best_bid(), "best_ask": book.best_ask(),
+                "index_price": stats.index_price}
+
+    def quote(self, market: str, side: Side, quantity: int) -> Quote:
+        """Average/worst price and notional of taking ``quantity`` lots now."""
+        spec = self.config.markets[market]
+        ladder = self._st.books[market].opposite(side)
+        filled = notional = 0
+        worst: int | None = None
+        for level in ladder.iter_levels():
+            if filled >= quantity:
+                break
+            take = min(quantity - filled, level.total)
+            filled += take
+            notional += take * level.price * spec.notional_unit
+            worst = level.price
+        avg = None
+        if filled:
+            with localcontext() as ctx:
+                ctx.prec = 34
+                avg = Decimal(notional) / (filled * spec.notional_unit) * spec.tick_size
+        return Quote(avg, worst, filled, notional)
+
+    def totals(self, asset: str) -> tuple[int, int]:
+        """(deposited, withdrawn) of ``asset`` since genesis."""
+        st = self._st
+        return st.deposited.get(asset, 0), st.withdrawn.get(asset, 0)
+
+    # ----------------------------------------------------- snapshot / restore
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-serialisable, deterministic image of the whole state."""
+        return snapshot.dump(self._st)
+
+    @classmethod
+    def restore(cls, config: MarketConfig, image: dict[str, Any]) -> Engine:
+        engine = cls(config)
+        snapshot.load(engine._st, image)
+        return engine
+
+    def state_hash(self) -> str:
+        """sha256 of the canonical JSON of :meth:`snapshot`."""
+        return snapshot.digest(self.snapshot())

@@ -1,0 +1,87 @@
+"""Enumerations shared by commands, events and the book.
+
+``RejectReason`` groups reasons by pipeline stage (validation, lookup, risk, matching,
+transfers) so the service layer can map each group to one gRPC status code.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Side(Enum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class OrderType(Enum):
+    LIMIT = "LIMIT"
+    MARKET = "MARKET"
+
+
+class TimeInForce(Enum):
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+
+
+class StpMode(Enum):
+    """Self-trade prevention; the taker's mode decides."""
+
+    CANCEL_TAKER = "CANCEL_TAKER"
+    CANCEL_MAKER = "CANCEL_MAKER"
+    CANCEL_BOTH = "CANCEL_BOTH"
+
+
+class MarketKind(Enum):
+    SPOT = "SPOT"
+    PERP = "PERP"
+
+
+class Liquidity(Enum):
+    MAKER = "MAKER"
+    TAKER = "TAKER"
+
+
+class OrderStatus(Enum):
+    NEW = "NEW"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    REJECTED = "REJECTED"
+
+
+class CancelReason(Enum):
+    USER = "USER"
+    CANCEL_ALL = "CANCEL_ALL"
+    IOC_REMAINDER = "IOC_REMAINDER"
+    MARKET_REMAINDER = "MARKET_REMAINDER"
+    SLIPPAGE_BOUND = "SLIPPAGE_BOUND"
+    SELF_TRADE = "SELF_TRADE"
+    REDUCE_ONLY = "REDUCE_ONLY"
+
+
+class RejectReason(Enum):
+    # validation stage -> INVALID_ARGUMENT
+    UNKNOWN_MARKET = "UNKNOWN_MARKET"
+    UNKNOWN_ASSET = "UNKNOWN_ASSET"
+    INVALID_PRICE = "INVALID_PRICE"
+    INVALID_QUANTITY = "INVALID_QUANTITY"
+    INVALID_AMOUNT = "INVALID_AMOUNT"
+    INVALID_LEVERAGE = "INVALID_LEVERAGE"
+    INVALID_SLIPPAGE = "INVALID_SLIPPAGE"
+    INVALID_ORDER = "INVALID_ORDER"
+    # lookup stage -> NOT_FOUND / ALREADY_EXISTS / FAILED_PRECONDITION
+    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+    ORDER_ALREADY_FINAL = "ORDER_ALREADY_FINAL"
+    DUPLICATE_CLIENT_ORDER_ID = "DUPLICATE_CLIENT_ORDER_ID"
+    # risk stage -> FAILED_PRECONDITION
+    INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
+    INSUFFICIENT_MARGIN = "INSUFFICIENT_MARGIN"
+    REDUCE_ONLY_WOULD_INCREASE = "REDUCE_ONLY_WOULD_INCREASE"
+    # matching stage -> FAILED_PRECONDITION
+    POST_ONLY_WOULD_TAKE = "POST_ONLY_WOULD_TAKE"
+    FOK_NOT_FILLABLE = "FOK_NOT_FILLABLE"
+    NO_LIQUIDITY = "NO_LIQUIDITY"
+    # transfers -> ALREADY_EXISTS
+    DUPLICATE_TRANSACTION = "DUPLICATE_TRANSACTION"

@@ -1,0 +1,432 @@
+"""A deliberately naive reference exchange, written from the rules, not from the engine.
+
+Resting orders live in one flat list; the best order is found by sorting on every step.
+Money is a dict of ``[available, locked]`` per (user, asset). Only the static market
+configuration (``MarketSpec``) and the command/enum types are shared with the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from engine_svc.core import (
+    CancelAll,
+    CancelByClientId,
+    CancelOrder,
+    Deposit,
+    MarketConfig,
+    MarketSpec,
+    OrderType,
+    PlaceOrder,
+    RejectReason,
+    ReplaceOrder,
+    Side,
+    StpMode,
+    TimeInForce,
+    Withdraw,
+)
+
+FEES = "__fees__"
+CAP = 10**18
+R = RejectReason
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclass
+class RefOrder:
+    id: int
+    user: str
+    market: str
+    side: Side
+    price: int
+    rem: int
+    per_lot: int
+    lev: int
+    prio: int
+    coid: str | None
+    post_only: bool
+    reduce_only: bool
+    stp: StpMode
+    is_market: bool
+    tif: TimeInForce
+    filled: int = 0
+
+
+Fill = tuple[int, str, int, int, int, int, int, int]
+"""(fill_id, market, price, qty, taker order id, maker order id, taker fee, maker fee)"""
+
+
+class RefModel:
+    def __init__(self, config: MarketConfig) -> None:
+        self.cfg = config
+        self.bal: dict[tuple[str, str], list[int]] = {}
+        self.pos: dict[tuple[str, str], list[int]] = {}  # size, cost, margin, realized
+        self.book: list[RefOrder] = []
+        self.final: dict[int, str] = {}
+        self.next_id = 1
+        self.next_fill = 1
+        self.prio = 0
+        self.dep_tx: set[str] = set()
+        self.wd_tx: set[str] = set()
+        self.net: dict[str, int] = {}
+        self.fills: list[Fill] = []
+        self.reject: RejectReason | None = None
+
+    # ------------------------------------------------------------ helpers
+    def b(self, user: str, asset: str) -> list[int]:
+        return self.bal.setdefault((user, asset), [0, 0])
+
+    def fee(self, notional: int, bps: int) -> int:
+        return ceil_div(notional * bps, 10_000)
+
+    def per_lot(self, spec: MarketSpec, side: Side, price: int, lev: int, ro: bool) -> int:
+        if not spec.is_perp and side is Side.SELL:
+            return spec.base_per_lot
+        n = price * spec.notional_unit
+        f = self.fee(n, spec.taker_fee_bps)
+        if not spec.is_perp:
+            return n + f
+        return f if ro else ceil_div(n, lev) + f
+
+    def asset(self, spec: MarketSpec, side: Side) -> str:
+        return spec.base.symbol if not spec.is_perp and side is Side.SELL else spec.quote.symbol
+
+    def opposite(self, market: str, side: Side) -> list[RefOrder]:
+        other = Side.SELL if side is Side.BUY else Side.BUY
+        orders = [o for o in self.book if o.market == market and o.side is other]
+        if other is Side.SELL:
+            return sorted(orders, key=lambda o: (o.price, o.prio))
+        return sorted(orders, key=lambda o: (-o.price, o.prio))
+
+    def best(self, market: str, side: Side) -> int | None:
+        opp = self.opposite(market, side)
+        return opp[0].price if opp else None
+
+    def reducible(self, user: str, market: str, side: Side) -> int:
+        size = self.pos.get((user, market), [0, 0, 0, 0])[0]
+        if side is Side.SELL:
+            return max(size, 0)
+        return max(-size, 0)
+
+    def release(self, spec: MarketSpec, o: RefOrder, lots: int) -> None:
+        amt = lots * o.per_lot
+        bal = self.b(o.user, self.asset(spec, o.side))
+        bal[0] += amt
+        bal[1] -= amt
+
+    def size_reason(self, spec: MarketSpec, price: int | None, qty: int) -> R | None:
+        if qty <= 0 or qty >= CAP or qty < spec.min_lots:
+            return R.INVALID_QUANTITY
+        if price is not None:
+            if price <= 0 or price >= CAP:
+                return R.INVALID_PRICE
+            if price * qty * spec.notional_unit >= CAP:
+                return R.INVALID_QUANTITY
+        return None
+
+    # ----------------------------------------------------------- commands
+    def apply(self, cmd: Any) -> None:
+        self.fills = []
+        self.reject = None
+        handler: Any = {
+            PlaceOrder: self.place, CancelOrder: self.cancel_id, CancelByClientId: self.cancel_coid,
+            CancelAll: self.cancel_all, ReplaceOrder: self.replace, Deposit: self.deposit,
+            Withdraw: self.withdraw,
+        }[type(cmd)]
+        handler(cmd)
+
+    def deposit(self, c: Deposit) -> None:
+        if c.asset not in self.cfg.assets:
+            self.reject = R.UNKNOWN_ASSET
+        elif c.amount <= 0 or c.amount >= CAP or not c.user_id or c.user_id == FEES:
+            self.reject = R.INVALID_AMOUNT
+        elif c.tx_id in self.dep_tx:
+            self.reject = R.DUPLICATE_TRANSACTION
+        else:
+            self.dep_tx.add(c.tx_id)
+            self.b(c.user_id, c.asset)[0] += c.amount
+            self.net[c.asset] = self.net.get(c.asset, 0) + c.amount
+
+    def withdraw(self, c: Withdraw) -> None:
+        if c.asset not in self.cfg.assets:
+            self.reject = R.UNKNOWN_ASSET
+        elif c.amount <= 0 or c.amount >= CAP or not c.user_id or c.user_id == FEES:
+            self.reject = R.INVALID_AMOUNT
+        elif c.tx_id is not None and c.tx_id in self.wd_tx:
+            self.reject = R.DUPLICATE_TRANSACTION
+        elif self.b(c.user_id, c.asset)[0] < c.amount:
+            self.reject = R.INSUFFICIENT_BALANCE
+        else:
+            if c.tx_id is not None:
+                self.wd_tx.add(c.tx_id)
+            self.b(c.user_id, c.asset)[0] -= c.amount
+            self.net[c.asset] -= c.amount
+
+    def drop(self, o: RefOrder) -> None:
+        spec = self.cfg.markets[o.market]
+        self.release(spec, o, o.rem)
+        if o in self.book:
+            self.book.remove(o)
+        self.final[o.id] = o.user
+
+    def find(self, user: str, oid: int) -> RefOrder | None:
+        for o in self.book:
+            if o.id == oid and o.user == user:
+                return o
+        self.reject = R.ORDER_ALREADY_FINAL if self.final.get(oid) == user else R.ORDER_NOT_FOUND
+        return None
+
+    def cancel_id(self, c: CancelOrder) -> None:
+        o = self.find(c.user_id, c.order_id)
+        if o is not None:
+            self.drop(o)
+
+    def cancel_coid(self, c: CancelByClientId) -> None:
+        for o in self.book:
+            if o.user == c.user_id and o.coid == c.client_order_id:
+                self.drop(o)
+                return
+        self.reject = R.ORDER_NOT_FOUND
+
+    def cancel_all(self, c: CancelAll) -> None:
+        if c.market is not None and c.market not in self.cfg.markets:
+            self.reject = R.UNKNOWN_MARKET
+            return
+        for o in sorted(self.book, key=lambda o: o.id):
+            if o.user == c.user_id and (c.market is None or o.market == c.market):
+                self.drop(o)
+
+    # -------------------------------------------------------------- orders
+    def check_place(self, spec: MarketSpec, c: PlaceOrder) -> R | None:
+        mkt = c.type is OrderType.MARKET
+        if not c.user_id or c.user_id == FEES:
+            return R.INVALID_ORDER
+        if c.client_order_id is not None and not 0 < len(c.client_order_id) <= 64:
+            return R.INVALID_ORDER
+        if mkt and c.post_only:
+            return R.INVALID_ORDER
+        if mkt and not 0 <= c.slippage_bps < 10_000:
+            return R.INVALID_SLIPPAGE
+        if not mkt and c.price is None:
+            return R.INVALID_PRICE
+        if c.post_only and c.tif is not TimeInForce.GTC:
+            return R.INVALID_ORDER
+        if spec.is_perp and not 1 <= c.leverage <= spec.max_leverage:
+            return R.INVALID_LEVERAGE
+        if not spec.is_perp and c.leverage != 1:
+            return R.INVALID_LEVERAGE
+        if not spec.is_perp and c.reduce_only:
+            return R.INVALID_ORDER
+        return self.size_reason(spec, None if mkt else c.price, c.quantity)
+
+    def crosses(self, side: Side, best: int | None, price: int) -> bool:
+        if best is None:
+            return False
+        return best <= price if side is Side.BUY else best >= price
+
+    def place(self, c: PlaceOrder) -> None:
+        spec = self.cfg.markets.get(c.market)
+        if spec is None:
+            self.reject = R.UNKNOWN_MARKET
+            return
+        r = self.check_place(spec, c)
+        if r is None and c.client_order_id is not None and any(
+            o.user == c.user_id and o.coid == c.client_order_id for o in self.book
+        ):
+            r = R.DUPLICATE_CLIENT_ORDER_ID
+        qty = c.quantity
+        if r is None and c.reduce_only:
+            qty = min(qty, self.reducible(c.user_id, c.market, c.side))
+            if qty == 0:
+                r = R.REDUCE_ONLY_WOULD_INCREASE
+        if r is not None:
+            self.reject = r
+            return
+        prices = self.entry_prices(spec, c)
+        if isinstance(prices, RejectReason):
+            self.reject = prices
+            return
+        limit, lock_price = prices
+        if c.tif is TimeInForce.FOK and self.fillable(c, limit) < qty:
+            self.reject = R.FOK_NOT_FILLABLE
+            return
+        per_lot = self.per_lot(spec, c.side, lock_price, c.leverage, c.reduce_only)
+        bal = self.b(c.user_id, self.asset(spec, c.side))
+        if bal[0] < qty * per_lot:
+            self.reject = R.INSUFFICIENT_MARGIN if spec.is_perp else R.INSUFFICIENT_BALANCE
+            return
+        bal[0] -= qty * per_lot
+        bal[1] += qty * per_lot
+        o = RefOrder(self.next_id, c.user_id, c.market, c.side, limit, qty, per_lot,
+                     c.leverage, 0, c.client_order_id, c.post_only, c.reduce_only, c.stp,
+                     c.type is OrderType.MARKET, c.tif)
+        self.next_id += 1
+        self.run(spec, o)
+
+    def entry_prices(self, spec: MarketSpec, c: PlaceOrder) -> tuple[int, int] | R:
+        best = self.best(c.market, c.side)
+        if c.type is OrderType.MARKET:
+            if best is None:
+                return R.NO_LIQUIDITY
+            if c.side is Side.BUY:
+                limit = (best * (10_000 + c.slippage_bps)) // 10_000
+                lock_price = limit
+            else:
+                limit = max(1, ceil_div(best * (10_000 - c.slippage_bps), 10_000))
+                lock_price = best
+            r = self.size_reason(spec, limit, c.quantity)
+            return r if r is not None else (limit, lock_price)
+        assert c.price is not None
+        cross = self.crosses(c.side, best, c.price)
+        if c.post_only and cross:
+            return R.POST_ONLY_WOULD_TAKE
+        if c.side is Side.SELL and cross and best is not None:
+            return c.price, best
+        return c.price, c.price
+
+    def fillable(self, c: PlaceOrder, limit: int) -> int:
+        total = 0
+        for m in self.opposite(c.market, c.side):
+            if (m.price > limit) if c.side is Side.BUY else (m.price < limit):
+                break
+            if m.user == c.user_id:
+                if c.stp is StpMode.CANCEL_MAKER:
+                    continue
+                break
+            total += m.rem
+        return total
+
+    def run(self, spec: MarketSpec, o: RefOrder) -> None:
+        stp_stop = False
+        while o.rem:
+            opp = self.opposite(o.market, o.side)
+            if not opp:
+                break
+            m = opp[0]
+            if (m.price > o.price) if o.side is Side.BUY else (m.price < o.price):
+                break
+            if m.user == o.user:
+                if o.stp is not StpMode.CANCEL_TAKER:
+                    self.drop(m)
+                if o.stp is not StpMode.CANCEL_MAKER:
+                    stp_stop = True
+                    break
+                continue
+            self.trade(spec, o, m)
+        if o.rem == 0:
+            self.final[o.id] = o.user
+        elif stp_stop or o.is_market or o.tif is not TimeInForce.GTC or o.reduce_only:
+            self.drop(o)
+        else:
+            if spec.is_perp and o.side is Side.SELL:
+                new = self.per_lot(spec, o.side, o.price, o.lev, False)
+                self.b(o.user, "USD")[0] += o.rem * (o.per_lot - new)
+                self.b(o.user, "USD")[1] -= o.rem * (o.per_lot - new)
+                o.per_lot = new
+            self.prio += 1
+            o.prio = self.prio
+            self.book.append(o)
+
+    def trade(self, spec: MarketSpec, taker: RefOrder, maker: RefOrder) -> None:
+        qty = min(taker.rem, maker.rem)
+        price = maker.price
+        mf = self.settle(spec, maker, price, qty, spec.maker_fee_bps)
+        tf = self.settle(spec, taker, price, qty, spec.taker_fee_bps)
+        self.fills.append((self.next_fill, spec.symbol, price, qty, taker.id, maker.id, tf, mf))
+        self.next_fill += 1
+        taker.rem -= qty
+        maker.rem -= qty
+        taker.filled += qty
+        maker.filled += qty
+        if maker.rem == 0:
+            self.book.remove(maker)
+            self.final[maker.id] = maker.user
+
+    def settle(self, spec: MarketSpec, o: RefOrder, price: int, qty: int, bps: int) -> int:
+        notional = price * qty * spec.notional_unit
+        f = self.fee(notional, bps)
+        self.release(spec, o, qty)
+        q = self.b(o.user, spec.quote.symbol)
+        self.b(FEES, spec.quote.symbol)[0] += f
+        if not spec.is_perp:
+            if o.side is Side.BUY:
+                q[0] -= notional + f
+                self.b(o.user, spec.base.symbol)[0] += qty * spec.base_per_lot
+            else:
+                self.b(o.user, spec.base.symbol)[0] -= qty * spec.base_per_lot
+                q[0] += notional - f
+            return f
+        q[0] -= f
+        p = self.pos.setdefault((o.user, spec.symbol), [0, 0, 0, 0])
+        sign = 1 if o.side is Side.BUY else -1
+        close = min(qty, max(-sign * p[0], 0))
+        if close:
+            whole = abs(p[0])
+            cost_part = p[1] if close == whole else p[1] * close // whole
+            margin_part = p[2] if close == whole else p[2] * close // whole
+            proceeds = price * close * spec.notional_unit
+            pnl = (proceeds if p[0] > 0 else -proceeds) - cost_part
+            p[0] += sign * close
+            p[1] -= cost_part
+            p[2] -= margin_part
+            p[3] += pnl
+            q[0] += margin_part + pnl
+        opened = qty - close
+        if opened:
+            cash = price * opened * spec.notional_unit
+            margin = ceil_div(cash, o.lev)
+            q[0] -= margin
+            p[2] += margin
+            p[0] += sign * opened
+            p[1] += sign * cash
+        return f
+
+    def replace(self, c: ReplaceOrder) -> None:
+        o = self.find(c.user_id, c.order_id)
+        if o is None:
+            return
+        spec = self.cfg.markets[o.market]
+        price = o.price if c.price is None else c.price
+        qty = o.rem if c.quantity is None else c.quantity
+        r = self.size_reason(spec, price, qty)
+        if r is not None:
+            self.reject = r
+            return
+        if price == o.price and qty <= o.rem:
+            self.release(spec, o, o.rem - qty)
+            o.rem = qty
+            return
+        best = self.best(o.market, o.side)
+        cross = self.crosses(o.side, best, price)
+        if o.post_only and cross:
+            self.reject = R.POST_ONLY_WOULD_TAKE
+            return
+        lock_price = best if (o.side is Side.SELL and cross and best is not None) else price
+        per_lot = self.per_lot(spec, o.side, lock_price, o.lev, o.reduce_only)
+        bal = self.b(o.user, self.asset(spec, o.side))
+        if bal[0] + o.rem * o.per_lot < qty * per_lot:
+            self.reject = R.INSUFFICIENT_MARGIN if spec.is_perp else R.INSUFFICIENT_BALANCE
+            return
+        self.release(spec, o, o.rem)
+        self.book.remove(o)
+        bal[0] -= qty * per_lot
+        bal[1] += qty * per_lot
+        o.price, o.rem, o.per_lot = price, qty, per_lot
+        self.run(spec, o)
+
+    # ------------------------------------------------------------- views
+    def depth(self, market: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        out: list[list[tuple[int, int]]] = []
+        for side in (Side.SELL, Side.BUY):  # opposite of SELL is bids
+            levels: dict[int, int] = {}
+            for o in self.opposite(market, side):
+                levels[o.price] = levels.get(o.price, 0) + o.rem
+            out.append(list(levels.items()))
+        return out[0], out[1]
+
+    def open_ids(self, user: str) -> list[tuple[int, int, int]]:
+        return sorted((o.id, o.price, o.rem) for o in self.book if o.user == user)

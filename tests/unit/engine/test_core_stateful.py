@@ -1,0 +1,176 @@
+"""Differential, property-based test: the engine against the naive reference model.
+
+After every command: same rejection, same fills, same books, same balances and positions,
+no crossed book, every resting order on the grid, locks equal to what open orders need,
+and per-asset conservation of funds.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import hypothesis.strategies as st
+from core_stubs import conservation_gaps
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from reference_model import RefModel
+
+from engine_svc.core import (
+    FEE_ACCOUNT,
+    CancelAll,
+    CancelByClientId,
+    CancelOrder,
+    Command,
+    Deposit,
+    Engine,
+    OrderFilled,
+    OrderRejected,
+    OrderType,
+    PlaceOrder,
+    ReplaceOrder,
+    Side,
+    StpMode,
+    TimeInForce,
+    TransferRejected,
+    Withdraw,
+    default_markets,
+)
+from engine_svc.core.risk import lock_asset
+
+USERS = ["u1", "u2", "u3"]
+MID = {"BTC-PERP": 500_000, "SOL-USD": 150_000}
+users = st.sampled_from(USERS)
+markets = st.sampled_from(sorted(MID))
+sides = st.sampled_from(list(Side))
+TIFS = st.sampled_from([TimeInForce.GTC] * 3 + [TimeInForce.IOC, TimeInForce.FOK])
+coids = st.one_of(st.none(), st.sampled_from(["a", "b", "c"]))
+
+
+class EngineVsReference(RuleBasedStateMachine):
+    @initialize()
+    def setup(self) -> None:
+        self.config = default_markets()
+        self.engine = Engine(self.config)
+        self.ref = RefModel(self.config)
+        self.tx = 0
+        for i, user in enumerate(USERS):
+            self.run(Deposit(user_id=user, asset="USD", amount=10**10, tx_id=f"init{i}"))
+            self.run(Deposit(user_id=user, asset="SOL", amount=10**9, tx_id=f"init-sol{i}"))
+
+    def run(self, cmd: Command) -> None:
+        events = self.engine.apply(cmd)
+        self.ref.apply(cmd)
+        rejected = [e.reason for e in events if isinstance(e, OrderRejected | TransferRejected)]
+        assert rejected == ([self.ref.reject] if self.ref.reject else []), cmd
+        got = [(f.fill_id, f.market, f.price, f.quantity, f.taker_order_id, f.maker_order_id,
+                f.taker_fee, f.maker_fee) for f in events if isinstance(f, OrderFilled)]
+        assert got == self.ref.fills, cmd
+
+    @rule(user=users, asset=st.sampled_from(["USD", "USD", "SOL", "BTC"]),
+          amount=st.integers(1, 2 * 10**9), retry=st.booleans())
+    def deposit(self, user: str, asset: str, amount: int, retry: bool) -> None:
+        self.tx += 0 if retry and self.tx else 1
+        self.run(Deposit(user_id=user, asset=asset, amount=amount, tx_id=f"d{self.tx}"))
+
+    @rule(user=users, asset=st.sampled_from(["USD", "SOL"]), amount=st.integers(1, 10**9),
+          tx=st.one_of(st.none(), st.sampled_from(["w1", "w2", "w3"])))
+    def withdraw(self, user: str, asset: str, amount: int, tx: str | None) -> None:
+        self.run(Withdraw(user_id=user, asset=asset, amount=amount, tx_id=tx))
+
+    @rule(user=users, market=markets, side=sides, qty=st.integers(0, 30),
+          offset=st.integers(-15, 15), tif=TIFS,
+          post_only=st.booleans(), coid=coids, stp=st.sampled_from(list(StpMode)),
+          lev=st.sampled_from([1, 5, 20, 60]))
+    def place_limit(self, user: str, market: str, side: Side, qty: int, offset: int,
+                    tif: TimeInForce, post_only: bool, coid: str | None, stp: StpMode,
+                    lev: int) -> None:
+        self.run(PlaceOrder(
+            user_id=user, market=market, side=side, quantity=qty, price=MID[market] + offset,
+            tif=tif, post_only=post_only and tif is TimeInForce.GTC, client_order_id=coid,
+            stp=stp, leverage=lev if market.endswith("PERP") else 1,
+        ))
+
+    @rule(user=users, market=markets, side=sides, qty=st.integers(1, 40),
+          slip=st.sampled_from([0, 1, 10, 100]), stp=st.sampled_from(list(StpMode)),
+          fok=st.booleans(), reduce_only=st.booleans())
+    def place_market(self, user: str, market: str, side: Side, qty: int, slip: int,
+                     stp: StpMode, fok: bool, reduce_only: bool) -> None:
+        perp = market.endswith("PERP")
+        self.run(PlaceOrder(
+            user_id=user, market=market, side=side, quantity=qty, type=OrderType.MARKET,
+            slippage_bps=slip, stp=stp, tif=TimeInForce.FOK if fok else TimeInForce.IOC,
+            reduce_only=reduce_only and perp, leverage=10 if perp else 1,
+        ))
+
+    @rule(user=users, side=sides, qty=st.integers(1, 30), offset=st.integers(-15, 15))
+    def place_reduce_only(self, user: str, side: Side, qty: int, offset: int) -> None:
+        self.run(PlaceOrder(user_id=user, market="BTC-PERP", side=side, quantity=qty,
+                            price=MID["BTC-PERP"] + offset, reduce_only=True, leverage=2))
+
+    def pick(self, pick: int, owner: bool) -> tuple[str, int]:
+        """A live order id (and its owner, or a stranger), or a stale/unknown id."""
+        live = [(v.user_id, v.order_id) for u in USERS for v in self.engine.open_orders(u)]
+        if not live or pick % 7 == 0:
+            return USERS[pick % 3], pick % 80
+        user, oid = live[pick % len(live)]
+        return (user if owner else USERS[(USERS.index(user) + 1) % 3]), oid
+
+    @rule(pick=st.integers(0, 10**6), owner=st.booleans())
+    def cancel(self, pick: int, owner: bool) -> None:
+        user, oid = self.pick(pick, owner or pick % 2 == 0)
+        self.run(CancelOrder(user_id=user, order_id=oid))
+
+    @rule(user=users, coid=st.sampled_from(["a", "b", "c"]))
+    def cancel_by_client_id(self, user: str, coid: str) -> None:
+        self.run(CancelByClientId(user_id=user, client_order_id=coid))
+
+    @rule(user=users, market=st.one_of(st.none(), markets))
+    def cancel_all(self, user: str, market: str | None) -> None:
+        self.run(CancelAll(user_id=user, market=market))
+
+    @rule(pick=st.integers(0, 10**6), owner=st.booleans(),
+          offset=st.one_of(st.none(), st.integers(-15, 15)),
+          qty=st.one_of(st.none(), st.integers(0, 30)))
+    def replace(self, pick: int, owner: bool, offset: int | None, qty: int | None) -> None:
+        user, oid = self.pick(pick, owner or pick % 2 == 0)
+        order = self.engine.get_order(user, oid)
+        price = None if offset is None or order is None else MID[order.market] + offset
+        self.run(ReplaceOrder(user_id=user, order_id=oid, price=price, quantity=qty))
+
+    @invariant()
+    def same_books_and_no_cross(self) -> None:
+        for market in MID:
+            bids, asks = self.engine.depth(market, 1000)
+            assert (bids, asks) == self.ref.depth(market)
+            if bids and asks:
+                assert bids[0][0] < asks[0][0]
+            assert all(p > 0 and q > 0 for p, q in bids + asks)
+
+    @invariant()
+    def same_money(self) -> None:
+        for user in [*USERS, FEE_ACCOUNT]:
+            mine = {a: v for a, v in self.engine.balances(user).items() if v != (0, 0)}
+            ref = {a: tuple(v) for (u, a), v in self.ref.bal.items() if u == user and v != [0, 0]}
+            assert mine == ref, user
+            pos = {m: p.as_list() for m, p in self.engine.positions(user).items()}
+            ref_pos = {m: p for (u, m), p in self.ref.pos.items() if u == user and any(p)}
+            assert pos == ref_pos, user
+        assert all(gap == 0 for gap in conservation_gaps(self.engine, USERS).values())
+
+    @invariant()
+    def locks_match_open_orders(self) -> None:
+        need: dict[tuple[str, str], int] = defaultdict(int)
+        for order in self.engine._st.live.values():
+            assert order.locked == order.remaining * order.lock_per_lot
+            spec = self.config.markets[order.market]
+            need[order.user_id, lock_asset(spec, order.side)] += order.locked
+        for user in USERS:
+            for asset, (_, locked) in self.engine.balances(user).items():
+                assert locked == need[user, asset], (user, asset)
+
+
+EngineVsReference.TestCase.settings = settings(
+    max_examples=150, stateful_step_count=50, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow], database=None,
+)
+TestEngineVsReference = EngineVsReference.TestCase
