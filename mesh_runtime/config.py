@@ -43,6 +43,11 @@ class Settings:
     mongo_url: str = ""
     embedded_postgres_port: int = 55432
     embedded_redis_port: int = 56379
+    # The embedded Redis' fsync policy: "always" (every acknowledged order is on disk) or
+    # "everysec" (faster; up to a second of acknowledged orders at risk on power loss).
+    redis_appendfsync: str = "always"
+    # How long `trademesh up` waits for every service to report healthy.
+    startup_timeout_seconds: float = 90.0
     # JWT keys (Ed25519, PEM); empty means <data_dir>/keys/jwt_{private,public}.pem.
     jwt_private_key_file: str = ""
     jwt_public_key_file: str = ""
@@ -77,6 +82,9 @@ class Settings:
             port = getattr(self, name)
             if not 0 <= port <= 65535:
                 raise ConfigError(f"{PREFIX}{name.upper()}={port}: a port is 0..65535")
+        if self.redis_appendfsync not in ("always", "everysec"):
+            raise ConfigError(f"{PREFIX}REDIS_APPENDFSYNC={self.redis_appendfsync!r}: "
+                              "expected always or everysec")
         if self.jwt_ttl_seconds <= 0:
             raise ConfigError(f"{PREFIX}JWT_TTL_SECONDS must be positive")
 

@@ -1,0 +1,399 @@
+"""``trademesh up`` as a user runs it: a subprocess on free loopback ports, a tmp data dir.
+
+The real mesh: what a client sees (health, reflection, readiness, OpenAPI) and that Ctrl-C
+leaves no process and no port behind, twice on one data dir. Then stand-in services (a tmp
+dir shadowing the service packages on PYTHONPATH) for the supervisor's own behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import httpx
+import psutil
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+pytestmark = pytest.mark.slow
+
+PORT_SETTINGS = ("engine_port", "persistence_port", "feed_port", "auth_port", "gateway_port",
+                 "ws_port", "embedded_postgres_port", "embedded_redis_port")
+GRPC_SERVICES = {
+    "engine_port": "trademesh.v1.Engine",
+    "persistence_port": "trademesh.v1.Persistence",
+    "feed_port": "trademesh.v1.Feed",
+    "auth_port": "trademesh.v1.Auth",
+}
+READY_LINE = "Press Ctrl-C to stop."
+UP_TIMEOUT = 120.0
+STOP_TIMEOUT = 60.0
+API_ROUTES = [
+    ("post", "/api/v1/auth/signup"), ("post", "/api/v1/auth/signin"),
+    ("get", "/api/v1/auth/whoami"), ("post", "/api/v1/auth/logout"),
+    ("get", "/api/v1/markets"), ("post", "/api/v1/account/deposit"),
+    ("post", "/api/v1/account/withdraw"), ("get", "/api/v1/account/balances"),
+    ("get", "/api/v1/account/positions"), ("post", "/api/v1/orders"),
+    ("get", "/api/v1/orders/{orderId}"), ("get", "/api/v1/orders"),
+    ("patch", "/api/v1/orders/{orderId}"), ("delete", "/api/v1/orders/{orderId}"),
+    ("delete", "/api/v1/orders/by-client-id/{clientOrderId}"), ("delete", "/api/v1/orders"),
+    ("post", "/api/v1/orders/quote"), ("post", "/api/v1/positions/{market}/close"),
+    ("get", "/api/v1/history/orders"), ("get", "/api/v1/history/fills"),
+    ("get", "/api/v1/history/positions"), ("get", "/api/v1/history/funding"),
+    ("get", "/api/v1/history/ledger"), ("get", "/api/v1/markets/{market}/depth"),
+    ("get", "/api/v1/markets/{market}/trades"), ("get", "/api/v1/markets/{market}/ticker"),
+    ("get", "/api/v1/markets/{market}/candles"), ("post", "/api/v1/admin/oracle/{market}"),
+]  # the /api/v1 routes; the probe and docs row (/healthz, /readyz, /docs) is not checked
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct loopback ports that were free a moment ago."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def listening(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def gone(pid: int) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return True
+
+
+@contextmanager
+def traversable_tmp() -> Iterator[Path]:
+    """A tmp dir the ``embedded_postgres`` account can traverse (pytest's basetemp is 0700,
+    reset to 0700 by every pytest session that starts)."""
+    path = Path(tempfile.mkdtemp(prefix="trademesh-test-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def data_root() -> Iterator[Path]:
+    with traversable_tmp() as path:
+        yield path
+
+
+@dataclass
+class Mesh:
+    """One ``trademesh up`` subprocess and what it was given."""
+
+    proc: subprocess.Popen[bytes]
+    out_path: Path
+    ports: dict[str, int]
+    children: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def output(self) -> str:
+        return self.out_path.read_text(errors="replace")
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + UP_TIMEOUT
+        while READY_LINE not in self.output:
+            if self.proc.poll() is not None:
+                pytest.fail(f"trademesh up exited {self.proc.returncode}:\n{self.output}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"trademesh up not ready after {UP_TIMEOUT}s:\n{self.output}")
+            time.sleep(0.2)
+        self.children = {p.pid: " ".join(p.cmdline()[:4])
+                         for p in psutil.Process(self.proc.pid).children(recursive=True)}
+
+    def stop(self, sig: int = signal.SIGINT) -> int:
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            pytest.fail(f"trademesh up did not stop within {STOP_TIMEOUT}s:\n{self.output}")
+
+    def assert_nothing_left(self, within: float = 15.0) -> None:
+        deadline = time.monotonic() + within
+        while True:
+            alive = {pid: cmd for pid, cmd in self.children.items() if not gone(pid)}
+            busy = [name for name, port in self.ports.items() if listening(port)]
+            if not alive and not busy:
+                return
+            if time.monotonic() > deadline:
+                pytest.fail(f"left behind: processes {alive}, listening {busy}")
+            time.sleep(0.2)
+
+
+def mesh_env(
+    data_dir: Path, pythonpath: Path | None = None, ports: dict[str, int] | None = None
+) -> tuple[dict[str, str], dict[str, int]]:
+    """The environment of one ``up``: all-free ports (or ``ports``), ``data_dir``."""
+    if ports is None:
+        ports = dict(zip(PORT_SETTINGS, free_ports(len(PORT_SETTINGS)), strict=True))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEMESH_")}
+    env.update({f"TRADEMESH_{name.upper()}": str(port) for name, port in ports.items()})
+    env.update(TRADEMESH_DATA_DIR=str(data_dir), TRADEMESH_HOST="127.0.0.1",
+               TRADEMESH_SHUTDOWN_GRACE_SECONDS="2")
+    if pythonpath is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath),
+                                                          env.get("PYTHONPATH", "")]))
+    return env, ports
+
+
+def start_up(data_root: Path, env: dict[str, str], ports: dict[str, int], tag: str) -> Mesh:
+    out_path = data_root / f"up-{tag}.out"
+    with open(out_path, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "trademesh_cli", "up"], env=env,
+                                cwd=data_root, stdout=out, stderr=subprocess.STDOUT)
+    return Mesh(proc=proc, out_path=out_path, ports=ports)
+
+
+def run_until_exit(mesh: Mesh, within: float = UP_TIMEOUT) -> int:
+    try:
+        return mesh.proc.wait(within)
+    except subprocess.TimeoutExpired:
+        mesh.stop(signal.SIGKILL)
+        pytest.fail(f"trademesh up did not exit within {within}s:\n{mesh.output}")
+
+
+async def health_status(port: int) -> int:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=5)
+        return int(reply.status)
+
+
+async def reflected_services(port: int) -> set[str]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        names: set[str] = set()
+        async for reply in stub.ServerReflectionInfo(iter([request]), timeout=5):
+            names.update(s.name for s in reply.list_services_response.service)
+        return names
+
+
+# -- the real mesh -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mesh() -> Iterator[Mesh]:
+    with traversable_tmp() as data_root:
+        env, ports = mesh_env(data_root / "data")
+        running = start_up(data_root, env, ports, "first")
+        try:
+            running.wait_ready()
+            yield running
+        finally:
+            if running.proc.poll() is None:
+                running.stop()
+
+
+async def test_every_grpc_port_is_serving(mesh: Mesh) -> None:
+    for setting in GRPC_SERVICES:
+        status = await health_status(mesh.ports[setting])
+        assert status == health_pb2.HealthCheckResponse.SERVING, setting
+
+
+async def test_reflection_lists_the_services(mesh: Mesh) -> None:
+    for setting, service in GRPC_SERVICES.items():
+        names = await reflected_services(mesh.ports[setting])
+        assert service in names, f"{setting}: {sorted(names)}"
+        assert "grpc.health.v1.Health" in names
+
+
+async def test_gateway_is_ready(mesh: Mesh) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.get(f"http://127.0.0.1:{mesh.ports['gateway_port']}/readyz")
+    assert response.status_code == 200, response.text
+
+
+async def test_openapi_lists_every_rest_route(mesh: Mesh) -> None:
+    url = f"http://127.0.0.1:{mesh.ports['gateway_port']}/openapi.json"
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.get(url)
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    missing = [f"{verb.upper()} {path}" for verb, path in API_ROUTES
+               if verb not in paths.get(path, {})]
+    assert not missing, f"missing from /openapi.json: {missing}"
+
+
+def test_printed_addresses(mesh: Mesh) -> None:
+    out, ports = mesh.output, mesh.ports
+    assert f"http://127.0.0.1:{ports['gateway_port']}/api/v1" in out
+    assert f"ws://127.0.0.1:{ports['ws_port']}/ws" in out
+    assert all(f"127.0.0.1:{ports[setting]}" in out for setting in GRPC_SERVICES)
+
+
+def test_sigint_stops_everything_and_up_starts_again(mesh: Mesh) -> None:
+    assert len(mesh.children) >= 6, mesh.children  # postgres, redis, four services
+    assert mesh.stop(signal.SIGINT) == 0, mesh.output
+    mesh.assert_nothing_left()
+    again_env, _ = mesh_env(mesh.out_path.parent / "data", ports=mesh.ports)
+    again = start_up(mesh.out_path.parent, again_env, mesh.ports, "second")
+    try:
+        again.wait_ready()
+        assert asyncio.run(health_status(mesh.ports["engine_port"])) == 1
+    finally:
+        assert again.stop(signal.SIGINT) == 0, again.output
+    again.assert_nothing_left()
+
+
+# -- the supervisor, with stand-in services --------------------------------------------
+
+STANDIN = '''
+"""A stand-in {name} service for the supervisor tests (written by tests/e2e)."""
+import asyncio, os, sys
+from mesh_runtime.serving import GrpcService, install_signal_handlers
+from trademesh.v1 import {module}_pb2_grpc as pb
+
+NAME, SERVICE, PORT = "{name}", "trademesh.v1.{service}", "{port}"
+
+
+def register(server):
+    pb.add_{service}Servicer_to_server(pb.{service}Servicer(), server)
+    return [SERVICE]
+
+
+async def answer(reader, writer):
+    await reader.read(4096)
+    writer.write(b"HTTP/1.1 200 OK\\r\\ncontent-length: 2\\r\\nconnection: close\\r\\n\\r\\nok")
+    await writer.drain()
+    writer.close()
+
+
+async def run(settings):
+    fail = os.environ.get("STANDIN_FAIL_" + NAME.upper(), "")
+    if fail.startswith("start:"):
+        print("standin " + NAME + ": " + fail[6:], flush=True)
+        sys.exit(4)
+    if fail.startswith("slow:"):
+        await asyncio.sleep(float(fail[5:]))
+    service = GrpcService(NAME, settings.host, getattr(settings, PORT), [register],
+                          grace_seconds=1)
+    await service.start()
+    http = {http}
+    extra = []
+    if http:
+        extra.append(await asyncio.start_server(answer, settings.host, getattr(settings, http)))
+    await service.set_serving(True)
+    install_signal_handlers(service.stop)
+    if fail.startswith("die:"):
+        await asyncio.sleep(float(fail[4:]))
+        os._exit(5)
+    await service.wait_stopped()
+    await service.server.wait_for_termination()
+    for server in extra:
+        server.close()
+'''
+
+STANDINS = {  # package: (name, pb2 module, gRPC service, its port, an HTTP port or None)
+    "engine_svc": ("engine", "engine", "Engine", "engine_port", "None"),
+    "persistence_svc": ("persistence", "persistence", "Persistence", "persistence_port", "None"),
+    "feed_svc": ("feed", "feed", "Feed", "feed_port", '"ws_port"'),
+    "gateway": ("gateway", "auth", "Auth", "auth_port", '"gateway_port"'),
+}
+
+
+@pytest.fixture
+def standins(data_root: Path) -> Path:
+    """A directory of stand-in service packages that shadows the real ones."""
+    root = data_root / "standins"
+    for package, values in STANDINS.items():
+        fields = dict(zip(("name", "module", "service", "port", "http"), values, strict=True))
+        (root / package).mkdir(parents=True)
+        (root / package / "__init__.py").write_text("")
+        (root / package / "app.py").write_text(textwrap.dedent(STANDIN.format(**fields)))
+    return root
+
+
+def test_child_death_stops_the_rest(data_root: Path, standins: Path) -> None:
+    env, ports = mesh_env(data_root / "data", standins)
+    env["STANDIN_FAIL_ENGINE"] = "die:2"
+    mesh = start_up(data_root, env, ports, "death")
+    mesh.wait_ready()
+    assert run_until_exit(mesh) == 1
+    assert "engine exited unexpectedly with code 5" in mesh.output
+    mesh.assert_nothing_left()
+
+
+def test_failed_start_names_the_service_and_its_log(data_root: Path, standins: Path) -> None:
+    env, ports = mesh_env(data_root / "data", standins)
+    env["STANDIN_FAIL_GATEWAY"] = "start:no signing key here"
+    mesh = start_up(data_root, env, ports, "failed")
+    assert run_until_exit(mesh) == 1
+    assert "gateway exited with code 4 during startup" in mesh.output
+    assert "no signing key here" in mesh.output
+    assert not any(listening(port) for port in ports.values())
+
+
+@pytest.mark.parametrize("whole_tree", [False, True], ids=["up-only", "whole-tree"])
+def test_kill_9_leaves_nothing_and_up_starts_again(
+    data_root: Path, standins: Path, whole_tree: bool
+) -> None:
+    env, ports = mesh_env(data_root / "data", standins)
+    first = start_up(data_root, env, ports, "killed")
+    first.wait_ready()
+    first.proc.kill()
+    if whole_tree:
+        for pid in first.children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    first.proc.wait(10)
+    first.assert_nothing_left()
+    second = start_up(data_root, env, ports, "after-kill")
+    second.wait_ready()
+    assert second.stop(signal.SIGTERM) == 0, second.output
+    second.assert_nothing_left()
+
+
+def test_ctrl_c_during_startup_stops_cleanly(data_root: Path, standins: Path) -> None:
+    env, ports = mesh_env(data_root / "data", standins)
+    env["STANDIN_FAIL_GATEWAY"] = "slow:60"
+    mesh = start_up(data_root, env, ports, "interrupted")
+    deadline = time.monotonic() + UP_TIMEOUT
+    while "starting persistence" not in mesh.output:
+        assert mesh.proc.poll() is None and time.monotonic() < deadline, mesh.output
+        time.sleep(0.1)
+    time.sleep(1.0)  # the services are spawned; the gateway is not serving yet
+    mesh.children = {p.pid: " ".join(p.cmdline()[:4])
+                     for p in psutil.Process(mesh.proc.pid).children(recursive=True)}
+    assert mesh.stop(signal.SIGINT) == 0, mesh.output
+    assert "interrupted during startup" in mesh.output
+    mesh.assert_nothing_left()
+
+
+def test_busy_port_is_named_with_its_variable(data_root: Path) -> None:
+    env, ports = mesh_env(data_root / "data")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", ports["gateway_port"]))
+        taken.listen()
+        mesh = start_up(data_root, env, ports, "busy")
+        assert run_until_exit(mesh, 30) == 1
+    assert f"port {ports['gateway_port']}" in mesh.output
+    assert "TRADEMESH_GATEWAY_PORT" in mesh.output

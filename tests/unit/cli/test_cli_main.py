@@ -1,0 +1,69 @@
+"""The ``trademesh`` command line: parsing, help, exit codes, config errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from trademesh_cli import service
+from trademesh_cli.main import build_parser, main
+
+COMMANDS = ("up", "engine", "persistence", "feed", "gateway", "token", "mm", "bench")
+
+
+def test_help_lists_every_command_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for name in COMMANDS:
+        lines = [line for line in out.splitlines() if line.strip().startswith(name + " ")]
+        assert lines, f"{name} missing from --help:\n{out}"
+
+
+def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([])
+    assert exit_info.value.code == 2
+    assert "COMMAND" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["mm"], ["bench", "x"]])
+def test_unavailable_commands_exit_2_with_a_message(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"trademesh {argv[0]}: not available yet" in err
+
+
+@pytest.mark.parametrize("command", ["up", "engine", "gateway"])
+def test_config_error_is_one_line_exit_2(
+    command: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TRADEMESH_ENGINE_PORT", "fifty")
+    assert main([command]) == 2
+    err = capsys.readouterr().err
+    assert err == f"trademesh {command}: TRADEMESH_ENGINE_PORT='fifty': expected int\n"
+
+
+def test_python_dash_m_runs_the_same_command() -> None:
+    done = subprocess.run([sys.executable, "-m", "trademesh_cli", "mm"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    assert "not available yet" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_parser_maps_services_to_their_packages() -> None:
+    parser = build_parser()
+    for name in service.PACKAGES:
+        args = parser.parse_args([name])
+        assert args.handler is service.command
+
+
+def test_every_service_has_an_app_run() -> None:
+    for name in service.PACKAGES:
+        assert callable(service.load(name)), name
