@@ -88,11 +88,18 @@ def rejection(reason: RejectReason) -> DomainError:
     return DomainError(_status(_CODES[reason], reason.value, message, field))
 
 
+_FIELD_REASONS = {field: reason.value for reason, field in _FIELDS.items()}
+
+
 def invalid(err: ValidationError) -> DomainError:
-    message = f"{err.field}: {err.message}"
-    return DomainError(_status(grpc.StatusCode.INVALID_ARGUMENT, f"INVALID_{err.reason}"
-                               if not err.reason.startswith(("INVALID", "UNKNOWN")) else
-                               err.reason, message, err.field))
+    """A bad field: ``ErrorInfo.reason`` names the field's error (``INVALID_PRICE``,
+    ``UNKNOWN_MARKET``, ...), ``BadRequest`` the field and what is wrong with it."""
+    if err.reason in ("UNKNOWN_MARKET", "UNKNOWN_ASSET"):
+        reason = err.reason
+    else:
+        reason = _FIELD_REASONS.get(err.field) or "INVALID_ARGUMENT"
+    return DomainError(_status(grpc.StatusCode.INVALID_ARGUMENT, reason,
+                               f"{err.field}: {err.message}", err.field))
 
 
 def unauthenticated(message: str) -> DomainError:

@@ -142,9 +142,15 @@ async def test_bad_orders_are_invalid_argument_naming_the_field(
     with pytest.raises(grpc.aio.AioRpcError) as err:
         await h.stub.PlaceOrder(engine_pb2.PlaceOrderRequest(**fields),  # type: ignore[arg-type]
                                 metadata=h.auth("alice"))
-    code, _, named = _error(err.value)
+    code, reason, named = _error(err.value)
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     assert named == [field]
+    expected = {"price": "INVALID_PRICE", "quantity": "INVALID_QUANTITY",
+                "leverage": "INVALID_LEVERAGE", "slippageBps": "INVALID_SLIPPAGE"}
+    if change.get("market") == "DOGE-USD":
+        assert reason == "UNKNOWN_MARKET"
+    elif field in expected:
+        assert reason == expected[field]
     assert h.sequencer is not None and h.sequencer.engine.state_hash() == before
 
 
