@@ -9,21 +9,34 @@ malformed, negative, zero, NaN, huge or off the market's grid raises
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TypeVar
 
 from google.protobuf import struct_pb2, timestamp_pb2
 from trademesh.v1 import account_pb2, engine_pb2, market_pb2, order_pb2
 
 from engine_svc.core.commands import DEFAULT_SLIPPAGE_BPS, PlaceOrder
 from engine_svc.core.engine import Quote
-from engine_svc.core.enums import Liquidity, OrderType, Side, StpMode, TimeInForce
+from engine_svc.core.enums import Liquidity, OrderStatus, OrderType, Side, StpMode, TimeInForce
 from engine_svc.core.ledger import Position
 from engine_svc.core.markets import AssetSpec, MarketConfig, MarketSpec
 from engine_svc.core.state import Trade
 from engine_svc.core.units import ValidationError
+from engine_svc.decimal_edge import formatter, parse_units
 from engine_svc.order_views import OrderRecord
 
 LIQUIDITY = {Liquidity.MAKER: order_pb2.MAKER, Liquidity.TAKER: order_pb2.TAKER}
+# proto enum number <-> domain enum, built once (Enum lookups are slow on the hot path)
+SIDE_IN: dict[int, Side] = {order_pb2.Side.Value(m.value): m for m in Side}
+TYPE_IN: dict[int, OrderType] = {order_pb2.OrderType.Value(m.value): m for m in OrderType}
+TIF_IN: dict[int, TimeInForce] = {order_pb2.TimeInForce.Value(m.value): m for m in TimeInForce}
+STP_IN: dict[int, StpMode] = {
+    order_pb2.SelfTradePrevention.Value(m.value): m for m in StpMode}
+SIDE_OUT = {m: order_pb2.Side.Value(m.value) for m in Side}
+TYPE_OUT = {m: order_pb2.OrderType.Value(m.value) for m in OrderType}
+TIF_OUT = {m: order_pb2.TimeInForce.Value(m.value) for m in TimeInForce}
+STP_OUT = {m: order_pb2.SelfTradePrevention.Value(m.value) for m in StpMode}
+STATUS_OUT = {m: order_pb2.OrderStatus.Value(m.value) for m in OrderStatus}
+T = TypeVar("T")
 MAX_CLIENT_ORDER_ID = 64
 MAX_TRANSACTION_ID = 128
 
@@ -35,9 +48,8 @@ def decimal_text(value: Decimal) -> str:
 
 
 def timestamp(ms: int) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromMilliseconds(ms)
-    return ts
+    seconds, millis = divmod(ms, 1000)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=millis * 1_000_000)
 
 
 def market_spec(config: MarketConfig, symbol: str, field: str = "market") -> MarketSpec:
@@ -74,29 +86,36 @@ def order_id(value: str, field: str = "orderId") -> int:
     return int(value)
 
 
-def _enum(value: int, enum_type: Any, field: str, default: Any = None) -> Any:
+def _enum(value: int, members: dict[int, T], field: str, default: T | None = None) -> T:
     if value == 0:
         if default is None:
             raise ValidationError(field, "REQUIRED", "is required")
         return default
-    try:
-        name = enum_type.Name(value)
-    except ValueError:
-        raise ValidationError(field, "INVALID_ENUM", f"unknown value {value}") from None
-    return name
+    member = members.get(value)
+    if member is None:
+        raise ValidationError(field, "INVALID_ENUM", f"unknown value {value}")
+    return member
+
+
+def lots(spec: MarketSpec, text: str, field: str = "quantity") -> int:
+    units = parse_units(text, spec.lot_size, lambda t: spec.qty_to_lots(t, field))
+    return units if units >= spec.min_lots else spec.qty_to_lots(text, field)
+
+
+def ticks(spec: MarketSpec, text: str, field: str = "price") -> int:
+    return parse_units(text, spec.tick_size, lambda t: spec.price_to_ticks(t, field))
 
 
 def place_order(req: engine_pb2.PlaceOrderRequest, config: MarketConfig, user_id: str,
                 ts: int) -> PlaceOrder:
     spec = market_spec(config, req.market)
-    side = Side(_enum(req.side, order_pb2.Side, "side"))
-    otype = OrderType(_enum(req.type, order_pb2.OrderType, "type"))
-    tif = TimeInForce(_enum(req.time_in_force, order_pb2.TimeInForce, "timeInForce", "GTC"))
-    stp = StpMode(_enum(req.self_trade_prevention, order_pb2.SelfTradePrevention,
-                        "selfTradePrevention", "CANCEL_TAKER"))
+    side = _enum(req.side, SIDE_IN, "side")
+    otype = _enum(req.type, TYPE_IN, "type")
+    tif = _enum(req.time_in_force, TIF_IN, "timeInForce", TimeInForce.GTC)
+    stp = _enum(req.self_trade_prevention, STP_IN, "selfTradePrevention", StpMode.CANCEL_TAKER)
     if not req.quantity:
         raise ValidationError("quantity", "REQUIRED", "is required")
-    quantity = spec.qty_to_lots(req.quantity, "quantity")
+    quantity = lots(spec, req.quantity)
     price = _price(req, spec, otype)
     leverage = _leverage(req.leverage, spec)
     slippage = _slippage(req.slippage_bps, otype)
@@ -120,7 +139,7 @@ def _price(req: engine_pb2.PlaceOrderRequest, spec: MarketSpec, otype: OrderType
         return None
     if not req.price:
         raise ValidationError("price", "REQUIRED", "limit orders need a price")
-    return spec.price_to_ticks(req.price, "price")
+    return ticks(spec, req.price)
 
 
 def _leverage(value: int, spec: MarketSpec) -> int:
@@ -145,36 +164,51 @@ def _slippage(value: int, otype: OrderType) -> int:
     return value
 
 
-def order(record: OrderRecord, config: MarketConfig) -> order_pb2.Order:
+def execution(record: OrderRecord, config: MarketConfig) -> order_pb2.Order:
+    """The order's identity and execution state only (id, client id, status, filled,
+    average price, reason, fills): what a streamed placement answers, since the caller
+    sent the rest."""
     spec = config.markets[record.market]
-    quote = spec.quote
     msg = order_pb2.Order(
         order_id=str(record.order_id), client_order_id=record.client_order_id or "",
-        user_id=record.user_id, market=record.market,
-        side=order_pb2.Side.Value(record.side.value),
-        type=order_pb2.OrderType.Value(record.type.value),
-        time_in_force=order_pb2.TimeInForce.Value(record.tif.value),
-        status=order_pb2.OrderStatus.Value(record.status.value),
-        price=("" if record.type is OrderType.MARKET
-               else decimal_text(spec.ticks_to_price(record.price))),
-        quantity=decimal_text(spec.lots_to_qty(record.quantity)),
-        filled_quantity=decimal_text(spec.lots_to_qty(record.filled)),
+        status=STATUS_OUT[record.status],
+        filled_quantity=formatter(spec.lot_size)(record.filled),
+        average_price=_average(record, spec), reason=record.reason)
+    if record.fills:
+        _add_fills(msg, record, spec)
+    return msg
+
+
+def _add_fills(msg: order_pb2.Order, record: OrderRecord, spec: MarketSpec) -> None:
+    price_of, qty_of = formatter(spec.tick_size), formatter(spec.lot_size)
+    fee_of, fee_asset = formatter(spec.quote.minor), spec.quote.symbol
+    side = SIDE_OUT[record.side]
+    msg.fills.extend(order_pb2.Fill(
+        fill_id=str(f.fill_id), order_id=msg.order_id, market=record.market, side=side,
+        price=price_of(f.price), quantity=qty_of(f.quantity), fee=fee_of(f.fee),
+        fee_asset=fee_asset, liquidity=LIQUIDITY[f.liquidity], time=timestamp(f.ts),
+        user_id=record.user_id, trade_id=str(f.fill_id),
+    ) for f in record.fills)
+
+
+def order(record: OrderRecord, config: MarketConfig) -> order_pb2.Order:
+    spec = config.markets[record.market]
+    price_of, qty_of = formatter(spec.tick_size), formatter(spec.lot_size)
+    msg = order_pb2.Order(
+        order_id=str(record.order_id), client_order_id=record.client_order_id or "",
+        user_id=record.user_id, market=record.market, side=SIDE_OUT[record.side],
+        type=TYPE_OUT[record.type], time_in_force=TIF_OUT[record.tif],
+        status=STATUS_OUT[record.status],
+        price="" if record.type is OrderType.MARKET else price_of(record.price),
+        quantity=qty_of(record.quantity), filled_quantity=qty_of(record.filled),
         average_price=_average(record, spec), post_only=record.post_only,
         reduce_only=record.reduce_only, leverage=record.leverage,
-        self_trade_prevention=order_pb2.SelfTradePrevention.Value(record.stp.value),
-        slippage_bps=record.slippage_bps,
+        self_trade_prevention=STP_OUT[record.stp], slippage_bps=record.slippage_bps,
         reason=record.reason, create_time=timestamp(record.created),
         update_time=timestamp(record.updated),
     )
-    for f in record.fills:
-        msg.fills.add(
-            fill_id=str(f.fill_id), order_id=msg.order_id, market=record.market,
-            side=msg.side, price=decimal_text(spec.ticks_to_price(f.price)),
-            quantity=decimal_text(spec.lots_to_qty(f.quantity)),
-            fee=decimal_text(quote.units_to_amount(f.fee)), fee_asset=quote.symbol,
-            liquidity=LIQUIDITY[f.liquidity], time=timestamp(f.ts), user_id=record.user_id,
-            trade_id=str(f.fill_id),
-        )
+    if record.fills:
+        _add_fills(msg, record, spec)
     return msg
 
 
@@ -253,7 +287,7 @@ def qty_text(spec: MarketSpec, lots: int) -> str:
 
 
 def side(value: int, field: str = "side") -> Side:
-    return Side(_enum(value, order_pb2.Side, field))
+    return _enum(value, SIDE_IN, field)
 
 
 def quote(spec: MarketSpec, q: Quote) -> engine_pb2.QuoteOrderResponse:

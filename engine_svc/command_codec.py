@@ -45,7 +45,8 @@ def encode(record: Command | Event) -> bytes:
     orjson writes the dataclass as an object (never empty: every record has fields); the
     ``@type`` member is spliced in front of its first member.
     """
-    return _prefix(type(record)) + orjson.dumps(record)[1:]
+    cls: type = type(record)
+    return _prefix(cls) + orjson.dumps(record)[1:]
 
 
 @cache

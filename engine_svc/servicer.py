@@ -76,6 +76,13 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
         return codec.order(records[0], self._config) if records else \
             errors.rejection(RejectReason.ORDER_NOT_FOUND)
 
+    def _execution_result(self, events: list[Event], records: list[OrderRecord]) -> Any:
+        rejected = _rejection(events)
+        if rejected is not None:
+            return rejected
+        return codec.execution(records[0], self._config) if records else \
+            errors.rejection(RejectReason.ORDER_NOT_FOUND)
+
     async def ListMarkets(self, request: engine_pb2.ListMarketsRequest,
                           context: Context) -> engine_pb2.ListMarketsResponse:
         return engine_pb2.ListMarketsResponse(markets=codec.markets(self._config))
@@ -335,7 +342,7 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
             except ValidationError as err:
                 outcomes.append(errors.invalid(err))
         try:
-            applied = iter(await self._seq.submit_many(commands, self._order_result)
+            applied = iter(await self._seq.submit_many(commands, self._execution_result)
                            if commands else [])
         except EngineUnavailable as err:
             applied = iter([errors.unavailable(str(err))] * len(commands))

@@ -255,7 +255,9 @@ class EngineServicer:
 
     def PlaceOrders(self, request_iterator, context):
         """Streaming placement for internal clients: many orders per message, results streamed
-        back in order, one response per request message.
+        back in order, one response per request message. Each result's order carries its
+        identity and execution state (order_id, client_order_id, status, filled_quantity,
+        average_price, reason, fills); the fields the request set are not echoed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

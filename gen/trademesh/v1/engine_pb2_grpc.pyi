@@ -73,7 +73,9 @@ class EngineStub:
     """The engine's most recent public trades (the durable record is Persistence.ListTrades)."""
     PlaceOrders: _grpc.StreamStreamMultiCallable[_engine_pb2.PlaceOrdersRequest, _engine_pb2.PlaceOrdersResponse]
     """Streaming placement for internal clients: many orders per message, results streamed
-    back in order, one response per request message.
+    back in order, one response per request message. Each result's order carries its
+    identity and execution state (order_id, client_order_id, status, filled_quantity,
+    average_price, reason, fills); the fields the request set are not echoed.
     """
 
 @_typing.type_check_only
@@ -121,7 +123,9 @@ class EngineAsyncStub(EngineStub):
     """The engine's most recent public trades (the durable record is Persistence.ListTrades)."""
     PlaceOrders: _aio.StreamStreamMultiCallable[_engine_pb2.PlaceOrdersRequest, _engine_pb2.PlaceOrdersResponse]  # type: ignore[assignment]
     """Streaming placement for internal clients: many orders per message, results streamed
-    back in order, one response per request message.
+    back in order, one response per request message. Each result's order carries its
+    identity and execution state (order_id, client_order_id, status, filled_quantity,
+    average_price, reason, fills); the fields the request set are not echoed.
     """
 
 class EngineServicer(metaclass=_abc_1.ABCMeta):
@@ -274,7 +278,9 @@ class EngineServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_engine_pb2.PlaceOrdersResponse], _abc.AsyncIterator[_engine_pb2.PlaceOrdersResponse]]:
         """Streaming placement for internal clients: many orders per message, results streamed
-        back in order, one response per request message.
+        back in order, one response per request message. Each result's order carries its
+        identity and execution state (order_id, client_order_id, status, filled_quantity,
+        average_price, reason, fills); the fields the request set are not echoed.
         """
 
 def add_EngineServicer_to_server(servicer: EngineServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

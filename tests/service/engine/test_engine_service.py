@@ -235,7 +235,10 @@ async def test_streaming_placement_answers_in_order(harness: EngineHarness) -> N
     replies = [r async for r in h.stub.PlaceOrders(requests(), metadata=h.auth("mm"))]
     assert [r.batch_id for r in replies] == [0, 1, 2]
     for reply in replies:
-        assert [r.order.price for r in reply.results[:100]] == [str(200 + i) for i in range(100)]
+        assert [r.order.status for r in reply.results[:100]] == [order_pb2.NEW] * 100
         assert reply.results[100].error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    book = await h.stub.GetDepth(engine_pb2.GetDepthRequest(market="SOL-USD", limit=200))
+    assert [[v.string_value for v in lvl.values] for lvl in book.asks] == \
+        [[str(200 + i), "3"] for i in range(100)]  # each message placed in order
     ids = [int(r.order.order_id) for reply in replies for r in reply.results[:100]]
     assert ids == sorted(ids) and len(set(ids)) == 300
