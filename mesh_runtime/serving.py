@@ -28,7 +28,8 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 class RequestLogInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    """Logs every call's method, request id and outcome at DEBUG (failures at INFO)."""
+    """Logs every call's method and request id; installed only when DEBUG logging is on,
+    since an interceptor costs every call on the hot path."""
 
     async def intercept_service(
         self,
@@ -63,8 +64,9 @@ class GrpcService:
         self.name = name
         self.grace_seconds = grace_seconds
         self.health = HealthServicer()
+        call_log = [RequestLogInterceptor()] if log.isEnabledFor(logging.DEBUG) else []
         self.server = grpc.aio.server(
-            interceptors=[RequestLogInterceptor(), *interceptors],
+            interceptors=[*call_log, *interceptors],
             options=[("grpc.so_reuseport", 0), *options],
         )
         self.service_names: list[str] = []
