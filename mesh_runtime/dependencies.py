@@ -11,9 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
-import grpc
 import redis.asyncio as aioredis
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mesh_runtime.serving import GrpcService
 
@@ -46,19 +44,6 @@ def postgres_probe(url: str, timeout: float = 1.0) -> Probe:
             return bool(await conn.fetchval("SELECT 1", timeout=timeout) == 1)
         finally:
             await conn.close(timeout=timeout)
-
-    return probe
-
-
-def grpc_health_probe(address: str, timeout: float = 1.0) -> Probe:
-    async def probe() -> bool:
-        async with grpc.aio.insecure_channel(address) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
-            try:
-                reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=timeout)
-            except grpc.aio.AioRpcError:
-                return False
-            return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
     return probe
 

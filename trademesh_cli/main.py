@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Generator, Sequence
 
 from mesh_runtime.config import ConfigError
-from trademesh_cli import service, token, unavailable, up
+from trademesh_cli import bench, healthcheck, service, token, unavailable, up
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -39,9 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                  "(an admin one with --admin)", token.command))
     _add(commands, "mm", "the market-maker bot as a gRPC client (not available yet)",
          unavailable.command)
-    bench = _add(commands, "bench", "the benchmarks in bench/ (not available yet)",
-                 unavailable.command)
-    bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the benchmark")
+    bench.add_arguments(_add(commands, "bench", "run a benchmark of bench/ and print its "
+                                                "figures", bench.command))
+    healthcheck.add_arguments(_add(commands, "healthcheck", "exit 0 if a gRPC server reports "
+                                                            "SERVING (container health checks)",
+                                   healthcheck.command))
     return parser
 
 

@@ -7,7 +7,6 @@ import sys
 
 ARRIVES_WITH = {
     "mm": "the market-maker issue",
-    "bench": "the benchmarks issue",
 }
 
 

@@ -10,7 +10,8 @@ import pytest
 from trademesh_cli import service
 from trademesh_cli.main import build_parser, main
 
-COMMANDS = ("up", "engine", "persistence", "feed", "gateway", "token", "mm", "bench")
+COMMANDS = ("up", "engine", "persistence", "feed", "gateway", "token", "mm", "bench",
+            "healthcheck")
 
 
 def test_help_lists_every_command_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -30,7 +31,7 @@ def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
     assert "COMMAND" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv", [["mm"], ["bench", "x"]])
+@pytest.mark.parametrize("argv", [["mm"]])
 def test_unavailable_commands_exit_2_with_a_message(
     argv: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -67,3 +68,22 @@ def test_parser_maps_services_to_their_packages() -> None:
 def test_every_service_has_an_app_run() -> None:
     for name in service.PACKAGES:
         assert callable(service.load(name)), name
+
+
+def test_unknown_benchmark_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "nope"])
+    assert exit_info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_bench_runs_the_core_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "core", "-n", "2000"]) == 0
+    assert "commands/s" in capsys.readouterr().out
+
+
+def test_healthcheck_of_nothing_is_not_serving(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import free_port
+
+    assert main(["healthcheck", f"127.0.0.1:{free_port()}", "--seconds", "0.5"]) == 1
+    assert capsys.readouterr().out.strip() == "NOT SERVING"

@@ -1,0 +1,24 @@
+"""``trademesh bench NAME [ARGS]``: runs one benchmark of ``bench/`` and prints its figures."""
+
+from __future__ import annotations
+
+import argparse
+import runpy
+import sys
+
+BENCHMARKS = {
+    "core": "bench.bench_core",
+    "engine-grpc": "bench.bench_engine_grpc",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", choices=sorted(BENCHMARKS), help="which benchmark")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="its arguments (see --help)")
+
+
+def command(args: argparse.Namespace) -> int:
+    module = BENCHMARKS[args.name]
+    sys.argv = [module, *args.args]
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
+    return 0
