@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
-[ -x node_modules/.bin/buf ] || npm ci --no-audit --no-fund --loglevel=error
+[ -x node_modules/.bin/buf ] || npm install --no-audit --no-fund --loglevel=error
 buf=node_modules/.bin/buf
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -13,7 +13,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 python -m pip install --quiet --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
 python -m pip install --quiet -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
 python -c "import trademesh_cli, trademesh.v1.engine_pb2" # the install worked
-[ -x node_modules/.bin/buf ] || npm ci --no-audit --no-fund --loglevel=error
+[ -x node_modules/.bin/buf ] || npm install --no-audit --no-fund --loglevel=error
 
 echo "== generated code"
 python scripts/gen_protos.py --check 2>/dev/null
