@@ -46,6 +46,25 @@ def openapi_path(route: Route) -> str:
     return "/" + "/".join(parts) + suffix
 
 
+def _plain_get(summary: str, content_type: str) -> dict[str, Any]:
+    return {"get": {"summary": summary, "security": [], "tags": ["operations"],
+                    "responses": {"200": {"description": summary,
+                                          "content": {content_type: {"schema": {}}}}}}}
+
+
+# Routes the gateway serves itself, beside the transcoded ones.
+_OPERATIONAL_PATHS = {
+    "/healthz": _plain_get("Liveness: the gateway process answers", "application/json"),
+    "/readyz": {"get": {**_plain_get("Readiness: every upstream service is SERVING",
+                                     "application/json")["get"],
+                        "responses": {
+                            "200": {"description": "ready"},
+                            "503": {"description": "a dependency is not serving"}}}},
+    "/openapi.json": _plain_get("This document", "application/json"),
+    "/docs": _plain_get("A page listing every route", "text/html"),
+}
+
+
 def build_openapi(routes: list[Route], title: str = "trademesh", version: str = "v1"
                   ) -> dict[str, Any]:
     """The whole document for ``routes``."""
@@ -59,6 +78,7 @@ def build_openapi(routes: list[Route], title: str = "trademesh", version: str = 
         "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
                                            "bearerFormat": "JWT"}},
     }
+    paths.update(_OPERATIONAL_PATHS)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version,

@@ -30,6 +30,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from tests.api_routes import ALL_ROUTES
+
 pytestmark = pytest.mark.slow
 
 PORT_SETTINGS = ("engine_port", "persistence_port", "feed_port", "auth_port", "gateway_port",
@@ -43,22 +45,7 @@ GRPC_SERVICES = {
 READY_LINE = "Press Ctrl-C to stop."
 UP_TIMEOUT = 120.0
 STOP_TIMEOUT = 60.0
-API_ROUTES = [
-    ("post", "/api/v1/auth/signup"), ("post", "/api/v1/auth/signin"),
-    ("get", "/api/v1/auth/whoami"), ("post", "/api/v1/auth/logout"),
-    ("get", "/api/v1/markets"), ("post", "/api/v1/account/deposit"),
-    ("post", "/api/v1/account/withdraw"), ("get", "/api/v1/account/balances"),
-    ("get", "/api/v1/account/positions"), ("post", "/api/v1/orders"),
-    ("get", "/api/v1/orders/{orderId}"), ("get", "/api/v1/orders"),
-    ("patch", "/api/v1/orders/{orderId}"), ("delete", "/api/v1/orders/{orderId}"),
-    ("delete", "/api/v1/orders/by-client-id/{clientOrderId}"), ("delete", "/api/v1/orders"),
-    ("post", "/api/v1/orders/quote"), ("post", "/api/v1/positions/{market}/close"),
-    ("get", "/api/v1/history/orders"), ("get", "/api/v1/history/fills"),
-    ("get", "/api/v1/history/positions"), ("get", "/api/v1/history/funding"),
-    ("get", "/api/v1/history/ledger"), ("get", "/api/v1/markets/{market}/depth"),
-    ("get", "/api/v1/markets/{market}/trades"), ("get", "/api/v1/markets/{market}/ticker"),
-    ("get", "/api/v1/markets/{market}/candles"), ("post", "/api/v1/admin/oracle/{market}"),
-]  # the /api/v1 routes; the probe and docs row (/healthz, /readyz, /docs) is not checked
+API_ROUTES = ALL_ROUTES
 
 
 def free_ports(count: int) -> list[int]:

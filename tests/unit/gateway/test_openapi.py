@@ -9,25 +9,11 @@ import pytest
 from gateway.docs_page import render_docs
 from gateway.openapi import build_openapi
 from gateway.routes import default_file_descriptors, load_routes
+from tests.api_routes import ALL_ROUTES
 
-# API.md's REST table, transcoded routes only (/healthz etc. are not in the document).
-API_MD_ROUTES = [
-    ("post", "/api/v1/auth/signup"), ("post", "/api/v1/auth/signin"),
-    ("get", "/api/v1/auth/whoami"), ("post", "/api/v1/auth/logout"),
-    ("get", "/api/v1/markets"), ("post", "/api/v1/account/deposit"),
-    ("post", "/api/v1/account/withdraw"), ("get", "/api/v1/account/balances"),
-    ("get", "/api/v1/account/positions"), ("post", "/api/v1/orders"),
-    ("get", "/api/v1/orders/{orderId}"), ("get", "/api/v1/orders"),
-    ("patch", "/api/v1/orders/{orderId}"), ("delete", "/api/v1/orders/{orderId}"),
-    ("delete", "/api/v1/orders/by-client-id/{clientOrderId}"), ("delete", "/api/v1/orders"),
-    ("post", "/api/v1/orders/quote"), ("post", "/api/v1/positions/{market}/close"),
-    ("get", "/api/v1/history/orders"), ("get", "/api/v1/history/fills"),
-    ("get", "/api/v1/history/positions"), ("get", "/api/v1/history/funding"),
-    ("get", "/api/v1/history/ledger"), ("get", "/api/v1/markets/{market}/depth"),
-    ("get", "/api/v1/markets/{market}/trades"), ("get", "/api/v1/markets/{market}/ticker"),
-    ("get", "/api/v1/markets/{market}/candles"), ("post", "/api/v1/admin/oracle/{market}"),
-]
-PUBLIC = {"/api/v1/auth/signup", "/api/v1/auth/signin", "/api/v1/markets",
+API_MD_ROUTES = ALL_ROUTES
+PUBLIC = {"/healthz", "/readyz", "/openapi.json", "/docs",
+          "/api/v1/auth/signup", "/api/v1/auth/signin", "/api/v1/markets",
           "/api/v1/markets/{market}/depth", "/api/v1/markets/{market}/trades",
           "/api/v1/markets/{market}/ticker", "/api/v1/markets/{market}/candles"}
 
