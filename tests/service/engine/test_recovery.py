@@ -151,3 +151,31 @@ async def _read_balances_once_recovered(h: EngineHarness, user: str
             assert err.code() == grpc.StatusCode.UNAVAILABLE
             await asyncio.sleep(0.05)
     raise AssertionError("the engine did not recover")
+
+
+async def test_a_second_engine_on_the_same_journal_is_refused(harness: EngineHarness) -> None:
+    """Two engines loaded from the same journal both think the next number is theirs;
+    Redis accepts the first append and refuses the stale one, which stops that engine."""
+    from contextlib import AsyncExitStack
+
+    from engine_svc.app import build
+    from engine_svc.core.commands import Deposit
+    from engine_svc.journal import JournalConflict
+    from engine_svc.sequencer import EngineUnavailable
+
+    h = harness
+    await h.stub.Deposit(engine_pb2.DepositRequest(asset="USD", amount="1",
+                                                   transaction_id="t0"), metadata=h.auth("a"))
+    async with AsyncExitStack() as stack:
+        stale, _ = await build(h.settings, stack)
+        stale_task = asyncio.create_task(stale.run())
+        await h.stub.Deposit(engine_pb2.DepositRequest(asset="USD", amount="2",
+                                                       transaction_id="t1"),
+                             metadata=h.auth("a"))
+        with pytest.raises(EngineUnavailable):
+            await stale.submit(Deposit(user_id="b", asset="USD", amount=5, tx_id="x"),
+                               lambda events, records: None)
+        with pytest.raises(JournalConflict):
+            await asyncio.wait_for(stale_task, 10)
+    balances = await h.stub.GetBalances(engine_pb2.GetBalancesRequest(), metadata=h.auth("a"))
+    assert [b.available for b in balances.balances] == ["3"]
