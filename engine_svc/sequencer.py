@@ -25,7 +25,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from engine_svc import command_codec
 from engine_svc.core.commands import Command
@@ -40,6 +40,17 @@ log = logging.getLogger("trademesh.engine.sequencer")
 
 T = TypeVar("T")
 Render = Callable[[list[Event], list[OrderRecord]], T]
+
+
+class BatchListener(Protocol):
+    """Told of every durable batch, in order, on the sequencer's task: must be quick (queue
+    the work, do it elsewhere) and must not raise."""
+
+    def on_batch(self, events: list[Event]) -> None:
+        """The events of a batch that is now durable in the journal and outbox."""
+
+    def on_reset(self) -> None:
+        """The state was rebuilt from the journal: resynchronise from a fresh read."""
 
 
 class EngineUnavailable(RuntimeError):
@@ -108,6 +119,7 @@ class Sequencer:
         self.healthy = True
         self.fatal: BaseException | None = None
         self._snapshotting: asyncio.Task[None] | None = None
+        self._listeners: list[BatchListener] = []
 
     @property
     def engine(self) -> Engine:
@@ -116,6 +128,9 @@ class Sequencer:
     @property
     def views(self) -> OrderViews:
         return self.state.views
+
+    def add_listener(self, listener: BatchListener) -> None:
+        self._listeners.append(listener)
 
     async def submit(self, command: Command, render: Render[T]) -> T:
         """Applies ``command``; returns ``render(events, orders)`` once it is durable."""
@@ -164,6 +179,7 @@ class Sequencer:
         events: list[tuple[int, bytes]] = []
         results: list[tuple[_Pending[Any], list[Any], BaseException | None]] = []
         engine, views, encode = self.state.engine, self.state.views, command_codec.encode
+        emitted_all: list[Event] = []
         for item in batch:
             rendered: list[Any] = []
             failure: BaseException | None = None
@@ -172,6 +188,7 @@ class Sequencer:
                 touched = views.apply(command, emitted)
                 commands.append((engine.last_seq, encode(command)))
                 events.extend((e.seq, encode(e)) for e in emitted)
+                emitted_all.extend(emitted)
                 try:
                     rendered.append(item.render(emitted, touched))
                 except Exception as err:  # a rendering bug must not lose the batch
@@ -190,6 +207,11 @@ class Sequencer:
             self._fail(batch, "the journal is unavailable; the command was not applied")
             await self._recover()
             return
+        for listener in self._listeners:
+            try:
+                listener.on_batch(emitted_all)
+            except Exception:
+                log.exception("a batch listener failed")
         for item, result, error in results:
             if item.future.done():
                 continue
@@ -229,6 +251,11 @@ class Sequencer:
         for item in pending:
             self._queue.put_nowait(item)
         self.healthy = True
+        for listener in self._listeners:
+            try:
+                listener.on_reset()
+            except Exception:
+                log.exception("a batch listener failed to reset")
 
     def request_snapshot(self) -> None:
         if self._snapshotting is None or self._snapshotting.done():

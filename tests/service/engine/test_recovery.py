@@ -179,3 +179,40 @@ async def test_a_second_engine_on_the_same_journal_is_refused(harness: EngineHar
             await asyncio.wait_for(stale_task, 10)
     balances = await h.stub.GetBalances(engine_pb2.GetBalancesRequest(), metadata=h.auth("a"))
     assert [b.available for b in balances.balances] == ["3"]
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.seqs: list[int] = []
+        self.resets = 0
+
+    def on_batch(self, events: list[Any]) -> None:
+        self.seqs.extend(e.seq for e in events)
+
+    def on_reset(self) -> None:
+        self.resets += 1
+
+
+async def test_listeners_hear_every_durable_event_once_in_order(
+        harness: EngineHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = harness
+    recorder = _Recorder()
+    seq = _live(h)
+    seq.add_listener(recorder)
+    start = seq.engine.event_seq
+    await _random_flow(h, seed=9, count=40)
+    journal = seq._journal
+    real_append = journal.append
+
+    async def fail_once(commands: Any, events: Any) -> None:
+        monkeypatch.setattr(journal, "append", real_append)
+        raise ConnectionError("redis went away")
+
+    monkeypatch.setattr(journal, "append", fail_once)
+    with pytest.raises(grpc.aio.AioRpcError):
+        await h.stub.Deposit(engine_pb2.DepositRequest(asset="USD", amount="1",
+                                                       transaction_id="lost"),
+                             metadata=h.auth("u1"))
+    await _read_balances_once_recovered(h, "u1")
+    assert recorder.resets == 1
+    assert recorder.seqs == list(range(start + 1, seq.engine.event_seq + 1))
