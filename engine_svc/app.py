@@ -22,6 +22,7 @@ import redis.asyncio as aioredis
 from trademesh.v1 import engine_pb2, engine_pb2_grpc
 
 from engine_svc.core.markets import MarketConfig, default_markets
+from engine_svc.event_link import EventLink
 from engine_svc.journal import Journal
 from engine_svc.sequencer import Sequencer, load_state
 from engine_svc.servicer import EngineServicer
@@ -108,7 +109,8 @@ async def run(settings: Settings) -> None:
     verifier = TokenVerifier.from_file(settings.public_key_path, settings.jwt_issuer,
                                        settings.jwt_audience)
     async with AsyncExitStack() as stack:
-        sequencer, _ = await build(settings, stack)
+        sequencer, journal = await build(settings, stack)
+        link = EventLink(journal, settings, sequencer.config)
         tune_gc()
         task = asyncio.create_task(sequencer.run())
         servicer = EngineServicer(sequencer, Authenticator(verifier), wall_clock_ms)
@@ -134,5 +136,6 @@ async def run(settings: Settings) -> None:
             service,
             background=[lambda: watch_health(service, [("redis+sequencer", ready)]),
                         lambda: snapshot_timer(sequencer, settings.engine_snapshot_seconds),
+                        link.run,
                         exit_if_sequencer_dies],
             cleanup=[stop_sequencer])

@@ -1,18 +1,34 @@
-"""The persistence service's composition root: builds the servicer and serves it.
+"""The persistence service's composition root: migrations, repositories, servicer, server.
 
-`trademesh persistence` runs :func:`run`. Health is SERVING while PostgreSQL answers.
+`trademesh persistence` runs :func:`run`: it waits for PostgreSQL, applies the migrations,
+then serves ``trademesh.v1.Persistence``. Health is SERVING while PostgreSQL answers.
 """
 
 from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from contextlib import AsyncExitStack
 
 import grpc
 from trademesh.v1 import persistence_pb2, persistence_pb2_grpc
 
 from mesh_runtime.config import Settings
 from mesh_runtime.dependencies import postgres_probe, watch_health
+from mesh_runtime.grpc_auth import Authenticator
 from mesh_runtime.serving import GrpcService, Registrar, serve_until_signal
+from mesh_runtime.tokens import TokenVerifier
+from persistence_svc import migrations
+from persistence_svc.candles import CandleRepository
+from persistence_svc.db import create_engine
+from persistence_svc.event_writer import EventWriter
+from persistence_svc.history import HistoryRepository
+from persistence_svc.servicer import PersistenceServicer
+from persistence_svc.users import UserRepository
 
 SERVICE_NAME = persistence_pb2.DESCRIPTOR.services_by_name["Persistence"].full_name
+log = logging.getLogger("trademesh.persistence")
 
 
 def register(servicer: persistence_pb2_grpc.PersistenceServicer) -> Registrar:
@@ -23,12 +39,40 @@ def register(servicer: persistence_pb2_grpc.PersistenceServicer) -> Registrar:
     return add
 
 
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+async def migrate_when_ready(dsn: str) -> None:
+    """Applies the migrations, waiting (with backoff) while PostgreSQL is unreachable."""
+    delay = 0.1
+    while True:
+        try:
+            await migrations.upgrade(dsn)
+            return
+        except (OSError, ConnectionError) as err:
+            log.warning("waiting for postgres: %s", err)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+async def build(settings: Settings, stack: AsyncExitStack,
+                auth: Authenticator) -> PersistenceServicer:
+    await migrate_when_ready(settings.postgres_dsn)
+    engine = create_engine(settings.postgres_dsn)
+    stack.push_async_callback(engine.dispose)
+    return PersistenceServicer(EventWriter(engine), HistoryRepository(engine),
+                               CandleRepository(engine), UserRepository(engine, wall_clock_ms),
+                               auth, wall_clock_ms)
+
+
 async def run(settings: Settings) -> None:
-    service = GrpcService(
-        "persistence", settings.host, settings.persistence_port,
-        # The generated base answers UNIMPLEMENTED until the service's issue lands.
-        [register(persistence_pb2_grpc.PersistenceServicer())],  # type: ignore[abstract]
-        grace_seconds=settings.shutdown_grace_seconds,
-    )
-    probes = [("postgres", postgres_probe(settings.postgres_dsn))]
-    await serve_until_signal(service, background=[lambda: watch_health(service, probes)])
+    verifier = TokenVerifier.from_file(settings.public_key_path, settings.jwt_issuer,
+                                       settings.jwt_audience)
+    async with AsyncExitStack() as stack:
+        servicer = await build(settings, stack, Authenticator(verifier))
+        service = GrpcService("persistence", settings.host, settings.persistence_port,
+                              [register(servicer)],
+                              grace_seconds=settings.shutdown_grace_seconds)
+        probes = [("postgres", postgres_probe(settings.postgres_dsn))]
+        await serve_until_signal(service, background=[lambda: watch_health(service, probes)])

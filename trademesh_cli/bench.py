@@ -9,6 +9,7 @@ import sys
 BENCHMARKS = {
     "core": "bench.bench_core",
     "engine-grpc": "bench.bench_engine_grpc",
+    "persistence": "bench.bench_persistence",
 }
 
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Generator, Sequence
 
 from mesh_runtime.config import ConfigError
-from trademesh_cli import bench, healthcheck, service, token, unavailable, up
+from trademesh_cli import bench, healthcheck, migrate, service, token, unavailable, up
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "included; Ctrl-C stops it", up.command)
     for name, help_text in SERVICE_HELP.items():
         _add(commands, name, help_text, service.command)
+    _add(commands, "migrate", "apply the database migrations (TRADEMESH_POSTGRES_URL)",
+         migrate.command)
     token.add_arguments(_add(commands, "token", "print a JWT for the local mesh "
                                                  "(an admin one with --admin)", token.command))
     _add(commands, "mm", "the market-maker bot as a gRPC client (not available yet)",

@@ -122,6 +122,7 @@ class Position(_message.Message):
     LIQUIDATION_PRICE_FIELD_NUMBER: _builtins.int
     REALIZED_PNL_FIELD_NUMBER: _builtins.int
     USER_ID_FIELD_NUMBER: _builtins.int
+    COST_FIELD_NUMBER: _builtins.int
     market: _builtins.str
     side: _order_pb2.Side.ValueType
     size: _builtins.str
@@ -133,6 +134,8 @@ class Position(_message.Message):
     liquidation_price: _builtins.str
     realized_pnl: _builtins.str
     user_id: _builtins.str
+    cost: _builtins.str
+    """Signed cost basis in the settlement asset (negative for shorts)."""
     def __init__(
         self,
         *,
@@ -147,10 +150,11 @@ class Position(_message.Message):
         liquidation_price: _builtins.str = ...,
         realized_pnl: _builtins.str = ...,
         user_id: _builtins.str = ...,
+        cost: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["entry_price", b"entry_price", "leverage", b"leverage", "liquidation_price", b"liquidation_price", "margin", b"margin", "mark_price", b"mark_price", "market", b"market", "realized_pnl", b"realized_pnl", "side", b"side", "size", b"size", "unrealized_pnl", b"unrealized_pnl", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cost", b"cost", "entry_price", b"entry_price", "leverage", b"leverage", "liquidation_price", b"liquidation_price", "margin", b"margin", "mark_price", b"mark_price", "market", b"market", "realized_pnl", b"realized_pnl", "side", b"side", "size", b"size", "unrealized_pnl", b"unrealized_pnl", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -257,11 +261,14 @@ class FundingPayment(_message.Message):
     AMOUNT_FIELD_NUMBER: _builtins.int
     TIME_FIELD_NUMBER: _builtins.int
     USER_ID_FIELD_NUMBER: _builtins.int
+    PAYMENT_ID_FIELD_NUMBER: _builtins.int
     market: _builtins.str
     rate: _builtins.str
     position_size: _builtins.str
     amount: _builtins.str
     user_id: _builtins.str
+    payment_id: _builtins.str
+    """The history cursor (``before``) for funding payments."""
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -273,10 +280,11 @@ class FundingPayment(_message.Message):
         amount: _builtins.str = ...,
         time: _timestamp_pb2.Timestamp | None = ...,
         user_id: _builtins.str = ...,
+        payment_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "market", b"market", "position_size", b"position_size", "rate", b"rate", "time", b"time", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "market", b"market", "payment_id", b"payment_id", "position_size", b"position_size", "rate", b"rate", "time", b"time", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -71,6 +71,8 @@ class EngineEvent(_message.Message):
     LIQUIDATION_FIELD_NUMBER: _builtins.int
     FUNDING_FIELD_NUMBER: _builtins.int
     CLOSED_POSITION_FIELD_NUMBER: _builtins.int
+    EXECUTION_FIELD_NUMBER: _builtins.int
+    TRANSFER_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     command_sequence: _builtins.int
     user_id: _builtins.str
@@ -95,6 +97,14 @@ class EngineEvent(_message.Message):
     def funding(self) -> _account_pb2.FundingPayment: ...
     @_builtins.property
     def closed_position(self) -> _account_pb2.ClosedPosition: ...
+    @_builtins.property
+    def execution(self) -> Global___Execution:
+        """One match: both sides' fills and the public print."""
+
+    @_builtins.property
+    def transfer(self) -> Global___Transfer:
+        """A deposit or withdrawal applied to the user's balance."""
+
     def __init__(
         self,
         *,
@@ -110,12 +120,14 @@ class EngineEvent(_message.Message):
         liquidation: _account_pb2.Liquidation | None = ...,
         funding: _account_pb2.FundingPayment | None = ...,
         closed_position: _account_pb2.ClosedPosition | None = ...,
+        execution: Global___Execution | None = ...,
+        transfer: Global___Transfer | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance", "body", b"body", "closed_position", b"closed_position", "fill", b"fill", "funding", b"funding", "liquidation", b"liquidation", "order", b"order", "position", b"position", "time", b"time", "trade", b"trade"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance", "body", b"body", "closed_position", b"closed_position", "execution", b"execution", "fill", b"fill", "funding", b"funding", "liquidation", b"liquidation", "order", b"order", "position", b"position", "time", b"time", "trade", b"trade", "transfer", b"transfer"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance", "body", b"body", "closed_position", b"closed_position", "command_sequence", b"command_sequence", "fill", b"fill", "funding", b"funding", "liquidation", b"liquidation", "order", b"order", "position", b"position", "sequence", b"sequence", "time", b"time", "trade", b"trade", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance", "body", b"body", "closed_position", b"closed_position", "command_sequence", b"command_sequence", "execution", b"execution", "fill", b"fill", "funding", b"funding", "liquidation", b"liquidation", "order", b"order", "position", b"position", "sequence", b"sequence", "time", b"time", "trade", b"trade", "transfer", b"transfer", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["order", "fill", "balance", "position", "trade", "liquidation", "funding", "closed_position"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["order", "fill", "balance", "position", "trade", "liquidation", "funding", "closed_position", "execution", "transfer"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 
@@ -142,3 +154,77 @@ class EventBatch(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___EventBatch: _TypeAlias = EventBatch  # noqa: Y015
+
+@_typing.final
+class Execution(_message.Message):
+    """One match between a resting maker and an incoming taker, as one event."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TAKER_FIELD_NUMBER: _builtins.int
+    MAKER_FIELD_NUMBER: _builtins.int
+    TRADE_FIELD_NUMBER: _builtins.int
+    TAKER_REMAINING_FIELD_NUMBER: _builtins.int
+    MAKER_REMAINING_FIELD_NUMBER: _builtins.int
+    BASE_ASSET_FIELD_NUMBER: _builtins.int
+    QUOTE_ASSET_FIELD_NUMBER: _builtins.int
+    PERP_FIELD_NUMBER: _builtins.int
+    taker_remaining: _builtins.str
+    """What is left of each order after this fill."""
+    maker_remaining: _builtins.str
+    base_asset: _builtins.str
+    quote_asset: _builtins.str
+    perp: _builtins.bool
+    """Perp markets move cash by fees and realized PnL only; spot markets swap base for quote."""
+    @_builtins.property
+    def taker(self) -> _order_pb2.Fill: ...
+    @_builtins.property
+    def maker(self) -> _order_pb2.Fill: ...
+    @_builtins.property
+    def trade(self) -> _market_pb2.Trade: ...
+    def __init__(
+        self,
+        *,
+        taker: _order_pb2.Fill | None = ...,
+        maker: _order_pb2.Fill | None = ...,
+        trade: _market_pb2.Trade | None = ...,
+        taker_remaining: _builtins.str = ...,
+        maker_remaining: _builtins.str = ...,
+        base_asset: _builtins.str = ...,
+        quote_asset: _builtins.str = ...,
+        perp: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["maker", b"maker", "taker", b"taker", "trade", b"trade"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_asset", b"base_asset", "maker", b"maker", "maker_remaining", b"maker_remaining", "perp", b"perp", "quote_asset", b"quote_asset", "taker", b"taker", "taker_remaining", b"taker_remaining", "trade", b"trade"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Execution: _TypeAlias = Execution  # noqa: Y015
+
+@_typing.final
+class Transfer(_message.Message):
+    """A deposit (positive amount) or withdrawal (negative amount) applied to a balance."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSET_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    TRANSACTION_ID_FIELD_NUMBER: _builtins.int
+    asset: _builtins.str
+    amount: _builtins.str
+    transaction_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        asset: _builtins.str = ...,
+        amount: _builtins.str = ...,
+        transaction_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "asset", b"asset", "transaction_id", b"transaction_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Transfer: _TypeAlias = Transfer  # noqa: Y015

@@ -31,7 +31,7 @@ from trademesh.v1 import options_pb2 as trademesh_dot_v1_dot_options__pb2
 from trademesh.v1 import order_pb2 as trademesh_dot_v1_dot_order__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etrademesh/v1/persistence.proto\x12\x0ctrademesh.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1atrademesh/v1/account.proto\x1a\x18trademesh/v1/event.proto\x1a\x19trademesh/v1/market.proto\x1a\x1atrademesh/v1/options.proto\x1a\x18trademesh/v1/order.proto\"^\n\x11SyncEventsRequest\x12\x13\n\tengine_id\x18\x01 \x01(\tH\x00\x12)\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x18.trademesh.v1.EventBatchH\x00\x42\t\n\x07message\"0\n\x12SyncEventsResponse\x12\x1a\n\x12\x63ommitted_sequence\x18\x01 \x01(\x04\"9\n\x11\x43reateUserRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x15\n\rpassword_hash\x18\x02 \x01(\t\"6\n\x12\x43reateUserResponse\x12 \n\x04user\x18\x01 \x01(\x0b\x32\x12.trademesh.v1.User\"6\n\x0eGetUserRequest\x12\x0c\n\x02id\x18\x01 \x01(\tH\x00\x12\x0f\n\x05\x65mail\x18\x02 \x01(\tH\x00\x42\x05\n\x03key\"J\n\x0fGetUserResponse\x12 \n\x04user\x18\x01 \x01(\x0b\x32\x12.trademesh.v1.User\x12\x15\n\rpassword_hash\x18\x02 \x01(\t\"H\n\x17ListOrderHistoryRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\"?\n\x18ListOrderHistoryResponse\x12#\n\x06orders\x18\x01 \x03(\x0b\x32\x13.trademesh.v1.Order\"A\n\x10ListFillsRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\"6\n\x11ListFillsResponse\x12!\n\x05\x66ills\x18\x01 \x03(\x0b\x32\x12.trademesh.v1.Fill\"K\n\x1aListClosedPositionsRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\"N\n\x1bListClosedPositionsResponse\x12/\n\tpositions\x18\x01 \x03(\x0b\x32\x1c.trademesh.v1.ClosedPosition\"K\n\x1aListFundingPaymentsRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\"M\n\x1bListFundingPaymentsResponse\x12.\n\x08payments\x18\x01 \x03(\x0b\x32\x1c.trademesh.v1.FundingPayment\"B\n\x11ListLedgerRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\"@\n\x12ListLedgerResponse\x12*\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x19.trademesh.v1.LedgerEntry\"B\n\x11ListTradesRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\"9\n\x12ListTradesResponse\x12#\n\x06trades\x18\x01 \x03(\x0b\x32\x13.trademesh.v1.Trade\"\x89\x01\n\x11GetCandlesRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\x10\n\x08interval\x18\x02 \x01(\t\x12)\n\x05start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n\x12GetCandlesResponse\x12%\n\x07\x63\x61ndles\x18\x01 \x03(\x0b\x32\x14.trademesh.v1.Candle2\xb8\t\n\x0bPersistence\x12S\n\nSyncEvents\x12\x1f.trademesh.v1.SyncEventsRequest\x1a .trademesh.v1.SyncEventsResponse(\x01\x30\x01\x12O\n\nCreateUser\x12\x1f.trademesh.v1.CreateUserRequest\x1a .trademesh.v1.CreateUserResponse\x12\x46\n\x07GetUser\x12\x1c.trademesh.v1.GetUserRequest\x1a\x1d.trademesh.v1.GetUserResponse\x12\x89\x01\n\x10ListOrderHistory\x12%.trademesh.v1.ListOrderHistoryRequest\x1a&.trademesh.v1.ListOrderHistoryResponse\"&\x82\xd3\xe4\x93\x02 \x12\x16/api/v1/history/ordersb\x06orders\x12r\n\tListFills\x12\x1e.trademesh.v1.ListFillsRequest\x1a\x1f.trademesh.v1.ListFillsResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x15/api/v1/history/fillsb\x05\x66ills\x12\x98\x01\n\x13ListClosedPositions\x12(.trademesh.v1.ListClosedPositionsRequest\x1a).trademesh.v1.ListClosedPositionsResponse\",\x82\xd3\xe4\x93\x02&\x12\x19/api/v1/history/positionsb\tpositions\x12\x95\x01\n\x13ListFundingPayments\x12(.trademesh.v1.ListFundingPaymentsRequest\x1a).trademesh.v1.ListFundingPaymentsResponse\")\x82\xd3\xe4\x93\x02#\x12\x17/api/v1/history/fundingb\x08payments\x12x\n\nListLedger\x12\x1f.trademesh.v1.ListLedgerRequest\x1a .trademesh.v1.ListLedgerResponse\"\'\x82\xd3\xe4\x93\x02!\x12\x16/api/v1/history/ledgerb\x07\x65ntries\x12\x84\x01\n\nListTrades\x12\x1f.trademesh.v1.ListTradesRequest\x1a .trademesh.v1.ListTradesResponse\"3\x90\xb5\x18\x01\x82\xd3\xe4\x93\x02)\x12\x1f/api/v1/markets/{market}/tradesb\x06trades\x12\x86\x01\n\nGetCandles\x12\x1f.trademesh.v1.GetCandlesRequest\x1a .trademesh.v1.GetCandlesResponse\"5\x90\xb5\x18\x01\x82\xd3\xe4\x93\x02+\x12 /api/v1/markets/{market}/candlesb\x07\x63\x61ndlesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etrademesh/v1/persistence.proto\x12\x0ctrademesh.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1atrademesh/v1/account.proto\x1a\x18trademesh/v1/event.proto\x1a\x19trademesh/v1/market.proto\x1a\x1atrademesh/v1/options.proto\x1a\x18trademesh/v1/order.proto\"^\n\x11SyncEventsRequest\x12\x13\n\tengine_id\x18\x01 \x01(\tH\x00\x12)\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x18.trademesh.v1.EventBatchH\x00\x42\t\n\x07message\"0\n\x12SyncEventsResponse\x12\x1a\n\x12\x63ommitted_sequence\x18\x01 \x01(\x04\"H\n\x11\x43reateUserRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x15\n\rpassword_hash\x18\x02 \x01(\t\x12\r\n\x05\x61\x64min\x18\x03 \x01(\x08\"6\n\x12\x43reateUserResponse\x12 \n\x04user\x18\x01 \x01(\x0b\x32\x12.trademesh.v1.User\"6\n\x0eGetUserRequest\x12\x0c\n\x02id\x18\x01 \x01(\tH\x00\x12\x0f\n\x05\x65mail\x18\x02 \x01(\tH\x00\x42\x05\n\x03key\"J\n\x0fGetUserResponse\x12 \n\x04user\x18\x01 \x01(\x0b\x32\x12.trademesh.v1.User\x12\x15\n\rpassword_hash\x18\x02 \x01(\t\"H\n\x17ListOrderHistoryRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\"?\n\x18ListOrderHistoryResponse\x12#\n\x06orders\x18\x01 \x03(\x0b\x32\x13.trademesh.v1.Order\"A\n\x10ListFillsRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\"6\n\x11ListFillsResponse\x12!\n\x05\x66ills\x18\x01 \x03(\x0b\x32\x12.trademesh.v1.Fill\"K\n\x1aListClosedPositionsRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\"N\n\x1bListClosedPositionsResponse\x12/\n\tpositions\x18\x01 \x03(\x0b\x32\x1c.trademesh.v1.ClosedPosition\"K\n\x1aListFundingPaymentsRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\"M\n\x1bListFundingPaymentsResponse\x12.\n\x08payments\x18\x01 \x03(\x0b\x32\x1c.trademesh.v1.FundingPayment\"B\n\x11ListLedgerRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\"@\n\x12ListLedgerResponse\x12*\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x19.trademesh.v1.LedgerEntry\"B\n\x11ListTradesRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\"9\n\x12ListTradesResponse\x12#\n\x06trades\x18\x01 \x03(\x0b\x32\x13.trademesh.v1.Trade\"\x89\x01\n\x11GetCandlesRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\x10\n\x08interval\x18\x02 \x01(\t\x12)\n\x05start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n\x12GetCandlesResponse\x12%\n\x07\x63\x61ndles\x18\x01 \x03(\x0b\x32\x14.trademesh.v1.Candle2\xb8\t\n\x0bPersistence\x12S\n\nSyncEvents\x12\x1f.trademesh.v1.SyncEventsRequest\x1a .trademesh.v1.SyncEventsResponse(\x01\x30\x01\x12O\n\nCreateUser\x12\x1f.trademesh.v1.CreateUserRequest\x1a .trademesh.v1.CreateUserResponse\x12\x46\n\x07GetUser\x12\x1c.trademesh.v1.GetUserRequest\x1a\x1d.trademesh.v1.GetUserResponse\x12\x89\x01\n\x10ListOrderHistory\x12%.trademesh.v1.ListOrderHistoryRequest\x1a&.trademesh.v1.ListOrderHistoryResponse\"&\x82\xd3\xe4\x93\x02 \x12\x16/api/v1/history/ordersb\x06orders\x12r\n\tListFills\x12\x1e.trademesh.v1.ListFillsRequest\x1a\x1f.trademesh.v1.ListFillsResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x15/api/v1/history/fillsb\x05\x66ills\x12\x98\x01\n\x13ListClosedPositions\x12(.trademesh.v1.ListClosedPositionsRequest\x1a).trademesh.v1.ListClosedPositionsResponse\",\x82\xd3\xe4\x93\x02&\x12\x19/api/v1/history/positionsb\tpositions\x12\x95\x01\n\x13ListFundingPayments\x12(.trademesh.v1.ListFundingPaymentsRequest\x1a).trademesh.v1.ListFundingPaymentsResponse\")\x82\xd3\xe4\x93\x02#\x12\x17/api/v1/history/fundingb\x08payments\x12x\n\nListLedger\x12\x1f.trademesh.v1.ListLedgerRequest\x1a .trademesh.v1.ListLedgerResponse\"\'\x82\xd3\xe4\x93\x02!\x12\x16/api/v1/history/ledgerb\x07\x65ntries\x12\x84\x01\n\nListTrades\x12\x1f.trademesh.v1.ListTradesRequest\x1a .trademesh.v1.ListTradesResponse\"3\x90\xb5\x18\x01\x82\xd3\xe4\x93\x02)\x12\x1f/api/v1/markets/{market}/tradesb\x06trades\x12\x86\x01\n\nGetCandles\x12\x1f.trademesh.v1.GetCandlesRequest\x1a .trademesh.v1.GetCandlesResponse\"5\x90\xb5\x18\x01\x82\xd3\xe4\x93\x02+\x12 /api/v1/markets/{market}/candlesb\x07\x63\x61ndlesb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -57,41 +57,41 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SYNCEVENTSRESPONSE']._serialized_start=342
   _globals['_SYNCEVENTSRESPONSE']._serialized_end=390
   _globals['_CREATEUSERREQUEST']._serialized_start=392
-  _globals['_CREATEUSERREQUEST']._serialized_end=449
-  _globals['_CREATEUSERRESPONSE']._serialized_start=451
-  _globals['_CREATEUSERRESPONSE']._serialized_end=505
-  _globals['_GETUSERREQUEST']._serialized_start=507
-  _globals['_GETUSERREQUEST']._serialized_end=561
-  _globals['_GETUSERRESPONSE']._serialized_start=563
-  _globals['_GETUSERRESPONSE']._serialized_end=637
-  _globals['_LISTORDERHISTORYREQUEST']._serialized_start=639
-  _globals['_LISTORDERHISTORYREQUEST']._serialized_end=711
-  _globals['_LISTORDERHISTORYRESPONSE']._serialized_start=713
-  _globals['_LISTORDERHISTORYRESPONSE']._serialized_end=776
-  _globals['_LISTFILLSREQUEST']._serialized_start=778
-  _globals['_LISTFILLSREQUEST']._serialized_end=843
-  _globals['_LISTFILLSRESPONSE']._serialized_start=845
-  _globals['_LISTFILLSRESPONSE']._serialized_end=899
-  _globals['_LISTCLOSEDPOSITIONSREQUEST']._serialized_start=901
-  _globals['_LISTCLOSEDPOSITIONSREQUEST']._serialized_end=976
-  _globals['_LISTCLOSEDPOSITIONSRESPONSE']._serialized_start=978
-  _globals['_LISTCLOSEDPOSITIONSRESPONSE']._serialized_end=1056
-  _globals['_LISTFUNDINGPAYMENTSREQUEST']._serialized_start=1058
-  _globals['_LISTFUNDINGPAYMENTSREQUEST']._serialized_end=1133
-  _globals['_LISTFUNDINGPAYMENTSRESPONSE']._serialized_start=1135
-  _globals['_LISTFUNDINGPAYMENTSRESPONSE']._serialized_end=1212
-  _globals['_LISTLEDGERREQUEST']._serialized_start=1214
-  _globals['_LISTLEDGERREQUEST']._serialized_end=1280
-  _globals['_LISTLEDGERRESPONSE']._serialized_start=1282
-  _globals['_LISTLEDGERRESPONSE']._serialized_end=1346
-  _globals['_LISTTRADESREQUEST']._serialized_start=1348
-  _globals['_LISTTRADESREQUEST']._serialized_end=1414
-  _globals['_LISTTRADESRESPONSE']._serialized_start=1416
-  _globals['_LISTTRADESRESPONSE']._serialized_end=1473
-  _globals['_GETCANDLESREQUEST']._serialized_start=1476
-  _globals['_GETCANDLESREQUEST']._serialized_end=1613
-  _globals['_GETCANDLESRESPONSE']._serialized_start=1615
-  _globals['_GETCANDLESRESPONSE']._serialized_end=1674
-  _globals['_PERSISTENCE']._serialized_start=1677
-  _globals['_PERSISTENCE']._serialized_end=2885
+  _globals['_CREATEUSERREQUEST']._serialized_end=464
+  _globals['_CREATEUSERRESPONSE']._serialized_start=466
+  _globals['_CREATEUSERRESPONSE']._serialized_end=520
+  _globals['_GETUSERREQUEST']._serialized_start=522
+  _globals['_GETUSERREQUEST']._serialized_end=576
+  _globals['_GETUSERRESPONSE']._serialized_start=578
+  _globals['_GETUSERRESPONSE']._serialized_end=652
+  _globals['_LISTORDERHISTORYREQUEST']._serialized_start=654
+  _globals['_LISTORDERHISTORYREQUEST']._serialized_end=726
+  _globals['_LISTORDERHISTORYRESPONSE']._serialized_start=728
+  _globals['_LISTORDERHISTORYRESPONSE']._serialized_end=791
+  _globals['_LISTFILLSREQUEST']._serialized_start=793
+  _globals['_LISTFILLSREQUEST']._serialized_end=858
+  _globals['_LISTFILLSRESPONSE']._serialized_start=860
+  _globals['_LISTFILLSRESPONSE']._serialized_end=914
+  _globals['_LISTCLOSEDPOSITIONSREQUEST']._serialized_start=916
+  _globals['_LISTCLOSEDPOSITIONSREQUEST']._serialized_end=991
+  _globals['_LISTCLOSEDPOSITIONSRESPONSE']._serialized_start=993
+  _globals['_LISTCLOSEDPOSITIONSRESPONSE']._serialized_end=1071
+  _globals['_LISTFUNDINGPAYMENTSREQUEST']._serialized_start=1073
+  _globals['_LISTFUNDINGPAYMENTSREQUEST']._serialized_end=1148
+  _globals['_LISTFUNDINGPAYMENTSRESPONSE']._serialized_start=1150
+  _globals['_LISTFUNDINGPAYMENTSRESPONSE']._serialized_end=1227
+  _globals['_LISTLEDGERREQUEST']._serialized_start=1229
+  _globals['_LISTLEDGERREQUEST']._serialized_end=1295
+  _globals['_LISTLEDGERRESPONSE']._serialized_start=1297
+  _globals['_LISTLEDGERRESPONSE']._serialized_end=1361
+  _globals['_LISTTRADESREQUEST']._serialized_start=1363
+  _globals['_LISTTRADESREQUEST']._serialized_end=1429
+  _globals['_LISTTRADESRESPONSE']._serialized_start=1431
+  _globals['_LISTTRADESRESPONSE']._serialized_end=1488
+  _globals['_GETCANDLESREQUEST']._serialized_start=1491
+  _globals['_GETCANDLESREQUEST']._serialized_end=1628
+  _globals['_GETCANDLESRESPONSE']._serialized_start=1630
+  _globals['_GETCANDLESRESPONSE']._serialized_end=1689
+  _globals['_PERSISTENCE']._serialized_start=1692
+  _globals['_PERSISTENCE']._serialized_end=2900
 # @@protoc_insertion_point(module_scope)

@@ -75,17 +75,21 @@ class CreateUserRequest(_message.Message):
 
     EMAIL_FIELD_NUMBER: _builtins.int
     PASSWORD_HASH_FIELD_NUMBER: _builtins.int
+    ADMIN_FIELD_NUMBER: _builtins.int
     email: _builtins.str
+    """Stored lower-cased; must contain one "@"."""
     password_hash: _builtins.str
+    admin: _builtins.bool
     def __init__(
         self,
         *,
         email: _builtins.str = ...,
         password_hash: _builtins.str = ...,
+        admin: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "password_hash", b"password_hash"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["admin", b"admin", "email", b"email", "password_hash", b"password_hash"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -11,7 +11,7 @@ from trademesh_cli import service
 from trademesh_cli.main import build_parser, main
 
 COMMANDS = ("up", "engine", "persistence", "feed", "gateway", "token", "mm", "bench",
-            "healthcheck")
+            "healthcheck", "migrate")
 
 
 def test_help_lists_every_command_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,181 @@
+"""Outbox entries (canonical core-event JSON) → ``EngineEvent`` protos for the event link.
+
+One core event becomes exactly one ``EngineEvent`` with the same sequence number, so the
+stream persistence sees stays gap-free. Integers (ticks, lots, minor units) become decimal
+strings with the market's and asset's specs. Mapping:
+
+* ``OrderAccepted`` → ``order`` (status NEW); ``OrderCanceled`` → ``order`` (CANCELED,
+  ``reason``); ``OrderReplaced`` → ``order`` with status UNSPECIFIED (an amendment: new
+  price and remaining quantity); ``OrderRejected`` → ``order`` (REJECTED; changes nothing).
+* ``OrderFilled`` → ``execution``: the taker's and the maker's fill and the public trade.
+* ``BalanceChanged`` → ``balance`` (the after-state); ``PositionChanged`` → ``position``
+  (after-state with signed ``cost``); ``DepositApplied``/``WithdrawalApplied`` →
+  ``transfer`` (withdrawals negative); ``TransferRejected`` → an event without a body.
+
+Events without a timestamp of their own carry the newest one seen before them (the
+command's time for a fill's balance changes), or the encoder's clock for the first one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from trademesh.v1 import event_pb2, order_pb2
+
+from engine_svc.core.markets import MarketConfig
+
+Body = dict[str, Any]
+SIDES = {"BUY": order_pb2.BUY, "SELL": order_pb2.SELL}
+TYPES = {name: order_pb2.OrderType.Value(name) for name in ("LIMIT", "MARKET")}
+TIFS = {name: order_pb2.TimeInForce.Value(name) for name in ("GTC", "IOC", "FOK")}
+
+
+class Scale:
+    """Integer units of ``step`` (``mult * 10**-exp``) → exact decimal text, no Decimal."""
+
+    __slots__ = ("exp", "mult")
+
+    def __init__(self, step: Decimal) -> None:
+        sign, digits, exponent = step.normalize().as_tuple()
+        assert isinstance(exponent, int) and not sign
+        self.mult = int("".join(map(str, digits))) * 10 ** max(exponent, 0)
+        self.exp = max(-exponent, 0)
+
+    def text(self, units: int) -> str:
+        value = units * self.mult
+        if not self.exp:
+            return str(value)
+        digits = str(abs(value)).rjust(self.exp + 1, "0")
+        whole, frac = digits[:-self.exp], digits[-self.exp:].rstrip("0")
+        sign = "-" if value < 0 else ""
+        return f"{sign}{whole}.{frac}" if frac else f"{sign}{whole}"
+
+
+class EventEncoder:
+    """Stateful only in the carried-forward timestamp; otherwise a pure translation."""
+
+    def __init__(self, config: MarketConfig, clock_ms: Callable[[], int]) -> None:
+        self._clock = clock_ms
+        self._last_ts = 0
+        self._asset = {a.symbol: Scale(a.minor) for a in config.assets.values()}
+        self._price = {m.symbol: Scale(m.tick_size) for m in config.markets.values()}
+        self._qty = {m.symbol: Scale(m.lot_size) for m in config.markets.values()}
+        self._markets = config.markets
+        self._handlers: dict[str, Callable[[event_pb2.EngineEvent, Body], None]] = {
+            "OrderAccepted": self._accepted, "OrderRejected": self._rejected,
+            "OrderFilled": self._filled, "OrderCanceled": self._canceled,
+            "OrderReplaced": self._replaced, "BalanceChanged": self._balance,
+            "PositionChanged": self._position, "DepositApplied": self._transfer,
+            "WithdrawalApplied": self._transfer, "TransferRejected": _nothing,
+        }
+
+    def encode(self, raw: bytes) -> event_pb2.EngineEvent:
+        body: Body = json.loads(raw.decode())
+        ts = body.get("ts")
+        if ts:
+            self._last_ts = int(ts)
+        elif not self._last_ts:
+            self._last_ts = self._clock()
+        event = event_pb2.EngineEvent(sequence=body["seq"], command_sequence=body["cmd_seq"],
+                                      user_id=body.get("user_id") or "")
+        seconds, millis = divmod(self._last_ts, 1000)
+        event.time.seconds, event.time.nanos = seconds, millis * 1_000_000
+        self._handlers[body["@type"]](event, body)
+        return event
+
+    def _accepted(self, event: event_pb2.EngineEvent, b: Body) -> None:
+        o, market = event.order, b["market"]
+        o.order_id, o.client_order_id = str(b["order_id"]), b["client_order_id"] or ""
+        o.user_id, o.market, o.side = b["user_id"], market, SIDES[b["side"]]
+        o.type, o.time_in_force, o.status = TYPES[b["type"]], TIFS[b["tif"]], order_pb2.NEW
+        o.price = self._price[market].text(b["price"]) if b["price"] else ""
+        o.quantity = self._qty[market].text(b["quantity"])
+        o.create_time.CopyFrom(event.time)
+        o.update_time.CopyFrom(event.time)
+
+    def _rejected(self, event: event_pb2.EngineEvent, b: Body) -> None:
+        o = event.order
+        o.order_id = str(b["order_id"]) if b["order_id"] else ""
+        o.client_order_id, o.user_id = b["client_order_id"] or "", b["user_id"]
+        o.market, o.status, o.reason = b["market"], order_pb2.REJECTED, b["reason"]
+
+    def _canceled(self, event: event_pb2.EngineEvent, b: Body) -> None:
+        o = event.order
+        o.order_id, o.user_id, o.market = str(b["order_id"]), b["user_id"], b["market"]
+        o.status, o.reason = order_pb2.CANCELED, b["reason"]
+        o.update_time.CopyFrom(event.time)
+
+    def _replaced(self, event: event_pb2.EngineEvent, b: Body) -> None:
+        o, market = event.order, b["market"]
+        o.order_id, o.user_id, o.market = str(b["order_id"]), b["user_id"], market
+        o.price = self._price[market].text(b["price"])
+        o.quantity = self._qty[market].text(b["quantity"])
+        o.update_time.CopyFrom(event.time)
+
+    def _filled(self, event: event_pb2.EngineEvent, b: Body) -> None:
+        spec = self._markets[b["market"]]
+        quote, fill_id = self._asset[spec.quote.symbol], str(b["fill_id"])
+        price, qty = self._price[spec.symbol].text(b["price"]), self._qty[spec.symbol].text(
+            b["quantity"])
+        taker_side = SIDES[b["taker_side"]]
+        ex = event.execution
+        for who, fill in (("taker", ex.taker), ("maker", ex.maker)):
+            fill.fill_id = fill.trade_id = fill_id
+            fill.market, fill.price, fill.quantity = spec.symbol, price, qty
+            fill.fee_asset, fill.fee = spec.quote.symbol, quote.text(b[f"{who}_fee"])
+            fill.order_id, fill.user_id = str(b[f"{who}_order_id"]), b[f"{who}_user_id"]
+            fill.time.CopyFrom(event.time)
+        ex.taker.side, ex.taker.liquidity = taker_side, order_pb2.TAKER
+        ex.maker.side = order_pb2.SELL if taker_side == order_pb2.BUY else order_pb2.BUY
+        ex.maker.liquidity = order_pb2.MAKER
+        t = ex.trade
+        t.trade_id, t.market, t.price, t.quantity = fill_id, spec.symbol, price, qty
+        t.taker_side = b["taker_side"]
+        t.time.CopyFrom(event.time)
+        ex.taker_remaining = self._qty[spec.symbol].text(b["taker_remaining"])
+        ex.maker_remaining = self._qty[spec.symbol].text(b["maker_remaining"])
+        ex.base_asset, ex.quote_asset, ex.perp = spec.base.symbol, spec.quote.symbol, \
+            spec.is_perp
+
+    def _balance(self, event: event_pb2.EngineEvent, b: Body) -> None:
+        scale = self._asset[b["asset"]]
+        event.balance.user_id = b["user_id"]
+        bal = event.balance.balance
+        bal.asset, bal.available, bal.locked = b["asset"], scale.text(b["available"]), \
+            scale.text(b["locked"])
+
+    def _position(self, event: event_pb2.EngineEvent, b: Body) -> None:
+        spec = self._markets[b["market"]]
+        quote = self._asset[spec.quote.symbol]
+        size, cost = int(b["size"]), int(b["cost"])
+        p = event.position
+        p.market, p.user_id = spec.symbol, b["user_id"]
+        p.side = order_pb2.BUY if size > 0 else order_pb2.SELL if size < 0 \
+            else order_pb2.SIDE_UNSPECIFIED
+        p.size = self._qty[spec.symbol].text(abs(size))
+        if size:
+            entry = Decimal(cost) / Decimal(size * spec.notional_unit) * spec.tick_size
+            p.entry_price = _plain(entry.quantize(spec.tick_size / 10**6))
+        else:
+            p.entry_price = "0"
+        p.margin, p.realized_pnl = quote.text(b["margin"]), quote.text(b["realized_pnl"])
+        p.cost = quote.text(cost)
+
+    def _transfer(self, event: event_pb2.EngineEvent, b: Body) -> None:
+        units = b["amount"] if b["@type"] == "DepositApplied" else -b["amount"]
+        tr = event.transfer
+        tr.asset, tr.amount = b["asset"], self._asset[b["asset"]].text(units)
+        tr.transaction_id = b["tx_id"] or ""
+
+
+def _plain(value: Decimal) -> str:
+    """A decimal without exponent or needless trailing zeros."""
+    text = format(value.normalize(), "f")
+    return "0" if text == "-0" else text
+
+
+def _nothing(event: event_pb2.EngineEvent, body: Body) -> None:
+    """An event that changed nothing durable (a refused transfer): the envelope only."""

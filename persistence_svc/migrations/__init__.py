@@ -1,0 +1,45 @@
+"""Alembic migrations for the persistence schema, runnable from code.
+
+``await upgrade(dsn)`` (or ``upgrade_sync(dsn)`` outside an event loop) brings the database
+to the newest revision. Concurrent callers serialize on a PostgreSQL advisory lock, so
+several persistence replicas may start at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, text
+
+from persistence_svc.db import create_engine
+
+HERE = Path(__file__).parent
+LOCK_KEY = 0x7472_6164_656D  # "tradem"
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(HERE))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
+    command.upgrade(alembic_config(connection), revision)
+
+
+async def upgrade(dsn: str, revision: str = "head") -> None:
+    engine = create_engine(dsn, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_upgrade, revision)
+    finally:
+        await engine.dispose()
+
+
+def upgrade_sync(dsn: str, revision: str = "head") -> None:
+    asyncio.run(upgrade(dsn, revision))

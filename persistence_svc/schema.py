@@ -1,0 +1,153 @@
+"""The persistence schema: SQLAlchemy Core tables (the migrations create exactly these).
+
+Invariants:
+
+* Amounts, prices and quantities are ``NUMERIC`` in decimal units, never floating point.
+* Times are ``BIGINT`` milliseconds since the Unix epoch (UTC), so candle buckets are exact
+  integer arithmetic (``ts - ts % interval``).
+* ``sync_state.committed_seq`` is written in the same transaction as the rows of the events
+  up to it: the database holds every event up to it and none after it.
+* Every ledger transaction (the postings of one ``event_seq`` and ``reference``) sums to
+  zero per asset; account ``external`` is the outside world, so per asset all other accounts
+  sum to deposits minus withdrawals. Accounts: ``user:<id>``, ``fees``, ``pnl``
+  (counterpart of realized perp PnL), ``external``.
+* History queries page by a monotonic ``BIGINT`` id the client sees (order id, fill id,
+  trade id, ledger entry id, position id, payment id) with ``before``, so a cursor is stable
+  while new rows arrive (they only get larger ids); each has an index on ``(user_id, id)``
+  or ``(market, id)``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+
+def _id() -> Column[int]:
+    return Column("id", BigInteger, primary_key=True, autoincrement=True)
+
+
+def num(name: str) -> Column[Decimal]:
+    return Column(name, Numeric, nullable=False)
+
+
+def big(name: str) -> Column[int]:
+    return Column(name, BigInteger, nullable=False)
+
+
+users = Table(
+    "users", metadata, Column("id", String(36), primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("admin", Boolean, nullable=False, server_default="false"),
+    big("created_ms"))
+
+sync_state = Table(
+    "sync_state", metadata, Column("engine_id", String(64), primary_key=True),
+    big("committed_seq"))
+
+orders = Table(
+    "orders", metadata, _id(), Column("order_id", BigInteger, nullable=False, unique=True),
+    Column("user_id", String(64), nullable=False), Column("market", String(32), nullable=False),
+    Column("client_order_id", String(64)), Column("side", String(4), nullable=False),
+    Column("type", String(8), nullable=False), Column("tif", String(4), nullable=False),
+    Column("status", String(16), nullable=False), Column("price", Numeric),
+    num("quantity"), num("remaining"),
+    num("filled"), num("notional"),
+    Column("reason", String(32)), big("created_ms"),
+    big("updated_ms"),
+    big("event_seq"),
+    Index("orders_user_order", "user_id", "order_id"))
+
+fills = Table(
+    "fills", metadata, _id(), big("fill_id"),
+    Column("liquidity", String(5), nullable=False),
+    big("order_id"), Column("user_id", String(64), nullable=False),
+    Column("market", String(32), nullable=False), Column("side", String(4), nullable=False),
+    num("price"), num("quantity"),
+    num("fee"), Column("fee_asset", String(16), nullable=False),
+    big("ts_ms"), big("event_seq"),
+    UniqueConstraint("fill_id", "liquidity", name="fills_fill_side"),
+    Index("fills_user_fill", "user_id", "fill_id"))
+
+trades = Table(
+    "trades", metadata, _id(), Column("trade_id", BigInteger, nullable=False, unique=True),
+    Column("market", String(32), nullable=False), num("price"),
+    num("quantity"), Column("taker_side", String(4), nullable=False),
+    big("ts_ms"),
+    Index("trades_market_trade", "market", "trade_id"),
+    Index("trades_market_ts", "market", "ts_ms"))
+
+balances = Table(
+    "balances", metadata, Column("user_id", String(64), nullable=False),
+    Column("asset", String(16), nullable=False), num("available"),
+    num("locked"), big("event_seq"),
+    PrimaryKeyConstraint("user_id", "asset"))
+
+ledger = Table(
+    "ledger_entries", metadata, _id(), big("event_seq"),
+    Column("account", String(80), nullable=False), Column("user_id", String(64)),
+    Column("asset", String(16), nullable=False), num("amount"),
+    Column("kind", String(16), nullable=False), Column("reference", String(140), nullable=False),
+    Column("market", String(32)), big("ts_ms"),
+    Index("ledger_user_id", "user_id", "id"))
+
+positions = Table(
+    "positions", metadata, Column("user_id", String(64), nullable=False),
+    Column("market", String(32), nullable=False), num("size"),
+    Column("side", String(4)), num("cost"),
+    num("entry_price"), num("margin"),
+    num("realized_pnl"),
+    num("realized_at_open"),
+    big("opened_ms"), big("event_seq"),
+    PrimaryKeyConstraint("user_id", "market"))
+
+closed_positions = Table(
+    "closed_positions", metadata, _id(), Column("user_id", String(64), nullable=False),
+    Column("market", String(32), nullable=False), Column("side", String(4), nullable=False),
+    num("size"), num("entry_price"),
+    num("realized_pnl"), big("opened_ms"),
+    big("closed_ms"), big("event_seq"),
+    Index("closed_positions_user_id", "user_id", "id"))
+
+funding_payments = Table(
+    "funding_payments", metadata, _id(), Column("user_id", String(64), nullable=False),
+    Column("market", String(32), nullable=False), num("rate"),
+    num("position_size"), num("amount"),
+    big("ts_ms"), big("event_seq"),
+    Index("funding_user_id", "user_id", "id"))
+
+liquidations = Table(
+    "liquidations", metadata, _id(), Column("liquidation_id", String(64), nullable=False,
+                                            unique=True),
+    Column("user_id", String(64), nullable=False), Column("market", String(32), nullable=False),
+    Column("side", String(4), nullable=False), num("size"),
+    num("price"), num("fee"),
+    num("insurance_fund_delta"),
+    big("ts_ms"), big("event_seq"),
+    Index("liquidations_user_id", "user_id", "id"))
+
+candles_1m = Table(
+    "candles_1m", metadata, Column("market", String(32), nullable=False),
+    big("open_ms"), num("open"),
+    num("high"), num("low"),
+    num("close"), num("volume"),
+    big("first_trade"),
+    big("last_trade"), Column("trades", Integer, nullable=False),
+    PrimaryKeyConstraint("market", "open_ms"))

@@ -1,0 +1,137 @@
+"""The ``trademesh.v1.Persistence`` servicer: convert the request, call a repository,
+convert the result. History calls are scoped to the caller's verified JWT identity;
+``SyncEvents``, ``CreateUser`` and ``GetUser`` are internal (engine and gateway only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import grpc
+from sqlalchemy import Row
+from trademesh.v1 import persistence_pb2 as pb
+from trademesh.v1 import persistence_pb2_grpc
+
+from mesh_runtime.grpc_auth import Authenticator, InvalidToken
+from persistence_svc import codec, errors
+from persistence_svc.candles import CandleRepository
+from persistence_svc.event_writer import EventWriter
+from persistence_svc.history import HistoryRepository, InvalidQuery, Page
+from persistence_svc.users import EmailTaken, UserRecord, UserRepository
+
+Context = grpc.aio.ServicerContext[Any, Any]
+M = TypeVar("M")
+Fetch = Callable[[str, Page], Awaitable[Sequence[Row[Any]]]]
+
+
+class PersistenceServicer(persistence_pb2_grpc.PersistenceServicer):
+    def __init__(self, writer: EventWriter, history: HistoryRepository,
+                 candles: CandleRepository, users: UserRepository, auth: Authenticator,
+                 clock_ms: Callable[[], int]) -> None:
+        self._writer = writer
+        self._history = history
+        self._candles = candles
+        self._users = users
+        self._auth = auth
+        self._clock = clock_ms
+
+    async def SyncEvents(self, request_iterator: AsyncIterator[pb.SyncEventsRequest],
+                         context: Context) -> AsyncIterator[pb.SyncEventsResponse]:
+        engine_id = ""
+        async for request in request_iterator:
+            if request.WhichOneof("message") == "engine_id":
+                engine_id = request.engine_id
+                committed = await self._writer.committed(engine_id)
+            elif not engine_id:
+                await errors.abort(context, errors.status(
+                    grpc.StatusCode.FAILED_PRECONDITION, "HELLO_REQUIRED",
+                    "send engine_id before the first batch"))
+            else:
+                committed = await self._writer.commit(engine_id, list(request.batch.events))
+            yield pb.SyncEventsResponse(committed_sequence=committed)
+
+    async def CreateUser(self, request: pb.CreateUserRequest,
+                         context: Context) -> pb.CreateUserResponse:
+        try:
+            record = await self._users.create(request.email, request.password_hash,
+                                              request.admin)
+        except InvalidQuery as err:
+            await errors.abort(context, errors.invalid(err))
+        except EmailTaken:
+            await errors.abort(context, errors.status(
+                grpc.StatusCode.ALREADY_EXISTS, "EMAIL_TAKEN", "email: already registered",
+                "email"))
+        return pb.CreateUserResponse(user=codec.user(record))
+
+    async def GetUser(self, request: pb.GetUserRequest, context: Context) -> pb.GetUserResponse:
+        key = request.WhichOneof("key")
+        record: UserRecord | None = None
+        if key == "id":
+            record = await self._users.by_id(request.id)
+        elif key == "email":
+            record = await self._users.by_email(request.email)
+        if record is None:
+            await errors.abort(context, errors.status(
+                grpc.StatusCode.NOT_FOUND, "USER_NOT_FOUND", "no such user"))
+        return pb.GetUserResponse(user=codec.user(record), password_hash=record.password_hash)
+
+    async def _page(self, request: Any, context: Context, fetch: Fetch,
+                    convert: Callable[[Row[Any]], M]) -> list[M]:
+        try:
+            user_id = self._auth.claims(context).user_id
+        except InvalidToken as err:
+            await errors.abort(context, errors.status(
+                grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED", str(err)))
+        try:
+            rows = await fetch(user_id, Page.of(request.market, request.limit, request.before))
+        except InvalidQuery as err:
+            await errors.abort(context, errors.invalid(err))
+        return [convert(r) for r in rows]
+
+    async def ListOrderHistory(self, request: pb.ListOrderHistoryRequest,
+                               context: Context) -> pb.ListOrderHistoryResponse:
+        found = await self._page(request, context, self._history.orders, codec.order)
+        return pb.ListOrderHistoryResponse(orders=found)
+
+    async def ListFills(self, request: pb.ListFillsRequest,
+                        context: Context) -> pb.ListFillsResponse:
+        return pb.ListFillsResponse(
+            fills=await self._page(request, context, self._history.fills, codec.fill))
+
+    async def ListClosedPositions(self, request: pb.ListClosedPositionsRequest,
+                                  context: Context) -> pb.ListClosedPositionsResponse:
+        found = await self._page(request, context, self._history.closed_positions,
+                                 codec.closed_position)
+        return pb.ListClosedPositionsResponse(positions=found)
+
+    async def ListFundingPayments(self, request: pb.ListFundingPaymentsRequest,
+                                  context: Context) -> pb.ListFundingPaymentsResponse:
+        found = await self._page(request, context, self._history.funding, codec.funding)
+        return pb.ListFundingPaymentsResponse(payments=found)
+
+    async def ListLedger(self, request: pb.ListLedgerRequest,
+                         context: Context) -> pb.ListLedgerResponse:
+        found = await self._page(request, context, self._history.ledger, codec.ledger_entry)
+        return pb.ListLedgerResponse(entries=found)
+
+    async def ListTrades(self, request: pb.ListTradesRequest,
+                         context: Context) -> pb.ListTradesResponse:
+        try:
+            rows = await self._history.trades(
+                Page.of(request.market, request.limit, request.before))
+        except InvalidQuery as err:
+            await errors.abort(context, errors.invalid(err))
+        return pb.ListTradesResponse(trades=[codec.trade(r) for r in rows])
+
+    async def GetCandles(self, request: pb.GetCandlesRequest,
+                         context: Context) -> pb.GetCandlesResponse:
+        start = codec.ms(request.start) if request.HasField("start") else None
+        end = codec.ms(request.end) if request.HasField("end") else None
+        try:
+            rows = await self._candles.candles(request.market, request.interval, start, end,
+                                               self._clock())
+        except InvalidQuery as err:
+            await errors.abort(context, errors.invalid(err))
+        return pb.GetCandlesResponse(
+            candles=[codec.candle(request.market, request.interval, c) for c in rows])
