@@ -113,7 +113,8 @@ async def run(settings: Settings) -> None:
         link = EventLink(journal, settings, sequencer.config)
         tune_gc()
         task = asyncio.create_task(sequencer.run())
-        servicer = EngineServicer(sequencer, Authenticator(verifier), wall_clock_ms)
+        servicer = EngineServicer(sequencer, Authenticator(verifier), wall_clock_ms,
+                                  persisted=lambda: (link.committed, link.connected))
         service = GrpcService("engine", settings.host, settings.engine_port,
                               [register(servicer)],
                               grace_seconds=settings.shutdown_grace_seconds)

@@ -38,10 +38,12 @@ def _rejection(events: list[Event]) -> errors.DomainError | None:
 
 class EngineServicer(engine_pb2_grpc.EngineServicer):
     def __init__(self, sequencer: Sequencer, auth: Authenticator,
-                 clock_ms: Callable[[], int]) -> None:
+                 clock_ms: Callable[[], int],
+                 persisted: Callable[[], tuple[int, bool]] = lambda: (0, False)) -> None:
         self._seq = sequencer
         self._auth = auth
         self._clock = clock_ms
+        self._persisted = persisted  # (committed event sequence, link connected)
 
     @property
     def _config(self) -> Any:
@@ -318,6 +320,15 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
         spec = await self._market(context, request.market)
         newest = self._seq.engine.recent_trades(spec.symbol)[::-1][: request.limit or 100]
         return engine_pb2.GetRecentTradesResponse(trades=codec.trades(spec, newest))
+
+    async def GetEngineStatus(self, request: engine_pb2.GetEngineStatusRequest,
+                              context: Context) -> engine_pb2.GetEngineStatusResponse:
+        engine = self._seq.engine
+        committed, connected = self._persisted()
+        return engine_pb2.GetEngineStatusResponse(
+            command_sequence=engine.last_seq, event_sequence=engine.event_seq,
+            persisted_sequence=committed, persistence_lag=max(0, engine.event_seq - committed),
+            persistence_connected=connected, healthy=self._seq.healthy)
 
     async def PlaceOrders(self, request_iterator: AsyncIterator[engine_pb2.PlaceOrdersRequest],
                           context: Context) -> AsyncIterator[engine_pb2.PlaceOrdersResponse]:

@@ -787,6 +787,58 @@ class GetRecentTradesResponse(_message.Message):
 Global___GetRecentTradesResponse: _TypeAlias = GetRecentTradesResponse  # noqa: Y015
 
 @_typing.final
+class GetEngineStatusRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetEngineStatusRequest: _TypeAlias = GetEngineStatusRequest  # noqa: Y015
+
+@_typing.final
+class GetEngineStatusResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMMAND_SEQUENCE_FIELD_NUMBER: _builtins.int
+    EVENT_SEQUENCE_FIELD_NUMBER: _builtins.int
+    PERSISTED_SEQUENCE_FIELD_NUMBER: _builtins.int
+    PERSISTENCE_LAG_FIELD_NUMBER: _builtins.int
+    PERSISTENCE_CONNECTED_FIELD_NUMBER: _builtins.int
+    HEALTHY_FIELD_NUMBER: _builtins.int
+    command_sequence: _builtins.int
+    """The last applied command and the last emitted event."""
+    event_sequence: _builtins.int
+    persisted_sequence: _builtins.int
+    """The last event persistence has committed, and how many events it is behind."""
+    persistence_lag: _builtins.int
+    persistence_connected: _builtins.bool
+    healthy: _builtins.bool
+    """False while the state is being rebuilt after a journal failure."""
+    def __init__(
+        self,
+        *,
+        command_sequence: _builtins.int = ...,
+        event_sequence: _builtins.int = ...,
+        persisted_sequence: _builtins.int = ...,
+        persistence_lag: _builtins.int = ...,
+        persistence_connected: _builtins.bool = ...,
+        healthy: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command_sequence", b"command_sequence", "event_sequence", b"event_sequence", "healthy", b"healthy", "persisted_sequence", b"persisted_sequence", "persistence_connected", b"persistence_connected", "persistence_lag", b"persistence_lag"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetEngineStatusResponse: _TypeAlias = GetEngineStatusResponse  # noqa: Y015
+
+@_typing.final
 class PlaceOrdersRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -121,6 +121,11 @@ class EngineStub:
                 request_serializer=trademesh_dot_v1_dot_engine__pb2.GetRecentTradesRequest.SerializeToString,
                 response_deserializer=trademesh_dot_v1_dot_engine__pb2.GetRecentTradesResponse.FromString,
                 _registered_method=True)
+        self.GetEngineStatus = channel.unary_unary(
+                '/trademesh.v1.Engine/GetEngineStatus',
+                request_serializer=trademesh_dot_v1_dot_engine__pb2.GetEngineStatusRequest.SerializeToString,
+                response_deserializer=trademesh_dot_v1_dot_engine__pb2.GetEngineStatusResponse.FromString,
+                _registered_method=True)
         self.PlaceOrders = channel.stream_stream(
                 '/trademesh.v1.Engine/PlaceOrders',
                 request_serializer=trademesh_dot_v1_dot_engine__pb2.PlaceOrdersRequest.SerializeToString,
@@ -253,6 +258,14 @@ class EngineServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetEngineStatus(self, request, context):
+        """Operational status for operators and the gateway's /readyz: sequence numbers and how
+        far persistence is behind (events not yet committed to PostgreSQL).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def PlaceOrders(self, request_iterator, context):
         """Streaming placement for internal clients: many orders per message, results streamed
         back in order, one response per request message. Each result's order carries its
@@ -350,6 +363,11 @@ def add_EngineServicer_to_server(servicer, server):
                     servicer.GetRecentTrades,
                     request_deserializer=trademesh_dot_v1_dot_engine__pb2.GetRecentTradesRequest.FromString,
                     response_serializer=trademesh_dot_v1_dot_engine__pb2.GetRecentTradesResponse.SerializeToString,
+            ),
+            'GetEngineStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEngineStatus,
+                    request_deserializer=trademesh_dot_v1_dot_engine__pb2.GetEngineStatusRequest.FromString,
+                    response_serializer=trademesh_dot_v1_dot_engine__pb2.GetEngineStatusResponse.SerializeToString,
             ),
             'PlaceOrders': grpc.stream_stream_rpc_method_handler(
                     servicer.PlaceOrders,
@@ -818,6 +836,33 @@ class Engine:
             '/trademesh.v1.Engine/GetRecentTrades',
             trademesh_dot_v1_dot_engine__pb2.GetRecentTradesRequest.SerializeToString,
             trademesh_dot_v1_dot_engine__pb2.GetRecentTradesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEngineStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trademesh.v1.Engine/GetEngineStatus',
+            trademesh_dot_v1_dot_engine__pb2.GetEngineStatusRequest.SerializeToString,
+            trademesh_dot_v1_dot_engine__pb2.GetEngineStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -71,6 +71,10 @@ class EngineStub:
     """Top of book and 24h statistics."""
     GetRecentTrades: _grpc.UnaryUnaryMultiCallable[_engine_pb2.GetRecentTradesRequest, _engine_pb2.GetRecentTradesResponse]
     """The engine's most recent public trades (the durable record is Persistence.ListTrades)."""
+    GetEngineStatus: _grpc.UnaryUnaryMultiCallable[_engine_pb2.GetEngineStatusRequest, _engine_pb2.GetEngineStatusResponse]
+    """Operational status for operators and the gateway's /readyz: sequence numbers and how
+    far persistence is behind (events not yet committed to PostgreSQL).
+    """
     PlaceOrders: _grpc.StreamStreamMultiCallable[_engine_pb2.PlaceOrdersRequest, _engine_pb2.PlaceOrdersResponse]
     """Streaming placement for internal clients: many orders per message, results streamed
     back in order, one response per request message. Each result's order carries its
@@ -121,6 +125,10 @@ class EngineAsyncStub(EngineStub):
     """Top of book and 24h statistics."""
     GetRecentTrades: _aio.UnaryUnaryMultiCallable[_engine_pb2.GetRecentTradesRequest, _engine_pb2.GetRecentTradesResponse]  # type: ignore[assignment]
     """The engine's most recent public trades (the durable record is Persistence.ListTrades)."""
+    GetEngineStatus: _aio.UnaryUnaryMultiCallable[_engine_pb2.GetEngineStatusRequest, _engine_pb2.GetEngineStatusResponse]  # type: ignore[assignment]
+    """Operational status for operators and the gateway's /readyz: sequence numbers and how
+    far persistence is behind (events not yet committed to PostgreSQL).
+    """
     PlaceOrders: _aio.StreamStreamMultiCallable[_engine_pb2.PlaceOrdersRequest, _engine_pb2.PlaceOrdersResponse]  # type: ignore[assignment]
     """Streaming placement for internal clients: many orders per message, results streamed
     back in order, one response per request message. Each result's order carries its
@@ -270,6 +278,16 @@ class EngineServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_engine_pb2.GetRecentTradesResponse, _abc.Awaitable[_engine_pb2.GetRecentTradesResponse]]:
         """The engine's most recent public trades (the durable record is Persistence.ListTrades)."""
+
+    @_abc_1.abstractmethod
+    def GetEngineStatus(
+        self,
+        request: _engine_pb2.GetEngineStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_engine_pb2.GetEngineStatusResponse, _abc.Awaitable[_engine_pb2.GetEngineStatusResponse]]:
+        """Operational status for operators and the gateway's /readyz: sequence numbers and how
+        far persistence is behind (events not yet committed to PostgreSQL).
+        """
 
     @_abc_1.abstractmethod
     def PlaceOrders(

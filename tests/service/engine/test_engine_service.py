@@ -242,3 +242,12 @@ async def test_streaming_placement_answers_in_order(harness: EngineHarness) -> N
         [[str(200 + i), "3"] for i in range(100)]  # each message placed in order
     ids = [int(r.order.order_id) for reply in replies for r in reply.results[:100]]
     assert ids == sorted(ids) and len(set(ids)) == 300
+
+
+async def test_engine_status_reports_sequences(harness: EngineHarness) -> None:
+    h = harness
+    await _fund(h, "alice", "USD", "10", "a1")
+    status = await h.stub.GetEngineStatus(engine_pb2.GetEngineStatusRequest())
+    assert (status.command_sequence, status.healthy) == (1, True)
+    assert status.event_sequence >= 1
+    assert status.persistence_lag == status.event_sequence  # nothing persisted in this harness
