@@ -46,6 +46,8 @@ class Settings:
     # The embedded Redis' fsync policy: "always" (every acknowledged order is on disk) or
     # "everysec" (faster; up to a second of acknowledged orders at risk on power loss).
     redis_appendfsync: str = "always"
+    # Whether `trademesh up` also runs the market maker (`trademesh mm`).
+    market_maker: str = "on"
     # How long `trademesh up` waits for every service to report healthy.
     startup_timeout_seconds: float = 90.0
     # JWT keys (Ed25519, PEM); empty means <data_dir>/keys/jwt_{private,public}.pem.
@@ -85,6 +87,8 @@ class Settings:
         if self.redis_appendfsync not in ("always", "everysec"):
             raise ConfigError(f"{PREFIX}REDIS_APPENDFSYNC={self.redis_appendfsync!r}: "
                               "expected always or everysec")
+        if self.market_maker not in ("on", "off"):
+            raise ConfigError(f"{PREFIX}MARKET_MAKER={self.market_maker!r}: expected on or off")
         if self.jwt_ttl_seconds <= 0:
             raise ConfigError(f"{PREFIX}JWT_TTL_SECONDS must be positive")
 

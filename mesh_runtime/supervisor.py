@@ -139,6 +139,12 @@ class Supervisor:
             self._services.append(child)
             await child.start()
         await self._wait_all_healthy(settings)
+        if settings.market_maker == "on":
+            self.say("trademesh: starting the market maker")
+            maker = Child(ChildSpec(name="mm", argv=[sys.executable, "-m", "trademesh_cli", "mm"],
+                                    log_path=self.logs_dir / "mm.log", env=env))
+            self._services.append(maker)
+            await maker.start()
         return settings
 
     async def _start_embedded(self, settings: Settings) -> Settings:

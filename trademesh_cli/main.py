@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Generator, Sequence
 
 from mesh_runtime.config import ConfigError
-from trademesh_cli import bench, healthcheck, migrate, service, token, unavailable, up
+from trademesh_cli import bench, healthcheck, market_maker, migrate, service, token, up
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -39,8 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
          migrate.command)
     token.add_arguments(_add(commands, "token", "print a JWT for the local mesh "
                                                  "(an admin one with --admin)", token.command))
-    _add(commands, "mm", "the market-maker bot as a gRPC client (not available yet)",
-         unavailable.command)
+    _add(commands, "mm", "the market-maker bot: quotes around the index on every market",
+         market_maker.command)
     bench.add_arguments(_add(commands, "bench", "run a benchmark of bench/ and print its "
                                                 "figures", bench.command))
     healthcheck.add_arguments(_add(commands, "healthcheck", "exit 0 if a gRPC server reports "

@@ -145,7 +145,8 @@ def mesh_env(
     env.update({f"TRADEMESH_{name.upper()}": str(port) for name, port in ports.items()})
     env.update(TRADEMESH_DATA_DIR=str(data_dir), TRADEMESH_HOST="127.0.0.1",
                TRADEMESH_SHUTDOWN_GRACE_SECONDS="2")
-    if pythonpath is not None:
+    if pythonpath is not None:  # stand-in services: no engine for a market maker to quote on
+        env["TRADEMESH_MARKET_MAKER"] = "off"
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath),
                                                           env.get("PYTHONPATH", "")]))
     return env, ports

@@ -1,0 +1,67 @@
+"""The market maker against the real Engine service: ladders, re-quotes, bounded inventory."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import grpc
+from trademesh.v1 import engine_pb2, order_pb2
+
+from tests.service.engine.conftest import EngineHarness
+from trademesh_cli.mm.bot import MarketMaker
+from trademesh_cli.mm.prices import IndexPrices
+
+
+async def _maker(h: EngineHarness) -> tuple[MarketMaker, IndexPrices]:
+    prices = IndexPrices({"SOL": Decimal(150), "BTC": Decimal(60_000), "ETH": Decimal(3_000)})
+    bot = MarketMaker(h.stub, h.auth("market-maker"), prices)  # type: ignore[arg-type]
+    await bot.start()
+    return bot, prices
+
+
+async def _book(h: EngineHarness, market: str) -> tuple[list[str], list[str]]:
+    depth = await h.stub.GetDepth(engine_pb2.GetDepthRequest(market=market, limit=20))
+    return ([lvl.values[0].string_value for lvl in depth.bids],
+            [lvl.values[0].string_value for lvl in depth.asks])
+
+
+async def test_quotes_a_ladder_on_every_market_and_requotes_when_the_index_moves(
+        harness: EngineHarness) -> None:
+    h = harness
+    bot, prices = await _maker(h)
+    for state in bot.markets.values():
+        await bot.tick(state)
+    bids, asks = await _book(h, "SOL-PERP")
+    assert len(bids) == len(asks) == 5
+    assert Decimal(bids[0]) < Decimal(150) < Decimal(asks[0])
+    prices.set("SOL", Decimal(160))
+    await bot.tick(bot.markets["SOL-PERP"])
+    bids, asks = await _book(h, "SOL-PERP")
+    assert Decimal(bids[0]) < Decimal(160) < Decimal(asks[0]) and Decimal(bids[0]) > 150
+    spot_bids, spot_asks = await _book(h, "SOL-USD")
+    assert len(spot_bids) == len(spot_asks) == 5
+
+
+async def test_inventory_stays_bounded_when_a_trader_keeps_selling(harness: EngineHarness) -> None:
+    h = harness
+    bot, _ = await _maker(h)
+    state = bot.markets["SOL-USD"]
+    await h.stub.Deposit(engine_pb2.DepositRequest(asset="SOL", amount="10000",
+                                                   transaction_id="seller"),
+                         metadata=h.auth("seller"))
+    refused = 0
+    for _ in range(40):
+        await bot.tick(state)
+        try:
+            await h.stub.PlaceOrder(engine_pb2.PlaceOrderRequest(
+                market="SOL-USD", side=order_pb2.SELL, type=order_pb2.MARKET, quantity="20",
+                slippage_bps=500), metadata=h.auth("seller"))
+        except grpc.aio.AioRpcError as err:  # the maker stopped bidding: nothing to sell into
+            assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+            refused += 1
+    assert refused > 0
+    await bot.tick(state)
+    bought = await bot._inventory(state)
+    assert bought <= state.rule.max_inventory + state.rule.size * state.rule.levels
+    bids, asks = await _book(h, "SOL-USD")
+    assert not bids and asks  # at the bound it only offers

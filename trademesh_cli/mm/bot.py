@@ -1,0 +1,115 @@
+"""The market-maker bot: for every market, keep a ladder of post-only quotes around the
+index price, re-quoting when the index moves or quotes were filled; inventory skews and
+bounds the ladder (see :mod:`trademesh_cli.mm.quotes`). It is an ordinary Engine client:
+its own account, its own token, nothing a trader could not do."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import grpc
+from trademesh.v1 import engine_pb2, engine_pb2_grpc, market_pb2, order_pb2
+
+from trademesh_cli.mm.prices import IndexPrices
+from trademesh_cli.mm.quotes import Grid, LadderRule, Quote, ladder, moved
+
+log = logging.getLogger("trademesh.mm")
+
+SEED = {"USD": "100000000", "BTC": "100", "ETH": "1000", "SOL": "100000"}
+SIZES = {"BTC": Decimal("0.05"), "ETH": Decimal("0.5"), "SOL": Decimal(5)}
+Metadata = tuple[tuple[str, str], ...]
+
+
+@dataclass
+class MarketState:
+    market: market_pb2.Market
+    grid: Grid
+    rule: LadderRule
+    quoted_index: Decimal | None = None
+    quoted: list[Quote] = field(default_factory=list)
+
+
+def market_state(market: market_pb2.Market) -> MarketState:
+    size = SIZES.get(market.base_asset, Decimal(market.min_quantity) * 10)
+    grid = Grid(Decimal(market.tick_size), Decimal(market.lot_size), Decimal(market.min_quantity))
+    return MarketState(market, grid, LadderRule(size=size, max_inventory=size * 20))
+
+
+class MarketMaker:
+    def __init__(self, stub: engine_pb2_grpc.EngineAsyncStub, metadata: Metadata,
+                 prices: IndexPrices, *, requote_bps: Decimal = Decimal(3),
+                 leverage: int = 5) -> None:
+        self._stub = stub
+        self._meta = metadata
+        self._prices = prices
+        self._requote_bps = requote_bps
+        self._leverage = leverage
+        self.markets: dict[str, MarketState] = {}
+
+    async def start(self) -> None:
+        reply = await self._stub.ListMarkets(engine_pb2.ListMarketsRequest(), timeout=10)
+        self.markets = {m.symbol: market_state(m) for m in reply.markets}
+        for asset, amount in SEED.items():
+            await self._stub.Deposit(engine_pb2.DepositRequest(
+                asset=asset, amount=amount, transaction_id=f"mm-seed-{asset}"),
+                metadata=self._meta, timeout=10)
+
+    async def run(self, interval: float = 0.5) -> None:
+        await self.start()
+        while True:
+            for state in self.markets.values():
+                try:
+                    await self.tick(state)
+                except grpc.aio.AioRpcError as err:
+                    log.warning("%s: %s %s", state.market.symbol, err.code(), err.details())
+            await asyncio.sleep(interval)
+
+    async def tick(self, state: MarketState) -> None:
+        """Re-quotes ``state``'s market if the index moved or quotes were taken."""
+        index = self._prices.get(state.market.base_asset)
+        if index is None:
+            return
+        open_orders = await self._stub.ListOpenOrders(engine_pb2.ListOpenOrdersRequest(
+            market=state.market.symbol), metadata=self._meta, timeout=5)
+        taken = len(open_orders.orders) < len(state.quoted)
+        if not taken and not moved(state.quoted_index, index, self._requote_bps):
+            return
+        quotes = ladder(index, await self._inventory(state), state.grid, state.rule)
+        await self._stub.CancelAllOrders(engine_pb2.CancelAllOrdersRequest(
+            market=state.market.symbol), metadata=self._meta, timeout=5)
+        await self._place(state, quotes)
+        state.quoted_index, state.quoted = index, quotes
+
+    async def _inventory(self, state: MarketState) -> Decimal:
+        market = state.market
+        if market.kind == market_pb2.PERP:
+            reply = await self._stub.GetPositions(engine_pb2.GetPositionsRequest(
+                market=market.symbol), metadata=self._meta, timeout=5)
+            return sum((Decimal(p.size) * (1 if p.side == order_pb2.BUY else -1)
+                        for p in reply.positions), Decimal(0))
+        balances = await self._stub.GetBalances(engine_pb2.GetBalancesRequest(),
+                                                metadata=self._meta, timeout=5)
+        held = next((Decimal(b.available) + Decimal(b.locked) for b in balances.balances
+                     if b.asset == market.base_asset), Decimal(0))
+        return held - Decimal(SEED.get(market.base_asset, "0"))
+
+    async def _place(self, state: MarketState, quotes: list[Quote]) -> None:
+        market = state.market
+        leverage = self._leverage if market.kind == market_pb2.PERP else 0
+        orders = [engine_pb2.PlaceOrderRequest(
+            market=market.symbol, side=order_pb2.Side.Value(q.side), type=order_pb2.LIMIT,
+            quantity=str(q.quantity), price=str(q.price), post_only=True,
+            leverage=leverage) for q in quotes]
+
+        async def one_message() -> AsyncIterator[engine_pb2.PlaceOrdersRequest]:
+            yield engine_pb2.PlaceOrdersRequest(orders=orders)
+
+        async for reply in self._stub.PlaceOrders(one_message(), metadata=self._meta,
+                                                  timeout=10):
+            refused = [r.error.message for r in reply.results if r.error.code]
+            if refused:
+                log.debug("%s: %d quotes refused (%s)", market.symbol, len(refused), refused[0])
