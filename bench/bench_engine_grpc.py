@@ -8,8 +8,10 @@ PostgreSQL (snapshots) and a real ``trademesh engine`` process, then measures:
 * unary PlaceOrder at saturation (many concurrent callers);
 * the streaming PlaceOrders rpc (many orders per message, several messages in flight).
 
+* the streaming rpc at a constant offered rate (50 orders per message).
+
 Usage: python -m bench.bench_engine_grpc [--fsync always|everysec|both] [--rate 1000]
-       [--seconds 10] [--stream-orders 200000] [--batch 500]
+       [--seconds 10] [--stream-rate 5000] [--stream-orders 200000] [--batch 500]
 """
 
 from __future__ import annotations
@@ -135,6 +137,32 @@ async def streaming(stub: engine_pb2_grpc.EngineAsyncStub, engine: RunningEngine
           f"({done} orders, {rejected} refused); per-message {percentiles(latencies)}")
 
 
+async def streaming_fixed_rate(stub: engine_pb2_grpc.EngineAsyncStub, engine: RunningEngine,
+                               rate: float, seconds: float, batch: int = 50) -> None:
+    """Messages of ``batch`` orders sent at ``rate`` orders/s on one stream (open loop):
+    each order's latency counts from its message's intended send time."""
+    rng = random.Random(3)
+    count = max(1, int(rate * seconds / batch))
+    start = time.perf_counter() + 0.1
+    intended = {i: start + i * batch / rate for i in range(count)}
+    latencies: list[float] = []
+
+    async def requests() -> AsyncIterator[engine_pb2.PlaceOrdersRequest]:
+        for i in range(count):
+            delay = intended[i] - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            yield engine_pb2.PlaceOrdersRequest(batch_id=i,
+                                                orders=[order(rng) for _ in range(batch)])
+
+    async for reply in stub.PlaceOrders(requests(), metadata=engine.metadata(USERS[1])):
+        done = time.perf_counter()
+        latencies.extend([done - intended[reply.batch_id]] * len(reply.results))
+    elapsed = time.perf_counter() - start
+    print(f"  streaming at {rate:.0f}/s offered ({batch}/message): "
+          f"{len(latencies) / elapsed:.0f}/s done; per order {percentiles(latencies)}")
+
+
 async def run(fsync: str, args: argparse.Namespace) -> None:
     print(f"journal appendfsync={fsync}")
     async with engine_process(fsync) as engine, \
@@ -143,6 +171,7 @@ async def run(fsync: str, args: argparse.Namespace) -> None:
         await fund(stub, engine)
         await fixed_rate(stub, engine, args.rate, args.seconds)
         await saturation(stub, engine, args.seconds)
+        await streaming_fixed_rate(stub, engine, args.stream_rate, args.seconds)
         await streaming(stub, engine, args.stream_orders, args.batch)
 
 
@@ -151,6 +180,8 @@ def main() -> None:
     parser.add_argument("--fsync", choices=["always", "everysec", "both"], default="both")
     parser.add_argument("--rate", type=float, default=1000)
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--stream-rate", type=float, default=5000,
+                        help="offered orders/s for the fixed-rate streaming run")
     parser.add_argument("--stream-orders", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args()
