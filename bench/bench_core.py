@@ -122,16 +122,46 @@ def throughput(setup: list[Command], cmds: list[Command]) -> tuple[float, float]
     return len(cmds) / (time.perf_counter() - wall), len(cmds) / (time.thread_time() - cpu)
 
 
-def latencies(setup: list[Command], cmds: list[Command]) -> tuple[list[int], Engine]:
-    """perf_counter_ns around every apply, on a second fresh replay."""
+class GcPauses:
+    """Counts cyclic-GC passes per generation and their total/max pause (a gc callback)."""
+
+    def __init__(self) -> None:
+        self.count = [0, 0, 0]
+        self.total_ns = [0, 0, 0]
+        self.max_ns = [0, 0, 0]
+        self._t0 = 0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._t0 = time.perf_counter_ns()
+            return
+        gen, took = info["generation"], time.perf_counter_ns() - self._t0
+        self.count[gen] += 1
+        self.total_ns[gen] += took
+        self.max_ns[gen] = max(self.max_ns[gen], took)
+
+    def report(self) -> str:
+        return "  ".join(f"gen{g}: {self.count[g]} passes, {self.total_ns[g] / 1e6:.1f} ms "
+                         f"(max {self.max_ns[g] / 1e3:.0f} us)" for g in range(3))
+
+
+def latencies(setup: list[Command], cmds: list[Command]
+              ) -> tuple[list[int], Engine, GcPauses]:
+    """perf_counter_ns around every apply, on a second fresh replay (GC passes recorded)."""
     engine = fresh(setup)
     apply, clock = engine.apply, time.perf_counter_ns
     out = [0] * len(cmds)
-    for i, cmd in enumerate(cmds):
-        t0 = clock()
-        apply(cmd)
-        out[i] = clock() - t0
-    return out, engine
+    gc.freeze()  # the 200k-slot timing list would otherwise be re-scanned by every GC pass
+    pauses = GcPauses()
+    gc.callbacks.append(pauses)
+    try:
+        for i, cmd in enumerate(cmds):
+            t0 = clock()
+            apply(cmd)
+            out[i] = clock() - t0
+    finally:
+        gc.callbacks.remove(pauses)
+    return out, engine, pauses
 
 
 def pct(sorted_ns: list[int], q: float) -> float:
@@ -162,7 +192,7 @@ def main() -> None:
         pstats.Stats(prof).sort_stats("tottime").print_stats(25)
         return
     wall_rate, cpu_rate = throughput(setup, cmds)
-    lat, engine = latencies(setup, cmds)
+    lat, engine, pauses = latencies(setup, cmds)
     lat.sort()
     fills = engine.snapshot()["next_fill_id"] - 1
     kinds = Counter(type(c).__name__ + (f"/{c.type.value}" if isinstance(c, PlaceOrder) else "")
@@ -171,6 +201,7 @@ def main() -> None:
     print(f"throughput: {wall_rate:,.0f} commands/s wall, {cpu_rate:,.0f} commands/s cpu-time")
     print(f"apply latency us: p50 {pct(lat, 0.5):.2f}  p99 {pct(lat, 0.99):.2f}  "
           f"p99.9 {pct(lat, 0.999):.2f}  max {lat[-1] / 1000:.1f}")
+    print(f"gc during the latency run: {pauses.report()}")
     print(f"state hash: {engine.state_hash()[:16]}")
 
 

@@ -8,20 +8,28 @@ Invariants:
 * Cancels are O(1): the order is dropped from the id index and flagged ``resting =
   False``; its level's deque drops it lazily (when it reaches the head, or when dead
   entries outnumber live ones).
-* Best price is O(1) (first element of a sorted key list); a new level is O(log levels).
-  Bid keys are negated prices so that, on both sides, the best level has the smallest key.
+* ``Ladder.keys`` is a plain sorted list (``bisect``) with the *best* key last, so the
+  best level is O(1) and emptying it (the common case under matching) is a ``pop()``;
+  other level insertions/removals are O(levels) memmoves, a few dozen bytes in practice.
+  Ask keys are negated prices so that, on both sides, the best level has the largest key.
 * A book at rest is never crossed: best bid < best ask (the matcher guarantees it).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterator
-
-from sortedcontainers import SortedList
+from typing import TYPE_CHECKING
 
 from engine_svc.core.enums import OrderStatus, OrderType, Side, StpMode, TimeInForce
 from engine_svc.core.lifecycle import TRANSITIONS, check_transition
+
+if TYPE_CHECKING:
+    from engine_svc.core.ledger import Balance, PositionRef
+
+_BUY = Side.BUY
+_NEW = OrderStatus.NEW
 
 
 class Order:
@@ -29,8 +37,8 @@ class Order:
 
     __slots__ = (
         "client_order_id", "filled", "id", "leverage", "lock_per_lot", "locked", "market",
-        "post_only", "price", "quantity", "reduce_only", "remaining", "resting", "side",
-        "status", "stp", "tif", "ts", "type", "user_id",
+        "pair", "pos", "post_only", "price", "quantity", "reduce_only",
+        "remaining", "resting", "side", "status", "stp", "tif", "ts", "type", "user_id",
     )
 
     def __init__(
@@ -55,10 +63,14 @@ class Order:
         self.reduce_only = reduce_only
         self.stp = stp
         self.leverage = leverage
-        self.status = OrderStatus.NEW
+        self.status = _NEW
         self.resting = False
         self.lock_per_lot = 0
         self.locked = 0
+        self.pair: Balance | None = None
+        """The ledger record of the locked asset (see :mod:`ledger`), once held."""
+        self.pos: PositionRef | None = None
+        """Handle on the owner's perp position in this market, once filled."""
 
     def set_status(self, status: OrderStatus) -> None:
         """Move along the lifecycle table; an illegal edge raises IllegalTransition."""
@@ -100,14 +112,14 @@ class PriceLevel:
 
 
 class Ladder:
-    """One side of a book: price levels sorted best first."""
+    """One side of a book: price levels, best key last in ``keys``."""
 
     __slots__ = ("keys", "levels", "sign", "top")
 
     def __init__(self, is_bid: bool) -> None:
-        self.sign = -1 if is_bid else 1
+        self.sign = 1 if is_bid else -1
         self.levels: dict[int, PriceLevel] = {}
-        self.keys = SortedList()
+        self.keys: list[int] = []
         self.top: PriceLevel | None = None
         """The best level, cached so reading it is O(1) attribute access."""
 
@@ -119,13 +131,17 @@ class Ladder:
         return top.price if top is not None else None
 
     def add(self, order: Order) -> None:
-        level = self.levels.get(order.price)
+        price = order.price
+        level = self.levels.get(price)
         if level is None:
-            level = self.levels[order.price] = PriceLevel(order.price)
-            self.keys.add(order.price * self.sign)
-            top = self.top
-            if top is None or order.price * self.sign < top.price * self.sign:
+            level = self.levels[price] = PriceLevel(price)
+            key = price * self.sign
+            keys = self.keys
+            if not keys or key > keys[-1]:
+                keys.append(key)
                 self.top = level
+            else:
+                insort(keys, key)
         level.orders.append(order)
         level.total += order.remaining
         level.count += 1
@@ -133,22 +149,25 @@ class Ladder:
 
     def remove(self, order: Order) -> None:
         """Take a resting order out (cancel or full fill)."""
-        level = self.levels[order.price]
+        price = order.price
+        level = self.levels[price]
         order.resting = False
         level.total -= order.remaining
         level.count -= 1
         if level.count == 0:
-            del self.levels[order.price]
+            del self.levels[price]
             keys = self.keys
-            keys.remove(order.price * self.sign)
             if self.top is level:
-                self.top = self.levels[keys[0] * self.sign] if keys else None
+                keys.pop()
+                self.top = self.levels[keys[-1] * self.sign] if keys else None
+            else:
+                del keys[bisect_left(keys, price * self.sign)]
         elif len(level.orders) > 2 * level.count + 16:
             level.compact()
 
     def iter_levels(self) -> Iterator[PriceLevel]:
         levels, sign = self.levels, self.sign
-        return (levels[k * sign] for k in self.keys)
+        return (levels[k * sign] for k in reversed(self.keys))
 
     def depth(self, limit: int) -> list[tuple[int, int]]:
         out: list[tuple[int, int]] = []
@@ -160,29 +179,26 @@ class Ladder:
 
 
 class OrderBook:
-    """Both ladders of one market plus the order-id index of its resting orders."""
+    """Both ladders of one market (the order-id index is the engine-wide ``State.live``)."""
 
-    __slots__ = ("asks", "bids", "market", "orders")
+    __slots__ = ("asks", "bids", "market")
 
     def __init__(self, market: str) -> None:
         self.market = market
         self.bids = Ladder(is_bid=True)
         self.asks = Ladder(is_bid=False)
-        self.orders: dict[int, Order] = {}
 
     def ladder(self, side: Side) -> Ladder:
-        return self.bids if side is Side.BUY else self.asks
+        return self.bids if side is _BUY else self.asks
 
     def opposite(self, side: Side) -> Ladder:
-        return self.asks if side is Side.BUY else self.bids
+        return self.asks if side is _BUY else self.bids
 
     def add(self, order: Order) -> None:
-        self.ladder(order.side).add(order)
-        self.orders[order.id] = order
+        (self.bids if order.side is _BUY else self.asks).add(order)
 
     def remove(self, order: Order) -> None:
-        self.ladder(order.side).remove(order)
-        del self.orders[order.id]
+        (self.bids if order.side is _BUY else self.asks).remove(order)
 
     def shrink(self, order: Order, new_remaining: int) -> None:
         """Reduce a resting order's open quantity in place, keeping its priority."""

@@ -18,7 +18,7 @@ from decimal import Decimal, localcontext
 from functools import partial
 from typing import Any, NamedTuple
 
-from engine_svc.core import matching, snapshot
+from engine_svc.core import amend, matching, snapshot
 from engine_svc.core.book import Order
 from engine_svc.core.commands import (
     CancelAll,
@@ -41,6 +41,10 @@ from engine_svc.core.ledger import FEE_ACCOUNT, Position
 from engine_svc.core.markets import MarketConfig
 from engine_svc.core.state import State, Trade
 from engine_svc.core.units import MAX_UNITS
+
+_USER = CancelReason.USER
+_ALREADY_FINAL = RejectReason.ORDER_ALREADY_FINAL
+_NOT_FOUND = RejectReason.ORDER_NOT_FOUND
 
 
 class Quote(NamedTuple):
@@ -113,16 +117,17 @@ class Engine:
         if order is not None and order.user_id == user:
             return order
         final = st.final.get(order_id)
-        reason = RejectReason.ORDER_ALREADY_FINAL if final is not None and final[0] == user \
-            else RejectReason.ORDER_NOT_FOUND
+        reason = _ALREADY_FINAL if final is not None and final[0] == user else _NOT_FOUND
         matching.reject(st, user, market, reason, order_id)
         return None
 
     def _cancel(self, cmd: CancelOrder) -> None:
-        order = self._owned(cmd.user_id, cmd.order_id)
+        st = self._st
+        order = st.live.get(cmd.order_id)
+        if order is None or order.user_id != cmd.user_id:
+            order = self._owned(cmd.user_id, cmd.order_id)  # emits the rejection
         if order is not None:
-            spec = self.config.markets[order.market]
-            matching.cancel(self._st, spec, order, CancelReason.USER)
+            matching.cancel(st, st.markets[order.market], order, _USER)
 
     def _cancel_by_client_id(self, cmd: CancelByClientId) -> None:
         order = self._st.client_ids.get((cmd.user_id, cmd.client_order_id))
@@ -149,7 +154,7 @@ class Engine:
     def _replace(self, cmd: ReplaceOrder) -> None:
         order = self._owned(cmd.user_id, cmd.order_id)
         if order is not None:
-            matching.replace(self._st, self.config.markets[order.market], order, cmd)
+            amend.replace(self._st, self.config.markets[order.market], order, cmd)
 
     def _transfer_reason(self, cmd: Deposit | Withdraw) -> RejectReason | None:
         if cmd.asset not in self.config.assets:
@@ -172,7 +177,7 @@ class Engine:
         if reason is not None:
             return self._transfer_reject(cmd, reason)
         st.deposit_ids.add(cmd.tx_id)
-        st.ledger.balance(cmd.user_id, cmd.asset)[0] += cmd.amount
+        st.ledger.balance(cmd.user_id, cmd.asset).available += cmd.amount
         st.deposited[cmd.asset] = st.deposited.get(cmd.asset, 0) + cmd.amount
         st.out.append(DepositApplied(
             st.seq(), st.last_seq, cmd.user_id, cmd.asset, cmd.amount, cmd.tx_id
@@ -190,7 +195,7 @@ class Engine:
             return self._transfer_reject(cmd, reason)
         if cmd.tx_id is not None:
             st.withdraw_ids.add(cmd.tx_id)
-        st.ledger.balance(cmd.user_id, cmd.asset)[0] -= cmd.amount
+        st.ledger.balance(cmd.user_id, cmd.asset).available -= cmd.amount
         st.withdrawn[cmd.asset] = st.withdrawn.get(cmd.asset, 0) + cmd.amount
         st.out.append(WithdrawalApplied(
             st.seq(), st.last_seq, cmd.user_id, cmd.asset, cmd.amount, cmd.tx_id
@@ -209,7 +214,7 @@ class Engine:
         if view is not None:
             return view.status
         final = self._st.final.get(order_id)
-        return final[1] if final is not None and final[0] == user_id else None
+        return OrderStatus(final[1]) if final is not None and final[0] == user_id else None
 
     def open_orders(self, user_id: str, market: str | None = None) -> list[OrderView]:
         """The user's resting orders, oldest id first."""
@@ -219,7 +224,7 @@ class Engine:
 
     def balances(self, user_id: str) -> dict[str, tuple[int, int]]:
         """asset -> (available, locked) in minor units."""
-        return {a: (p[0], p[1]) for a, p in sorted(self._st.ledger.balances.get(
+        return {a: (b.available, b.locked) for a, b in sorted(self._st.ledger.balances.get(
             user_id, {}).items())}
 
     def positions(self, user_id: str) -> dict[str, Position]:

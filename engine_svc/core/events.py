@@ -9,6 +9,7 @@ each once, in first-touched order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
@@ -34,6 +35,24 @@ def fast_init(cls: type[_T]) -> type[_T]:
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     setattr(cls, "__init__", init)  # noqa: B010 (mypy forbids assigning a method)
     return cls
+
+
+def factory(cls: type[_T]) -> Callable[..., _T]:
+    """A positional constructor for the engine's hot path, ~3x cheaper than ``cls(...)``.
+
+    It fills a private twin class with the same slots through plain (specialised) attribute
+    stores, then switches the object's ``__class__`` to ``cls``: the result is an ordinary,
+    frozen ``cls`` instance, equal to ``cls(*args)``. Only the core calls it.
+    """
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    twin = type(f"_{cls.__name__}Builder", (), {"__slots__": tuple(names)})
+    stores = "".join(f"\n    o.{n} = {n}" for n in names)
+    env: dict[str, Any] = {"_new": object.__new__, "_twin": twin, "_cls": cls}
+    exec(f"def new({', '.join(names)}):\n    o = _new(_twin){stores}"
+         "\n    o.__class__ = _cls\n    return o", env)
+    new: Callable[..., _T] = env["new"]
+    new.__qualname__ = new.__name__ = f"new_{cls.__name__}"
+    return new
 
 
 @fast_init
@@ -188,3 +207,10 @@ AccountEvent = (
     BalanceChanged | PositionChanged | DepositApplied | WithdrawalApplied | TransferRejected
 )
 Event = OrderEvent | AccountEvent
+
+new_accepted = factory(OrderAccepted)
+new_rejected = factory(OrderRejected)
+new_filled = factory(OrderFilled)
+new_canceled = factory(OrderCanceled)
+new_balance = factory(BalanceChanged)
+new_position = factory(PositionChanged)

@@ -10,8 +10,13 @@ Invariants:
   locking that asset.
 * ``available`` only goes below zero through a realized perp loss larger than the
   position's margin plus the free collateral (bad debt, for liquidation to handle later).
-* Every mutation marks the (user, asset) / (user, market) as touched so the engine emits
-  exactly one ``BalanceChanged`` / ``PositionChanged`` for it per command.
+* Every mutation marks the :class:`Balance` / :class:`PositionRef` as touched so the
+  engine emits exactly one ``BalanceChanged`` / ``PositionChanged`` for it per command, in
+  first-touched order. A record carries its own ``touched`` flag (set when it
+  is appended to ``touched_balances``, cleared by the flush), so marking it allocates
+  nothing and hashes nothing.
+* A :class:`Balance` record is never replaced once created: orders keep a reference to
+  the record they lock (``Order.pair``) instead of looking it up per fill.
 """
 
 from __future__ import annotations
@@ -54,54 +59,103 @@ class Position:
         return "Position(size={}, cost={}, margin={}, realized={})".format(*self.as_list())
 
 
-class Ledger:
-    """All balances (``[available, locked]`` per user and asset) and positions."""
+class Balance:
+    """One (user, asset) account: ``available`` and ``locked`` minor units."""
 
-    __slots__ = ("balances", "positions", "touched_balances", "touched_positions")
+    __slots__ = ("asset", "available", "locked", "touched", "user")
+
+    def __init__(self, user: str, asset: str, available: int = 0, locked: int = 0) -> None:
+        self.available = available
+        self.locked = locked
+        self.user = user
+        self.asset = asset
+        self.touched = False
+
+
+class PositionRef:
+    """A position with its (user, market) key and touched flag: the ledger's hot handle."""
+
+    __slots__ = ("key", "pos", "touched")
+
+    def __init__(self, key: tuple[str, str], pos: Position) -> None:
+        self.key = key
+        self.pos = pos
+        self.touched = False
+
+
+class Ledger:
+    """All balances (a :class:`Balance` per user and asset) and positions."""
+
+    __slots__ = ("balances", "pos_refs", "positions", "touched_balances", "touched_positions")
 
     def __init__(self) -> None:
-        self.balances: dict[str, dict[str, list[int]]] = {}
+        self.balances: dict[str, dict[str, Balance]] = {}
         self.positions: dict[tuple[str, str], Position] = {}
-        self.touched_balances: dict[tuple[str, str], None] = {}
-        self.touched_positions: dict[tuple[str, str], None] = {}
+        self.touched_balances: list[Balance] = []
+        self.pos_refs: dict[str, dict[str, PositionRef]] = {}
+        """user -> market -> handle on ``positions[user, market]`` (a lazily built cache)."""
+        self.touched_positions: list[PositionRef] = []
 
-    def balance(self, user: str, asset: str) -> list[int]:
-        """The mutable ``[available, locked]`` pair, created at zero; marks it touched."""
-        self.touched_balances[user, asset] = None
+    def record(self, user: str, asset: str) -> Balance:
+        """The balance record, created at zero (not marked touched)."""
         assets = self.balances.get(user)
         if assets is None:
             assets = self.balances[user] = {}
-        pair = assets.get(asset)
-        if pair is None:
-            pair = assets[asset] = [0, 0]
-        return pair
+        bal = assets.get(asset)
+        if bal is None:
+            bal = assets[asset] = Balance(user, asset)
+        return bal
+
+    def balance(self, user: str, asset: str) -> Balance:
+        """The balance record, created at zero; marks it touched."""
+        bal = self.record(user, asset)
+        if not bal.touched:
+            bal.touched = True
+            self.touched_balances.append(bal)
+        return bal
+
+    def touch(self, bal: Balance) -> None:
+        if not bal.touched:
+            bal.touched = True
+            self.touched_balances.append(bal)
+
+    def find(self, user: str, asset: str) -> Balance | None:
+        assets = self.balances.get(user)
+        return assets.get(asset) if assets is not None else None
 
     def peek(self, user: str, asset: str) -> tuple[int, int]:
         """Read-only ``(available, locked)``."""
-        pair = self.balances.get(user, {}).get(asset)
-        return (pair[0], pair[1]) if pair else (0, 0)
+        bal = self.find(user, asset)
+        return (bal.available, bal.locked) if bal else (0, 0)
 
     def available(self, user: str, asset: str) -> int:
-        pair = self.balances.get(user, {}).get(asset)
-        return pair[0] if pair else 0
+        bal = self.find(user, asset)
+        return bal.available if bal else 0
 
-    def lock(self, user: str, asset: str, amount: int) -> None:
-        pair = self.balance(user, asset)
-        pair[0] -= amount
-        pair[1] += amount
+    def unlock(self, bal: Balance, amount: int) -> None:
+        """Move ``amount`` from locked back to available (marks the record touched)."""
+        if not bal.touched:
+            bal.touched = True
+            self.touched_balances.append(bal)
+        bal.available += amount
+        bal.locked -= amount
 
-    def unlock(self, user: str, asset: str, amount: int) -> None:
-        pair = self.balance(user, asset)
-        pair[0] += amount
-        pair[1] -= amount
-
-    def position(self, user: str, market: str) -> Position:
-        key = (user, market)
-        self.touched_positions[key] = None
-        pos = self.positions.get(key)
-        if pos is None:
-            pos = self.positions[key] = Position()
-        return pos
+    def position(self, user: str, market: str) -> PositionRef:
+        """The position's handle, created flat if new; marks it touched."""
+        refs = self.pos_refs.get(user)
+        if refs is None:
+            refs = self.pos_refs[user] = {}
+        ref = refs.get(market)
+        if ref is None:
+            key = (user, market)
+            pos = self.positions.get(key)
+            if pos is None:
+                pos = self.positions[key] = Position()
+            ref = refs[market] = PositionRef(key, pos)
+        if not ref.touched:
+            ref.touched = True
+            self.touched_positions.append(ref)
+        return ref
 
     def reducible(self, user: str, market: str, side: Side) -> int:
         pos = self.positions.get((user, market))

@@ -20,7 +20,8 @@ from typing import Any
 
 from engine_svc.core.book import Order
 from engine_svc.core.enums import OrderStatus, OrderType, Side, StpMode, TimeInForce
-from engine_svc.core.ledger import Position
+from engine_svc.core.ledger import Balance, Position
+from engine_svc.core.risk import lock_asset
 from engine_svc.core.state import RECENT_TRADES, State
 
 VERSION = 1
@@ -50,12 +51,12 @@ def dump(st: State) -> dict[str, Any]:
         "event_seq": st.event_seq,
         "next_order_id": st.next_order_id,
         "next_fill_id": st.next_fill_id,
-        "balances": {u: {a: list(p) for a, p in sorted(assets.items())}
+        "balances": {u: {a: [b.available, b.locked] for a, b in sorted(assets.items())}
                      for u, assets in sorted(ledger.balances.items())},
         "positions": [[u, m, *p.as_list()] for (u, m), p in sorted(ledger.positions.items())],
         "orders": {m: [_order(o) for o in book.resting_orders()]
                    for m, book in sorted(st.books.items())},
-        "final": [[oid, user, status.value] for oid, (user, status) in st.final.items()],
+        "final": [[oid, user, status] for oid, (user, status) in st.final.items()],
         "deposit_ids": sorted(st.deposit_ids),
         "withdraw_ids": sorted(st.withdraw_ids),
         "deposited": dict(sorted(st.deposited.items())),
@@ -72,15 +73,19 @@ def load(st: State, image: dict[str, Any]) -> None:
         raise ValueError(f"unsupported snapshot version {image.get('version')!r}")
     st.last_seq, st.event_seq = image["last_seq"], image["event_seq"]
     st.next_order_id, st.next_fill_id = image["next_order_id"], image["next_fill_id"]
+    ledger = st.ledger
     for user, assets in image["balances"].items():
-        st.ledger.balances[user] = {a: list(p) for a, p in assets.items()}
+        ledger.balances[user] = {a: Balance(user, a, *p) for a, p in assets.items()}
     for user, market, *values in image["positions"]:
-        st.ledger.positions[user, market] = Position(*values)
+        ledger.positions[user, market] = Position(*values)
     for rows in image["orders"].values():
         for row in rows:
-            st.rest(_unorder(row))
+            order = _unorder(row)
+            order.pair = ledger.record(
+                order.user_id, lock_asset(st.config.markets[order.market], order.side))
+            st.rest(order)
     for oid, user, status in image["final"]:
-        st.final[oid] = (user, OrderStatus(status))
+        st.final[oid] = (user, OrderStatus(status).value)
     st.deposit_ids, st.withdraw_ids = set(image["deposit_ids"]), set(image["withdraw_ids"])
     st.deposited, st.withdrawn = dict(image["deposited"]), dict(image["withdrawn"])
     for market, s in image["stats"].items():

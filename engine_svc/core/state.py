@@ -6,8 +6,9 @@ Invariants:
   gap-free and start at 0 (the first command/event gets 1).
 * ``live`` holds exactly the resting orders of every book; ``client_ids`` maps
   ``(user, client_order_id)`` of each live order that has one (unique per user).
-* ``final`` remembers the last ``FINAL_MEMORY`` finished orders (id -> owner, status) so a
-  late cancel answers ``ORDER_ALREADY_FINAL``; older ids answer ``ORDER_NOT_FOUND``.
+* ``final`` remembers the last ``FINAL_MEMORY`` finished orders (id -> owner, status
+  value) so a late cancel answers ``ORDER_ALREADY_FINAL``; older ids answer
+  ``ORDER_NOT_FOUND``.
 """
 
 from __future__ import annotations
@@ -15,12 +16,19 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 
 from engine_svc.core.book import Order, OrderBook
-from engine_svc.core.enums import OrderStatus
-from engine_svc.core.events import BalanceChanged, Event, PositionChanged
-from engine_svc.core.ledger import Ledger
-from engine_svc.core.markets import MarketConfig
+from engine_svc.core.enums import OrderStatus, Side
+from engine_svc.core.events import Event, new_balance, new_position
+from engine_svc.core.ledger import FEE_ACCOUNT, Balance, Ledger
+from engine_svc.core.lifecycle import TRANSITIONS, check_transition
+from engine_svc.core.markets import MarketConfig, MarketSpec
 
 FINAL_MEMORY = 10_000
+_BUY = Side.BUY
+_NEW = OrderStatus.NEW
+_PARTIAL = OrderStatus.PARTIALLY_FILLED
+_FILLED = OrderStatus.FILLED
+_CANCELED = OrderStatus.CANCELED
+_FILLED_V, _CANCELED_V = _FILLED.value, _CANCELED.value
 RECENT_TRADES = 100
 
 Trade = tuple[int, int, int, str, int]
@@ -41,19 +49,23 @@ class MarketStats:
 
 class State:
     __slots__ = (
-        "books", "client_ids", "config", "deposit_ids", "deposited", "event_seq", "final",
-        "last_seq", "ledger", "live", "next_fill_id", "next_order_id", "out", "stats",
-        "withdraw_ids", "withdrawn",
+        "books", "client_ids", "config", "deposit_ids", "deposited", "event_seq", "fees",
+        "final", "last_seq", "ledger", "live", "markets", "next_fill_id", "next_order_id",
+        "out", "stats", "withdraw_ids", "withdrawn",
     )
 
     def __init__(self, config: MarketConfig) -> None:
         self.config = config
+        self.markets: dict[str, MarketSpec] = config.markets
+        self.fees: dict[str, Balance] = {}
+        """Fee-account record per quote asset, cached once it exists."""
         self.books = {m: OrderBook(m) for m in config.markets}
         self.stats = {m: MarketStats() for m in config.markets}
         self.ledger = Ledger()
         self.live: dict[int, Order] = {}
         self.client_ids: dict[tuple[str, str], Order] = {}
-        self.final: OrderedDict[int, tuple[str, OrderStatus]] = OrderedDict()
+        self.final: OrderedDict[int, tuple[str, str]] = OrderedDict()
+        """(owner, status *value*): a tuple of two strings, which the GC stops tracking."""
         self.last_seq = 0
         self.event_seq = 0
         self.next_order_id = 1
@@ -69,6 +81,13 @@ class State:
         self.event_seq += 1
         return self.event_seq
 
+    def fee_balance(self, asset: str) -> Balance:
+        """The fee account's record of ``asset`` (created at zero, not marked touched)."""
+        bal = self.fees.get(asset)
+        if bal is None:
+            bal = self.fees[asset] = self.ledger.record(FEE_ACCOUNT, asset)
+        return bal
+
     def rest(self, order: Order) -> None:
         self.books[order.market].add(order)
         self.live[order.id] = order
@@ -78,15 +97,25 @@ class State:
     def finish(self, order: Order, status: OrderStatus) -> None:
         """Move an order to a final status, out of the book and indexes."""
         if order.resting:
-            self.books[order.market].remove(order)
+            book = self.books[order.market]
+            (book.bids if order.side is _BUY else book.asks).remove(order)
             del self.live[order.id]
         if order.client_order_id is not None:
             key = (order.user_id, order.client_order_id)
             if self.client_ids.get(key) is order:
                 del self.client_ids[key]
-        order.set_status(status)
+        current = order.status
+        # The table's common edges (NEW/PARTIAL -> FILLED/CANCELED) by identity, since
+        # hashing an Enum member runs Python code; any other edge consults the table.
+        if not ((current is _NEW or current is _PARTIAL)
+                and (status is _FILLED or status is _CANCELED)) \
+                and status not in TRANSITIONS[current]:
+            check_transition(current, status)
+        order.status = status
         final = self.final
-        final[order.id] = (order.user_id, status)
+        value = _FILLED_V if status is _FILLED else _CANCELED_V if status is _CANCELED \
+            else status.value
+        final[order.id] = (order.user_id, value)
         if len(final) > FINAL_MEMORY:
             final.popitem(last=False)
 
@@ -95,20 +124,19 @@ class State:
         ledger, out, cmd, seq = self.ledger, self.out, self.last_seq, self.event_seq
         touched = ledger.touched_balances
         if touched:
-            balances = ledger.balances
-            for user, asset in touched:
-                pair = balances[user][asset]
+            for bal in touched:
                 seq += 1
-                out.append(BalanceChanged(seq, cmd, user, asset, pair[0], pair[1]))
+                bal.touched = False
+                out.append(new_balance(seq, cmd, bal.user, bal.asset, bal.available, bal.locked))
             touched.clear()
-        touched = ledger.touched_positions
-        if touched:
-            positions = ledger.positions
-            for key in touched:
-                p = positions[key]
+        touched_pos = ledger.touched_positions
+        if touched_pos:
+            for ref in touched_pos:
                 seq += 1
+                ref.touched = False
+                p, (user, market) = ref.pos, ref.key
                 out.append(
-                    PositionChanged(seq, cmd, key[0], key[1], p.size, p.cost, p.margin, p.realized)
+                    new_position(seq, cmd, user, market, p.size, p.cost, p.margin, p.realized)
                 )
-            touched.clear()
+            touched_pos.clear()
         self.event_seq = seq
