@@ -30,6 +30,7 @@ from engine_svc.snapshot_store import MongoSnapshotStore, PostgresSnapshotStore,
 from mesh_runtime.config import Settings
 from mesh_runtime.dependencies import redis_probe, watch_health
 from mesh_runtime.grpc_auth import Authenticator
+from mesh_runtime.revocation import RedisRevocations
 from mesh_runtime.serving import GrpcService, Registrar, serve_until_signal
 from mesh_runtime.tokens import TokenVerifier
 
@@ -113,7 +114,9 @@ async def run(settings: Settings) -> None:
         link = EventLink(journal, settings, sequencer.config)
         tune_gc()
         task = asyncio.create_task(sequencer.run())
-        servicer = EngineServicer(sequencer, Authenticator(verifier), wall_clock_ms,
+        revocations = RedisRevocations.from_url(settings.redis_dsn)
+        stack.push_async_callback(revocations.close)
+        servicer = EngineServicer(sequencer, Authenticator(verifier, revocations), wall_clock_ms,
                                   persisted=lambda: (link.committed, link.connected))
         service = GrpcService("engine", settings.host, settings.engine_port,
                               [register(servicer)],

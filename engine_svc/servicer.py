@@ -20,7 +20,7 @@ from engine_svc.core.events import Event, OrderRejected, TransferRejected
 from engine_svc.core.units import ValidationError
 from engine_svc.order_views import OrderRecord
 from engine_svc.sequencer import EngineUnavailable, Sequencer
-from mesh_runtime.grpc_auth import Authenticator, InvalidToken
+from mesh_runtime.grpc_auth import Authenticator, InvalidToken, RevocationUnavailable
 
 Context = grpc.aio.ServicerContext[Any, Any]
 CLOSE_SLIPPAGE_BPS = 500
@@ -56,9 +56,11 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
 
     async def _user(self, context: Context) -> str:
         try:
-            return self._auth.claims(context).user_id
+            return (await self._auth.authenticate(context)).user_id
         except InvalidToken as err:
             await errors.abort(context, errors.unauthenticated(str(err)))
+        except RevocationUnavailable as err:
+            await errors.abort(context, errors.unavailable(str(err)))
 
     async def _apply(self, context: Context, command: Command,
                      render: Callable[[list[Event], list[OrderRecord]], Any]) -> Any:

@@ -2,8 +2,10 @@
 
 :func:`build_app` wires the ASGI app: the transcoded routes read from the proto annotations,
 ``/healthz``, ``/readyz``, ``/openapi.json`` and ``/docs``, with request ids on every
-response. :func:`run` serves it with uvicorn beside the gRPC ``Auth`` service and stops both
-on SIGTERM/SIGINT (uvicorn's own signal capture is turned off so one handler stops both).
+response and the guards (access rules, rate limits, idempotency keys — Redis-backed, built
+by :mod:`gateway.wiring`) before every transcoded call. :func:`run` serves it with uvicorn
+beside the gRPC ``Auth`` service and stops both on SIGTERM/SIGINT (uvicorn's own signal
+capture is turned off so one handler stops both).
 """
 
 from __future__ import annotations
@@ -12,22 +14,26 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route as HttpRoute
 
-from gateway.auth_service import register_auth
+from gateway.auth_service import auth_registrar
 from gateway.docs_page import render_docs
 from gateway.errors import GatewayError, error_response
 from gateway.openapi import build_openapi
-from gateway.probes import DEFAULT_CHECK_SECONDS, Readiness, healthz
+from gateway.policy import GatewayPolicy
+from gateway.probes import DEFAULT_CHECK_SECONDS, Probe, Readiness, healthz
 from gateway.request_id import RequestIdMiddleware
 from gateway.router import RouteTable
 from gateway.routes import SERVICE_UPSTREAMS, Route, default_file_descriptors, load_routes
-from gateway.transcoder import DEFAULT_MAX_BODY_BYTES, Transcoder
+from gateway.transcoder import Guards, Transcoder
 from gateway.upstream import Upstreams
+from gateway.wiring import build_auth, build_guards, ensure_signing_key, redis_client
 from mesh_runtime.config import Settings
 from mesh_runtime.http_serving import AsgiServer
 from mesh_runtime.serving import GrpcService, install_signal_handlers
@@ -43,31 +49,32 @@ def build_app(
     settings: Settings,
     *,
     routes: Sequence[Route] | None = None,
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_body_bytes: int | None = None,
     readiness_check_seconds: float = DEFAULT_CHECK_SECONDS,
+    guards: Guards | None = None,
 ) -> Starlette:
-    """The gateway's ASGI app for ``settings`` (routes default to trademesh's services)."""
+    """The gateway's ASGI app for ``settings`` (routes default to trademesh's services;
+    guards to the Redis-backed ones of :func:`gateway.wiring.build_guards`)."""
     route_list = list(routes) if routes is not None else load_routes(default_file_descriptors())
     upstreams = Upstreams({name: settings.address(name) for name in SERVICE_UPSTREAMS.values()})
+    policy = GatewayPolicy.from_settings(settings)
+    client = redis_client(settings) if guards is None else None
+    if client is not None:
+        guards = build_guards(settings, client, policy)
     transcoder = Transcoder(RouteTable(route_list), upstreams, settings.upstream_timeout_seconds,
-                            max_body_bytes)
-    document = build_openapi(route_list)
-    docs_html = render_docs(document)
-
-    async def openapi_json(_: Request) -> JSONResponse:
-        return JSONResponse(document)
-
-    async def docs(_: Request) -> HTMLResponse:
-        return HTMLResponse(docs_html)
+                            max_body_bytes or policy.max_body_bytes, guards)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
         await upstreams.close()
+        if client is not None:
+            await client.aclose()
 
     fixed = {"/healthz": healthz,
-             "/readyz": Readiness(upstreams, readiness_check_seconds).handle,
-             "/openapi.json": openapi_json, "/docs": docs}
+             "/readyz": Readiness(upstreams, readiness_check_seconds,
+                                  _redis_probe(settings, client)).handle,
+             **_document_endpoints(route_list)}
     return Starlette(
         routes=[
             *(HttpRoute(path, _get_only(endpoint), methods=_ANY_METHOD)
@@ -78,6 +85,34 @@ def build_app(
         exception_handlers={Exception: _internal_error, 404: _http_error, 405: _http_error},
         lifespan=lifespan,
     )
+
+
+def _redis_probe(settings: Settings, client: Redis | None) -> dict[str, tuple[str, Probe]]:
+    """Readiness asks Redis too when the guards use it (built here, from ``settings``)."""
+    if client is None:
+        return {}
+
+    async def ping() -> bool:
+        try:
+            return bool(await client.ping())
+        except (OSError, RedisError):
+            return False
+
+    return {"redis": (settings.redis_dsn.rsplit("@", 1)[-1], ping)}
+
+
+def _document_endpoints(routes: list[Route]) -> dict[str, Endpoint]:
+    """``/openapi.json`` and ``/docs`` for ``routes``."""
+    document = build_openapi(routes)
+    docs_html = render_docs(document)
+
+    async def openapi_json(_: Request) -> Response:
+        return JSONResponse(document)
+
+    async def docs(_: Request) -> Response:
+        return HTMLResponse(docs_html)
+
+    return {"/openapi.json": openapi_json, "/docs": docs}
 
 
 def _get_only(endpoint: Endpoint) -> Endpoint:
@@ -106,7 +141,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def run(settings: Settings) -> None:
     """Serves REST on ``gateway_port`` and gRPC Auth on ``auth_port`` until SIGTERM/SIGINT."""
-    auth = GrpcService("gateway-auth", settings.host, settings.auth_port, [register_auth],
+    ensure_signing_key(settings)
+    client = redis_client(settings)
+    parts = build_auth(settings, client)
+    auth = GrpcService("gateway-auth", settings.host, settings.auth_port,
+                       [auth_registrar(parts.servicer)],
                        grace_seconds=settings.shutdown_grace_seconds)
     server = AsgiServer(build_app(settings), settings.host, settings.gateway_port,
                         settings.log_level, lifespan="on",
@@ -122,4 +161,6 @@ async def run(settings: Settings) -> None:
         await server.serve()
     finally:
         await auth.stop()
+        await parts.persistence.close(None)
+        await client.aclose()
     log.info("gateway stopped")

@@ -3,7 +3,9 @@
 Paths use JSON field names for variables (``/api/v1/orders/{orderId}``); query parameters
 are the request's remaining scalar, enum and Timestamp fields (none for ``body: "*"``);
 responses honour ``response_body`` and the ``http_success_status`` option; routes that are
-not ``public_route`` need ``bearerAuth``.
+not ``public_route`` need ``bearerAuth``. The gateway's own answers are listed too: 401 and
+403 (access rules), 413 (body limit), 429 (rate limits, with ``Retry-After``), and on POST
+the ``Idempotency-Key`` header with its 409 and 422.
 """
 
 from __future__ import annotations
@@ -88,23 +90,53 @@ def build_openapi(routes: list[Route], title: str = "trademesh", version: str = 
     }
 
 
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Replays the first answer to a retry with the same key (24 h, per caller)",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+               "pattern": "^[\\x21-\\x7e]+$"},
+}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _gateway_errors(route: Route) -> dict[str, Any]:
+    """The answers the gateway itself may give before (or instead of) the upstream's."""
+    errors = {"429": {**_error("rate limited (see Retry-After)"),
+                      "headers": {"Retry-After": {"schema": {"type": "integer"}}}}}
+    if not route.public:
+        errors["401"] = _error("missing, invalid, expired or revoked bearer token")
+    if route.admin_only:
+        errors["403"] = _error("the token lacks the admin role")
+    if route.body:
+        errors["413"] = _error("the request body is too large")
+        errors["415"] = _error("the request body is not application/json")
+    if route.http_method == "POST":
+        errors["409"] = _error("a request with this Idempotency-Key is still in flight")
+        errors["422"] = _error("this Idempotency-Key was used for a different request")
+    return errors
+
+
 def _operation(route: Route, registry: SchemaRegistry) -> dict[str, Any]:
     method = route.method
+    parameters = _parameters(route, registry)
+    if route.http_method == "POST":
+        parameters.append(_IDEMPOTENCY_KEY)
     operation: dict[str, Any] = {
         "operationId": f"{method.containing_service.name}_{method.name}",
         "summary": method.name,
         "tags": [method.containing_service.name],
-        "parameters": _parameters(route, registry),
+        "parameters": parameters,
         "responses": {
             str(route.success_status): {
                 "description": "success",
                 "content": {"application/json": {"schema": _response_schema(route, registry)}},
             },
-            "default": {
-                "description": "an error",
-                "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/Error"}}},
-            },
+            **_gateway_errors(route),
+            "default": _error("an error"),
         },
         "security": [] if route.public else [{"bearerAuth": []}],
     }

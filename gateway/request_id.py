@@ -1,15 +1,19 @@
-"""Request ids: every request carries one (``X-Request-Id``, generated when absent) and
-every response echoes it. A pure ASGI middleware, so it covers every route.
+"""Request ids: every request carries one (``X-Request-Id``, generated when absent), every
+response echoes it, and one access-log line per request names it (with the method, path,
+status and duration). A pure ASGI middleware, so it covers every route.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 import uuid
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+access_log = logging.getLogger("trademesh.gateway.access")
 HEADER = b"x-request-id"
 _ACCEPTABLE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -29,14 +33,22 @@ class RequestIdMiddleware:
         request_id = given if _ACCEPTABLE.match(given) else uuid.uuid4().hex
         encoded = request_id.encode("latin-1")
         scope = {**scope, "headers": [*headers, (HEADER, encoded)]}
+        started = time.perf_counter()
+        status = [0]
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
+                status[0] = int(message["status"])
                 kept = [(k, v) for k, v in message.get("headers", []) if k.lower() != HEADER]
                 message = {**message, "headers": [*kept, (b"X-Request-Id", encoded)]}
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            access_log.info("request_id=%s %s %s -> %d in %.1f ms", request_id,
+                            scope["method"], scope["path"], status[0],
+                            (time.perf_counter() - started) * 1000)
 
 
 def request_id_of(request: Request) -> str:

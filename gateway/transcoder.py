@@ -1,31 +1,55 @@
 """The transcoding endpoint: one handler for every annotated route.
 
-match the route → read the body (size-limited) → build the request message → call upstream
-with the caller's ``authorization``, the request id and a deadline → answer with the
-route's success status and JSON, or the one error shape.
+match the route → rate limits (per IP, and per user with a valid token) → the route's access
+rule (401/403) → read the body (JSON only, size-limited) → for a POST with ``Idempotency-Key``, the
+stored answer or a claim on the key → build the request message → call upstream with the
+caller's ``authorization``, the request id and a deadline → the route's success status and
+JSON, or the one error shape.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+from dataclasses import dataclass
 
 import grpc
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.access import Access
 from gateway.deadline import HEADER as TIMEOUT_HEADER
 from gateway.deadline import call_timeout
 from gateway.errors import GatewayError, error_response
+from gateway.idempotency import HEADER as IDEMPOTENCY_HEADER
+from gateway.idempotency import (
+    REPLAYED_HEADER,
+    IdempotencyStore,
+    StoredResponse,
+    fingerprint,
+    parse_key,
+)
+from gateway.rate_limit import RateLimiter
 from gateway.request_codec import build_request
 from gateway.request_id import request_id_of
 from gateway.response_codec import response_json
-from gateway.router import RouteTable
+from gateway.router import RouteMatch, RouteTable
 from gateway.upstream import Upstreams
 from gateway.upstream_errors import from_rpc_error
+from mesh_runtime.tokens import Claims
 
 log = logging.getLogger("trademesh.gateway")
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Guards:
+    """What stands before an upstream call: access rules, rate limits, idempotency."""
+
+    access: Access | None = None
+    limiter: RateLimiter | None = None
+    idempotency: IdempotencyStore | None = None
 
 
 class Transcoder:
@@ -37,11 +61,13 @@ class Transcoder:
         upstreams: Upstreams,
         timeout_seconds: float,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        guards: Guards | None = None,
     ) -> None:
         self.table = table
         self.upstreams = upstreams
         self.timeout_seconds = timeout_seconds
         self.max_body_bytes = max_body_bytes
+        self.guards = guards or Guards()
 
     async def handle(self, request: Request) -> Response:
         request_id = request_id_of(request)
@@ -49,24 +75,66 @@ class Transcoder:
             return await self._transcode(request, request_id)
         except GatewayError as exc:
             return error_response(exc)
-        except grpc.aio.AioRpcError as exc:
-            return error_response(from_rpc_error(exc))
         except Exception:
             log.exception("unexpected error request_id=%s", request_id)
             return error_response(GatewayError(500, "INTERNAL", "internal error"))
 
     async def _transcode(self, request: Request, request_id: str) -> Response:
         found = self.table.match(request.method, request.url.path)
+        claims = await self._admit(request, found)
+        raw_body = await self._read_body(request) if found.route.body else b""
+        key = None
+        if found.route.http_method == "POST":
+            key = parse_key(request.headers.get(IDEMPOTENCY_HEADER))
+        store = self.guards.idempotency
+        if key is None or store is None:
+            return _to_response(await self._call(request, found, raw_body, request_id))
+        scope = f"user:{claims.user_id}" if claims else f"ip:{client_ip(request)}"
+        print_ = fingerprint(request.method, request.url.path, request.url.query, raw_body)
+        stored, replayed = await store.run(
+            scope, key, print_, lambda: self._call(request, found, raw_body, request_id))
+        response = _to_response(stored)
+        if replayed:
+            response.headers[REPLAYED_HEADER] = "true"
+        return response
+
+    async def _admit(self, request: Request, found: RouteMatch) -> Claims | None:
+        """Rate limits, then the route's access rule; the caller's claims if it has any."""
+        access = self.guards.access
+        identity = access.identify(request.headers.get("authorization")) if access else None
+        if self.guards.limiter is not None:
+            user = identity.claims.user_id if identity and identity.claims else None
+            wait = await self.guards.limiter.wait_seconds(client_ip(request), user)
+            if wait > 0:
+                raise GatewayError(429, "RATE_LIMITED", "too many requests; slow down",
+                                   headers={"Retry-After": str(max(1, math.ceil(wait)))})
+        if access is None or identity is None:
+            return None
+        return await access.authorize(found.route, identity)
+
+    async def _call(self, request: Request, found: RouteMatch, raw_body: bytes,
+                    request_id: str) -> StoredResponse:
+        """The answer to one upstream call, success or error, ready to send or to store."""
         route = found.route
-        raw_body = await self._read_body(request) if route.body else b""
-        message = build_request(route, raw_body, found.path_values,
-                                request.query_params.multi_items())
-        timeout = call_timeout(self.timeout_seconds, request.headers.get(TIMEOUT_HEADER))
-        reply = await self.upstreams.call(route, message, _metadata(request, request_id),
-                                          timeout)
-        return JSONResponse(response_json(route, reply), status_code=route.success_status)
+        try:
+            message = build_request(route, raw_body, found.path_values,
+                                    request.query_params.multi_items())
+            timeout = call_timeout(self.timeout_seconds, request.headers.get(TIMEOUT_HEADER))
+            reply = await self.upstreams.call(route, message, _metadata(request, request_id),
+                                              timeout)
+            rendered: Response = JSONResponse(response_json(route, reply),
+                                              status_code=route.success_status)
+        except GatewayError as exc:
+            rendered = error_response(exc)
+        except grpc.aio.AioRpcError as exc:
+            rendered = error_response(from_rpc_error(exc))
+        headers = {k: v for k, v in rendered.headers.items()
+                   if k.lower() not in ("content-length", "content-type")}
+        return StoredResponse(rendered.status_code, bytes(rendered.body),
+                              rendered.media_type or "application/json", headers)
 
     async def _read_body(self, request: Request) -> bytes:
+        _check_content_type(request.headers.get("content-type"))
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             raise _too_large(self.max_body_bytes)
@@ -80,6 +148,15 @@ class Transcoder:
         return b"".join(chunks)
 
 
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _to_response(stored: StoredResponse) -> Response:
+    return Response(stored.body, status_code=stored.status, media_type=stored.media_type,
+                    headers=dict(stored.headers))
+
+
 def _metadata(request: Request, request_id: str) -> list[tuple[str, str]]:
     metadata = [("x-request-id", request_id)]
     authorization = request.headers.get("authorization")
@@ -88,7 +165,18 @@ def _metadata(request: Request, request_id: str) -> list[tuple[str, str]]:
     return metadata
 
 
+def _check_content_type(value: str | None) -> None:
+    """A body must be JSON: no Content-Type (curl-style clients) or a JSON media type."""
+    if value is None:
+        return
+    media_type = value.split(";", 1)[0].strip().lower()
+    if media_type in ("application/json", "") or media_type.endswith("+json"):
+        return
+    raise GatewayError(415, "UNSUPPORTED_MEDIA_TYPE",
+                       f"the body must be application/json, not {media_type}",
+                       [{"field": "Content-Type", "description": "must be application/json"}])
+
+
 def _too_large(limit: int) -> GatewayError:
     return GatewayError(413, "PAYLOAD_TOO_LARGE", f"the request body exceeds {limit} bytes",
                         [{"field": "body", "description": f"at most {limit} bytes"}])
-

@@ -2,13 +2,15 @@
 
 ``grpc-status-details-bin`` carries a ``google.rpc.Status``: its ``ErrorInfo.reason`` (e.g.
 ``INSUFFICIENT_BALANCE``) becomes the error code and its ``BadRequest.field_violations``
-become ``details`` entries ``{"field", "description"}``. Without rich details the code is
-the gRPC status code's name.
+become ``details`` entries ``{"field", "description"}``; a ``RetryInfo`` becomes a
+``Retry-After`` header (whole seconds, at least 1). Without rich details the code is the
+gRPC status code's name.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import grpc
@@ -29,11 +31,23 @@ def from_rpc_error(error: grpc.aio.AioRpcError) -> GatewayError:
     reason = code.name
     message = error.details() or code.name
     details: list[Detail] = []
+    headers: dict[str, str] = {}
     if rich is not None:
         message = rich.message or message
         for packed in rich.details:
             reason = _unpack_detail(packed, details) or reason
-    return GatewayError(http_status(code), reason, message, details)
+            retry = _retry_after(packed)
+            if retry is not None:
+                headers["Retry-After"] = retry
+    return GatewayError(http_status(code), reason, message, details, headers)
+
+
+def _retry_after(packed: Any) -> str | None:
+    info = error_details_pb2.RetryInfo()
+    if not packed.Unpack(info):
+        return None
+    delay = info.retry_delay.seconds + info.retry_delay.nanos / 1e9
+    return str(max(1, math.ceil(delay)))
 
 
 def _rich_status(error: grpc.aio.AioRpcError) -> Any:

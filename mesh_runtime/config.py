@@ -59,6 +59,17 @@ class Settings:
     # Engine snapshots: every this many seconds (when anything changed) or commands.
     engine_snapshot_seconds: float = 60.0
     engine_snapshot_every: int = 200_000
+    # Gateway: password hashing cost, rate limits (token buckets per user and per IP),
+    # sign-in lockout, Idempotency-Key memory, request body limit.
+    bcrypt_rounds: int = 12
+    rate_limit_user_burst: int = 200
+    rate_limit_user_per_second: float = 100.0
+    rate_limit_ip_burst: int = 5000
+    rate_limit_ip_per_second: float = 2500.0
+    signin_max_failures: int = 5
+    signin_lockout_seconds: int = 900
+    idempotency_ttl_seconds: int = 86_400
+    max_body_bytes: int = 65_536
     # Seconds a service waits for in-flight calls when stopping.
     shutdown_grace_seconds: float = 5.0
     # Per-call deadline the gateway gives upstream calls that have none.
@@ -89,6 +100,11 @@ class Settings:
                               "expected always or everysec")
         if self.market_maker not in ("on", "off"):
             raise ConfigError(f"{PREFIX}MARKET_MAKER={self.market_maker!r}: expected on or off")
+        for name in ("bcrypt_rounds", "rate_limit_user_burst", "rate_limit_ip_burst",
+                     "signin_max_failures", "signin_lockout_seconds",
+                     "idempotency_ttl_seconds", "max_body_bytes"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{PREFIX}{name.upper()} must be positive")
         if self.jwt_ttl_seconds <= 0:
             raise ConfigError(f"{PREFIX}JWT_TTL_SECONDS must be positive")
 

@@ -19,6 +19,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from trademesh.v1 import (
+    account_pb2,
     engine_pb2,
     engine_pb2_grpc,
     market_pb2,
@@ -101,8 +102,30 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
 
 
 class PersistenceServicer(persistence_pb2_grpc.PersistenceServicer):
+    """A test double of the remote persistence service: users in a dict."""
+
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
+        self.users: dict[str, tuple[account_pb2.User, str]] = {}  # by email
+        self.unavailable = False
+
+    async def CreateUser(self, request: Any, context: Any) -> Any:
+        if self.unavailable:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "database down")
+        email = request.email.lower()
+        if email in self.users:
+            await context.abort(grpc.StatusCode.ALREADY_EXISTS, "email: already registered")
+        user = account_pb2.User(id=f"u-{len(self.users) + 1}", email=email, admin=request.admin)
+        self.users[email] = (user, request.password_hash)
+        return persistence_pb2.CreateUserResponse(user=user)
+
+    async def GetUser(self, request: Any, context: Any) -> Any:
+        if self.unavailable:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "database down")
+        for user, hashed in self.users.values():
+            if request.id == user.id or request.email.lower() == user.email:
+                return persistence_pb2.GetUserResponse(user=user, password_hash=hashed)
+        await context.abort(grpc.StatusCode.NOT_FOUND, "no such user")
 
     async def GetCandles(self, request: Any, context: Any) -> Any:
         self.recorder.record(request, context)
@@ -134,6 +157,7 @@ class Mesh:
     recorder: Recorder
     addresses: dict[str, str]
     services: dict[str, GrpcService]
+    persistence: Any = None
 
 
 def instantiate(cls: Any, *args: Any) -> Any:

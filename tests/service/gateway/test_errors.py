@@ -31,13 +31,13 @@ async def test_rich_upstream_error(gateway: GatewayFactory) -> None:
 
 async def test_unimplemented_is_501(gateway: GatewayFactory) -> None:
     client = await gateway()
-    response = await client.post("/api/v1/auth/signin", json={"email": "a@b.c", "password": "x"})
+    response = await client.post("/api/v1/account/withdraw", json={"asset": "USD"})
     assert error_of(response, 501)["code"] == "UNIMPLEMENTED"
 
 
 async def test_upstream_down_is_503(gateway: GatewayFactory) -> None:
-    client = await gateway(down=["feed"])
-    response = await client.post("/api/v1/admin/oracle/BTC-PERP", json={"price": "1"})
+    client = await gateway(down=["engine"])
+    response = await client.post("/api/v1/account/withdraw", json={"asset": "USD"})
     assert error_of(response, 503)["code"] == "UNAVAILABLE"
 
 
@@ -94,3 +94,28 @@ async def test_body_over_the_limit_is_413(gateway: GatewayFactory) -> None:
     response = await client.post("/api/v1/orders", content=b"{" + b" " * 2048 + b"}",
                                  headers={"content-type": "application/json"})
     assert error_of(response, 413)["code"] == "PAYLOAD_TOO_LARGE"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded",
+                                          "multipart/form-data; boundary=x"])
+async def test_a_body_that_is_not_json_is_415(gateway: GatewayFactory, mesh: Any,
+                                              content_type: str) -> None:
+    client = await gateway()
+    response = await client.post("/api/v1/orders", content=b'{"market": "BTC-PERP"}',
+                                 headers={"content-type": content_type})
+    error = error_of(response, 415)
+    assert error["details"] == [{"field": "Content-Type",
+                                 "description": "must be application/json"}]
+    assert mesh.recorder.calls == []
+
+
+@pytest.mark.parametrize("content_type", [None, "application/json; charset=utf-8",
+                                          "application/merge-patch+json"])
+async def test_json_media_types_are_accepted(gateway: GatewayFactory,
+                                             content_type: str | None) -> None:
+    client = await gateway()
+    headers = {"content-type": content_type} if content_type else {}
+    body = b'{"market": "BTC-PERP", "side": "BUY", "type": "LIMIT", "quantity": "1"}'
+    request = client.build_request("POST", "/api/v1/orders", content=body, headers=headers)
+    assert request.headers.get("content-type") == content_type
+    assert (await client.send(request)).status_code == 201

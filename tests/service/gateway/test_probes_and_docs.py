@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from gateway_harness import GatewayFactory, Mesh
+from gateway_harness import GatewayFactory, Mesh, free_port
+
+from mesh_runtime.config import Settings
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -20,7 +22,8 @@ async def test_readyz_200_when_every_upstream_serves(gateway: GatewayFactory) ->
     response = await client.get("/readyz")
     assert response.status_code == 200
     states = {d["name"]: d["state"] for d in response.json()["dependencies"]}
-    assert states == dict.fromkeys(("auth", "engine", "feed", "persistence"), "SERVING")
+    assert states == dict.fromkeys(("auth", "engine", "feed", "persistence", "redis"),
+                                   "SERVING")
 
 
 async def test_readyz_503_when_an_upstream_is_down(gateway: GatewayFactory) -> None:
@@ -50,3 +53,19 @@ async def test_openapi_and_docs(gateway: GatewayFactory) -> None:
     docs = await client.get("/docs")
     assert docs.status_code == 200 and docs.headers["content-type"].startswith("text/html")
     assert "/api/v1/orders/by-client-id/{clientOrderId}" in docs.text
+
+
+async def test_readyz_503_when_redis_is_gone(gateway: GatewayFactory, mesh: Mesh,
+                                             base_settings: Settings) -> None:
+    client = await gateway(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    response = await client.get("/readyz")
+    assert response.status_code == 503
+    states = {d["name"]: d["state"] for d in response.json()["dependencies"]}
+    assert states["redis"] == "UNAVAILABLE" and states["engine"] == "SERVING"
+
+
+async def test_redis_gone_fails_closed_on_protected_routes(gateway: GatewayFactory) -> None:
+    client = await gateway(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    response = await client.get("/api/v1/orders")  # the revocation set cannot be asked
+    assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+    assert (await client.get("/api/v1/markets")).status_code == 200  # limits fail open

@@ -39,9 +39,12 @@ async def wait_auth_serving(address: str) -> None:
             await asyncio.sleep(0.05)
 
 
-async def test_run_serves_and_stops_cleanly_on_sigterm(mesh: Mesh) -> None:
+async def test_run_serves_and_stops_cleanly_on_sigterm(
+        mesh: Mesh, base_settings: Settings) -> None:
     gateway_port, auth_port = free_port(), free_port()
-    settings = Settings().with_overrides(
+    settings = base_settings.with_overrides(bcrypt_rounds=4) if hasattr(
+        base_settings, "bcrypt_rounds") else base_settings
+    settings = settings.with_overrides(
         gateway_port=gateway_port, auth_port=auth_port, log_level="WARNING",
         engine_addr=mesh.addresses["engine"], persistence_addr=mesh.addresses["persistence"],
         feed_addr=mesh.addresses["feed"], shutdown_grace_seconds=0.5)
@@ -53,8 +56,12 @@ async def test_run_serves_and_stops_cleanly_on_sigterm(mesh: Mesh) -> None:
             await asyncio.wait_for(wait_healthy(client), STEP_SECONDS)
             await asyncio.wait_for(wait_auth_serving(f"127.0.0.1:{auth_port}"), STEP_SECONDS)
             signup = await client.post("/api/v1/auth/signup",
-                                       json={"email": "a@b.c", "password": "pw"})
-            assert signup.status_code == 501  # REST → the gateway's own Auth gRPC service
+                                       json={"email": "a@b.co", "password": "pw-123456"})
+            assert signup.status_code == 201, signup.text  # REST → the gateway's own Auth
+            token = signup.json()["token"]
+            whoami = await client.get("/api/v1/auth/whoami",
+                                      headers={"Authorization": f"Bearer {token}"})
+            assert whoami.json()["email"] == "a@b.co"
             assert (await client.get("/readyz")).status_code == 200
         os.kill(os.getpid(), signal.SIGTERM)
         await asyncio.wait_for(task, STEP_SECONDS)

@@ -53,19 +53,20 @@ async def test_get_order_echoes_the_path_id(gateway: GatewayFactory) -> None:
 
 
 async def test_metadata_and_deadline_reach_the_servicer(
-        gateway: GatewayFactory, mesh: Mesh) -> None:
-    client = await gateway()
-    headers = {"Authorization": "Bearer tok", "X-Request-Id": "req-123"}
+        gateway: GatewayFactory, mesh: Mesh, user_token: str) -> None:
+    client = await gateway(token=None)
+    headers = {"Authorization": f"Bearer {user_token}", "X-Request-Id": "req-123"}
     response = await client.get("/api/v1/orders/o-1", headers=headers)
     assert response.headers["X-Request-Id"] == "req-123"
     seen = mesh.recorder.calls[-1]
-    assert seen.metadata["authorization"] == "Bearer tok"
+    assert seen.metadata["authorization"] == f"Bearer {user_token}"
     assert seen.metadata["x-request-id"] == "req-123"
     assert seen.time_remaining is not None and 0 < seen.time_remaining <= 5.1
-    await client.get("/api/v1/orders/o-1", headers={"grpc-timeout": "1500m"})
+    await client.get("/api/v1/orders/o-1", headers={"grpc-timeout": "1500m", **headers})
     seen = mesh.recorder.calls[-1]
     assert seen.time_remaining is not None and 0 < seen.time_remaining <= 1.6  # wire-rounded
-    assert "authorization" not in seen.metadata
+    await client.get("/api/v1/markets/BTC-PERP/candles", params={"interval": "1m"})
+    assert "authorization" not in mesh.recorder.calls[-1].metadata  # a public route
 
 
 async def test_request_id_is_generated_when_absent(gateway: GatewayFactory, mesh: Mesh) -> None:

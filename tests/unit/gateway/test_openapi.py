@@ -56,7 +56,8 @@ def test_parameters_and_bodies(document: dict[str, Any]) -> None:
                      "start": {"type": "string", "format": "date-time"},
                      "end": {"type": "string", "format": "date-time"}}
     place = document["paths"]["/api/v1/orders"]["post"]
-    assert place["parameters"] == []
+    assert [(p["name"], p["in"]) for p in place["parameters"]] == [("Idempotency-Key",
+                                                                    "header")]
     body = place["requestBody"]["content"]["application/json"]["schema"]
     assert body == {"$ref": "#/components/schemas/trademesh.v1.PlaceOrderRequest"}
 
@@ -69,6 +70,11 @@ def test_responses_honour_response_body_and_status(document: dict[str, Any]) -> 
     assert markets["content"]["application/json"]["schema"] == {
         "type": "array", "items": {"$ref": "#/components/schemas/trademesh.v1.Market"}}
     assert "default" in place
+    assert {"401", "409", "413", "422", "429"} <= set(place)
+    oracle = document["paths"]["/api/v1/admin/oracle/{market}"]["post"]["responses"]
+    assert "403" in oracle
+    public = document["paths"]["/api/v1/markets"]["get"]["responses"]
+    assert "401" not in public and "429" in public
 
 
 def test_component_schemas_follow_the_json_mapping(document: dict[str, Any]) -> None:

@@ -1,0 +1,83 @@
+"""The Redis-backed stores on the real embedded Redis: revocations (expiring with the
+token), the sign-in lockout, the rate limiter's script, and failure when Redis is gone."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+from gateway_harness import free_port
+
+from gateway.rate_limit import Bucket, RateLimiter, RateLimits
+from gateway.signin_lockout import SigninLockout
+from gateway.wiring import redis_client
+from mesh_runtime.config import Settings
+from mesh_runtime.revocation import KEY_PREFIX, RedisRevocations, RevocationUnavailable
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+async def redis(base_settings: Settings) -> AsyncIterator[aioredis.Redis]:
+    client = redis_client(base_settings)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def nowhere() -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0",
+                                     socket_connect_timeout=0.5, socket_timeout=0.5)
+    yield client
+    await client.aclose()
+
+
+async def test_revocation_lives_until_the_token_expires(redis: aioredis.Redis) -> None:
+    revocations = RedisRevocations(redis)
+    expires = int(time.time()) + 300
+    await revocations.revoke("jti-1", expires)
+    assert await revocations.is_revoked("jti-1")
+    assert not await revocations.is_revoked("jti-2")
+    ttl = await redis.ttl(KEY_PREFIX + "jti-1")
+    assert 0 < ttl <= 300
+    await revocations.revoke("jti-old", int(time.time()) - 5)  # expired: nothing to keep
+    assert not await redis.exists(KEY_PREFIX + "jti-old")
+
+
+async def test_revocations_fail_closed(nowhere: aioredis.Redis) -> None:
+    revocations = RedisRevocations(nowhere)
+    with pytest.raises(RevocationUnavailable):
+        await revocations.is_revoked("jti")
+    with pytest.raises(RevocationUnavailable):
+        await revocations.revoke("jti", int(time.time()) + 60)
+
+
+async def test_lockout(redis: aioredis.Redis) -> None:
+    lockout = SigninLockout(redis, max_failures=3, window_seconds=60)
+    for _ in range(2):
+        await lockout.failed("a@example.com")
+    assert await lockout.locked_for("a@example.com") == 0
+    await lockout.failed("a@example.com")
+    assert 0 < await lockout.locked_for("a@example.com") <= 60
+    assert await lockout.locked_for("b@example.com") == 0
+    await lockout.succeeded("a@example.com")
+    assert await lockout.locked_for("a@example.com") == 0
+    assert not [k for k in await redis.keys("*") if b"example" in k]  # no address stored
+
+
+async def test_the_limiter_takes_from_every_bucket_or_none(redis: aioredis.Redis) -> None:
+    limits = RateLimits(per_user=Bucket(2, 0.001), per_ip=Bucket(3, 0.001))
+    limiter = RateLimiter(redis, limits)
+    assert await limiter.wait_seconds("10.0.0.1", "u1") == 0
+    assert await limiter.wait_seconds("10.0.0.1", "u1") == 0
+    assert await limiter.wait_seconds("10.0.0.1", "u1") > 0  # the user's bucket is empty
+    assert await limiter.wait_seconds("10.0.0.1", "u2") == 0  # the IP had one left
+    assert await limiter.wait_seconds("10.0.0.1", None) > 0
+    assert await limiter.wait_seconds("10.0.0.2", "u2") == 0
+
+
+async def test_the_limiter_admits_when_redis_is_gone(nowhere: aioredis.Redis) -> None:
+    limiter = RateLimiter(nowhere, RateLimits())
+    assert await limiter.wait_seconds("10.0.0.1", "u1") == 0
