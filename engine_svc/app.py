@@ -24,6 +24,7 @@ from trademesh.v1 import engine_pb2, engine_pb2_grpc
 from engine_svc.core.markets import MarketConfig, default_markets
 from engine_svc.event_link import EventLink
 from engine_svc.journal import Journal
+from engine_svc.market_data import MarketDataPublisher
 from engine_svc.sequencer import Sequencer, load_state
 from engine_svc.servicer import EngineServicer
 from engine_svc.snapshot_store import MongoSnapshotStore, PostgresSnapshotStore, SnapshotStore
@@ -112,6 +113,8 @@ async def run(settings: Settings) -> None:
     async with AsyncExitStack() as stack:
         sequencer, journal = await build(settings, stack)
         link = EventLink(journal, settings, sequencer.config)
+        publisher = MarketDataPublisher(sequencer, settings)
+        sequencer.add_listener(publisher)
         tune_gc()
         task = asyncio.create_task(sequencer.run())
         revocations = RedisRevocations.from_url(settings.redis_dsn)
@@ -140,6 +143,6 @@ async def run(settings: Settings) -> None:
             service,
             background=[lambda: watch_health(service, [("redis+sequencer", ready)]),
                         lambda: snapshot_timer(sequencer, settings.engine_snapshot_seconds),
-                        link.run,
+                        link.run, publisher.run,
                         exit_if_sequencer_dies],
             cleanup=[stop_sequencer])

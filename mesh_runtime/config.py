@@ -70,6 +70,15 @@ class Settings:
     signin_lockout_seconds: int = 900
     idempotency_ttl_seconds: int = 86_400
     max_body_bytes: int = 65_536
+    # Feed: the index oracle ("simulated" random walk, "backpack" public ticker, or "off" on
+    # all but one replica), its seed and pace; per-connection limits.
+    feed_oracle: str = "simulated"
+    feed_oracle_seed: int = 1
+    feed_oracle_interval_seconds: float = 1.0
+    feed_backpack_url: str = "wss://ws.backpack.exchange"
+    feed_max_subscriptions: int = 50
+    feed_queue_size: int = 2_000
+    feed_max_message_bytes: int = 16_384
     # Seconds a service waits for in-flight calls when stopping.
     shutdown_grace_seconds: float = 5.0
     # Per-call deadline the gateway gives upstream calls that have none.
@@ -98,11 +107,15 @@ class Settings:
         if self.redis_appendfsync not in ("always", "everysec"):
             raise ConfigError(f"{PREFIX}REDIS_APPENDFSYNC={self.redis_appendfsync!r}: "
                               "expected always or everysec")
+        if self.feed_oracle not in ("simulated", "backpack", "off"):
+            raise ConfigError(f"{PREFIX}FEED_ORACLE={self.feed_oracle!r}: expected simulated, "
+                              "backpack or off")
         if self.market_maker not in ("on", "off"):
             raise ConfigError(f"{PREFIX}MARKET_MAKER={self.market_maker!r}: expected on or off")
         for name in ("bcrypt_rounds", "rate_limit_user_burst", "rate_limit_ip_burst",
                      "signin_max_failures", "signin_lockout_seconds",
-                     "idempotency_ttl_seconds", "max_body_bytes"):
+                     "idempotency_ttl_seconds", "max_body_bytes", "feed_max_subscriptions",
+                     "feed_queue_size", "feed_max_message_bytes"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{PREFIX}{name.upper()} must be positive")
         if self.jwt_ttl_seconds <= 0:

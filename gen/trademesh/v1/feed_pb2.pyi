@@ -193,3 +193,27 @@ class SetIndexPriceResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SetIndexPriceResponse: _TypeAlias = SetIndexPriceResponse  # noqa: Y015
+
+@_typing.final
+class MarketDataBatch(_message.Message):
+    """What one feed replica relays to every replica over Redis pub/sub: a run of engine
+    messages (or oracle prices) in the order they were received.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___PublishMarketDataRequest]: ...
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___PublishMarketDataRequest] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MarketDataBatch: _TypeAlias = MarketDataBatch  # noqa: Y015

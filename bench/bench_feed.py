@@ -1,0 +1,254 @@
+"""Feed fan-out benchmark: N WebSocket clients on ``trades@M`` and ``depth@M`` while the
+engine runs a steady order flow.
+
+    python bench/bench_feed.py --clients 100 1000 --rate 100 --seconds 20
+
+Starts embedded Redis and PostgreSQL, the engine (with its market-data publisher) and the
+feed (``feed_svc.app.run``) as child processes, then from this process: a maker resting a
+deep ask ladder on SOL-USD and a taker buying ``--rate`` times a second (one trade and one
+depth diff each), and N clients. Reports delivered messages/s and the delay from the
+engine event's time (the command's timestamp) to a client's receipt, p50/p99/max, measured
+on a sample of clients (every client counts its messages).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import AsyncExitStack
+from datetime import datetime
+from pathlib import Path
+
+import grpc
+import websockets
+from trademesh.v1 import engine_pb2, engine_pb2_grpc, order_pb2
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.engine_harness import free_port, wait_serving
+from mesh_runtime.config import Settings
+from mesh_runtime.embedded_postgres import EmbeddedPostgres
+from mesh_runtime.embedded_redis import EmbeddedRedis
+from mesh_runtime.tokens import TokenSigner, ensure_keypair
+
+MARKET = "SOL-USD"
+SAMPLED = 50
+
+
+async def engine_role() -> None:
+    """The engine as `trademesh engine` runs it, plus the publisher wiring of issue 6."""
+    from engine_svc.app import build, register, wall_clock_ms
+    from engine_svc.market_data import MarketDataPublisher
+    from engine_svc.servicer import EngineServicer
+    from mesh_runtime.dependencies import redis_probe, watch_health
+    from mesh_runtime.grpc_auth import Authenticator
+    from mesh_runtime.serving import GrpcService, serve_until_signal
+    from mesh_runtime.tokens import TokenVerifier
+
+    settings = Settings.from_env()
+    verifier = TokenVerifier.from_file(settings.public_key_path, settings.jwt_issuer,
+                                       settings.jwt_audience)
+    async with AsyncExitStack() as stack:
+        sequencer, _ = await build(settings, stack)
+        publisher = MarketDataPublisher(sequencer, settings)
+        sequencer.add_listener(publisher)
+        task = asyncio.create_task(sequencer.run())
+        service = GrpcService("engine", settings.host, settings.engine_port, [register(
+            EngineServicer(sequencer, Authenticator(verifier), wall_clock_ms))])
+
+        async def stop() -> None:
+            await sequencer.close()
+            await task
+
+        probes = [("redis", redis_probe(settings.redis_dsn))]
+        await serve_until_signal(service, background=[
+            publisher.run, lambda: watch_health(service, probes)], cleanup=[stop])
+
+
+async def feed_role() -> None:
+    from feed_svc.app import run
+    profile_to = os.environ.get("BENCH_FEED_PROFILE")  # a path: profile the feed into it
+    if not profile_to:
+        await run(Settings.from_env())
+        return
+    import cProfile
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        await run(Settings.from_env())
+    finally:
+        profiler.disable()
+        profiler.dump_stats(profile_to)
+
+
+class Client:
+    def __init__(self, sampled: bool) -> None:
+        self.sampled, self.messages, self.frames = sampled, 0, 0
+        self.delays: list[float] = []
+        self.counting = False
+        self.closed_reason: str | None = None
+
+    async def run(self, port: int, ready: asyncio.Event) -> None:
+        async with websockets.connect(f"ws://127.0.0.1:{port}/ws?batch=1", max_queue=None,
+                                      compression=None, open_timeout=60) as ws:
+            await ws.send(json.dumps({"method": "SUBSCRIBE", "id": 1,
+                                      "params": [f"trades@{MARKET}", f"depth@{MARKET}"]}))
+            ready.set()
+            try:
+                async for frame in ws:
+                    self._on_frame(frame if isinstance(frame, str) else frame.decode())
+            except websockets.ConnectionClosed as closed:
+                self.closed_reason = closed.rcvd.reason if closed.rcvd else "closed"
+
+    def _on_frame(self, frame: str) -> None:
+        if not self.counting:
+            return
+        now = time.time() * 1000
+        self.frames += 1
+        self.messages += frame.count('"stream"')
+        if self.sampled and '"trades@' in frame:
+            items = json.loads(frame)
+            for item in items if isinstance(items, list) else [items]:
+                if item.get("stream", "").startswith("trades@"):
+                    when = datetime.fromisoformat(item["data"]["time"]).timestamp() * 1000
+                    self.delays.append(now - when)
+
+
+async def order_flow(address: str, signer: TokenSigner, rate: int, seconds: float) -> int:
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = engine_pb2_grpc.EngineStub(channel)
+        maker = (("authorization", f"Bearer {signer.issue('maker')[0]}"),)
+        taker = (("authorization", f"Bearer {signer.issue('taker')[0]}"),)
+        buy = engine_pb2.PlaceOrderRequest(market=MARKET, side=order_pb2.BUY,
+                                           type=order_pb2.LIMIT, price="101", quantity="0.01")
+        loop, sent = asyncio.get_running_loop(), 0
+        pending: set[asyncio.Task[object]] = set()
+
+        async def place() -> object:
+            return await stub.PlaceOrder(buy, metadata=taker, timeout=30)
+
+        start = loop.time()
+        while loop.time() - start < seconds:
+            target = int((loop.time() - start) * rate)
+            while sent < target:
+                task = asyncio.create_task(place())
+                pending.add(task)
+                task.add_done_callback(pending.discard)
+                sent += 1
+            await asyncio.sleep(0.002)
+        await asyncio.gather(*pending)
+        del maker
+        return sent
+
+
+async def prepare_book(address: str, signer: TokenSigner) -> None:
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = engine_pb2_grpc.EngineStub(channel)
+        for user, asset, amount in (("maker", "SOL", "10000000"), ("taker", "USD", "1000000000")):
+            await stub.Deposit(engine_pb2.DepositRequest(asset=asset, amount=amount,
+                                                         transaction_id=f"{user}-seed"),
+                               metadata=(("authorization", f"Bearer {signer.issue(user)[0]}"),))
+        maker = (("authorization", f"Bearer {signer.issue('maker')[0]}"),)
+        for level in range(20):
+            await stub.PlaceOrder(engine_pb2.PlaceOrderRequest(
+                market=MARKET, side=order_pb2.SELL, type=order_pb2.LIMIT,
+                price=f"{100 + level / 10:.1f}", quantity="10000"), metadata=maker)
+            await stub.PlaceOrder(engine_pb2.PlaceOrderRequest(
+                market=MARKET, side=order_pb2.BUY, type=order_pb2.LIMIT,
+                price=f"{99 - level / 10:.1f}", quantity="1"), metadata=(
+                ("authorization", f"Bearer {signer.issue('taker')[0]}"),))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_round(settings: Settings, signer: TokenSigner, clients: int, rate: int,
+                    seconds: float, pids: dict[str, int]) -> dict[str, object]:
+    fleet = [Client(i < SAMPLED) for i in range(clients)]
+    tasks = []
+    for i, client in enumerate(fleet):
+        ready = asyncio.Event()
+        tasks.append(asyncio.create_task(client.run(settings.ws_port, ready)))
+        await asyncio.wait_for(ready.wait(), 60)
+        if i % 50 == 49:
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(1.0)  # snapshots and replies delivered
+    for client in fleet:
+        client.counting = True
+    started, cpu0 = time.monotonic(), {k: cpu_seconds(p) for k, p in pids.items()}
+    own0 = time.process_time()
+    trades = await order_flow(settings.address("engine"), signer, rate, seconds)
+    await asyncio.sleep(1.0)  # let the tail arrive
+    elapsed = time.monotonic() - started
+    cpu = {f"cpu_{k}_pct": round(100 * (cpu_seconds(p) - cpu0[k]) / elapsed)
+           for k, p in pids.items()}
+    cpu["cpu_clients_pct"] = round(100 * (time.process_time() - own0) / elapsed)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    delays = sorted(d for c in fleet for d in c.delays)
+    messages = sum(c.messages for c in fleet)
+    return {"clients": clients, "trades": trades, "seconds": round(elapsed, 1),
+            "messages": messages, "messages_per_s": round(messages / elapsed),
+            "frames_per_s": round(sum(c.frames for c in fleet) / elapsed),
+            "trades_per_client_min": min(c.messages for c in fleet),
+            "delay_ms_p50": round(statistics.median(delays), 1) if delays else None,
+            "delay_ms_p99": round(delays[int(len(delays) * 0.99) - 1], 1) if delays else None,
+            "delay_ms_max": round(delays[-1], 1) if delays else None,
+            "disconnected": sum(c.closed_reason is not None for c in fleet), **cpu}
+
+
+async def main(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="tm-bench-feed-") as tmp:
+        data = Path(tmp)
+        os.chmod(data, 0o755)
+        redis = EmbeddedRedis(data / "redis", free_port(), appendfsync="everysec")
+        postgres = EmbeddedPostgres(data / "pg", free_port())
+        await redis.start()
+        await postgres.start()
+        private, public = data / "jwt.pem", data / "jwt.pub.pem"
+        ensure_keypair(private, public)
+        settings = Settings(data_dir=data, engine_port=free_port(), feed_port=free_port(),
+                            ws_port=free_port(), redis_url=redis.url, postgres_url=postgres.url,
+                            jwt_private_key_file=str(private),
+                            jwt_public_key_file=str(public), log_level="WARNING")
+        signer = TokenSigner.from_file(private, settings.jwt_issuer, settings.jwt_audience,
+                                       3600)
+        env = {**os.environ, **settings.as_env()}
+        children = [await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--role", role, env=env) for role in ("feed", "engine")]
+        try:
+            await wait_serving(settings.address("feed"))
+            await wait_serving(settings.address("engine"))
+            await prepare_book(settings.address("engine"), signer)
+            for n in args.clients:
+                pids = {"feed": children[0].pid, "engine": children[1].pid}
+                result = await run_round(settings, signer, n, args.rate, args.seconds, pids)
+                print(json.dumps(result), flush=True)
+        finally:
+            for child in children:
+                child.terminate()
+            for child in children:
+                await asyncio.wait_for(child.wait(), 30)
+            await postgres.stop()
+            await redis.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--role", choices=["bench", "engine", "feed"], default="bench")
+    parser.add_argument("--clients", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--rate", type=int, default=100, help="trades per second")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    arguments = parser.parse_args()
+    role = {"engine": engine_role, "feed": feed_role}.get(arguments.role)
+    asyncio.run(role() if role else main(arguments))

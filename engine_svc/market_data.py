@@ -1,0 +1,242 @@
+"""The engine's market-data link to the feed: depth diffs, trades and user events.
+
+A :class:`MarketDataPublisher` is a sequencer :class:`~engine_svc.sequencer.BatchListener`.
+On the sequencer's task it only reads the touched markets' depth and queues the batch;
+its own task turns batches into ``PublishMarketDataRequest`` messages and writes them to
+``Feed.PublishMarketData`` at ``settings.address("feed")``.
+
+Invariants:
+
+* Per market, depth sequences are consecutive: a snapshot carries the current sequence,
+  each diff the next one. A diff is the change between two consecutive reads of the top
+  ``depth_levels`` levels per side (a level leaving that view is removed with "0").
+* On every (re)connect, after a queue overflow and after a sequencer reset, every market's
+  snapshot is sent before any diff; batches queued before a snapshot lose their depth (the
+  snapshot covers it) but keep their trades and user events. Every ``snapshot_seconds``
+  the snapshots are sent again (same sequence: a no-op for a feed that is in step, a
+  repair for one that missed something).
+* The queue is bounded: on overflow it is emptied and snapshots are resent rather than
+  skipping a diff. A batch whose sending failed is sent again after reconnecting (the feed
+  drops repeated trades and user events by id and sequence).
+* The sequencer is never blocked: ``on_batch`` does O(touched markets * levels) work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import cast
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from trademesh.v1 import event_pb2, feed_pb2, feed_pb2_grpc, market_pb2
+
+from engine_svc import command_codec
+from engine_svc.core.events import (
+    Event,
+    OrderAccepted,
+    OrderCanceled,
+    OrderFilled,
+    OrderReplaced,
+)
+from engine_svc.decimal_edge import formatter
+from engine_svc.event_codec import EventEncoder
+from engine_svc.sequencer import Sequencer
+from mesh_runtime.config import Settings
+
+log = logging.getLogger("trademesh.engine.market_data")
+Request = feed_pb2.PublishMarketDataRequest
+Levels = list[tuple[int, int]]
+Depth = tuple[Levels, Levels]
+Call = grpc.aio.StreamUnaryCall[Request, feed_pb2.PublishMarketDataResponse]
+BOOK_EVENTS = (OrderAccepted, OrderFilled, OrderCanceled, OrderReplaced)
+
+
+@dataclass(slots=True)
+class _Batch:
+    events: list[Event]
+    depth: dict[str, Depth]
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class MarketDataPublisher:
+    def __init__(self, sequencer: Sequencer, settings: Settings, *, depth_levels: int = 100,
+                 max_queue: int = 10_000, snapshot_seconds: float = 10.0,
+                 clock_ms: Callable[[], int] = wall_clock_ms) -> None:
+        self._sequencer, self._target = sequencer, settings.address("feed")
+        self._levels, self._max_queue = depth_levels, max_queue
+        self._snapshot_seconds, self._clock = snapshot_seconds, clock_ms
+        config = sequencer.config
+        self._markets = sorted(config.markets)
+        self._price = {m: formatter(s.tick_size) for m, s in config.markets.items()}
+        self._qty = {m: formatter(s.lot_size) for m, s in config.markets.items()}
+        self._encoder = EventEncoder(config, clock_ms)
+        self._queue: deque[_Batch] = deque()
+        self._wakeup = asyncio.Event()
+        self._need_snapshot = True
+        self._sequence = dict.fromkeys(self._markets, 0)
+        self._views: dict[str, Depth] = {m: ([], []) for m in self._markets}
+        self.connected = asyncio.Event()
+        self.sent = 0
+        self.overflows = 0
+
+    # ------------------------------------------------------------ sequencer side
+    def on_batch(self, events: list[Event]) -> None:
+        engine, levels = self._sequencer.engine, self._levels
+        markets = {e.market for e in events if isinstance(e, BOOK_EVENTS)}
+        depth = {m: engine.depth(m, levels) for m in markets}
+        if len(self._queue) >= self._max_queue:
+            self._queue.clear()
+            self._need_snapshot = True
+            self.overflows += 1
+        self._queue.append(_Batch(events, depth))
+        self._wakeup.set()
+
+    def on_reset(self) -> None:
+        for batch in self._queue:
+            batch.depth = {}
+        self._need_snapshot = True
+        self._wakeup.set()
+
+    # ------------------------------------------------------------ publisher task
+    async def run(self) -> None:
+        """Connects, streams and reconnects with backoff until cancelled."""
+        delay = 0.05
+        while True:
+            try:
+                async with grpc.aio.insecure_channel(self._target) as channel:
+                    await self._stream(feed_pb2_grpc.FeedStub(channel))
+            except (grpc.RpcError, grpc.aio.UsageError, asyncio.InvalidStateError,
+                    ConnectionError) as err:
+                log.warning("feed link to %s: %s; retrying in %.2fs", self._target,
+                            _short(err), delay)
+            except Exception:  # a translation bug: drop the batch, resync, keep publishing
+                log.exception("market data: a batch could not be published; resyncing")
+                if self._queue:
+                    self._queue.popleft()
+            finally:
+                self.connected.clear()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+    async def _stream(self, stub: feed_pb2_grpc.FeedStub) -> None:
+        call = cast(Call, stub.PublishMarketData())  # type: ignore[call-arg]
+        try:
+            self._need_snapshot = True
+            last_snapshot = 0.0
+            loop = asyncio.get_running_loop()
+            while True:
+                if self._need_snapshot or loop.time() - last_snapshot > self._snapshot_seconds:
+                    await self._send_snapshots(call)
+                    last_snapshot = loop.time()
+                    self.connected.set()
+                if not self._queue:
+                    await self._idle(call)
+                    continue
+                batch = self._queue[0]
+                for request in self._requests(batch):
+                    await call.write(request)
+                    self.sent += 1
+                if self._queue and self._queue[0] is batch:
+                    self._queue.popleft()
+        finally:
+            call.cancel()
+
+    async def _idle(self, call: Call) -> None:
+        self._wakeup.clear()
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), 1.0)
+        except TimeoutError:
+            if call.done():
+                raise ConnectionError("the feed ended the stream") from None
+
+    async def _send_snapshots(self, call: Call) -> None:
+        self._need_snapshot = False
+        for batch in self._queue:  # older than the snapshot: their depth is covered
+            batch.depth = {}
+        engine = self._sequencer.engine
+        now = self._stamp(self._clock())
+        for market in self._markets:
+            bids, asks = engine.depth(market, self._levels)
+            self._views[market] = (bids, asks)
+            snap = market_pb2.DepthSnapshot(
+                market=market, sequence=self._sequence[market], bids=self._side(market, bids),
+                asks=self._side(market, asks), time=now)
+            await call.write(Request(depth_snapshot=snap))
+
+    # ------------------------------------------------------------ translation
+    def _requests(self, batch: _Batch) -> Iterator[Request]:
+        ts = 0
+        for event in batch.events:
+            ts = getattr(event, "ts", 0) or ts
+            yield from self._event_requests(event)
+        stamp = self._stamp(ts or self._clock())
+        for market in sorted(batch.depth):
+            update = self._diff(market, batch.depth[market])
+            if update is not None:
+                update.time.CopyFrom(stamp)
+                yield Request(depth_update=update)
+
+    def _event_requests(self, event: Event) -> Iterator[Request]:
+        if isinstance(event, OrderFilled):
+            trade = self._trade(event)
+            yield Request(trade=trade)
+            encoded = self._encoder.encode(command_codec.encode(event))
+            for fill in (encoded.execution.taker, encoded.execution.maker):
+                fill.fill_id = fill.trade_id = trade.trade_id
+                fill.market, fill.price, fill.quantity = trade.market, trade.price, \
+                    trade.quantity
+                fill.time.CopyFrom(trade.time)
+                yield Request(user_event=event_pb2.EngineEvent(
+                    sequence=encoded.sequence, command_sequence=encoded.command_sequence,
+                    time=trade.time, user_id=fill.user_id, fill=fill))
+        elif getattr(event, "user_id", ""):
+            yield Request(user_event=self._encoder.encode(command_codec.encode(event)))
+
+    def _trade(self, fill: OrderFilled) -> market_pb2.Trade:
+        market = fill.market
+        return market_pb2.Trade(trade_id=str(fill.fill_id), market=market,
+                                price=self._price[market](fill.price),
+                                quantity=self._qty[market](fill.quantity),
+                                taker_side=fill.taker_side.name, time=self._stamp(fill.ts))
+
+    def _diff(self, market: str, depth: Depth) -> market_pb2.DepthUpdate | None:
+        old = self._views[market]
+        self._views[market] = depth
+        bids, asks = _changes(old[0], depth[0]), _changes(old[1], depth[1])
+        if not bids and not asks:
+            return None
+        self._sequence[market] += 1
+        return market_pb2.DepthUpdate(market=market, sequence=self._sequence[market],
+                                      bids=self._side(market, bids),
+                                      asks=self._side(market, asks))
+
+    def _side(self, market: str, levels: Levels) -> list[market_pb2.PriceLevel]:
+        price, qty = self._price[market], self._qty[market]
+        return [market_pb2.PriceLevel(price=price(p), quantity=qty(q)) for p, q in levels]
+
+    @staticmethod
+    def _stamp(ms: int) -> Timestamp:
+        seconds, rest = divmod(ms, 1000)
+        return Timestamp(seconds=seconds, nanos=rest * 1_000_000)
+
+
+def _changes(old: Levels, new: Levels) -> Levels:
+    """Levels that differ between two views of one side; removed ones with quantity 0."""
+    before, after = dict(old), dict(new)
+    changed = [(p, q) for p, q in new if before.get(p) != q]
+    changed.extend((p, 0) for p in before if p not in after)
+    return changed
+
+
+def _short(err: BaseException) -> str:
+    if isinstance(err, grpc.aio.AioRpcError):
+        return f"{err.code().name}: {err.details()}"
+    return str(err) or type(err).__name__

@@ -1,0 +1,70 @@
+"""Channel names: ``depth@M``, ``trades@M``, ``ticker@M``, ``kline_<interval>@M``,
+``mark@M`` and the private ``user``. Pure: no I/O.
+
+A channel is valid when its kind is one of the above and its market is one the feed
+knows (``mark@M`` only for perpetual markets, whose symbols end in ``-PERP``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Kind(Enum):
+    DEPTH = "depth"
+    TRADES = "trades"
+    TICKER = "ticker"
+    KLINE = "kline"
+    MARK = "mark"
+    USER = "user"
+
+
+INTERVALS_MS: dict[str, int] = {
+    "1m": 60_000, "5m": 300_000, "1h": 3_600_000, "1d": 86_400_000,
+}
+#: Channels whose subscribers only need the newest message (a slow client is conflated).
+CONFLATED = frozenset({Kind.TICKER, Kind.KLINE, Kind.MARK})
+USER_CHANNEL = "user"
+
+
+class UnknownChannel(ValueError):
+    """The name is not a channel the feed serves; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    kind: Kind
+    market: str = ""
+    interval: str = ""
+
+    @property
+    def name(self) -> str:
+        if self.kind is Kind.USER:
+            return USER_CHANNEL
+        prefix = f"kline_{self.interval}" if self.kind is Kind.KLINE else self.kind.value
+        return f"{prefix}@{self.market}"
+
+
+def parse(name: object, markets: frozenset[str]) -> Channel:
+    """The channel called ``name``, or :class:`UnknownChannel`."""
+    if not isinstance(name, str):
+        raise UnknownChannel("a channel name is a string")
+    if name == USER_CHANNEL:
+        return Channel(Kind.USER)
+    prefix, at, market = name.partition("@")
+    if not at or market not in markets:
+        raise UnknownChannel(f"unknown channel {name!r}")
+    if prefix.startswith("kline_"):
+        interval = prefix.removeprefix("kline_")
+        if interval not in INTERVALS_MS:
+            raise UnknownChannel(f"unknown kline interval in {name!r}; "
+                                 f"expected one of {', '.join(INTERVALS_MS)}")
+        return Channel(Kind.KLINE, market, interval)
+    try:
+        kind = Kind(prefix)
+    except ValueError:
+        raise UnknownChannel(f"unknown channel {name!r}") from None
+    if kind is Kind.USER or (kind is Kind.MARK and not market.endswith("-PERP")):
+        raise UnknownChannel(f"unknown channel {name!r}")
+    return Channel(kind, market)

@@ -1,0 +1,120 @@
+"""Proto ↔ feed values: the feed's one importer of generated message classes (besides the
+servicer). A :class:`Frame` is one outgoing message, encoded once for every subscriber:
+the gRPC door sends ``response``; the WebSocket door sends ``text``,
+``{"stream": <channel>, "data": {...}}`` with protobuf's JSON mapping (lowerCamelCase,
+decimal strings, RFC 3339 times). Depth data also says ``"type": "snapshot"|"update"``.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.timestamp_pb2 import Timestamp
+from trademesh.v1 import event_pb2, feed_pb2, market_pb2
+
+from feed_svc.book import Book, Level
+from feed_svc.stats import Candle, TickerStats, text
+
+PublishRequest = feed_pb2.PublishMarketDataRequest
+Batch = feed_pb2.MarketDataBatch
+
+
+class Frame:
+    """One outgoing message; a reply to a WebSocket request has no ``response``."""
+
+    __slots__ = ("__dict__", "response")
+
+    def __init__(self, response: feed_pb2.SubscribeResponse | None) -> None:
+        self.response = response
+
+    @classmethod
+    def reply(cls, body: dict[str, Any]) -> Frame:
+        frame = cls(None)
+        frame.__dict__["text"] = json.dumps(body, separators=(",", ":"))
+        return frame
+
+    @cached_property
+    def text(self) -> str:
+        assert self.response is not None
+        field = self.response.WhichOneof("data")
+        assert field is not None
+        data: dict[str, Any] = json_format.MessageToDict(
+            getattr(self.response, field), always_print_fields_with_no_presence=True)
+        if field == "depth_snapshot":
+            data["type"] = "snapshot"
+        elif field == "depth_update":
+            data["type"] = "update"
+        return json.dumps({"stream": self.response.channel, "data": data},
+                          separators=(",", ":"))
+
+
+def millis(ts: Timestamp) -> int:
+    return int(ts.seconds) * 1000 + int(ts.nanos) // 1_000_000
+
+
+def stamp(ms: int) -> Timestamp:
+    seconds, rest = divmod(ms, 1000)
+    return Timestamp(seconds=seconds, nanos=rest * 1_000_000)
+
+
+def levels(items: Any) -> list[Level]:
+    return [(lv.price, lv.quantity) for lv in items]
+
+
+def _price_levels(items: list[Level]) -> list[market_pb2.PriceLevel]:
+    return [market_pb2.PriceLevel(price=p, quantity=q) for p, q in items]
+
+
+def snapshot_frame(channel: str, book: Book, now_ms: int) -> Frame:
+    bids, asks = book.levels()
+    snap = market_pb2.DepthSnapshot(market=book.market, sequence=book.sequence,
+                                    bids=_price_levels(bids), asks=_price_levels(asks),
+                                    time=stamp(now_ms))
+    return Frame(feed_pb2.SubscribeResponse(channel=channel, depth_snapshot=snap))
+
+
+def update_frame(channel: str, update: market_pb2.DepthUpdate) -> Frame:
+    return Frame(feed_pb2.SubscribeResponse(channel=channel, depth_update=update))
+
+
+def trade_frame(channel: str, trade: market_pb2.Trade) -> Frame:
+    return Frame(feed_pb2.SubscribeResponse(channel=channel, trade=trade))
+
+
+def user_frame(event: event_pb2.EngineEvent) -> Frame:
+    return Frame(feed_pb2.SubscribeResponse(channel="user", user_event=event))
+
+
+def mark_frame(channel: str, mark: market_pb2.MarkPrice) -> Frame:
+    return Frame(feed_pb2.SubscribeResponse(channel=channel, mark=mark))
+
+
+def ticker_frame(channel: str, market: str, stats: TickerStats, best: tuple[str, str],
+                 mark: market_pb2.MarkPrice | None) -> Frame:
+    ticker = market_pb2.Ticker(market=market, last=stats.last, best_bid=best[0],
+                               best_ask=best[1], high_24h=stats.high, low_24h=stats.low,
+                               volume_24h=stats.volume, change_24h=stats.change)
+    if mark is not None:
+        ticker.mark_price, ticker.index_price = mark.mark_price, mark.index_price
+        ticker.funding_rate = mark.funding_rate
+    return Frame(feed_pb2.SubscribeResponse(channel=channel, ticker=ticker))
+
+
+def candle_frame(channel: str, market: str, interval: str, candle: Candle) -> Frame:
+    proto = market_pb2.Candle(market=market, interval=interval,
+                              open_time=stamp(candle.open_time), open=text(candle.open),
+                              high=text(candle.high), low=text(candle.low),
+                              close=text(candle.close), volume=text(candle.volume),
+                              closed=candle.closed)
+    return Frame(feed_pb2.SubscribeResponse(channel=channel, candle=proto))
+
+
+def mark_request(market: str, index_price: str, now_ms: int) -> PublishRequest:
+    """An oracle price as a relay item (mark = index until the engine publishes marks)."""
+    mark = market_pb2.MarkPrice(market=market, mark_price=index_price,
+                                index_price=index_price, funding_rate="0",
+                                time=stamp(now_ms))
+    return PublishRequest(mark=mark)

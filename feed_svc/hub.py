@@ -1,0 +1,208 @@
+"""The hub: the feed's channel state and who listens to what. Both front doors (gRPC and
+WebSocket) subscribe outboxes here; the Redis relay feeds it the engine's messages.
+
+Invariants:
+
+* A depth subscriber's first message is a snapshot; after it, diffs with consecutive
+  sequences. A diff the hub cannot apply (a gap) is not forwarded: the book waits for the
+  next snapshot, which every subscriber then receives as a reset.
+* Every trade updates the 24h ticker and each interval's candle before anyone is told.
+* ``apply`` only pushes into outboxes (never waits), so a slow client delays nobody.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+
+from trademesh.v1 import market_pb2
+
+from feed_svc import codec
+from feed_svc.book import Book
+from feed_svc.channels import INTERVALS_MS, Channel, Kind
+from feed_svc.codec import Frame, PublishRequest
+from feed_svc.outbox import Message, Mode, Outbox
+from feed_svc.stats import Candle, CandleBuilder, RollingTicker
+
+Box = Outbox[Frame]
+_MODES = {Kind.TRADES: Mode.STRICT, Kind.USER: Mode.STRICT, Kind.DEPTH: Mode.DIFF,
+          Kind.TICKER: Mode.CONFLATE, Kind.KLINE: Mode.CONFLATE, Kind.MARK: Mode.CONFLATE}
+
+
+class Hub:
+    def __init__(self, markets: Iterable[str], clock_ms: Callable[[], int]) -> None:
+        self._clock = clock_ms
+        self.markets = frozenset(markets)
+        self.books: dict[str, Book] = {}
+        self._tickers: dict[str, RollingTicker] = defaultdict(RollingTicker)
+        self._candles: dict[tuple[str, str], CandleBuilder] = {}
+        self._marks: dict[str, market_pb2.MarkPrice] = {}
+        self._listeners: dict[str, set[Box]] = defaultdict(set)
+        self._users: dict[str, set[Box]] = defaultdict(set)
+        self.applied = 0
+        self._last_trade: dict[str, int] = {}
+        self._last_user_seq: dict[str, int] = {}
+        self._handlers: dict[str, Callable[[PublishRequest], None]] = {
+            "depth_snapshot": self._snapshot, "depth_update": self._update,
+            "trade": self._trade, "mark": self._mark, "user_event": self._user_event,
+            "ticker": lambda _: None,
+        }
+
+    # ------------------------------------------------------------ subscribers
+    def subscribe(self, box: Box, channel: Channel, user_id: str = "") -> None:
+        """Adds ``box`` to ``channel`` and queues the channel's current state to it."""
+        if channel.kind is Kind.USER:
+            self._users[user_id].add(box)
+            return
+        self._listeners[channel.name].add(box)
+        current = self.current(channel)
+        if current is not None:
+            box.push(current)
+
+    def unsubscribe(self, box: Box, channel: Channel, user_id: str = "") -> None:
+        group = self._users.get(user_id) if channel.kind is Kind.USER else \
+            self._listeners.get(channel.name)
+        if group is not None:
+            group.discard(box)
+        box.forget(channel.name)
+
+    def drop(self, box: Box) -> None:
+        """Forgets ``box`` everywhere (its connection ended)."""
+        for group in (*self._listeners.values(), *self._users.values()):
+            group.discard(box)
+
+    def current(self, channel: Channel) -> Message[Frame] | None:
+        """The channel's state as one message: a depth snapshot, the ticker, the open
+        candle or the last mark; None when there is nothing yet."""
+        market, name = channel.market, channel.name
+        if channel.kind is Kind.DEPTH:
+            book = self.books.get(market)
+            if book is None or not book.valid:
+                return None
+            return Message(name, Mode.SNAPSHOT, codec.snapshot_frame(name, book, self._clock()))
+        if channel.kind is Kind.TICKER:
+            return self._ticker_message(market) if market in self.books or \
+                market in self._tickers else None
+        if channel.kind is Kind.KLINE:
+            builder = self._candles.get((market, channel.interval))
+            if builder is None or builder.current is None:
+                return None
+            return self._candle_message(name, market, channel.interval, builder.current)
+        mark = self._marks.get(market) if channel.kind is Kind.MARK else None
+        return None if mark is None else Message(name, Mode.CONFLATE,
+                                                 codec.mark_frame(name, mark))
+
+    def resnapshot(self, name: str) -> Message[Frame] | None:
+        return self.current(Channel(Kind.DEPTH, name.partition("@")[2]))
+
+    def _push(self, name: str, mode: Mode, frame: Callable[[], Frame], key: str = "") -> None:
+        boxes = self._listeners.get(name)
+        if boxes:
+            message = Message(name, mode, frame(), key)
+            for box in boxes:
+                box.push(message)
+
+    # ------------------------------------------------------------ engine messages
+    def apply(self, request: PublishRequest) -> None:
+        field = request.WhichOneof("data")
+        if field is not None:
+            self._handlers[field](request)
+            self.applied += 1
+
+    def _snapshot(self, request: PublishRequest) -> None:
+        snap = request.depth_snapshot
+        if snap.market not in self.markets:
+            self.markets = self.markets | {snap.market}
+        book = self.books.setdefault(snap.market, Book(snap.market))
+        before = book.best() if book.valid else ("", "")
+        if book.reset(snap.sequence, codec.levels(snap.bids), codec.levels(snap.asks)):
+            return
+        name = f"depth@{snap.market}"
+        self._push(name, Mode.SNAPSHOT,
+                   lambda: codec.snapshot_frame(name, book, codec.millis(snap.time)))
+        self._top_changed(snap.market, before)
+
+    def _update(self, request: PublishRequest) -> None:
+        update = request.depth_update
+        book = self.books.get(update.market)
+        if book is None:
+            return
+        before = book.best() if book.valid else ("", "")
+        if not book.apply(update.sequence, codec.levels(update.bids), codec.levels(update.asks)):
+            return
+        name = f"depth@{update.market}"
+        self._push(name, Mode.DIFF, lambda: codec.update_frame(name, update))
+        self._top_changed(update.market, before)
+
+    def _top_changed(self, market: str, before: tuple[str, str]) -> None:
+        if self.books[market].best() != before:
+            self._push_ticker(market)
+
+    def _trade(self, request: PublishRequest) -> None:
+        trade = request.trade
+        market, ts = trade.market, codec.millis(trade.time)
+        if trade.trade_id.isdigit():  # a repeat after the engine reconnected: once only
+            if int(trade.trade_id) <= self._last_trade.get(market, 0):
+                return
+            self._last_trade[market] = int(trade.trade_id)
+        price, quantity = Decimal(trade.price), Decimal(trade.quantity)
+        self._tickers[market].add(ts, price, quantity)
+        name = f"trades@{market}"
+        self._push(name, Mode.STRICT, lambda: codec.trade_frame(name, trade))
+        for interval, length in INTERVALS_MS.items():
+            builder = self._candles.setdefault((market, interval), CandleBuilder(length))
+            for candle in builder.add(ts, price, quantity):
+                self._push_candle(market, interval, candle)
+        self._push_ticker(market)
+
+    def _mark(self, request: PublishRequest) -> None:
+        mark = request.mark
+        self._marks[mark.market] = mark
+        name = f"mark@{mark.market}"
+        self._push(name, Mode.CONFLATE, lambda: codec.mark_frame(name, mark))
+
+    def _user_event(self, request: PublishRequest) -> None:
+        event = request.user_event
+        if event.sequence <= self._last_user_seq.get(event.user_id, 0):
+            return  # a repeat after the engine reconnected
+        self._last_user_seq[event.user_id] = event.sequence
+        boxes = self._users.get(event.user_id)
+        if boxes:
+            message = Message("user", Mode.STRICT, codec.user_frame(event))
+            for box in boxes:
+                box.push(message)
+
+    # ------------------------------------------------------------ ticker and candles
+    def tick(self) -> None:
+        """Closes candles whose interval has ended (called about once a second)."""
+        now = self._clock()
+        for (market, interval), builder in self._candles.items():
+            for candle in builder.tick(now):
+                self._push_candle(market, interval, candle)
+
+    def _ticker_message(self, market: str) -> Message[Frame]:
+        name = f"ticker@{market}"
+        book = self.books.get(market)
+        best = book.best() if book is not None and book.valid else ("", "")
+        frame = codec.ticker_frame(name, market, self._tickers[market].stats(self._clock()),
+                                   best, self._marks.get(market))
+        return Message(name, Mode.CONFLATE, frame)
+
+    def _push_ticker(self, market: str) -> None:
+        if self._listeners.get(f"ticker@{market}"):
+            message = self._ticker_message(market)
+            for box in self._listeners[message.channel]:
+                box.push(message)
+
+    def _candle_message(self, name: str, market: str, interval: str,
+                        candle: Candle) -> Message[Frame]:
+        frame = codec.candle_frame(name, market, interval, candle)
+        return Message(name, Mode.CONFLATE, frame, key=f"{name}/{candle.open_time}")
+
+    def _push_candle(self, market: str, interval: str, candle: Candle) -> None:
+        name = f"kline_{interval}@{market}"
+        if self._listeners.get(name):
+            message = self._candle_message(name, market, interval, candle)
+            for box in self._listeners[name]:
+                box.push(message)

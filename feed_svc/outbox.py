@@ -1,0 +1,124 @@
+"""One subscriber's bounded outgoing queue: what makes a slow client harmless to others.
+
+Pushing never blocks and never waits for the client. Per mode:
+
+* ``STRICT`` (trades, user events): queued in order; if the queue already holds ``limit``
+  messages the subscriber is closed with a ``SLOW_CONSUMER`` reason: never silently dropped.
+* ``DIFF`` (depth diffs): queued while the queue is under half full; past that the channel
+  turns stale: its queued diffs are dropped and, once the client catches up, it gets one
+  fresh snapshot (from ``resnapshot``) and diffs continue from there.
+* ``SNAPSHOT``: replaces every queued message of its channel and clears staleness.
+* ``CONFLATE`` (ticker, kline, mark): only the newest message per key is kept.
+
+Messages of one channel leave in the order they were pushed (conflated ones collapse).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Generic, TypeVar
+
+P = TypeVar("P")
+
+
+class Mode(Enum):
+    STRICT = 1
+    DIFF = 2
+    SNAPSHOT = 3
+    CONFLATE = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Message(Generic[P]):
+    channel: str
+    mode: Mode
+    payload: P
+    key: str = ""
+
+
+@dataclass(slots=True, eq=False)
+class Outbox(Generic[P]):
+    limit: int
+    resnapshot: Callable[[str], Message[P] | None]
+    closed_reason: str | None = None
+    _items: deque[Message[P]] = field(default_factory=deque)
+    _latest: dict[str, Message[P]] = field(default_factory=dict)
+    _stale: set[str] = field(default_factory=set)
+    _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def push(self, message: Message[P]) -> None:
+        if self.closed_reason is not None:
+            return
+        mode = message.mode
+        if mode is Mode.CONFLATE:
+            key = message.key or message.channel
+            self._latest.pop(key, None)
+            self._latest[key] = message
+        elif mode is Mode.DIFF:
+            if message.channel in self._stale:
+                return
+            if len(self._items) >= self.limit // 2:
+                self._drop_items(message.channel)
+                self._stale.add(message.channel)
+            else:
+                self._items.append(message)
+        elif mode is Mode.SNAPSHOT:
+            self._drop_items(message.channel)
+            self._stale.discard(message.channel)
+            self._items.append(message)
+        elif len(self._items) >= self.limit:
+            self.close(f"SLOW_CONSUMER: more than {self.limit} messages waiting")
+            return
+        else:
+            self._items.append(message)
+        self._wakeup.set()
+
+    def forget(self, channel: str) -> None:
+        """Drops everything queued for ``channel`` (after an unsubscribe)."""
+        self._drop_items(channel)
+        self._stale.discard(channel)
+        for key in [k for k, m in self._latest.items() if m.channel == channel]:
+            del self._latest[key]
+
+    def close(self, reason: str) -> None:
+        if self.closed_reason is None:
+            self.closed_reason = reason
+            self._items.clear()
+            self._latest.clear()
+        self._wakeup.set()
+        self.closed.set()
+
+    def __len__(self) -> int:
+        return len(self._items) + len(self._latest) + len(self._stale)
+
+    async def wait(self) -> None:
+        """Returns once something is waiting (or the outbox is closed)."""
+        while not len(self) and self.closed_reason is None:
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
+    async def take(self, most: int = 256) -> list[Message[P]]:
+        """Waits for messages and returns up to about ``most`` of them, oldest first; an
+        empty list means the outbox was closed (see ``closed_reason``)."""
+        await self.wait()
+        if self.closed_reason is not None:
+            return []
+        out = [self._items.popleft() for _ in range(min(most, len(self._items)))]
+        if len(out) < most:
+            out.extend(self._latest.values())
+            self._latest.clear()
+            for channel in sorted(self._stale):
+                fresh = self.resnapshot(channel)
+                if fresh is not None:
+                    out.append(fresh)
+            self._stale.clear()
+        return out
+
+    def _drop_items(self, channel: str) -> None:
+        if any(m.channel == channel for m in self._items):
+            self._items = deque(m for m in self._items if m.channel != channel)

@@ -1,0 +1,116 @@
+"""The gRPC ``trademesh.v1.Feed`` servicer: thin conversions around the hub, the relay and
+the oracle. ``Subscribe`` authenticates the ``user`` channel with the ``authorization``
+metadata; a subscriber that falls too far behind gets RESOURCE_EXHAUSTED with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
+
+import grpc
+from trademesh.v1 import feed_pb2, feed_pb2_grpc
+
+from feed_svc import codec
+from feed_svc.channels import Channel, Kind, UnknownChannel, parse
+from feed_svc.codec import Frame, PublishRequest
+from feed_svc.hub import Hub
+from feed_svc.oracle import InvalidPrice, OracleIsReal
+from feed_svc.outbox import Outbox
+from mesh_runtime.grpc_auth import Authenticator, InvalidToken, RevocationUnavailable
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+class Oracle(Protocol):
+    real: bool
+
+    @property
+    def markets(self) -> list[str]: ...
+
+    def set_price(self, market: str, price: str) -> str: ...
+
+
+class FeedServicer(feed_pb2_grpc.FeedServicer):
+    def __init__(self, hub: Hub, publish: Callable[[PublishRequest], None],
+                 oracle: Oracle | None, auth: Authenticator, clock_ms: Callable[[], int], *,
+                 queue: int = 2_000) -> None:
+        self._hub, self._publish, self._oracle = hub, publish, oracle
+        self._auth, self._clock, self._queue = auth, clock_ms, queue
+
+    async def Subscribe(self, request: feed_pb2.SubscribeRequest,  # type: ignore[override]
+                        context: Context) -> None:
+        try:
+            channels = [parse(name, self._hub.markets) for name in request.channels]
+        except UnknownChannel as err:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"channels: {err}")
+        user_id = ""
+        if any(c.kind is Kind.USER for c in channels):
+            try:
+                user_id = (await self._auth.authenticate(context)).user_id
+            except InvalidToken as err:
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(err))
+            except RevocationUnavailable as err:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, str(err))
+        outbox: Outbox[Frame] = Outbox(self._queue, self._hub.resnapshot)
+        writer = asyncio.create_task(_drain(outbox, context))
+        closed = asyncio.create_task(outbox.closed.wait())
+        try:
+            for channel in {c.name: c for c in channels}.values():
+                self._hub.subscribe(outbox, channel, user_id)
+            await asyncio.wait([writer, closed], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._hub.drop(outbox)
+            for task in (writer, closed):
+                task.cancel()  # a write blocked on a client that does not read included
+            await asyncio.gather(writer, closed, return_exceptions=True)
+        if writer.done() and not writer.cancelled() and writer.exception() is not None:
+            raise writer.exception()  # type: ignore[misc]
+        await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, outbox.closed_reason or "")
+
+    async def PublishMarketData(
+            self, request_iterator: AsyncIterator[PublishRequest],
+            context: Context) -> feed_pb2.PublishMarketDataResponse:
+        received = 0
+        async for item in request_iterator:
+            self._publish(item)
+            received += 1
+        return feed_pb2.PublishMarketDataResponse(received=received)
+
+    async def SetIndexPrice(self, request: feed_pb2.SetIndexPriceRequest,
+                            context: Context) -> feed_pb2.SetIndexPriceResponse:
+        try:
+            claims = await self._auth.authenticate(context)
+        except InvalidToken as err:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(err))
+        except RevocationUnavailable as err:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(err))
+        if not claims.admin:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "admin only")
+        if self._oracle is None or self._oracle.real:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                                "the index price comes from a real exchange feed")
+        try:
+            price = self._oracle.set_price(request.market, request.price)
+        except KeyError:
+            await context.abort(grpc.StatusCode.NOT_FOUND,
+                                f"market: no index price for {request.market!r}")
+        except (InvalidPrice, OracleIsReal) as err:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(err))
+        item = codec.mark_request(request.market, price, self._clock())
+        self._publish(item)
+        return feed_pb2.SetIndexPriceResponse(mark=item.mark)
+
+
+async def _drain(outbox: Outbox[Frame], context: Context) -> None:
+    while True:
+        messages = await outbox.take()
+        if not messages:
+            return
+        for message in messages:
+            if message.payload.response is not None:
+                await context.write(message.payload.response)
+
+
+__all__ = ["Channel", "FeedServicer"]

@@ -1,0 +1,74 @@
+"""The WebSocket bridge's request/response protocol against a running feed."""
+
+from __future__ import annotations
+
+import json
+
+from feed_clients import Feed, WsClient
+
+
+async def test_errors_keep_the_connection_usable(feed: Feed) -> None:
+    client = await WsClient.connect(feed.ws_port)
+    try:
+        assert await client.call("PING") == {"result": "PONG", "id": 1}
+        await client.ws.send("{not json")
+        reply = await client.next()
+        assert reply["error"]["code"] == "MALFORMED_JSON" and reply["id"] is None
+        reply = await client.call("SUBSCRIBE", ["trades@NOPE-PERP"])
+        assert reply["error"]["code"] == "UNKNOWN_CHANNEL" and reply["id"] == 2
+        reply = await client.call("SUBSCRIBE", ["kline_7m@BTC-PERP"])
+        assert reply["error"]["code"] == "UNKNOWN_CHANNEL"
+        reply = await client.call("AUTH", ["not-a-token"])
+        assert reply["error"]["code"] == "UNAUTHENTICATED"
+        reply = await client.call("SUBSCRIBE", ["user"])
+        assert reply["error"]["code"] == "UNAUTHENTICATED"
+        reply = await client.call("FROB", [])
+        assert reply["error"]["code"] == "INVALID_REQUEST"
+        await client.ws.send(json.dumps({"method": "PING", "pad": "x" * 20_000, "id": 99}))
+        assert (await client.next())["error"]["code"] == "MESSAGE_TOO_LARGE"
+        assert (await client.call("PING"))["result"] == "PONG"
+    finally:
+        await client.close()
+
+
+async def test_subscription_limit_and_all_or_nothing(feed: Feed) -> None:
+    client = await WsClient.connect(feed.ws_port)
+    try:
+        reply = await client.call("SUBSCRIBE", ["trades@BTC-PERP", "bogus@BTC-PERP"])
+        assert reply["error"]["code"] == "UNKNOWN_CHANNEL"
+        session = next(iter(feed.node.bridge.sessions))
+        assert session.channels == {}
+        many = [f"kline_{i}@{m}" for i in ("1m", "5m", "1h", "1d")
+                for m in ("BTC-PERP", "ETH-PERP", "SOL-PERP", "SOL-USD")]
+        many += [f"{k}@{m}" for k in ("trades", "depth", "ticker")
+                 for m in ("BTC-PERP", "ETH-PERP", "SOL-PERP", "SOL-USD")]
+        many += [f"mark@{m}" for m in ("BTC-PERP", "ETH-PERP", "SOL-PERP")]
+        assert (await client.call("SUBSCRIBE", many))["result"] is None
+        more = ["mark@BTC-PERP"] * 1 + [f"depth@{m}" for m in ("SOL-USD",)]
+        assert (await client.call("SUBSCRIBE", more))["result"] is None  # already held
+        assert len(session.channels) == len(set(many))
+    finally:
+        await client.close()
+
+
+async def test_too_many_subscriptions(feed: Feed) -> None:
+    from feed_svc.session import Limits
+    feed.node.bridge._limits = Limits(max_subscriptions=2)
+    client = await WsClient.connect(feed.ws_port)
+    try:
+        assert (await client.call("SUBSCRIBE", ["trades@BTC-PERP"]))["result"] is None
+        reply = await client.call("SUBSCRIBE", ["trades@ETH-PERP", "trades@SOL-PERP"])
+        assert reply["error"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
+        assert (await client.call("SUBSCRIBE", ["trades@ETH-PERP"]))["result"] is None
+    finally:
+        await client.close()
+
+
+async def test_auth_then_user_channel(feed: Feed) -> None:
+    client = await WsClient.connect(feed.ws_port)
+    try:
+        token = feed.signer.issue("alice")[0]
+        assert (await client.call("AUTH", [token]))["result"] == {"userId": "alice"}
+        assert (await client.call("SUBSCRIBE", ["user"]))["result"] is None
+    finally:
+        await client.close()
