@@ -84,11 +84,12 @@ class Bridge:
             messages = await outbox.take(256 if batch else 1)
             if not messages:
                 break
-            if len(messages) == 1:
-                await websocket.send_text(messages[0].payload.text)
-            else:
+            if batch and len(messages) > 1:
                 await websocket.send_text(
                     "[" + ",".join(m.payload.text for m in messages) + "]")
+                continue
+            for message in messages:  # conflated messages may come several at once
+                await websocket.send_text(message.payload.text)
 
     async def _pace(self) -> None:
         """One timer for every writer: each tick lets every writer with something waiting

@@ -46,17 +46,20 @@ async def start_node(settings: Settings, ws_port: int, channel: str, grpc_port: 
 
 
 class WsClient:
-    """A real ``websockets`` client; ``next()`` returns one message (arrays flattened)."""
+    """A real ``websockets`` client; ``next()`` returns one message. Without ``batch`` every
+    frame must be one message object, as API.md says; with it, arrays are flattened."""
 
-    def __init__(self, ws: websockets.ClientConnection) -> None:
+    def __init__(self, ws: websockets.ClientConnection, batch: bool = False) -> None:
         self.ws = ws
+        self.batch = batch
         self._pending: list[dict[str, Any]] = []
         self._id = 0
 
     @classmethod
-    async def connect(cls, port: int, **kw: Any) -> WsClient:
-        ws = await asyncio.wait_for(websockets.connect(f"ws://127.0.0.1:{port}/ws", **kw), WAIT)
-        return cls(ws)
+    async def connect(cls, port: int, batch: bool = False, **kw: Any) -> WsClient:
+        url = f"ws://127.0.0.1:{port}/ws" + ("?batch=1" if batch else "")
+        ws = await asyncio.wait_for(websockets.connect(url, **kw), WAIT)
+        return cls(ws, batch)
 
     async def close(self) -> None:
         await asyncio.wait_for(self.ws.close(), WAIT)
@@ -72,6 +75,7 @@ class WsClient:
     async def next(self, within: float = WAIT) -> dict[str, Any]:
         while not self._pending:
             frame = json.loads(await asyncio.wait_for(self.ws.recv(), within))
+            assert self.batch or isinstance(frame, dict), f"an array frame unasked: {frame}"
             self._pending = frame if isinstance(frame, list) else [frame]
         return self._pending.pop(0)
 

@@ -88,7 +88,7 @@ async def test_two_replicas_serve_the_same_streams(feed: Feed) -> None:
     port = free_port()
     other = await start_node(feed.settings, port, feed.channel)
     engine = feed.engine()  # attached to the first replica only
-    a, b = await WsClient.connect(feed.ws_port), await WsClient.connect(port)
+    a, b = await WsClient.connect(feed.ws_port, batch=True), await WsClient.connect(port)
     try:
         engine.snapshot("ETH-PERP", 1, [("3000", "1")], [("3001", "1")])
         for client in (a, b):
