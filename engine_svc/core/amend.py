@@ -19,6 +19,7 @@ from engine_svc.core.enums import RejectReason, Side
 from engine_svc.core.events import OrderReplaced
 from engine_svc.core.markets import MarketSpec
 from engine_svc.core.matching import check_size, reject, run
+from engine_svc.core.perp import unrealized_loss
 from engine_svc.core.risk import lock_per_lot
 from engine_svc.core.state import State
 
@@ -58,7 +59,10 @@ def _reenter(st: State, spec: MarketSpec, order: Order, price: int, qty: int, ts
         return reject(st, user, order.market, RejectReason.POST_ONLY_WOULD_TAKE, order.id)
     lock_price = best if side is _SELL and crosses and best is not None else price
     per_lot = lock_per_lot(spec, side, lock_price, order.leverage, order.reduce_only)
-    if held.available + order.locked < qty * per_lot:
+    free = held.available + order.locked
+    if st.marked and spec.is_perp and not order.reduce_only:
+        free += unrealized_loss(st, user)
+    if free < qty * per_lot:
         reason = RejectReason.INSUFFICIENT_MARGIN if spec.is_perp else \
             RejectReason.INSUFFICIENT_BALANCE
         return reject(st, user, order.market, reason, order.id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine_svc.core.enums import OrderType, Side, StpMode, TimeInForce
+from engine_svc.core.enums import OrderType, Side, StpMode, TimeInForce, TriggerKind
 
 DEFAULT_SLIPPAGE_BPS = 100
 
@@ -95,6 +95,58 @@ class Withdraw:
     ts: int = 0
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetIndexPrice:
+    """Oracle tick: set a perp market's index price (ticks), re-mark it, liquidate.
+
+    The mark price is sampled here and only here (see :mod:`engine_svc.core.perp`), so
+    every liquidation happens inside this command (or :class:`SettleFunding`), never
+    inside an order.
+    """
+
+    market: str
+    price: int
+    ts: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SettleFunding:
+    """Funding tick: longs pay shorts (or the reverse) at the clamped premium rate.
+
+    See :mod:`engine_svc.core.funding` for the formula and rounding.
+    """
+
+    market: str
+    ts: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlaceTrigger:
+    """Attach a stop-loss / take-profit to the user's position in ``market``.
+
+    ``side`` is the closing side (SELL for a long). When the mark crosses
+    ``trigger_price`` (see :mod:`engine_svc.core.triggers`) a reduce-only MARKET order of
+    ``quantity`` lots (None: the whole position then) is placed, once.
+    """
+
+    user_id: str
+    market: str
+    side: Side
+    kind: TriggerKind
+    trigger_price: int
+    quantity: int | None = None
+    slippage_bps: int = DEFAULT_SLIPPAGE_BPS
+    ts: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelTrigger:
+    user_id: str
+    trigger_id: int
+    ts: int = 0
+
+
 OrderCommand = PlaceOrder | CancelOrder | CancelByClientId | CancelAll | ReplaceOrder
 TransferCommand = Deposit | Withdraw
-Command = OrderCommand | TransferCommand
+PerpCommand = SetIndexPrice | SettleFunding | PlaceTrigger | CancelTrigger
+Command = OrderCommand | TransferCommand | PerpCommand

@@ -9,6 +9,11 @@ Invariants:
   into ``Engine(config)`` (or into ``Engine.restore`` of a snapshot taken at command N,
   with commands N+1.. after it) yields the same events and the same ``state_hash()``.
 * Another user's order is indistinguishable from a missing one (ORDER_NOT_FOUND).
+* Perps: ``SetIndexPrice`` sets the index, samples the mark (:mod:`perp`) and runs the
+  liquidation sweep (:mod:`liquidation`); ``SettleFunding`` pays funding
+  (:mod:`funding`) then sweeps. No other command moves a mark or liquidates. Stop-loss /
+  take-profit triggers (:mod:`triggers`) fire inside ``SetIndexPrice`` before the sweep
+  and are canceled at the end of any command that closes their position.
 """
 
 from __future__ import annotations
@@ -18,27 +23,34 @@ from decimal import Decimal, localcontext
 from functools import partial
 from typing import Any, NamedTuple
 
-from engine_svc.core import amend, matching, snapshot
+from engine_svc.core import amend, funding, liquidation, matching, perp, snapshot, triggers
 from engine_svc.core.book import Order
 from engine_svc.core.commands import (
     CancelAll,
     CancelByClientId,
     CancelOrder,
+    CancelTrigger,
     Command,
     Deposit,
     PlaceOrder,
+    PlaceTrigger,
     ReplaceOrder,
+    SetIndexPrice,
+    SettleFunding,
     Withdraw,
 )
-from engine_svc.core.enums import CancelReason, OrderStatus, RejectReason, Side
+from engine_svc.core.enums import CancelReason, OrderStatus, RejectReason, Side, TriggerKind
 from engine_svc.core.events import (
     DepositApplied,
     Event,
+    IndexPriceSet,
+    PerpCommandRejected,
     TransferRejected,
     WithdrawalApplied,
 )
 from engine_svc.core.ledger import FEE_ACCOUNT, Position
 from engine_svc.core.markets import MarketConfig
+from engine_svc.core.perp import AccountRisk, PositionRisk
 from engine_svc.core.state import State, Trade
 from engine_svc.core.units import MAX_UNITS
 
@@ -54,6 +66,18 @@ class Quote(NamedTuple):
     worst_price: int | None
     fillable: int
     notional: int
+
+
+class TriggerView(NamedTuple):
+    """An armed trigger; ``quantity`` 0 means the whole position when it fires."""
+
+    trigger_id: int
+    market: str
+    side: Side
+    kind: TriggerKind
+    trigger_price: int
+    quantity: int
+    ts: int
 
 
 class OrderView(NamedTuple):
@@ -89,6 +113,10 @@ class Engine:
             ReplaceOrder: self._replace,
             Deposit: self._deposit,
             Withdraw: self._withdraw,
+            SetIndexPrice: self._set_index,
+            SettleFunding: partial(funding.settle, self._st),
+            PlaceTrigger: partial(triggers.arm, self._st),
+            CancelTrigger: partial(triggers.disarm, self._st),
         }
 
     # ---------------------------------------------------------------- commands
@@ -99,6 +127,8 @@ class Engine:
         out: list[Event] = []
         st.out = out
         self._handlers[type(command)](command)
+        if st.trigger_keys:
+            triggers.reap(st)
         st.flush_accounts()
         return out
 
@@ -191,6 +221,9 @@ class Engine:
             reason = RejectReason.DUPLICATE_TRANSACTION
         if reason is None and st.ledger.available(cmd.user_id, cmd.asset) < cmd.amount:
             reason = RejectReason.INSUFFICIENT_BALANCE
+        if reason is None and st.marked and cmd.asset == perp.USD and st.ledger.available(
+                cmd.user_id, cmd.asset) + perp.unrealized_loss(st, cmd.user_id) < cmd.amount:
+            reason = RejectReason.INSUFFICIENT_MARGIN
         if reason is not None:
             return self._transfer_reject(cmd, reason)
         if cmd.tx_id is not None:
@@ -202,7 +235,46 @@ class Engine:
         ))
         return None
 
+    def _set_index(self, cmd: SetIndexPrice) -> None:
+        st = self._st
+        spec = st.markets.get(cmd.market)
+        if spec is None or not spec.is_perp or not 0 < cmd.price < MAX_UNITS:
+            reason = RejectReason.UNKNOWN_MARKET if spec is None or not spec.is_perp \
+                else RejectReason.INVALID_PRICE
+            st.out.append(PerpCommandRejected(st.seq(), st.last_seq, cmd.market, reason))
+            return
+        stats = st.stats[cmd.market]
+        stats.index_price = cmd.price
+        stats.mark_price = mark = perp.sample_mark(st, spec, cmd.price)
+        st.marked = True
+        st.out.append(IndexPriceSet(st.seq(), st.last_seq, cmd.market, cmd.price, mark, cmd.ts))
+        if st.triggers:
+            triggers.fire(st, cmd.market, mark, cmd.ts)
+        liquidation.sweep(st, cmd.market, cmd.ts)
+
     # ----------------------------------------------------------------- queries
+    def mark_price(self, market: str) -> int | None:
+        """The market's mark price in ticks (None before its first index tick)."""
+        stats = self._st.stats.get(market)
+        return stats.mark_price if stats is not None else None
+
+    def index_price(self, market: str) -> int | None:
+        stats = self._st.stats.get(market)
+        return stats.index_price if stats is not None else None
+
+    def account_risk(self, user_id: str) -> AccountRisk:
+        """Cross-margin collateral, unrealised PnL, equity, IM and MM (USD minor units)."""
+        return perp.account(self._st, user_id)
+
+    def triggers(self, user_id: str) -> list[TriggerView]:
+        """The user's armed triggers, oldest id first."""
+        return [TriggerView(t.id, t.market, t.side, t.kind, t.price, t.quantity, t.ts)
+                for _, t in sorted(self._st.triggers.items()) if t.user_id == user_id]
+
+    def position_risks(self, user_id: str) -> dict[str, PositionRisk]:
+        """market -> entry/mark price, unrealised PnL, margin, leverage, liquidation price."""
+        return perp.position_risks(self._st, user_id)
+
     def get_order(self, user_id: str, order_id: int) -> OrderView | None:
         """A live order of ``user_id`` (None for missing, finished or foreign ids)."""
         order = self._st.live.get(order_id)

@@ -43,6 +43,13 @@ class Liquidity(Enum):
     TAKER = "TAKER"
 
 
+class TriggerKind(Enum):
+    """STOP_LOSS fires when the mark moves against the position, TAKE_PROFIT in favour."""
+
+    STOP_LOSS = "STOP_LOSS"
+    TAKE_PROFIT = "TAKE_PROFIT"
+
+
 class OrderStatus(Enum):
     NEW = "NEW"
     PARTIALLY_FILLED = "PARTIALLY_FILLED"
@@ -59,6 +66,8 @@ class CancelReason(Enum):
     SLIPPAGE_BOUND = "SLIPPAGE_BOUND"
     SELF_TRADE = "SELF_TRADE"
     REDUCE_ONLY = "REDUCE_ONLY"
+    LIQUIDATION = "LIQUIDATION"
+    POSITION_CLOSED = "POSITION_CLOSED"
 
 
 class RejectReason(Enum):

@@ -2,9 +2,12 @@
 
 Every event carries ``seq`` (gap-free event sequence number, starting at 1) and
 ``cmd_seq`` (sequence number of the command that produced it). Within one command the
-order is: order events (accepted/rejected, fills, cancels, replaced) first, then
-``BalanceChanged`` per touched (user, asset) and ``PositionChanged`` per touched position,
-each once, in first-touched order.
+order is: order events (accepted/rejected, fills, cancels, replaced) and perp events
+(index set, liquidation orders and ``PositionLiquidated``, funding payments) first, in the
+order they happened, then ``BalanceChanged`` per touched (user, asset) and
+``PositionChanged`` per touched position, each once, in first-touched order. Liquidations
+and funding move the insurance fund as the account ``INSURANCE_FUND`` (``"__insurance__"``),
+reported like any account through ``BalanceChanged`` / ``PositionChanged``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
-from engine_svc.core.enums import CancelReason, OrderType, RejectReason, Side, TimeInForce
+from engine_svc.core.enums import (
+    CancelReason,
+    OrderType,
+    RejectReason,
+    Side,
+    TimeInForce,
+    TriggerKind,
+)
 
 _T = TypeVar("_T")
 
@@ -202,11 +212,142 @@ class TransferRejected:
     reason: RejectReason
 
 
+@fast_init
+@dataclass(frozen=True, slots=True)
+class IndexPriceSet:
+    """A perp market's new index price and the mark price sampled with it (ticks)."""
+
+    seq: int
+    cmd_seq: int
+    market: str
+    index_price: int
+    mark_price: int
+    ts: int
+
+
+@fast_init
+@dataclass(frozen=True, slots=True)
+class PerpCommandRejected:
+    """A SetIndexPrice / SettleFunding that changed nothing (UNKNOWN_MARKET, INVALID_PRICE)."""
+
+    seq: int
+    cmd_seq: int
+    market: str
+    reason: RejectReason
+
+
+@fast_init
+@dataclass(frozen=True, slots=True)
+class PositionLiquidated:
+    """One position of a user below maintenance margin, closed at ``mark_price``.
+
+    ``size`` is the signed size before liquidation; ``closed_on_book`` lots were sold or
+    bought back against the book (their OrderFilled events precede this one), the rest
+    (``taken_by_fund``, unsigned lots) went to the insurance fund at ``mark_price``.
+    ``fee`` is this position's share of the liquidation fee (to the insurance fund);
+    ``fund_covered`` the user's deficit the fund paid (on the last position only).
+    """
+
+    seq: int
+    cmd_seq: int
+    user_id: str
+    market: str
+    size: int
+    mark_price: int
+    closed_on_book: int
+    taken_by_fund: int
+    fee: int
+    fund_covered: int
+    ts: int
+
+
+@fast_init
+@dataclass(frozen=True, slots=True)
+class FundingPaid:
+    """A funding payment: ``amount`` > 0 received by the user, < 0 paid (USD minor units)."""
+
+    seq: int
+    cmd_seq: int
+    user_id: str
+    market: str
+    size: int
+    rate_ppm: int
+    amount: int
+    ts: int
+
+
+@fast_init
+@dataclass(frozen=True, slots=True)
+class FundingSettled:
+    """A funding round: rate in parts per million of notional at ``mark_price``.
+
+    ``to_insurance_fund`` is the rounding remainder (payers pay ceil, receivers get floor).
+    """
+
+    seq: int
+    cmd_seq: int
+    market: str
+    mark_price: int
+    index_price: int
+    rate_ppm: int
+    to_insurance_fund: int
+    ts: int
+
+
+@fast_init
+@dataclass(frozen=True, slots=True)
+class TriggerPlaced:
+    """A stop-loss / take-profit now armed; ``quantity`` 0 means the whole position."""
+
+    seq: int
+    cmd_seq: int
+    trigger_id: int
+    user_id: str
+    market: str
+    side: Side
+    kind: TriggerKind
+    trigger_price: int
+    quantity: int
+    ts: int
+
+
+@fast_init
+@dataclass(frozen=True, slots=True)
+class TriggerFired:
+    """The mark crossed the trigger; the reduce-only market order's events follow."""
+
+    seq: int
+    cmd_seq: int
+    trigger_id: int
+    user_id: str
+    market: str
+    mark_price: int
+    quantity: int
+    ts: int
+
+
+@fast_init
+@dataclass(frozen=True, slots=True)
+class TriggerCanceled:
+    """Disarmed by the user (USER) or because its position closed (POSITION_CLOSED)."""
+
+    seq: int
+    cmd_seq: int
+    trigger_id: int
+    user_id: str
+    market: str
+    reason: CancelReason
+
+
 OrderEvent = OrderAccepted | OrderRejected | OrderFilled | OrderCanceled | OrderReplaced
 AccountEvent = (
     BalanceChanged | PositionChanged | DepositApplied | WithdrawalApplied | TransferRejected
 )
-Event = OrderEvent | AccountEvent
+PerpEvent = (
+    IndexPriceSet | PerpCommandRejected | PositionLiquidated | FundingPaid | FundingSettled
+    | TriggerPlaced | TriggerFired | TriggerCanceled
+)
+Event = OrderEvent | AccountEvent | PerpEvent
 
 new_accepted = factory(OrderAccepted)
 new_rejected = factory(OrderRejected)

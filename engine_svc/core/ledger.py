@@ -2,14 +2,20 @@
 
 Invariants:
 
-* Per asset: sum over all accounts (including :data:`FEE_ACCOUNT`) of
+* Per asset: sum over all accounts (including :data:`FEE_ACCOUNT` and
+  :data:`INSURANCE_FUND`) of
   ``available + locked``, plus every perp position's ``margin``, minus every perp
   position's signed ``cost`` equals deposits minus withdrawals. (Perp PnL is zero-sum:
   realized PnL paid to closers equals the cost basis still carried by open positions.)
 * ``locked`` of (user, asset) equals the sum of ``locked`` of the user's open orders
   locking that asset.
 * ``available`` only goes below zero through a realized perp loss larger than the
-  position's margin plus the free collateral (bad debt, for liquidation to handle later).
+  position's margin plus the free collateral, or a funding payment (then topped up from
+  the payer's position margin); a liquidation always leaves its user at zero or above,
+  the insurance fund paying any deficit (see :mod:`engine_svc.core.liquidation`).
+* ``pos_refs[user]`` holds a handle for every position of ``user`` that exists in
+  ``positions`` (built on creation and on snapshot load), so a user's positions are
+  found without scanning all of them.
 * Every mutation marks the :class:`Balance` / :class:`PositionRef` as touched so the
   engine emits exactly one ``BalanceChanged`` / ``PositionChanged`` for it per command, in
   first-touched order. A record carries its own ``touched`` flag (set when it
@@ -25,6 +31,11 @@ from engine_svc.core.enums import Side
 
 FEE_ACCOUNT = "__fees__"
 """Account id collecting every trading fee (in the market's quote asset)."""
+
+INSURANCE_FUND = "__insurance__"
+"""Account id of the insurance fund (USD): liquidation fees and funding rounding in,
+liquidation deficits out; it also holds positions it took over from liquidations. It may
+be seeded with an ordinary Deposit and may go negative (socialised loss is not modelled)."""
 
 _SELL = Side.SELL
 
@@ -156,6 +167,19 @@ class Ledger:
             ref.touched = True
             self.touched_positions.append(ref)
         return ref
+
+    def user_positions(self, user: str) -> list[tuple[str, Position]]:
+        """(market, position) of every position ``user`` has, sorted by market."""
+        refs = self.pos_refs.get(user)
+        if not refs:
+            return []
+        return sorted((m, ref.pos) for m, ref in refs.items()) if len(refs) > 1 \
+            else [(m, ref.pos) for m, ref in refs.items()]
+
+    def adopt(self, user: str, market: str, pos: Position) -> None:
+        """Register a restored position (snapshot load): no touch, no event."""
+        self.positions[user, market] = pos
+        self.pos_refs.setdefault(user, {})[market] = PositionRef((user, market), pos)
 
     def reducible(self, user: str, market: str, side: Side) -> int:
         pos = self.positions.get((user, market))

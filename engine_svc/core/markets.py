@@ -64,10 +64,20 @@ class MarketSpec:
     maker_fee_bps: int = 0
     taker_fee_bps: int = 0
     maintenance_margin_rate: Decimal = Decimal(0)
+    mark_band_bps: int = 100
+    """Mark price is clamped to index * (1 +- mark_band_bps / 1e4)."""
+    funding_cap_bps: int = 75
+    """Funding rate per round is clamped to +- funding_cap_bps / 1e4."""
+    liquidation_fee_bps: int = 50
+    """Liquidation fee on closed notional at mark, paid to the insurance fund."""
+    liquidation_slippage_bps: int = 200
+    """Liquidation close orders fill no worse than mark -+ this many bps."""
     notional_unit: int = field(init=False)
     base_per_lot: int = field(init=False)
     min_lots: int = field(init=False)
     is_perp: bool = field(init=False)
+    mm_ratio: tuple[int, int] = field(init=False)
+    """``maintenance_margin_rate`` as an exact (numerator, denominator)."""
 
     def __post_init__(self) -> None:
         unit = _exact_int(self.tick_size * self.lot_size * 10**self.quote.scale, "notional unit")
@@ -77,6 +87,13 @@ class MarketSpec:
         object.__setattr__(self, "base_per_lot", per_lot)
         object.__setattr__(self, "min_lots", min_lots)
         object.__setattr__(self, "is_perp", self.kind is MarketKind.PERP)
+        object.__setattr__(self, "mm_ratio", self.maintenance_margin_rate.as_integer_ratio())
+        if not 0 <= self.maintenance_margin_rate < 1:
+            raise ValueError(f"{self.symbol}: maintenance margin rate out of range")
+        for name in ("mark_band_bps", "funding_cap_bps", "liquidation_fee_bps",
+                     "liquidation_slippage_bps"):
+            if not 0 <= getattr(self, name) < 10_000:
+                raise ValueError(f"{self.symbol}: {name} out of range")
         for bps in (self.maker_fee_bps, self.taker_fee_bps):
             if not 0 <= bps < 10_000:
                 raise ValueError(f"{self.symbol}: fee bps out of range: {bps}")

@@ -17,6 +17,8 @@ Invariants and rules:
   beyond the bound is canceled (SLIPPAGE_BOUND). An empty opposite side rejects them
   (NO_LIQUIDITY).
 * FOK is checked before anything moves, with the same STP rule as matching.
+* Perp risk hold under cross margin: once any market has a mark, a perp order (not
+  reduce-only) needs ``available + min(unrealised PnL, 0) >= hold`` (see :mod:`perp`).
 * Post-only orders that would cross are rejected (POST_ONLY_WOULD_TAKE), never repriced.
 * Reduce-only (perps): the quantity is *clamped* at entry to the position it can close
   (rejected with REDUCE_ONLY_WOULD_INCREASE if that is zero), and a reduce-only order
@@ -43,13 +45,15 @@ from engine_svc.core.enums import (
     TimeInForce,
 )
 from engine_svc.core.events import new_accepted, new_canceled, new_filled, new_rejected
-from engine_svc.core.ledger import FEE_ACCOUNT
+from engine_svc.core.ledger import FEE_ACCOUNT, INSURANCE_FUND
 from engine_svc.core.markets import MarketSpec
+from engine_svc.core.perp import unrealized_loss
 from engine_svc.core.risk import lock_asset, lock_per_lot, settle_perp, settle_spot
 from engine_svc.core.state import State
 from engine_svc.core.units import MAX_UNITS
 
 MAX_CLIENT_ID = 64
+_HOUSE = (FEE_ACCOUNT, INSURANCE_FUND)
 # Enum members bound once: attribute access on an Enum class is slow in CPython 3.11.
 _BUY = Side.BUY
 _SELL = Side.SELL
@@ -96,7 +100,7 @@ def check_size(spec: MarketSpec, price: int | None, qty: int) -> RejectReason | 
 
 def _validate(spec: MarketSpec, cmd: PlaceOrder) -> RejectReason | None:
     user = cmd.user_id
-    if not user or user == FEE_ACCOUNT:
+    if not user or user in _HOUSE:
         return _INVALID_ORDER
     coid = cmd.client_order_id
     if coid is not None and not 0 < len(coid) <= MAX_CLIENT_ID:
@@ -220,7 +224,9 @@ def _hold(st: State, spec: MarketSpec, cmd: PlaceOrder, qty: int, limit: int,
     need = qty * per_lot
     assets = st.ledger.balances.get(user)
     bal = assets.get(asset) if assets is not None else None
-    if bal is None or bal.available < need:
+    if bal is None or bal.available < need or (
+            st.marked and spec.is_perp and not cmd.reduce_only
+            and bal.available + unrealized_loss(st, user) < need):
         reason = RejectReason.INSUFFICIENT_MARGIN if spec.is_perp else \
             RejectReason.INSUFFICIENT_BALANCE
         reject(st, user, cmd.market, reason, 0, cmd.client_order_id)

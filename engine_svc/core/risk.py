@@ -114,13 +114,13 @@ def settle_perp(ledger: Ledger, spec: MarketSpec, order: Order, price: int, lots
         if closing > lots:
             closing = lots
         if closing:
-            bal.available += _close(pos, price * closing * unit, closing)
+            bal.available += close_lots(pos, price * closing * unit, closing)
     else:
         closing = -size if size < 0 else 0
         if closing > lots:
             closing = lots
         if closing:
-            bal.available += _close(pos, price * closing * unit, closing)
+            bal.available += close_lots(pos, price * closing * unit, closing)
     opening = lots - closing
     if opening:
         cash = price * opening * unit
@@ -136,7 +136,7 @@ def settle_perp(ledger: Ledger, spec: MarketSpec, order: Order, price: int, lots
     return charged
 
 
-def _close(pos: Position, cash: int, closing: int) -> int:
+def close_lots(pos: Position, cash: int, closing: int) -> int:
     """Close ``closing`` lots traded for ``cash``; returns margin freed plus realized PnL."""
     size = pos.size
     abs_size = size if size > 0 else -size

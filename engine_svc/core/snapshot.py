@@ -7,6 +7,8 @@ Invariants:
   transaction ids sorted), so equal states give equal hashes.
 * ``load(dump(s))`` rebuilds an equal state: resting orders are re-inserted in priority
   order, so queues, locks, counters and sequence numbers are identical.
+* Perp state (mark price per market, armed triggers) is part of the image; images
+  written before it existed load with no marks and no triggers.
 * Markets come from configuration, not from the snapshot: a snapshot names markets and
   assets only by symbol.
 """
@@ -19,10 +21,17 @@ from collections import deque
 from typing import Any
 
 from engine_svc.core.book import Order
-from engine_svc.core.enums import OrderStatus, OrderType, Side, StpMode, TimeInForce
+from engine_svc.core.enums import (
+    OrderStatus,
+    OrderType,
+    Side,
+    StpMode,
+    TimeInForce,
+    TriggerKind,
+)
 from engine_svc.core.ledger import Balance, Position
 from engine_svc.core.risk import lock_asset
-from engine_svc.core.state import RECENT_TRADES, State
+from engine_svc.core.state import RECENT_TRADES, State, Trigger
 
 VERSION = 1
 
@@ -56,13 +65,16 @@ def dump(st: State) -> dict[str, Any]:
         "positions": [[u, m, *p.as_list()] for (u, m), p in sorted(ledger.positions.items())],
         "orders": {m: [_order(o) for o in book.resting_orders()]
                    for m, book in sorted(st.books.items())},
+        "triggers": [t.as_list() for _, t in sorted(st.triggers.items())],
+        "next_trigger_id": st.next_trigger_id,
         "final": [[oid, user, status] for oid, (user, status) in st.final.items()],
         "deposit_ids": sorted(st.deposit_ids),
         "withdraw_ids": sorted(st.withdraw_ids),
         "deposited": dict(sorted(st.deposited.items())),
         "withdrawn": dict(sorted(st.withdrawn.items())),
         "stats": {m: {"last_price": s.last_price, "volume": s.volume,
-                      "index_price": s.index_price, "trades": [list(t) for t in s.trades]}
+                      "index_price": s.index_price, "mark_price": s.mark_price,
+                      "trades": [list(t) for t in s.trades]}
                   for m, s in sorted(st.stats.items())},
     }
 
@@ -77,13 +89,16 @@ def load(st: State, image: dict[str, Any]) -> None:
     for user, assets in image["balances"].items():
         ledger.balances[user] = {a: Balance(user, a, *p) for a, p in assets.items()}
     for user, market, *values in image["positions"]:
-        ledger.positions[user, market] = Position(*values)
+        ledger.adopt(user, market, Position(*values))
     for rows in image["orders"].values():
         for row in rows:
             order = _unorder(row)
             order.pair = ledger.record(
                 order.user_id, lock_asset(st.config.markets[order.market], order.side))
             st.rest(order)
+    for tid, user, market, side, kind, *rest in image.get("triggers", []):
+        st.add_trigger(Trigger(tid, user, market, Side(side), TriggerKind(kind), *rest))
+    st.next_trigger_id = image.get("next_trigger_id", 1)
     for oid, user, status in image["final"]:
         st.final[oid] = (user, OrderStatus(status).value)
     st.deposit_ids, st.withdraw_ids = set(image["deposit_ids"]), set(image["withdraw_ids"])
@@ -92,6 +107,9 @@ def load(st: State, image: dict[str, Any]) -> None:
         stats = st.stats[market]
         stats.last_price, stats.volume = s["last_price"], s["volume"]
         stats.index_price = s["index_price"]
+        stats.mark_price = s.get("mark_price")
+        if stats.mark_price is not None:
+            st.marked = True
         stats.trades = deque((tuple(t) for t in s["trades"]), maxlen=RECENT_TRADES)
 
 

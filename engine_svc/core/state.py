@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 
 from engine_svc.core.book import Order, OrderBook
-from engine_svc.core.enums import OrderStatus, Side
+from engine_svc.core.enums import OrderStatus, Side, TriggerKind
 from engine_svc.core.events import Event, new_balance, new_position
 from engine_svc.core.ledger import FEE_ACCOUNT, Balance, Ledger
 from engine_svc.core.lifecycle import TRANSITIONS, check_transition
@@ -36,22 +36,47 @@ Trade = tuple[int, int, int, str, int]
 
 
 class MarketStats:
-    """Cheap per-market ticker inputs and an extension point for mark/index prices."""
+    """Cheap per-market ticker inputs and the perp index/mark prices (ticks)."""
 
-    __slots__ = ("index_price", "last_price", "trades", "volume")
+    __slots__ = ("index_price", "last_price", "mark_price", "trades", "volume")
 
     def __init__(self) -> None:
         self.last_price: int | None = None
         self.volume = 0
         self.index_price: int | None = None
+        self.mark_price: int | None = None
         self.trades: deque[Trade] = deque(maxlen=RECENT_TRADES)
+
+
+class Trigger:
+    """An armed stop-loss / take-profit (see :mod:`engine_svc.core.triggers`)."""
+
+    __slots__ = ("id", "kind", "market", "price", "quantity", "side", "slippage", "ts",
+                 "user_id")
+
+    def __init__(self, id: int, user_id: str, market: str, side: Side, kind: TriggerKind,
+                 price: int, quantity: int, slippage: int, ts: int) -> None:
+        self.id = id
+        self.user_id = user_id
+        self.market = market
+        self.side = side
+        self.kind = kind
+        self.price = price
+        self.quantity = quantity
+        self.slippage = slippage
+        self.ts = ts
+
+    def as_list(self) -> list[object]:
+        return [self.id, self.user_id, self.market, self.side.value, self.kind.value,
+                self.price, self.quantity, self.slippage, self.ts]
 
 
 class State:
     __slots__ = (
         "books", "client_ids", "config", "deposit_ids", "deposited", "event_seq", "fees",
-        "final", "last_seq", "ledger", "live", "markets", "next_fill_id", "next_order_id",
-        "out", "stats", "withdraw_ids", "withdrawn",
+        "final", "last_seq", "ledger", "live", "marked", "markets", "next_fill_id",
+        "next_order_id", "next_trigger_id", "out", "stats", "trigger_keys", "triggers",
+        "withdraw_ids", "withdrawn",
     )
 
     def __init__(self, config: MarketConfig) -> None:
@@ -75,6 +100,12 @@ class State:
         self.deposited: dict[str, int] = {}
         self.withdrawn: dict[str, int] = {}
         self.out: list[Event] = []
+        self.marked = False
+        """True once any market has a mark price (cross-margin checks start then)."""
+        self.triggers: dict[int, Trigger] = {}
+        self.trigger_keys: dict[tuple[str, str], set[int]] = {}
+        """(user, market) -> ids of the armed triggers on that position."""
+        self.next_trigger_id = 1
 
     def seq(self) -> int:
         """Next event sequence number."""
@@ -87,6 +118,18 @@ class State:
         if bal is None:
             bal = self.fees[asset] = self.ledger.record(FEE_ACCOUNT, asset)
         return bal
+
+    def add_trigger(self, trig: Trigger) -> None:
+        self.triggers[trig.id] = trig
+        self.trigger_keys.setdefault((trig.user_id, trig.market), set()).add(trig.id)
+
+    def drop_trigger(self, trig: Trigger) -> None:
+        del self.triggers[trig.id]
+        key = (trig.user_id, trig.market)
+        ids = self.trigger_keys[key]
+        ids.discard(trig.id)
+        if not ids:
+            del self.trigger_keys[key]
 
     def rest(self, order: Order) -> None:
         self.books[order.market].add(order)

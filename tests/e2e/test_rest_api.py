@@ -301,3 +301,19 @@ async def test_bad_input_is_4xx_naming_the_field_and_changes_nothing(
         if field:
             assert field in [d.get("field") for d in error["details"]], (name, error)
     assert await snapshot(trader, api) == before
+
+
+async def test_readyz_reports_the_persistence_lag_draining(api: httpx.AsyncClient) -> None:
+    """After trading, persistence catches up: /readyz shows the engine's sequences and a lag
+    that reaches zero (polled, bounded)."""
+    base = str(api.base_url).rsplit("/api/v1", 1)[0]
+    for _ in range(100):
+        response = await api.get(f"{base}/readyz")
+        engine = response.json()["engine"]
+        if response.status_code == 200 and engine["persistenceLag"] == "0":
+            break
+        await asyncio.sleep(0.1)
+    assert response.status_code == 200
+    assert engine["persistenceConnected"] is True and engine["healthy"] is True
+    assert int(engine["eventSequence"]) > 0 and engine["persistenceLag"] == "0"
+    assert engine["persistedSequence"] == engine["eventSequence"]

@@ -6,6 +6,7 @@ from typing import Any
 
 from engine_svc.core import (
     FEE_ACCOUNT,
+    INSURANCE_FUND,
     CancelOrder,
     Deposit,
     Engine,
@@ -88,7 +89,7 @@ def conservation_gaps(e: Engine, users: list[str]) -> dict[str, int]:
     gaps: dict[str, int] = {}
     for asset in e.config.assets:
         held = 0
-        for user in [*users, FEE_ACCOUNT]:
+        for user in [*users, FEE_ACCOUNT, INSURANCE_FUND]:
             avail, locked = e.balances(user).get(asset, (0, 0))
             held += avail + locked
             if asset == "USD":

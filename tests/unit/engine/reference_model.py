@@ -3,6 +3,10 @@
 Resting orders live in one flat list; the best order is found by sorting on every step.
 Money is a dict of ``[available, locked]`` per (user, asset). Only the static market
 configuration (``MarketSpec``) and the command/enum types are shared with the engine.
+
+Perps: index and mark prices, funding and the cross-margin admission rule are modelled;
+liquidation is not (the differential test keeps users far from maintenance margin and
+asserts the engine liquidates nobody).
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from engine_svc.core import (
     PlaceOrder,
     RejectReason,
     ReplaceOrder,
+    SetIndexPrice,
+    SettleFunding,
     Side,
     StpMode,
     TimeInForce,
@@ -28,6 +34,7 @@ from engine_svc.core import (
 )
 
 FEES = "__fees__"
+FUND = "__insurance__"
 CAP = 10**18
 R = RejectReason
 
@@ -75,6 +82,9 @@ class RefModel:
         self.net: dict[str, int] = {}
         self.fills: list[Fill] = []
         self.reject: RejectReason | None = None
+        self.index: dict[str, int] = {}
+        self.mark: dict[str, int] = {}
+        self.last: dict[str, int] = {}
 
     # ------------------------------------------------------------ helpers
     def b(self, user: str, asset: str) -> list[int]:
@@ -135,7 +145,7 @@ class RefModel:
         handler: Any = {
             PlaceOrder: self.place, CancelOrder: self.cancel_id, CancelByClientId: self.cancel_coid,
             CancelAll: self.cancel_all, ReplaceOrder: self.replace, Deposit: self.deposit,
-            Withdraw: self.withdraw,
+            Withdraw: self.withdraw, SetIndexPrice: self.set_index, SettleFunding: self.funding,
         }[type(cmd)]
         handler(cmd)
 
@@ -160,6 +170,8 @@ class RefModel:
             self.reject = R.DUPLICATE_TRANSACTION
         elif self.b(c.user_id, c.asset)[0] < c.amount:
             self.reject = R.INSUFFICIENT_BALANCE
+        elif c.asset == "USD" and self.b(c.user_id, "USD")[0] + self.loss(c.user_id) < c.amount:
+            self.reject = R.INSUFFICIENT_MARGIN
         else:
             if c.tx_id is not None:
                 self.wd_tx.add(c.tx_id)
@@ -256,7 +268,8 @@ class RefModel:
             return
         per_lot = self.per_lot(spec, c.side, lock_price, c.leverage, c.reduce_only)
         bal = self.b(c.user_id, self.asset(spec, c.side))
-        if bal[0] < qty * per_lot:
+        loss = self.loss(c.user_id) if spec.is_perp and not c.reduce_only else 0
+        if bal[0] + loss < qty * per_lot:
             self.reject = R.INSUFFICIENT_MARGIN if spec.is_perp else R.INSUFFICIENT_BALANCE
             return
         bal[0] -= qty * per_lot
@@ -336,6 +349,7 @@ class RefModel:
         price = maker.price
         mf = self.settle(spec, maker, price, qty, spec.maker_fee_bps)
         tf = self.settle(spec, taker, price, qty, spec.taker_fee_bps)
+        self.last[spec.symbol] = price
         self.fills.append((self.next_fill, spec.symbol, price, qty, taker.id, maker.id, tf, mf))
         self.next_fill += 1
         taker.rem -= qty
@@ -408,7 +422,8 @@ class RefModel:
         lock_price = best if (o.side is Side.SELL and cross and best is not None) else price
         per_lot = self.per_lot(spec, o.side, lock_price, o.lev, o.reduce_only)
         bal = self.b(o.user, self.asset(spec, o.side))
-        if bal[0] + o.rem * o.per_lot < qty * per_lot:
+        loss = self.loss(o.user) if spec.is_perp and not o.reduce_only else 0
+        if bal[0] + o.rem * o.per_lot + loss < qty * per_lot:
             self.reject = R.INSUFFICIENT_MARGIN if spec.is_perp else R.INSUFFICIENT_BALANCE
             return
         self.release(spec, o, o.rem)
@@ -417,6 +432,65 @@ class RefModel:
         bal[1] += qty * per_lot
         o.price, o.rem, o.per_lot = price, qty, per_lot
         self.run(spec, o)
+
+    # --------------------------------------------------------------- perps
+    def loss(self, user: str) -> int:
+        """min(0, unrealised PnL at mark over the user's perp positions)."""
+        total = 0
+        for (u, m), p in self.pos.items():
+            if u == user and p[0] and m in self.mark:
+                total += p[0] * self.mark[m] * self.cfg.markets[m].notional_unit - p[1]
+        return min(total, 0)
+
+    def set_index(self, c: SetIndexPrice) -> None:
+        spec = self.cfg.markets.get(c.market)
+        if spec is None or not spec.is_perp:
+            self.reject = R.UNKNOWN_MARKET
+            return
+        if not 0 < c.price < CAP:
+            self.reject = R.INVALID_PRICE
+            return
+        bid, ask = self.best(c.market, Side.SELL), self.best(c.market, Side.BUY)
+        mid = (bid + ask) // 2 if bid is not None and ask is not None else c.price
+        median = sorted([c.price, mid, self.last.get(c.market, c.price)])[1]
+        band = c.price * spec.mark_band_bps // 10_000
+        self.index[c.market] = c.price
+        self.mark[c.market] = max(1, min(max(median, c.price - band), c.price + band))
+
+    def funding(self, c: SettleFunding) -> None:
+        spec = self.cfg.markets.get(c.market)
+        if spec is None or not spec.is_perp:
+            self.reject = R.UNKNOWN_MARKET
+            return
+        if c.market not in self.mark:
+            self.reject = R.INVALID_PRICE
+            return
+        mark, index = self.mark[c.market], self.index[c.market]
+        premium = abs(mark - index) * 1_000_000 // index * (1 if mark >= index else -1)
+        cap = spec.funding_cap_bps * 100
+        rate = max(-cap, min(cap, premium))
+        paid = 0
+        payers = []
+        for (u, m), p in sorted(self.pos.items()):
+            if m != c.market or not p[0] or not rate:
+                continue
+            exact = abs(p[0]) * mark * spec.notional_unit * abs(rate)
+            if (p[0] > 0) == (rate > 0):
+                amount = -ceil_div(exact, 1_000_000)
+                payers.append(u)
+            else:
+                amount = exact // 1_000_000
+            self.b(u, "USD")[0] += amount
+            paid += amount
+        if rate:
+            self.b(FUND, "USD")[0] -= paid
+        for u in payers:
+            bal = self.b(u, "USD")
+            for (u2, _m), p in sorted(self.pos.items()):
+                if u2 == u and bal[0] < 0:
+                    take = min(p[2], -bal[0])
+                    p[2] -= take
+                    bal[0] += take
 
     # ------------------------------------------------------------- views
     def depth(self, market: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:

@@ -1,8 +1,10 @@
 """Differential, property-based test: the engine against the naive reference model.
 
-After every command: same rejection, same fills, same books, same balances and positions,
-no crossed book, every resting order on the grid, locks equal to what open orders need,
-and per-asset conservation of funds.
+After every command (orders, transfers, index moves, funding ticks): same rejection, same
+fills, same books, same balances and positions (insurance fund included), no crossed book,
+every resting order on the grid, locks equal to what open orders need, and per-asset
+conservation of funds. Index moves stay small, so nobody nears maintenance margin: the
+engine must liquidate nobody here (``test_core_perp_stateful`` covers liquidations).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from reference_model import RefModel
 
 from engine_svc.core import (
     FEE_ACCOUNT,
+    INSURANCE_FUND,
     CancelAll,
     CancelByClientId,
     CancelOrder,
@@ -26,8 +29,12 @@ from engine_svc.core import (
     OrderFilled,
     OrderRejected,
     OrderType,
+    PerpCommandRejected,
     PlaceOrder,
+    PositionLiquidated,
     ReplaceOrder,
+    SetIndexPrice,
+    SettleFunding,
     Side,
     StpMode,
     TimeInForce,
@@ -60,7 +67,9 @@ class EngineVsReference(RuleBasedStateMachine):
     def run(self, cmd: Command) -> None:
         events = self.engine.apply(cmd)
         self.ref.apply(cmd)
-        rejected = [e.reason for e in events if isinstance(e, OrderRejected | TransferRejected)]
+        rejected = [e.reason for e in events
+                    if isinstance(e, OrderRejected | TransferRejected | PerpCommandRejected)]
+        assert not any(isinstance(e, PositionLiquidated) for e in events), cmd
         assert rejected == ([self.ref.reject] if self.ref.reject else []), cmd
         got = [(f.fill_id, f.market, f.price, f.quantity, f.taker_order_id, f.maker_order_id,
                 f.taker_fee, f.maker_fee) for f in events if isinstance(f, OrderFilled)]
@@ -137,6 +146,16 @@ class EngineVsReference(RuleBasedStateMachine):
         price = None if offset is None or order is None else MID[order.market] + offset
         self.run(ReplaceOrder(user_id=user, order_id=oid, price=price, quantity=qty))
 
+    @rule(market=st.sampled_from(["BTC-PERP", "BTC-PERP", "SOL-USD", "NOPE"]),
+          offset=st.integers(-2_000, 2_000))
+    def set_index(self, market: str, offset: int) -> None:
+        """Index moves within 0.4% of MID: users stay far above maintenance margin."""
+        self.run(SetIndexPrice(market=market, price=MID.get(market, 1) + offset))
+
+    @rule(market=st.sampled_from(["BTC-PERP", "BTC-PERP", "SOL-USD"]))
+    def funding_tick(self, market: str) -> None:
+        self.run(SettleFunding(market=market))
+
     @invariant()
     def same_books_and_no_cross(self) -> None:
         for market in MID:
@@ -148,7 +167,7 @@ class EngineVsReference(RuleBasedStateMachine):
 
     @invariant()
     def same_money(self) -> None:
-        for user in [*USERS, FEE_ACCOUNT]:
+        for user in [*USERS, FEE_ACCOUNT, INSURANCE_FUND]:
             mine = {a: v for a, v in self.engine.balances(user).items() if v != (0, 0)}
             ref = {a: tuple(v) for (u, a), v in self.ref.bal.items() if u == user and v != [0, 0]}
             assert mine == ref, user
