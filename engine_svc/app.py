@@ -143,6 +143,6 @@ async def run(settings: Settings) -> None:
             service,
             background=[lambda: watch_health(service, [("redis+sequencer", ready)]),
                         lambda: snapshot_timer(sequencer, settings.engine_snapshot_seconds),
-                        link.run, publisher.run,
+                        link.run, publisher.run, revocations.follow,
                         exit_if_sequencer_dies],
             cleanup=[stop_sequencer])

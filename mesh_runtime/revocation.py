@@ -10,6 +10,7 @@ revocation set, on every call (the verifier's cache never skips the revocation c
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Protocol
 
@@ -18,6 +19,7 @@ import redis.asyncio as aioredis
 from mesh_runtime.tokens import Claims, InvalidToken, TokenVerifier
 
 KEY_PREFIX = "trademesh:revoked:"
+CHANNEL = "trademesh:revocations"
 
 
 class RevocationUnavailable(Exception):
@@ -33,10 +35,17 @@ class Revocations(Protocol):
 
 
 class RedisRevocations:
-    """:class:`Revocations` in Redis: one key per revoked ``jti``, expiring with the token."""
+    """:class:`Revocations` in Redis: one key per revoked ``jti``, expiring with the token.
+
+    A busy service runs :meth:`follow`: it subscribes to the revocations channel, then loads
+    every revoked key, and from then on answers :meth:`is_revoked` from memory (no round
+    trip per call); while it is not subscribed (not started, or Redis lost) every check
+    asks Redis. Subscribing before loading leaves no gap for a revocation to slip through.
+    """
 
     def __init__(self, client: aioredis.Redis) -> None:
         self._redis = client
+        self._mirror: dict[str, int] | None = None  # jti -> expiry, while following
 
     @classmethod
     def from_url(cls, url: str, timeout: float = 2.0) -> RedisRevocations:
@@ -47,15 +56,54 @@ class RedisRevocations:
         if expires_at <= time.time():
             return  # already refused by its expiry
         try:
-            await self._redis.set(KEY_PREFIX + token_id, b"1", exat=expires_at)
+            pipe = self._redis.pipeline(transaction=True)
+            pipe.set(KEY_PREFIX + token_id, str(expires_at), exat=expires_at)
+            pipe.publish(CHANNEL, f"{token_id} {expires_at}")
+            await pipe.execute()
         except (OSError, aioredis.RedisError) as err:
             raise RevocationUnavailable(f"cannot record the revocation: {err}") from None
 
     async def is_revoked(self, token_id: str) -> bool:
+        mirror = self._mirror
+        if mirror is not None:
+            expires_at = mirror.get(token_id)
+            return expires_at is not None and expires_at > time.time()
         try:
             return bool(await self._redis.exists(KEY_PREFIX + token_id))
         except (OSError, aioredis.RedisError) as err:
             raise RevocationUnavailable(f"cannot check revocation: {err}") from None
+
+    @property
+    def following(self) -> bool:
+        return self._mirror is not None
+
+    async def follow(self) -> None:
+        """Mirrors the revocations into memory until cancelled; re-subscribes after errors."""
+        while True:
+            try:
+                await self._follow_once()
+            except (OSError, aioredis.RedisError):
+                self._mirror = None
+                await asyncio.sleep(0.5)
+
+    async def _follow_once(self) -> None:
+        async with self._redis.pubsub() as pubsub:
+            await pubsub.subscribe(CHANNEL)
+            mirror: dict[str, int] = {}
+            async for key in self._redis.scan_iter(match=KEY_PREFIX + "*", count=1000):
+                value = await self._redis.get(key)
+                name = key.decode() if isinstance(key, bytes) else str(key)
+                mirror[name[len(KEY_PREFIX):]] = int(value or 0) or 2**62
+            self._mirror = mirror
+            async for message in pubsub.listen():
+                if message.get("type") != "message":
+                    continue
+                token_id, _, expires = bytes(message["data"]).decode().partition(" ")
+                mirror[token_id] = int(expires or 0)
+                now = time.time()
+                if len(mirror) % 1024 == 0:  # forget expired ones now and then
+                    for jti in [j for j, exp in mirror.items() if exp <= now]:
+                        del mirror[jti]
 
     async def close(self) -> None:
         await self._redis.aclose()

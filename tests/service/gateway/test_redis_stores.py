@@ -3,6 +3,8 @@ token), the sign-in lockout, the rate limiter's script, and failure when Redis i
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 
@@ -44,6 +46,41 @@ async def test_revocation_lives_until_the_token_expires(redis: aioredis.Redis) -
     assert 0 < ttl <= 300
     await revocations.revoke("jti-old", int(time.time()) - 5)  # expired: nothing to keep
     assert not await redis.exists(KEY_PREFIX + "jti-old")
+
+
+async def test_a_follower_answers_from_memory_and_sees_new_revocations(
+        redis: aioredis.Redis, base_settings: Settings) -> None:
+    """A replica that follows: revocations made before it started are loaded, ones made by
+    another replica afterwards arrive through the channel, and checks need no round trip."""
+    writer = RedisRevocations(redis)
+    expires = int(time.time()) + 300
+    await writer.revoke("before", expires)
+    follower_client = redis_client(base_settings)
+    follower = RedisRevocations(follower_client)
+    task = asyncio.create_task(follower.follow())
+    try:
+        for _ in range(200):
+            if follower.following:
+                break
+            await asyncio.sleep(0.01)
+        assert follower.following and await follower.is_revoked("before")
+        await writer.revoke("after", expires)
+        for _ in range(200):
+            if await follower.is_revoked("after"):
+                break
+            await asyncio.sleep(0.01)
+        assert await follower.is_revoked("after")
+        assert not await follower.is_revoked("never")
+        await follower_client.aclose()  # Redis lost: no longer answers from memory
+        for _ in range(200):
+            if not follower.following:
+                break
+            await asyncio.sleep(0.01)
+        assert not follower.following
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def test_revocations_fail_closed(nowhere: aioredis.Redis) -> None:
