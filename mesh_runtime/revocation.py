@@ -95,8 +95,9 @@ class RedisRevocations:
                 name = key.decode() if isinstance(key, bytes) else str(key)
                 mirror[name[len(KEY_PREFIX):]] = int(value or 0) or 2**62
             self._mirror = mirror
-            async for message in pubsub.listen():
-                if message.get("type") != "message":
+            while True:  # a bounded wait per read: the client's socket timeout stays in force
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is None or message.get("type") != "message":
                     continue
                 token_id, _, expires = bytes(message["data"]).decode().partition(" ")
                 mirror[token_id] = int(expires or 0)
