@@ -14,20 +14,31 @@ strings with the market's and asset's specs. Mapping:
 
 Events without a timestamp of their own carry the newest one seen before them (the
 command's time for a fill's balance changes), or the encoder's clock for the first one.
+
+Compact on the link (:meth:`EventEncoder.encode_batch`): persistence keeps only a batch's
+last state per balance, so a ``BalanceChanged`` followed in the same batch by another of the
+same user and asset is sent as the envelope only (sequence, command sequence and user).
+Nested copies persistence does not read are left out: a fill's ``fill_id``, ``trade_id``,
+``market``, ``price``, ``quantity`` and ``time`` are the execution's ``trade``'s, and nested
+times are the envelope's. Outbox JSON is parsed with orjson; a body with a float (an integer
+beyond 64 bits) is parsed again with :mod:`json`, which keeps integers exact.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
+import orjson
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 from trademesh.v1 import event_pb2, order_pb2
 
 from engine_svc.core.markets import MarketConfig
 
 Body = dict[str, Any]
+Events = RepeatedCompositeFieldContainer[event_pb2.EngineEvent]
 SIDES = {"BUY": order_pb2.BUY, "SELL": order_pb2.SELL}
 TYPES = {name: order_pb2.OrderType.Value(name) for name in ("LIMIT", "MARKET")}
 TIFS = {name: order_pb2.TimeInForce.Value(name) for name in ("GTC", "IOC", "FOK")}
@@ -36,15 +47,25 @@ TIFS = {name: order_pb2.TimeInForce.Value(name) for name in ("GTC", "IOC", "FOK"
 class Scale:
     """Integer units of ``step`` (``mult * 10**-exp``) → exact decimal text, no Decimal."""
 
-    __slots__ = ("exp", "mult")
+    __slots__ = ("exp", "memo", "mult")
 
     def __init__(self, step: Decimal) -> None:
         sign, digits, exponent = step.normalize().as_tuple()
         assert isinstance(exponent, int) and not sign
         self.mult = int("".join(map(str, digits))) * 10 ** max(exponent, 0)
         self.exp = max(-exponent, 0)
+        self.memo: dict[int, str] = {}
 
     def text(self, units: int) -> str:
+        """Memoized: prices, lots and fees repeat a lot (bounded to 65,536 entries)."""
+        found = self.memo.get(units)
+        if found is None:
+            if len(self.memo) >= 65_536:
+                self.memo.clear()
+            found = self.memo[units] = self._text(units)
+        return found
+
+    def _text(self, units: int) -> str:
         value = units * self.mult
         if not self.exp:
             return str(value)
@@ -70,21 +91,47 @@ class EventEncoder:
             "OrderReplaced": self._replaced, "BalanceChanged": self._balance,
             "PositionChanged": self._position, "DepositApplied": self._transfer,
             "WithdrawalApplied": self._transfer, "TransferRejected": _nothing,
+            # Perpetuals: their balance and position effects arrive as BalanceChanged and
+            # PositionChanged; the events themselves are carried bare (sequence, user) until
+            # persistence records funding and liquidation history.
+            "IndexPriceSet": _nothing, "FundingSettled": _nothing, "FundingPaid": _nothing,
+            "PositionLiquidated": _nothing, "PerpCommandRejected": _nothing,
+            "TriggerPlaced": _nothing, "TriggerFired": _nothing, "TriggerCanceled": _nothing,
         }
 
     def encode(self, raw: bytes) -> event_pb2.EngineEvent:
-        body: Body = json.loads(raw.decode())
+        """One outbox entry, in full."""
+        body = decode(raw)
+        event = event_pb2.EngineEvent(sequence=body["seq"], command_sequence=body["cmd_seq"],
+                                      user_id=body.get("user_id") or "")
+        self._body(event, body, True)
+        return event
+
+    def encode_batch(self, raws: Sequence[bytes], into: Events) -> None:
+        """Consecutive outbox entries appended to ``into`` (built in place, not copied);
+        superseded balance changes as envelopes only."""
+        bodies = [decode(raw) for raw in raws]
+        last: dict[tuple[str, str], int] = {}
+        for i, body in enumerate(bodies):
+            if body["@type"] == "BalanceChanged":
+                last[body["user_id"], body["asset"]] = i
+        final = set(last.values())
+        add = into.add
+        for i, body in enumerate(bodies):
+            event = add(sequence=body["seq"], command_sequence=body["cmd_seq"],
+                        user_id=body.get("user_id") or "")
+            self._body(event, body, body["@type"] != "BalanceChanged" or i in final)
+
+    def _body(self, event: event_pb2.EngineEvent, body: Body, full: bool) -> None:
         ts = body.get("ts")
         if ts:
             self._last_ts = int(ts)
         elif not self._last_ts:
             self._last_ts = self._clock()
-        event = event_pb2.EngineEvent(sequence=body["seq"], command_sequence=body["cmd_seq"],
-                                      user_id=body.get("user_id") or "")
-        seconds, millis = divmod(self._last_ts, 1000)
-        event.time.seconds, event.time.nanos = seconds, millis * 1_000_000
-        self._handlers[body["@type"]](event, body)
-        return event
+        if full:
+            seconds, millis = divmod(self._last_ts, 1000)
+            event.time.seconds, event.time.nanos = seconds, millis * 1_000_000
+            self._handlers[body["@type"]](event, body)
 
     def _accepted(self, event: event_pb2.EngineEvent, b: Body) -> None:
         o, market = event.order, b["market"]
@@ -93,8 +140,6 @@ class EventEncoder:
         o.type, o.time_in_force, o.status = TYPES[b["type"]], TIFS[b["tif"]], order_pb2.NEW
         o.price = self._price[market].text(b["price"]) if b["price"] else ""
         o.quantity = self._qty[market].text(b["quantity"])
-        o.create_time.CopyFrom(event.time)
-        o.update_time.CopyFrom(event.time)
 
     def _rejected(self, event: event_pb2.EngineEvent, b: Body) -> None:
         o = event.order
@@ -106,37 +151,31 @@ class EventEncoder:
         o = event.order
         o.order_id, o.user_id, o.market = str(b["order_id"]), b["user_id"], b["market"]
         o.status, o.reason = order_pb2.CANCELED, b["reason"]
-        o.update_time.CopyFrom(event.time)
 
     def _replaced(self, event: event_pb2.EngineEvent, b: Body) -> None:
         o, market = event.order, b["market"]
         o.order_id, o.user_id, o.market = str(b["order_id"]), b["user_id"], market
         o.price = self._price[market].text(b["price"])
         o.quantity = self._qty[market].text(b["quantity"])
-        o.update_time.CopyFrom(event.time)
 
     def _filled(self, event: event_pb2.EngineEvent, b: Body) -> None:
         spec = self._markets[b["market"]]
-        quote, fill_id = self._asset[spec.quote.symbol], str(b["fill_id"])
-        price, qty = self._price[spec.symbol].text(b["price"]), self._qty[spec.symbol].text(
-            b["quantity"])
-        taker_side = SIDES[b["taker_side"]]
+        quote, qty = self._asset[spec.quote.symbol], self._qty[spec.symbol]
+        buy = b["taker_side"] == "BUY"
         ex = event.execution
-        for who, fill in (("taker", ex.taker), ("maker", ex.maker)):
-            fill.fill_id = fill.trade_id = fill_id
-            fill.market, fill.price, fill.quantity = spec.symbol, price, qty
-            fill.fee_asset, fill.fee = spec.quote.symbol, quote.text(b[f"{who}_fee"])
-            fill.order_id, fill.user_id = str(b[f"{who}_order_id"]), b[f"{who}_user_id"]
-            fill.time.CopyFrom(event.time)
-        ex.taker.side, ex.taker.liquidity = taker_side, order_pb2.TAKER
-        ex.maker.side = order_pb2.SELL if taker_side == order_pb2.BUY else order_pb2.BUY
-        ex.maker.liquidity = order_pb2.MAKER
+        taker, maker = ex.taker, ex.maker
+        taker.order_id, taker.user_id = str(b["taker_order_id"]), b["taker_user_id"]
+        taker.fee_asset, taker.fee = spec.quote.symbol, quote.text(b["taker_fee"])
+        taker.side, taker.liquidity = SIDES[b["taker_side"]], order_pb2.TAKER
+        maker.order_id, maker.user_id = str(b["maker_order_id"]), b["maker_user_id"]
+        maker.fee_asset, maker.fee = spec.quote.symbol, quote.text(b["maker_fee"])
+        maker.side = order_pb2.SELL if buy else order_pb2.BUY
+        maker.liquidity = order_pb2.MAKER
         t = ex.trade
-        t.trade_id, t.market, t.price, t.quantity = fill_id, spec.symbol, price, qty
-        t.taker_side = b["taker_side"]
-        t.time.CopyFrom(event.time)
-        ex.taker_remaining = self._qty[spec.symbol].text(b["taker_remaining"])
-        ex.maker_remaining = self._qty[spec.symbol].text(b["maker_remaining"])
+        t.trade_id, t.market, t.taker_side = str(b["fill_id"]), spec.symbol, b["taker_side"]
+        t.price, t.quantity = self._price[spec.symbol].text(b["price"]), qty.text(b["quantity"])
+        ex.taker_remaining = qty.text(b["taker_remaining"])
+        ex.maker_remaining = qty.text(b["maker_remaining"])
         ex.base_asset, ex.quote_asset, ex.perp = spec.base.symbol, spec.quote.symbol, \
             spec.is_perp
 
@@ -169,6 +208,14 @@ class EventEncoder:
         tr = event.transfer
         tr.asset, tr.amount = b["asset"], self._asset[b["asset"]].text(units)
         tr.transaction_id = b["tx_id"] or ""
+
+
+def decode(raw: bytes) -> Body:
+    """Outbox JSON → dict, integers exact (orjson turns those beyond 64 bits into floats)."""
+    body: Body = orjson.loads(raw)
+    if float in map(type, body.values()):
+        body = json.loads(raw)
+    return body
 
 
 def _plain(value: Decimal) -> str:

@@ -29,7 +29,7 @@ from typing import Any
 
 import grpc
 import redis.asyncio as aioredis
-from trademesh.v1 import event_pb2, persistence_pb2, persistence_pb2_grpc
+from trademesh.v1 import persistence_pb2, persistence_pb2_grpc
 
 from engine_svc.core.markets import MarketConfig
 from engine_svc.event_codec import EventEncoder
@@ -60,7 +60,7 @@ def wall_clock_ms() -> int:
 
 class EventLink:
     def __init__(self, journal: Journal, settings: Settings, config: MarketConfig, *,
-                 engine_id: str = "engine", max_batch: int = 2000, window: int = 2,
+                 engine_id: str = "engine", max_batch: int = 2000, window: int = 3,
                  block_ms: int = 1000, clock_ms: Callable[[], int] = wall_clock_ms) -> None:
         self._journal = journal
         self._settings = settings
@@ -140,11 +140,10 @@ class EventLink:
                     slots: asyncio.Semaphore) -> None:
         while True:
             await slots.acquire()
-            events = await self._next_batch(cursor)
-            cursor = events[-1].sequence
+            request = await self._next_batch(cursor)
+            cursor = request.batch.events[-1].sequence
             inflight.append(cursor)
-            await call.write(persistence_pb2.SyncEventsRequest(
-                batch=event_pb2.EventBatch(events=events)))
+            await call.write(request)
 
     async def _receive(self, call: Call, inflight: deque[int],
                        slots: asyncio.Semaphore) -> None:
@@ -163,18 +162,21 @@ class EventLink:
         self.committed = committed
         self.head = max(self.head, committed)
 
-    async def _next_batch(self, after: int) -> list[event_pb2.EngineEvent]:
-        """Up to about ``max_batch`` outbox events after ``after``; waits for the first."""
+    async def _next_batch(self, after: int) -> persistence_pb2.SyncEventsRequest:
+        """Up to about ``max_batch`` outbox events after ``after``; waits for the first.
+        The request is built in place (protobuf copies nested messages on assignment)."""
         records = await self._read(after)
         self.head = max(self.head, await self._journal.last_event_seq())
-        events: list[event_pb2.EngineEvent] = []
-        for i, (_, raw) in enumerate(records):
-            events.append(self._encoder.encode(raw))
-            if i % ENCODE_SLICE == ENCODE_SLICE - 1:
+        request = persistence_pb2.SyncEventsRequest()
+        events = request.batch.events
+        for start in range(0, len(records), ENCODE_SLICE):
+            if start:
                 await asyncio.sleep(0)
+            self._encoder.encode_batch([raw for _, raw in records[start:start + ENCODE_SLICE]],
+                                       events)
         if events[0].sequence != after + 1:
             raise Resync(f"the outbox continues at {events[0].sequence}, not {after + 1}")
-        return events
+        return request
 
     async def _read(self, after: int) -> list[tuple[int, bytes]]:
         """Outbox records above ``after``: whole stream entries (one sequencer batch each),

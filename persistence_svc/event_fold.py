@@ -9,7 +9,12 @@ order and writes the result. Invariants (see also :mod:`persistence_svc.schema`)
 * an order row reflects every state change: accepted (NEW), fills (PARTIALLY_FILLED /
   FILLED, ``remaining``, ``filled``, ``notional``), amendments and cancels; a REJECTED
   event changes nothing (a refused place never had an order id);
-* a position that goes to zero or flips side leaves one ``closed_positions`` row.
+* a position that goes to zero or flips side leaves one ``closed_positions`` row;
+* an event without a body changes nothing (a refused transfer, or a balance change the
+  engine elided because a later one in the batch supersedes it).
+
+Speed: prices, quantities and fees of fills and trades stay the exact decimal text the
+engine sent (they are only copied); ``Decimal`` is used where rows do arithmetic.
 """
 
 from __future__ import annotations
@@ -85,6 +90,7 @@ class Rows:
     balances: dict[tuple[str, str], tuple[Decimal, Decimal, int]] = field(default_factory=dict)
     candles: dict[tuple[str, int], Candle] = field(default_factory=dict)
     changed_orders: set[int] = field(default_factory=set)
+    new_orders: set[int] = field(default_factory=set)  # created in the batch: not in the DB
     changed_positions: set[tuple[str, str]] = field(default_factory=set)
 
 
@@ -107,6 +113,25 @@ def touched_positions(events: list[event_pb2.EngineEvent]) -> set[tuple[str, str
             if ev.WhichOneof("body") == "position"}
 
 
+def touched(events: list[event_pb2.EngineEvent]) -> tuple[set[int], set[tuple[str, str]]]:
+    """:func:`touched_orders` and :func:`touched_positions` in one pass."""
+    created: set[int] = set()
+    needed: set[int] = set()
+    keys: set[tuple[str, str]] = set()
+    for ev in events:
+        kind = ev.WhichOneof("body")
+        if kind == "execution":
+            ex = ev.execution
+            needed.add(int(ex.taker.order_id))
+            needed.add(int(ex.maker.order_id))
+        elif kind == "order" and ev.order.order_id and ev.order.status != order_pb2.REJECTED:
+            oid = int(ev.order.order_id)
+            (created if ev.order.status == order_pb2.NEW else needed).add(oid)
+        elif kind == "position":
+            keys.add((ev.position.user_id, ev.position.market))
+    return needed - created, keys
+
+
 def ms(ev: event_pb2.EngineEvent) -> int:
     return ev.time.seconds * 1000 + ev.time.nanos // 1_000_000
 
@@ -115,20 +140,24 @@ def fold(events: list[event_pb2.EngineEvent], orders: dict[int, OrderRow],
          positions: dict[tuple[str, str], PositionRow]) -> Rows:
     """Folds ``events`` (consecutive, in order) over the loaded prior state."""
     rows = Rows(orders, positions)
+    balances: dict[tuple[str, str], tuple[str, str, int]] = {}
     for ev in events:
         kind = ev.WhichOneof("body")
-        if kind == "order":
-            _order(rows, ev)
-        elif kind == "execution":
-            _execution(rows, ev)
-        elif kind == "balance":
+        if kind is None:
+            continue
+        if kind == "balance":
             b = ev.balance
-            rows.balances[b.user_id, b.balance.asset] = (
-                Decimal(b.balance.available), Decimal(b.balance.locked), ev.sequence)
+            balances[b.user_id, b.balance.asset] = (b.balance.available, b.balance.locked,
+                                                    ev.sequence)
+        elif kind == "execution":
+            _execution(rows, ev, ms(ev))
+        elif kind == "order":
+            _order(rows, ev)
         elif kind == "position":
             _position(rows, ev)
         elif kind == "transfer":
             _transfer(rows, ev)
+    rows.balances = {k: (Decimal(a), Decimal(lk), q) for k, (a, lk, q) in balances.items()}
     return rows
 
 
@@ -144,6 +173,7 @@ def _order(rows: Rows, ev: event_pb2.EngineEvent) -> None:
             order_pb2.OrderType.Name(o.type), order_pb2.TimeInForce.Name(o.time_in_force),
             "NEW", Decimal(o.price) if o.price else None, qty, qty, ZERO, ZERO, None, t, t,
             ev.sequence)
+        rows.new_orders.add(oid)
     else:
         row = rows.orders[oid]
         if o.status == order_pb2.CANCELED:
@@ -155,18 +185,21 @@ def _order(rows: Rows, ev: event_pb2.EngineEvent) -> None:
     rows.changed_orders.add(oid)
 
 
-def _execution(rows: Rows, ev: event_pb2.EngineEvent) -> None:
-    ex, t, seq = ev.execution, ms(ev), ev.sequence
-    price, qty = Decimal(ex.trade.price), Decimal(ex.trade.quantity)
+def _execution(rows: Rows, ev: event_pb2.EngineEvent, t: int) -> None:
+    ex, seq = ev.execution, ev.sequence
+    trade = ex.trade
+    price_text, qty_text, market = trade.price, trade.quantity, trade.market
+    price, qty = Decimal(price_text), Decimal(qty_text)
     notional = price * qty
-    fill_id = int(ex.trade.trade_id)
-    ref, market = f"fill:{fill_id}", ex.trade.market
+    fill_id = int(trade.trade_id)
+    ref = f"fill:{fill_id}"
     for fill, remaining in ((ex.taker, ex.taker_remaining), (ex.maker, ex.maker_remaining)):
         liquidity = "TAKER" if fill.liquidity == order_pb2.TAKER else "MAKER"
-        fee = Decimal(fill.fee)
-        rows.fills.append((fill_id, liquidity, int(fill.order_id), fill.user_id, market,
-                           SIDE[fill.side], price, qty, fee, fill.fee_asset, t, seq))
-        _fill_order(rows, int(fill.order_id), Decimal(remaining), qty, notional, t, seq)
+        oid = int(fill.order_id)
+        rows.fills.append((fill_id, liquidity, oid, fill.user_id, market, SIDE[fill.side],
+                           price_text, qty_text, fill.fee, fill.fee_asset, t, seq))
+        _fill_order(rows, oid, Decimal(remaining), qty, notional, t, seq)
+        fee = ZERO if fill.fee == "0" else Decimal(fill.fee)  # the engine's zero is "0"
         if fee:
             _post(rows, seq, t, ex.quote_asset, fee, "FEE", ref, market,
                   (f"user:{fill.user_id}", fill.user_id), ("fees", None))
@@ -177,7 +210,7 @@ def _execution(rows: Rows, ev: event_pb2.EngineEvent) -> None:
                                                           seller.user_id)
         _post(rows, seq, t, ex.base_asset, qty, "TRADE", ref, market, s, b)
         _post(rows, seq, t, ex.quote_asset, notional, "TRADE", ref, market, b, s)
-    rows.trades.append((fill_id, market, price, qty, ex.trade.taker_side, t))
+    rows.trades.append((fill_id, market, price_text, qty_text, trade.taker_side, t))
     _candle(rows, market, t, fill_id, price, qty)
 
 

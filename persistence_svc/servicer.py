@@ -18,6 +18,7 @@ from persistence_svc import codec, errors
 from persistence_svc.candles import CandleRepository
 from persistence_svc.event_writer import EventWriter
 from persistence_svc.history import HistoryRepository, InvalidQuery, Page
+from persistence_svc.sync_stream import SyncStream
 from persistence_svc.users import EmailTaken, UserRecord, UserRepository
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -38,18 +39,13 @@ class PersistenceServicer(persistence_pb2_grpc.PersistenceServicer):
 
     async def SyncEvents(self, request_iterator: AsyncIterator[pb.SyncEventsRequest],
                          context: Context) -> AsyncIterator[pb.SyncEventsResponse]:
-        engine_id = ""
-        async for request in request_iterator:
-            if request.WhichOneof("message") == "engine_id":
-                engine_id = request.engine_id
-                committed = await self._writer.committed(engine_id)
-            elif not engine_id:
-                await errors.abort(context, errors.status(
-                    grpc.StatusCode.FAILED_PRECONDITION, "HELLO_REQUIRED",
-                    "send engine_id before the first batch"))
-            else:
-                committed = await self._writer.commit(engine_id, list(request.batch.events))
-            yield pb.SyncEventsResponse(committed_sequence=committed)
+        async def refuse() -> None:
+            await errors.abort(context, errors.status(
+                grpc.StatusCode.FAILED_PRECONDITION, "HELLO_REQUIRED",
+                "send engine_id before the first batch"))
+
+        async for answer in SyncStream(self._writer, request_iterator, refuse).answers():
+            yield answer
 
     async def CreateUser(self, request: pb.CreateUserRequest,
                          context: Context) -> pb.CreateUserResponse:
