@@ -25,6 +25,7 @@ from engine_svc.core.markets import MarketConfig, default_markets
 from engine_svc.event_link import EventLink
 from engine_svc.journal import Journal
 from engine_svc.market_data import MarketDataPublisher
+from engine_svc.perp_feeds import IndexFollower, funding_loop
 from engine_svc.sequencer import Sequencer, load_state
 from engine_svc.servicer import EngineServicer
 from engine_svc.snapshot_store import MongoSnapshotStore, PostgresSnapshotStore, SnapshotStore
@@ -114,6 +115,7 @@ async def run(settings: Settings) -> None:
         sequencer, journal = await build(settings, stack)
         link = EventLink(journal, settings, sequencer.config)
         publisher = MarketDataPublisher(sequencer, settings)
+        follower = IndexFollower(sequencer, settings.address("feed"), wall_clock_ms)
         sequencer.add_listener(publisher)
         tune_gc()
         task = asyncio.create_task(sequencer.run())
@@ -143,6 +145,8 @@ async def run(settings: Settings) -> None:
             service,
             background=[lambda: watch_health(service, [("redis+sequencer", ready)]),
                         lambda: snapshot_timer(sequencer, settings.engine_snapshot_seconds),
-                        link.run, publisher.run, revocations.follow,
+                        link.run, publisher.run, revocations.follow, follower.run,
+                        lambda: funding_loop(sequencer, settings.funding_interval_seconds,
+                                             wall_clock_ms),
                         exit_if_sequencer_dies],
             cleanup=[stop_sequencer])

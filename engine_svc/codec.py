@@ -17,8 +17,8 @@ from trademesh.v1 import account_pb2, engine_pb2, market_pb2, order_pb2
 from engine_svc.core.commands import DEFAULT_SLIPPAGE_BPS, PlaceOrder
 from engine_svc.core.engine import Quote
 from engine_svc.core.enums import Liquidity, OrderStatus, OrderType, Side, StpMode, TimeInForce
-from engine_svc.core.ledger import Position
 from engine_svc.core.markets import AssetSpec, MarketConfig, MarketSpec
+from engine_svc.core.perp import PositionRisk
 from engine_svc.core.state import Trade
 from engine_svc.core.units import ValidationError
 from engine_svc.decimal_edge import formatter, parse_units
@@ -238,25 +238,25 @@ def balances(config: MarketConfig, raw: dict[str, tuple[int, int]]) -> list[acco
     ) for asset, (avail, locked) in sorted(raw.items())]
 
 
-def position(spec: MarketSpec, user_id: str, p: Position,
-             mark_ticks: int | None) -> account_pb2.Position:
-    quote = spec.quote
+def position(spec: MarketSpec, user_id: str, risk: PositionRisk) -> account_pb2.Position:
+    """A perp position with its entry, mark, unrealised PnL, margin, leverage and the mark
+    at which it would be liquidated (the core's cross-margin figures)."""
+    money, price = formatter(spec.quote.minor), formatter(spec.tick_size)
     msg = account_pb2.Position(
-        market=spec.symbol, user_id=user_id, size=decimal_text(spec.lots_to_qty(abs(p.size))),
-        margin=decimal_text(quote.units_to_amount(p.margin)),
-        realized_pnl=decimal_text(quote.units_to_amount(p.realized)),
-    )
-    if p.size == 0:
+        market=spec.symbol, user_id=user_id, size=formatter(spec.lot_size)(abs(risk.size)),
+        margin=money(risk.margin), realized_pnl=money(risk.realized_pnl),
+        unrealized_pnl=money(risk.unrealized_pnl))
+    if risk.size == 0:
         return msg
-    msg.side = order_pb2.BUY if p.size > 0 else order_pb2.SELL
-    entry = Decimal(abs(p.cost)) / (abs(p.size) * spec.notional_unit) * spec.tick_size
-    msg.entry_price = decimal_text(entry.quantize(spec.tick_size / 10**6).normalize())
-    if p.margin:
-        msg.leverage = max(1, abs(p.cost) // p.margin)
-    if mark_ticks is not None:
-        msg.mark_price = decimal_text(spec.ticks_to_price(mark_ticks))
-        pnl = p.size * mark_ticks * spec.notional_unit - p.cost
-        msg.unrealized_pnl = decimal_text(quote.units_to_amount(pnl))
+    msg.side = order_pb2.BUY if risk.size > 0 else order_pb2.SELL
+    entry = (risk.entry_price * spec.tick_size).quantize(spec.tick_size / 10**6)
+    msg.entry_price = decimal_text(entry)
+    if risk.mark_price is not None:
+        msg.mark_price = price(risk.mark_price)
+    if risk.liquidation_price is not None:
+        msg.liquidation_price = price(risk.liquidation_price)
+    if risk.leverage is not None:
+        msg.leverage = max(1, int(risk.leverage))
     return msg
 
 

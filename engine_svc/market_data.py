@@ -29,6 +29,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import cast
 
 import grpc
@@ -38,6 +39,8 @@ from trademesh.v1 import event_pb2, feed_pb2, feed_pb2_grpc, market_pb2
 from engine_svc import command_codec
 from engine_svc.core.events import (
     Event,
+    FundingSettled,
+    IndexPriceSet,
     OrderAccepted,
     OrderCanceled,
     OrderFilled,
@@ -71,6 +74,8 @@ class MarketDataPublisher:
                  max_queue: int = 10_000, snapshot_seconds: float = 10.0,
                  clock_ms: Callable[[], int] = wall_clock_ms) -> None:
         self._sequencer, self._target = sequencer, settings.address("feed")
+        self._funding_ms = max(1, int(settings.funding_interval_seconds * 1000))
+        self._funding_rate: dict[str, str] = {}  # the last settled rate per market
         self._levels, self._max_queue = depth_levels, max_queue
         self._snapshot_seconds, self._clock = snapshot_seconds, clock_ms
         config = sequencer.config
@@ -185,7 +190,11 @@ class MarketDataPublisher:
                 yield Request(depth_update=update)
 
     def _event_requests(self, event: Event) -> Iterator[Request]:
-        if isinstance(event, OrderFilled):
+        if isinstance(event, IndexPriceSet):
+            yield Request(mark=self._mark(event))
+        elif isinstance(event, FundingSettled):
+            self._funding_rate[event.market] = formatter(Decimal("0.000001"))(event.rate_ppm)
+        elif isinstance(event, OrderFilled):
             trade = self._trade(event)
             yield Request(trade=trade)
             encoded = self._encoder.encode(command_codec.encode(event))
@@ -199,6 +208,18 @@ class MarketDataPublisher:
                     time=trade.time, user_id=fill.user_id, fill=fill))
         elif getattr(event, "user_id", ""):
             yield Request(user_event=self._encoder.encode(command_codec.encode(event)))
+
+    def _mark(self, event: IndexPriceSet) -> market_pb2.MarkPrice:
+        """``mark@M``: the engine's mark and index, the last settled funding rate and when
+        funding is next settled."""
+        price = self._price[event.market]
+        ts = event.ts or self._clock()
+        next_funding = (ts // self._funding_ms + 1) * self._funding_ms
+        return market_pb2.MarkPrice(
+            market=event.market, mark_price=price(event.mark_price),
+            index_price=price(event.index_price),
+            funding_rate=self._funding_rate.get(event.market, "0"),
+            next_funding_time=self._stamp(next_funding), time=self._stamp(ts))
 
     def _trade(self, fill: OrderFilled) -> market_pb2.Trade:
         market = fill.market

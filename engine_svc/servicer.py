@@ -143,13 +143,11 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
         user = await self._user(context)
         if request.market:
             await self._market(context, request.market)
-        engine = self._seq.engine
         out = []
-        for market, position in engine.positions(user).items():
-            if position.size == 0 or (request.market and market != request.market):
+        for market, risk in self._seq.engine.position_risks(user).items():
+            if risk.size == 0 or (request.market and market != request.market):
                 continue
-            spec = self._config.markets[market]
-            out.append(codec.position(spec, user, position, engine.ticker(market)["last_price"]))
+            out.append(codec.position(self._config.markets[market], user, risk))
         return engine_pb2.GetPositionsResponse(positions=out)
 
     async def _market(self, context: Context, symbol: str) -> Any:

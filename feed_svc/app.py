@@ -133,11 +133,11 @@ class FeedNode:
         if isinstance(oracle, SimulatedOracle):
             while True:
                 for market, price in oracle.step():
-                    self.relay.publish(codec.mark_request(market, price, self._clock()))
+                    self.relay.publish(codec.index_request(market, price, self._clock()))
                 await asyncio.sleep(self.config.oracle_interval_seconds)
         elif isinstance(oracle, BackpackOracle):
             async for market, price, ts in oracle.prices():
-                self.relay.publish(codec.mark_request(market, price, ts))
+                self.relay.publish(codec.index_request(market, price, ts))
 
 
 async def run(settings: Settings) -> None:

@@ -1,8 +1,10 @@
 """Channel names: ``depth@M``, ``trades@M``, ``ticker@M``, ``kline_<interval>@M``,
-``mark@M`` and the private ``user``. Pure: no I/O.
+``mark@M``, ``index@M`` and the private ``user``. Pure: no I/O.
 
 A channel is valid when its kind is one of the above and its market is one the feed
-knows (``mark@M`` only for perpetual markets, whose symbols end in ``-PERP``).
+knows (``mark@M`` and ``index@M`` only for perpetual markets, whose symbols end in
+``-PERP``). ``index@M`` is the oracle's index price, which the engine follows to set its
+index and derive the mark that ``mark@M`` carries.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ class Kind(Enum):
     TICKER = "ticker"
     KLINE = "kline"
     MARK = "mark"
+    INDEX = "index"
     USER = "user"
 
 
@@ -24,7 +27,7 @@ INTERVALS_MS: dict[str, int] = {
     "1m": 60_000, "5m": 300_000, "1h": 3_600_000, "1d": 86_400_000,
 }
 #: Channels whose subscribers only need the newest message (a slow client is conflated).
-CONFLATED = frozenset({Kind.TICKER, Kind.KLINE, Kind.MARK})
+CONFLATED = frozenset({Kind.TICKER, Kind.KLINE, Kind.MARK, Kind.INDEX})
 USER_CHANNEL = "user"
 
 
@@ -65,6 +68,7 @@ def parse(name: object, markets: frozenset[str]) -> Channel:
         kind = Kind(prefix)
     except ValueError:
         raise UnknownChannel(f"unknown channel {name!r}") from None
-    if kind is Kind.USER or (kind is Kind.MARK and not market.endswith("-PERP")):
+    if kind is Kind.USER or (kind in (Kind.MARK, Kind.INDEX)
+                             and not market.endswith("-PERP")):
         raise UnknownChannel(f"unknown channel {name!r}")
     return Channel(kind, market)

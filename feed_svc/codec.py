@@ -92,6 +92,10 @@ def mark_frame(channel: str, mark: market_pb2.MarkPrice) -> Frame:
     return Frame(feed_pb2.SubscribeResponse(channel=channel, mark=mark))
 
 
+def index_frame(channel: str, index: market_pb2.MarkPrice) -> Frame:
+    return Frame(feed_pb2.SubscribeResponse(channel=channel, index=index))
+
+
 def ticker_frame(channel: str, market: str, stats: TickerStats, best: tuple[str, str],
                  mark: market_pb2.MarkPrice | None) -> Frame:
     ticker = market_pb2.Ticker(market=market, last=stats.last, best_bid=best[0],
@@ -112,9 +116,7 @@ def candle_frame(channel: str, market: str, interval: str, candle: Candle) -> Fr
     return Frame(feed_pb2.SubscribeResponse(channel=channel, candle=proto))
 
 
-def mark_request(market: str, index_price: str, now_ms: int) -> PublishRequest:
-    """An oracle price as a relay item (mark = index until the engine publishes marks)."""
-    mark = market_pb2.MarkPrice(market=market, mark_price=index_price,
-                                index_price=index_price, funding_rate="0",
-                                time=stamp(now_ms))
-    return PublishRequest(mark=mark)
+def index_request(market: str, index_price: str, now_ms: int) -> PublishRequest:
+    """An oracle price as a relay item for ``index@M`` (the engine publishes the mark)."""
+    index = market_pb2.MarkPrice(market=market, index_price=index_price, time=stamp(now_ms))
+    return PublishRequest(index=index)

@@ -38,6 +38,7 @@ class Hub:
         self._tickers: dict[str, RollingTicker] = defaultdict(RollingTicker)
         self._candles: dict[tuple[str, str], CandleBuilder] = {}
         self._marks: dict[str, market_pb2.MarkPrice] = {}
+        self._indexes: dict[str, market_pb2.MarkPrice] = {}
         self._listeners: dict[str, set[Box]] = defaultdict(set)
         self._users: dict[str, set[Box]] = defaultdict(set)
         self.applied = 0
@@ -46,6 +47,7 @@ class Hub:
         self._handlers: dict[str, Callable[[PublishRequest], None]] = {
             "depth_snapshot": self._snapshot, "depth_update": self._update,
             "trade": self._trade, "mark": self._mark, "user_event": self._user_event,
+            "index": self._index,
             "ticker": lambda _: None,
         }
 
@@ -89,6 +91,10 @@ class Hub:
             if builder is None or builder.current is None:
                 return None
             return self._candle_message(name, market, channel.interval, builder.current)
+        if channel.kind is Kind.INDEX:
+            index = self._indexes.get(market)
+            return None if index is None else Message(name, Mode.CONFLATE,
+                                                      codec.index_frame(name, index))
         mark = self._marks.get(market) if channel.kind is Kind.MARK else None
         return None if mark is None else Message(name, Mode.CONFLATE,
                                                  codec.mark_frame(name, mark))
@@ -161,6 +167,12 @@ class Hub:
         self._marks[mark.market] = mark
         name = f"mark@{mark.market}"
         self._push(name, Mode.CONFLATE, lambda: codec.mark_frame(name, mark))
+
+    def _index(self, request: PublishRequest) -> None:
+        index = request.index
+        self._indexes[index.market] = index
+        name = f"index@{index.market}"
+        self._push(name, Mode.CONFLATE, lambda: codec.index_frame(name, index))
 
     def _user_event(self, request: PublishRequest) -> None:
         event = request.user_event

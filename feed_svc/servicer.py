@@ -98,9 +98,9 @@ class FeedServicer(feed_pb2_grpc.FeedServicer):
                                 f"market: no index price for {request.market!r}")
         except (InvalidPrice, OracleIsReal) as err:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(err))
-        item = codec.mark_request(request.market, price, self._clock())
+        item = codec.index_request(request.market, price, self._clock())
         self._publish(item)
-        return feed_pb2.SetIndexPriceResponse(mark=item.mark)
+        return feed_pb2.SetIndexPriceResponse(mark=item.index)
 
 
 async def _drain(outbox: Outbox[Frame], context: Context) -> None:

@@ -46,6 +46,8 @@ class Settings:
     # The embedded Redis' fsync policy: "always" (every acknowledged order is on disk) or
     # "everysec" (faster; up to a second of acknowledged orders at risk on power loss).
     redis_appendfsync: str = "always"
+    # Perpetuals: how often funding is settled (8 hours; seconds in tests).
+    funding_interval_seconds: float = 28_800.0
     # Whether `trademesh up` also runs the market maker (`trademesh mm`).
     market_maker: str = "on"
     # How long `trademesh up` waits for every service to report healthy.

@@ -52,6 +52,7 @@ class SubscribeResponse(_message.Message):
     CANDLE_FIELD_NUMBER: _builtins.int
     MARK_FIELD_NUMBER: _builtins.int
     USER_EVENT_FIELD_NUMBER: _builtins.int
+    INDEX_FIELD_NUMBER: _builtins.int
     channel: _builtins.str
     @_builtins.property
     def depth_snapshot(self) -> _market_pb2.DepthSnapshot: ...
@@ -67,6 +68,10 @@ class SubscribeResponse(_message.Message):
     def mark(self) -> _market_pb2.MarkPrice: ...
     @_builtins.property
     def user_event(self) -> _event_pb2.EngineEvent: ...
+    @_builtins.property
+    def index(self) -> _market_pb2.MarkPrice:
+        """index@M: the oracle's index price (index_price set; the engine derives the mark)."""
+
     def __init__(
         self,
         *,
@@ -78,12 +83,13 @@ class SubscribeResponse(_message.Message):
         candle: _market_pb2.Candle | None = ...,
         mark: _market_pb2.MarkPrice | None = ...,
         user_event: _event_pb2.EngineEvent | None = ...,
+        index: _market_pb2.MarkPrice | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["candle", b"candle", "data", b"data", "depth_snapshot", b"depth_snapshot", "depth_update", b"depth_update", "mark", b"mark", "ticker", b"ticker", "trade", b"trade", "user_event", b"user_event"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["candle", b"candle", "data", b"data", "depth_snapshot", b"depth_snapshot", "depth_update", b"depth_update", "index", b"index", "mark", b"mark", "ticker", b"ticker", "trade", b"trade", "user_event", b"user_event"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["candle", b"candle", "channel", b"channel", "data", b"data", "depth_snapshot", b"depth_snapshot", "depth_update", b"depth_update", "mark", b"mark", "ticker", b"ticker", "trade", b"trade", "user_event", b"user_event"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candle", b"candle", "channel", b"channel", "data", b"data", "depth_snapshot", b"depth_snapshot", "depth_update", b"depth_update", "index", b"index", "mark", b"mark", "ticker", b"ticker", "trade", b"trade", "user_event", b"user_event"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_data: _TypeAlias = _typing.Literal["depth_snapshot", "depth_update", "trade", "ticker", "candle", "mark", "user_event"]  # noqa: Y015
+    _WhichOneofReturnType_data: _TypeAlias = _typing.Literal["depth_snapshot", "depth_update", "trade", "ticker", "candle", "mark", "user_event", "index"]  # noqa: Y015
     _WhichOneofArgType_data: _TypeAlias = _typing.Literal["data", b"data"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_data) -> _WhichOneofReturnType_data | None: ...
 
@@ -99,6 +105,7 @@ class PublishMarketDataRequest(_message.Message):
     TICKER_FIELD_NUMBER: _builtins.int
     MARK_FIELD_NUMBER: _builtins.int
     USER_EVENT_FIELD_NUMBER: _builtins.int
+    INDEX_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def depth_snapshot(self) -> _market_pb2.DepthSnapshot: ...
     @_builtins.property
@@ -113,6 +120,10 @@ class PublishMarketDataRequest(_message.Message):
     def user_event(self) -> _event_pb2.EngineEvent:
         """A user's private event (order, fill, balance, position, liquidation)."""
 
+    @_builtins.property
+    def index(self) -> _market_pb2.MarkPrice:
+        """An oracle index price (from the feed's own oracle, relayed between replicas)."""
+
     def __init__(
         self,
         *,
@@ -122,12 +133,13 @@ class PublishMarketDataRequest(_message.Message):
         ticker: _market_pb2.Ticker | None = ...,
         mark: _market_pb2.MarkPrice | None = ...,
         user_event: _event_pb2.EngineEvent | None = ...,
+        index: _market_pb2.MarkPrice | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "depth_snapshot", b"depth_snapshot", "depth_update", b"depth_update", "mark", b"mark", "ticker", b"ticker", "trade", b"trade", "user_event", b"user_event"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "depth_snapshot", b"depth_snapshot", "depth_update", b"depth_update", "index", b"index", "mark", b"mark", "ticker", b"ticker", "trade", b"trade", "user_event", b"user_event"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "depth_snapshot", b"depth_snapshot", "depth_update", b"depth_update", "mark", b"mark", "ticker", b"ticker", "trade", b"trade", "user_event", b"user_event"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "depth_snapshot", b"depth_snapshot", "depth_update", b"depth_update", "index", b"index", "mark", b"mark", "ticker", b"ticker", "trade", b"trade", "user_event", b"user_event"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_data: _TypeAlias = _typing.Literal["depth_snapshot", "depth_update", "trade", "ticker", "mark", "user_event"]  # noqa: Y015
+    _WhichOneofReturnType_data: _TypeAlias = _typing.Literal["depth_snapshot", "depth_update", "trade", "ticker", "mark", "user_event", "index"]  # noqa: Y015
     _WhichOneofArgType_data: _TypeAlias = _typing.Literal["data", b"data"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_data) -> _WhichOneofReturnType_data | None: ...
 

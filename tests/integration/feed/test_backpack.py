@@ -77,10 +77,10 @@ async def test_feed_with_a_real_oracle(redis_url: str, tmp_path: Path) -> None:
                                 backpack_url=f"ws://127.0.0.1:{port}")
         client = await WsClient.connect(ws_port)
         try:
-            await client.call("SUBSCRIBE", ["mark@SOL-PERP"])
-            mark = await client.until(lambda m: m.get("stream") == "mark@SOL-PERP"
-                                      and m["data"]["indexPrice"] == "241.4")
-            assert mark["data"]["markPrice"] == "241.4"
+            await client.call("SUBSCRIBE", ["index@SOL-PERP"])
+            index = await client.until(lambda m: m.get("stream") == "index@SOL-PERP"
+                                       and m["data"]["indexPrice"] == "241.4")
+            assert index["data"]["market"] == "SOL-PERP"
             async with grpc.aio.insecure_channel(f"127.0.0.1:{node.service.port}") as ch:
                 admin = (("authorization", f"Bearer {signer.issue('root', admin=True)[0]}"),)
                 with pytest.raises(grpc.aio.AioRpcError) as err:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from decimal import Decimal
 from typing import Any
 
 import grpc
@@ -156,8 +157,8 @@ async def test_set_index_price(feed: Feed) -> None:
         assert reply.mark.index_price == "65000.5"
     client = await WsClient.connect(feed.ws_port)
     try:
-        await client.call("SUBSCRIBE", ["mark@BTC-PERP"])
-        mark = await client.stream("mark@BTC-PERP")  # a walk step away from 65000.5 at most
-        assert abs(float(mark["indexPrice"]) - 65000.5) < 100  # test-side check only
+        await client.call("SUBSCRIBE", ["index@BTC-PERP"])
+        index = await client.stream("index@BTC-PERP")  # a walk step away from 65000.5 at most
+        assert abs(Decimal(index["indexPrice"]) - Decimal("65000.5")) < 100
     finally:
         await client.close()

@@ -113,7 +113,7 @@ def test_channel_names() -> None:
     assert parse("depth@BTC-PERP", MARKETS) == Channel(Kind.DEPTH, "BTC-PERP")
     assert parse("kline_5m@SOL-USD", MARKETS).name == "kline_5m@SOL-USD"
     assert parse("user", MARKETS).kind is Kind.USER
-    for bad in ("depth@NOPE", "mark@SOL-USD", "kline_2m@SOL-USD", "user@BTC-PERP",
+    for bad in ("depth@NOPE", "mark@SOL-USD", "index@SOL-USD", "kline_2m@SOL-USD", "user@BTC-PERP",
                 "trades", 7, "candles@BTC-PERP"):
         with pytest.raises(UnknownChannel):
             parse(bad, MARKETS)
