@@ -91,12 +91,12 @@ class EventEncoder:
             "OrderReplaced": self._replaced, "BalanceChanged": self._balance,
             "PositionChanged": self._position, "DepositApplied": self._transfer,
             "WithdrawalApplied": self._transfer, "TransferRejected": _nothing,
-            # Perpetuals: their balance and position effects arrive as BalanceChanged and
-            # PositionChanged; the events themselves are carried bare (sequence, user) until
-            # persistence records funding and liquidation history.
-            "IndexPriceSet": _nothing, "FundingSettled": _nothing, "FundingPaid": _nothing,
-            "PositionLiquidated": _nothing, "PerpCommandRejected": _nothing,
-            "TriggerPlaced": _nothing, "TriggerFired": _nothing, "TriggerCanceled": _nothing,
+            # Perpetuals: balance and position effects arrive as BalanceChanged and
+            # PositionChanged; liquidations and funding payments also become history rows.
+            "PositionLiquidated": self._liquidated, "FundingPaid": self._funding,
+            "IndexPriceSet": _nothing, "FundingSettled": _nothing,
+            "PerpCommandRejected": _nothing, "TriggerPlaced": _nothing,
+            "TriggerFired": _nothing, "TriggerCanceled": _nothing,
         }
 
     def encode(self, raw: bytes) -> event_pb2.EngineEvent:
@@ -203,11 +203,36 @@ class EventEncoder:
         p.margin, p.realized_pnl = quote.text(b["margin"]), quote.text(b["realized_pnl"])
         p.cost = quote.text(cost)
 
+    def _liquidated(self, event: event_pb2.EngineEvent, b: Body) -> None:
+        spec = self._markets[b["market"]]
+        quote, size = self._asset[spec.quote.symbol], int(b["size"])
+        liq = event.liquidation
+        liq.liquidation_id, liq.user_id, liq.market = str(b["seq"]), b["user_id"], spec.symbol
+        liq.side = order_pb2.BUY if size > 0 else order_pb2.SELL  # the position's side
+        liq.size = self._qty[spec.symbol].text(abs(size))
+        liq.price = self._price[spec.symbol].text(int(b["mark_price"]))
+        liq.fee = quote.text(int(b["fee"]))
+        liq.insurance_fund_delta = quote.text(int(b["fund_covered"]))
+        liq.time.CopyFrom(event.time)
+
+    def _funding(self, event: event_pb2.EngineEvent, b: Body) -> None:
+        spec = self._markets[b["market"]]
+        pay = event.funding
+        pay.payment_id, pay.user_id, pay.market = str(b["seq"]), b["user_id"], spec.symbol
+        pay.rate = _RATE.text(int(b["rate_ppm"]))
+        size = int(b["size"])
+        pay.position_size = self._qty[spec.symbol].text(size)
+        pay.amount = self._asset[spec.quote.symbol].text(int(b["amount"]))
+        pay.time.CopyFrom(event.time)
+
     def _transfer(self, event: event_pb2.EngineEvent, b: Body) -> None:
         units = b["amount"] if b["@type"] == "DepositApplied" else -b["amount"]
         tr = event.transfer
         tr.asset, tr.amount = b["asset"], self._asset[b["asset"]].text(units)
         tr.transaction_id = b["tx_id"] or ""
+
+
+_RATE = Scale(Decimal("0.000001"))  # funding rates travel in parts per million
 
 
 def decode(raw: bytes) -> Body:

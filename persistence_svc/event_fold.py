@@ -87,6 +87,8 @@ class Rows:
     trades: list[tuple[object, ...]] = field(default_factory=list)
     ledger: list[tuple[object, ...]] = field(default_factory=list)
     closed: list[tuple[object, ...]] = field(default_factory=list)
+    funding: list[tuple[object, ...]] = field(default_factory=list)
+    liquidations: list[tuple[object, ...]] = field(default_factory=list)
     balances: dict[tuple[str, str], tuple[Decimal, Decimal, int]] = field(default_factory=dict)
     candles: dict[tuple[str, int], Candle] = field(default_factory=dict)
     changed_orders: set[int] = field(default_factory=set)
@@ -157,6 +159,10 @@ def fold(events: list[event_pb2.EngineEvent], orders: dict[int, OrderRow],
             _position(rows, ev)
         elif kind == "transfer":
             _transfer(rows, ev)
+        elif kind == "funding":
+            _funding(rows, ev)
+        elif kind == "liquidation":
+            _liquidation(rows, ev)
     rows.balances = {k: (Decimal(a), Decimal(lk), q) for k, (a, lk, q) in balances.items()}
     return rows
 
@@ -238,6 +244,24 @@ def _transfer(rows: Rows, ev: event_pb2.EngineEvent) -> None:
     ref = f"tx:{tr.transaction_id}" if tr.transaction_id else f"event:{ev.sequence}"
     _post(rows, ev.sequence, ms(ev), tr.asset, amount, kind, ref, None,
           ("external", None), (f"user:{ev.user_id}", ev.user_id))
+
+
+def _funding(rows: Rows, ev: event_pb2.EngineEvent) -> None:
+    """A funding payment: its history row, and the money between the user and the
+    ``funding`` account (which nets to the insurance fund's rounding share)."""
+    f, t = ev.funding, ms(ev)
+    amount = Decimal(f.amount)
+    rows.funding.append((f.user_id, f.market, Decimal(f.rate), Decimal(f.position_size),
+                         amount, t, ev.sequence))
+    _post(rows, ev.sequence, t, "USD", amount, "FUNDING", f"funding:{ev.sequence}", f.market,
+          ("funding", None), (f"user:{f.user_id}", f.user_id))
+
+
+def _liquidation(rows: Rows, ev: event_pb2.EngineEvent) -> None:
+    q = ev.liquidation
+    rows.liquidations.append((q.liquidation_id, q.user_id, q.market, SIDE[q.side],
+                              Decimal(q.size), Decimal(q.price), Decimal(q.fee),
+                              Decimal(q.insurance_fund_delta), ms(ev), ev.sequence))
 
 
 def _position(rows: Rows, ev: event_pb2.EngineEvent) -> None:

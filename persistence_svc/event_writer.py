@@ -58,6 +58,11 @@ COPIES = {  # table: (attribute of Rows, columns)
                                   "kind", "reference", "market", "ts_ms")),
     "closed_positions": ("closed", ("user_id", "market", "side", "size", "entry_price",
                                     "realized_pnl", "opened_ms", "closed_ms", "event_seq")),
+    "funding_payments": ("funding", ("user_id", "market", "rate", "position_size", "amount",
+                                     "ts_ms", "event_seq")),
+    "liquidations": ("liquidations", ("liquidation_id", "user_id", "market", "side", "size",
+                                      "price", "fee", "insurance_fund_delta", "ts_ms",
+                                      "event_seq")),
 }
 CANDLE_MERGE = """
   high = GREATEST(c.high, EXCLUDED.high), low = LEAST(c.low, EXCLUDED.low),
