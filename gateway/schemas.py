@@ -1,8 +1,9 @@
 """JSON Schemas (OpenAPI 3.1) for protobuf messages, following the proto3 JSON mapping.
 
-Field names are JSON names (lowerCamelCase); 64-bit integers are strings; enums are string
-enums of their value names; ``Timestamp`` is a ``date-time`` string, ``Duration`` a string,
-``ListValue`` an array, ``Struct`` an object, ``Value`` anything; maps are objects.
+Field names are JSON names (lowerCamelCase); 32-bit integers are integers within their
+bounds; 64-bit integers are strings; enums are string enums of their value names;
+``Timestamp`` is a ``date-time`` string, ``Duration`` a string, ``ListValue`` an array,
+``Struct`` an object, ``Value`` anything; maps are objects.
 """
 
 from __future__ import annotations
@@ -23,17 +24,22 @@ _WELL_KNOWN: dict[str, Schema] = {
     "google.protobuf.Any": {"type": "object", "properties": {"@type": {"type": "string"}},
                             "additionalProperties": True},
 }
+# The bounds are the JSON mapping's too: a value outside them is a 400, so the document must
+# not offer it as valid (schemathesis' positive examples sent leverage 2**32 and got a 400).
+_INT32: Schema = {"type": "integer", "format": "int32", "minimum": -(2**31),
+                  "maximum": 2**31 - 1}
+_UINT32: Schema = {"type": "integer", "format": "uint32", "minimum": 0, "maximum": 2**32 - 1}
 _SCALARS: dict[int, Schema] = {
     FieldDescriptor.TYPE_STRING: {"type": "string"},
     FieldDescriptor.TYPE_BOOL: {"type": "boolean"},
     FieldDescriptor.TYPE_BYTES: {"type": "string", "contentEncoding": "base64"},
     FieldDescriptor.TYPE_DOUBLE: {"type": "number", "format": "double"},
     FieldDescriptor.TYPE_FLOAT: {"type": "number", "format": "float"},
-    FieldDescriptor.TYPE_INT32: {"type": "integer", "format": "int32"},
-    FieldDescriptor.TYPE_SINT32: {"type": "integer", "format": "int32"},
-    FieldDescriptor.TYPE_SFIXED32: {"type": "integer", "format": "int32"},
-    FieldDescriptor.TYPE_UINT32: {"type": "integer", "format": "uint32", "minimum": 0},
-    FieldDescriptor.TYPE_FIXED32: {"type": "integer", "format": "uint32", "minimum": 0},
+    FieldDescriptor.TYPE_INT32: _INT32,
+    FieldDescriptor.TYPE_SINT32: _INT32,
+    FieldDescriptor.TYPE_SFIXED32: _INT32,
+    FieldDescriptor.TYPE_UINT32: _UINT32,
+    FieldDescriptor.TYPE_FIXED32: _UINT32,
     FieldDescriptor.TYPE_INT64: {"type": "string", "format": "int64"},
     FieldDescriptor.TYPE_SINT64: {"type": "string", "format": "int64"},
     FieldDescriptor.TYPE_SFIXED64: {"type": "string", "format": "int64"},

@@ -10,6 +10,7 @@ BENCHMARKS = {
     "core": "bench.bench_core",
     "engine-grpc": "bench.bench_engine_grpc",
     "persistence": "bench.bench_persistence",
+    "rest": "bench.bench_rest",
 }
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from gateway.docs_page import render_docs
+from gateway.errors import GatewayError
 from gateway.openapi import build_openapi
+from gateway.request_codec import build_request
 from gateway.routes import default_file_descriptors, load_routes
 from tests.api_routes import ALL_ROUTES
 
@@ -95,3 +98,22 @@ def test_docs_page_lists_every_route_without_external_assets(document: dict[str,
         assert f"<code>{path}</code>" in html
         assert method.upper() in html
     assert "http://" not in html and "https://" not in html
+
+
+def test_32_bit_integer_bounds_are_the_ones_the_gateway_accepts(
+        document: dict[str, Any]) -> None:
+    # Regression (schemathesis): the document offered any uint32 >= 0, the gateway answered
+    # leverage 2**32 with a 400.
+    place = schema_of(document, "PlaceOrderRequest")["properties"]
+    assert (place["leverage"]["minimum"], place["leverage"]["maximum"]) == (0, 2**32 - 1)
+    market = schema_of(document, "Market")["properties"]
+    assert (market["makerFeeBps"]["minimum"], market["makerFeeBps"]["maximum"]) == (
+        -(2**31), 2**31 - 1)
+    route = next(r for r in load_routes(default_file_descriptors())
+                 if r.name == "Engine.PlaceOrder")
+    highest = place["leverage"]["maximum"]
+    assert build_request(route, json.dumps({"leverage": highest}).encode(), {}, []
+                         ).leverage == highest
+    with pytest.raises(GatewayError) as caught:
+        build_request(route, json.dumps({"leverage": highest + 1}).encode(), {}, [])
+    assert (caught.value.status, caught.value.details[0]["field"]) == (400, "leverage")
