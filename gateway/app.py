@@ -10,6 +10,7 @@ capture is turned off so one handler stops both).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -36,6 +37,7 @@ from gateway.upstream import Upstreams
 from gateway.wiring import build_auth, build_guards, ensure_signing_key, redis_client
 from mesh_runtime.config import Settings
 from mesh_runtime.http_serving import AsgiServer
+from mesh_runtime.revocation import RedisRevocations
 from mesh_runtime.serving import GrpcService, install_signal_handlers
 
 log = logging.getLogger("trademesh.gateway")
@@ -59,14 +61,20 @@ def build_app(
     upstreams = Upstreams({name: settings.address(name) for name in SERVICE_UPSTREAMS.values()})
     policy = GatewayPolicy.from_settings(settings)
     client = redis_client(settings) if guards is None else None
+    revocations = RedisRevocations(client) if client is not None else None
     if client is not None:
-        guards = build_guards(settings, client, policy)
+        guards = build_guards(settings, client, policy, revocations)
     transcoder = Transcoder(RouteTable(route_list), upstreams, settings.upstream_timeout_seconds,
                             max_body_bytes or policy.max_body_bytes, guards)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        # revoked tokens mirrored in memory: no Redis round trip per request for them
+        follower = asyncio.create_task(revocations.follow()) if revocations else None
         yield
+        if follower is not None:
+            follower.cancel()
+            await asyncio.gather(follower, return_exceptions=True)
         await upstreams.close()
         if client is not None:
             await client.aclose()

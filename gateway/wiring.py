@@ -39,10 +39,12 @@ def token_check(settings: Settings, revocations: RedisRevocations) -> TokenCheck
 
 
 def build_guards(settings: Settings, client: aioredis.Redis,
-                 policy: GatewayPolicy | None = None) -> Guards:
+                 policy: GatewayPolicy | None = None,
+                 revocations: RedisRevocations | None = None) -> Guards:
     """Access rules, rate limits and idempotency keys for the REST routes."""
     policy = policy or GatewayPolicy.from_settings(settings)
-    return Guards(access=Access(token_check(settings, RedisRevocations(client))),
+    revocations = revocations or RedisRevocations(client)
+    return Guards(access=Access(token_check(settings, revocations)),
                   limiter=RateLimiter(client, policy.rate_limits),
                   idempotency=IdempotencyStore(client, policy.idempotency_ttl_seconds))
 
