@@ -1,0 +1,128 @@
+"""Perpetuals end to end on ``trademesh up``: a 10x long is liquidated when an operator
+moves the index through the admin route; the user's WebSocket channel reports it, history
+shows it, the user's balance never goes negative, and the books still balance."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from tests.e2e.test_mesh_up import Mesh, mesh_env, start_up, traversable_tmp
+from tests.e2e.test_rest_api import Trader, eventually, new_trader
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+WAIT = 30.0
+
+
+@pytest.fixture(scope="module")
+def perp_mesh() -> Iterator[tuple[Mesh, dict[str, str]]]:
+    with traversable_tmp() as data_root:
+        env, ports = mesh_env(data_root / "data")
+        env["TRADEMESH_MARKET_MAKER"] = "off"  # the two traders are the whole market
+        running = start_up(data_root, env, ports, "perps")
+        try:
+            running.wait_ready()
+            yield running, env
+        finally:
+            if running.proc.poll() is None:
+                running.stop()
+
+
+@pytest.fixture
+async def api(perp_mesh: tuple[Mesh, dict[str, str]]) -> AsyncIterator[httpx.AsyncClient]:
+    base = f"http://127.0.0.1:{perp_mesh[0].ports['gateway_port']}/api/v1"
+    async with httpx.AsyncClient(base_url=base, timeout=20) as client:
+        yield client
+
+
+def token(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "trademesh_cli", "token", *args], env=env,
+                          capture_output=True, text=True, timeout=60, check=True,
+                          cwd=Path(env["TRADEMESH_DATA_DIR"]).parent)
+    return done.stdout.strip()
+
+
+async def set_index(api: httpx.AsyncClient, admin: str, price: str) -> None:
+    response = await api.post("/admin/oracle/SOL-PERP", json={"price": price},
+                              headers={"Authorization": f"Bearer {admin}"})
+    assert response.status_code == 200, response.text
+
+
+async def mark_reaches(trader: Trader, price: Decimal) -> None:
+    """Waits until the engine has taken the index (the position's mark moves there)."""
+    rows = await eventually(lambda: trader.call("GET", "/account/positions"),
+                            lambda rows: bool(rows) and abs(Decimal(rows[0]["markPrice"])
+                                                             - price) < 2)
+    assert rows and abs(Decimal(rows[0]["markPrice"]) - price) < 2, rows
+
+
+async def usd_total(trader: Trader) -> Decimal:
+    available, locked = (await trader.balances()).get("USD", (Decimal(0), Decimal(0)))
+    return available + locked
+
+
+async def test_a_10x_long_is_liquidated_by_an_index_move(
+        api: httpx.AsyncClient, perp_mesh: tuple[Mesh, dict[str, str]]) -> None:
+    mesh, env = perp_mesh
+    admin = token(env, "--admin")
+    non_admin = (await api.post("/admin/oracle/SOL-PERP", json={"price": "100"},
+                                headers={"Authorization": f"Bearer {token(env)}"}))
+    assert non_admin.status_code == 403
+    maker, long = await new_trader(api), await new_trader(api)
+    await maker.deposit("USD", "1000000")
+    await long.deposit("USD", "110")  # 100 of initial margin at 10x, and a little more
+    await set_index(api, admin, "100")
+    await maker.place(market="SOL-PERP", side="SELL", quantity="10", price="100", leverage=2)
+    order = await long.place(market="SOL-PERP", side="BUY", quantity="10", price="100",
+                             leverage=10)
+    assert order["status"] == "FILLED"
+    await mark_reaches(long, Decimal(100))
+    [position] = await long.call("GET", "/account/positions")
+    assert (position["side"], position["size"]) == ("BUY", "10")
+    assert position["leverage"] in (9, 10)  # notional at the current mark over margin
+    assert Decimal("86") < Decimal(position["liquidationPrice"]) < Decimal("100")
+    # a bid within the liquidation's price bound (mark - 2%) to close against
+    await maker.place(market="SOL-PERP", side="BUY", quantity="20", price="84.5", leverage=2)
+    ws_url = f"ws://127.0.0.1:{mesh.ports['ws_port']}/ws"
+    async with websockets.connect(ws_url) as ws:
+        await ws.send(json.dumps({"method": "AUTH", "params": [long.headers["Authorization"]
+                                                               .split()[1]], "id": 1}))
+        await ws.send(json.dumps({"method": "SUBSCRIBE", "params": ["user"], "id": 2}))
+        await set_index(api, admin, "85")
+        liquidation = await _until_liquidation(ws)
+    assert liquidation["market"] == "SOL-PERP" and liquidation["side"] == "BUY"
+    assert liquidation["size"] == "10"
+    assert await long.call("GET", "/account/positions") == []
+    assert await usd_total(long) >= 0  # a user's loss never exceeds their collateral
+    closed = await eventually(lambda: long.call("GET", "/history/positions"), bool)
+    assert closed and closed[0]["market"] == "SOL-PERP"
+    house = [Trader(api, token(env, "--user", account), account)
+             for account in ("__fees__", "__insurance__")]
+    totals = [await usd_total(t) for t in (maker, long, *house)]
+    assert sum(totals) == Decimal(1_000_110)  # conservation: fees and the fund included
+
+
+async def _until_liquidation(ws: Any) -> dict[str, Any]:
+    async def read() -> dict[str, Any]:
+        while True:
+            message = json.loads(await ws.recv())
+            data = message.get("data", {}) if message.get("stream") == "user" else {}
+            if "liquidation" in data:
+                return dict(data["liquidation"])
+
+    return await asyncio.wait_for(read(), WAIT)
+
+
+async def test_funding_history_answers(api: httpx.AsyncClient) -> None:
+    trader = await new_trader(api)
+    assert await trader.call("GET", "/history/funding") == []
