@@ -152,6 +152,21 @@ def mesh_env(
     return env, ports
 
 
+@contextlib.contextmanager
+def running_mesh(tag: str, **env_overrides: str) -> Iterator[tuple[Mesh, dict[str, str]]]:
+    """A real ``trademesh up`` on free ports in a fresh data dir, stopped at the end."""
+    with traversable_tmp() as data_root:
+        env, ports = mesh_env(data_root / "data")
+        env.update(env_overrides)
+        running = start_up(data_root, env, ports, tag)
+        try:
+            running.wait_ready()
+            yield running, env
+        finally:
+            if running.proc.poll() is None:
+                running.stop()
+
+
 def start_up(data_root: Path, env: dict[str, str], ports: dict[str, int], tag: str) -> Mesh:
     out_path = data_root / f"up-{tag}.out"
     with open(out_path, "wb") as out:

@@ -17,7 +17,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.e2e.test_mesh_up import Mesh, mesh_env, start_up, traversable_tmp
+from tests.e2e.test_mesh_up import Mesh, running_mesh
 from tests.e2e.test_rest_api import Trader, eventually, new_trader
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -26,16 +26,9 @@ WAIT = 30.0
 
 @pytest.fixture(scope="module")
 def perp_mesh() -> Iterator[tuple[Mesh, dict[str, str]]]:
-    with traversable_tmp() as data_root:
-        env, ports = mesh_env(data_root / "data")
-        env["TRADEMESH_MARKET_MAKER"] = "off"  # the two traders are the whole market
-        running = start_up(data_root, env, ports, "perps")
-        try:
-            running.wait_ready()
-            yield running, env
-        finally:
-            if running.proc.poll() is None:
-                running.stop()
+    # the two traders are the whole market
+    with running_mesh("perps", TRADEMESH_MARKET_MAKER="off") as running:
+        yield running
 
 
 @pytest.fixture

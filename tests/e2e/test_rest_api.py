@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_mesh_up import Mesh, mesh_env, start_up, traversable_tmp
+from tests.e2e.test_mesh_up import Mesh, running_mesh
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 PASSWORD = "a long enough password"
@@ -27,16 +27,9 @@ HISTORY_WAIT_SECONDS = 30.0
 
 @pytest.fixture(scope="module")
 def mesh() -> Iterator[Mesh]:
-    with traversable_tmp() as data_root:
-        env, ports = mesh_env(data_root / "data")
-        env["TRADEMESH_MARKET_MAKER"] = "off"  # the users trade with each other only
-        running = start_up(data_root, env, ports, "rest-api")
-        try:
-            running.wait_ready()
-            yield running
-        finally:
-            if running.proc.poll() is None:
-                running.stop()
+    # the users trade with each other only
+    with running_mesh("rest-api", TRADEMESH_MARKET_MAKER="off") as (running, _):
+        yield running
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ import pytest
 from trademesh.v1 import engine_pb2, engine_pb2_grpc
 
 from mesh_runtime.config import Settings
-from tests.e2e.test_mesh_up import Mesh, mesh_env, start_up, traversable_tmp
+from tests.e2e.test_mesh_up import Mesh, running_mesh
 from tests.service.gateway.bad_tokens import bad_tokens
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -32,16 +32,9 @@ DEFAULTS = Settings()
 
 @pytest.fixture(scope="module")
 def mesh() -> Iterator[Mesh]:
-    with traversable_tmp() as data_root:
-        env, ports = mesh_env(data_root / "data")
-        env["TRADEMESH_MARKET_MAKER"] = "off"  # the users trade with each other only
-        running = start_up(data_root, env, ports, "security")
-        try:
-            running.wait_ready()
-            yield running
-        finally:
-            if running.proc.poll() is None:
-                running.stop()
+    # the users trade with each other only
+    with running_mesh("security", TRADEMESH_MARKET_MAKER="off") as (running, _):
+        yield running
 
 
 @pytest.fixture
