@@ -14,9 +14,17 @@ from typing import TypeVar
 from google.protobuf import struct_pb2, timestamp_pb2
 from trademesh.v1 import account_pb2, engine_pb2, market_pb2, order_pb2
 
-from engine_svc.core.commands import DEFAULT_SLIPPAGE_BPS, PlaceOrder
+from engine_svc.core.commands import DEFAULT_SLIPPAGE_BPS, PlaceOrder, PlaceTrigger
 from engine_svc.core.engine import Quote
-from engine_svc.core.enums import Liquidity, OrderStatus, OrderType, Side, StpMode, TimeInForce
+from engine_svc.core.enums import (
+    Liquidity,
+    OrderStatus,
+    OrderType,
+    Side,
+    StpMode,
+    TimeInForce,
+    TriggerKind,
+)
 from engine_svc.core.markets import AssetSpec, MarketConfig, MarketSpec
 from engine_svc.core.perp import PositionRisk
 from engine_svc.core.state import Trade
@@ -119,15 +127,31 @@ def place_order(req: engine_pb2.PlaceOrderRequest, config: MarketConfig, user_id
     price = _price(req, spec, otype)
     leverage = _leverage(req.leverage, spec)
     slippage = _slippage(req.slippage_bps, otype)
-    for name, value in (("stopLoss", req.stop_loss), ("takeProfit", req.take_profit)):
-        if value:
-            raise ValidationError(name, "UNSUPPORTED", "trigger orders are not supported yet")
+    if (req.stop_loss or req.take_profit) and not spec.is_perp:
+        raise ValidationError("stopLoss" if req.stop_loss else "takeProfit", "NOT_ALLOWED",
+                              "stop-loss and take-profit apply to perp positions")
     return PlaceOrder(
         user_id=user_id, market=spec.symbol, side=side, quantity=quantity, type=otype,
         price=price, tif=tif, post_only=req.post_only, reduce_only=req.reduce_only,
         client_order_id=identifier(req.client_order_id, "clientOrderId", MAX_CLIENT_ORDER_ID),
         stp=stp, leverage=leverage, slippage_bps=slippage, ts=ts,
     )
+
+
+def triggers(req: engine_pb2.PlaceOrderRequest, order: PlaceOrder,
+             config: MarketConfig) -> list[PlaceTrigger]:
+    """The stop-loss / take-profit of an order: triggers on the position it opens or grows,
+    closing it whole (reduce-only market orders) when the mark crosses their prices."""
+    spec = config.markets[order.market]
+    closing = Side.SELL if order.side is Side.BUY else Side.BUY
+    out = []
+    for name, text, kind in (("stopLoss", req.stop_loss, TriggerKind.STOP_LOSS),
+                             ("takeProfit", req.take_profit, TriggerKind.TAKE_PROFIT)):
+        if text:
+            out.append(PlaceTrigger(user_id=order.user_id, market=order.market, side=closing,
+                                    kind=kind, trigger_price=ticks(spec, text, name),
+                                    ts=order.ts))
+    return out
 
 
 def _price(req: engine_pb2.PlaceOrderRequest, spec: MarketSpec, otype: OrderType) -> int | None:

@@ -262,7 +262,10 @@ class PlaceOrderRequest(_message.Message):
     slippage_bps: _builtins.int
     """MARKET orders: the worst price allowed, in basis points from the best price at entry."""
     stop_loss: _builtins.str
-    """Perps: trigger prices for an attached stop-loss / take-profit."""
+    """Perps: trigger prices for a stop-loss / take-profit on the caller's position in the
+    market once the order is applied (a reduce-only market order closes the whole position
+    when the mark crosses them). The answer's order has them set only if they armed.
+    """
     take_profit: _builtins.str
     def __init__(
         self,

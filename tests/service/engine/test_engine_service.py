@@ -251,3 +251,38 @@ async def test_engine_status_reports_sequences(harness: EngineHarness) -> None:
     assert (status.command_sequence, status.healthy) == (1, True)
     assert status.event_sequence >= 1
     assert status.persistence_lag == status.event_sequence  # nothing persisted in this harness
+
+
+async def test_stop_loss_arms_on_the_filled_position_and_fires_on_the_mark(
+        harness: EngineHarness) -> None:
+    from engine_svc.core.commands import SetIndexPrice
+
+    h = harness
+    assert h.sequencer is not None
+    await _fund(h, "mm", "USD", "100000", "m1")
+    await _fund(h, "alice", "USD", "1000", "a1")
+    await h.sequencer.submit(SetIndexPrice(market="SOL-PERP", price=100_000, ts=1),
+                             lambda e, r: None)
+    await h.stub.PlaceOrder(_limit("SOL-PERP", order_pb2.SELL, "10", "100", leverage=5),
+                            metadata=h.auth("mm"))
+    placed = await h.stub.PlaceOrder(
+        _limit("SOL-PERP", order_pb2.BUY, "10", "100", leverage=5, stop_loss="95",
+               take_profit="110"), metadata=h.auth("alice"))
+    assert placed.order.status == order_pb2.FILLED
+    assert (placed.order.stop_loss, placed.order.take_profit) == ("95", "110")
+    await _fund(h, "bob", "USD", "1000", "b1")
+    resting = await h.stub.PlaceOrder(
+        _limit("SOL-PERP", order_pb2.BUY, "1", "90", leverage=5, stop_loss="80"),
+        metadata=h.auth("bob"))  # bob has no position and this fills nothing: not armed
+    assert (resting.order.status, resting.order.stop_loss) == (order_pb2.NEW, "")
+    await h.stub.PlaceOrder(_limit("SOL-PERP", order_pb2.BUY, "10", "94", leverage=5),
+                            metadata=h.auth("mm"))
+    await h.sequencer.submit(SetIndexPrice(market="SOL-PERP", price=94_000, ts=2),
+                             lambda e, r: None)
+    positions = await h.stub.GetPositions(engine_pb2.GetPositionsRequest(),
+                                          metadata=h.auth("alice"))
+    assert list(positions.positions) == []  # the stop-loss closed it
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await h.stub.PlaceOrder(_limit("SOL-USD", order_pb2.BUY, "1", "100", stop_loss="90"),
+                                metadata=h.auth("alice"))
+    assert _error(err.value)[2] == ["stopLoss"]
