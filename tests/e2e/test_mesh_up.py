@@ -246,6 +246,22 @@ async def test_openapi_lists_every_rest_route(mesh: Mesh) -> None:
     assert not missing, f"missing from /openapi.json: {missing}"
 
 
+async def test_the_market_maker_makes_every_book_two_sided(mesh: Mesh) -> None:
+    """Within a minute of `up`, every market has bids and asks from the market maker."""
+    base = f"http://127.0.0.1:{mesh.ports['gateway_port']}/api/v1"
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        markets = [m["symbol"] for m in (await client.get("/markets")).json()]
+        one_sided = markets
+        for _ in range(120):
+            depths = [(await client.get(f"/markets/{m}/depth")).json() for m in markets]
+            one_sided = [m for m, d in zip(markets, depths, strict=True)
+                         if not (d["bids"] and d["asks"])]
+            if not one_sided:
+                break
+            await asyncio.sleep(0.5)
+    assert len(markets) >= 4 and not one_sided, one_sided
+
+
 def test_printed_addresses(mesh: Mesh) -> None:
     out, ports = mesh.output, mesh.ports
     assert f"http://127.0.0.1:{ports['gateway_port']}/api/v1" in out
