@@ -12,7 +12,8 @@ import shutil
 import socket
 import tempfile
 import threading
-from collections.abc import Coroutine, Iterator
+import uuid
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -79,3 +80,22 @@ def postgres_url(background_loop: BackgroundLoop, server_dir: Path) -> Iterator[
     url = background_loop.run(server.start())
     yield url
     background_loop.run(server.stop())
+
+
+@pytest.fixture
+async def database(postgres_url: str) -> AsyncIterator[str]:
+    """A fresh, empty database on the session's PostgreSQL, dropped afterwards."""
+    import asyncpg
+
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(postgres_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield postgres_url.rsplit("/", 1)[0] + "/" + name
+    admin = await asyncpg.connect(postgres_url)
+    try:
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()

@@ -3,33 +3,15 @@ persistence service and engine side from :mod:`persistence_harness`."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 import redis.asyncio as aioredis
 from persistence_harness import EngineSide, Persistence
 
 from mesh_runtime.config import Settings
 from mesh_runtime.tokens import TokenSigner, TokenVerifier, ensure_keypair
-
-
-@pytest.fixture
-async def database(postgres_url: str) -> AsyncIterator[str]:
-    name = f"persist_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(postgres_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield postgres_url.rsplit("/", 1)[0] + "/" + name
-    admin = await asyncpg.connect(postgres_url)
-    try:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 @pytest.fixture

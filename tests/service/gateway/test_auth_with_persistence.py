@@ -5,12 +5,10 @@ emails are unique case-insensitively, and a stored user signs in."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any
 
-import asyncpg
 import grpc
 import pytest
 from gateway_harness import STEP_SECONDS
@@ -26,22 +24,6 @@ from mesh_runtime.tokens import TokenVerifier
 from persistence_svc import app as persistence_app
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-async def database(postgres_url: str) -> AsyncIterator[str]:
-    name = f"gateway_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(postgres_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield postgres_url.rsplit("/", 1)[0] + "/" + name
-    admin = await asyncpg.connect(postgres_url)
-    try:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 @pytest.fixture
