@@ -10,14 +10,13 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 import grpc
-from google.protobuf import any_pb2
-from google.rpc import error_details_pb2, status_pb2
-from grpc_status import rpc_status
+from google.rpc import status_pb2
 
 from engine_svc.core.enums import RejectReason
 from engine_svc.core.units import ValidationError
+from mesh_runtime.rich_errors import abort as abort_with
+from mesh_runtime.rich_errors import rich_status
 
-DOMAIN = "trademesh"
 _R = RejectReason
 
 _CODES: dict[RejectReason, grpc.StatusCode] = {
@@ -66,18 +65,7 @@ class DomainError(Exception):
         return next(c for c in grpc.StatusCode if c.value[0] == self.status.code)
 
 
-def _status(code: grpc.StatusCode, reason: str, message: str,
-            field: str | None = None) -> status_pb2.Status:
-    details = []
-    info = any_pb2.Any()
-    info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN))
-    details.append(info)
-    if field is not None:
-        bad = any_pb2.Any()
-        bad.Pack(error_details_pb2.BadRequest(field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=field, description=message)]))
-        details.append(bad)
-    return status_pb2.Status(code=code.value[0], message=message, details=details)
+_status = rich_status
 
 
 def rejection(reason: RejectReason) -> DomainError:
@@ -112,6 +100,4 @@ def unavailable(message: str) -> DomainError:
 
 async def abort(context: grpc.aio.ServicerContext[Any, Any], error: DomainError) -> NoReturn:
     """Ends the call with ``error`` as code, message and ``grpc-status-details-bin``."""
-    status = rpc_status.to_status(error.status)
-    await context.abort(status.code, status.details, status.trailing_metadata)
-    raise AssertionError("unreachable")  # context.abort raises
+    await abort_with(context, error.status)

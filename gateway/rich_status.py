@@ -8,15 +8,14 @@ field violation when a field is at fault, and a ``RetryInfo`` when the caller sh
 
 from __future__ import annotations
 
-import math
 from typing import Any, NoReturn
 
 import grpc
-from google.protobuf import any_pb2, duration_pb2
-from google.rpc import error_details_pb2, status_pb2
+from google.rpc import status_pb2
 from grpc_status import rpc_status
 
-DOMAIN = "trademesh"
+from mesh_runtime.rich_errors import abort as abort_with
+from mesh_runtime.rich_errors import rich_status
 
 
 class RpcProblem(Exception):
@@ -31,30 +30,16 @@ class RpcProblem(Exception):
         self.field = field
         self.retry_after_seconds = retry_after_seconds
 
+    def status(self) -> status_pb2.Status:
+        return rich_status(self.code, self.reason, self.message, self.field or None,
+                           self.retry_after_seconds)
+
     def to_status(self) -> grpc.Status:
-        details = [_pack(error_details_pb2.ErrorInfo(reason=self.reason, domain=DOMAIN))]
-        if self.field:
-            violation = error_details_pb2.BadRequest.FieldViolation(
-                field=self.field, description=self.message)
-            details.append(_pack(error_details_pb2.BadRequest(field_violations=[violation])))
-        if self.retry_after_seconds > 0:
-            delay = duration_pb2.Duration(seconds=math.ceil(self.retry_after_seconds))
-            details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
-        status = status_pb2.Status(code=self.code.value[0], message=self.message,
-                                   details=details)
-        return rpc_status.to_status(status)
-
-
-def _pack(message: Any) -> any_pb2.Any:
-    packed = any_pb2.Any()
-    packed.Pack(message)
-    return packed
+        return rpc_status.to_status(self.status())
 
 
 async def abort(context: grpc.aio.ServicerContext[Any, Any], problem: RpcProblem) -> NoReturn:
-    status = problem.to_status()
-    await context.abort(status.code, status.details, status.trailing_metadata)
-    raise AssertionError("unreachable: abort raises")  # pragma: no cover
+    await abort_with(context, problem.status())
 
 
 def unauthenticated(message: str = "invalid email or password") -> RpcProblem:
