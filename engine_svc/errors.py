@@ -65,7 +65,6 @@ class DomainError(Exception):
         return next(c for c in grpc.StatusCode if c.value[0] == self.status.code)
 
 
-_status = rich_status
 
 
 def rejection(reason: RejectReason) -> DomainError:
@@ -73,7 +72,7 @@ def rejection(reason: RejectReason) -> DomainError:
     message = _MESSAGES.get(reason) or f"{field or 'request'}: {reason.value.lower()}"
     if field is not None and reason in _MESSAGES:
         message = f"{field}: {message}"
-    return DomainError(_status(_CODES[reason], reason.value, message, field))
+    return DomainError(rich_status(_CODES[reason], reason.value, message, field))
 
 
 _FIELD_REASONS = {field: reason.value for reason, field in _FIELDS.items()}
@@ -86,16 +85,16 @@ def invalid(err: ValidationError) -> DomainError:
         reason = err.reason
     else:
         reason = _FIELD_REASONS.get(err.field) or "INVALID_ARGUMENT"
-    return DomainError(_status(grpc.StatusCode.INVALID_ARGUMENT, reason,
+    return DomainError(rich_status(grpc.StatusCode.INVALID_ARGUMENT, reason,
                                f"{err.field}: {err.message}", err.field))
 
 
 def unauthenticated(message: str) -> DomainError:
-    return DomainError(_status(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED", message))
+    return DomainError(rich_status(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED", message))
 
 
 def unavailable(message: str) -> DomainError:
-    return DomainError(_status(grpc.StatusCode.UNAVAILABLE, "UNAVAILABLE", message))
+    return DomainError(rich_status(grpc.StatusCode.UNAVAILABLE, "UNAVAILABLE", message))
 
 
 async def abort(context: grpc.aio.ServicerContext[Any, Any], error: DomainError) -> NoReturn:

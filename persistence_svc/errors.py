@@ -10,7 +10,7 @@ from persistence_svc.history import InvalidQuery
 
 __all__ = ["abort", "invalid", "status"]
 
-status = rich_status
+status = rich_status  # the servicer builds its own statuses with it
 
 
 def invalid(err: InvalidQuery) -> status_pb2.Status:
