@@ -57,6 +57,7 @@ Levels = list[tuple[int, int]]
 Depth = tuple[Levels, Levels]
 Call = grpc.aio.StreamUnaryCall[Request, feed_pb2.PublishMarketDataResponse]
 BOOK_EVENTS = (OrderAccepted, OrderFilled, OrderCanceled, OrderReplaced)
+MAX_ITEMS = 1_000  # items per stream message (each a few hundred bytes at most)
 
 
 @dataclass(slots=True)
@@ -145,14 +146,29 @@ class MarketDataPublisher:
                 if not self._queue:
                     await self._idle(call)
                     continue
-                batch = self._queue[0]
-                for request in self._requests(batch):
-                    await call.write(request)
-                    self.sent += 1
-                if self._queue and self._queue[0] is batch:
-                    self._queue.popleft()
+                await self._send_queued(call)
         finally:
             call.cancel()
+
+    async def _send_queued(self, call: Call) -> None:
+        """Writes the queued batches (whole batches, about ``MAX_ITEMS`` items) as few stream
+        messages as possible, then forgets them; after a failed write they stay queued for
+        the next connection (the feed drops what it already had by id and sequence)."""
+        taken: list[_Batch] = []
+        items: list[Request] = []
+        for batch in self._queue:
+            taken.append(batch)
+            items.extend(self._requests(batch))
+            if len(items) >= MAX_ITEMS:
+                break
+        for start in range(0, len(items), MAX_ITEMS):  # bounded messages, in order
+            chunk = items[start:start + MAX_ITEMS]
+            await call.write(chunk[0] if len(chunk) == 1 else
+                             Request(batch=feed_pb2.MarketDataBatch(items=chunk)))
+        self.sent += len(items)
+        for batch in taken:
+            if self._queue and self._queue[0] is batch:
+                self._queue.popleft()
 
     async def _idle(self, call: Call) -> None:
         self._wakeup.clear()

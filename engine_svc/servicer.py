@@ -375,23 +375,30 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
             if len(message.orders) > MAX_ORDERS_PER_MESSAGE:
                 await errors.abort(context, errors.invalid(ValidationError(
                     "orders", "TOO_MANY", f"at most {MAX_ORDERS_PER_MESSAGE} per message")))
+            render = self._order_result if message.full_orders else self._execution_result
             yield engine_pb2.PlaceOrdersResponse(
-                results=await self._place_many(message.orders, user), batch_id=message.batch_id)
+                results=await self._place_many(message.orders, user, render),
+                batch_id=message.batch_id)
 
-    async def _place_many(self, requests: Sequence[engine_pb2.PlaceOrderRequest],
-                          user: str) -> list[engine_pb2.PlaceOrderResult]:
+    async def _place_many(self, requests: Sequence[engine_pb2.PlaceOrderRequest], user: str,
+                          render: Callable[[list[Event], list[OrderRecord]], Any],
+                          ) -> list[engine_pb2.PlaceOrderResult]:
         """Validates each order, applies the valid ones as one batch, answers in order."""
         outcomes: list[Any] = []
         commands: list[Command] = []
         now = self._clock()
         for request in requests:
             try:
+                if request.stop_loss or request.take_profit:
+                    raise ValidationError(
+                        "stopLoss" if request.stop_loss else "takeProfit", "UNSUPPORTED",
+                        "triggers are attached by PlaceOrder, not the PlaceOrders stream")
                 commands.append(codec.place_order(request, self._config, user, now))
                 outcomes.append(None)
             except ValidationError as err:
                 outcomes.append(errors.invalid(err))
         try:
-            applied = iter(await self._seq.submit_many(commands, self._execution_result)
+            applied = iter(await self._seq.submit_many(commands, render)
                            if commands else [])
         except EngineUnavailable as err:
             applied = iter([errors.unavailable(str(err))] * len(commands))

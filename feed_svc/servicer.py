@@ -74,6 +74,11 @@ class FeedServicer(feed_pb2_grpc.FeedServicer):
             context: Context) -> feed_pb2.PublishMarketDataResponse:
         received = 0
         async for item in request_iterator:
+            if item.WhichOneof("data") == "batch":
+                for inner in item.batch.items:
+                    self._publish(inner)
+                    received += 1
+                continue
             self._publish(item)
             received += 1
         return feed_pb2.PublishMarketDataResponse(received=received)

@@ -26,6 +26,8 @@ class Settings:
     data_dir: Path = Path(".trademesh")
     host: str = "127.0.0.1"
     log_level: str = "INFO"
+    # The services' event loop: "uvloop" (libuv; faster sockets and callbacks) or "asyncio".
+    event_loop: str = "uvloop"
     engine_port: int = 50051
     persistence_port: int = 50052
     feed_port: int = 50053
@@ -112,6 +114,9 @@ class Settings:
         if self.feed_oracle not in ("simulated", "backpack", "off"):
             raise ConfigError(f"{PREFIX}FEED_ORACLE={self.feed_oracle!r}: expected simulated, "
                               "backpack or off")
+        if self.event_loop not in ("uvloop", "asyncio"):
+            raise ConfigError(f"{PREFIX}EVENT_LOOP={self.event_loop!r}: expected uvloop or "
+                              "asyncio")
         if self.market_maker not in ("on", "off"):
             raise ConfigError(f"{PREFIX}MARKET_MAKER={self.market_maker!r}: expected on or off")
         for name in ("bcrypt_rounds", "rate_limit_user_burst", "rate_limit_ip_burst",

@@ -7,12 +7,12 @@ SIGTERM/SIGINT and returns after a clean stop.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
+from mesh_runtime import event_loop
 from mesh_runtime.config import Settings
 from mesh_runtime.serving import configure_logging
 
@@ -46,5 +46,5 @@ def command(args: argparse.Namespace) -> int:
     if run is None:
         print(f"trademesh {name}: {PACKAGES[name]}.app is not available yet", file=sys.stderr)
         return 2
-    asyncio.run(run(settings))
+    event_loop.run(run(settings), settings.event_loop)
     return 0

@@ -847,19 +847,29 @@ class PlaceOrdersRequest(_message.Message):
 
     ORDERS_FIELD_NUMBER: _builtins.int
     BATCH_ID_FIELD_NUMBER: _builtins.int
+    FULL_ORDERS_FIELD_NUMBER: _builtins.int
     batch_id: _builtins.int
     """Echoed in the response; lets a client match responses to requests."""
+    full_orders: _builtins.bool
+    """Answer with each whole order, as PlaceOrder does, rather than only its identity and
+    execution state (what a client that sent the rest needs).
+    """
     @_builtins.property
-    def orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___PlaceOrderRequest]: ...
+    def orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___PlaceOrderRequest]:
+        """Orders with stop_loss or take_profit are refused here (INVALID_ARGUMENT): attach
+        triggers with PlaceOrder.
+        """
+
     def __init__(
         self,
         *,
         orders: _abc.Iterable[Global___PlaceOrderRequest] | None = ...,
         batch_id: _builtins.int = ...,
+        full_orders: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "orders", b"orders"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "full_orders", b"full_orders", "orders", b"orders"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -28,7 +28,7 @@ from trademesh.v1 import market_pb2 as trademesh_dot_v1_dot_market__pb2
 from trademesh.v1 import options_pb2 as trademesh_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17trademesh/v1/feed.proto\x12\x0ctrademesh.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x18trademesh/v1/event.proto\x1a\x19trademesh/v1/market.proto\x1a\x1atrademesh/v1/options.proto\"$\n\x10SubscribeRequest\x12\x10\n\x08\x63hannels\x18\x01 \x03(\t\"\x90\x03\n\x11SubscribeResponse\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x35\n\x0e\x64\x65pth_snapshot\x18\x02 \x01(\x0b\x32\x1b.trademesh.v1.DepthSnapshotH\x00\x12\x31\n\x0c\x64\x65pth_update\x18\x03 \x01(\x0b\x32\x19.trademesh.v1.DepthUpdateH\x00\x12$\n\x05trade\x18\x04 \x01(\x0b\x32\x13.trademesh.v1.TradeH\x00\x12&\n\x06ticker\x18\x05 \x01(\x0b\x32\x14.trademesh.v1.TickerH\x00\x12&\n\x06\x63\x61ndle\x18\x06 \x01(\x0b\x32\x14.trademesh.v1.CandleH\x00\x12\'\n\x04mark\x18\x07 \x01(\x0b\x32\x17.trademesh.v1.MarkPriceH\x00\x12/\n\nuser_event\x18\x08 \x01(\x0b\x32\x19.trademesh.v1.EngineEventH\x00\x12(\n\x05index\x18\t \x01(\x0b\x32\x17.trademesh.v1.MarkPriceH\x00\x42\x06\n\x04\x64\x61ta\"\xde\x02\n\x18PublishMarketDataRequest\x12\x35\n\x0e\x64\x65pth_snapshot\x18\x01 \x01(\x0b\x32\x1b.trademesh.v1.DepthSnapshotH\x00\x12\x31\n\x0c\x64\x65pth_update\x18\x02 \x01(\x0b\x32\x19.trademesh.v1.DepthUpdateH\x00\x12$\n\x05trade\x18\x03 \x01(\x0b\x32\x13.trademesh.v1.TradeH\x00\x12&\n\x06ticker\x18\x04 \x01(\x0b\x32\x14.trademesh.v1.TickerH\x00\x12\'\n\x04mark\x18\x05 \x01(\x0b\x32\x17.trademesh.v1.MarkPriceH\x00\x12/\n\nuser_event\x18\x06 \x01(\x0b\x32\x19.trademesh.v1.EngineEventH\x00\x12(\n\x05index\x18\x07 \x01(\x0b\x32\x17.trademesh.v1.MarkPriceH\x00\x42\x06\n\x04\x64\x61ta\"-\n\x19PublishMarketDataResponse\x12\x10\n\x08received\x18\x01 \x01(\x04\"5\n\x14SetIndexPriceRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05price\x18\x02 \x01(\t\">\n\x15SetIndexPriceResponse\x12%\n\x04mark\x18\x01 \x01(\x0b\x32\x17.trademesh.v1.MarkPrice\"H\n\x0fMarketDataBatch\x12\x35\n\x05items\x18\x01 \x03(\x0b\x32&.trademesh.v1.PublishMarketDataRequest2\xc7\x02\n\x04\x46\x65\x65\x64\x12N\n\tSubscribe\x12\x1e.trademesh.v1.SubscribeRequest\x1a\x1f.trademesh.v1.SubscribeResponse0\x01\x12\x66\n\x11PublishMarketData\x12&.trademesh.v1.PublishMarketDataRequest\x1a\'.trademesh.v1.PublishMarketDataResponse(\x01\x12\x86\x01\n\rSetIndexPrice\x12\".trademesh.v1.SetIndexPriceRequest\x1a#.trademesh.v1.SetIndexPriceResponse\",\x98\xb5\x18\x01\x82\xd3\xe4\x93\x02\"\"\x1d/api/v1/admin/oracle/{market}:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17trademesh/v1/feed.proto\x12\x0ctrademesh.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x18trademesh/v1/event.proto\x1a\x19trademesh/v1/market.proto\x1a\x1atrademesh/v1/options.proto\"$\n\x10SubscribeRequest\x12\x10\n\x08\x63hannels\x18\x01 \x03(\t\"\x90\x03\n\x11SubscribeResponse\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x35\n\x0e\x64\x65pth_snapshot\x18\x02 \x01(\x0b\x32\x1b.trademesh.v1.DepthSnapshotH\x00\x12\x31\n\x0c\x64\x65pth_update\x18\x03 \x01(\x0b\x32\x19.trademesh.v1.DepthUpdateH\x00\x12$\n\x05trade\x18\x04 \x01(\x0b\x32\x13.trademesh.v1.TradeH\x00\x12&\n\x06ticker\x18\x05 \x01(\x0b\x32\x14.trademesh.v1.TickerH\x00\x12&\n\x06\x63\x61ndle\x18\x06 \x01(\x0b\x32\x14.trademesh.v1.CandleH\x00\x12\'\n\x04mark\x18\x07 \x01(\x0b\x32\x17.trademesh.v1.MarkPriceH\x00\x12/\n\nuser_event\x18\x08 \x01(\x0b\x32\x19.trademesh.v1.EngineEventH\x00\x12(\n\x05index\x18\t \x01(\x0b\x32\x17.trademesh.v1.MarkPriceH\x00\x42\x06\n\x04\x64\x61ta\"\x8e\x03\n\x18PublishMarketDataRequest\x12\x35\n\x0e\x64\x65pth_snapshot\x18\x01 \x01(\x0b\x32\x1b.trademesh.v1.DepthSnapshotH\x00\x12\x31\n\x0c\x64\x65pth_update\x18\x02 \x01(\x0b\x32\x19.trademesh.v1.DepthUpdateH\x00\x12$\n\x05trade\x18\x03 \x01(\x0b\x32\x13.trademesh.v1.TradeH\x00\x12&\n\x06ticker\x18\x04 \x01(\x0b\x32\x14.trademesh.v1.TickerH\x00\x12\'\n\x04mark\x18\x05 \x01(\x0b\x32\x17.trademesh.v1.MarkPriceH\x00\x12/\n\nuser_event\x18\x06 \x01(\x0b\x32\x19.trademesh.v1.EngineEventH\x00\x12(\n\x05index\x18\x07 \x01(\x0b\x32\x17.trademesh.v1.MarkPriceH\x00\x12.\n\x05\x62\x61tch\x18\x08 \x01(\x0b\x32\x1d.trademesh.v1.MarketDataBatchH\x00\x42\x06\n\x04\x64\x61ta\"-\n\x19PublishMarketDataResponse\x12\x10\n\x08received\x18\x01 \x01(\x04\"5\n\x14SetIndexPriceRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05price\x18\x02 \x01(\t\">\n\x15SetIndexPriceResponse\x12%\n\x04mark\x18\x01 \x01(\x0b\x32\x17.trademesh.v1.MarkPrice\"H\n\x0fMarketDataBatch\x12\x35\n\x05items\x18\x01 \x03(\x0b\x32&.trademesh.v1.PublishMarketDataRequest2\xc7\x02\n\x04\x46\x65\x65\x64\x12N\n\tSubscribe\x12\x1e.trademesh.v1.SubscribeRequest\x1a\x1f.trademesh.v1.SubscribeResponse0\x01\x12\x66\n\x11PublishMarketData\x12&.trademesh.v1.PublishMarketDataRequest\x1a\'.trademesh.v1.PublishMarketDataResponse(\x01\x12\x86\x01\n\rSetIndexPrice\x12\".trademesh.v1.SetIndexPriceRequest\x1a#.trademesh.v1.SetIndexPriceResponse\",\x98\xb5\x18\x01\x82\xd3\xe4\x93\x02\"\"\x1d/api/v1/admin/oracle/{market}:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,15 +42,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUBSCRIBERESPONSE']._serialized_start=191
   _globals['_SUBSCRIBERESPONSE']._serialized_end=591
   _globals['_PUBLISHMARKETDATAREQUEST']._serialized_start=594
-  _globals['_PUBLISHMARKETDATAREQUEST']._serialized_end=944
-  _globals['_PUBLISHMARKETDATARESPONSE']._serialized_start=946
-  _globals['_PUBLISHMARKETDATARESPONSE']._serialized_end=991
-  _globals['_SETINDEXPRICEREQUEST']._serialized_start=993
-  _globals['_SETINDEXPRICEREQUEST']._serialized_end=1046
-  _globals['_SETINDEXPRICERESPONSE']._serialized_start=1048
-  _globals['_SETINDEXPRICERESPONSE']._serialized_end=1110
-  _globals['_MARKETDATABATCH']._serialized_start=1112
-  _globals['_MARKETDATABATCH']._serialized_end=1184
-  _globals['_FEED']._serialized_start=1187
-  _globals['_FEED']._serialized_end=1514
+  _globals['_PUBLISHMARKETDATAREQUEST']._serialized_end=992
+  _globals['_PUBLISHMARKETDATARESPONSE']._serialized_start=994
+  _globals['_PUBLISHMARKETDATARESPONSE']._serialized_end=1039
+  _globals['_SETINDEXPRICEREQUEST']._serialized_start=1041
+  _globals['_SETINDEXPRICEREQUEST']._serialized_end=1094
+  _globals['_SETINDEXPRICERESPONSE']._serialized_start=1096
+  _globals['_SETINDEXPRICERESPONSE']._serialized_end=1158
+  _globals['_MARKETDATABATCH']._serialized_start=1160
+  _globals['_MARKETDATABATCH']._serialized_end=1232
+  _globals['_FEED']._serialized_start=1235
+  _globals['_FEED']._serialized_end=1562
 # @@protoc_insertion_point(module_scope)

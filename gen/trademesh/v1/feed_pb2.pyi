@@ -106,6 +106,7 @@ class PublishMarketDataRequest(_message.Message):
     MARK_FIELD_NUMBER: _builtins.int
     USER_EVENT_FIELD_NUMBER: _builtins.int
     INDEX_FIELD_NUMBER: _builtins.int
+    BATCH_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def depth_snapshot(self) -> _market_pb2.DepthSnapshot: ...
     @_builtins.property
@@ -124,6 +125,12 @@ class PublishMarketDataRequest(_message.Message):
     def index(self) -> _market_pb2.MarkPrice:
         """An oracle index price (from the feed's own oracle, relayed between replicas)."""
 
+    @_builtins.property
+    def batch(self) -> Global___MarketDataBatch:
+        """Several of the above, in order: what the engine sends per write, so that one stream
+        message carries a whole sequencer batch (or several) instead of one item each.
+        """
+
     def __init__(
         self,
         *,
@@ -134,12 +141,13 @@ class PublishMarketDataRequest(_message.Message):
         mark: _market_pb2.MarkPrice | None = ...,
         user_event: _event_pb2.EngineEvent | None = ...,
         index: _market_pb2.MarkPrice | None = ...,
+        batch: Global___MarketDataBatch | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "depth_snapshot", b"depth_snapshot", "depth_update", b"depth_update", "index", b"index", "mark", b"mark", "ticker", b"ticker", "trade", b"trade", "user_event", b"user_event"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch", "data", b"data", "depth_snapshot", b"depth_snapshot", "depth_update", b"depth_update", "index", b"index", "mark", b"mark", "ticker", b"ticker", "trade", b"trade", "user_event", b"user_event"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "depth_snapshot", b"depth_snapshot", "depth_update", b"depth_update", "index", b"index", "mark", b"mark", "ticker", b"ticker", "trade", b"trade", "user_event", b"user_event"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch", "data", b"data", "depth_snapshot", b"depth_snapshot", "depth_update", b"depth_update", "index", b"index", "mark", b"mark", "ticker", b"ticker", "trade", b"trade", "user_event", b"user_event"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_data: _TypeAlias = _typing.Literal["depth_snapshot", "depth_update", "trade", "ticker", "mark", "user_event", "index"]  # noqa: Y015
+    _WhichOneofReturnType_data: _TypeAlias = _typing.Literal["depth_snapshot", "depth_update", "trade", "ticker", "mark", "user_event", "index", "batch"]  # noqa: Y015
     _WhichOneofArgType_data: _TypeAlias = _typing.Literal["data", b"data"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_data) -> _WhichOneofReturnType_data | None: ...
 

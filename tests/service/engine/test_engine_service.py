@@ -244,6 +244,32 @@ async def test_streaming_placement_answers_in_order(harness: EngineHarness) -> N
     assert ids == sorted(ids) and len(set(ids)) == 300
 
 
+async def test_streamed_orders_answer_whole_orders_and_refuse_triggers(
+        harness: EngineHarness) -> None:
+    h = harness
+    await _fund(h, "mm", "SOL", "10", "m1")
+    with_trigger = _limit("SOL-USD", order_pb2.SELL, "1", "201")
+    with_trigger.stop_loss = "150"
+
+    async def requests():  # type: ignore[no-untyped-def]
+        yield engine_pb2.PlaceOrdersRequest(batch_id=7, full_orders=True, orders=[
+            _limit("SOL-USD", order_pb2.SELL, "1", "200"), with_trigger])
+        yield engine_pb2.PlaceOrdersRequest(batch_id=8, orders=[
+            _limit("SOL-USD", order_pb2.SELL, "1", "202")])
+
+    whole, lean = [r async for r in h.stub.PlaceOrders(requests(), metadata=h.auth("mm"))]
+    order = whole.results[0].order
+    assert (order.market, order.side, order.price, order.quantity, order.user_id) == \
+        ("SOL-USD", order_pb2.SELL, "200", "1", "mm")
+    assert order.HasField("create_time")
+    refused = whole.results[1].error
+    assert refused.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert "stopLoss" in refused.message  # never silently dropped
+    assert (lean.results[0].order.market, lean.results[0].order.status) == ("", order_pb2.NEW)
+    book = await h.stub.GetDepth(engine_pb2.GetDepthRequest(market="SOL-USD", limit=10))
+    assert [lvl.values[0].string_value for lvl in book.asks] == ["200", "202"]
+
+
 async def test_engine_status_reports_sequences(harness: EngineHarness) -> None:
     h = harness
     await _fund(h, "alice", "USD", "10", "a1")
