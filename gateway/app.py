@@ -18,10 +18,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route as HttpRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.auth_service import auth_registrar
 from gateway.docs_page import render_docs
@@ -54,7 +54,7 @@ def build_app(
     max_body_bytes: int | None = None,
     readiness_check_seconds: float = DEFAULT_CHECK_SECONDS,
     guards: Guards | None = None,
-) -> Starlette:
+) -> ASGIApp:
     """The gateway's ASGI app for ``settings`` (routes default to trademesh's services;
     guards to the Redis-backed ones of :func:`gateway.wiring.build_guards`)."""
     route_list = list(routes) if routes is not None else load_routes(default_file_descriptors())
@@ -83,16 +83,30 @@ def build_app(
              "/readyz": Readiness(upstreams, readiness_check_seconds,
                                   _redis_probe(settings, client)).handle,
              **_document_endpoints(route_list)}
-    return Starlette(
-        routes=[
-            *(HttpRoute(path, _get_only(endpoint), methods=_ANY_METHOD)
-              for path, endpoint in fixed.items()),
-            HttpRoute("/{path:path}", transcoder.handle, methods=_ANY_METHOD),
-        ],
-        middleware=[Middleware(RequestIdMiddleware)],
+    operational = Starlette(
+        routes=[HttpRoute(path, _get_only(endpoint), methods=_ANY_METHOD)
+                for path, endpoint in fixed.items()],
         exception_handlers={Exception: _internal_error, 404: _http_error, 405: _http_error},
         lifespan=lifespan,
     )
+    return RequestIdMiddleware(_Front(operational, transcoder, frozenset(fixed)))
+
+
+class _Front:
+    """Sends the operational paths (and lifespan) to Starlette and every other HTTP request
+    straight to the transcoder, which answers every outcome itself (its 404/405 included):
+    the hot path skips Starlette's router and exception middlewares."""
+
+    def __init__(self, operational: Starlette, transcoder: Transcoder,
+                 paths: frozenset[str]) -> None:
+        self._operational, self._transcoder, self._paths = operational, transcoder, paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self._paths:
+            await self._operational(scope, receive, send)
+            return
+        response = await self._transcoder.handle(Request(scope, receive))
+        await response(scope, receive, send)
 
 
 def _redis_probe(settings: Settings, client: Redis | None) -> dict[str, tuple[str, Probe]]:

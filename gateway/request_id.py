@@ -6,9 +6,9 @@ status and duration). A pure ASGI middleware, so it covers every route.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,7 +30,7 @@ class RequestIdMiddleware:
             return
         headers = [(k, v) for k, v in scope["headers"] if k != HEADER]
         given = dict(scope["headers"]).get(HEADER, b"").decode("latin-1")
-        request_id = given if _ACCEPTABLE.match(given) else uuid.uuid4().hex
+        request_id = given if _ACCEPTABLE.match(given) else os.urandom(16).hex()
         encoded = request_id.encode("latin-1")
         scope = {**scope, "headers": [*headers, (HEADER, encoded)]}
         started = time.perf_counter()
@@ -53,4 +53,4 @@ class RequestIdMiddleware:
 
 def request_id_of(request: Request) -> str:
     """The request's id (set by :class:`RequestIdMiddleware`)."""
-    return request.headers.get("x-request-id") or uuid.uuid4().hex
+    return request.headers.get("x-request-id") or os.urandom(16).hex()

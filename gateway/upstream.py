@@ -1,5 +1,8 @@
 """The gateway's gRPC clients: one shared channel per upstream service.
 
+Order placement (without triggers) goes over the caller's ``PlaceOrders`` stream
+(:mod:`gateway.order_streams`); everything else is a unary call.
+
 Calls are generic: a ``unary_unary`` multicallable per rpc path, with the request and
 response classes taken from the route's descriptors. Python gRPC propagates no deadline on
 its own, so every call passes ``timeout=`` explicitly.
@@ -13,7 +16,11 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from gateway.order_streams import OrderStreams
 from gateway.routes import Route
+from gateway.upstream_errors import from_status
+
+PLACE_ORDER = "/trademesh.v1.Engine/PlaceOrder"
 
 
 class Upstreams:
@@ -23,6 +30,7 @@ class Upstreams:
         self.addresses = dict(addresses)
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._callables: dict[str, Any] = {}
+        self.orders = OrderStreams(lambda: self.channel("engine"))
 
     def channel(self, upstream: str) -> grpc.aio.Channel:
         channel = self._channels.get(upstream)
@@ -38,7 +46,16 @@ class Upstreams:
         metadata: Sequence[tuple[str, str]],
         deadline_seconds: float,
     ) -> Any:
-        """Calls ``route``'s rpc; raises grpc.aio.AioRpcError when it fails."""
+        """Calls ``route``'s rpc; raises grpc.aio.AioRpcError (or, for an order placed over
+        the caller's stream, GatewayError) when it fails."""
+        if route.grpc_path == PLACE_ORDER and not (request.stop_loss or request.take_profit):
+            authorization = dict(metadata).get("authorization")
+            if authorization:
+                result = await self.orders.place(authorization, request, deadline_seconds)
+                if result is not None:
+                    if result.HasField("error"):
+                        raise from_status(result.error)
+                    return route.response_class(order=result.order)
         multicallable = self._callables.get(route.grpc_path)
         if multicallable is None:
             multicallable = self.channel(route.upstream).unary_unary(
@@ -61,6 +78,7 @@ class Upstreams:
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
 
     async def close(self) -> None:
+        await self.orders.close()
         channels = list(self._channels.values())
         self._channels.clear()
         self._callables.clear()

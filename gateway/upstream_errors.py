@@ -27,9 +27,19 @@ DETAILS_KEY = "grpc-status-details-bin"
 def from_rpc_error(error: grpc.aio.AioRpcError) -> GatewayError:
     """The client-facing error for an upstream call that failed with ``error``."""
     code = error.code()
-    rich = _rich_status(error)
+    return _gateway_error(code, error.details() or code.name, _rich_status(error))
+
+
+def from_status(status: status_pb2.Status) -> GatewayError:
+    """The client-facing error for a ``google.rpc.Status`` carried in a reply (a streamed
+    order's refusal), decoded as :func:`from_rpc_error` decodes a failed call's."""
+    code = next((c for c in grpc.StatusCode if c.value[0] == status.code),
+                grpc.StatusCode.UNKNOWN)
+    return _gateway_error(code, status.message or code.name, status)
+
+
+def _gateway_error(code: grpc.StatusCode, message: str, rich: Any) -> GatewayError:
     reason = code.name
-    message = error.details() or code.name
     details: list[Detail] = []
     headers: dict[str, str] = {}
     if rich is not None:

@@ -52,15 +52,18 @@ class Recorder:
 
 
 def insufficient_balance_status() -> grpc.Status:
+    return rpc_status.to_status(_insufficient_balance())
+
+
+def _insufficient_balance() -> status_pb2.Status:
     info = any_pb2.Any()
     info.Pack(error_details_pb2.ErrorInfo(reason="INSUFFICIENT_BALANCE", domain="trademesh"))
     bad = any_pb2.Any()
     bad.Pack(error_details_pb2.BadRequest(field_violations=[
         error_details_pb2.BadRequest.FieldViolation(field="price", description="off the tick"),
     ]))
-    status = status_pb2.Status(code=code_pb2.FAILED_PRECONDITION,
-                               message="not enough USD", details=[info, bad])
-    return rpc_status.to_status(status)
+    return status_pb2.Status(code=code_pb2.FAILED_PRECONDITION,
+                             message="not enough USD", details=[info, bad])
 
 
 class EngineServicer(engine_pb2_grpc.EngineServicer):
@@ -80,6 +83,23 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
         order = order_pb2.Order(order_id="o-1", market=request.market, side=request.side,
                                 quantity=request.quantity, status=order_pb2.NEW)
         return engine_pb2.PlaceOrderResponse(order=order)
+
+    async def PlaceOrders(self, requests: Any, context: Any) -> Any:
+        """What the gateway places orders over: each answered as PlaceOrder would."""
+        async for message in requests:
+            results = []
+            for request in message.orders:
+                self.recorder.record(request, context)
+                if request.quantity == "13":  # the stream breaks (an engine restart)
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, "engine restarting")
+                if request.quantity == "1000000":
+                    results.append(engine_pb2.PlaceOrderResult(error=_insufficient_balance()))
+                    continue
+                order = order_pb2.Order(order_id="o-1", market=request.market,
+                                        side=request.side, quantity=request.quantity,
+                                        status=order_pb2.NEW)
+                results.append(engine_pb2.PlaceOrderResult(order=order))
+            yield engine_pb2.PlaceOrdersResponse(results=results, batch_id=message.batch_id)
 
     async def ListMarkets(self, request: Any, context: Any) -> Any:
         markets = [market_pb2.Market(symbol="BTC-PERP", kind=market_pb2.PERP, max_leverage=20),

@@ -29,6 +29,18 @@ async def test_rich_upstream_error(gateway: GatewayFactory) -> None:
     assert error["details"] == [{"field": "price", "description": "off the tick"}]
 
 
+async def test_a_broken_order_stream_fails_its_requests_and_the_next_reopens(
+        gateway: GatewayFactory) -> None:
+    client = await gateway()
+    order = {"market": "BTC-PERP", "side": "BUY", "type": "LIMIT", "price": "1"}
+    first = await client.post("/api/v1/orders", json={**order, "quantity": "1"})
+    assert first.status_code == 201, first.text
+    broken = await client.post("/api/v1/orders", json={**order, "quantity": "13"})
+    assert error_of(broken, 503)["code"] == "UNAVAILABLE"
+    again = await client.post("/api/v1/orders", json={**order, "quantity": "2"})
+    assert (again.status_code, again.json()["quantity"]) == (201, "2")
+
+
 async def test_unimplemented_is_501(gateway: GatewayFactory) -> None:
     client = await gateway()
     response = await client.post("/api/v1/account/withdraw", json={"asset": "USD"})

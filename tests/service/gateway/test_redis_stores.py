@@ -115,6 +115,19 @@ async def test_the_limiter_takes_from_every_bucket_or_none(redis: aioredis.Redis
     assert await limiter.wait_seconds("10.0.0.2", "u2") == 0
 
 
+async def test_concurrent_checks_share_a_call_and_each_takes_its_own_token(
+        redis: aioredis.Redis) -> None:
+    limits = RateLimits(per_user=Bucket(3, 0.001), per_ip=Bucket(1000, 0.001))
+    limiter = RateLimiter(redis, limits)
+    users = ["u1"] * 10 + ["u2"] * 2 + [None] * 4
+    waits = await asyncio.gather(*(limiter.wait_seconds("10.0.0.9", u) for u in users))
+    assert sum(w == 0 for w in waits[:10]) == 3  # u1's bucket: three, whoever came first
+    assert waits[:3] == [0, 0, 0] and all(w > 0 for w in waits[3:10])
+    assert waits[10:] == [0] * 6  # other buckets untouched by u1's refusals
+    refused = await limiter.wait_seconds("10.0.0.9", "u1")
+    assert 0 < refused <= waits[3]  # the refusals took nothing: no deeper into debt
+
+
 async def test_the_limiter_admits_when_redis_is_gone(nowhere: aioredis.Redis) -> None:
     limiter = RateLimiter(nowhere, RateLimits())
     assert await limiter.wait_seconds("10.0.0.1", "u1") == 0

@@ -1,0 +1,191 @@
+"""Placing REST orders over the engine's ``PlaceOrders`` stream, one stream per caller.
+
+A unary gRPC call costs both processes far more than one message on an open stream, and
+orders that arrive together travel together: while a caller's batch is at the engine, its
+next orders wait here and leave as the next message (one sequencer batch). Identity stays
+the caller's own: a stream is opened with the caller's ``authorization`` (the engine checks
+it as for any call) and only ever carries requests that arrived with that same header and
+that the gateway has just verified (signature, expiry, revocation).
+
+Invariants:
+
+* Each request gets exactly one answer: its ``PlaceOrderResult`` (order or refusal), or a
+  :class:`GatewayError` when the stream failed (the error the engine ended it with, or 503).
+  Answers are matched by ``batch_id``, in order within a batch.
+* A request still queued here when its deadline passes is withdrawn (never sent: 504 and
+  nothing placed). Once sent, a deadline gives 504 and the order's fate is what the engine
+  decided; the caller can learn it by ``clientOrderId``, as after a unary timeout.
+* A stream closes after ``idle_seconds`` without requests; at most ``max_streams`` are
+  open (beyond that :meth:`OrderStreams.place` returns None: the caller goes unary).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+from trademesh.v1 import engine_pb2
+
+from gateway.errors import GatewayError
+from gateway.upstream_errors import from_rpc_error
+
+log = logging.getLogger("trademesh.gateway.orders")
+METHOD = "/trademesh.v1.Engine/PlaceOrders"
+MAX_BATCH = 200  # orders per stream message (the engine accepts up to 1,000)
+Result = engine_pb2.PlaceOrderResult
+Waiting = tuple[engine_pb2.PlaceOrderRequest, "asyncio.Future[Result]"]
+
+
+def stream_failed(error: BaseException) -> GatewayError:
+    if isinstance(error, grpc.aio.AioRpcError):
+        return from_rpc_error(error)
+    return GatewayError(503, "UNAVAILABLE", "the engine is unavailable; try again",
+                        headers={"Retry-After": "1"})
+
+
+class CallerStream:
+    """One caller's open ``PlaceOrders`` stream with its writer and reader tasks."""
+
+    def __init__(self, channel: grpc.aio.Channel, authorization: str, idle_seconds: float,
+                 on_close: Callable[[CallerStream], None]) -> None:
+        self.authorization = authorization
+        self._idle_seconds, self._on_close = idle_seconds, on_close
+        method = channel.stream_stream(
+            METHOD, request_serializer=engine_pb2.PlaceOrdersRequest.SerializeToString,
+            response_deserializer=engine_pb2.PlaceOrdersResponse.FromString)
+        self._call: Any = method(metadata=(("authorization", authorization),))  # type: ignore[call-arg]
+        self._queue: list[Waiting] = []
+        self._sent: dict[int, list[asyncio.Future[Result]]] = {}
+        self._ids = itertools.count(1)
+        self._wakeup = asyncio.Event()
+        self.closed = False
+        self._tasks = [asyncio.create_task(self._write()), asyncio.create_task(self._read())]
+
+    async def place(self, request: engine_pb2.PlaceOrderRequest, deadline_seconds: float,
+                    ) -> Result:
+        """The engine's answer to ``request``; GatewayError if the stream fails first."""
+        if self.closed:
+            raise stream_failed(ConnectionError("stream closed"))
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        waiting = (request, future)
+        self._queue.append(waiting)
+        self._wakeup.set()
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), deadline_seconds)
+        except TimeoutError:
+            if waiting in self._queue:
+                self._queue.remove(waiting)  # never sent: nothing was placed
+                message = "the engine did not take the order in time; it was not placed"
+            else:
+                message = ("the engine did not answer in time; look the order up by "
+                           "clientOrderId")
+            raise GatewayError(504, "DEADLINE_EXCEEDED", message) from None
+
+    async def _write(self) -> None:
+        try:
+            while True:
+                while not self._queue:
+                    self._wakeup.clear()
+                    try:
+                        await asyncio.wait_for(self._wakeup.wait(), self._idle_seconds)
+                    except TimeoutError:
+                        if not self._queue and not self._sent:
+                            self._retire()  # new requests open a new stream from now on
+                            await self._call.done_writing()
+                            return
+                taken, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                batch_id = next(self._ids)
+                self._sent[batch_id] = [future for _, future in taken]
+                await self._call.write(engine_pb2.PlaceOrdersRequest(
+                    orders=[request for request, _ in taken], batch_id=batch_id,
+                    full_orders=True))
+        except asyncio.CancelledError as err:
+            self._fail(err)
+            raise
+        except Exception as err:  # the call ended: the reader reports how, if it can
+            await asyncio.wait([self._tasks[1]], timeout=5.0)
+            self._fail(err)
+
+    async def _read(self) -> None:
+        error: BaseException = ConnectionError("the engine ended the stream")
+        try:
+            async for response in self._call:
+                futures = self._sent.pop(response.batch_id, [])
+                for future, result in zip(futures, response.results, strict=False):
+                    if not future.done():
+                        future.set_result(result)
+                for future in futures[len(response.results):]:
+                    if not future.done():
+                        future.set_exception(stream_failed(error))
+        except grpc.aio.AioRpcError as err:
+            error = err
+        except asyncio.CancelledError as err:
+            error = err
+            raise
+        finally:
+            self._fail(error)
+
+    def _retire(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._on_close(self)
+
+    def _fail(self, error: BaseException) -> None:
+        """Closes the stream: every request not yet answered gets ``error``'s answer."""
+        self._retire()
+        self._call.cancel()
+        waiting = [f for _, f in self._queue] + [f for fs in self._sent.values() for f in fs]
+        self._queue.clear()
+        self._sent.clear()
+        for future in waiting:
+            if not future.done():
+                future.set_exception(stream_failed(error))
+
+    async def wait_closed(self) -> None:
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await self.wait_closed()
+
+
+class OrderStreams:
+    """The open caller streams, by ``authorization`` header."""
+
+    def __init__(self, channel: Callable[[], grpc.aio.Channel], *, max_streams: int = 1_000,
+                 idle_seconds: float = 30.0) -> None:
+        self._channel, self._max, self._idle = channel, max_streams, idle_seconds
+        self._streams: dict[str, CallerStream] = {}
+        self._closing: dict[CallerStream, asyncio.Task[None]] = {}
+
+    async def place(self, authorization: str, request: engine_pb2.PlaceOrderRequest,
+                    deadline_seconds: float) -> Result | None:
+        """The answer to ``request`` over the caller's stream; None when no stream can be
+        opened now (too many callers): the caller then makes the unary call."""
+        stream = self._streams.get(authorization)
+        if stream is None or stream.closed:
+            if len(self._streams) >= self._max:
+                return None
+            stream = CallerStream(self._channel(), authorization, self._idle, self._closed)
+            self._streams[authorization] = stream
+        return await stream.place(request, deadline_seconds)
+
+    def _closed(self, stream: CallerStream) -> None:
+        if self._streams.get(stream.authorization) is stream:
+            del self._streams[stream.authorization]
+        self._closing[stream] = asyncio.get_running_loop().create_task(self._reap(stream))
+
+    async def _reap(self, stream: CallerStream) -> None:
+        await stream.wait_closed()
+        self._closing.pop(stream, None)
+
+    async def close(self) -> None:
+        streams = [*self._streams.values(), *self._closing]
+        self._streams.clear()
+        for stream in streams:
+            await stream.close()
