@@ -43,6 +43,7 @@ def test_empty_variable_means_default() -> None:
     ("TRADEMESH_SHUTDOWN_GRACE_SECONDS", "nan"),
     ("TRADEMESH_SHUTDOWN_GRACE_SECONDS", "-1"),
     ("TRADEMESH_JWT_TTL_SECONDS", "0"),
+    ("TRADEMESH_EVENT_LOOP", "trio"),
 ])
 def test_bad_values_are_refused_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
@@ -52,3 +53,15 @@ def test_bad_values_are_refused_naming_the_variable(name: str, value: str) -> No
 def test_as_env_round_trips() -> None:
     s = Settings.from_env({"TRADEMESH_FEED_PORT": "1234", "TRADEMESH_MONGO_URL": "mongodb://x"})
     assert Settings.from_env(s.as_env()) == s
+
+
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_a_service_runs_on_the_configured_event_loop(loop: str) -> None:
+    import asyncio
+
+    from mesh_runtime.event_loop import run
+
+    async def loop_type() -> str:
+        return type(asyncio.get_running_loop()).__module__.split(".")[0]
+
+    assert run(loop_type(), Settings.from_env({"TRADEMESH_EVENT_LOOP": loop}).event_loop) == loop
