@@ -8,13 +8,15 @@ feed (``feed_svc.app.run``) as child processes, then from this process: a maker 
 deep ask ladder on SOL-USD and a taker buying ``--rate`` times a second (one trade and one
 depth diff each), and N clients. Reports delivered messages/s and the delay from the
 engine event's time (the command's timestamp) to a client's receipt, p50/p99/max, measured
-on a sample of clients (every client counts its messages).
+on a sample of clients (every client counts its messages and trades: ``trades_per_client_min``
+equal to ``trades`` means every client got every trade; sampled clients also check order).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import statistics
@@ -26,12 +28,12 @@ from datetime import datetime
 from pathlib import Path
 
 import grpc
-import websockets
-from trademesh.v1 import engine_pb2, engine_pb2_grpc, order_pb2
+from trademesh.v1 import engine_pb2, engine_pb2_grpc, feed_pb2, feed_pb2_grpc, order_pb2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.engine_harness import free_port, wait_serving
+from mesh_runtime import event_loop
 from mesh_runtime.config import Settings
 from mesh_runtime.embedded_postgres import EmbeddedPostgres
 from mesh_runtime.embedded_redis import EmbeddedRedis
@@ -39,6 +41,9 @@ from mesh_runtime.tokens import TokenSigner, ensure_keypair
 
 MARKET = "SOL-USD"
 SAMPLED = 50
+#: BENCH_FEED_TIMELINE=path: every sampled delay as (where, receipt ms, delay ms) to a JSON file
+TIMELINE: list[tuple[str, float, float]] | None = [] if os.environ.get(
+    "BENCH_FEED_TIMELINE") else None
 
 
 async def engine_role() -> None:
@@ -87,37 +92,131 @@ async def feed_role() -> None:
         profiler.dump_stats(profile_to)
 
 
-class Client:
+class Client(asyncio.Protocol):
+    """One lean WebSocket client: a raw asyncio protocol that parses frames itself, counts
+    every message of every frame (each data message holds ``"stream"`` once) and, when
+    sampled, decodes the frames with trades to time them. A thousand ``websockets``
+    clients in one process spend more CPU than the feed under test and so would measure
+    themselves; this one costs a few microseconds a frame and still checks every frame
+    (final, unmasked text frames; pings answered; a close frame's reason kept)."""
+
     def __init__(self, sampled: bool) -> None:
-        self.sampled, self.messages, self.frames = sampled, 0, 0
+        self.sampled, self.messages, self.frames, self.trades = sampled, 0, 0, 0
+        self.last_trade_id, self.out_of_order = 0, 0
         self.delays: list[float] = []
         self.counting = False
         self.closed_reason: str | None = None
+        self._buffer = bytearray()
+        self._open = False
+        self._transport: asyncio.Transport | None = None
+        self.ready = asyncio.Event()
+        self.done = asyncio.Event()
 
-    async def run(self, port: int, ready: asyncio.Event) -> None:
-        async with websockets.connect(f"ws://127.0.0.1:{port}/ws?batch=1", max_queue=None,
-                                      compression=None, open_timeout=60) as ws:
-            await ws.send(json.dumps({"method": "SUBSCRIBE", "id": 1,
-                                      "params": [f"trades@{MARKET}", f"depth@{MARKET}"]}))
-            ready.set()
-            try:
-                async for frame in ws:
-                    self._on_frame(frame if isinstance(frame, str) else frame.decode())
-            except websockets.ConnectionClosed as closed:
-                self.closed_reason = closed.rcvd.reason if closed.rcvd else "closed"
+    async def run(self, port: int) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.create_connection(lambda: self, "127.0.0.1", port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        assert self._transport is not None
+        self._transport.write(
+            (f"GET /ws?batch=1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+             f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+             "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        await asyncio.wait_for(self.ready.wait(), 60)
+        self._send(0x1, json.dumps({"method": "SUBSCRIBE", "id": 1, "params": [
+            f"trades@{MARKET}", f"depth@{MARKET}"]}).encode())
 
-    def _on_frame(self, frame: str) -> None:
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.closed_reason is None:
+            self.closed_reason = f"lost: {exc}"
+        self.done.set()
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        assert len(payload) < 126 and self._transport is not None
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self._transport.write(bytes((0x80 | opcode, 0x80 | len(payload))) + mask + masked)
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._buffer
+        buffer += data
+        if not self._open:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            assert buffer.startswith(b"HTTP/1.1 101"), bytes(buffer[:200])
+            del buffer[:end + 4]
+            self._open = True
+            self.ready.set()
+        at, size = 0, len(buffer)
+        while size - at >= 2:
+            first, length = buffer[at], buffer[at + 1]
+            head = 2
+            if length == 126:
+                head = 4
+                if size - at < head:
+                    break
+                length = int.from_bytes(buffer[at + 2:at + 4], "big")
+            elif length == 127:
+                head = 10
+                if size - at < head:
+                    break
+                length = int.from_bytes(buffer[at + 2:at + 10], "big")
+            if size - at < head + length:
+                break
+            payload = bytes(buffer[at + head:at + head + length])
+            at += head + length
+            self._on_frame(first, payload)
+        del buffer[:at]
+
+    def _on_frame(self, first: int, payload: bytes) -> None:
+        opcode = first & 0x0F
+        if opcode == 0x9:
+            self._send(0xA, payload)
+            return
+        if opcode == 0x8:
+            self.closed_reason = payload[2:].decode() or "closed"
+            return
+        assert first == 0x81, f"not a final text frame: {first:#x}"
         if not self.counting:
             return
         now = time.time() * 1000
         self.frames += 1
-        self.messages += frame.count('"stream"')
-        if self.sampled and '"trades@' in frame:
-            items = json.loads(frame)
+        self.messages += payload.count(b'"stream"')
+        trades = payload.count(b'"trades@')
+        self.trades += trades
+        if self.sampled and trades:
+            items = json.loads(payload)
             for item in items if isinstance(items, list) else [items]:
                 if item.get("stream", "").startswith("trades@"):
-                    when = datetime.fromisoformat(item["data"]["time"]).timestamp() * 1000
+                    data = item["data"]
+                    when = datetime.fromisoformat(data["time"]).timestamp() * 1000
                     self.delays.append(now - when)
+                    if TIMELINE is not None:
+                        TIMELINE.append(("ws", now, now - when))
+                    trade_id = int(data["tradeId"])
+                    self.out_of_order += trade_id <= self.last_trade_id
+                    self.last_trade_id = trade_id
+
+
+async def probe(address: str, delays: list[float], counting: asyncio.Event) -> None:
+    """One gRPC ``Subscribe`` to the trades: the delay up to the feed's hub, the part of
+    the clients' delay that the WebSocket side cannot change."""
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = feed_pb2_grpc.FeedStub(channel)
+        request = feed_pb2.SubscribeRequest(channels=[f"trades@{MARKET}"])
+        async for response in stub.Subscribe(request):
+            if counting.is_set() and response.WhichOneof("data") == "trade":
+                now = time.time() * 1000
+                delays.append(now - response.trade.time.ToMilliseconds())
+                if TIMELINE is not None:
+                    TIMELINE.append(("hub", now, delays[-1]))
 
 
 async def order_flow(address: str, signer: TokenSigner, rate: int, seconds: float) -> int:
@@ -173,17 +272,20 @@ def cpu_seconds(pid: int) -> float:
 
 async def run_round(settings: Settings, signer: TokenSigner, clients: int, rate: int,
                     seconds: float, pids: dict[str, int]) -> dict[str, object]:
-    fleet = [Client(i < SAMPLED) for i in range(clients)]
-    tasks = []
+    step = max(1, clients // SAMPLED)  # sampled clients spread over the connection order
+    fleet = [Client(i % step == step - 1) for i in range(clients)]
     for i, client in enumerate(fleet):
-        ready = asyncio.Event()
-        tasks.append(asyncio.create_task(client.run(settings.ws_port, ready)))
-        await asyncio.wait_for(ready.wait(), 60)
+        await client.run(settings.ws_port)
         if i % 50 == 49:
             await asyncio.sleep(0.05)
+    probe_delays: list[float] = []
+    counting = asyncio.Event()
+    prober = asyncio.create_task(probe(settings.address("feed"), probe_delays, counting))
     await asyncio.sleep(1.0)  # snapshots and replies delivered
     for client in fleet:
         client.counting = True
+    counting.set()
+    print(f"{clients} clients connected; order flow starts", file=sys.stderr, flush=True)
     started, cpu0 = time.monotonic(), {k: cpu_seconds(p) for k, p in pids.items()}
     own0 = time.process_time()
     trades = await order_flow(settings.address("engine"), signer, rate, seconds)
@@ -192,19 +294,33 @@ async def run_round(settings: Settings, signer: TokenSigner, clients: int, rate:
     cpu = {f"cpu_{k}_pct": round(100 * (cpu_seconds(p) - cpu0[k]) / elapsed)
            for k, p in pids.items()}
     cpu["cpu_clients_pct"] = round(100 * (time.process_time() - own0) / elapsed)
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    disconnected = sum(c.closed_reason is not None for c in fleet)
+    prober.cancel()
+    await asyncio.gather(prober, return_exceptions=True)
+    probe_delays.sort()
+    if TIMELINE is not None:
+        await asyncio.to_thread(Path(os.environ["BENCH_FEED_TIMELINE"]).write_text,
+                                json.dumps(TIMELINE))
+        TIMELINE.clear()
+    for client in fleet:
+        client.close()
+    await asyncio.wait_for(asyncio.gather(*(c.done.wait() for c in fleet)), 60)
     delays = sorted(d for c in fleet for d in c.delays)
     messages = sum(c.messages for c in fleet)
     return {"clients": clients, "trades": trades, "seconds": round(elapsed, 1),
             "messages": messages, "messages_per_s": round(messages / elapsed),
             "frames_per_s": round(sum(c.frames for c in fleet) / elapsed),
-            "trades_per_client_min": min(c.messages for c in fleet),
+            "trades_per_client_min": min(c.trades for c in fleet),
+            "out_of_order": sum(c.out_of_order for c in fleet),
             "delay_ms_p50": round(statistics.median(delays), 1) if delays else None,
             "delay_ms_p99": round(delays[int(len(delays) * 0.99) - 1], 1) if delays else None,
             "delay_ms_max": round(delays[-1], 1) if delays else None,
-            "disconnected": sum(c.closed_reason is not None for c in fleet), **cpu}
+            "disconnected": disconnected,
+            "hub_ms_p50": _at(probe_delays, 0.5), "hub_ms_p99": _at(probe_delays, 0.99), **cpu}
+
+
+def _at(ordered: list[float], share: float) -> float | None:
+    return round(ordered[max(0, int(len(ordered) * share) - 1)], 1) if ordered else None
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -251,4 +367,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=20.0)
     arguments = parser.parse_args()
     role = {"engine": engine_role, "feed": feed_role}.get(arguments.role)
-    asyncio.run(role() if role else main(arguments))
+    if role:
+        event_loop.run(role(), Settings.from_env().event_loop)
+    else:
+        asyncio.run(main(arguments))

@@ -99,7 +99,8 @@ class FeedNode:
         self.bridge = Bridge(self.hub, TokenCheck(verifier, self.revocations), config.limits)
         self.ws = AsgiServer(build_app(self.bridge), settings.host,
                              settings.ws_port if ws_port is None else ws_port,
-                             settings.log_level, grace_seconds=1)
+                             settings.log_level, grace_seconds=1,
+                             ws_deflate=False)  # frames are shared bytes: never compressed
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:

@@ -1,6 +1,7 @@
 """Proto ↔ feed values: the feed's one importer of generated message classes (besides the
 servicer). A :class:`Frame` is one outgoing message, encoded once for every subscriber:
-the gRPC door sends ``response``; the WebSocket door sends ``text``,
+the gRPC door sends ``response``; the WebSocket door sends ``text`` (or ``wire``, the
+same text already framed),
 ``{"stream": <channel>, "data": {...}}`` with protobuf's JSON mapping (lowerCamelCase,
 decimal strings, RFC 3339 times). Depth data also says ``"type": "snapshot"|"update"``.
 """
@@ -17,6 +18,7 @@ from trademesh.v1 import event_pb2, feed_pb2, market_pb2
 
 from feed_svc.book import Book, Level
 from feed_svc.stats import Candle, TickerStats, text
+from feed_svc.wire import text_frame
 
 PublishRequest = feed_pb2.PublishMarketDataRequest
 Batch = feed_pb2.MarketDataBatch
@@ -49,6 +51,11 @@ class Frame:
             data["type"] = "update"
         return json.dumps({"stream": self.response.channel, "data": data},
                           separators=(",", ":"))
+
+    @cached_property
+    def wire(self) -> bytes:
+        """``text`` as a WebSocket text frame, framed once for every client."""
+        return text_frame(self.text)
 
 
 def millis(ts: Timestamp) -> int:

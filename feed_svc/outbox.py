@@ -48,17 +48,20 @@ class Outbox(Generic[P]):
     _items: deque[Message[P]] = field(default_factory=deque)
     _latest: dict[str, Message[P]] = field(default_factory=dict)
     _stale: set[str] = field(default_factory=set)
-    _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Set on every push and on close; may be shared by many outboxes (one pacer waiting
+    #: for any of them: see ``ws_bridge``); then only that pacer may call ``wait``.
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def push(self, message: Message[P]) -> None:
         if self.closed_reason is not None:
             return
         mode = message.mode
-        if mode is Mode.CONFLATE:
-            key = message.key or message.channel
-            self._latest.pop(key, None)
-            self._latest[key] = message
+        if mode is Mode.STRICT:
+            if len(self._items) >= self.limit:
+                self.close(f"SLOW_CONSUMER: more than {self.limit} messages waiting")
+                return
+            self._items.append(message)
         elif mode is Mode.DIFF:
             if message.channel in self._stale:
                 return
@@ -71,12 +74,11 @@ class Outbox(Generic[P]):
             self._drop_items(message.channel)
             self._stale.discard(message.channel)
             self._items.append(message)
-        elif len(self._items) >= self.limit:
-            self.close(f"SLOW_CONSUMER: more than {self.limit} messages waiting")
-            return
         else:
-            self._items.append(message)
-        self._wakeup.set()
+            key = message.key or message.channel
+            self._latest.pop(key, None)
+            self._latest[key] = message
+        self.wakeup.set()
 
     def forget(self, channel: str) -> None:
         """Drops everything queued for ``channel`` (after an unsubscribe)."""
@@ -90,7 +92,7 @@ class Outbox(Generic[P]):
             self.closed_reason = reason
             self._items.clear()
             self._latest.clear()
-        self._wakeup.set()
+        self.wakeup.set()
         self.closed.set()
 
     def __len__(self) -> int:
@@ -99,24 +101,35 @@ class Outbox(Generic[P]):
     async def wait(self) -> None:
         """Returns once something is waiting (or the outbox is closed)."""
         while not len(self) and self.closed_reason is None:
-            self._wakeup.clear()
-            await self._wakeup.wait()
+            self.wakeup.clear()
+            await self.wakeup.wait()
 
     async def take(self, most: int = 256) -> list[Message[P]]:
         """Waits for messages and returns up to about ``most`` of them, oldest first; an
         empty list means the outbox was closed (see ``closed_reason``)."""
         await self.wait()
+        return self.take_now(most)
+
+    def take_now(self, most: int = 256) -> list[Message[P]]:
+        """What :meth:`take` returns, without waiting (empty when nothing is waiting)."""
         if self.closed_reason is not None:
             return []
-        out = [self._items.popleft() for _ in range(min(most, len(self._items)))]
+        items = self._items
+        if len(items) <= most:
+            out = list(items)
+            items.clear()
+        else:
+            out = [items.popleft() for _ in range(most)]
         if len(out) < most:
-            out.extend(self._latest.values())
-            self._latest.clear()
-            for channel in sorted(self._stale):
-                fresh = self.resnapshot(channel)
-                if fresh is not None:
-                    out.append(fresh)
-            self._stale.clear()
+            if self._latest:
+                out.extend(self._latest.values())
+                self._latest.clear()
+            if self._stale:
+                for channel in sorted(self._stale):
+                    fresh = self.resnapshot(channel)
+                    if fresh is not None:
+                        out.append(fresh)
+                self._stale.clear()
         return out
 
     def _drop_items(self, channel: str) -> None:

@@ -29,9 +29,10 @@ class AsgiServer:
 
     def __init__(self, app: ASGIApp, host: str, port: int, log_level: str = "warning", *,
                  lifespan: Literal["auto", "on", "off"] = "off",
-                 grace_seconds: float = 5.0) -> None:
+                 grace_seconds: float = 5.0, ws_deflate: bool = True) -> None:
         config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(),
                                 lifespan=lifespan, access_log=False, ws="websockets-sansio",
+                                ws_per_message_deflate=ws_deflate,
                                 timeout_graceful_shutdown=max(1, math.ceil(grace_seconds)))
         self._server = QuietSignalServer(config)
 

@@ -20,13 +20,13 @@ class NeverReading:
         self.reader, self.writer = reader, writer
 
     @classmethod
-    async def connect(cls, port: int) -> NeverReading:
+    async def connect(cls, port: int, path: str = "/ws") -> NeverReading:
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect(("127.0.0.1", port))
         reader, writer = await asyncio.open_connection(sock=sock, limit=2**16)
         key = base64.b64encode(os.urandom(16)).decode()
-        writer.write((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        writer.write((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
                       f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                       "Sec-WebSocket-Version: 13\r\n\r\n").encode())
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT)
@@ -80,6 +80,40 @@ async def test_a_never_reading_client_delays_nobody_and_is_disconnected(feed: Fe
         assert "SLOW_CONSUMER" in await slow.read_close_reason()
     finally:
         await fast.close()
+        slow.close()
+        await engine.close()
+
+
+async def test_a_never_reading_batched_client_delays_nobody_and_is_disconnected(
+        feed: Feed) -> None:
+    """The pacer skips a batched client whose socket is full; the others (sharing one
+    rendered frame per tick) still get every trade in order, and the stuck one is cut off
+    with SLOW_CONSUMER once its outbox overflows."""
+    engine = feed.engine()
+    fast = [await WsClient.connect(feed.ws_port, batch=True) for _ in range(3)]
+    slow = await NeverReading.connect(feed.ws_port, "/ws?batch=1")
+    try:
+        slow.send_text('{"method":"SUBSCRIBE","params":["trades@BTC-PERP"],"id":1}')
+        for client in fast:
+            await client.call("SUBSCRIBE", ["trades@BTC-PERP"])
+        bridge, trade_id, received = feed.node.bridge, 0, [0] * len(fast)
+        assert bridge.paced == len(fast) + 1  # all written by the shared pacer
+        for _ in range(200):  # rounds of 500 trades until the slow client is cut off
+            for _ in range(500):
+                trade_id += 1
+                engine.trade("BTC-PERP", trade_id, "100", "1", NOW)
+            for i, client in enumerate(fast):
+                for _ in range(500):
+                    data = await client.stream("trades@BTC-PERP")
+                    received[i] += 1
+                    assert data.get("tradeId") == str(received[i]), data
+            if bridge.slow_disconnects:
+                break
+        assert bridge.slow_disconnects == 1 and received == [trade_id] * len(fast)
+        assert "SLOW_CONSUMER" in await slow.read_close_reason()
+    finally:
+        for client in fast:
+            await client.close()
         slow.close()
         await engine.close()
 

@@ -124,3 +124,22 @@ def test_depth_changes_between_views() -> None:
     new = [(101, 1), (100, 4), (98, 2)]
     assert sorted(_changes(old, new)) == [(99, 0), (100, 4), (101, 1)]
     assert _changes(new, new) == []
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65_535, 65_536, 70_000])
+def test_text_frames_parse_as_websocket_frames(size: int) -> None:
+    from websockets.client import ClientProtocol
+    from websockets.frames import Frame as WsFrame
+    from websockets.frames import Opcode
+    from websockets.protocol import State
+    from websockets.uri import parse_uri
+
+    from feed_svc.wire import text_frame
+
+    text = "é" * (size // 2) + "x" * (size % 2)  # multi-byte UTF-8 too
+    client = ClientProtocol(parse_uri("ws://localhost/ws"), state=State.OPEN, max_size=None)
+    client.receive_data(text_frame(text))
+    events = client.events_received()
+    assert len(events) == 1 and isinstance(events[0], WsFrame)
+    assert events[0].opcode is Opcode.TEXT and events[0].fin and not events[0].rsv1
+    assert bytes(events[0].data).decode() == text
