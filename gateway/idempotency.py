@@ -4,19 +4,22 @@ A key is claimed atomically (``SET NX``) with a *pending* record holding the req
 fingerprint (method, path, query, body hash). A retry with the same key then gets:
 the stored answer (``Idempotent-Replayed: true``) when the first is done; 409 while it is
 still in flight; 422 when its fingerprint differs. Answers the client cannot act on
-(5xx: the outcome may be unknown) release the key so a retry runs again — a client
-protects an order against running twice with its ``clientOrderId``. A pending claim
+(5xx: nothing happened, or the outcome is unknown) release the key so a retry runs again
+— except an order the engine has but had not answered by the deadline: its key stays
+pending until the engine's answer comes and then stores that answer (so a retry learns
+what happened rather than placing the order again). A pending claim
 expires after ``pending_seconds``, so a crashed replica does not block a key for a day.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -36,6 +39,9 @@ class StoredResponse:
     body: bytes
     media_type: str
     headers: dict[str, str] = field(default_factory=dict)
+    # For a 5xx whose real outcome is still coming (an order the engine had not answered
+    # by the deadline): produces that outcome's answer, to store in place of the 5xx.
+    later: Callable[[], Awaitable[StoredResponse]] | None = field(default=None, compare=False)
 
 
 Handler = Callable[[], Awaitable[StoredResponse]]
@@ -64,6 +70,7 @@ class IdempotencyStore:
         self._redis = client
         self.ttl_seconds = ttl_seconds
         self.pending_seconds = pending_seconds
+        self._settling: set[asyncio.Task[None]] = set()
 
     async def run(self, scope: str, key: str, print_: str, handler: Handler
                   ) -> tuple[StoredResponse, bool]:
@@ -88,6 +95,11 @@ class IdempotencyStore:
         return response, False
 
     async def _settle(self, redis_key: str, print_: str, response: StoredResponse) -> None:
+        if response.status >= 500 and response.later is not None:
+            task = asyncio.create_task(self._settle_later(redis_key, print_, response.later))
+            self._settling.add(task)
+            task.add_done_callback(self._settling.discard)
+            return
         if response.status >= 500:
             await self._release(redis_key)
             return
@@ -99,6 +111,17 @@ class IdempotencyStore:
             await self._redis.set(redis_key, record, ex=self.ttl_seconds)
         except (OSError, aioredis.RedisError):
             await self._release(redis_key)
+
+    async def _settle_later(self, redis_key: str, print_: str,
+                            later: Callable[[], Awaitable[StoredResponse]]) -> None:
+        """Keeps the key pending until the outcome is known, then stores its answer (a
+        retry meanwhile gets 409, afterwards the real answer)."""
+        try:
+            final = await asyncio.wait_for(later(), self.pending_seconds * 0.8)
+        except Exception:
+            await self._release(redis_key)
+            return
+        await self._settle(redis_key, print_, replace(final, later=None))
 
     async def _release(self, redis_key: str) -> None:
         with contextlib.suppress(OSError, aioredis.RedisError):  # else it expires anyway

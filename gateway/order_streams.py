@@ -13,8 +13,9 @@ Invariants:
   :class:`GatewayError` when the stream failed (the error the engine ended it with, or 503).
   Answers are matched by ``batch_id``, in order within a batch.
 * A request still queued here when its deadline passes is withdrawn (never sent: 504 and
-  nothing placed). Once sent, a deadline gives 504 and the order's fate is what the engine
-  decided; the caller can learn it by ``clientOrderId``, as after a unary timeout.
+  nothing placed). Once sent, a deadline gives :class:`OutcomePending` (a 504 that still
+  receives the engine's answer: an ``Idempotency-Key`` then stores that answer, so a
+  retry with the key learns what happened instead of placing the order twice).
 * A stream closes after ``idle_seconds`` without requests; at most ``max_streams`` are
   open (beyond that :meth:`OrderStreams.place` returns None: the caller goes unary).
 """
@@ -24,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -38,6 +39,20 @@ METHOD = "/trademesh.v1.Engine/PlaceOrders"
 MAX_BATCH = 200  # orders per stream message (the engine accepts up to 1,000)
 Result = engine_pb2.PlaceOrderResult
 Waiting = tuple[engine_pb2.PlaceOrderRequest, "asyncio.Future[Result]"]
+
+
+class OutcomePending(GatewayError):
+    """A 504 for an order the engine has but had not answered by the deadline: ``outcome``
+    still resolves to its answer (or fails with the stream), for whoever still needs it
+    (an ``Idempotency-Key`` waiting to store the real answer)."""
+
+    def __init__(self, outcome: asyncio.Future[Result]) -> None:
+        super().__init__(504, "DEADLINE_EXCEEDED", "the engine did not answer in time; the "
+                         "order may have been placed: look it up by clientOrderId or retry "
+                         "with the same Idempotency-Key")
+        self.outcome = outcome
+        # Set by the caller that knows how to render the answer (gateway.upstream).
+        self.reply: Callable[[], Awaitable[Any]] | None = None
 
 
 def stream_failed(error: BaseException) -> GatewayError:
@@ -80,10 +95,8 @@ class CallerStream:
             if waiting in self._queue:
                 self._queue.remove(waiting)  # never sent: nothing was placed
                 message = "the engine did not take the order in time; it was not placed"
-            else:
-                message = ("the engine did not answer in time; look the order up by "
-                           "clientOrderId")
-            raise GatewayError(504, "DEADLINE_EXCEEDED", message) from None
+                raise GatewayError(504, "DEADLINE_EXCEEDED", message) from None
+            raise OutcomePending(future) from None
 
     async def _write(self) -> None:
         try:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from starlette.requests import Request
@@ -29,11 +31,13 @@ from gateway.idempotency import (
     fingerprint,
     parse_key,
 )
+from gateway.order_streams import OutcomePending
 from gateway.rate_limit import RateLimiter
 from gateway.request_codec import build_request
 from gateway.request_id import request_id_of
 from gateway.response_codec import response_json
 from gateway.router import RouteMatch, RouteTable
+from gateway.routes import Route
 from gateway.upstream import Upstreams
 from gateway.upstream_errors import from_rpc_error
 from mesh_runtime.tokens import Claims
@@ -122,16 +126,16 @@ class Transcoder:
             timeout = call_timeout(self.timeout_seconds, request.headers.get(TIMEOUT_HEADER))
             reply = await self.upstreams.call(route, message, _metadata(request, request_id),
                                               timeout)
-            rendered: Response = JSONResponse(response_json(route, reply),
-                                              status_code=route.success_status)
+        except OutcomePending as exc:
+            later = exc.reply
+            return _stored(error_response(exc), None if later is None else
+                           lambda: _render(route, later()))
         except GatewayError as exc:
-            rendered = error_response(exc)
+            return _stored(error_response(exc))
         except grpc.aio.AioRpcError as exc:
-            rendered = error_response(from_rpc_error(exc))
-        headers = {k: v for k, v in rendered.headers.items()
-                   if k.lower() not in ("content-length", "content-type")}
-        return StoredResponse(rendered.status_code, bytes(rendered.body),
-                              rendered.media_type or "application/json", headers)
+            return _stored(error_response(from_rpc_error(exc)))
+        return _stored(JSONResponse(response_json(route, reply),
+                                    status_code=route.success_status))
 
     async def _read_body(self, request: Request) -> bytes:
         _check_content_type(request.headers.get("content-type"))
@@ -146,6 +150,23 @@ class Transcoder:
                 raise _too_large(self.max_body_bytes)
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _stored(rendered: Response,
+            later: Callable[[], Awaitable[StoredResponse]] | None = None) -> StoredResponse:
+    headers = {k: v for k, v in rendered.headers.items()
+               if k.lower() not in ("content-length", "content-type")}
+    return StoredResponse(rendered.status_code, bytes(rendered.body),
+                          rendered.media_type or "application/json", headers, later)
+
+
+async def _render(route: Route, reply: Awaitable[Any]) -> StoredResponse:
+    """The answer ``reply`` turns into: the route's success or the error it raised."""
+    try:
+        return _stored(JSONResponse(response_json(route, await reply),
+                                    status_code=route.success_status))
+    except GatewayError as exc:
+        return _stored(error_response(exc))
 
 
 def client_ip(request: Request) -> str:

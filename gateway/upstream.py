@@ -10,13 +10,14 @@ its own, so every call passes ``timeout=`` explicitly.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from gateway.order_streams import OrderStreams
+from gateway.order_streams import OrderStreams, OutcomePending, Result
 from gateway.routes import Route
 from gateway.upstream_errors import from_status
 
@@ -51,11 +52,14 @@ class Upstreams:
         if route.grpc_path == PLACE_ORDER and not (request.stop_loss or request.take_profit):
             authorization = dict(metadata).get("authorization")
             if authorization:
-                result = await self.orders.place(authorization, request, deadline_seconds)
+                try:
+                    result = await self.orders.place(authorization, request, deadline_seconds)
+                except OutcomePending as pending:
+                    outcome = pending.outcome
+                    pending.reply = lambda: _placed(route, outcome)
+                    raise
                 if result is not None:
-                    if result.HasField("error"):
-                        raise from_status(result.error)
-                    return route.response_class(order=result.order)
+                    return _reply(route, result)
         multicallable = self._callables.get(route.grpc_path)
         if multicallable is None:
             multicallable = self.channel(route.upstream).unary_unary(
@@ -84,3 +88,14 @@ class Upstreams:
         self._callables.clear()
         for channel in channels:
             await channel.close(None)
+
+
+def _reply(route: Route, result: Result) -> Any:
+    """A streamed order's answer as the unary call's response (or its error)."""
+    if result.HasField("error"):
+        raise from_status(result.error)
+    return route.response_class(order=result.order)
+
+
+async def _placed(route: Route, outcome: asyncio.Future[Result]) -> Any:
+    return _reply(route, await outcome)

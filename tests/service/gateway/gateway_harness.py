@@ -90,6 +90,8 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
             results = []
             for request in message.orders:
                 self.recorder.record(request, context)
+                if request.quantity == "7":  # a slow answer (the caller's deadline passes)
+                    await asyncio.sleep(1.5)
                 if request.quantity == "13":  # the stream breaks (an engine restart)
                     await context.abort(grpc.StatusCode.UNAVAILABLE, "engine restarting")
                 if request.quantity == "1000000":

@@ -143,6 +143,27 @@ async def test_retry_while_in_flight_is_409(gateway: GatewayFactory,
     assert replay.status_code == 200 and replay.headers["Idempotent-Replayed"] == "true"
 
 
+async def test_an_order_answered_after_its_deadline_is_stored_not_placed_again(
+        gateway: GatewayFactory, mesh: Mesh) -> None:
+    client = await gateway()
+    body = {**ORDER, "quantity": "7"}  # the engine double answers it after 1.5 s
+    headers = {"Idempotency-Key": "late-order", "grpc-timeout": "300m"}
+    late = await client.post("/api/v1/orders", json=body, headers=headers)
+    assert late.status_code == 504 and late.json()["error"]["code"] == "DEADLINE_EXCEEDED"
+    retry = await client.post("/api/v1/orders", json=body, headers=headers)
+    assert retry.status_code == 409, retry.text  # the outcome is still coming
+    for _ in range(100):  # bounded: until the engine's answer has been stored
+        await asyncio.sleep(0.05)
+        replay = await client.post("/api/v1/orders", json=body, headers=headers)
+        if replay.status_code != 409:
+            break
+    assert replay.status_code == 201, replay.text
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json()["quantity"] == "7"
+    placed = [c for c in mesh.recorder.calls if c.request.DESCRIPTOR.name == "PlaceOrderRequest"]
+    assert len(placed) == 1  # once, though asked three times
+
+
 async def test_a_server_error_releases_the_key(gateway: GatewayFactory, mesh: Mesh) -> None:
     client = await gateway()
     headers = {"Idempotency-Key": "withdraw-1"}
