@@ -370,4 +370,4 @@ if __name__ == "__main__":
     if role:
         event_loop.run(role(), Settings.from_env().event_loop)
     else:
-        asyncio.run(main(arguments))
+        event_loop.run(main(arguments), Settings.from_env().event_loop)

@@ -41,6 +41,8 @@ from typing import Any
 import httpx
 import orjson
 
+from mesh_runtime import event_loop
+
 READY_LINE = "Press Ctrl-C to stop."
 UP_TIMEOUT = 180.0
 STOP_TIMEOUT = 60.0
@@ -378,7 +380,7 @@ def main() -> None:
     args = parser.parse_args()
     with running_mesh() as mesh:
         print(f"mesh up: {mesh.base_url}", flush=True)
-        asyncio.run(bench(mesh, args))
+        event_loop.run(bench(mesh, args), "uvloop")
 
 
 if __name__ == "__main__":
