@@ -92,7 +92,8 @@ class FeedNode:
         self.revocations = RedisRevocations.from_url(settings.redis_dsn)
         servicer = FeedServicer(self.hub, self.relay.publish, self.oracle,
                                 Authenticator(verifier, self.revocations), clock_ms,
-                                queue=config.limits.queue)
+                                queue=config.limits.queue,
+                                token_recheck_seconds=config.limits.token_recheck_seconds)
         self.service = GrpcService(
             "feed", settings.host, settings.feed_port if grpc_port is None else grpc_port,
             [register(servicer)], grace_seconds=settings.shutdown_grace_seconds)

@@ -18,6 +18,7 @@ from feed_svc.codec import Frame, PublishRequest
 from feed_svc.hub import Hub
 from feed_svc.oracle import InvalidPrice, OracleIsReal
 from feed_svc.outbox import Outbox
+from feed_svc.token_watch import until_invalid
 from mesh_runtime.grpc_auth import Authenticator, InvalidToken, RevocationUnavailable
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -35,9 +36,10 @@ class Oracle(Protocol):
 class FeedServicer(feed_pb2_grpc.FeedServicer):
     def __init__(self, hub: Hub, publish: Callable[[PublishRequest], None],
                  oracle: Oracle | None, auth: Authenticator, clock_ms: Callable[[], int], *,
-                 queue: int = 2_000) -> None:
+                 queue: int = 2_000, token_recheck_seconds: float = 5.0) -> None:
         self._hub, self._publish, self._oracle = hub, publish, oracle
         self._auth, self._clock, self._queue = auth, clock_ms, queue
+        self.token_recheck_seconds = token_recheck_seconds
 
     async def Subscribe(self, request: feed_pb2.SubscribeRequest,  # type: ignore[override]
                         context: Context) -> None:
@@ -45,10 +47,11 @@ class FeedServicer(feed_pb2_grpc.FeedServicer):
             channels = [parse(name, self._hub.markets) for name in request.channels]
         except UnknownChannel as err:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"channels: {err}")
-        user_id = ""
+        user_id, claims = "", None
         if any(c.kind is Kind.USER for c in channels):
             try:
-                user_id = (await self._auth.authenticate(context)).user_id
+                claims = await self._auth.authenticate(context)
+                user_id = claims.user_id
             except InvalidToken as err:
                 await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(err))
             except RevocationUnavailable as err:
@@ -56,17 +59,23 @@ class FeedServicer(feed_pb2_grpc.FeedServicer):
         outbox: Outbox[Frame] = Outbox(self._queue, self._hub.resnapshot)
         writer = asyncio.create_task(_drain(outbox, context))
         closed = asyncio.create_task(outbox.closed.wait())
+        tasks: list[asyncio.Task[Any]] = [writer, closed]
+        if claims is not None:  # the user channel lasts as long as the token
+            tasks.append(asyncio.create_task(
+                until_invalid(self._auth.check, claims, self.token_recheck_seconds)))
         try:
             for channel in {c.name: c for c in channels}.values():
                 self._hub.subscribe(outbox, channel, user_id)
-            await asyncio.wait([writer, closed], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._hub.drop(outbox)
-            for task in (writer, closed):
+            for task in tasks:
                 task.cancel()  # a write blocked on a client that does not read included
-            await asyncio.gather(writer, closed, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
         if writer.done() and not writer.cancelled() and writer.exception() is not None:
             raise writer.exception()  # type: ignore[misc]
+        if len(tasks) == 3 and tasks[2].done() and not tasks[2].cancelled():
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, tasks[2].result())
         await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, outbox.closed_reason or "")
 
     async def PublishMarketData(

@@ -22,8 +22,9 @@ from feed_svc.channels import Channel, Kind, UnknownChannel, parse
 from feed_svc.codec import Frame
 from feed_svc.hub import Hub
 from feed_svc.outbox import Message, Mode, Outbox
+from feed_svc.token_watch import until_invalid
 from mesh_runtime.revocation import RevocationUnavailable, TokenCheck
-from mesh_runtime.tokens import InvalidToken
+from mesh_runtime.tokens import Claims, InvalidToken
 
 
 class State(Enum):
@@ -51,6 +52,9 @@ class Limits:
     # frame carries what arrives meanwhile: 10 µs per batched connection (1 ms at 100, 10 ms
     # at 1,000) and at least as long as the last tick's work (the pacer sends at most half
     # the time), capped here. Fewer, fuller frames when many clients share the CPU.
+    # How often an authenticated connection's token is checked for revocation (its expiry
+    # is acted on at the second).
+    token_recheck_seconds: float = 5.0
     linger_seconds: float = 0.05
     linger_per_connection: float = 0.000_01
 
@@ -74,6 +78,7 @@ class Session:
         self.channels: dict[str, Channel] = {}
         self.user_id = ""
         self._later: list[Channel] = []
+        self._token_watch: asyncio.Task[None] | None = None
 
     def move(self, to: State) -> None:
         if to not in _MOVES[self.state]:
@@ -81,6 +86,8 @@ class Session:
         self.state = to
         if to is State.CLOSED:
             self._hub.drop(self.outbox)
+            if self._token_watch is not None:
+                self._token_watch.cancel()
 
     async def receive(self, raw: str | bytes) -> None:
         """Handles one client message; its reply is queued on the outbox."""
@@ -120,7 +127,8 @@ class Session:
                 or self._verifier is None:
             raise RequestError("INVALID_REQUEST", "params: expected [token]")
         try:
-            user_id = (await self._verifier.verify(params[0])).user_id
+            claims = await self._verifier.verify(params[0])
+            user_id = claims.user_id
         except InvalidToken as err:
             raise RequestError("UNAUTHENTICATED", str(err)) from None
         except RevocationUnavailable as err:
@@ -132,7 +140,26 @@ class Session:
         if user is not None:
             self.channels["user"] = user
             self._hub.subscribe(self.outbox, user, user_id)
+        if self._token_watch is not None:
+            self._token_watch.cancel()
+        self._token_watch = asyncio.create_task(self._watch(claims))
         return {"userId": user_id}
+
+    async def _watch(self, claims: Claims) -> None:
+        """Ends the authentication when its token expires or is revoked: the user channel
+        stops and the client is told with an error message (``"id": null``); public
+        channels go on, and AUTH may come again."""
+        assert self._verifier is not None
+        reason = await until_invalid(self._verifier, claims, self._limits.token_recheck_seconds)
+        user = self.channels.pop("user", None)
+        if user is not None:
+            self._hub.unsubscribe(self.outbox, user, self.user_id)
+        self.user_id = ""
+        self._token_watch = None
+        self.outbox.push(Message("", Mode.STRICT, Frame.reply({"error": {
+            "code": "UNAUTHENTICATED",
+            "message": f"{reason}: the user channel has stopped; AUTH again to resume"},
+            "id": None})))
 
     def _channels(self, params: list[Any]) -> list[Channel]:
         try:

@@ -18,7 +18,7 @@ from mesh_runtime.tokens import Claims, InvalidToken, TokenVerifier, bearer_toke
 class Authenticator:
     def __init__(self, verifier: TokenVerifier, revocations: Revocations | None = None) -> None:
         self._verifier = verifier
-        self._check = TokenCheck(verifier, revocations)
+        self.check = TokenCheck(verifier, revocations)
 
     def claims(self, context: grpc.aio.ServicerContext[Any, Any]) -> Claims:
         """The verified claims, or :class:`InvalidToken` saying why not (no revocation
@@ -28,7 +28,7 @@ class Authenticator:
     async def authenticate(self, context: grpc.aio.ServicerContext[Any, Any]) -> Claims:
         """The claims of a valid, unrevoked token; raises :class:`InvalidToken` (answer
         UNAUTHENTICATED) or :class:`RevocationUnavailable` (answer UNAVAILABLE)."""
-        return await self._check.verify(bearer_token(authorization(context)))
+        return await self.check.verify(bearer_token(authorization(context)))
 
 
 def authorization(context: grpc.aio.ServicerContext[Any, Any]) -> str | None:
