@@ -17,7 +17,7 @@ from typing import Any
 
 import grpc
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from gateway.access import Access
 from gateway.deadline import HEADER as TIMEOUT_HEADER
@@ -35,7 +35,7 @@ from gateway.order_streams import OutcomePending
 from gateway.rate_limit import RateLimiter
 from gateway.request_codec import build_request
 from gateway.request_id import request_id_of
-from gateway.response_codec import response_json
+from gateway.response_codec import FastJSONResponse, response_json
 from gateway.router import RouteMatch, RouteTable
 from gateway.routes import Route
 from gateway.upstream import Upstreams
@@ -134,8 +134,8 @@ class Transcoder:
             return _stored(error_response(exc))
         except grpc.aio.AioRpcError as exc:
             return _stored(error_response(from_rpc_error(exc)))
-        return _stored(JSONResponse(response_json(route, reply),
-                                    status_code=route.success_status))
+        return _stored(FastJSONResponse(response_json(route, reply),
+                                        status_code=route.success_status))
 
     async def _read_body(self, request: Request) -> bytes:
         _check_content_type(request.headers.get("content-type"))
@@ -163,8 +163,8 @@ def _stored(rendered: Response,
 async def _render(route: Route, reply: Awaitable[Any]) -> StoredResponse:
     """The answer ``reply`` turns into: the route's success or the error it raised."""
     try:
-        return _stored(JSONResponse(response_json(route, await reply),
-                                    status_code=route.success_status))
+        return _stored(FastJSONResponse(response_json(route, await reply),
+                                        status_code=route.success_status))
     except GatewayError as exc:
         return _stored(error_response(exc))
 
