@@ -8,7 +8,10 @@ import os
 import socket
 import time
 
+import grpc
+import pytest
 from feed_clients import WAIT, Feed, WsClient, apply_depth, free_port, start_node
+from trademesh.v1 import feed_pb2, feed_pb2_grpc
 
 NOW = time.time_ns() // 1_000_000
 
@@ -150,3 +153,42 @@ async def test_two_replicas_serve_the_same_streams(feed: Feed) -> None:
         await engine.close()
         await other.stop()
 
+
+
+async def test_a_never_reading_grpc_subscriber_delays_nobody_and_is_cut_off(
+        feed: Feed) -> None:
+    """gRPC ``Subscribe`` has the same bounded outbox: a subscriber that stops reading
+    (HTTP/2 flow control then stops the server's writes) delays no one and, once its outbox
+    overflows, its stream ends with RESOURCE_EXHAUSTED naming SLOW_CONSUMER."""
+    engine = feed.engine()
+    listeners = feed.node.hub._listeners  # who the hub pushes trades@BTC-PERP to
+    async with grpc.aio.insecure_channel(feed.address) as channel:
+        stub = feed_pb2_grpc.FeedStub(channel)
+        request = feed_pb2.SubscribeRequest(channels=["trades@BTC-PERP"])
+        fast, slow = stub.Subscribe(request), stub.Subscribe(request)
+        try:
+            for _ in range(500):  # bounded: until both are subscribed
+                if len(listeners.get("trades@BTC-PERP", ())) == 2:
+                    break
+                await asyncio.sleep(0.01)
+            trade_id = received = 0
+            for _ in range(400):  # rounds of 500 trades until the slow one is dropped
+                for _ in range(500):
+                    trade_id += 1
+                    engine.trade("BTC-PERP", trade_id, "100", "1", NOW)
+                for _ in range(500):  # the fast one gets every trade, in order
+                    reply = await asyncio.wait_for(fast.read(), WAIT)
+                    received += 1
+                    assert reply.trade.trade_id == str(received)
+                if len(listeners["trades@BTC-PERP"]) == 1:
+                    break
+            assert len(listeners["trades@BTC-PERP"]) == 1 and received == trade_id
+            with pytest.raises(grpc.aio.AioRpcError) as cut:
+                for _ in range(10 * trade_id):  # what was in flight, then the end
+                    await asyncio.wait_for(slow.read(), WAIT)
+            assert cut.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "SLOW_CONSUMER" in (cut.value.details() or "")
+        finally:
+            fast.cancel()
+            slow.cancel()
+            await engine.close()
