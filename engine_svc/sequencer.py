@@ -139,13 +139,18 @@ class Sequencer:
     async def submit_many(self, commands: list[Command], render: Render[T]) -> list[T]:
         """Applies ``commands`` in order (other callers' commands may not come between
         them); returns one ``render(events, orders)`` per command once all are durable."""
+        return await self.enqueue_many(commands, render)
+
+    def enqueue_many(self, commands: list[Command], render: Render[T]) -> asyncio.Future[list[T]]:
+        """:meth:`submit_many` without waiting: ``commands`` are queued now (behind
+        everything queued before this call), the future resolves once they are durable."""
         if self._closing:
             raise EngineUnavailable("the engine is shutting down; retry shortly")
         if not self.healthy:
             raise EngineUnavailable("the engine is recovering; retry shortly")
         pending: _Pending[T] = _Pending(commands, render)
         self._queue.put_nowait(pending)
-        return await pending.future
+        return pending.future
 
     async def run(self) -> None:
         """The sequencer task: runs until :meth:`close` (then saves a final snapshot) or a

@@ -270,6 +270,26 @@ async def test_streamed_orders_answer_whole_orders_and_refuse_triggers(
     assert [lvl.values[0].string_value for lvl in book.asks] == ["200", "202"]
 
 
+async def test_a_streamed_message_of_too_many_orders_ends_the_stream(
+        harness: EngineHarness) -> None:
+    h = harness
+    await _fund(h, "mm", "SOL", "10", "m1")
+
+    async def requests():  # type: ignore[no-untyped-def]
+        yield engine_pb2.PlaceOrdersRequest(batch_id=1, orders=[
+            _limit("SOL-USD", order_pb2.SELL, "1", "200")])
+        yield engine_pb2.PlaceOrdersRequest(batch_id=2, orders=[
+            _limit("SOL-USD", order_pb2.SELL, "1", "201")] * 1001)
+
+    call = h.stub.PlaceOrders(requests(), metadata=h.auth("mm"))
+    first = await call.read()
+    assert first.batch_id == 1 and first.results[0].order.status == order_pb2.NEW
+    with pytest.raises(grpc.aio.AioRpcError) as ended:
+        await call.read()
+    assert ended.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "at most 1000" in (ended.value.details() or "")
+
+
 async def test_engine_status_reports_sequences(harness: EngineHarness) -> None:
     h = harness
     await _fund(h, "alice", "USD", "10", "a1")
