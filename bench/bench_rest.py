@@ -35,6 +35,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -196,13 +197,13 @@ async def sign_up(client: httpx.AsyncClient, quote_asset: str) -> Trader:
 @dataclass
 class OrderMaker:
     market: str
-    tick: float
+    tick: Decimal
     lot: str
 
     def body(self) -> dict[str, Any]:
         ticks = random.randint(1, 1000)  # 0.001..1 on SOL-USD: far below any ask
         return {"market": self.market, "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
-                "quantity": self.lot, "price": f"{ticks * self.tick:.8f}".rstrip("0")}
+                "quantity": self.lot, "price": str(ticks * self.tick)}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -339,12 +340,24 @@ async def open_loop(client: Pool, traders: list[Trader], maker: OrderMaker,
            time.perf_counter() - started)
 
 
+async def settled(mesh: Mesh, most_seconds: float = 120.0) -> None:
+    """Waits (bounded) until persistence has committed every event (``/readyz``)."""
+    async with httpx.AsyncClient(base_url=mesh.base_url.rsplit("/api/", 1)[0]) as client:
+        deadline = time.monotonic() + most_seconds
+        while time.monotonic() < deadline:
+            body = (await client.get("/readyz")).json()
+            if str(body.get("engine", {}).get("persistenceLag", "1")) == "0":
+                return
+            await asyncio.sleep(0.2)
+    print("persistence did not catch up; measuring anyway", flush=True)
+
+
 async def bench(mesh: Mesh, args: argparse.Namespace) -> None:
     limits = httpx.Limits(max_connections=max(args.clients, 64), max_keepalive_connections=None)
     async with httpx.AsyncClient(base_url=mesh.base_url, limits=limits, timeout=30) as client:
         markets = {m["symbol"]: m for m in (await client.get("/markets")).json()}
         market = markets[args.market]
-        maker = OrderMaker(args.market, float(market["tickSize"]), market["lotSize"])
+        maker = OrderMaker(args.market, Decimal(market["tickSize"]), market["lotSize"])
         traders = list(await asyncio.gather(*(sign_up(client, market["quoteAsset"])
                                               for _ in range(args.users))))
     pool = Pool(mesh.ports["gateway_port"], "/api/v1/orders", args.connections)
@@ -354,6 +367,7 @@ async def bench(mesh: Mesh, args: argparse.Namespace) -> None:
         print(f"gateway pid {mesh.gateway_pid()}; load {os.getloadavg()}", flush=True)
         with cpu_split(mesh.proc.pid):
             await saturation(pool, traders, maker, args.clients, args.seconds)
+        await settled(mesh)  # the open loop measures a steady state, not a backlog
         with cpu_split(mesh.proc.pid):
             await open_loop(pool, traders, maker, args.rate, args.rate_seconds)
         if args.keep_up:
