@@ -8,7 +8,7 @@ committed sequence once the batch's transaction has committed.
 Invariants:
 
 * The outbox is trimmed only below a sequence persistence said is committed, so an event
-  is deleted from Redis only once it is in PostgreSQL.
+  is deleted from Redis only once it is in PostgreSQL (lazily: at most every 0.25 s).
 * At most ``window`` batches are unacknowledged. An answer below the end of the batch it
   answers (persistence refused a gap, or another link moved it) ends the session; the
   next session resumes from persistence's committed sequence.
@@ -39,6 +39,7 @@ from mesh_runtime.config import Settings
 log = logging.getLogger("trademesh.engine.event_link")
 ENCODE_SLICE = 500  # events encoded between yields to the event loop (the sequencer's)
 READ_ENTRIES = 64  # outbox entries (each one sequencer batch) per read
+TRIM_SECONDS = 0.25  # the outbox is trimmed below the committed sequence this often at most
 Call = grpc.aio.StreamStreamCall[persistence_pb2.SyncEventsRequest,
                                  persistence_pb2.SyncEventsResponse]
 
@@ -75,6 +76,7 @@ class EventLink:
         self.sessions = 0
         self._redis: aioredis.Redis | None = None
         self._progress = False  # the last session had a batch acknowledged
+        self._trimmed, self._trimmed_at = 0, 0.0  # the outbox is trimmed below _trimmed
 
     @property
     def lag(self) -> int:
@@ -157,8 +159,12 @@ class EventLink:
                 raise Resync(f"sent up to {expected}, committed {answer.committed_sequence}")
 
     async def _acknowledged(self, committed: int) -> None:
-        if committed > self.committed:
+        """Records ``committed``; trims the outbox below it at most every ``TRIM_SECONDS``
+        (a Redis round trip per acknowledged batch would cost more than the batch)."""
+        now = time.monotonic()
+        if committed > self._trimmed and now - self._trimmed_at >= TRIM_SECONDS:
             await self._journal.trim_outbox_below(committed)
+            self._trimmed, self._trimmed_at = committed, now
         self.committed = committed
         self.head = max(self.head, committed)
 
@@ -166,7 +172,10 @@ class EventLink:
         """Up to about ``max_batch`` outbox events after ``after``; waits for the first.
         The request is built in place (protobuf copies nested messages on assignment)."""
         records = await self._read(after)
-        self.head = max(self.head, await self._journal.last_event_seq())
+        if len(records) < self._max_batch:  # read to the end: the newest is the head
+            self.head = max(self.head, records[-1][0])
+        else:
+            self.head = max(self.head, await self._journal.last_event_seq())
         request = persistence_pb2.SyncEventsRequest()
         events = request.batch.events
         for start in range(0, len(records), ENCODE_SLICE):

@@ -299,6 +299,7 @@ async def test_bad_input_is_4xx_naming_the_field_and_changes_nothing(
 async def test_readyz_reports_the_persistence_lag_draining(api: httpx.AsyncClient) -> None:
     """After trading, persistence catches up: /readyz shows the engine's sequences and a lag
     that reaches zero (polled, bounded)."""
+    await (await new_trader(api)).deposit("USD", "5")  # at least one event to persist
     base = str(api.base_url).rsplit("/api/v1", 1)[0]
     for _ in range(100):
         response = await api.get(f"{base}/readyz")
