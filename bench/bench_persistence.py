@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.engine_harness import free_port, wait_serving
-from engine_svc.app import build
+from engine_svc.app import build, tune_gc
 from engine_svc.core import Deposit, OrderFilled, OrderType, PlaceOrder, Side
 from engine_svc.event_link import EventLink
 from engine_svc.sequencer import Sequencer
@@ -164,6 +164,7 @@ async def run_engine_side(settings: Settings, args: argparse.Namespace) -> None:
         seq_task = asyncio.create_task(sequencer.run())
         link = TimedLink(journal, settings, sequencer.config, max_batch=args.batch)
         link.acks, link.changed = [], asyncio.Event()
+        tune_gc()  # as the engine process does
         await fund(sequencer)
         link_task = await throughput(sequencer, link, args.fills)
         await lag(sequencer, link, args.rate, args.seconds)

@@ -1,12 +1,16 @@
-"""CSV for ``COPY … (FORMAT csv)``: fast f-string rows for the big append-only tables,
-the :mod:`csv` module for everything else and as the fallback.
+"""CSV for ``COPY … (FORMAT csv)``: the text of fields and lines, fast and exact.
 
-The fast rows are written without quoting, which is exact only when no text value holds
-a delimiter, quote, line break or backslash; each batch's distinct text values are checked
-first and the :mod:`csv` module takes the table otherwise. ``None`` is written as an empty
-unquoted field (``NULL``), as the :mod:`csv` module does. Numbers are ``int``, ``Decimal``
-(``str()``, which PostgreSQL's ``NUMERIC`` input reads, exponent included) or the engine's
-plain decimal text.
+The big append-only tables (fills, trades, ledger entries) and created orders are written
+as lines built with f-strings from memoized fields (:class:`Fields`, :class:`Numbers`): a
+batch repeats few distinct users, markets, assets, prices and quantities, so each distinct
+value is checked, quoted or parsed once. The rare tables go through the :mod:`csv` module.
+
+Field rules (PostgreSQL's CSV format, default quote and escape ``"``): a text value is
+written bare unless it is empty or holds a delimiter, quote, line break or backslash, then
+quoted with inner quotes doubled; an empty string is therefore ``""`` (an empty string) and
+``None`` an empty unquoted field (``NULL``). Numbers are ``int`` or the canonical text of a
+``Decimal`` (``str()``, which PostgreSQL's ``NUMERIC`` input reads, exponent included); the
+engine's decimal text is parsed with ``Decimal`` first, so nothing else reaches a line.
 """
 
 from __future__ import annotations
@@ -14,56 +18,74 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable
-from operator import itemgetter
-from typing import Any
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 Row = tuple[Any, ...]
 _UNSAFE = re.compile(r'[",\r\n\\]')
 
 
-def csv_bytes(records: list[Row]) -> io.BytesIO:
+def field(text: str) -> str:
+    """One text value as a CSV field (quoted only when it must be)."""
+    if text and _UNSAFE.search(text) is None:
+        return text
+    return '"' + text.replace('"', '""') + '"'
+
+
+def optional(value: object) -> str:
+    """``None`` → NULL (an empty field); a string → :func:`field`; anything else → ``str``."""
+    if value is None:
+        return ""
+    return field(value) if isinstance(value, str) else str(value)
+
+
+class Fields(dict[str, str]):
+    """Text → CSV field, each distinct text checked once."""
+
+    def __missing__(self, text: str) -> str:
+        value = self[text] = field(text)
+        return value
+
+
+class Accounts(dict[str, str]):
+    """User id → the CSV field of its ledger account ``user:<id>``."""
+
+    def __missing__(self, user_id: str) -> str:
+        value = self[user_id] = field(f"user:{user_id}")
+        return value
+
+
+class Number(NamedTuple):
+    value: Decimal
+    text: str  # canonical: str(value)
+    negated: str  # str(-value)
+
+
+def number(value: Decimal) -> Number:
+    return Number(value, str(value), str(-value))
+
+
+class Numbers(dict[str, Number]):
+    """Decimal text (as the engine sends it) → :class:`Number`, each parsed once."""
+
+    def __missing__(self, text: str) -> Number:
+        value = self[text] = number(Decimal(text))
+        return value
+
+
+def csv_bytes(records: list[Row]) -> bytes:
     """Rows via the :mod:`csv` module: quoted as needed, ``None`` as NULL."""
     text = io.StringIO()
     csv.writer(text, lineterminator="\n").writerows(records)
-    return io.BytesIO(text.getvalue().encode())
+    return text.getvalue().encode()
 
 
-def _safe(rows: list[Row], columns: Iterable[int]) -> bool:
-    """No text value in ``columns`` of ``rows`` needs quoting (set and regex work in C)."""
-    values: set[str | None] = set()
-    for i in columns:
-        values.update(map(itemgetter(i), rows))
-    values.discard(None)
-    return _UNSAFE.search("\x1f".join(values)) is None  # type: ignore[arg-type]
+def lines_bytes(lines: list[str]) -> bytes:
+    return "".join(lines).encode()
 
 
-def _fills(rows: list[Row]) -> str | None:
-    if not _safe(rows, (1, 3, 4, 5, 9)):
-        return None
-    return "".join([f"{a},{b},{c},{d},{e},{f},{g},{h},{i},{j},{k},{m}\n"
-                    for a, b, c, d, e, f, g, h, i, j, k, m in rows])
-
-
-def _trades(rows: list[Row]) -> str | None:
-    if not _safe(rows, (1, 4)):
-        return None
-    return "".join([f"{a},{b},{c},{d},{e},{f}\n" for a, b, c, d, e, f in rows])
-
-
-def _ledger(rows: list[Row]) -> str | None:
-    if not _safe(rows, (1, 2, 3, 5, 6, 7)):
-        return None
-    return "".join([f"{a},{b},{'' if c is None else c},{d},{e},{f},{g},"
-                    f"{'' if h is None else h},{i}\n" for a, b, c, d, e, f, g, h, i in rows])
-
-
-FAST: dict[str, Callable[[list[Row]], str | None]] = {
-    "fills": _fills, "trades": _trades, "ledger_entries": _ledger}
-
-
-def copy_source(table: str, records: list[Row]) -> io.BytesIO:
-    """``records`` of ``table`` as a COPY source."""
-    fast = FAST.get(table)
-    text = fast(records) if fast is not None else None
-    return csv_bytes(records) if text is None else io.BytesIO(text.encode())
+def order_lines(records: list[Row]) -> list[str]:
+    """Order rows (``event_writer.ORDER_COLS`` order) as lines."""
+    return [f"{a},{field(b)},{field(c)},{optional(d)},{e},{f},{g},{h},{optional(i)},{j},{k},"
+            f"{m},{n},{optional(o)},{p},{q},{r}\n"
+            for a, b, c, d, e, f, g, h, i, j, k, m, n, o, p, q, r in records]

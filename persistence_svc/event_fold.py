@@ -13,8 +13,12 @@ order and writes the result. Invariants (see also :mod:`persistence_svc.schema`)
 * an event without a body changes nothing (a refused transfer, or a balance change the
   engine elided because a later one in the batch supersedes it).
 
-Speed: prices, quantities and fees of fills and trades stay the exact decimal text the
-engine sent (they are only copied); ``Decimal`` is used where rows do arithmetic.
+Speed (executions are most of the stream): fills, trades and ledger entries are folded
+straight into ``COPY`` lines (:mod:`persistence_svc.copy_csv`), with every distinct user,
+market, asset and decimal text of a batch checked, quoted or parsed once (the memos in
+:class:`Rows`); ``Decimal`` arithmetic is done only where rows need it (orders, candles,
+positions), once per distinct price and quantity. :func:`fold_bodies` can be called over
+consecutive slices of a batch (the writer yields to the event loop between them).
 """
 
 from __future__ import annotations
@@ -24,10 +28,14 @@ from decimal import Decimal
 
 from trademesh.v1 import event_pb2, order_pb2
 
+from persistence_svc.copy_csv import Accounts, Fields, Number, Numbers, number, optional
+
 SETTLEMENT_ASSET = "USD"  # every perp settles in USD (the engine's MarketConfig invariant)
 MINUTE_MS = 60_000
 ZERO = Decimal(0)
 SIDE = {order_pb2.BUY: "BUY", order_pb2.SELL: "SELL"}
+TYPE_NAME = {v: k for k, v in order_pb2.OrderType.items()}
+TIF_NAME = {v: k for k, v in order_pb2.TimeInForce.items()}
 
 
 @dataclass(slots=True)
@@ -79,13 +87,15 @@ class Candle:
 
 @dataclass(slots=True)
 class Rows:
-    """Everything one batch writes; append-only lists and last-state-wins upserts."""
+    """Everything one batch writes; append-only lists and last-state-wins upserts.
+    ``fills``, ``trades`` and ``ledger`` are ``COPY`` lines (the columns of
+    ``event_writer.COPY_LINES``)."""
 
     orders: dict[int, OrderRow]
     positions: dict[tuple[str, str], PositionRow]
-    fills: list[tuple[object, ...]] = field(default_factory=list)
-    trades: list[tuple[object, ...]] = field(default_factory=list)
-    ledger: list[tuple[object, ...]] = field(default_factory=list)
+    fills: list[str] = field(default_factory=list)
+    trades: list[str] = field(default_factory=list)
+    ledger: list[str] = field(default_factory=list)
     closed: list[tuple[object, ...]] = field(default_factory=list)
     funding: list[tuple[object, ...]] = field(default_factory=list)
     liquidations: list[tuple[object, ...]] = field(default_factory=list)
@@ -94,6 +104,11 @@ class Rows:
     changed_orders: set[int] = field(default_factory=set)
     new_orders: set[int] = field(default_factory=set)  # created in the batch: not in the DB
     changed_positions: set[tuple[str, str]] = field(default_factory=set)
+    balance_text: dict[tuple[str, str], tuple[str, str, int]] = field(default_factory=dict)
+    numbers: Numbers = field(default_factory=Numbers)
+    notionals: dict[tuple[str, str], Number] = field(default_factory=dict)
+    fields: Fields = field(default_factory=Fields)
+    accounts: Accounts = field(default_factory=Accounts)
 
 
 def touched_orders(events: list[event_pb2.EngineEvent]) -> set[int]:
@@ -115,38 +130,60 @@ def touched_positions(events: list[event_pb2.EngineEvent]) -> set[tuple[str, str
             if ev.WhichOneof("body") == "position"}
 
 
-def touched(events: list[event_pb2.EngineEvent]) -> tuple[set[int], set[tuple[str, str]]]:
-    """:func:`touched_orders` and :func:`touched_positions` in one pass."""
+Body = tuple[str, event_pb2.EngineEvent]  # an event with a body, and the body's kind
+
+
+def touched(events: list[event_pb2.EngineEvent]
+            ) -> tuple[set[int], set[tuple[str, str]], list[Body]]:
+    """:func:`touched_orders`, :func:`touched_positions` and the events with a body (what
+    :func:`fold_bodies` takes), in one pass."""
     created: set[int] = set()
     needed: set[int] = set()
     keys: set[tuple[str, str]] = set()
+    bodies: list[Body] = []
     for ev in events:
         kind = ev.WhichOneof("body")
+        if kind is None:
+            continue
+        bodies.append((kind, ev))
         if kind == "execution":
             ex = ev.execution
             needed.add(int(ex.taker.order_id))
             needed.add(int(ex.maker.order_id))
-        elif kind == "order" and ev.order.order_id and ev.order.status != order_pb2.REJECTED:
-            oid = int(ev.order.order_id)
-            (created if ev.order.status == order_pb2.NEW else needed).add(oid)
+        elif kind == "order":
+            o = ev.order
+            if o.order_id and (status := o.status) != order_pb2.REJECTED:
+                (created if status == order_pb2.NEW else needed).add(int(o.order_id))
         elif kind == "position":
             keys.add((ev.position.user_id, ev.position.market))
-    return needed - created, keys
+    return needed - created, keys, bodies
 
 
 def ms(ev: event_pb2.EngineEvent) -> int:
-    return ev.time.seconds * 1000 + ev.time.nanos // 1_000_000
+    time = ev.time
+    return time.seconds * 1000 + time.nanos // 1_000_000
 
 
 def fold(events: list[event_pb2.EngineEvent], orders: dict[int, OrderRow],
          positions: dict[tuple[str, str], PositionRow]) -> Rows:
     """Folds ``events`` (consecutive, in order) over the loaded prior state."""
     rows = Rows(orders, positions)
-    balances: dict[tuple[str, str], tuple[str, str, int]] = {}
-    for ev in events:
-        kind = ev.WhichOneof("body")
-        if kind is None:
-            continue
+    fold_bodies(rows, [(k, ev) for ev in events if (k := ev.WhichOneof("body")) is not None])
+    return finish(rows)
+
+
+def finish(rows: Rows) -> Rows:
+    """The balances' last states as decimals, once every slice is folded."""
+    rows.balances = {k: (Decimal(a), Decimal(lk), q)
+                     for k, (a, lk, q) in rows.balance_text.items()}
+    return rows
+
+
+def fold_bodies(rows: Rows, bodies: list[Body]) -> None:
+    """Folds the events of ``bodies`` (the slice after those already folded into ``rows``;
+    events without a body change nothing)."""
+    balances = rows.balance_text
+    for kind, ev in bodies:
         if kind == "balance":
             b = ev.balance
             balances[b.user_id, b.balance.asset] = (b.balance.available, b.balance.locked,
@@ -163,8 +200,6 @@ def fold(events: list[event_pb2.EngineEvent], orders: dict[int, OrderRow],
             _funding(rows, ev)
         elif kind == "liquidation":
             _liquidation(rows, ev)
-    rows.balances = {k: (Decimal(a), Decimal(lk), q) for k, (a, lk, q) in balances.items()}
-    return rows
 
 
 def _order(rows: Rows, ev: event_pb2.EngineEvent) -> None:
@@ -173,11 +208,11 @@ def _order(rows: Rows, ev: event_pb2.EngineEvent) -> None:
         return
     oid = int(o.order_id)
     if o.status == order_pb2.NEW:
-        qty = Decimal(o.quantity)
+        qty = rows.numbers[o.quantity].value
         rows.orders[oid] = OrderRow(
             oid, o.user_id, o.market, o.client_order_id or None, SIDE[o.side],
-            order_pb2.OrderType.Name(o.type), order_pb2.TimeInForce.Name(o.time_in_force),
-            "NEW", Decimal(o.price) if o.price else None, qty, qty, ZERO, ZERO, None, t, t,
+            TYPE_NAME[o.type], TIF_NAME[o.time_in_force], "NEW",
+            rows.numbers[o.price].value if o.price else None, qty, qty, ZERO, ZERO, None, t, t,
             ev.sequence)
         rows.new_orders.add(oid)
     else:
@@ -192,32 +227,46 @@ def _order(rows: Rows, ev: event_pb2.EngineEvent) -> None:
 
 
 def _execution(rows: Rows, ev: event_pb2.EngineEvent, t: int) -> None:
-    ex, seq = ev.execution, ev.sequence
-    trade = ex.trade
-    price_text, qty_text, market = trade.price, trade.quantity, trade.market
-    price, qty = Decimal(price_text), Decimal(qty_text)
-    notional = price * qty
-    fill_id = int(trade.trade_id)
-    ref = f"fill:{fill_id}"
-    for fill, remaining in ((ex.taker, ex.taker_remaining), (ex.maker, ex.maker_remaining)):
-        liquidity = "TAKER" if fill.liquidity == order_pb2.TAKER else "MAKER"
-        oid = int(fill.order_id)
-        rows.fills.append((fill_id, liquidity, oid, fill.user_id, market, SIDE[fill.side],
-                           price_text, qty_text, fill.fee, fill.fee_asset, t, seq))
-        _fill_order(rows, oid, Decimal(remaining), qty, notional, t, seq)
-        fee = ZERO if fill.fee == "0" else Decimal(fill.fee)  # the engine's zero is "0"
-        if fee:
-            _post(rows, seq, t, ex.quote_asset, fee, "FEE", ref, market,
-                  (f"user:{fill.user_id}", fill.user_id), ("fees", None))
-    if not ex.perp:  # spot: base from seller to buyer, quote from buyer to seller
-        buyer, seller = (ex.taker, ex.maker) if ex.taker.side == order_pb2.BUY \
-            else (ex.maker, ex.taker)
-        b, s = (f"user:{buyer.user_id}", buyer.user_id), (f"user:{seller.user_id}",
-                                                          seller.user_id)
-        _post(rows, seq, t, ex.base_asset, qty, "TRADE", ref, market, s, b)
-        _post(rows, seq, t, ex.quote_asset, notional, "TRADE", ref, market, b, s)
-    rows.trades.append((fill_id, market, price_text, qty_text, trade.taker_side, t))
-    _candle(rows, market, t, fill_id, price, qty)
+    """Two fills, one trade, the fee postings and (spot) the base and quote postings."""
+    ex, seq, nums, fields = ev.execution, ev.sequence, rows.numbers, rows.fields
+    trade, taker, maker = ex.trade, ex.taker, ex.maker
+    price_text, qty_text = trade.price, trade.quantity
+    price, qty = nums[price_text], nums[qty_text]
+    notional = rows.notionals.get((price_text, qty_text))
+    if notional is None:
+        notional = rows.notionals[price_text, qty_text] = number(price.value * qty.value)
+    fill_id, market, quote = int(trade.trade_id), fields[trade.market], fields[ex.quote_asset]
+    line = f"{price.text},{qty.text}"  # the fill lines' price and quantity
+    tail = f"fill:{fill_id},{market},{t}\n"  # the ledger lines' reference, market, time
+    for fill, remaining, liquidity in ((taker, ex.taker_remaining, "TAKER"),
+                                       (maker, ex.maker_remaining, "MAKER")):
+        oid, fee, user = int(fill.order_id), nums[fill.fee], fields[fill.user_id]
+        rows.fills.append(f"{fill_id},{liquidity},{oid},{user},{market},{SIDE[fill.side]},"
+                          f"{line},{fee.text},{fields[fill.fee_asset]},{t},{seq}\n")
+        _fill_order(rows, oid, nums[remaining].value, qty.value, notional.value, t, seq)
+        if fee.value:  # _post's order and signs
+            rows.ledger.append(f"{seq},{rows.accounts[fill.user_id]},{user},{quote},"
+                               f"{fee.negated},FEE,{tail}")
+            rows.ledger.append(f"{seq},fees,,{quote},{fee.text},FEE,{tail}")
+    if not ex.perp:
+        buy = taker.side == order_pb2.BUY
+        _spot(rows, f"{seq},", (taker if buy else maker).user_id,
+              (maker if buy else taker).user_id, (fields[ex.base_asset], qty),
+              (quote, notional), f",TRADE,{tail}")
+    rows.trades.append(f"{fill_id},{market},{line},{fields[trade.taker_side]},{t}\n")
+    _candle(rows, trade.market, t, fill_id, price.value, qty.value)
+
+
+def _spot(rows: Rows, head: str, buyer: str, seller: str, base: tuple[str, Number],
+          quote: tuple[str, Number], tail: str) -> None:
+    """A spot fill's postings (as :func:`_post`): the base quantity from seller to buyer,
+    the notional from buyer to seller."""
+    b = f"{head}{rows.accounts[buyer]},{rows.fields[buyer]},"
+    s = f"{head}{rows.accounts[seller]},{rows.fields[seller]},"
+    (base_asset, qty), (quote_asset, notional) = base, quote
+    rows.ledger += (f"{s}{base_asset},{qty.negated}{tail}", f"{b}{base_asset},{qty.text}{tail}",
+                    f"{b}{quote_asset},{notional.negated}{tail}",
+                    f"{s}{quote_asset},{notional.text}{tail}")
 
 
 def _fill_order(rows: Rows, oid: int, remaining: Decimal, qty: Decimal, notional: Decimal,
@@ -232,9 +281,13 @@ def _fill_order(rows: Rows, oid: int, remaining: Decimal, qty: Decimal, notional
 def _post(rows: Rows, seq: int, t: int, asset: str, amount: Decimal, kind: str, ref: str,
           market: str | None, debit: tuple[str, str | None], credit: tuple[str, str | None]
           ) -> None:
-    """One double-entry transaction: ``amount`` moves from ``debit`` to ``credit``."""
-    rows.ledger.append((seq, debit[0], debit[1], asset, -amount, kind, ref, market, t))
-    rows.ledger.append((seq, credit[0], credit[1], asset, amount, kind, ref, market, t))
+    """One double-entry transaction: ``amount`` moves from ``debit`` to ``credit``
+    (:func:`_execution` writes its postings the same way, inline)."""
+    asset, rest = rows.fields[asset], f",{kind},{rows.fields[ref]},{optional(market)},{t}\n"
+    rows.ledger.append(f"{seq},{rows.fields[debit[0]]},{optional(debit[1])},{asset},{-amount}"
+                       f"{rest}")
+    rows.ledger.append(f"{seq},{rows.fields[credit[0]]},{optional(credit[1])},{asset},{amount}"
+                       f"{rest}")
 
 
 def _transfer(rows: Rows, ev: event_pb2.EngineEvent) -> None:

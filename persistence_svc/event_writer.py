@@ -17,26 +17,35 @@ over the rows batch N left behind (the session's cache) and over PostgreSQL for 
 are used only if the transaction finds ``committed_seq`` equal to the sequence they were
 folded on and every earlier batch of the session went in as prepared; otherwise the batch
 takes the plain path (:meth:`EventWriter.commit`'s: load and fold inside the transaction)
-and the session stops pipelining.
+and the session stops pipelining. Folding yields to the event loop every
+:data:`FOLD_SLICE` events, so the transaction in flight is never kept waiting for a whole
+fold between its round trips; and a session holds one connection for the stream (no pool
+checkout and ping per batch).
 
 Append-only rows, and orders created in the batch (no row yet: a fresh event is never in
-the database), go in with ``COPY``; upserts with one ``INSERT … SELECT unnest(…)`` each.
+the database), go in with ``COPY`` (CSV lines from :mod:`persistence_svc.copy_csv`; COPY
+inserts many rows per WAL record, which is cheaper for PostgreSQL than ``INSERT … SELECT``);
+upserts with one ``INSERT … SELECT unnest(…)`` each.
 """
 
 from __future__ import annotations
 
-import io
+import asyncio
+import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
 import asyncpg
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from trademesh.v1 import event_pb2
 
 from persistence_svc import event_fold as ef
-from persistence_svc.copy_csv import copy_source
+from persistence_svc.copy_csv import csv_bytes, lines_bytes, order_lines
 
+log = logging.getLogger("trademesh.persistence.event_writer")
 ORDER_COLS = ("order_id", "user_id", "market", "client_order_id", "side", "type", "tif",
               "status", "price", "quantity", "remaining", "filled", "notional", "reason",
               "created_ms", "updated_ms", "event_seq")
@@ -51,11 +60,6 @@ CANDLE_COLS = ("market", "open_ms", "open", "high", "low", "close", "volume", "f
                "last_trade", "trades")
 CANDLE_TYPES = ("text", "bigint") + ("numeric",) * 5 + ("bigint", "bigint", "int")
 COPIES = {  # table: (attribute of Rows, columns)
-    "fills": ("fills", ("fill_id", "liquidity", "order_id", "user_id", "market", "side", "price",
-              "quantity", "fee", "fee_asset", "ts_ms", "event_seq")),
-    "trades": ("trades", ("trade_id", "market", "price", "quantity", "taker_side", "ts_ms")),
-    "ledger_entries": ("ledger", ("event_seq", "account", "user_id", "asset", "amount",
-                                  "kind", "reference", "market", "ts_ms")),
     "closed_positions": ("closed", ("user_id", "market", "side", "size", "entry_price",
                                     "realized_pnl", "opened_ms", "closed_ms", "event_seq")),
     "funding_payments": ("funding", ("user_id", "market", "rate", "position_size", "amount",
@@ -64,6 +68,15 @@ COPIES = {  # table: (attribute of Rows, columns)
                                       "price", "fee", "insurance_fund_delta", "ts_ms",
                                       "event_seq")),
 }
+COPY_LINES = {  # table: (attribute of Rows holding COPY lines, columns)
+    "fills": ("fills", ("fill_id", "liquidity", "order_id", "user_id", "market", "side", "price",
+              "quantity", "fee", "fee_asset", "ts_ms", "event_seq")),
+    "trades": ("trades", ("trade_id", "market", "price", "quantity", "taker_side", "ts_ms")),
+    "ledger_entries": ("ledger", ("event_seq", "account", "user_id", "asset", "amount",
+                                  "kind", "reference", "market", "ts_ms")),
+}
+COPY_CHUNK = 1 << 20  # bytes per COPY data message
+FOLD_SLICE = 200  # events with a body folded between yields to the loop (a commit may wait)
 CANDLE_MERGE = """
   high = GREATEST(c.high, EXCLUDED.high), low = LEAST(c.low, EXCLUDED.low),
   open = CASE WHEN EXCLUDED.first_trade < c.first_trade THEN EXCLUDED.open ELSE c.open END,
@@ -113,6 +126,7 @@ class Session:
     orders: dict[int, ef.OrderRow] = field(default_factory=dict)
     positions: dict[tuple[str, str], ef.PositionRow] = field(default_factory=dict)
     pipelined: bool = True
+    connection: AsyncConnection | None = None  # held for the stream: no checkout per batch
 
 
 @dataclass(slots=True)
@@ -122,7 +136,7 @@ class Prepared:
     events: list[event_pb2.EngineEvent]
     base: int = -1
     last: int = 0
-    copies: list[tuple[str, io.BytesIO, tuple[str, ...]]] = field(default_factory=list)
+    copies: list[tuple[str, bytes, tuple[str, ...]]] = field(default_factory=list)
     upserts: list[tuple[str, list[list[Any]]]] = field(default_factory=list)
 
 
@@ -139,7 +153,20 @@ class EventWriter:
                 "SELECT committed_seq FROM sync_state WHERE engine_id = $1", engine_id))
 
     async def open(self, engine_id: str) -> Session:
-        return Session(engine_id, await self.committed(engine_id))
+        """A stream's session, with a connection of its own until :meth:`close`."""
+        session = Session(engine_id, await self.committed(engine_id))
+        session.connection = await self._engine.connect()
+        return session
+
+    async def close(self, session: Session) -> None:
+        """Returns the session's connection (a broken one is the pool's to discard)."""
+        if session.connection is not None:
+            connection, session.connection = session.connection, None
+            try:
+                await connection.close()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
+                    SQLAlchemyError) as err:
+                log.warning("closing the event stream's connection: %r", err)
 
     async def commit(self, engine_id: str, events: list[event_pb2.EngineEvent]) -> int:
         """Writes ``events`` (consecutive) once; returns the committed sequence after."""
@@ -151,7 +178,7 @@ class EventWriter:
         if not session.pipelined or not fresh or fresh[0].sequence != session.expected + 1:
             session.pipelined = False
             return Prepared(events)
-        order_ids, keys = ef.touched(fresh)
+        order_ids, keys, bodies = ef.touched(fresh)
         orders = {o: session.orders[o] for o in order_ids if o in session.orders}
         positions = {k: session.positions[k] for k in keys if k in session.positions}
         if order_ids - orders.keys() or keys - positions.keys():  # else no round trip
@@ -159,30 +186,39 @@ class EventWriter:
                 raw = await driver(conn)
                 orders.update(await _load_orders(raw, order_ids - orders.keys()))
                 positions.update(await _load_positions(raw, keys - positions.keys()))
-        rows = ef.fold(fresh, orders, positions)
-        prepared = encode(rows, Prepared(events, session.expected, fresh[-1].sequence))
+        rows = ef.Rows(orders, positions)
+        for start in range(0, len(bodies), FOLD_SLICE):
+            await asyncio.sleep(0)  # the transaction in flight needs the loop too
+            ef.fold_bodies(rows, bodies[start:start + FOLD_SLICE])
+        prepared = encode(ef.finish(rows), Prepared(events, session.expected,
+                                                    fresh[-1].sequence))
         session.orders, session.positions = rows.orders, rows.positions
         session.expected = prepared.last
         return prepared
 
     async def write(self, session: Session, prepared: Prepared) -> int:
         """Commits ``prepared`` (or its events the plain way); the committed sequence after."""
+        if session.connection is not None:
+            return await self._write(session, await driver(session.connection), prepared)
         async with self._engine.connect() as conn:
-            raw = await driver(conn)
-            async with raw.transaction():
-                committed = int(await raw.fetchval(
-                    "SELECT committed_seq FROM sync_state WHERE engine_id = $1 FOR UPDATE",
-                    session.engine_id) or 0)
-                if session.pipelined and prepared.base == committed:
-                    await _apply(raw, prepared)
-                    last = prepared.last
-                else:
-                    session.pipelined = False
-                    last = await _write_fresh(raw, committed, prepared.events)
-                if last != committed:
-                    await raw.execute("UPDATE sync_state SET committed_seq = $2 "
-                                      "WHERE engine_id = $1", session.engine_id, last)
-                return last
+            return await self._write(session, await driver(conn), prepared)
+
+    async def _write(self, session: Session, raw: asyncpg.Connection, prepared: Prepared
+                     ) -> int:
+        async with raw.transaction():
+            committed = int(await raw.fetchval(
+                "SELECT committed_seq FROM sync_state WHERE engine_id = $1 FOR UPDATE",
+                session.engine_id) or 0)
+            if session.pipelined and prepared.base == committed:
+                await _apply(raw, prepared)
+                last = prepared.last
+            else:
+                session.pipelined = False
+                last = await _write_fresh(raw, committed, prepared.events)
+            if last != committed:
+                await raw.execute("UPDATE sync_state SET committed_seq = $2 "
+                                  "WHERE engine_id = $1", session.engine_id, last)
+            return last
 
 
 async def _write_fresh(raw: asyncpg.Connection, committed: int,
@@ -192,7 +228,7 @@ async def _write_fresh(raw: asyncpg.Connection, committed: int,
     fresh = [e for e in events if e.sequence > committed]
     if not fresh or fresh[0].sequence != committed + 1:
         return committed  # a redelivery, or a gap the engine must fill
-    order_ids, position_keys = ef.touched(fresh)
+    order_ids, position_keys, _ = ef.touched(fresh)
     orders = await _load_orders(raw, order_ids)
     positions = await _load_positions(raw, position_keys)
     prepared = encode(ef.fold(fresh, orders, positions), Prepared(fresh))
@@ -202,20 +238,50 @@ async def _write_fresh(raw: asyncpg.Connection, committed: int,
 
 def encode(rows: ef.Rows, into: Prepared) -> Prepared:
     """The rows as COPY sources and upsert arrays (nothing refers to ``rows`` after)."""
-    created = [ORDER_VALUES(rows.orders[o]) for o in sorted(rows.new_orders)]
-    for table, records, cols in (*((t, getattr(rows, a), c) for t, (a, c) in COPIES.items()),
-                                 ("orders", created, ORDER_COLS)):
+    for table, (attribute, cols) in COPY_LINES.items():
+        lines = getattr(rows, attribute)
+        if lines:
+            into.copies.append((table, lines_bytes(lines), cols))
+    for table, (attribute, cols) in COPIES.items():
+        records = getattr(rows, attribute)
         if records:
-            into.copies.append((table, copy_source(table, records), cols))
+            into.copies.append((table, csv_bytes(records), cols))
+    created = [ORDER_VALUES(rows.orders[o]) for o in sorted(rows.new_orders)]
+    if created:
+        into.copies.append(("orders", lines_bytes(order_lines(created)), ORDER_COLS))
     into.upserts = _upsert_arrays(rows)
     return into
 
 
+def coalesce(first: Prepared, then: Prepared) -> bool:
+    """Appends ``then`` (prepared right after ``first``, on its rows) to ``first``, to be
+    written in one transaction; False (nothing changed) if either was not folded in
+    sequence. Each table's COPY lines stay in event order; upserts run in batch order, so
+    the later state wins (candles merge as across transactions)."""
+    if first.base < 0 or then.base != first.last:
+        return False
+    first.events = [*first.events, *then.events]
+    tables = {table: (data, cols) for table, data, cols in first.copies}
+    for table, data, cols in then.copies:
+        tables[table] = (tables[table][0] + data, cols) if table in tables else (data, cols)
+    first.copies = [(table, data, cols) for table, (data, cols) in tables.items()]
+    first.upserts += then.upserts
+    first.last = then.last
+    return True
+
+
 async def _apply(raw: asyncpg.Connection, prepared: Prepared) -> None:
-    for table, source, cols in prepared.copies:
-        await raw.copy_to_table(table, source=source, columns=cols, format="csv")
+    for table, data, cols in prepared.copies:
+        await raw.copy_to_table(table, source=_chunks(data), columns=cols, format="csv")
     for sql, arrays in prepared.upserts:
         await raw.execute(sql, *arrays)
+
+
+async def _chunks(data: bytes) -> AsyncIterator[bytes]:
+    """COPY data as asyncpg sends it without a worker thread (it reads a file-like source
+    in the default executor, and takes ``bytes`` for a path)."""
+    for start in range(0, len(data), COPY_CHUNK):
+        yield data[start:start + COPY_CHUNK]
 
 
 def _upsert_arrays(rows: ef.Rows) -> list[tuple[str, list[list[Any]]]]:

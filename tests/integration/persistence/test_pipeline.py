@@ -28,26 +28,32 @@ async def reset(dsn: str) -> None:
 
 async def pipelined(writer: EventWriter, parts: list[Events]) -> int:
     session = await writer.open("e1")
-    pending = asyncio.create_task(writer.write(session, await writer.prepare(session,
-                                                                          parts[0])))
-    for part in parts[1:]:
-        prepared = await writer.prepare(session, part)  # while the last one commits
-        await pending
-        pending = asyncio.create_task(writer.write(session, prepared))
-    committed = await pending
-    assert session.pipelined
-    return committed
+    try:
+        pending = asyncio.create_task(writer.write(session, await writer.prepare(session,
+                                                                              parts[0])))
+        for part in parts[1:]:
+            prepared = await writer.prepare(session, part)  # while the last one commits
+            await pending
+            pending = asyncio.create_task(writer.write(session, prepared))
+        committed = await pending
+        assert session.pipelined
+        return committed
+    finally:
+        await writer.close(session)
 
 
 async def moved_base(writer: EventWriter, parts: list[Events]) -> int:
     session = await writer.open("e1")
-    first = await writer.prepare(session, parts[0])
-    second = await writer.prepare(session, parts[1])  # folded on the first's rows
-    assert await writer.commit("e1", parts[0]) == parts[0][-1].sequence  # another link
-    assert await writer.write(session, first) == parts[0][-1].sequence  # nothing again
-    assert not session.pipelined
-    assert await writer.write(session, second) == parts[1][-1].sequence
-    return await writer.write(session, await writer.prepare(session, parts[2]))
+    try:
+        first = await writer.prepare(session, parts[0])
+        second = await writer.prepare(session, parts[1])  # folded on the first's rows
+        assert await writer.commit("e1", parts[0]) == parts[0][-1].sequence  # another link
+        assert await writer.write(session, first) == parts[0][-1].sequence  # nothing again
+        assert not session.pipelined
+        assert await writer.write(session, second) == parts[1][-1].sequence
+        return await writer.write(session, await writer.prepare(session, parts[2]))
+    finally:
+        await writer.close(session)
 
 
 async def test_pipelined_and_fallback_writes_equal_plain_commits(settings: Settings) -> None:

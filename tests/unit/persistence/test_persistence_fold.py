@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -41,11 +42,13 @@ def test_every_ledger_transaction_sums_to_zero() -> None:
                   place("b", Side.BUY, 3), place("a", Side.SELL, 5, 500_000, "BTC-PERP"),
                   place("b", Side.BUY, 5, market="BTC-PERP")])
     rows = ef.fold(events, {}, {})
+    ledger = list(csv.reader(rows.ledger))  # COPY lines
+    assert all(len(r) == 9 for r in ledger)
     totals: dict[tuple[object, ...], Decimal] = defaultdict(Decimal)
-    for seq, _acct, _user, asset, amount, _kind, ref, _m, _t in rows.ledger:
-        totals[seq, ref, asset] += amount  # type: ignore[operator]
+    for seq, _acct, _user, asset, amount, _kind, ref, _m, _t in ledger:
+        totals[seq, ref, asset] += Decimal(amount)
     assert totals and all(v == 0 for v in totals.values())
-    kinds = {r[5] for r in rows.ledger}
+    kinds = {r[5] for r in ledger}
     assert kinds == {"DEPOSIT", "TRADE", "FEE"}
 
 

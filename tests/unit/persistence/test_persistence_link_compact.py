@@ -3,6 +3,8 @@ nothing persistence writes."""
 
 from __future__ import annotations
 
+import csv
+import io
 from decimal import Decimal
 
 from trademesh.v1 import event_pb2, persistence_pb2
@@ -12,8 +14,8 @@ from engine_svc.core import Deposit, Engine, OrderType, PlaceOrder, Side
 from engine_svc.core.markets import default_markets
 from engine_svc.event_codec import EventEncoder, decode
 from persistence_svc import event_fold as ef
-from persistence_svc.copy_csv import copy_source, csv_bytes
-from persistence_svc.event_writer import COPIES, ORDER_VALUES
+from persistence_svc.copy_csv import csv_bytes, field, order_lines
+from persistence_svc.event_writer import ORDER_VALUES
 
 
 def outbox() -> list[bytes]:
@@ -62,15 +64,24 @@ def test_big_integers_stay_exact() -> None:
 
 def test_fast_copy_text_equals_the_csv_module() -> None:
     rows = ef.fold(compact(outbox(), 50), {}, {})
-    for table, (attribute, _) in COPIES.items():
-        records = getattr(rows, attribute)
-        assert copy_source(table, records).getvalue() == csv_bytes(records).getvalue()
+    fills = list(csv.reader(rows.fills))
+    assert fills and all(len(r) == 12 for r in fills)
+    assert {r[1] for r in fills} == {"TAKER", "MAKER"}
+    assert all(len(r) == 6 for r in csv.reader(rows.trades))
     created = [ORDER_VALUES(rows.orders[o]) for o in sorted(rows.new_orders)]
     assert created and all(r[3] is None for r in created)  # no client order ids: NULL
-    assert copy_source("orders", created).getvalue() == csv_bytes(created).getvalue()
-    odd = [(1, 'user:x,"y"', None, "USD", Decimal("-1E+2"), "DEPOSIT", "tx:a\nb", None, 5)]
-    assert copy_source("ledger_entries", odd).getvalue() == csv_bytes(odd).getvalue()
-    assert b'"user:x,""y"""' in copy_source("ledger_entries", odd).getvalue()
+    assert "".join(order_lines(created)).encode() == csv_bytes(created)
+
+
+def test_odd_text_is_quoted_and_reads_back() -> None:
+    assert field('user:x,"y"') == '"user:x,""y"""'
+    assert field("") == '""' and field("a\\b") == '"a\\b"' and field("plain") == "plain"
+    rows = ef.Rows({}, {})
+    ef._post(rows, 1, 5, "USD", Decimal("-1E+2"), "DEPOSIT", "tx:a\nb", None,
+             ("external", None), ('user:x,"y"', 'x,"y"'))
+    back = list(csv.reader(io.StringIO("".join(rows.ledger))))
+    assert back == [["1", "external", "", "USD", "1E+2", "DEPOSIT", "tx:a\nb", "", "5"],
+                    ["1", 'user:x,"y"', 'x,"y"', "USD", "-1E+2", "DEPOSIT", "tx:a\nb", "", "5"]]
 
 
 def test_every_core_event_has_an_encoder() -> None:
@@ -85,3 +96,20 @@ def test_every_core_event_has_an_encoder() -> None:
              if isinstance(cls, type) and dataclasses.is_dataclass(cls)
              and cls.__module__ == core_events.__name__}
     assert names - set(EventEncoder(default_markets(), lambda: 0)._handlers) == set()
+
+
+def test_coalesced_batches_keep_each_tables_lines_in_order() -> None:
+    from persistence_svc.event_writer import Prepared, coalesce
+
+    cols = ("a",)
+    first = Prepared([], base=0, last=10, upserts=[("U1", [])],
+                     copies=[("fills", b"1\n", cols), ("orders", b"o1\n", cols)])
+    then = Prepared([], base=10, last=25, copies=[("ledger_entries", b"l\n", cols),
+                                                  ("fills", b"2\n", cols)], upserts=[("U2", [])])
+    assert coalesce(first, then)
+    assert (first.base, first.last) == (0, 25)
+    assert {t: d for t, d, _ in first.copies} == {
+        "fills": b"1\n2\n", "orders": b"o1\n", "ledger_entries": b"l\n"}
+    assert [sql for sql, _ in first.upserts] == ["U1", "U2"]
+    assert not coalesce(first, Prepared([], base=24, last=30))  # not folded right after
+    assert not coalesce(Prepared([]), Prepared([], base=0, last=1))  # the plain path
