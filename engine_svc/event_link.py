@@ -9,7 +9,9 @@ Invariants:
 
 * The outbox is trimmed only below a sequence persistence said is committed, so an event
   is deleted from Redis only once it is in PostgreSQL (lazily: at most every 0.25 s).
-* At most ``window`` batches are unacknowledged. An answer below the end of the batch it
+* At most one batch leaves per ``interval`` (10 ms): at a low rate each sequencer batch
+  would otherwise be its own PostgreSQL transaction. At most ``window`` batches are
+  unacknowledged. An answer below the end of the batch it
   answers (persistence refused a gap, or another link moved it) ends the session; the
   next session resumes from persistence's committed sequence.
 * Any failure (persistence or Redis down, a stream reset) ends the session and the link
@@ -62,7 +64,8 @@ def wall_clock_ms() -> int:
 class EventLink:
     def __init__(self, journal: Journal, settings: Settings, config: MarketConfig, *,
                  engine_id: str = "engine", max_batch: int = 2000, window: int = 3,
-                 block_ms: int = 1000, clock_ms: Callable[[], int] = wall_clock_ms) -> None:
+                 block_ms: int = 1000, interval: float = 0.01,
+                 clock_ms: Callable[[], int] = wall_clock_ms) -> None:
         self._journal = journal
         self._settings = settings
         self._encoder = EventEncoder(config, clock_ms)
@@ -70,6 +73,7 @@ class EventLink:
         self._max_batch = max_batch
         self._window = window
         self._block_ms = block_ms
+        self._interval = interval  # at most one batch sent per interval
         self.committed = 0
         self.head = 0
         self.connected = False
@@ -140,8 +144,14 @@ class EventLink:
 
     async def _send(self, call: Call, cursor: int, inflight: deque[int],
                     slots: asyncio.Semaphore) -> None:
+        loop = asyncio.get_running_loop()
+        sent_at = 0.0
         while True:
             await slots.acquire()
+            pause = sent_at + self._interval - loop.time()
+            if pause > 0:  # let events gather: a transaction per order costs far more
+                await asyncio.sleep(pause)
+            sent_at = loop.time()
             request = await self._next_batch(cursor)
             cursor = request.batch.events[-1].sequence
             inflight.append(cursor)
