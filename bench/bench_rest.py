@@ -6,9 +6,10 @@ signs up a few users, deposits (with httpx), then, from this one process (the me
 others) over HTTP/1.1 keep-alive connections (a minimal asyncio client, see
 :class:`Connection`), measures ``POST /api/v1/orders``:
 
-* saturation: ``--clients`` concurrent callers in a closed loop (orders/s, p50/p99);
 * a constant offered ``--rate`` (default 500 orders/s) in an open loop: latency from each
-  request's *intended* send time, so queueing delay is counted (p50/p99/p99.9).
+  request's *intended* send time, so queueing delay is counted (p50/p99/p99.9); measured
+  first, after a warm-up, once persistence has caught up: a steady state;
+* saturation: ``--clients`` concurrent callers in a closed loop (orders/s, p50/p99).
 
 Orders are GTC limit buys on a spot market, far below any ask (they rest; nothing trades),
 a lot each, so balances never run out. Targets (issue 5): >= 2,000 orders/s through one
@@ -365,11 +366,11 @@ async def bench(mesh: Mesh, args: argparse.Namespace) -> None:
         # Warm up: connections, caches, the engine's first orders.
         await saturation(pool, traders, maker, args.clients, 2.0)
         print(f"gateway pid {mesh.gateway_pid()}; load {os.getloadavg()}", flush=True)
-        with cpu_split(mesh.proc.pid):
-            await saturation(pool, traders, maker, args.clients, args.seconds)
         await settled(mesh)  # the open loop measures a steady state, not a backlog
         with cpu_split(mesh.proc.pid):
             await open_loop(pool, traders, maker, args.rate, args.rate_seconds)
+        with cpu_split(mesh.proc.pid):
+            await saturation(pool, traders, maker, args.clients, args.seconds)
         if args.keep_up:
             print(f"keeping the mesh up {args.keep_up}s (saturating; profile the gateway)",
                   flush=True)

@@ -9,7 +9,6 @@ ones finish, applies what is queued and saves a final snapshot.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import signal
@@ -31,6 +30,7 @@ from engine_svc.servicer import EngineServicer
 from engine_svc.snapshot_store import MongoSnapshotStore, PostgresSnapshotStore, SnapshotStore
 from mesh_runtime.config import Settings
 from mesh_runtime.dependencies import redis_probe, watch_health
+from mesh_runtime.gc_tuning import tune_gc
 from mesh_runtime.grpc_auth import Authenticator
 from mesh_runtime.revocation import RedisRevocations
 from mesh_runtime.serving import GrpcService, Registrar, serve_until_signal
@@ -98,14 +98,6 @@ async def build(settings: Settings, stack: AsyncExitStack,
     state = await load_state(markets, journal, store)
     return Sequencer(markets, state, journal, store,
                      snapshot_every=settings.engine_snapshot_every), journal
-
-
-def tune_gc() -> None:
-    """The engine allocates many short-lived objects per command: move everything loaded so
-    far out of the collector's way and collect the young generation less often."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
 
 
 async def run(settings: Settings) -> None:

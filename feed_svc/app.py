@@ -27,6 +27,7 @@ from feed_svc.session import Limits
 from feed_svc.ws_bridge import Bridge, build_app
 from mesh_runtime.config import Settings
 from mesh_runtime.dependencies import redis_probe, watch_health
+from mesh_runtime.gc_tuning import tune_gc
 from mesh_runtime.grpc_auth import Authenticator
 from mesh_runtime.http_serving import AsgiServer
 from mesh_runtime.revocation import RedisRevocations, TokenCheck
@@ -144,6 +145,7 @@ class FeedNode:
 
 async def run(settings: Settings) -> None:
     node = FeedNode(settings, FeedConfig.from_settings(settings))
+    tune_gc()
     ws_task = asyncio.create_task(node.ws.serve())
 
     async def stop_ws() -> None:

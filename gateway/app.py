@@ -36,6 +36,7 @@ from gateway.transcoder import Guards, Transcoder
 from gateway.upstream import Upstreams
 from gateway.wiring import build_auth, build_guards, ensure_signing_key, redis_client
 from mesh_runtime.config import Settings
+from mesh_runtime.gc_tuning import tune_gc
 from mesh_runtime.http_serving import AsgiServer
 from mesh_runtime.revocation import RedisRevocations
 from mesh_runtime.serving import GrpcService, install_signal_handlers
@@ -172,6 +173,7 @@ async def run(settings: Settings) -> None:
     server = AsgiServer(build_app(settings), settings.host, settings.gateway_port,
                         settings.log_level, lifespan="on",
                         grace_seconds=settings.shutdown_grace_seconds)
+    tune_gc()
 
     async def stop() -> None:
         server.stop()

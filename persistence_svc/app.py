@@ -7,7 +7,6 @@ then serves ``trademesh.v1.Persistence``. Health is SERVING while PostgreSQL ans
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import time
 from contextlib import AsyncExitStack
@@ -17,6 +16,7 @@ from trademesh.v1 import persistence_pb2, persistence_pb2_grpc
 
 from mesh_runtime.config import Settings
 from mesh_runtime.dependencies import postgres_probe, watch_health
+from mesh_runtime.gc_tuning import tune_gc
 from mesh_runtime.grpc_auth import Authenticator
 from mesh_runtime.serving import GrpcService, Registrar, serve_until_signal
 from mesh_runtime.tokens import TokenVerifier
@@ -65,15 +65,6 @@ async def build(settings: Settings, stack: AsyncExitStack,
     return PersistenceServicer(EventWriter(engine), HistoryRepository(engine),
                                CandleRepository(engine), UserRepository(engine, wall_clock_ms),
                                auth, wall_clock_ms)
-
-
-def tune_gc() -> None:
-    """Folding a batch allocates many short-lived objects (rows, lines, protobuf wrappers):
-    move everything loaded so far out of the collector's way and collect the young
-    generation less often."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
 
 
 async def run(settings: Settings) -> None:
