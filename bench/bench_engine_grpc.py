@@ -27,7 +27,6 @@ import grpc
 from trademesh.v1 import engine_pb2, engine_pb2_grpc, order_pb2
 
 from bench.engine_harness import RunningEngine, engine_process
-from mesh_runtime import event_loop
 
 USERS = [f"bench-{i}" for i in range(8)]
 
@@ -187,7 +186,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args()
     for fsync in (["always", "everysec"] if args.fsync == "both" else [args.fsync]):
-        event_loop.run(run(fsync, args), "uvloop")
+        asyncio.run(run(fsync, args))  # spawns the engine: the standard loop (Child)
 
 
 if __name__ == "__main__":

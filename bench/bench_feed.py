@@ -370,4 +370,4 @@ if __name__ == "__main__":
     if role:
         event_loop.run(role(), Settings.from_env().event_loop)
     else:
-        event_loop.run(main(arguments), Settings.from_env().event_loop)
+        asyncio.run(main(arguments))  # spawns children: the standard loop (Child)

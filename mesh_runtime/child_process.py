@@ -82,7 +82,8 @@ class Child:
         return self._proc is not None and self._proc.returncode is None
 
     async def start(self) -> None:
-        """Spawns the process. Must run on the thread that lives as long as the supervisor."""
+        """Spawns the process. Must run on the thread that lives as long as the supervisor,
+        on asyncio's own loop (uvloop's subprocesses lack process_group, user and group)."""
         spec = self.spec
         ids: dict[str, object] = {}
         if spec.run_as is not None:
