@@ -15,7 +15,7 @@ Orders are GTC limit buys on a spot market, far below any ask (they rest; nothin
 a lot each, so balances never run out. Targets (issue 5): >= 2,000 orders/s through one
 gateway process; p99 < 25 ms at 500 orders/s.
 
-Usage: python -m bench.bench_rest [--clients 32] [--connections 64] [--seconds 10] [--rate 500]
+Usage: python -m bench.bench_rest [--clients 64] [--connections 64] [--seconds 10] [--rate 500]
        [--rate-seconds 10] [--users 4] [--market SOL-USD] [--keep-up SECONDS]
 """
 
@@ -382,7 +382,7 @@ async def bench(mesh: Mesh, args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--clients", type=int, default=32, help="concurrent callers")
+    parser.add_argument("--clients", type=int, default=64, help="concurrent callers")
     parser.add_argument("--seconds", type=float, default=10.0, help="saturation run length")
     parser.add_argument("--connections", type=int, default=64,
                         help="keep-alive connections (the open loop's concurrency cap)")
