@@ -33,6 +33,10 @@ class AsgiServer:
         config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(),
                                 lifespan=lifespan, access_log=False, ws="websockets-sansio",
                                 ws_per_message_deflate=ws_deflate,
+                                # Idle keep-alive connections stay open 75 s (uvicorn: 5 s),
+                                # past the usual 60 s of clients and load balancers, so a
+                                # client rarely reuses a connection the server is closing.
+                                timeout_keep_alive=75,
                                 timeout_graceful_shutdown=max(1, math.ceil(grace_seconds)))
         self._server = QuietSignalServer(config)
 
