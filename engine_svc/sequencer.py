@@ -25,6 +25,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Generic, Protocol, TypeVar
 
 from engine_svc import command_codec
@@ -68,6 +69,14 @@ class _Pending(Generic[T]):
     commands: list[Command]
     render: Render[T]
     future: asyncio.Future[list[T]] = field(default_factory=asyncio.Future)
+
+
+class _Signal(Enum):
+    SNAPSHOT = 1  # take a snapshot between batches
+
+
+_SNAPSHOT = _Signal.SNAPSHOT
+_Item = _Pending[Any] | _Signal | None
 
 
 @dataclass(slots=True)
@@ -114,11 +123,12 @@ class Sequencer:
         self._max_batch = max_batch
         self._snapshot_every = snapshot_every
         self._since_snapshot = 0
-        self._queue: asyncio.Queue[_Pending[Any] | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._closing = False
         self.healthy = True
         self.fatal: BaseException | None = None
         self._snapshotting: asyncio.Task[None] | None = None
+        self._snapshot_due = False
         self._listeners: list[BatchListener] = []
 
     @property
@@ -160,15 +170,23 @@ class Sequencer:
             first = await self._queue.get()
             if first is None:
                 break
+            if first is _SNAPSHOT:  # between batches: the state is all journaled
+                self._snapshot_now()
+                continue
             batch, size = [first], len(first.commands)
             while size < self._max_batch and not self._queue.empty():
                 item = self._queue.get_nowait()
                 if item is None:
                     stop = True
                     break
+                if item is _SNAPSHOT:
+                    self._snapshot_due = True
+                    continue
                 batch.append(item)
                 size += len(item.commands)
             await self._process(batch)
+            if self._snapshot_due and self.healthy:
+                self._snapshot_now()
         if self._snapshotting is not None:
             await self._snapshotting
         seq, blob = snapshot_blob(self.state)
@@ -226,7 +244,7 @@ class Sequencer:
                 item.future.set_result(result)
         self._since_snapshot += len(commands)
         if self._since_snapshot >= self._snapshot_every:
-            self.request_snapshot()
+            self._snapshot_due = True
 
     def _fail(self, batch: list[_Pending[Any]], message: str) -> None:
         for item in batch:
@@ -246,11 +264,11 @@ class Sequencer:
                 log.warning("recovery failed (%s); retrying in %.2fs", err, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
-        pending: list[None] = []
+        pending: list[_Item] = []
         while not self._queue.empty():  # queued while broken: not applied, not acked
             item = self._queue.get_nowait()
-            if item is None:
-                pending.append(item)  # keep a close() request
+            if item is None or item is _SNAPSHOT:
+                pending.append(item)  # keep a close() or snapshot request
             else:
                 self._fail([item], "the engine was recovering")
         for item in pending:
@@ -263,6 +281,13 @@ class Sequencer:
                 log.exception("a batch listener failed to reset")
 
     def request_snapshot(self) -> None:
+        """Asks for a snapshot. The sequencer takes it between batches, never while a
+        batch's journal write is out: the state it saves is always all journaled (a failed
+        write must not leave its commands in a snapshot)."""
+        self._queue.put_nowait(_SNAPSHOT)
+
+    def _snapshot_now(self) -> None:
+        self._snapshot_due = False
         if self._snapshotting is None or self._snapshotting.done():
             seq, blob = snapshot_blob(self.state)
             self._since_snapshot = 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from typing import Any
 
@@ -75,7 +76,7 @@ async def test_restart_restores_snapshot_plus_journal(harness: EngineHarness) ->
     await _random_flow(h, seed=2, count=100)
     seq = _live(h)
     seq.request_snapshot()  # a snapshot mid-way ...
-    await seq._snapshotting
+    await _snapshot_saved(seq)
     acked = await _random_flow(h, seed=3, count=100)  # ... and journal after it
     before = seq.engine.state_hash()
     # restart without the final snapshot: only the mid-way one plus the journal
@@ -92,6 +93,53 @@ async def test_restart_restores_snapshot_plus_journal(harness: EngineHarness) ->
         reply = await h.stub.GetOrder(engine_pb2.GetOrderRequest(order_id=oid),
                                       metadata=h.auth(_owner(h, oid)))
         assert reply.order.order_id == oid
+
+
+async def _snapshot_saved(seq: Any) -> None:
+    """Waits (bounded) until the sequencer has taken the requested snapshot and saved it."""
+    for _ in range(500):
+        if seq._snapshotting is not None:
+            await seq._snapshotting
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no snapshot was taken")
+
+
+async def test_a_snapshot_asked_for_during_a_failing_write_holds_only_journaled_state(
+        harness: EngineHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The snapshot timer may fire while a batch's journal write is out; if that write then
+    fails, its commands must not be in the snapshot (the callers were told they failed)."""
+    h = harness
+    await h.stub.Deposit(engine_pb2.DepositRequest(asset="USD", amount="1000",
+                                                   transaction_id="t1"), metadata=h.auth("a"))
+    seq = _live(h)
+    journal = seq._journal
+    real_append = journal.append
+    writing, release = asyncio.Event(), asyncio.Event()
+    calls = {"n": 0}
+
+    async def slow_then_failing_append(commands: Any, events: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            writing.set()
+            await release.wait()
+            raise ConnectionError("redis went away")
+        await real_append(commands, events)
+
+    monkeypatch.setattr(journal, "append", slow_then_failing_append)
+    failing = asyncio.ensure_future(h.stub.Deposit(engine_pb2.DepositRequest(
+        asset="USD", amount="5", transaction_id="t2"), metadata=h.auth("a")))
+    await asyncio.wait_for(writing.wait(), 10)
+    seq.request_snapshot()  # as the timer would, with t2 applied but not journaled
+    release.set()
+    with pytest.raises(grpc.aio.AioRpcError):
+        await failing
+    await _read_balances_once_recovered(h, "a")
+    await _snapshot_saved(seq)
+    latest = await seq._snapshots.latest()
+    assert latest is not None and latest[0] == 1  # t1 only
+    image = json.loads(latest[1])
+    assert image["engine"]["last_seq"] == 1 and image["engine"]["deposit_ids"] == ["t1"]
 
 
 def _owner(h: EngineHarness, oid: str) -> str:
