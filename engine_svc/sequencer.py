@@ -35,6 +35,7 @@ from engine_svc.core.events import Event
 from engine_svc.core.markets import MarketConfig
 from engine_svc.journal import Journal, JournalConflict
 from engine_svc.order_views import OrderRecord, OrderViews
+from engine_svc.snapshot_fork import ForkedSnapshot, ForkedSnapshotFailed
 from engine_svc.snapshot_store import SnapshotStore
 
 log = logging.getLogger("trademesh.engine.sequencer")
@@ -287,11 +288,29 @@ class Sequencer:
         self._queue.put_nowait(_SNAPSHOT)
 
     def _snapshot_now(self) -> None:
+        """Snapshots the state as it is now: serialized by a forked child (the engine goes
+        on meanwhile), or here if forking fails."""
         self._snapshot_due = False
         if self._snapshotting is None or self._snapshotting.done():
-            seq, blob = snapshot_blob(self.state)
             self._since_snapshot = 0
-            self._snapshotting = asyncio.create_task(self._save_snapshot(seq, blob))
+            state = self.state
+            seq = state.engine.last_seq
+            try:
+                child = ForkedSnapshot.start(lambda: snapshot_blob(state)[1])
+            except ForkedSnapshotFailed as err:
+                log.warning("snapshot in-process (%s)", err)
+                self._snapshotting = asyncio.create_task(
+                    self._save_snapshot(*snapshot_blob(state)))
+                return
+            self._snapshotting = asyncio.create_task(self._save_forked(seq, child))
+
+    async def _save_forked(self, seq: int, child: ForkedSnapshot) -> None:
+        try:
+            blob = await child.result()
+        except ForkedSnapshotFailed as err:
+            log.error("snapshot at seq %d failed (%s); the journal is kept", seq, err)
+            return
+        await self._save_snapshot(seq, blob)
 
     async def _save_snapshot(self, seq: int, blob: bytes) -> None:
         try:

@@ -1,0 +1,81 @@
+"""Serializing a snapshot without pausing the engine: in a forked child.
+
+Building a snapshot's image walks the whole state (~7 µs per resting order: 250 ms for
+30,000 orders) and the sequencer cannot apply commands meanwhile. ``fork()`` instead gives
+a child an exact, frozen copy of the state (copy-on-write) in the time it takes to copy the
+page tables; the child serializes it, writes the bytes to a pipe and exits, while the
+parent goes on applying commands and reads the pipe from a worker thread.
+
+The child runs nothing of the parent but ``serialize``: it resets the signal handlers (so
+a signal to the process group never reaches the parent's event loop through the inherited
+wakeup descriptor) and leaves with ``os._exit`` (no ``atexit``, no finalizers, no gRPC or
+asyncio shutdown). Anything unusual — ``fork`` refused, the child failing or killed —
+raises :class:`ForkedSnapshotFailed`; the caller then serializes in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Callable
+
+
+class ForkedSnapshotFailed(RuntimeError):
+    pass
+
+
+class ForkedSnapshot:
+    """A child forked by :meth:`start` (so: of the state as it is at that call)."""
+
+    def __init__(self, pid: int, read_end: int) -> None:
+        self._pid, self._read_end = pid, read_end
+
+    @classmethod
+    def start(cls, serialize: Callable[[], bytes]) -> ForkedSnapshot:
+        """Forks now; the child computes ``serialize()``. Raises ForkedSnapshotFailed."""
+        read_end, write_end = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError as err:
+            os.close(read_end)
+            os.close(write_end)
+            raise ForkedSnapshotFailed(f"fork: {err}") from err
+        if pid == 0:  # pragma: no cover - the child; its outcome is checked by the parent
+            _child(serialize, read_end, write_end)
+        os.close(write_end)
+        return cls(pid, read_end)
+
+    async def result(self) -> bytes:
+        """The child's bytes once it has exited cleanly; else ForkedSnapshotFailed."""
+        try:
+            data = await asyncio.to_thread(_read_all, self._read_end)
+        finally:
+            os.close(self._read_end)
+        _, status = await asyncio.to_thread(os.waitpid, self._pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0 or not data:
+            raise ForkedSnapshotFailed(f"the snapshot child exited with {code}")
+        return data
+
+
+def _child(serialize: Callable[[], bytes], read_end: int, write_end: int) -> None:
+    code = 1
+    try:
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        os.close(read_end)
+        view = memoryview(serialize())
+        while view:
+            view = view[os.write(write_end, view):]
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def _read_all(fd: int) -> bytes:
+    chunks: list[bytes] = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
