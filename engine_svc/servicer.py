@@ -6,10 +6,8 @@ subject, so a user only ever sees and touches their own orders and balances.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
@@ -28,13 +26,12 @@ from engine_svc.core.events import (
 from engine_svc.core.units import ValidationError
 from engine_svc.order_views import OrderRecord
 from engine_svc.sequencer import EngineUnavailable, Sequencer
+from engine_svc.stream_placement import StreamPlacement
 from mesh_runtime.grpc_auth import Authenticator, InvalidToken, RevocationUnavailable
 
 Context = grpc.aio.ServicerContext[Any, Any]
 CLOSE_SLIPPAGE_BPS = 500
 MAX_DEPTH = 1000
-MAX_ORDERS_PER_MESSAGE = 1000
-MAX_MESSAGES_IN_FLIGHT = 64  # per PlaceOrders stream; then the stream's flow control holds
 
 
 def _rejection(events: list[Event]) -> errors.DomainError | None:
@@ -53,6 +50,8 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
         self._auth = auth
         self._clock = clock_ms
         self._persisted = persisted  # (committed event sequence, link connected)
+        self._streamed = StreamPlacement(sequencer, clock_ms, self._order_result,
+                                         self._execution_result)
 
     @property
     def _config(self) -> Any:
@@ -373,95 +372,10 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
 
     async def PlaceOrders(self, request_iterator: AsyncIterator[engine_pb2.PlaceOrdersRequest],
                           context: Context) -> AsyncIterator[engine_pb2.PlaceOrdersResponse]:
-        """Each message's orders go to the sequencer as soon as it arrives (the next
-        message need not wait for this one's journal write); answers leave in order."""
+        """Streamed placement (:mod:`engine_svc.stream_placement`): each message's orders
+        go to the sequencer as it arrives; answers leave in order."""
         user = await self._user(context)
-        answers: asyncio.Queue[_Answer | None] = asyncio.Queue(MAX_MESSAGES_IN_FLIGHT)
-        reader = asyncio.create_task(self._read_orders(request_iterator, user, answers))
-        try:
-            while (answer := await answers.get()) is not None:
-                if isinstance(answer, errors.DomainError):
-                    await errors.abort(context, answer)
-                batch_id, placing = answer
-                yield engine_pb2.PlaceOrdersResponse(results=await _answers(placing),
-                                                     batch_id=batch_id)
-            await reader  # its error, if the stream broke
-        finally:
-            reader.cancel()
-            await asyncio.gather(reader, return_exceptions=True)
-
-    async def _read_orders(self, request_iterator: AsyncIterator[engine_pb2.PlaceOrdersRequest],
-                           user: str, answers: asyncio.Queue[_Answer | None]) -> None:
-        """Queues each message's orders as it arrives; None after the last (or a failure:
-        the handler then re-raises it); nothing more once the handler cancels it."""
-        try:
-            async for message in request_iterator:
-                if len(message.orders) > MAX_ORDERS_PER_MESSAGE:
-                    await answers.put(errors.invalid(ValidationError(
-                        "orders", "TOO_MANY", f"at most {MAX_ORDERS_PER_MESSAGE} per message")))
-                    return
-                render = self._order_result if message.full_orders else self._execution_result
-                await answers.put((message.batch_id,
-                                   self._place_many(message.orders, user, render)))
-        except asyncio.CancelledError:
-            raise
-        except BaseException:
-            await answers.put(None)
-            raise
-        await answers.put(None)
-
-    def _place_many(self, requests: Sequence[engine_pb2.PlaceOrderRequest], user: str,
-                    render: Callable[[list[Event], list[OrderRecord]], Any]) -> _Placing:
-        """Validates each order and queues the valid ones as one batch, now; ``_answers``
-        gives the answers in order once they are durable."""
-        outcomes: list[Any] = []
-        commands: list[Command] = []
-        now = self._clock()
-        for request in requests:
-            try:
-                if request.stop_loss or request.take_profit:
-                    raise ValidationError(
-                        "stopLoss" if request.stop_loss else "takeProfit", "UNSUPPORTED",
-                        "triggers are attached by PlaceOrder, not the PlaceOrders stream")
-                commands.append(codec.place_order(request, self._config, user, now))
-                outcomes.append(None)
-            except ValidationError as err:
-                outcomes.append(errors.invalid(err))
-        try:
-            return _Placing(outcomes, self._seq.enqueue_many(commands, render)
-                            if commands else None)
-        except EngineUnavailable as err:
-            return _Placing(outcomes, None, errors.unavailable(str(err)))
-
-
-@dataclass(slots=True)
-class _Placing:
-    """A streamed message's orders: each one's validation error (or None: queued), the
-    sequencer's future for the queued ones, or why none could be queued."""
-
-    outcomes: list[Any]
-    queued: asyncio.Future[list[Any]] | None
-    refusal: errors.DomainError | None = None
-
-
-_Answer = tuple[int, _Placing] | errors.DomainError
-
-
-async def _answers(placing: _Placing) -> list[engine_pb2.PlaceOrderResult]:
-    """One result per order: its validation error, or what the sequencer answered."""
-    applied: list[Any] = []
-    if placing.queued is not None:
-        try:
-            applied = await placing.queued
-        except EngineUnavailable as err:
-            placing.refusal = errors.unavailable(str(err))
-    queued = iter(applied)
-    results = []
-    for outcome in placing.outcomes:
-        result = outcome if outcome is not None else \
-            placing.refusal if placing.refusal is not None else next(queued)
-        if isinstance(result, errors.DomainError):
-            results.append(engine_pb2.PlaceOrderResult(error=result.status))
-        else:
-            results.append(engine_pb2.PlaceOrderResult(order=result))
-    return results
+        async for answer in self._streamed.answers(request_iterator, user):
+            if isinstance(answer, errors.DomainError):
+                await errors.abort(context, answer)
+            yield answer
