@@ -55,6 +55,12 @@ class OutcomePending(GatewayError):
         self.reply: Callable[[], Awaitable[Any]] | None = None
 
 
+def _retrieved(future: asyncio.Future[Result]) -> None:
+    """Marks a failure as seen (asyncio would log an unretrieved one)."""
+    if not future.cancelled():
+        future.exception()
+
+
 def stream_failed(error: BaseException) -> GatewayError:
     if isinstance(error, grpc.aio.AioRpcError):
         return from_rpc_error(error)
@@ -92,10 +98,12 @@ class CallerStream:
         try:
             return await asyncio.wait_for(asyncio.shield(future), deadline_seconds)
         except TimeoutError:
-            if waiting in self._queue:
-                self._queue.remove(waiting)  # never sent: nothing was placed
-                message = "the engine did not take the order in time; it was not placed"
-                raise GatewayError(504, "DEADLINE_EXCEEDED", message) from None
+            for i, queued in enumerate(self._queue):
+                if queued is waiting:  # never sent: nothing was placed
+                    del self._queue[i]
+                    message = "the engine did not take the order in time; it was not placed"
+                    raise GatewayError(504, "DEADLINE_EXCEEDED", message) from None
+            future.add_done_callback(_retrieved)  # nobody may wait for it any more
             raise OutcomePending(future) from None
 
     async def _write(self) -> None:
