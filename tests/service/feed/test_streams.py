@@ -158,7 +158,12 @@ async def test_set_index_price(feed: Feed) -> None:
     client = await WsClient.connect(feed.ws_port)
     try:
         await client.call("SUBSCRIBE", ["index@BTC-PERP"])
-        index = await client.stream("index@BTC-PERP")  # a walk step away from 65000.5 at most
+        # The set price reaches the hub through the Redis relay, maybe after the subscription
+        # answered with the previous index: read (bounded) until the walk continues from it.
+        for _ in range(100):
+            index = await client.stream("index@BTC-PERP")
+            if abs(Decimal(index["indexPrice"]) - Decimal("65000.5")) < 100:
+                break
         assert abs(Decimal(index["indexPrice"]) - Decimal("65000.5")) < 100
     finally:
         await client.close()
