@@ -46,22 +46,20 @@ def _timestamp(message: Any) -> Any:
     return message.ToJsonString()
 
 
+class _Unsupported(Exception):
+    """A field this module leaves to ``json_format`` (floating point, maps)."""
+
+
 def _compile(descriptor: Descriptor) -> Render:
     if descriptor.full_name == "google.protobuf.Timestamp":
         return _timestamp
     if descriptor.full_name.startswith("google.protobuf."):
         return _whole
-    fields: list[tuple[str, str, bool, Render | None]] = []
-    for field in descriptor.fields:
-        value = _value_renderer(field)
-        if value is _UNSUPPORTED:
-            return _whole
-        repeated = field.is_repeated
-        if repeated and field.message_type is not None and \
-                field.message_type.GetOptions().map_entry:
-            return _whole
-        fields.append((field.name, field.json_name, field.has_presence and not repeated,
-                       value))
+    try:
+        fields = [(f.name, f.json_name, f.has_presence and not f.is_repeated,
+                   _value_renderer(f)) for f in descriptor.fields]
+    except _Unsupported:
+        return _whole
     return _message_renderer(fields)
 
 
@@ -78,40 +76,24 @@ def _message_renderer(fields: list[tuple[str, str, bool, Render | None]]) -> Ren
     return render
 
 
-def _list_plain(values: Any) -> Any:
-    return list(values)
-
-
-def _unsupported(_: Any) -> Any:
-    raise AssertionError("never called")
-
-
-_UNSUPPORTED: Render = _unsupported
-
-
 def _value_renderer(field: FieldDescriptor) -> Render | None:
     """How one field's value renders: None means as it is."""
-    repeated = field.is_repeated
-    kind = field.type
-    one: Render | None
+    kind, message_type = field.type, field.message_type
+    one: Render
     if kind in _PLAIN:
-        if repeated:
-            return _list_plain
-        return None
+        return list if field.is_repeated else None
     if kind in _INT64:
         one = str
     elif kind == _F.TYPE_ENUM:
         one = _enum_renderer(field)
     elif kind == _F.TYPE_BYTES:
         one = _bytes
-    elif kind == _F.TYPE_MESSAGE:
-        assert field.message_type is not None
-        one = _whole if field.message_type.full_name in _STRUCTS else to_json
-    else:  # float and double: json_format's own rules
-        return _UNSUPPORTED
-    if repeated:
-        item = one
-        return lambda values: [item(v) for v in values]
+    elif message_type is not None and not message_type.GetOptions().map_entry:
+        one = _whole if message_type.full_name in _STRUCTS else to_json
+    else:  # float, double and maps: json_format's own rules
+        raise _Unsupported(field.full_name)
+    if field.is_repeated:
+        return lambda values: [one(v) for v in values]
     return one
 
 
