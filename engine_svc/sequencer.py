@@ -130,6 +130,7 @@ class Sequencer:
         self.fatal: BaseException | None = None
         self._snapshotting: asyncio.Task[None] | None = None
         self._snapshot_due = False
+        self._fork_snapshots = True
         self._listeners: list[BatchListener] = []
 
     @property
@@ -289,26 +290,40 @@ class Sequencer:
 
     def _snapshot_now(self) -> None:
         """Snapshots the state as it is now: serialized by a forked child (the engine goes
-        on meanwhile), or here if forking fails."""
+        on meanwhile), or here if forking fails or a child has failed before. One at a
+        time: asked for while one is being taken, it stays due for the next boundary."""
+        if self._snapshotting is not None and not self._snapshotting.done():
+            self._snapshot_due = True
+            return
         self._snapshot_due = False
-        if self._snapshotting is None or self._snapshotting.done():
-            self._since_snapshot = 0
-            state = self.state
-            seq = state.engine.last_seq
+        self._since_snapshot = 0
+        state = self.state
+        seq = state.engine.last_seq
+        if self._fork_snapshots:
             try:
                 child = ForkedSnapshot.start(lambda: snapshot_blob(state)[1])
             except ForkedSnapshotFailed as err:
-                log.warning("snapshot in-process (%s)", err)
-                self._snapshotting = asyncio.create_task(
-                    self._save_snapshot(*snapshot_blob(state)))
+                log.warning("snapshot at seq %d in-process (%s)", seq, err)
+            else:
+                self._snapshotting = asyncio.create_task(self._save_forked(seq, child))
+                self._snapshotting.add_done_callback(self._after_snapshot)
                 return
-            self._snapshotting = asyncio.create_task(self._save_forked(seq, child))
+        self._snapshotting = asyncio.create_task(self._save_snapshot(*snapshot_blob(state)))
+        self._snapshotting.add_done_callback(self._after_snapshot)
+
+    def _after_snapshot(self, _: asyncio.Task[None]) -> None:
+        if self._snapshot_due and not self._closing:  # asked for meanwhile: take it now
+            self.request_snapshot()
 
     async def _save_forked(self, seq: int, child: ForkedSnapshot) -> None:
         try:
             blob = await child.result()
         except ForkedSnapshotFailed as err:
-            log.error("snapshot at seq %d failed (%s); the journal is kept", seq, err)
+            # that state is gone; the next boundary's state is serialized here instead
+            log.error("snapshot at seq %d failed (%s); snapshots are serialized in-process "
+                      "from now on", seq, err)
+            self._fork_snapshots = False
+            self._snapshot_due = True
             return
         await self._save_snapshot(seq, blob)
 

@@ -6,19 +6,27 @@ a child an exact, frozen copy of the state (copy-on-write) in the time it takes 
 page tables; the child serializes it, writes the bytes to a pipe and exits, while the
 parent goes on applying commands and reads the pipe from a worker thread.
 
-The child runs nothing of the parent but ``serialize``: it resets the signal handlers (so
-a signal to the process group never reaches the parent's event loop through the inherited
-wakeup descriptor) and leaves with ``os._exit`` (no ``atexit``, no finalizers, no gRPC or
-asyncio shutdown). Anything unusual — ``fork`` refused, the child failing or killed —
-raises :class:`ForkedSnapshotFailed`; the caller then serializes in-process.
+The parent is multi-threaded (gRPC's core threads), so the child must run nothing but
+``serialize``: the garbage collector is off across the fork (a collection in the child runs
+finalizers — of gRPC objects, of asyncio tasks — whose threads and locks did not survive
+the fork; that crashed a child with SIGSEGV), the signal handlers are reset (a signal to the
+process group must not reach the parent's event loop through the inherited wakeup
+descriptor), and the child leaves with ``os._exit`` (no ``atexit``, no finalizers, no gRPC or
+asyncio shutdown). Anything unusual — ``fork`` refused, the child crashing, or running past
+its deadline (it is then killed) — raises :class:`ForkedSnapshotFailed`; the caller then
+serializes in-process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import os
 import signal
 from collections.abc import Callable
+
+DEFAULT_DEADLINE_S = 120.0
 
 
 class ForkedSnapshotFailed(RuntimeError):
@@ -35,28 +43,53 @@ class ForkedSnapshot:
     def start(cls, serialize: Callable[[], bytes]) -> ForkedSnapshot:
         """Forks now; the child computes ``serialize()``. Raises ForkedSnapshotFailed."""
         read_end, write_end = os.pipe()
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             pid = os.fork()
         except OSError as err:
+            if collecting:
+                gc.enable()
             os.close(read_end)
             os.close(write_end)
             raise ForkedSnapshotFailed(f"fork: {err}") from err
         if pid == 0:  # pragma: no cover - the child; its outcome is checked by the parent
             _child(serialize, read_end, write_end)
+        if collecting:
+            gc.enable()
         os.close(write_end)
         return cls(pid, read_end)
 
-    async def result(self) -> bytes:
-        """The child's bytes once it has exited cleanly; else ForkedSnapshotFailed."""
+    async def result(self, deadline_s: float = DEFAULT_DEADLINE_S) -> bytes:
+        """The child's bytes once it has exited cleanly; else ForkedSnapshotFailed. A child
+        still running after ``deadline_s`` is killed (a fork of a multi-threaded process can
+        deadlock on a lock another thread held)."""
+        reading = asyncio.ensure_future(asyncio.to_thread(_read_all, self._read_end))
+        killed = False
         try:
-            data = await asyncio.to_thread(_read_all, self._read_end)
+            try:
+                data = await asyncio.wait_for(asyncio.shield(reading), deadline_s)
+            except TimeoutError:
+                killed = True
+                _kill(self._pid)
+                data = await reading  # the pipe's write end died with the child
         finally:
+            if not reading.done():  # cancelled: the child must not outlive its reader
+                _kill(self._pid)
+                await asyncio.shield(reading)
             os.close(self._read_end)
         _, status = await asyncio.to_thread(os.waitpid, self._pid, 0)
         code = os.waitstatus_to_exitcode(status)
+        if killed:
+            raise ForkedSnapshotFailed(f"the snapshot child ran past {deadline_s:g} s; killed")
         if code != 0 or not data:
             raise ForkedSnapshotFailed(f"the snapshot child exited with {code}")
         return data
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 def _child(serialize: Callable[[], bytes], read_end: int, write_end: int) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
+import signal
 from typing import Any
 
 import grpc
@@ -16,6 +18,7 @@ from engine_svc import command_codec
 from engine_svc.core.engine import Engine
 from engine_svc.core.markets import default_markets
 from engine_svc.journal import Journal
+from engine_svc.snapshot_fork import ForkedSnapshot
 from tests.service.engine.conftest import EngineHarness
 
 
@@ -96,13 +99,15 @@ async def test_restart_restores_snapshot_plus_journal(harness: EngineHarness) ->
 
 
 async def _snapshot_saved(seq: Any) -> None:
-    """Waits (bounded) until the sequencer has taken the requested snapshot and saved it."""
+    """Waits (bounded) until the sequencer has taken the requested snapshot and saved it
+    (a failed forked one is taken again in-process)."""
     for _ in range(500):
-        if seq._snapshotting is not None:
-            await seq._snapshotting
+        task = seq._snapshotting
+        if task is not None and task.done() and not seq._snapshot_due \
+                and await seq._snapshots.latest() is not None:
             return
         await asyncio.sleep(0.01)
-    raise AssertionError("no snapshot was taken")
+    raise AssertionError("no snapshot was saved")
 
 
 async def test_a_snapshot_asked_for_during_a_failing_write_holds_only_journaled_state(
@@ -264,3 +269,34 @@ async def test_listeners_hear_every_durable_event_once_in_order(
     await _read_balances_once_recovered(h, "u1")
     assert recorder.resets == 1
     assert recorder.seqs == list(range(start + 1, seq.engine.event_seq + 1))
+
+
+async def test_a_crashed_snapshot_child_is_replaced_by_an_in_process_snapshot(
+        harness: EngineHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A forked child that dies (here: SIGSEGV) loses nothing: the next boundary's state is
+    serialized in-process and saved, and later snapshots no longer fork."""
+    h = harness
+    await _random_flow(h, seed=5, count=30)
+    seq = _live(h)
+    forks = {"n": 0}
+    real_start = ForkedSnapshot.start
+
+    def crashing_start(serialize: Any) -> ForkedSnapshot:
+        forks["n"] += 1
+        return real_start(lambda: os.kill(os.getpid(), signal.SIGSEGV) or b"")
+
+    monkeypatch.setattr(ForkedSnapshot, "start", crashing_start)
+    seq.request_snapshot()
+    await _snapshot_saved(seq)
+    latest = await seq._snapshots.latest()
+    assert latest is not None and latest[0] == seq.engine.last_seq
+    assert forks["n"] == 1
+    await _random_flow(h, seed=6, count=5)
+    seq.request_snapshot()
+    for _ in range(500):
+        latest = await seq._snapshots.latest()
+        if latest is not None and latest[0] == seq.engine.last_seq:
+            break
+        await asyncio.sleep(0.01)
+    assert latest is not None and latest[0] == seq.engine.last_seq
+    assert forks["n"] == 1  # in-process from then on
