@@ -24,6 +24,7 @@ import contextlib
 import gc
 import os
 import signal
+import warnings
 from collections.abc import Callable
 
 DEFAULT_DEADLINE_S = 120.0
@@ -46,7 +47,9 @@ class ForkedSnapshot:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            pid = os.fork()
+            with warnings.catch_warnings():  # 3.12+ warns of forking with threads: see above
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
         except OSError as err:
             if collecting:
                 gc.enable()
