@@ -37,6 +37,7 @@ from engine_svc.journal import Journal, JournalConflict
 from engine_svc.order_views import OrderRecord, OrderViews
 from engine_svc.snapshot_fork import ForkedSnapshot, ForkedSnapshotFailed
 from engine_svc.snapshot_store import SnapshotStore
+from mesh_runtime.grpc_env import FORK_SUPPORT_VAR, fork_is_safe
 
 log = logging.getLogger("trademesh.engine.sequencer")
 
@@ -130,7 +131,11 @@ class Sequencer:
         self.fatal: BaseException | None = None
         self._snapshotting: asyncio.Task[None] | None = None
         self._snapshot_due = False
-        self._fork_snapshots = True
+        # a forked child is safe only with gRPC's fork handlers off (mesh_runtime.grpc_env)
+        self._fork_snapshots = fork_is_safe()
+        if not self._fork_snapshots:
+            log.warning("snapshots are serialized in-process: gRPC loaded with its fork "
+                        "handlers on (%s)", FORK_SUPPORT_VAR)
         self._listeners: list[BatchListener] = []
 
     @property

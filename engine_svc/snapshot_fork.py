@@ -7,14 +7,17 @@ page tables; the child serializes it, writes the bytes to a pipe and exits, whil
 parent goes on applying commands and reads the pipe from a worker thread.
 
 The parent is multi-threaded (gRPC's core threads), so the child must run nothing but
-``serialize``: the garbage collector is off across the fork (a collection in the child runs
-finalizers — of gRPC objects, of asyncio tasks — whose threads and locks did not survive
-the fork; that crashed a child with SIGSEGV), the signal handlers are reset (a signal to the
-process group must not reach the parent's event loop through the inherited wakeup
-descriptor), and the child leaves with ``os._exit`` (no ``atexit``, no finalizers, no gRPC or
-asyncio shutdown). Anything unusual — ``fork`` refused, the child crashing, or running past
-its deadline (it is then killed) — raises :class:`ForkedSnapshotFailed`; the caller then
-serializes in-process.
+``serialize``. gRPC's own fork handlers must be off (``mesh_runtime/grpc_env.py``; with
+them on, a third of forks under load crashed); the garbage collector is off across the
+fork (a collection in the child runs finalizers — of gRPC objects, of asyncio tasks —
+whose threads and locks did not survive the fork; that crashed a child with SIGSEGV); the
+signal handlers are reset (a signal to the process group must not reach the parent's event
+loop through the inherited wakeup descriptor); and the child leaves with ``os._exit`` (no
+``atexit``, no finalizers, no gRPC or asyncio shutdown).
+
+Anything unusual — ``fork`` refused, the child crashing, or running past its deadline (it
+is then killed) — raises :class:`ForkedSnapshotFailed`; the caller then serializes
+in-process.
 """
 
 from __future__ import annotations

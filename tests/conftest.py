@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 
 import pytest
 
+import mesh_runtime.grpc_env  # noqa: F401 - before anything imports grpc
+
 T = TypeVar("T")
 
 
