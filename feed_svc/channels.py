@@ -57,7 +57,9 @@ def parse(name: object, markets: frozenset[str]) -> Channel:
         return Channel(Kind.USER)
     prefix, at, market = name.partition("@")
     if not at or market not in markets:
-        raise UnknownChannel(f"unknown channel {name!r}")
+        hint = f" (markets are upper case: {market.upper()})" if market.upper() in markets \
+            else ""
+        raise UnknownChannel(f"unknown channel {name!r}{hint}")
     if prefix.startswith("kline_"):
         interval = prefix.removeprefix("kline_")
         if interval not in INTERVALS_MS:

@@ -98,7 +98,11 @@ class Session:
                                    f"{self._limits.max_message_bytes} bytes")
             message = _decode(raw)
             request_id = message.get("id")
-            method, params = message.get("method"), message.get("params", [])
+            if request_id is not None and (isinstance(request_id, bool)
+                                           or not isinstance(request_id, int | str)):
+                request_id = None
+                raise RequestError("INVALID_REQUEST", "id: expected an integer, a string or null")
+            method, params = message.get("method"), message.get("params")
             if method == "AUTH":  # the one request that waits (the revocation check)
                 result = await self._auth(params)
             else:
@@ -112,10 +116,14 @@ class Session:
             self._hub.subscribe(self.outbox, channel, self.user_id)
 
     def _dispatch(self, method: object, params: object) -> Any:
+        if method == "PING" and params is None:
+            return "PONG"
         if not isinstance(params, list):
             raise RequestError("INVALID_REQUEST", "params: expected a list")
         if method == "PING":
             return "PONG"
+        if method in ("SUBSCRIBE", "UNSUBSCRIBE") and not params:
+            raise RequestError("INVALID_REQUEST", "params: expected at least one channel")
         if method == "SUBSCRIBE":
             return self._subscribe(params)
         if method == "UNSUBSCRIBE":

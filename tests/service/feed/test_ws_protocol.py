@@ -24,6 +24,22 @@ async def test_errors_keep_the_connection_usable(feed: Feed) -> None:
         assert reply["error"]["code"] == "UNAUTHENTICATED"
         reply = await client.call("FROB", [])
         assert reply["error"]["code"] == "INVALID_REQUEST"
+        reply = await client.call("SUBSCRIBE", ["depth@btc-perp"])
+        assert "upper case: BTC-PERP" in reply["error"]["message"]
+        for bad in ({"method": "SUBSCRIBE", "id": 50}, {"method": "UNSUBSCRIBE", "params": [],
+                                                         "id": 51},
+                    {"method": "SUBSCRIBE", "params": "trades@BTC-PERP", "id": 52}):
+            await client.ws.send(json.dumps(bad))
+            reply = await client.next()
+            assert reply["error"]["code"] == "INVALID_REQUEST", reply
+            assert reply["error"]["message"].startswith("params:") and reply["id"] == bad["id"]
+        for bad_id in ({"x": 1}, [1], True, 1.5):
+            await client.ws.send(json.dumps({"method": "PING", "id": bad_id}))
+            reply = await client.next()
+            assert reply == {"error": {"code": "INVALID_REQUEST", "message":
+                                       "id: expected an integer, a string or null"}, "id": None}
+        await client.ws.send(json.dumps({"method": "PING", "id": "req-7"}))
+        assert await client.next() == {"result": "PONG", "id": "req-7"}
         await client.ws.send(json.dumps({"method": "PING", "pad": "x" * 20_000, "id": 99}))
         assert (await client.next())["error"]["code"] == "MESSAGE_TOO_LARGE"
         assert (await client.call("PING"))["result"] == "PONG"
