@@ -17,7 +17,7 @@ from functools import cache
 
 from engine_svc.core.units import MAX_UNITS
 
-_PLAIN = re.compile(r"(\d{1,30})(?:\.(\d{1,30}))?")
+_PLAIN = re.compile(r"([0-9]{1,30})(?:\.([0-9]{1,30}))?", re.ASCII)
 _POW10: list[int] = [10**n for n in range(80)]
 
 

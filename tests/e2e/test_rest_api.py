@@ -260,7 +260,8 @@ BAD_INPUTS: list[tuple[str, str, Any, str, int, str]] = [
     ("bad-enum", "/orders", {**LIMIT, "side": "UP"}, "", 400, "side"),
     ("bool-as-string", "/orders", {**LIMIT, "postOnly": "yes"}, "", 400, "postOnly"),
     *[(f"quantity={q}", "/orders", {**LIMIT, "quantity": q}, "", 400, "quantity")
-      for q in ("-1", "0", "NaN", "Infinity", "1e400", "1.001", "abc")],
+      for q in ("-1", "0", "NaN", "Infinity", "1e400", "1.001", "abc", " 1", "1_0", ".5",
+                "\u0661", "0x1", "")],
     *[(f"price={p}", "/orders", {**LIMIT, "price": p}, "", 400, "price")
       for p in ("-1", "0", "NaN", "-Infinity", "1e400", "10.0001")],
     ("unknown-market", "/orders", {**LIMIT, "market": "NOPE-USD"}, "", 400, "market"),
@@ -270,6 +271,8 @@ BAD_INPUTS: list[tuple[str, str, Any, str, int, str]] = [
      ""),
     ("deposit-nan", "/account/deposit", {"asset": "USD", "amount": "NaN",
                                          "transactionId": "t-nan"}, "", 400, "amount"),
+    ("deposit-arabic-digits", "/account/deposit", {"asset": "USD", "amount": "\u0661\u0660",
+                                                   "transactionId": "t-ar"}, "", 400, "amount"),
     ("oversized", "/orders", {**LIMIT, "clientOrderId": "x" * 100_000}, "", 413, "body"),
 ]
 

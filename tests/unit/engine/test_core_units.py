@@ -45,6 +45,16 @@ def test_price_and_quantity_round_trip() -> None:
         ("1e30", "TOO_LARGE"),
         ("1e100", "TOO_LARGE"),
         ("abc", "NOT_A_NUMBER"),
+        ("\u0661", "NOT_A_NUMBER"),  # ARABIC-INDIC DIGIT ONE: Decimal() reads 1
+        ("\uff15", "NOT_A_NUMBER"),  # FULLWIDTH DIGIT FIVE
+        ("1_000", "NOT_A_NUMBER"),
+        (" 1", "NOT_A_NUMBER"),
+        ("1 ", "NOT_A_NUMBER"),
+        ("1\n", "NOT_A_NUMBER"),
+        (".5", "NOT_A_NUMBER"),
+        ("1.", "NOT_A_NUMBER"),
+        ("0x10", "NOT_A_NUMBER"),
+        ("", "NOT_A_NUMBER"),
         (1.5, "INVALID_TYPE"),
         (True, "INVALID_TYPE"),
     ],
@@ -86,3 +96,8 @@ def test_lifecycle_table_refuses_illegal_transitions() -> None:
             check_transition(final, OrderStatus.CANCELED)
     with pytest.raises(IllegalTransition):
         check_transition(OrderStatus.PARTIALLY_FILLED, OrderStatus.NEW)
+
+
+@pytest.mark.parametrize("text", ["50000", "+50000", "50000.0", "5e4", "5E+4", "50000.10"])
+def test_plain_decimal_texts_are_read(text: str) -> None:
+    assert BTC.price_to_ticks(text, field="limit_price") * BTC.tick_size == Decimal(text)
