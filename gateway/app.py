@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route as HttpRoute
@@ -26,6 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.auth_service import auth_registrar
 from gateway.docs_page import render_docs
 from gateway.errors import GatewayError, error_response
+from gateway.idempotency import REPLAYED_HEADER
 from gateway.openapi import build_openapi
 from gateway.policy import GatewayPolicy
 from gateway.probes import DEFAULT_CHECK_SECONDS, Probe, Readiness, healthz
@@ -90,7 +92,15 @@ def build_app(
         exception_handlers={Exception: _internal_error, 404: _http_error, 405: _http_error},
         lifespan=lifespan,
     )
-    return RequestIdMiddleware(_Front(operational, transcoder, frozenset(fixed)))
+    front: ASGIApp = _Front(operational, transcoder, frozenset(fixed))
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        front = CORSMiddleware(
+            front, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id",
+                           "grpc-timeout"],
+            expose_headers=["X-Request-Id", "Retry-After", REPLAYED_HEADER], max_age=600)
+    return RequestIdMiddleware(front)
 
 
 class _Front:
@@ -106,7 +116,11 @@ class _Front:
         if scope["type"] != "http" or scope["path"] in self._paths:
             await self._operational(scope, receive, send)
             return
-        response = await self._transcoder.handle(Request(scope, receive))
+        # HEAD is GET without the body (the server leaves the body out: its own scope
+        # still says HEAD)
+        request = Request({**scope, "method": "GET"} if scope["method"] == "HEAD" else scope,
+                          receive)
+        response = await self._transcoder.handle(request)
         await response(scope, receive, send)
 
 

@@ -74,6 +74,8 @@ class Settings:
     signin_lockout_seconds: int = 900
     idempotency_ttl_seconds: int = 86_400
     max_body_bytes: int = 65_536
+    # Browser origins allowed to call the REST API (comma-separated, or *); empty: no CORS.
+    cors_origins: str = ""
     # Feed: the index oracle ("simulated" random walk, "backpack" public ticker, or "off" on
     # all but one replica), its seed and pace; per-connection limits.
     feed_oracle: str = "simulated"

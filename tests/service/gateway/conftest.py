@@ -124,7 +124,8 @@ async def gateway(mesh: Mesh, base_settings: Settings, user_token: str
         settings = base_settings.with_overrides(
             **{f"{name}_addr": address for name, address in addresses.items()},
             upstream_timeout_seconds=overrides.pop("upstream_timeout_seconds", 5.0),
-            redis_url=overrides.pop("redis_url", base_settings.redis_url))
+            redis_url=overrides.pop("redis_url", base_settings.redis_url),
+            cors_origins=overrides.pop("cors_origins", ""))
         app = build_app(settings, readiness_check_seconds=0.5, **overrides)
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
