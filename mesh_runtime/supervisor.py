@@ -3,7 +3,9 @@
 Start: check every port, start embedded PostgreSQL and Redis (only those whose URL is not
 configured), then the four services as child processes (``python -m trademesh_cli <name>``)
 at once, and wait — bounded — until each is healthy (gRPC ``Health/Check`` SERVING; the
-gateway also ``GET /readyz`` 200). Up: wait for SIGINT/SIGTERM or a child's death. Stop, in
+gateway also ``GET /readyz`` 200). Up: wait for SIGINT/SIGTERM; a service that dies is
+restarted (``restart_policy.py``: with back-off, and not forever); an embedded server's
+death, or a service dying too often, stops the mesh with that child's log tail. Stop, in
 reverse order: SIGTERM each service with a bounded wait (then SIGKILL), then Redis, then
 PostgreSQL. Every child has its own process group and a parent-death signal, so none
 outlives the supervisor, even after ``kill -9``.
@@ -26,6 +28,7 @@ from mesh_runtime.embedded_postgres import EmbeddedPostgres
 from mesh_runtime.embedded_redis import EmbeddedRedis
 from mesh_runtime.ports import check_ports
 from mesh_runtime.probes import grpc_serving, grpc_target, http_ok, probe_host
+from mesh_runtime.restart_policy import RestartPolicy
 from mesh_runtime.tokens import ensure_keypair
 
 Say = Callable[[str], None]
@@ -70,6 +73,7 @@ class Supervisor:
         on_ready: Callable[[Settings], None] | None = None,
         say: Say = _print,
         startup_timeout: float | None = None,
+        restart_policy: RestartPolicy | None = None,
     ) -> None:
         self.settings = settings.with_overrides(data_dir=settings.data_dir.resolve())
         self.on_ready = on_ready
@@ -79,6 +83,9 @@ class Supervisor:
         self.logs_dir = self.settings.data_dir / "logs"
         self._embedded: list[EmbeddedServer] = []
         self._services: list[Child] = []
+        self._restart_policy = restart_policy or RestartPolicy(limit=settings.restart_limit)
+        self._running_settings = self.settings
+        self._background: set[asyncio.Task[None]] = set()
 
     @property
     def children(self) -> list[Child]:
@@ -138,6 +145,7 @@ class Supervisor:
             ))
             self._services.append(child)
             await child.start()
+        self._running_settings = settings
         await self._wait_all_healthy(settings)
         if settings.market_maker == "on":
             self.say("trademesh: starting the market maker")
@@ -214,26 +222,60 @@ class Supervisor:
             f"{child.name} {what}; last lines of {child.spec.log_path}:\n{child.log_tail()}")
 
     async def _watch(self, stop_wait: asyncio.Task[bool]) -> int:
-        deaths = {asyncio.create_task(child.wait()): child for child in self.children}
-        try:
-            done, _ = await asyncio.wait({stop_wait, *deaths},
-                                         return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in deaths:
-                task.cancel()
-        dead = [child for task, child in deaths.items() if task in done]
-        if not dead:
-            self.say("trademesh: stopping")
-            return 0
-        for child in dead:
-            self.say(f"trademesh: {child.name} exited unexpectedly with code "
-                     f"{child.returncode}; last lines of {child.spec.log_path}:\n"
-                     f"{child.log_tail()}")
-        self.say("trademesh: stopping the rest")
-        return 1
+        """Up: until a signal (0), an embedded server's death or a service dying more often
+        than the restart policy allows (1). A service that dies is restarted."""
+        while True:
+            deaths = {asyncio.create_task(child.wait()): child for child in self.children}
+            try:
+                done, _ = await asyncio.wait({stop_wait, *deaths},
+                                             return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in deaths:
+                    task.cancel()
+            dead = [child for task, child in deaths.items() if task in done]
+            if not dead:
+                self.say("trademesh: stopping")
+                return 0
+            for child in dead:
+                delay = self._restart_policy.on_death(child.name) \
+                    if child in self._services else None
+                self.say(f"trademesh: {child.name} exited unexpectedly with code "
+                         f"{child.returncode}; last lines of {child.spec.log_path}:\n"
+                         f"{child.log_tail()}")
+                if delay is None:
+                    why = ("it died too often" if child in self._services
+                           else "the mesh cannot run without it")
+                    self.say(f"trademesh: not restarting {child.name} ({why}); "
+                             "stopping the rest")
+                    return 1
+                self.say(f"trademesh: restarting {child.name} in {delay:g}s")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(stop_wait), delay)
+                if stop_wait.done():
+                    self.say("trademesh: stopping")
+                    return 0
+                await child.start()
+                self._announce_when_healthy(child)
+
+    def _announce_when_healthy(self, child: Child) -> None:
+        spec = next((s for s in SERVICES if s.name == child.name), None)
+        if spec is None:
+            return
+
+        async def announce() -> None:
+            with contextlib.suppress(StartupError):
+                await self._wait_healthy(spec, child, self._running_settings)
+                self.say(f"trademesh: {child.name} is back")
+
+        task = asyncio.create_task(announce())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def stop(self) -> None:
         """Stops services in reverse start order, then Redis, then PostgreSQL. Idempotent."""
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         grace = self.settings.shutdown_grace_seconds + 5.0
         for child in reversed(self._services):
             if child.running:

@@ -105,15 +105,19 @@ class Mesh:
         return self.out_path.read_text(errors="replace")
 
     def wait_ready(self) -> None:
+        self.wait_for_output(READY_LINE)
+
+    def wait_for_output(self, line: str) -> None:
+        """Until ``line`` is printed (bounded); then notes the children alive."""
         deadline = time.monotonic() + UP_TIMEOUT
-        while READY_LINE not in self.output:
+        while line not in self.output:
             if self.proc.poll() is not None:
                 pytest.fail(f"trademesh up exited {self.proc.returncode}:\n{self.output}")
             if time.monotonic() > deadline:
-                pytest.fail(f"trademesh up not ready after {UP_TIMEOUT}s:\n{self.output}")
+                pytest.fail(f"no {line!r} after {UP_TIMEOUT}s:\n{self.output}")
             time.sleep(0.2)
-        self.children = {p.pid: " ".join(p.cmdline()[:4])
-                         for p in psutil.Process(self.proc.pid).children(recursive=True)}
+        self.children.update({p.pid: " ".join(p.cmdline()[:4])
+                              for p in psutil.Process(self.proc.pid).children(recursive=True)})
 
     def stop(self, sig: int = signal.SIGINT) -> int:
         self.proc.send_signal(sig)
@@ -325,6 +329,12 @@ async def run(settings):
     if fail.startswith("die:"):
         await asyncio.sleep(float(fail[4:]))
         os._exit(5)
+    if fail.startswith("die-once:"):  # die-once:<seconds>:<marker file>
+        seconds, marker = fail[9:].split(":", 1)
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            await asyncio.sleep(float(seconds))
+            os._exit(5)
     await service.wait_stopped()
     await service.server.wait_for_termination()
     for server in extra:
@@ -351,13 +361,41 @@ def standins(data_root: Path) -> Path:
     return root
 
 
-def test_child_death_stops_the_rest(data_root: Path, standins: Path) -> None:
+def test_a_dead_service_is_restarted(data_root: Path, standins: Path) -> None:
     env, ports = mesh_env(data_root / "data", standins)
-    env["STANDIN_FAIL_ENGINE"] = "die:2"
+    env["STANDIN_FAIL_ENGINE"] = f"die-once:1:{data_root / 'engine-died'}"
+    mesh = start_up(data_root, env, ports, "restart")
+    mesh.wait_ready()
+    try:
+        mesh.wait_for_output("trademesh: engine is back")
+        assert "engine exited unexpectedly with code 5" in mesh.output
+        assert "restarting engine in 0.5s" in mesh.output
+        assert asyncio.run(health_status(ports["engine_port"])) == 1
+    finally:
+        assert mesh.stop(signal.SIGINT) == 0, mesh.output
+    mesh.assert_nothing_left()
+
+
+def test_a_service_dying_too_often_stops_the_rest(data_root: Path, standins: Path) -> None:
+    env, ports = mesh_env(data_root / "data", standins)
+    env["STANDIN_FAIL_ENGINE"] = "die:1"
+    env["TRADEMESH_RESTART_LIMIT"] = "1"
     mesh = start_up(data_root, env, ports, "death")
     mesh.wait_ready()
     assert run_until_exit(mesh) == 1
-    assert "engine exited unexpectedly with code 5" in mesh.output
+    assert mesh.output.count("engine exited unexpectedly with code 5") == 2
+    assert "not restarting engine (it died too often); stopping the rest" in mesh.output
+    mesh.assert_nothing_left()
+
+
+def test_with_no_restarts_a_death_stops_the_rest(data_root: Path, standins: Path) -> None:
+    env, ports = mesh_env(data_root / "data", standins)
+    env["STANDIN_FAIL_ENGINE"] = "die:1"
+    env["TRADEMESH_RESTART_LIMIT"] = "0"
+    mesh = start_up(data_root, env, ports, "death0")
+    mesh.wait_ready()
+    assert run_until_exit(mesh) == 1
+    assert mesh.output.count("engine exited unexpectedly with code 5") == 1
     mesh.assert_nothing_left()
 
 
