@@ -266,6 +266,31 @@ async def test_the_market_maker_makes_every_book_two_sided(mesh: Mesh) -> None:
     assert len(markets) >= 4 and not one_sided, one_sided
 
 
+async def test_a_killed_engine_comes_back_with_every_acknowledged_order(mesh: Mesh) -> None:
+    """kill -9 of the engine under `up`: restarted from snapshot + journal; what it
+    acknowledged before (an order, a balance) is all there afterwards."""
+    base = f"http://127.0.0.1:{mesh.ports['gateway_port']}/api/v1"
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        creds = {"email": "kill9@example.com", "password": "correct horse"}
+        token = (await client.post("/auth/signup", json=creds)).json()["token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        deposit = {"asset": "USD", "amount": "100", "transactionId": "k9-1"}
+        assert (await client.post("/account/deposit", json=deposit)).status_code == 200
+        order = (await client.post("/orders", json={
+            "market": "SOL-USD", "side": "BUY", "type": "LIMIT", "quantity": "1",
+            "price": "2"})).json()
+        balances = (await client.get("/account/balances")).json()
+        engine = next(p for p in psutil.Process(mesh.proc.pid).children(recursive=True)
+                      if "engine" in p.cmdline())
+        engine.kill()
+        await asyncio.to_thread(mesh.wait_for_output, "trademesh: engine is back")
+        got = await client.get(f"/orders/{order['orderId']}")
+        assert got.status_code == 200 and got.json()["status"] == "NEW", got.text
+        assert (await client.get("/account/balances")).json() == balances
+        assert (await client.post("/account/deposit", json=deposit)).status_code == 200
+        assert (await client.get("/account/balances")).json() == balances  # not twice
+
+
 def test_printed_addresses(mesh: Mesh) -> None:
     out, ports = mesh.output, mesh.ports
     assert f"http://127.0.0.1:{ports['gateway_port']}/api/v1" in out
