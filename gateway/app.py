@@ -96,7 +96,7 @@ def build_app(
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
         front = CORSMiddleware(
-            front, allow_origins=origins, allow_methods=["GET", "POST", "DELETE"],
+            front, allow_origins=origins, allow_methods=["GET", "POST", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id",
                            "grpc-timeout"],
             expose_headers=["X-Request-Id", "Retry-After", REPLAYED_HEADER], max_age=600)

@@ -14,6 +14,7 @@ python -m pip install --quiet --upgrade pip 2>&1 | grep -v '^WARNING: Location' 
 python -m pip install --quiet -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
 python -c "import trademesh_cli, trademesh.v1.engine_pb2" # the install worked
 [ -x node_modules/.bin/buf ] || npm install --no-audit --no-fund --loglevel=error
+bash scripts/system_deps.sh
 
 echo "== generated code"
 python scripts/gen_protos.py --check 2>/dev/null
@@ -27,7 +28,7 @@ echo "== docker-compose.yml"
 if command -v docker-compose >/dev/null; then
   docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml: valid"
 elif [ "${CI:-}" = "true" ]; then
-  echo "docker-compose is missing (.ci/run installs it)"; exit 1
+  echo "docker-compose is missing (scripts/system_deps.sh installs it)"; exit 1
 else
   echo "skipped: docker-compose not installed (apt-get install docker-compose)"
 fi

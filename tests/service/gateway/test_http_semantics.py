@@ -40,6 +40,10 @@ async def test_cors_for_configured_origins(gateway: GatewayFactory) -> None:
     assert preflight.headers["access-control-allow-origin"] == ORIGIN
     assert "POST" in preflight.headers["access-control-allow-methods"]
     assert "idempotency-key" in preflight.headers["access-control-allow-headers"].lower()
+    for method in ("DELETE", "PATCH"):  # cancel and amend
+        preflight = await client.options("/api/v1/orders/7", headers={
+            "Origin": ORIGIN, "Access-Control-Request-Method": method})
+        assert preflight.status_code == 200, method
     response = await client.get("/api/v1/markets", headers={"Origin": ORIGIN})
     assert response.headers["access-control-allow-origin"] == ORIGIN
     assert "x-request-id" in response.headers["access-control-expose-headers"].lower()

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The system packages the checks use, from Debian when missing: docker-compose (validates
+# docker-compose.yml; no Docker engine is needed) and Chromium (the browser tests).
+# Needs root or password-less sudo; otherwise says what to install and returns 0, and the
+# checks that need them are skipped outside CI (in CI they fail).
+set -euo pipefail
+missing=()
+command -v docker-compose >/dev/null || missing+=(docker-compose)
+command -v chromium >/dev/null || missing+=(chromium)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then
+  as_root=()
+elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+  as_root=(sudo -n)
+else
+  echo "not installed: ${missing[*]} (apt-get install ${missing[*]})"
+  exit 0
+fi
+echo "installing ${missing[*]} from Debian"
+log=$(mktemp)
+if ! ("${as_root[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+      "${as_root[@]}" apt-get install -y -qq "${missing[@]}") >"$log" 2>&1; then
+  tail -20 "$log"
+  exit 1
+fi
+rm -f "$log"
