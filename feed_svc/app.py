@@ -62,7 +62,8 @@ class FeedConfig:
                    backpack_url=settings.feed_backpack_url,
                    limits=Limits(max_subscriptions=settings.feed_max_subscriptions,
                                  max_message_bytes=settings.feed_max_message_bytes,
-                                 queue=settings.feed_queue_size))
+                                 queue=settings.feed_queue_size,
+                                 requests_per_second=settings.feed_requests_per_second))
 
 
 def register(servicer: feed_pb2_grpc.FeedServicer) -> Registrar:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -55,6 +56,11 @@ class Limits:
     # How often an authenticated connection's token is checked for revocation (its expiry
     # is acted on at the second).
     token_recheck_seconds: float = 5.0
+    # Requests a connection may send: a bucket of ``request_burst``, refilled at
+    # ``requests_per_second``. Past it a request is answered RATE_LIMITED; a client that
+    # goes on sending ``request_burst`` more while limited is disconnected.
+    requests_per_second: float = 10.0
+    request_burst: int = 50
     linger_seconds: float = 0.05
     linger_per_connection: float = 0.000_01
 
@@ -79,6 +85,9 @@ class Session:
         self.user_id = ""
         self._later: list[Channel] = []
         self._token_watch: asyncio.Task[None] | None = None
+        self._tokens = float(limits.request_burst)
+        self._refilled = time.monotonic()
+        self._refused = 0  # requests refused since the last one allowed
 
     def move(self, to: State) -> None:
         if to not in _MOVES[self.state]:
@@ -92,6 +101,8 @@ class Session:
     async def receive(self, raw: str | bytes) -> None:
         """Handles one client message; its reply is queued on the outbox."""
         request_id: Any = None
+        if not self._allow_request():
+            return
         try:
             if len(raw) > self._limits.max_message_bytes:
                 raise RequestError("MESSAGE_TOO_LARGE", "messages are at most "
@@ -114,6 +125,29 @@ class Session:
         later, self._later = self._later, []
         for channel in later:
             self._hub.subscribe(self.outbox, channel, self.user_id)
+
+    def _allow_request(self) -> bool:
+        """The request rate limit: False when this request is refused (answered, or the
+        connection closed)."""
+        limits = self._limits
+        now = time.monotonic()
+        self._tokens = min(float(limits.request_burst),
+                           self._tokens + (now - self._refilled) * limits.requests_per_second)
+        self._refilled = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            self._refused = 0
+            return True
+        self._refused += 1
+        if self._refused > limits.request_burst:
+            self.outbox.close(f"TOO_MANY_REQUESTS: more than {limits.requests_per_second:g} "
+                              "requests per second")
+            return False
+        body = {"error": {"code": "RATE_LIMITED", "message": "at most "
+                          f"{limits.requests_per_second:g} requests per second (burst "
+                          f"{limits.request_burst}); this one was not processed"}, "id": None}
+        self.outbox.push(Message("", Mode.STRICT, Frame.reply(body)))
+        return False
 
     def _dispatch(self, method: object, params: object) -> Any:
         if method == "PING" and params is None:

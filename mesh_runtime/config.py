@@ -85,6 +85,7 @@ class Settings:
     feed_max_subscriptions: int = 50
     feed_queue_size: int = 2_000
     feed_max_message_bytes: int = 16_384
+    feed_requests_per_second: float = 10.0
     # trademesh up: how many times a dead service is restarted within 5 minutes before the
     # mesh stops instead (0: never restart; any death stops the mesh).
     restart_limit: int = 5
@@ -130,6 +131,8 @@ class Settings:
                      "feed_queue_size", "feed_max_message_bytes"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{PREFIX}{name.upper()} must be positive")
+        if self.feed_requests_per_second <= 0:
+            raise ConfigError(f"{PREFIX}FEED_REQUESTS_PER_SECOND must be positive")
         if self.restart_limit < 0:
             raise ConfigError(f"{PREFIX}RESTART_LIMIT must be 0 or more")
         if self.jwt_ttl_seconds <= 0:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
+import pytest
+import websockets
 from feed_clients import Feed, WsClient
 
 
@@ -88,3 +91,29 @@ async def test_auth_then_user_channel(feed: Feed) -> None:
         assert (await client.call("SUBSCRIBE", ["user"]))["result"] is None
     finally:
         await client.close()
+
+
+async def test_a_flooding_client_is_limited_then_disconnected(feed: Feed) -> None:
+    from feed_svc.session import Limits
+    feed.node.bridge._limits = Limits(requests_per_second=1, request_burst=5)
+    flood, calm = await WsClient.connect(feed.ws_port), await WsClient.connect(feed.ws_port)
+    try:
+        for _ in range(8):
+            await flood.ws.send(json.dumps({"method": "PING", "id": 1}))
+        replies = [await flood.next() for _ in range(8)]
+        assert [r.get("result") for r in replies[:5]] == ["PONG"] * 5
+        assert {r["error"]["code"] for r in replies[5:]} == {"RATE_LIMITED"}
+        assert (await calm.call("PING"))["result"] == "PONG"  # per connection
+        for _ in range(5):  # still sending while limited: five more and it is cut off
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await flood.ws.send(json.dumps({"method": "PING", "id": 2}))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            for _ in range(10):
+                await flood.next()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        assert closed.value.rcvd.reason.startswith("TOO_MANY_REQUESTS")
+        assert (await calm.call("PING"))["result"] == "PONG"
+    finally:
+        await calm.close()
+        with contextlib.suppress(Exception):
+            await flood.close()
