@@ -63,9 +63,30 @@ def build_request(
     return message
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different: ``{"price": "1", "price": "9"}`` is
+    refused, not read as whichever came last (another parser on the way may take the first)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return obj
+
+
 def _merge_body(message: Any, body_field: str, raw_body: bytes) -> None:
     try:
-        payload = json.loads(raw_body or b"{}")
+        payload = json.loads(raw_body or b"{}", object_pairs_hook=_unique_keys)
+    except _DuplicateKey as dup:
+        raise bad_request(dup.key, "given more than once") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise GatewayError(400, "INVALID_ARGUMENT", f"malformed JSON body: {exc}",
                            [{"field": "body", "description": "malformed JSON"}]) from None

@@ -258,6 +258,8 @@ BAD_INPUTS: list[tuple[str, str, Any, str, int, str]] = [
      400, "quantity"),
     ("number-not-string", "/orders", {**LIMIT, "quantity": 1}, "", 400, "quantity"),
     ("bad-enum", "/orders", {**LIMIT, "side": "UP"}, "", 400, "side"),
+    ("duplicate-key", "/orders", json.dumps(LIMIT)[:-1].encode() + b', "price": "0.001"}', "",
+     400, "price"),
     ("bool-as-string", "/orders", {**LIMIT, "postOnly": "yes"}, "", 400, "postOnly"),
     *[(f"quantity={q}", "/orders", {**LIMIT, "quantity": q}, "", 400, "quantity")
       for q in ("-1", "0", "NaN", "Infinity", "1e400", "1.001", "abc", " 1", "1_0", ".5",
