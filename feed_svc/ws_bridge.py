@@ -233,7 +233,16 @@ async def healthz(_: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+async def upgrade_required(_: Request) -> JSONResponse:
+    """Plain HTTP to the WebSocket's path: say what is expected there."""
+    return JSONResponse({"error": {"code": "UPGRADE_REQUIRED", "message": "/ws is a WebSocket "
+                                   "endpoint: connect with a WebSocket client"}},
+                        status_code=426, headers={"upgrade": "websocket",
+                                                  "connection": "Upgrade"})
+
+
 def build_app(bridge: Bridge) -> Starlette:
     return Starlette(routes=[WebSocketRoute("/ws", bridge.endpoint),
+                             Route("/ws", upgrade_required),
                              Route("/healthz", healthz)],
                      middleware=[Middleware(ExposeProtocol)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 
+import httpx
 import pytest
 import websockets
 from feed_clients import Feed, WsClient
@@ -117,3 +118,10 @@ async def test_a_flooding_client_is_limited_then_disconnected(feed: Feed) -> Non
         await calm.close()
         with contextlib.suppress(Exception):
             await flood.close()
+
+
+async def test_plain_http_to_the_websocket_path_is_told_to_upgrade(feed: Feed) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.get(f"http://127.0.0.1:{feed.ws_port}/ws")
+    assert response.status_code == 426 and response.headers["upgrade"] == "websocket"
+    assert response.json()["error"]["code"] == "UPGRADE_REQUIRED"
