@@ -78,3 +78,23 @@ def test_healthcheck_of_nothing_is_not_serving(capsys: pytest.CaptureFixture[str
 
     assert main(["healthcheck", f"127.0.0.1:{free_port()}", "--seconds", "0.5"]) == 1
     assert capsys.readouterr().out.strip() == "NOT SERVING"
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_migrate_without_a_server_is_one_clear_line(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"postgresql://postgres:secret@127.0.0.1:{_free_port()}/trademesh"
+    monkeypatch.setenv("TRADEMESH_POSTGRES_URL", url)
+    assert main(["migrate"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("trademesh migrate: cannot migrate PostgreSQL at 127.0.0.1:")
+    assert "secret" not in err and "Traceback" not in err and len(err.splitlines()) == 1
+    monkeypatch.setenv("TRADEMESH_POSTGRES_URL", "not a url")
+    assert main(["migrate"]) == 2
+    assert "TRADEMESH_POSTGRES_URL" in capsys.readouterr().err
