@@ -19,6 +19,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from mesh_runtime.config import ConfigError
+
 ALGORITHM = "EdDSA"
 REQUIRED_CLAIMS = ["exp", "iat", "nbf", "iss", "aud", "sub", "jti"]
 
@@ -49,7 +51,8 @@ class TokenVerifier:
 
     @classmethod
     def from_file(cls, path: Path, issuer: str, audience: str) -> TokenVerifier:
-        return cls(path.read_bytes(), issuer, audience)
+        """Raises ConfigError naming the setting when the key is missing or not a key."""
+        return cls(_read_key(path, "JWT_PUBLIC_KEY_FILE"), issuer, audience)
 
     def verify(self, token: str) -> Claims:
         known = self._verified.get(token)
@@ -100,7 +103,7 @@ class TokenSigner:
 
     @classmethod
     def from_file(cls, path: Path, issuer: str, audience: str, ttl_seconds: int) -> TokenSigner:
-        return cls(path.read_bytes(), issuer, audience, ttl_seconds)
+        return cls(_read_key(path, "JWT_PRIVATE_KEY_FILE"), issuer, audience, ttl_seconds)
 
     def issue(
         self, user_id: str, *, admin: bool = False, now: int | None = None
@@ -135,3 +138,22 @@ def ensure_keypair(private_path: Path, public_path: Path) -> None:
         out.write(pem)
     public_path.write_bytes(key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+def _read_key(path: Path, setting: str) -> bytes:
+    """The PEM at ``path`` (checked to parse); ConfigError naming ``setting`` otherwise."""
+    try:
+        pem = path.read_bytes()
+    except OSError as err:
+        raise ConfigError(
+            f"TRADEMESH_{setting}: cannot read {path} ({err.strerror}); `trademesh up` and "
+            "`trademesh gateway` create the key pair in the data directory "
+            "(TRADEMESH_DATA_DIR) when none is configured") from None
+    try:
+        if "PRIVATE" in setting:
+            serialization.load_pem_private_key(pem, password=None)
+        else:
+            serialization.load_pem_public_key(pem)
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"TRADEMESH_{setting}: {path} is not a usable PEM key ({err})") from None
+    return pem

@@ -106,3 +106,16 @@ def test_an_expired_cache_entry_is_checked_again(keys: tuple[Path, Path]) -> Non
     verifier._verified[token] = stale
     fresh = verifier.verify(token)  # the stale entry is not served: the token is re-verified
     assert (fresh.user_id, fresh.expires_at) == ("u", expires)
+
+
+def test_a_missing_or_broken_key_file_is_a_config_error_naming_the_setting(
+        tmp_path: Path) -> None:
+    from mesh_runtime.config import ConfigError
+    from mesh_runtime.tokens import TokenSigner, TokenVerifier
+
+    with pytest.raises(ConfigError, match="TRADEMESH_JWT_PUBLIC_KEY_FILE: cannot read"):
+        TokenVerifier.from_file(tmp_path / "none.pem", "iss", "aud")
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a key")
+    with pytest.raises(ConfigError, match=r"TRADEMESH_JWT_PRIVATE_KEY_FILE: .* not a usable"):
+        TokenSigner.from_file(junk, "iss", "aud", 60)
