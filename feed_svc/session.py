@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from dataclasses import dataclass
 from enum import Enum
@@ -109,10 +110,9 @@ class Session:
                                    f"{self._limits.max_message_bytes} bytes")
             message = _decode(raw)
             request_id = message.get("id")
-            if request_id is not None and (isinstance(request_id, bool)
-                                           or not isinstance(request_id, int | str)):
+            if not _valid_id(request_id):
                 request_id = None
-                raise RequestError("INVALID_REQUEST", "id: expected an integer, a string or null")
+                raise RequestError("INVALID_REQUEST", "id: expected a number, a string or null")
             method, params = message.get("method"), message.get("params")
             if method == "AUTH":  # the one request that waits (the revocation check)
                 result = await self._auth(params)
@@ -225,6 +225,15 @@ class Session:
         for channel in self._channels(params):
             if self.channels.pop(channel.name, None) is not None:
                 self._hub.unsubscribe(self.outbox, channel, self.user_id)
+
+
+def _valid_id(request_id: object) -> bool:
+    """A request id is echoed back as given: a (finite) number, a string or null."""
+    if request_id is None or isinstance(request_id, str):
+        return True
+    if isinstance(request_id, bool) or not isinstance(request_id, int | float):
+        return False
+    return math.isfinite(request_id)
 
 
 def _decode(raw: str | bytes) -> dict[str, Any]:

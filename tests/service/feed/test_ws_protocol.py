@@ -37,13 +37,14 @@ async def test_errors_keep_the_connection_usable(feed: Feed) -> None:
             reply = await client.next()
             assert reply["error"]["code"] == "INVALID_REQUEST", reply
             assert reply["error"]["message"].startswith("params:") and reply["id"] == bad["id"]
-        for bad_id in ({"x": 1}, [1], True, 1.5):
-            await client.ws.send(json.dumps({"method": "PING", "id": bad_id}))
+        for bad_id in ('{"x": 1}', "[1]", "true", "NaN", "Infinity"):
+            await client.ws.send('{"method": "PING", "id": ' + bad_id + '}')
             reply = await client.next()
             assert reply == {"error": {"code": "INVALID_REQUEST", "message":
-                                       "id: expected an integer, a string or null"}, "id": None}
-        await client.ws.send(json.dumps({"method": "PING", "id": "req-7"}))
-        assert await client.next() == {"result": "PONG", "id": "req-7"}
+                                       "id: expected a number, a string or null"}, "id": None}
+        for good_id in ("req-7", 0.25, 2**53, None):
+            await client.ws.send(json.dumps({"method": "PING", "id": good_id}))
+            assert await client.next() == {"result": "PONG", "id": good_id}
         await client.ws.send(json.dumps({"method": "PING", "pad": "x" * 20_000, "id": 99}))
         assert (await client.next())["error"]["code"] == "MESSAGE_TOO_LARGE"
         assert (await client.call("PING"))["result"] == "PONG"
