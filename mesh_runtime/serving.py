@@ -19,7 +19,8 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2
+from grpc_reflection.v1alpha._async import ReflectionServicer as AsyncReflectionServicer
 
 log = logging.getLogger("trademesh.serving")
 
@@ -73,11 +74,11 @@ class GrpcService:
         for register in registrars:
             self.service_names.extend(register(self.server))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflection.enable_server_reflection(
-            [*self.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             reflection.SERVICE_NAME],
-            self.server,
-        )
+        reflected = [*self.service_names,
+                     health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                     reflection.SERVICE_NAME, REFLECTION_V1]
+        reflection.enable_server_reflection(reflected, self.server)
+        self.server.add_generic_rpc_handlers((_reflection_v1(reflected),))
         self.port = self.server.add_insecure_port(f"{host}:{port}")
         if self.port == 0:
             raise OSError(f"{name}: cannot bind {host}:{port}")
@@ -156,3 +157,19 @@ def configure_logging(level: str) -> None:
         level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+
+REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
+
+
+def _reflection_v1(service_names: list[str]) -> grpc.GenericRpcHandler[Any, Any]:
+    """Server reflection under its v1 name too (grpcio-reflection serves only v1alpha; clients
+    such as grpcurl and Postman try v1 first). The two protocols' messages are the same on
+    the wire, so v1alpha's servicer and codecs answer both."""
+    servicer = AsyncReflectionServicer(service_names)
+    return grpc.method_handlers_generic_handler(REFLECTION_V1, {
+        "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
+            servicer.ServerReflectionInfo,
+            request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
+            response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString),
+    })

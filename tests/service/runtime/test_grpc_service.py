@@ -30,6 +30,17 @@ async def _list_services(address: str) -> set[str]:
         return names
 
 
+async def _reflect_v1(address: str, *requests: reflection_pb2.ServerReflectionRequest
+                      ) -> list[reflection_pb2.ServerReflectionResponse]:
+    """The v1 protocol, spoken with v1alpha's messages (the same on the wire)."""
+    async with grpc.aio.insecure_channel(address) as channel:
+        call = channel.stream_stream(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+            response_deserializer=reflection_pb2.ServerReflectionResponse.FromString)
+        return [reply async for reply in call(iter(requests), timeout=2)]
+
+
 @pytest.fixture
 async def service() -> GrpcService:
     svc = GrpcService("engine", "127.0.0.1", 0,
@@ -53,6 +64,21 @@ async def test_health_starts_not_serving_and_follows_set_serving(service: GrpcSe
 async def test_reflection_lists_the_service_and_health(service: GrpcService) -> None:
     names = await _list_services(f"127.0.0.1:{service.port}")
     assert {"trademesh.v1.Engine", "grpc.health.v1.Health"} <= names
+
+
+async def test_reflection_v1_lists_and_describes_the_service(service: GrpcService) -> None:
+    from google.protobuf import descriptor_pb2
+
+    listed, described = await _reflect_v1(
+        f"127.0.0.1:{service.port}",
+        reflection_pb2.ServerReflectionRequest(list_services=""),
+        reflection_pb2.ServerReflectionRequest(file_containing_symbol="trademesh.v1.Engine"))
+    names = {s.name for s in listed.list_services_response.service}
+    assert {"trademesh.v1.Engine", "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection"} <= names
+    files = [descriptor_pb2.FileDescriptorProto.FromString(raw) for raw in
+             described.file_descriptor_response.file_descriptor_proto]
+    assert any(any(svc.name == "Engine" for svc in f.service) for f in files)
 
 
 async def test_unfilled_rpc_answers_unimplemented(service: GrpcService) -> None:
