@@ -150,8 +150,8 @@ class Session:
         return False
 
     def _dispatch(self, method: object, params: object) -> Any:
-        if method == "PING" and params is None:
-            return "PONG"
+        if method == "PING" and params is None:  # the one request that needs no params
+            params = []
         if not isinstance(params, list):
             raise RequestError("INVALID_REQUEST", "params: expected a list")
         if method == "PING":

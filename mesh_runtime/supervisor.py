@@ -84,7 +84,6 @@ class Supervisor:
         self._embedded: list[EmbeddedServer] = []
         self._services: list[Child] = []
         self._restart_policy = restart_policy or RestartPolicy(limit=settings.restart_limit)
-        self._running_settings = self.settings
         self._background: set[asyncio.Task[None]] = set()
 
     @property
@@ -124,7 +123,7 @@ class Supervisor:
                 return 1
             if self.on_ready is not None:
                 self.on_ready(settings)
-            return await self._watch(stop_wait)
+            return await self._watch(stop_wait, settings)
         finally:
             stop_wait.cancel()
 
@@ -145,7 +144,6 @@ class Supervisor:
             ))
             self._services.append(child)
             await child.start()
-        self._running_settings = settings
         await self._wait_all_healthy(settings)
         if settings.market_maker == "on":
             self.say("trademesh: starting the market maker")
@@ -221,7 +219,7 @@ class Supervisor:
         return StartupError(
             f"{child.name} {what}; last lines of {child.spec.log_path}:\n{child.log_tail()}")
 
-    async def _watch(self, stop_wait: asyncio.Task[bool]) -> int:
+    async def _watch(self, stop_wait: asyncio.Task[bool], settings: Settings) -> int:
         """Up: until a signal (0), an embedded server's death or a service dying more often
         than the restart policy allows (1). A service that dies is restarted."""
         while True:
@@ -255,16 +253,16 @@ class Supervisor:
                     self.say("trademesh: stopping")
                     return 0
                 await child.start()
-                self._announce_when_healthy(child)
+                self._announce_when_healthy(child, settings)
 
-    def _announce_when_healthy(self, child: Child) -> None:
+    def _announce_when_healthy(self, child: Child, settings: Settings) -> None:
         spec = next((s for s in SERVICES if s.name == child.name), None)
         if spec is None:
             return
 
         async def announce() -> None:
             with contextlib.suppress(StartupError):
-                await self._wait_healthy(spec, child, self._running_settings)
+                await self._wait_healthy(spec, child, settings)
                 self.say(f"trademesh: {child.name} is back")
 
         task = asyncio.create_task(announce())
