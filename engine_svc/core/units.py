@@ -18,6 +18,7 @@ _DECIMAL_TEXT = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?", re.A
 """What a decimal string may look like. Python's ``Decimal()`` also takes surrounding
 whitespace, ``1_000``, ``.5``, ``1.`` and digits of every script (Arabic-Indic one is 1); a price
 or a quantity is not read from any of those."""
+_NON_FINITE_TEXT = re.compile(r"\s*[+-]?(?:s?nan[0-9]*|inf(?:inity)?)\s*", re.ASCII | re.IGNORECASE)
 
 MAX_UNITS = 10**18
 """Exclusive cap on any integer the core accepts (ticks, lots, minor units)."""
@@ -37,15 +38,12 @@ def to_decimal(value: Decimal | str | int, field: str) -> Decimal:
     """Return ``value`` as a finite Decimal; floats and garbage are refused."""
     if isinstance(value, bool) or not isinstance(value, Decimal | str | int):
         raise ValidationError(field, "INVALID_TYPE", "must be a decimal string or integer")
-    if isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value) is None:
-        try:  # NaN and Infinity get their own words below; anything else is refused here
-            if Decimal(value).is_finite():
-                raise InvalidOperation
-        except InvalidOperation:
-            raise ValidationError(
-                field, "NOT_A_NUMBER",
-                f"{value!r} is not a decimal number (ASCII digits with an optional sign, point "
-                "and exponent, e.g. 12.5)") from None
+    if isinstance(value, str) and _DECIMAL_TEXT.fullmatch(value) is None \
+            and _NON_FINITE_TEXT.fullmatch(value) is None:  # those get their own words below
+        raise ValidationError(
+            field, "NOT_A_NUMBER",
+            f"{value!r} is not a decimal number (ASCII digits with an optional sign, point "
+            "and exponent, e.g. 12.5)")
     try:
         dec = Decimal(value) if not isinstance(value, Decimal) else value
     except InvalidOperation:
