@@ -28,7 +28,7 @@ from trademesh.v1 import account_pb2 as trademesh_dot_v1_dot_account__pb2
 from trademesh.v1 import options_pb2 as trademesh_dot_v1_dot_options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17trademesh/v1/auth.proto\x12\x0ctrademesh.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1atrademesh/v1/account.proto\x1a\x1atrademesh/v1/options.proto\"0\n\rSignupRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"A\n\x0eSignupResponse\x12 \n\x04user\x18\x01 \x01(\x0b\x32\x12.trademesh.v1.User\x12\r\n\x05token\x18\x02 \x01(\t\"0\n\rSigninRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"O\n\x0eSigninResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x0f\n\rWhoAmIRequest\"2\n\x0eWhoAmIResponse\x12 \n\x04user\x18\x01 \x01(\x0b\x32\x12.trademesh.v1.User\"\x0f\n\rLogoutRequest\"\x10\n\x0eLogoutResponse2\xaa\x03\n\x04\x41uth\x12l\n\x06Signup\x12\x1b.trademesh.v1.SignupRequest\x1a\x1c.trademesh.v1.SignupResponse\"\'\x88\xb5\x18\xc9\x01\x90\xb5\x18\x01\x82\xd3\xe4\x93\x02\x18\"\x13/api/v1/auth/signup:\x01*\x12g\n\x06Signin\x12\x1b.trademesh.v1.SigninRequest\x1a\x1c.trademesh.v1.SigninResponse\"\"\x90\xb5\x18\x01\x82\xd3\xe4\x93\x02\x18\"\x13/api/v1/auth/signin:\x01*\x12\x66\n\x06WhoAmI\x12\x1b.trademesh.v1.WhoAmIRequest\x1a\x1c.trademesh.v1.WhoAmIResponse\"!\x82\xd3\xe4\x93\x02\x1b\x12\x13/api/v1/auth/whoamib\x04user\x12\x63\n\x06Logout\x12\x1b.trademesh.v1.LogoutRequest\x1a\x1c.trademesh.v1.LogoutResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/api/v1/auth/logout:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17trademesh/v1/auth.proto\x12\x0ctrademesh.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1atrademesh/v1/account.proto\x1a\x1atrademesh/v1/options.proto\"0\n\rSignupRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"A\n\x0eSignupResponse\x12 \n\x04user\x18\x01 \x01(\x0b\x32\x12.trademesh.v1.User\x12\r\n\x05token\x18\x02 \x01(\t\"0\n\rSigninRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x10\n\x08password\x18\x02 \x01(\t\"O\n\x0eSigninResponse\x12\r\n\x05token\x18\x01 \x01(\t\x12.\n\nexpires_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x0f\n\rWhoAmIRequest\"2\n\x0eWhoAmIResponse\x12 \n\x04user\x18\x01 \x01(\x0b\x32\x12.trademesh.v1.User\"\x0f\n\rLogoutRequest\"\x10\n\x0eLogoutResponse2\xc2\x03\n\x04\x41uth\x12r\n\x06Signup\x12\x1b.trademesh.v1.SignupRequest\x1a\x1c.trademesh.v1.SignupResponse\"-\x88\xb5\x18\xc9\x01\x90\xb5\x18\x01\xa2\xb5\x18\x02\x08\x01\x82\xd3\xe4\x93\x02\x18\"\x13/api/v1/auth/signup:\x01*\x12m\n\x06Signin\x12\x1b.trademesh.v1.SigninRequest\x1a\x1c.trademesh.v1.SigninResponse\"(\x90\xb5\x18\x01\xa2\xb5\x18\x02\x08\x01\x82\xd3\xe4\x93\x02\x18\"\x13/api/v1/auth/signin:\x01*\x12l\n\x06WhoAmI\x12\x1b.trademesh.v1.WhoAmIRequest\x1a\x1c.trademesh.v1.WhoAmIResponse\"\'\xa2\xb5\x18\x02\x10\x01\x82\xd3\xe4\x93\x02\x1b\x12\x13/api/v1/auth/whoamib\x04user\x12i\n\x06Logout\x12\x1b.trademesh.v1.LogoutRequest\x1a\x1c.trademesh.v1.LogoutResponse\"$\xa2\xb5\x18\x02\x10\x01\x82\xd3\xe4\x93\x02\x18\"\x13/api/v1/auth/logout:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,13 +36,13 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'trademesh.v1.auth_pb2', _gl
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_AUTH'].methods_by_name['Signup']._loaded_options = None
-  _globals['_AUTH'].methods_by_name['Signup']._serialized_options = b'\210\265\030\311\001\220\265\030\001\202\323\344\223\002\030\"\023/api/v1/auth/signup:\001*'
+  _globals['_AUTH'].methods_by_name['Signup']._serialized_options = b'\210\265\030\311\001\220\265\030\001\242\265\030\002\010\001\202\323\344\223\002\030\"\023/api/v1/auth/signup:\001*'
   _globals['_AUTH'].methods_by_name['Signin']._loaded_options = None
-  _globals['_AUTH'].methods_by_name['Signin']._serialized_options = b'\220\265\030\001\202\323\344\223\002\030\"\023/api/v1/auth/signin:\001*'
+  _globals['_AUTH'].methods_by_name['Signin']._serialized_options = b'\220\265\030\001\242\265\030\002\010\001\202\323\344\223\002\030\"\023/api/v1/auth/signin:\001*'
   _globals['_AUTH'].methods_by_name['WhoAmI']._loaded_options = None
-  _globals['_AUTH'].methods_by_name['WhoAmI']._serialized_options = b'\202\323\344\223\002\033\022\023/api/v1/auth/whoamib\004user'
+  _globals['_AUTH'].methods_by_name['WhoAmI']._serialized_options = b'\242\265\030\002\020\001\202\323\344\223\002\033\022\023/api/v1/auth/whoamib\004user'
   _globals['_AUTH'].methods_by_name['Logout']._loaded_options = None
-  _globals['_AUTH'].methods_by_name['Logout']._serialized_options = b'\202\323\344\223\002\030\"\023/api/v1/auth/logout:\001*'
+  _globals['_AUTH'].methods_by_name['Logout']._serialized_options = b'\242\265\030\002\020\001\202\323\344\223\002\030\"\023/api/v1/auth/logout:\001*'
   _globals['_SIGNUPREQUEST']._serialized_start=160
   _globals['_SIGNUPREQUEST']._serialized_end=208
   _globals['_SIGNUPRESPONSE']._serialized_start=210
@@ -60,5 +60,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LOGOUTRESPONSE']._serialized_start=494
   _globals['_LOGOUTRESPONSE']._serialized_end=510
   _globals['_AUTH']._serialized_start=513
-  _globals['_AUTH']._serialized_end=939
+  _globals['_AUTH']._serialized_end=963
 # @@protoc_insertion_point(module_scope)

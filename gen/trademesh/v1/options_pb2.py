@@ -25,11 +25,13 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import descriptor_pb2 as google_dot_protobuf_dot_descriptor__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1atrademesh/v1/options.proto\x12\x0ctrademesh.v1\x1a google/protobuf/descriptor.proto:=\n\x13http_success_status\x12\x1e.google.protobuf.MethodOptions\x18\xd1\x86\x03 \x01(\x05:6\n\x0cpublic_route\x12\x1e.google.protobuf.MethodOptions\x18\xd2\x86\x03 \x01(\x08:4\n\nadmin_only\x12\x1e.google.protobuf.MethodOptions\x18\xd3\x86\x03 \x01(\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1atrademesh/v1/options.proto\x12\x0ctrademesh.v1\x1a google/protobuf/descriptor.proto\"K\n\nCallPolicy\x12\x0e\n\x06public\x18\x01 \x01(\x08\x12\x0c\n\x04user\x18\x02 \x01(\x08\x12\r\n\x05\x61\x64min\x18\x03 \x01(\x08\x12\x10\n\x08services\x18\x04 \x03(\t:=\n\x13http_success_status\x12\x1e.google.protobuf.MethodOptions\x18\xd1\x86\x03 \x01(\x05:6\n\x0cpublic_route\x12\x1e.google.protobuf.MethodOptions\x18\xd2\x86\x03 \x01(\x08:4\n\nadmin_only\x12\x1e.google.protobuf.MethodOptions\x18\xd3\x86\x03 \x01(\x08:O\n\x0b\x63\x61ll_policy\x12\x1e.google.protobuf.MethodOptions\x18\xd4\x86\x03 \x01(\x0b\x32\x18.trademesh.v1.CallPolicyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'trademesh.v1.options_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_CALLPOLICY']._serialized_start=78
+  _globals['_CALLPOLICY']._serialized_end=153
 # @@protoc_insertion_point(module_scope)

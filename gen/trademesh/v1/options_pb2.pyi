@@ -3,16 +3,71 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import descriptor_pb2 as _descriptor_pb2
+from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import extension_dict as _extension_dict
 import builtins as _builtins
+import sys
+import typing as _typing
+
+if sys.version_info >= (3, 11):
+    from typing import TypeAlias as _TypeAlias, Never as _Never
+else:
+    from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+@_typing.final
+class CallPolicy(_message.Message):
+    """Who may call an rpc. Every rpc of every trademesh service declares one (a test walks the
+    descriptors), and one server interceptor enforces it: a caller matching none of the
+    allowed principals is refused, UNAUTHENTICATED without a credential (or with an invalid
+    or revoked token), PERMISSION_DENIED with a valid credential that is not allowed.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PUBLIC_FIELD_NUMBER: _builtins.int
+    USER_FIELD_NUMBER: _builtins.int
+    ADMIN_FIELD_NUMBER: _builtins.int
+    SERVICES_FIELD_NUMBER: _builtins.int
+    public: _builtins.bool
+    """Anyone, with no credential at all (public market data, sign-up, sign-in). A token
+    presented anyway must still be valid.
+    """
+    user: _builtins.bool
+    """A trader: a valid, unrevoked JWT in the `authorization: Bearer` metadata."""
+    admin: _builtins.bool
+    """A JWT with the admin role."""
+    @_builtins.property
+    def services(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Named services, identified by their mutual-TLS certificate's URI SAN
+        `spiffe://trademesh/<name>` (engine, persistence, feed, gateway).
+        """
+
+    def __init__(
+        self,
+        *,
+        public: _builtins.bool = ...,
+        user: _builtins.bool = ...,
+        admin: _builtins.bool = ...,
+        services: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["admin", b"admin", "public", b"public", "services", b"services", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CallPolicy: _TypeAlias = CallPolicy  # noqa: Y015
 
 HTTP_SUCCESS_STATUS_FIELD_NUMBER: _builtins.int
 PUBLIC_ROUTE_FIELD_NUMBER: _builtins.int
 ADMIN_ONLY_FIELD_NUMBER: _builtins.int
+CALL_POLICY_FIELD_NUMBER: _builtins.int
 http_success_status: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.MethodOptions, _builtins.int]
 """The HTTP status of a successful REST response (default 200); e.g. 201 for creations.
 Envoy's transcoder ignores it and answers 200.
@@ -21,3 +76,5 @@ public_route: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.MethodOp
 """The route needs no bearer token (signup, signin, public market data)."""
 admin_only: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.MethodOptions, _builtins.bool]
 """The route needs a token with the admin role."""
+call_policy: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.MethodOptions, Global___CallPolicy]
+"""Who may call the rpc (required on every rpc)."""

@@ -21,6 +21,11 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
@@ -79,7 +84,20 @@ class CreateUserRequest(_message.Message):
     email: _builtins.str
     """Stored lower-cased; must contain one "@"."""
     password_hash: _builtins.str
-    admin: _builtins.bool
+    @_builtins.property
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def admin(self) -> _builtins.bool:
+        """Never honored: an account with admin = true is refused (INVALID_ARGUMENT). Admin
+        accounts are made only by `trademesh user create --admin`, never from the wire.
+        """
+
+    @admin.setter
+    @_deprecated("""This field has been marked as deprecated using proto field options.""")
+    def admin(self, value: _builtins.bool) -> None:
+        """Never honored: an account with admin = true is refused (INVALID_ARGUMENT). Admin
+        accounts are made only by `trademesh user create --admin`, never from the wire.
+        """
+
     def __init__(
         self,
         *,
