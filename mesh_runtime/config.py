@@ -12,6 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from mesh_runtime.client_address import TrustedProxies
+from mesh_runtime.pki import TlsFiles, service_files
+
 PREFIX = "TRADEMESH_"
 
 
@@ -39,10 +42,35 @@ class Settings:
     persistence_addr: str = ""
     feed_addr: str = ""
     auth_addr: str = ""
+    # Each gRPC server also listens on a mesh port that requires a client certificate from
+    # the mesh CA (mutual TLS): services call each other there. grpcio cannot ask for an
+    # optional client certificate on one port, so users' port (TLS, token) and the mesh
+    # port (mutual TLS) are two listeners with the same services and the same call policies.
+    engine_mesh_port: int = 50061
+    persistence_mesh_port: int = 50062
+    feed_mesh_port: int = 50063
+    auth_mesh_port: int = 50064
+    engine_mesh_addr: str = ""
+    persistence_mesh_addr: str = ""
+    feed_mesh_addr: str = ""
+    auth_mesh_addr: str = ""
+    # TLS: the CA every client trusts and this process's certificate and key (PEM); empty
+    # means <data_dir>/pki/ca.pem and <data_dir>/pki/<service>{,-key}.pem, which
+    # `trademesh up` creates. Extra DNS names / IPs for the generated certificates
+    # (comma-separated), e.g. a host name clients dial.
+    tls_ca_file: str = ""
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_server_names: str = ""
     # External servers; empty means the embedded ones started by `trademesh up`.
     postgres_url: str = ""
     redis_url: str = ""
     mongo_url: str = ""
+    # Files holding the PostgreSQL / Redis passwords (docker secrets), put into the URLs
+    # above when those have none; empty means <data_dir>/secrets/{postgres,redis}_password
+    # for the embedded servers, which generate them.
+    postgres_password_file: str = ""
+    redis_password_file: str = ""
     embedded_postgres_port: int = 55432
     embedded_redis_port: int = 56379
     # The embedded Redis' fsync policy: "always" (every acknowledged order is on disk) or
@@ -72,10 +100,14 @@ class Settings:
     rate_limit_ip_per_second: float = 2500.0
     signin_max_failures: int = 5
     signin_lockout_seconds: int = 900
+    # Failed sign-ins from one client address (any accounts) before that address is locked.
+    signin_max_failures_per_address: int = 50
     idempotency_ttl_seconds: int = 86_400
     max_body_bytes: int = 65_536
     # Browser origins allowed to call the REST API (comma-separated, or *); empty: no CORS.
     cors_origins: str = ""
+    # Proxies whose X-Forwarded-For is believed (IPs/CIDRs, comma-separated); empty: none.
+    trusted_proxies: str = ""
     # Feed: the index oracle ("simulated" random walk, "backpack" public ticker, or "off" on
     # all but one replica), its seed and pace; per-connection limits.
     feed_oracle: str = "simulated"
@@ -86,6 +118,7 @@ class Settings:
     feed_queue_size: int = 2_000
     feed_max_message_bytes: int = 16_384
     feed_requests_per_second: float = 10.0
+    feed_max_connections_per_address: int = 100
     # trademesh up: how many times a dead service is restarted within 5 minutes before the
     # mesh stops instead (0: never restart; any death stops the mesh).
     restart_limit: int = 5
@@ -109,7 +142,8 @@ class Settings:
 
     def validate(self) -> None:
         for name in ("engine_port", "persistence_port", "feed_port", "auth_port",
-                     "gateway_port", "ws_port", "embedded_postgres_port",
+                     "engine_mesh_port", "persistence_mesh_port", "feed_mesh_port",
+                     "auth_mesh_port", "gateway_port", "ws_port", "embedded_postgres_port",
                      "embedded_redis_port"):
             port = getattr(self, name)
             if not 0 <= port <= 65535:
@@ -127,6 +161,7 @@ class Settings:
             raise ConfigError(f"{PREFIX}MARKET_MAKER={self.market_maker!r}: expected on or off")
         for name in ("bcrypt_rounds", "rate_limit_user_burst", "rate_limit_ip_burst",
                      "signin_max_failures", "signin_lockout_seconds",
+                     "signin_max_failures_per_address", "feed_max_connections_per_address",
                      "idempotency_ttl_seconds", "max_body_bytes", "feed_max_subscriptions",
                      "feed_queue_size", "feed_max_message_bytes"):
             if getattr(self, name) <= 0:
@@ -137,6 +172,10 @@ class Settings:
             raise ConfigError(f"{PREFIX}RESTART_LIMIT must be 0 or more")
         if self.jwt_ttl_seconds <= 0:
             raise ConfigError(f"{PREFIX}JWT_TTL_SECONDS must be positive")
+        try:
+            TrustedProxies.parse(self.trusted_proxies)
+        except ValueError as err:
+            raise ConfigError(f"{PREFIX}TRUSTED_PROXIES: {err}") from None
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -145,6 +184,27 @@ class Settings:
         """Where to reach ``service`` (engine, persistence, feed, auth) over gRPC."""
         explicit: str = getattr(self, f"{service}_addr")
         return explicit or f"{self.host}:{getattr(self, f'{service}_port')}"
+
+    def mesh_address(self, service: str) -> str:
+        """Where services reach ``service``'s mutual-TLS listener."""
+        explicit: str = getattr(self, f"{service}_mesh_addr")
+        return explicit or f"{self.host}:{getattr(self, f'{service}_mesh_port')}"
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.data_dir / "pki"
+
+    def tls_files(self, service: str) -> TlsFiles:
+        """The CA, certificate and key this process uses as ``service``."""
+        default = service_files(self.pki_dir, service)
+        return TlsFiles(Path(self.tls_ca_file) if self.tls_ca_file else default.ca,
+                        Path(self.tls_cert_file) if self.tls_cert_file else default.cert,
+                        Path(self.tls_key_file) if self.tls_key_file else default.key)
+
+    @property
+    def ca_path(self) -> Path:
+        """The CA certificate clients of the mesh trust."""
+        return Path(self.tls_ca_file) if self.tls_ca_file else self.pki_dir / "ca.pem"
 
     @property
     def redis_dsn(self) -> str:
