@@ -172,10 +172,7 @@ class Settings:
             raise ConfigError(f"{PREFIX}RESTART_LIMIT must be 0 or more")
         if self.jwt_ttl_seconds <= 0:
             raise ConfigError(f"{PREFIX}JWT_TTL_SECONDS must be positive")
-        try:
-            TrustedProxies.parse(self.trusted_proxies)
-        except ValueError as err:
-            raise ConfigError(f"{PREFIX}TRUSTED_PROXIES: {err}") from None
+        _check_proxies(self.trusted_proxies)
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -228,6 +225,13 @@ class Settings:
     def as_env(self) -> dict[str, str]:
         """These settings as TRADEMESH_* variables, for child processes."""
         return {PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}
+
+
+def _check_proxies(text: str) -> None:
+    try:
+        TrustedProxies.parse(text)
+    except ValueError as err:
+        raise ConfigError(f"{PREFIX}TRUSTED_PROXIES: {err}") from None
 
 
 def _parse(name: str, raw: str, kind: object) -> object:
