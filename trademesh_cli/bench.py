@@ -11,6 +11,7 @@ BENCHMARKS = {
     "engine-grpc": "bench.bench_engine_grpc",
     "persistence": "bench.bench_persistence",
     "rest": "bench.bench_rest",
+    "rest-wrk": "bench.bench_rest_wrk",
 }
 
 
