@@ -37,6 +37,7 @@ from gateway.routes import SERVICE_UPSTREAMS, Route, default_file_descriptors, l
 from gateway.transcoder import Guards, Transcoder
 from gateway.upstream import Upstreams
 from gateway.wiring import build_auth, build_guards, ensure_signing_key, redis_client
+from mesh_runtime.client_address import TrustedProxies
 from mesh_runtime.config import Settings
 from mesh_runtime.gc_tuning import tune_gc
 from mesh_runtime.http_serving import AsgiServer
@@ -68,7 +69,8 @@ def build_app(
     if client is not None:
         guards = build_guards(settings, client, policy, revocations)
     transcoder = Transcoder(RouteTable(route_list), upstreams, settings.upstream_timeout_seconds,
-                            max_body_bytes or policy.max_body_bytes, guards)
+                            max_body_bytes or policy.max_body_bytes, guards,
+                            TrustedProxies.parse(policy.trusted_proxies))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

@@ -4,8 +4,10 @@ Sign-up checks the email's syntax and the password's length (8 characters .. 72 
 hashes it with bcrypt off the event loop and asks persistence to create the user. Sign-in
 answers one UNAUTHENTICATED for an unknown email, a wrong password or an unusable password
 (always after one bcrypt check), and RESOURCE_EXHAUSTED with a retry delay while the
-account is locked out. WhoAmI and Logout trust only a valid, unrevoked token; Logout
-revokes the presented token everywhere (the revocation set is in Redis).
+account is locked out for the caller's address, or the address itself is
+(:mod:`gateway.signin_lockout`; the address is :func:`gateway.client_origin.client_address`).
+WhoAmI and Logout trust only a valid, unrevoked token; Logout revokes the presented token
+everywhere (the revocation set is in Redis).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import redis.asyncio as aioredis
 from google.protobuf import timestamp_pb2
 from trademesh.v1 import auth_pb2, auth_pb2_grpc
 
+from gateway.client_origin import client_address
 from gateway.credentials import CredentialError, PasswordHasher, new_password_bytes, normalise_email
 from gateway.rich_status import RpcProblem, abort, invalid, unauthenticated, unavailable
 from gateway.signin_lockout import SigninLockout
@@ -48,7 +51,7 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
 
     async def Signin(self, request: auth_pb2.SigninRequest,
                      context: Context) -> auth_pb2.SigninResponse:
-        return await _answer(context, self._signin(request))
+        return await _answer(context, self._signin(request, client_address(context)))
 
     async def WhoAmI(self, request: auth_pb2.WhoAmIRequest,
                      context: Context) -> auth_pb2.WhoAmIResponse:
@@ -69,13 +72,14 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
         log.info("signup user=%s", user.id)
         return auth_pb2.SignupResponse(user=user, token=token)
 
-    async def _signin(self, request: auth_pb2.SigninRequest) -> auth_pb2.SigninResponse:
+    async def _signin(self, request: auth_pb2.SigninRequest,
+                      address: str) -> auth_pb2.SigninResponse:
         try:
             email = normalise_email(request.email)
         except CredentialError:
             email = ""
         lock_key = email or request.email.strip().lower()
-        wait = await self._lockout.locked_for(lock_key)
+        wait = await self._lockout.locked_for(lock_key, address)
         if wait:
             raise RpcProblem(grpc.StatusCode.RESOURCE_EXHAUSTED, "SIGNIN_LOCKED",
                              "too many failed sign-ins; try again later",
@@ -83,9 +87,9 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
         found = await self._users.by_email(email) if email else None
         matched = await self._hasher.verify(request.password, found[1] if found else None)
         if found is None or not matched:
-            await self._lockout.failed(lock_key)
+            await self._lockout.failed(lock_key, address)
             raise unauthenticated()
-        await self._lockout.succeeded(lock_key)
+        await self._lockout.succeeded(lock_key, address)
         user = found[0]
         token, expires = self._signer.issue(user.id, admin=user.admin)
         return auth_pb2.SigninResponse(token=token,

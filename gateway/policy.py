@@ -12,7 +12,11 @@ from typing import Any
 from gateway.credentials import DEFAULT_ROUNDS
 from gateway.idempotency import DEFAULT_TTL_SECONDS
 from gateway.rate_limit import Bucket, RateLimits
-from gateway.signin_lockout import DEFAULT_MAX_FAILURES, DEFAULT_WINDOW_SECONDS
+from gateway.signin_lockout import (
+    DEFAULT_MAX_FAILURES,
+    DEFAULT_MAX_FAILURES_PER_ADDRESS,
+    DEFAULT_WINDOW_SECONDS,
+)
 from gateway.transcoder import DEFAULT_MAX_BODY_BYTES
 
 
@@ -25,6 +29,8 @@ class GatewayPolicy:
     rate_limit_ip_per_second: float = 2500.0
     signin_max_failures: int = DEFAULT_MAX_FAILURES
     signin_lockout_seconds: int = DEFAULT_WINDOW_SECONDS
+    signin_max_failures_per_address: int = DEFAULT_MAX_FAILURES_PER_ADDRESS
+    trusted_proxies: str = ""
     idempotency_ttl_seconds: int = DEFAULT_TTL_SECONDS
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 

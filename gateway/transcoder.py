@@ -1,10 +1,12 @@
 """The transcoding endpoint: one handler for every annotated route.
 
-match the route → rate limits (per IP, and per user with a valid token) → the route's access
-rule (401/403) → read the body (JSON only, size-limited) → for a POST with ``Idempotency-Key``, the
-stored answer or a claim on the key → build the request message → call upstream with the
-caller's ``authorization``, the request id and a deadline → the route's success status and
-JSON, or the one error shape.
+match the route → rate limits (per client address — the TCP peer, or what a trusted
+proxy forwarded: :mod:`mesh_runtime.client_address` — and per user with a valid token) →
+the route's access rule (401/403) → read the body (JSON only, size-limited) → for a POST
+with ``Idempotency-Key``, the stored answer or a claim on the key → build the request
+message → call upstream with the caller's ``authorization``, the request id, the client
+address (which only the Auth service believes, from the gateway) and a deadline → the
+route's success status and JSON, or the one error shape.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.access import Access
+from gateway.client_origin import CLIENT_ADDRESS_KEY
 from gateway.deadline import HEADER as TIMEOUT_HEADER
 from gateway.deadline import call_timeout
 from gateway.errors import GatewayError, error_response
@@ -40,6 +43,7 @@ from gateway.router import RouteMatch, RouteTable
 from gateway.routes import Route
 from gateway.upstream import Upstreams
 from gateway.upstream_errors import from_rpc_error
+from mesh_runtime.client_address import FORWARDED_FOR, NO_PROXIES, TrustedProxies
 from mesh_runtime.tokens import Claims
 
 log = logging.getLogger("trademesh.gateway")
@@ -66,12 +70,14 @@ class Transcoder:
         timeout_seconds: float,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         guards: Guards | None = None,
+        proxies: TrustedProxies = NO_PROXIES,
     ) -> None:
         self.table = table
         self.upstreams = upstreams
         self.timeout_seconds = timeout_seconds
         self.max_body_bytes = max_body_bytes
         self.guards = guards or Guards()
+        self.proxies = proxies
 
     async def handle(self, request: Request) -> Response:
         request_id = request_id_of(request)
@@ -85,30 +91,37 @@ class Transcoder:
 
     async def _transcode(self, request: Request, request_id: str) -> Response:
         found = self.table.match(request.method, request.url.path)
-        claims = await self._admit(request, found)
+        client = self.client_address(request)
+        claims = await self._admit(request, found, client)
         raw_body = await self._read_body(request) if found.route.body else b""
         key = None
         if found.route.http_method == "POST":
             key = parse_key(request.headers.get(IDEMPOTENCY_HEADER))
         store = self.guards.idempotency
         if key is None or store is None:
-            return _to_response(await self._call(request, found, raw_body, request_id))
-        scope = f"user:{claims.user_id}" if claims else f"ip:{client_ip(request)}"
+            return _to_response(await self._call(request, found, raw_body, request_id, client))
+        scope = f"user:{claims.user_id}" if claims else f"ip:{client}"
         print_ = fingerprint(request.method, request.url.path, request.url.query, raw_body)
         stored, replayed = await store.run(
-            scope, key, print_, lambda: self._call(request, found, raw_body, request_id))
+            scope, key, print_,
+            lambda: self._call(request, found, raw_body, request_id, client))
         response = _to_response(stored)
         if replayed:
             response.headers[REPLAYED_HEADER] = "true"
         return response
 
-    async def _admit(self, request: Request, found: RouteMatch) -> Claims | None:
+    def client_address(self, request: Request) -> str:
+        """Who sent ``request``: the TCP peer, or what a trusted proxy forwarded."""
+        peer = request.client.host if request.client else "unknown"
+        return self.proxies.client_address(peer, request.headers.getlist(FORWARDED_FOR))
+
+    async def _admit(self, request: Request, found: RouteMatch, client: str) -> Claims | None:
         """Rate limits, then the route's access rule; the caller's claims if it has any."""
         access = self.guards.access
         identity = access.identify(request.headers.get("authorization")) if access else None
         if self.guards.limiter is not None:
             user = identity.claims.user_id if identity and identity.claims else None
-            wait = await self.guards.limiter.wait_seconds(client_ip(request), user)
+            wait = await self.guards.limiter.wait_seconds(client, user)
             if wait > 0:
                 raise GatewayError(429, "RATE_LIMITED", "too many requests; slow down",
                                    headers={"Retry-After": str(max(1, math.ceil(wait)))})
@@ -117,15 +130,15 @@ class Transcoder:
         return await access.authorize(found.route, identity)
 
     async def _call(self, request: Request, found: RouteMatch, raw_body: bytes,
-                    request_id: str) -> StoredResponse:
+                    request_id: str, client: str) -> StoredResponse:
         """The answer to one upstream call, success or error, ready to send or to store."""
         route = found.route
         try:
             message = build_request(route, raw_body, found.path_values,
                                     request.query_params.multi_items())
             timeout = call_timeout(self.timeout_seconds, request.headers.get(TIMEOUT_HEADER))
-            reply = await self.upstreams.call(route, message, _metadata(request, request_id),
-                                              timeout)
+            reply = await self.upstreams.call(route, message,
+                                              _metadata(request, request_id, client), timeout)
         except OutcomePending as exc:
             later = exc.reply
             return _stored(error_response(exc), None if later is None else
@@ -169,17 +182,13 @@ async def _render(route: Route, reply: Awaitable[Any]) -> StoredResponse:
         return _stored(error_response(exc))
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 def _to_response(stored: StoredResponse) -> Response:
     return Response(stored.body, status_code=stored.status, media_type=stored.media_type,
                     headers=dict(stored.headers))
 
 
-def _metadata(request: Request, request_id: str) -> list[tuple[str, str]]:
-    metadata = [("x-request-id", request_id)]
+def _metadata(request: Request, request_id: str, client: str) -> list[tuple[str, str]]:
+    metadata = [("x-request-id", request_id), (CLIENT_ADDRESS_KEY, client)]
     authorization = request.headers.get("authorization")
     if authorization:
         metadata.append(("authorization", authorization))

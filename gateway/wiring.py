@@ -74,5 +74,6 @@ def build_auth(settings: Settings, client: aioredis.Redis,
         UserDirectory(channel, settings.upstream_timeout_seconds),
         PasswordHasher(policy.bcrypt_rounds), signer, token_check(settings, revocations),
         revocations,
-        SigninLockout(client, policy.signin_max_failures, policy.signin_lockout_seconds))
+        SigninLockout(client, policy.signin_max_failures, policy.signin_lockout_seconds,
+                      policy.signin_max_failures_per_address))
     return AuthParts(servicer, channel)

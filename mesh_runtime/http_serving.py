@@ -33,6 +33,11 @@ class AsgiServer:
         config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(),
                                 lifespan=lifespan, access_log=False, ws="websockets-sansio",
                                 ws_per_message_deflate=ws_deflate,
+                                # The client address is ours to work out, from trusted
+                                # proxies only (mesh_runtime.client_address): uvicorn must
+                                # not rewrite it from X-Forwarded-For (its default trusts
+                                # 127.0.0.1, i.e. any local client).
+                                proxy_headers=False,
                                 # Idle keep-alive connections stay open 75 s (uvicorn: 5 s),
                                 # past the usual 60 s of clients and load balancers, so a
                                 # client rarely reuses a connection the server is closing.

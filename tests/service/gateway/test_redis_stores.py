@@ -92,16 +92,23 @@ async def test_revocations_fail_closed(nowhere: aioredis.Redis) -> None:
 
 
 async def test_lockout(redis: aioredis.Redis) -> None:
-    lockout = SigninLockout(redis, max_failures=3, window_seconds=60)
+    lockout = SigninLockout(redis, max_failures=3, window_seconds=60,
+                            max_failures_per_address=5)
     for _ in range(2):
-        await lockout.failed("a@example.com")
-    assert await lockout.locked_for("a@example.com") == 0
-    await lockout.failed("a@example.com")
-    assert 0 < await lockout.locked_for("a@example.com") <= 60
-    assert await lockout.locked_for("b@example.com") == 0
-    await lockout.succeeded("a@example.com")
-    assert await lockout.locked_for("a@example.com") == 0
-    assert not [k for k in await redis.keys("*") if b"example" in k]  # no address stored
+        await lockout.failed("a@example.com", "10.0.0.1")
+    assert await lockout.locked_for("a@example.com", "10.0.0.1") == 0
+    await lockout.failed("a@example.com", "10.0.0.1")
+    assert 0 < await lockout.locked_for("a@example.com", "10.0.0.1") <= 60
+    assert await lockout.locked_for("a@example.com", "10.0.0.2") == 0  # the owner elsewhere
+    assert await lockout.locked_for("b@example.com", "10.0.0.1") == 0
+    await lockout.succeeded("a@example.com", "10.0.0.1")
+    assert await lockout.locked_for("a@example.com", "10.0.0.1") == 0
+    for email in ("c@example.com", "d@example.com"):  # 5 from 10.0.0.1 in all
+        await lockout.failed(email, "10.0.0.1")
+    assert 0 < await lockout.locked_for("e@example.com", "10.0.0.1") <= 60  # the address
+    assert await lockout.locked_for("e@example.com", "10.0.0.2") == 0
+    stored = b"".join(await redis.keys("*"))
+    assert b"example" not in stored and b"10.0.0" not in stored  # hashed, not stored
 
 
 async def test_the_limiter_takes_from_every_bucket_or_none(redis: aioredis.Redis) -> None:
