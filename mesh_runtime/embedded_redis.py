@@ -5,6 +5,11 @@ and journals every write to an append-only file. ``appendfsync always`` is the d
 because the engine's journal lives here: an order acknowledged to a client is on disk.
 ``everysec`` trades up to a second of writes for throughput. No RDB snapshots are taken;
 the AOF is the one source of truth. The server stays in the foreground and dies with us.
+
+Every client must authenticate, even on loopback: the password is generated once into
+``<data dir>/secrets/redis_password`` (:mod:`mesh_runtime.server_secrets`) and written as
+``requirepass`` into ``redis.conf`` (0600) on every start — a data dir from before
+passwords gets one on its next start.
 """
 
 from __future__ import annotations
@@ -21,6 +26,12 @@ from redis.exceptions import RedisError
 
 from mesh_runtime.child_process import Child, ChildSpec, tail
 from mesh_runtime.embedded_postgres import EmbeddedServerError
+from mesh_runtime.server_secrets import (
+    ensure_password,
+    generated_password_path,
+    read_password,
+    with_password,
+)
 
 FSYNC_POLICIES = ("always", "everysec", "no")
 
@@ -53,6 +64,7 @@ class EmbeddedRedis:
             raise EmbeddedServerError(
                 f"appendfsync={appendfsync!r}: expected one of {', '.join(FSYNC_POLICIES)}")
         self.dir = (data_dir / "redis").resolve()
+        self.password_file = generated_password_path(data_dir.resolve(), "redis")
         self.port = port
         self.host = "127.0.0.1"
         self.appendfsync = appendfsync
@@ -63,13 +75,19 @@ class EmbeddedRedis:
 
     @property
     def url(self) -> str:
+        """The server's URL with its password (keep it out of logs and messages)."""
+        return with_password(self.public_url, read_password(self.password_file))
+
+    @property
+    def public_url(self) -> str:
+        """The server's URL without its password."""
         return f"redis://{self.host}:{self.port}/0"
 
     @property
     def child(self) -> Child | None:
         return self._child
 
-    def config_text(self) -> str:
+    def config_text(self, password: str) -> str:
         lines = [
             f"bind {self.host}",
             f"port {self.port}",
@@ -81,14 +99,19 @@ class EmbeddedRedis:
             f"appendfsync {self.appendfsync}",
             'save ""',
             'logfile ""',
+            f"requirepass {_quoted(password)}",
         ]
         return "\n".join(lines) + "\n"
 
     async def start(self) -> str:
         """Writes ``redis.conf``, starts the server, waits until PING answers; returns its URL."""
         self.dir.mkdir(parents=True, exist_ok=True)
+        password = ensure_password(self.password_file)
         config = self.dir / "redis.conf"
-        config.write_text(self.config_text())
+        fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            os.fchmod(out.fileno(), 0o600)  # a redis.conf from before passwords was 0644
+            out.write(self.config_text(password))
         spec = ChildSpec(
             name="redis", argv=[str(redis_server_path()), str(config)], log_path=self.log_path,
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
@@ -111,7 +134,8 @@ class EmbeddedRedis:
             if self._child is None or not self._child.running:
                 raise self._failure("exited during startup")
             client = aioredis.Redis(host=self.host, port=self.port, socket_timeout=2,
-                                    socket_connect_timeout=2)
+                                    socket_connect_timeout=2,
+                                    password=read_password(self.password_file))
             try:
                 if await client.ping():
                     return

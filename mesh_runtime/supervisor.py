@@ -165,22 +165,28 @@ class Supervisor:
             postgres = EmbeddedPostgres(data_dir, settings.embedded_postgres_port)
             self._embedded.append(postgres)
             self.say(f"trademesh: starting PostgreSQL on 127.0.0.1:{postgres.port}")
-            settings = settings.with_overrides(postgres_url=await self._embedded_start(postgres))
+            settings = settings.with_overrides(
+                postgres_url=await self._embedded_start(postgres),
+                postgres_password_file=str(postgres.password_file))
         if not settings.redis_url:
             # TRADEMESH_REDIS_APPENDFSYNC once Settings has the field; the journal's default.
             fsync = settings.redis_appendfsync
             redis = EmbeddedRedis(data_dir, settings.embedded_redis_port, appendfsync=fsync)
             self._embedded.append(redis)
             self.say(f"trademesh: starting Redis on 127.0.0.1:{redis.port}")
-            settings = settings.with_overrides(redis_url=await self._embedded_start(redis))
+            settings = settings.with_overrides(redis_url=await self._embedded_start(redis),
+                                               redis_password_file=str(redis.password_file))
         return settings
 
     @staticmethod
     async def _embedded_start(server: EmbeddedServer) -> str:
+        """Starts ``server``; its URL without the password (the services read that from
+        the password file, so it is in no process's environment)."""
         try:
-            return await server.start()
+            await server.start()
         except RuntimeError as err:
             raise StartupError(str(err)) from err
+        return server.public_url
 
     async def _wait_all_healthy(self, settings: Settings) -> None:
         waits = [asyncio.create_task(self._wait_healthy(spec, child, settings))

@@ -52,7 +52,7 @@ async def test_start_query_stop_leaves_nothing(
 ) -> None:
     port = free_port()
     server = await _start(servers, data_root / "data", port)
-    assert server.url == f"postgresql://postgres@127.0.0.1:{port}/trademesh"
+    assert server.public_url == f"postgresql://postgres@127.0.0.1:{port}/trademesh"
     assert await _select_one(server.url) == 1
     assert server.child is not None and server.child.pid is not None
     pid = server.child.pid

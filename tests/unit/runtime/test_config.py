@@ -9,8 +9,8 @@ import pytest
 from mesh_runtime.config import ConfigError, Settings
 
 
-def test_defaults_run_everything_on_loopback() -> None:
-    s = Settings.from_env({})
+def test_defaults_run_everything_on_loopback(tmp_path: Path) -> None:
+    s = Settings.from_env({"TRADEMESH_DATA_DIR": str(tmp_path)})  # no passwords generated
     assert (s.engine_port, s.persistence_port, s.feed_port) == (50051, 50052, 50053)
     assert (s.gateway_port, s.ws_port) == (8080, 8081)
     assert s.address("engine") == "127.0.0.1:50051"
