@@ -10,6 +10,8 @@ depth diff each), and N clients. Reports delivered messages/s and the delay from
 engine event's time (the command's timestamp) to a client's receipt, p50/p99/max, measured
 on a sample of clients (every client counts its messages and trades: ``trades_per_client_min``
 equal to ``trades`` means every client got every trade; sampled clients also check order).
+Every client connects from 127.0.0.1, so the benchmark raises its own feed's per-address
+cap (``TRADEMESH_FEED_MAX_CONNECTIONS_PER_ADDRESS``) to the largest ``--clients`` and some.
 """
 
 from __future__ import annotations
@@ -337,6 +339,8 @@ async def main(args: argparse.Namespace) -> None:
                             ws_port=free_port(), redis_url=redis.url, postgres_url=postgres.url,
                             jwt_private_key_file=str(private),
                             jwt_public_key_file=str(public), log_level="WARNING")
+        settings = settings.with_overrides(  # every client is on 127.0.0.1
+            feed_max_connections_per_address=max(args.clients) + 16)
         signer = TokenSigner.from_file(private, settings.jwt_issuer, settings.jwt_audience,
                                        3600)
         env = {**os.environ, **settings.as_env()}

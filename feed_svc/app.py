@@ -18,6 +18,7 @@ import grpc
 from trademesh.v1 import feed_pb2, feed_pb2_grpc
 
 from feed_svc import codec
+from feed_svc.admission import DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, ConnectionCap
 from feed_svc.backpack import BackpackOracle
 from feed_svc.hub import Hub
 from feed_svc.oracle import SimulatedOracle
@@ -25,6 +26,7 @@ from feed_svc.relay import Relay
 from feed_svc.servicer import FeedServicer
 from feed_svc.session import Limits
 from feed_svc.ws_bridge import Bridge, build_app
+from mesh_runtime.client_address import TrustedProxies
 from mesh_runtime.config import Settings
 from mesh_runtime.dependencies import redis_probe, watch_health
 from mesh_runtime.gc_tuning import tune_gc
@@ -54,6 +56,10 @@ class FeedConfig:
     backpack_url: str = "wss://ws.backpack.exchange"
     relay_channel: str = "trademesh:feed:market-data"
     limits: Limits = field(default_factory=Limits)
+    # WebSocket connections one client address may hold; proxies whose X-Forwarded-For
+    # names the address (feed_svc.admission)
+    max_connections_per_address: int = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS
+    trusted_proxies: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FeedConfig:
@@ -63,7 +69,9 @@ class FeedConfig:
                    limits=Limits(max_subscriptions=settings.feed_max_subscriptions,
                                  max_message_bytes=settings.feed_max_message_bytes,
                                  queue=settings.feed_queue_size,
-                                 requests_per_second=settings.feed_requests_per_second))
+                                 requests_per_second=settings.feed_requests_per_second),
+                   max_connections_per_address=settings.feed_max_connections_per_address,
+                   trusted_proxies=settings.trusted_proxies)
 
 
 def register(servicer: feed_pb2_grpc.FeedServicer) -> Registrar:
@@ -99,7 +107,10 @@ class FeedNode:
         self.service = GrpcService(
             "feed", settings.host, settings.feed_port if grpc_port is None else grpc_port,
             [register(servicer)], grace_seconds=settings.shutdown_grace_seconds)
-        self.bridge = Bridge(self.hub, TokenCheck(verifier, self.revocations), config.limits)
+        cap = ConnectionCap(config.max_connections_per_address,
+                            TrustedProxies.parse(config.trusted_proxies))
+        self.bridge = Bridge(self.hub, TokenCheck(verifier, self.revocations), config.limits,
+                             cap)
         self.ws = AsgiServer(build_app(self.bridge), settings.host,
                              settings.ws_port if ws_port is None else ws_port,
                              settings.log_level, grace_seconds=1,

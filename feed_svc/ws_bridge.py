@@ -16,6 +16,8 @@ task waits for the buffer to drain, then asks for a tick), so it never delays th
 its outbox keeps growing until it drains or overflows.
 
 A client whose outbox overflows is closed with code 1008 and a ``SLOW_CONSUMER`` reason.
+A connection past the per-address cap is refused before the upgrade (HTTP 429,
+``TOO_MANY_CONNECTIONS``: :mod:`feed_svc.admission`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from feed_svc.admission import ConnectionCap
 from feed_svc.codec import Frame
 from feed_svc.hub import Hub
 from feed_svc.outbox import Message
@@ -59,8 +62,10 @@ class _Paced:
 
 
 class Bridge:
-    def __init__(self, hub: Hub, verifier: TokenCheck | None, limits: Limits) -> None:
+    def __init__(self, hub: Hub, verifier: TokenCheck | None, limits: Limits,
+                 cap: ConnectionCap | None = None) -> None:
         self._hub, self._verifier, self._limits = hub, verifier, limits
+        self.cap = cap or ConnectionCap()
         self.sessions: set[Session] = set()
         self.slow_disconnects = 0
         self._paced: dict[Session, _Paced] = {}
@@ -75,6 +80,16 @@ class Bridge:
         return len(self._paced)
 
     async def endpoint(self, websocket: WebSocket) -> None:
+        address = self.cap.address_of(websocket)
+        if not self.cap.admit(address):
+            await websocket.send_denial_response(self.cap.refusal())
+            return
+        try:
+            await self._serve(websocket)
+        finally:
+            self.cap.release(address)
+
+    async def _serve(self, websocket: WebSocket) -> None:
         socket = FrameSocket.of(websocket)
         batch = websocket.query_params.get("batch", "0") == "1"
         paced = batch and socket is not None
