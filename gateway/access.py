@@ -1,7 +1,8 @@
 """Who may call a route: the gateway's own token check, before anything goes upstream.
 
-A route without ``public_route`` needs a valid, unrevoked bearer token (else 401 with
-``WWW-Authenticate``); an ``admin_only`` route needs the admin role (else 403). The
+Routes take their rule from the rpc's ``call_policy`` (:mod:`gateway.routes`): a route
+that is not public needs a valid, unrevoked bearer token (else 401 with
+``WWW-Authenticate``); an admin-only one needs the admin role (else 403). The
 signature is checked first, without I/O (:meth:`Access.identify`), so the rate limiter can
 charge the user; the revocation set is asked only for routes that need the token.
 """

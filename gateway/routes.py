@@ -2,7 +2,10 @@
 
 Every rpc with an http rule becomes one :class:`Route` per binding (the main rule and each
 of its ``additional_bindings``). Nothing here is hand-written per route: adding an rpc with an
-annotation to a proto adds its REST route.
+annotation to a proto adds its REST route. Who may call a route is the rpc's
+``call_policy`` (the same option the servers enforce): ``public`` needs no token, ``user``
+a valid one, ``admin`` alone (without ``user``) the admin role; an rpc that only named
+services may call has no REST route.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from google.protobuf import message_factory
 from trademesh.v1 import auth_pb2, engine_pb2, feed_pb2, options_pb2, persistence_pb2
 
 from gateway.path_template import PathTemplate, parse_template
+from mesh_runtime.call_policy import Policy, method_policy
 
 # Which upstream (a ``Settings.address`` name) serves each service.
 SERVICE_UPSTREAMS: dict[str, str] = {
@@ -42,8 +46,8 @@ class Route:
     body: str
     response_body: str
     success_status: int
-    public: bool
-    admin_only: bool
+    public: bool  # from call_policy: no token needed
+    admin_only: bool  # from call_policy: admin, and not any user
 
     @property
     def name(self) -> str:
@@ -75,12 +79,16 @@ def _method_routes(method: Any, upstream: str) -> list[Route]:
         return []
     if method.client_streaming or method.server_streaming:
         raise ValueError(f"{method.full_name}: only unary rpcs can carry an http rule")
+    policy = method_policy(method)
+    if policy is None or not (policy.public or policy.user or policy.admin):
+        raise ValueError(f"{method.full_name}: an http rule needs a call_policy that "
+                         "admits public, user or admin callers")
     rule = options.Extensions[annotations_pb2.http]
     rules = [rule, *rule.additional_bindings]
-    return [_route(method, upstream, binding, options) for binding in rules]
+    return [_route(method, upstream, binding, options, policy) for binding in rules]
 
 
-def _route(method: Any, upstream: str, rule: Any, options: Any) -> Route:
+def _route(method: Any, upstream: str, rule: Any, options: Any, policy: Policy) -> Route:
     http_method, path = _pattern(rule, method.full_name)
     _check_field(method.input_type, rule.body, method.full_name, "body")
     _check_field(method.output_type, rule.response_body, method.full_name, "response_body")
@@ -98,8 +106,8 @@ def _route(method: Any, upstream: str, rule: Any, options: Any) -> Route:
         body=rule.body,
         response_body=rule.response_body,
         success_status=options.Extensions[options_pb2.http_success_status] or 200,
-        public=options.Extensions[options_pb2.public_route],
-        admin_only=options.Extensions[options_pb2.admin_only],
+        public=policy.public,
+        admin_only=policy.admin and not policy.user,
     )
 
 

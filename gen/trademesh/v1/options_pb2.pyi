@@ -73,8 +73,12 @@ http_success_status: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.M
 Envoy's transcoder ignores it and answers 200.
 """
 public_route: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.MethodOptions, _builtins.bool]
-"""The route needs no bearer token (signup, signin, public market data)."""
+"""Superseded by call_policy (the gateway reads only that); kept equal to
+call_policy.public by a test. The route needs no bearer token.
+"""
 admin_only: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.MethodOptions, _builtins.bool]
-"""The route needs a token with the admin role."""
+"""Superseded by call_policy (the gateway reads only that); kept equal to an admin-only
+call_policy by a test. The route needs a token with the admin role.
+"""
 call_policy: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.MethodOptions, Global___CallPolicy]
 """Who may call the rpc (required on every rpc)."""

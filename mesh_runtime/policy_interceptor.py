@@ -1,0 +1,220 @@
+"""The one server interceptor that enforces every rpc's ``call_policy``.
+
+:class:`CallPolicyInterceptor` is installed by :class:`mesh_runtime.serving.GrpcService` on
+every server (no service can be built without it). ``HandlerCallDetails`` carries no peer,
+so it wraps each method's handler once (cached per method) with a guard that runs first on
+every call, with the call's ``ServicerContext``:
+
+1. a presented ``authorization: Bearer <jwt>`` must be valid and unrevoked
+   (:class:`~mesh_runtime.revocation.TokenCheck`) — on public methods too; otherwise
+   UNAUTHENTICATED (UNAVAILABLE when the revocation store cannot be asked: fail closed);
+2. the caller's service is the ``spiffe://trademesh/<service>`` URI SAN of a client
+   certificate verified by the mesh listener (mutual TLS; no other trust domain);
+3. the method's policy (:mod:`mesh_runtime.call_policy`) must admit the caller: with no
+   credential at all that is UNAUTHENTICATED, with a valid credential it does not name,
+   PERMISSION_DENIED. A method without a policy is refused (PERMISSION_DENIED, logged);
+   an unknown method is UNIMPLEMENTED as usual.
+
+Refusals carry a ``google.rpc.ErrorInfo`` whose metadata ``enforcedBy`` is ``call_policy``,
+so a client (and the table test) can tell them from a servicer's own answers. The admitted
+caller is then :func:`~mesh_runtime.call_policy.current_caller` for the servicer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from mesh_runtime.call_policy import Caller, Policy, policy_for, set_caller
+from mesh_runtime.pki import peer_service
+from mesh_runtime.revocation import RevocationUnavailable, TokenCheck
+from mesh_runtime.tokens import Claims, InvalidToken, bearer_token
+
+log = logging.getLogger("trademesh.call_policy")
+
+Context = grpc.aio.ServicerContext[Any, Any]
+if TYPE_CHECKING:
+    Handler = grpc.RpcMethodHandler[Any, Any]
+else:  # not subscriptable at run time
+    Handler = grpc.RpcMethodHandler
+Guard = Callable[[Context], Awaitable[Caller]]
+Behavior = Callable[..., Any]  # (request or request iterator, context)
+ENFORCER = "call_policy"
+_PEER_ID_KEY = "peer_spiffe_id"
+
+
+class CallPolicyInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    """Admits a call only when its method's declared policy names the verified caller.
+
+    ``tokens`` verifies user JWTs (signature, claims, revocation); without one the server
+    accepts no tokens at all (a presented token is UNAUTHENTICATED).
+    """
+
+    def __init__(self, tokens: TokenCheck | None, pool: Any = None) -> None:
+        self._tokens = tokens
+        self._pool = pool
+        self._guarded: dict[str, tuple[Handler, Handler]] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler:
+        handler = await continuation(handler_call_details)
+        method = str(handler_call_details.method)
+        if handler is None:
+            log.info("refused %s: no such method", method)
+            return handler
+        known = self._guarded.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        guarded = with_guard(handler, self._guard(method))
+        self._guarded[method] = (handler, guarded)
+        return guarded
+
+    def _guard(self, method: str) -> Guard:
+        policy = policy_for(method, self._pool)
+        if policy is None:
+            log.error("%s declares no call_policy: every call to it is refused", method)
+
+            async def undeclared(context: Context) -> Caller:
+                await refuse(context, grpc.StatusCode.PERMISSION_DENIED, "METHOD_WITHOUT_POLICY",
+                             f"{method} declares no call policy", method)
+
+            return undeclared
+
+        async def admit(context: Context) -> Caller:
+            return await self.admit(method, policy, context)
+
+        return admit
+
+    async def admit(self, method: str, policy: Policy, context: Context) -> Caller:
+        """The verified caller if ``policy`` admits it; otherwise the call is aborted."""
+        authorization = _authorization(context)
+        claims = None if authorization is None else \
+            await self._claims(method, authorization, context)
+        service = caller_service(context)
+        if policy.admits(service, claims):
+            return Caller(service, claims)
+        if service is None and claims is None:
+            await refuse(context, grpc.StatusCode.UNAUTHENTICATED, "CREDENTIAL_REQUIRED",
+                         f"{method} needs a credential ({policy.describe()})", method)
+        who = f"service {service}" if service else ""
+        if claims is not None:
+            role = "admin" if claims.admin else "user"
+            who = f"{who} with a {role} token" if who else f"a {role} token"
+        await refuse(context, grpc.StatusCode.PERMISSION_DENIED, "CALLER_NOT_ALLOWED",
+                     f"{method} may be called by {policy.describe()}, not by {who}", method)
+
+    async def _claims(self, method: str, authorization: str, context: Context) -> Claims:
+        if self._tokens is None:
+            await refuse(context, grpc.StatusCode.UNAUTHENTICATED, "INVALID_TOKEN",
+                         "this server accepts no user tokens", method)
+        try:
+            return await self._tokens.verify(bearer_token(authorization))
+        except InvalidToken as err:
+            await refuse(context, grpc.StatusCode.UNAUTHENTICATED, "INVALID_TOKEN", str(err),
+                         method)
+        except RevocationUnavailable as err:
+            await refuse(context, grpc.StatusCode.UNAVAILABLE, "REVOCATION_UNAVAILABLE",
+                         str(err), method)
+
+
+def caller_service(context: Context) -> str | None:
+    """The service named by the call's verified client certificate (mesh listener), if
+    any. Only the mesh listener asks for a certificate, and it verifies it against the
+    mesh CA before the call exists; elsewhere the key is absent."""
+    ids = context.auth_context().get(_PEER_ID_KEY)
+    if not ids:
+        return None
+    return peer_service(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+                        for v in ids)
+
+
+def _authorization(context: Context) -> str | None:
+    found: str | None = None
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization":
+            if found is not None:
+                return "duplicate"  # two tokens: refused as not a bearer token
+            found = value if isinstance(value, str) else value.decode("latin-1")
+    return found
+
+
+async def refuse(context: Context, code: grpc.StatusCode, reason: str, message: str,
+                 method: str) -> NoReturn:
+    """Ends the call with ``code`` and an ErrorInfo marked as the call policy's."""
+    log.info("refused %s: %s %s: %s", method, code.name, reason, message)
+    info = any_pb2.Any()
+    info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain="trademesh",
+                                          metadata={"enforcedBy": ENFORCER}))
+    status = rpc_status.to_status(status_pb2.Status(code=code.value[0], message=message,
+                                                    details=[info]))
+    await context.abort(status.code, status.details, status.trailing_metadata)
+    raise AssertionError("unreachable")  # context.abort raises
+
+
+def with_guard(handler: Handler, guard: Guard) -> Handler:
+    """``handler`` with ``guard`` run first on every call (its caller then set)."""
+    codec = {"request_deserializer": handler.request_deserializer,
+             "response_serializer": handler.response_serializer}
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(_single(handler.unary_unary, guard),
+                                                   **codec)
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(_streamed(handler.unary_stream, guard),
+                                                    **codec)
+    if handler.stream_unary is not None:
+        return grpc.stream_unary_rpc_method_handler(_single(handler.stream_unary, guard),
+                                                    **codec)
+    if handler.stream_stream is None:
+        raise TypeError("a method handler without a behavior")
+    return grpc.stream_stream_rpc_method_handler(_streamed(handler.stream_stream, guard),
+                                                 **codec)
+
+
+def _single(behavior: Behavior, guard: Guard) -> Behavior:
+    """A single-response behavior (a coroutine function, as grpc.aio requires)."""
+    is_coroutine = inspect.iscoroutinefunction(behavior)
+
+    async def call(request: Any, context: Context) -> Any:
+        set_caller(await guard(context))
+        result = behavior(request, context)
+        return await result if is_coroutine else result
+
+    return call
+
+
+def _streamed(behavior: Behavior, guard: Guard) -> Behavior:
+    """A response-streaming behavior, of the same kind as ``behavior``: grpc.aio tells an
+    async generator (it iterates) from a coroutine (it writes with ``context.write``)."""
+    if inspect.iscoroutinefunction(behavior):
+        async def write(request: Any, context: Context) -> None:
+            set_caller(await guard(context))
+            await behavior(request, context)
+
+        return write
+
+    async def generate(request: Any, context: Context) -> AsyncIterator[Any]:
+        set_caller(await guard(context))
+        responses = behavior(request, context)
+        if not hasattr(responses, "__aiter__"):  # a plain generator
+            for response in responses:
+                yield response
+            return
+        async with contextlib.aclosing(responses) as items:
+            async for item in items:
+                yield item
+
+    return generate
+
+
+__all__ = ["ENFORCER", "CallPolicyInterceptor", "caller_service", "refuse", "with_guard"]
