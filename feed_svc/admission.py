@@ -2,11 +2,11 @@
 
 The address is the TCP peer, or — when the peer is one of ``TRADEMESH_TRUSTED_PROXIES`` —
 what that proxy put in ``X-Forwarded-For`` (:mod:`mesh_runtime.client_address`, the same
-rule as the gateway's). A connection past ``TRADEMESH_FEED_MAX_CONNECTIONS_PER_ADDRESS`` is
-refused before the upgrade: HTTP 429 with a ``TOO_MANY_CONNECTIONS`` error body (a server
-without the ASGI denial-response extension sends 403 instead). Nothing is exempt: a
-benchmark that opens thousands of clients from one address raises the cap for its own
-feed (``bench/bench_feed.py``).
+rule as the gateway's); an IPv6 address counts as its /64. A connection past
+``TRADEMESH_FEED_MAX_CONNECTIONS_PER_ADDRESS`` is refused before the upgrade: HTTP 429 with
+a ``TOO_MANY_CONNECTIONS`` error body (a server without the ASGI denial-response extension
+sends 403 instead). Nothing is exempt: a benchmark that opens thousands of clients from one
+address raises the cap for its own feed (``bench/bench_feed.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,12 @@ from collections import Counter
 from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket
 
-from mesh_runtime.client_address import FORWARDED_FOR, NO_PROXIES, TrustedProxies
+from mesh_runtime.client_address import (
+    FORWARDED_FOR,
+    NO_PROXIES,
+    TrustedProxies,
+    address_group,
+)
 
 log = logging.getLogger("trademesh.feed.ws")
 DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 100
@@ -36,7 +41,8 @@ class ConnectionCap:
 
     def address_of(self, websocket: WebSocket) -> str:
         peer = websocket.client.host if websocket.client else "unknown"
-        return self.proxies.client_address(peer, websocket.headers.getlist(FORWARDED_FOR))
+        address = self.proxies.client_address(peer, websocket.headers.getlist(FORWARDED_FOR))
+        return address_group(address)
 
     def admit(self, address: str) -> bool:
         if self.open[address] >= self.limit:

@@ -8,8 +8,9 @@ across many accounts). The owner signing in from another address is not affected
 stranger's failures. Each counter lives ``window_seconds`` from its first failure; while a
 counter is at its limit, sign-in answers 429 with the wait, without checking the password.
 A successful sign-in clears its pair's counter only (a success must not wash an address's
-guesses at other accounts away). Emails and addresses are hashed in the keys, so Redis
-holds neither.
+guesses at other accounts away). An IPv6 address counts as its /64
+(:func:`mesh_runtime.client_address.address_group`: hopping within one's own block does not
+start afresh). Emails and addresses are hashed in the keys, so Redis holds neither.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from __future__ import annotations
 import hashlib
 
 import redis.asyncio as aioredis
+
+from mesh_runtime.client_address import address_group
 
 KEY_PREFIX = "trademesh:signin-failures:"
 DEFAULT_MAX_FAILURES = 5
@@ -66,6 +69,7 @@ class SigninLockout:
 
 def _keys(email: str, address: str) -> tuple[str, str]:
     """The (email, address) pair's key and the address's key."""
+    address = address_group(address)
     pair = hashlib.sha256(f"{email}\0{address}".encode()).hexdigest()
     alone = hashlib.sha256(address.encode("utf-8")).hexdigest()
     return KEY_PREFIX + "pair:" + pair, KEY_PREFIX + "address:" + alone

@@ -10,7 +10,9 @@ are never believed.
 Malformed input never raises and never helps a client: a malformed entry ends the walk at
 the last trusted hop (the proxy itself is then the client), and only the right-most
 :data:`MAX_HOPS` entries are looked at. Addresses are returned in canonical form, so one
-client has one spelling (one rate-limit bucket, one lockout counter).
+client has one spelling (one rate-limit bucket, one lockout counter). Counters that an
+attacker could dodge by hopping addresses (sign-in lockout, connection caps) count by
+:func:`address_group`: one IPv6 /64, the block one subscriber usually holds, is one client.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 FORWARDED_FOR = "x-forwarded-for"
+IPV6_GROUP_PREFIX = 64
 MAX_HOPS = 32  # right-most entries of X-Forwarded-For considered; a longer chain is noise
 
 
@@ -90,6 +93,14 @@ def parse_address(text: str) -> IpAddress | None:
         return _unmapped(ipaddress.ip_address(value))
     except ValueError:
         return None
+
+
+def address_group(address: str) -> str:
+    """The block counted as one client: an IPv6 address's /64, anything else itself."""
+    parsed = parse_address(address)
+    if isinstance(parsed, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((parsed, IPV6_GROUP_PREFIX), strict=False))
+    return address
 
 
 def _unmapped(address: IpAddress) -> IpAddress:

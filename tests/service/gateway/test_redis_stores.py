@@ -111,6 +111,15 @@ async def test_lockout(redis: aioredis.Redis) -> None:
     assert b"example" not in stored and b"10.0.0" not in stored  # hashed, not stored
 
 
+async def test_lockout_counts_an_ipv6_64_as_one_address(redis: aioredis.Redis) -> None:
+    lockout = SigninLockout(redis, max_failures=5, window_seconds=60,
+                            max_failures_per_address=3)
+    for n in range(3):  # hopping within one's own /64 starts nothing afresh
+        await lockout.failed(f"v{n}@example.com", f"2001:db8:0:7::{n + 1}")
+    assert await lockout.locked_for("w@example.com", "2001:db8:0:7:ffff::1") > 0
+    assert await lockout.locked_for("w@example.com", "2001:db8:0:8::1") == 0
+
+
 async def test_the_limiter_takes_from_every_bucket_or_none(redis: aioredis.Redis) -> None:
     limits = RateLimits(per_user=Bucket(2, 0.001), per_ip=Bucket(3, 0.001))
     limiter = RateLimiter(redis, limits)

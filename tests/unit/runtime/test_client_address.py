@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mesh_runtime.client_address import MAX_HOPS, TrustedProxies, parse_address
+from mesh_runtime.client_address import MAX_HOPS, TrustedProxies, address_group, parse_address
 from mesh_runtime.config import ConfigError, Settings
 
 PROXIES = TrustedProxies.parse("10.0.0.1, 10.1.0.0/16, fd00::/8")
@@ -69,3 +69,10 @@ def test_settings_refuse_a_bad_proxy_list() -> None:
         Settings.from_env({"TRADEMESH_TRUSTED_PROXIES": "10.0.0.1, proxy.local"})
     settings = Settings.from_env({"TRADEMESH_TRUSTED_PROXIES": "10.0.0.0/8"})
     assert settings.trusted_proxies == "10.0.0.0/8"
+
+
+def test_an_ipv6_client_is_counted_by_its_64() -> None:
+    assert address_group("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64"
+    assert address_group("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
+    assert address_group("198.51.100.7") == "198.51.100.7"
+    assert address_group("unknown") == "unknown"
