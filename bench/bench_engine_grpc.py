@@ -166,7 +166,7 @@ async def streaming_fixed_rate(stub: engine_pb2_grpc.EngineAsyncStub, engine: Ru
 async def run(fsync: str, args: argparse.Namespace) -> None:
     print(f"journal appendfsync={fsync}")
     async with engine_process(fsync) as engine, \
-            grpc.aio.insecure_channel(engine.address) as channel:
+            engine.channel() as channel:
         stub = engine_pb2_grpc.EngineStub(channel)
         await fund(stub, engine)
         await fixed_rate(stub, engine, args.rate, args.seconds)

@@ -29,16 +29,16 @@ from contextlib import AsyncExitStack
 from datetime import datetime
 from pathlib import Path
 
-import grpc
 from trademesh.v1 import engine_pb2, engine_pb2_grpc, feed_pb2, feed_pb2_grpc, order_pb2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.engine_harness import free_port, wait_serving
+from bench.engine_harness import bench_pki, free_port, wait_serving
 from mesh_runtime import event_loop
 from mesh_runtime.config import Settings
 from mesh_runtime.embedded_postgres import EmbeddedPostgres
 from mesh_runtime.embedded_redis import EmbeddedRedis
+from mesh_runtime.tls import tls_channel
 from mesh_runtime.tokens import TokenSigner, ensure_keypair
 
 MARKET = "SOL-USD"
@@ -67,7 +67,8 @@ async def engine_role() -> None:
         sequencer.add_listener(publisher)
         task = asyncio.create_task(sequencer.run())
         service = GrpcService("engine", settings.host, settings.engine_port, [register(
-            EngineServicer(sequencer, Authenticator(verifier), wall_clock_ms))])
+            EngineServicer(sequencer, Authenticator(verifier), wall_clock_ms))],
+            tls=settings.tls_files("engine"), mesh_port=settings.engine_mesh_port)
 
         async def stop() -> None:
             await sequencer.close()
@@ -207,10 +208,11 @@ class Client(asyncio.Protocol):
                     self.last_trade_id = trade_id
 
 
-async def probe(address: str, delays: list[float], counting: asyncio.Event) -> None:
+async def probe(address: str, ca_pem: bytes, delays: list[float],
+                counting: asyncio.Event) -> None:
     """One gRPC ``Subscribe`` to the trades: the delay up to the feed's hub, the part of
     the clients' delay that the WebSocket side cannot change."""
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with tls_channel(address, ca_pem) as channel:
         stub = feed_pb2_grpc.FeedStub(channel)
         request = feed_pb2.SubscribeRequest(channels=[f"trades@{MARKET}"])
         async for response in stub.Subscribe(request):
@@ -221,8 +223,9 @@ async def probe(address: str, delays: list[float], counting: asyncio.Event) -> N
                     TIMELINE.append(("hub", now, delays[-1]))
 
 
-async def order_flow(address: str, signer: TokenSigner, rate: int, seconds: float) -> int:
-    async with grpc.aio.insecure_channel(address) as channel:
+async def order_flow(address: str, ca_pem: bytes, signer: TokenSigner, rate: int,
+                     seconds: float) -> int:
+    async with tls_channel(address, ca_pem) as channel:
         stub = engine_pb2_grpc.EngineStub(channel)
         maker = (("authorization", f"Bearer {signer.issue('maker')[0]}"),)
         taker = (("authorization", f"Bearer {signer.issue('taker')[0]}"),)
@@ -248,8 +251,8 @@ async def order_flow(address: str, signer: TokenSigner, rate: int, seconds: floa
         return sent
 
 
-async def prepare_book(address: str, signer: TokenSigner) -> None:
-    async with grpc.aio.insecure_channel(address) as channel:
+async def prepare_book(address: str, ca_pem: bytes, signer: TokenSigner) -> None:
+    async with tls_channel(address, ca_pem) as channel:
         stub = engine_pb2_grpc.EngineStub(channel)
         for user, asset, amount in (("maker", "SOL", "10000000"), ("taker", "USD", "1000000000")):
             await stub.Deposit(engine_pb2.DepositRequest(asset=asset, amount=amount,
@@ -282,7 +285,9 @@ async def run_round(settings: Settings, signer: TokenSigner, clients: int, rate:
             await asyncio.sleep(0.05)
     probe_delays: list[float] = []
     counting = asyncio.Event()
-    prober = asyncio.create_task(probe(settings.address("feed"), probe_delays, counting))
+    ca_pem = settings.ca_path.read_bytes()
+    prober = asyncio.create_task(probe(settings.address("feed"), ca_pem, probe_delays,
+                                       counting))
     await asyncio.sleep(1.0)  # snapshots and replies delivered
     for client in fleet:
         client.counting = True
@@ -290,7 +295,7 @@ async def run_round(settings: Settings, signer: TokenSigner, clients: int, rate:
     print(f"{clients} clients connected; order flow starts", file=sys.stderr, flush=True)
     started, cpu0 = time.monotonic(), {k: cpu_seconds(p) for k, p in pids.items()}
     own0 = time.process_time()
-    trades = await order_flow(settings.address("engine"), signer, rate, seconds)
+    trades = await order_flow(settings.address("engine"), ca_pem, signer, rate, seconds)
     await asyncio.sleep(1.0)  # let the tail arrive
     elapsed = time.monotonic() - started
     cpu = {f"cpu_{k}_pct": round(100 * (cpu_seconds(p) - cpu0[k]) / elapsed)
@@ -335,7 +340,10 @@ async def main(args: argparse.Namespace) -> None:
         await postgres.start()
         private, public = data / "jwt.pem", data / "jwt.pub.pem"
         ensure_keypair(private, public)
+        ca_pem = bench_pki(data)
         settings = Settings(data_dir=data, engine_port=free_port(), feed_port=free_port(),
+                            engine_mesh_port=free_port(), feed_mesh_port=free_port(),
+                            persistence_mesh_port=free_port(),
                             ws_port=free_port(), redis_url=redis.url, postgres_url=postgres.url,
                             jwt_private_key_file=str(private),
                             jwt_public_key_file=str(public), log_level="WARNING")
@@ -347,9 +355,9 @@ async def main(args: argparse.Namespace) -> None:
         children = [await asyncio.create_subprocess_exec(
             sys.executable, __file__, "--role", role, env=env) for role in ("feed", "engine")]
         try:
-            await wait_serving(settings.address("feed"))
-            await wait_serving(settings.address("engine"))
-            await prepare_book(settings.address("engine"), signer)
+            await wait_serving(settings.address("feed"), ca_pem)
+            await wait_serving(settings.address("engine"), ca_pem)
+            await prepare_book(settings.address("engine"), ca_pem, signer)
             for n in args.clients:
                 pids = {"feed": children[0].pid, "engine": children[1].pid}
                 result = await run_round(settings, signer, n, args.rate, args.seconds, pids)

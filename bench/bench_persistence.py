@@ -24,7 +24,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-from bench.engine_harness import free_port, wait_serving
+from bench.engine_harness import bench_pki, free_port, wait_serving
 from engine_svc.app import build
 from engine_svc.core import Deposit, OrderFilled, OrderType, PlaceOrder, Side
 from engine_svc.event_link import EventLink
@@ -142,7 +142,9 @@ async def main_async(args: argparse.Namespace) -> None:
         await postgres.start()
         private, public = data / "keys" / "jwt.pem", data / "keys" / "jwt.pub.pem"
         ensure_keypair(private, public)
-        settings = Settings(data_dir=data, persistence_port=free_port(), redis_url=redis.url,
+        ca_pem = bench_pki(data)  # the engine side dials persistence's mesh port as "engine"
+        settings = Settings(data_dir=data, persistence_port=free_port(),
+                            persistence_mesh_port=free_port(), redis_url=redis.url,
                             postgres_url=postgres.url, jwt_private_key_file=str(private),
                             jwt_public_key_file=str(public), log_level="WARNING")
         child = Child(ChildSpec("persistence",
@@ -151,7 +153,7 @@ async def main_async(args: argparse.Namespace) -> None:
                                 {**os.environ, **settings.as_env()}))
         await child.start()
         try:
-            await wait_serving(settings.address("persistence"))
+            await wait_serving(settings.address("persistence"), ca_pem)
             await run_engine_side(settings, args)
         finally:
             await child.stop()

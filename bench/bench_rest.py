@@ -50,7 +50,8 @@ UP_TIMEOUT = 180.0
 STOP_TIMEOUT = 60.0
 PASSWORD = "bench password 123"
 PORT_SETTINGS = ("engine_port", "persistence_port", "feed_port", "auth_port", "gateway_port",
-                 "ws_port", "embedded_postgres_port", "embedded_redis_port")
+                 "ws_port", "embedded_postgres_port", "embedded_redis_port",
+                 "engine_mesh_port", "persistence_mesh_port", "feed_mesh_port", "auth_mesh_port")
 GENEROUS_LIMITS = {"TRADEMESH_RATE_LIMIT_USER_BURST": "1000000",
                    "TRADEMESH_RATE_LIMIT_USER_PER_SECOND": "1000000",
                    "TRADEMESH_RATE_LIMIT_IP_BURST": "1000000",

@@ -1,7 +1,8 @@
 """A real engine process for benchmarks: embedded Redis and PostgreSQL, keys, health wait.
 
 Used by the benchmarks only (never by tests). Everything it starts is a child of the
-benchmark process and is stopped on exit.
+benchmark process and is stopped on exit. The benchmarks are clients like any other: TLS
+to the public listeners, trusting the mesh CA made in the data dir (:func:`bench_pki`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from mesh_runtime.child_process import Child, ChildSpec
 from mesh_runtime.config import Settings
 from mesh_runtime.embedded_postgres import EmbeddedPostgres
 from mesh_runtime.embedded_redis import EmbeddedRedis
+from mesh_runtime.pki import ensure_pki
+from mesh_runtime.tls import tls_channel
 from mesh_runtime.tokens import TokenSigner, ensure_keypair
 
 
@@ -32,19 +35,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def bench_pki(data_dir: Path) -> bytes:
+    """Creates the mesh PKI in ``<data_dir>/pki`` (where ``Settings(data_dir=…)`` finds it);
+    returns the CA certificate clients trust."""
+    ensure_pki(data_dir / "pki")
+    return (data_dir / "pki" / "ca.pem").read_bytes()
+
+
 @dataclass
 class RunningEngine:
     address: str
     signer: TokenSigner
     data_dir: Path
+    ca_pem: bytes
 
     def metadata(self, user: str) -> tuple[tuple[str, str], ...]:
         return (("authorization", f"Bearer {self.signer.issue(user)[0]}"),)
 
+    def channel(self) -> grpc.aio.Channel:
+        """A trader's channel to the engine: TLS to its public listener."""
+        return tls_channel(self.address, self.ca_pem)
 
-async def wait_serving(address: str, within: float = 60.0) -> None:
+
+async def wait_serving(address: str, ca_pem: bytes, within: float = 60.0) -> None:
     deadline = asyncio.get_running_loop().time() + within
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with tls_channel(address, ca_pem) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while True:
             try:
@@ -70,7 +85,10 @@ async def engine_process(appendfsync: str = "always") -> AsyncIterator[RunningEn
         private, public = data / "keys" / "jwt.pem", data / "keys" / "jwt.pub.pem"
         ensure_keypair(private, public)
         port = free_port()
-        settings = Settings(data_dir=data, engine_port=port, redis_url=redis.url,
+        ca_pem = bench_pki(data)
+        settings = Settings(data_dir=data, engine_port=port, engine_mesh_port=free_port(),
+                            persistence_mesh_port=free_port(), feed_mesh_port=free_port(),
+                            redis_url=redis.url,
                             postgres_url=postgres.url, jwt_private_key_file=str(private),
                             jwt_public_key_file=str(public), log_level="WARNING")
         env = {**os.environ, **settings.as_env()}
@@ -78,10 +96,10 @@ async def engine_process(appendfsync: str = "always") -> AsyncIterator[RunningEn
                                 data / "logs" / "engine.log", env))
         await child.start()
         try:
-            await wait_serving(f"127.0.0.1:{port}")
+            await wait_serving(f"127.0.0.1:{port}", ca_pem)
             signer = TokenSigner.from_file(private, settings.jwt_issuer, settings.jwt_audience,
                                            3600)
-            yield RunningEngine(f"127.0.0.1:{port}", signer, data)
+            yield RunningEngine(f"127.0.0.1:{port}", signer, data, ca_pem)
         finally:
             await child.stop()
             await postgres.stop()

@@ -34,6 +34,7 @@ from mesh_runtime.gc_tuning import tune_gc
 from mesh_runtime.grpc_auth import Authenticator
 from mesh_runtime.revocation import RedisRevocations
 from mesh_runtime.serving import GrpcService, Registrar, serve_until_signal
+from mesh_runtime.tls import mesh_channel
 from mesh_runtime.tokens import TokenVerifier
 
 SERVICE_NAME = engine_pb2.DESCRIPTOR.services_by_name["Engine"].full_name
@@ -107,7 +108,9 @@ async def run(settings: Settings) -> None:
         sequencer, journal = await build(settings, stack)
         link = EventLink(journal, settings, sequencer.config)
         publisher = MarketDataPublisher(sequencer, settings)
-        follower = IndexFollower(sequencer, settings.address("feed"), wall_clock_ms)
+        tls = settings.tls_files("engine")
+        follower = IndexFollower(
+            sequencer, lambda: mesh_channel(settings.mesh_address("feed"), tls), wall_clock_ms)
         sequencer.add_listener(publisher)
         tune_gc()
         task = asyncio.create_task(sequencer.run())
@@ -116,7 +119,8 @@ async def run(settings: Settings) -> None:
         servicer = EngineServicer(sequencer, Authenticator(verifier, revocations), wall_clock_ms,
                                   persisted=lambda: (link.committed, link.connected))
         service = GrpcService("engine", settings.host, settings.engine_port,
-                              [register(servicer)],
+                              [register(servicer)], tls=tls,
+                              mesh_port=settings.engine_mesh_port,
                               grace_seconds=settings.shutdown_grace_seconds)
         redis_ok = redis_probe(settings.redis_dsn)
 

@@ -37,6 +37,7 @@ from engine_svc.core.markets import MarketConfig
 from engine_svc.event_codec import EventEncoder
 from engine_svc.journal import Journal, split_entry
 from mesh_runtime.config import Settings
+from mesh_runtime.tls import mesh_channel
 
 log = logging.getLogger("trademesh.engine.event_link")
 ENCODE_SLICE = 500  # events encoded between yields to the event loop (the sequencer's)
@@ -114,8 +115,9 @@ class EventLink:
 
     async def _session(self) -> None:
         self._progress = False
-        address = self._settings.address("persistence")
-        async with grpc.aio.insecure_channel(address) as channel:
+        settings = self._settings
+        async with mesh_channel(settings.mesh_address("persistence"),
+                                settings.tls_files("engine")) as channel:
             stub = persistence_pb2_grpc.PersistenceStub(channel)
             call: Call = stub.SyncEvents()  # type: ignore[call-arg]  # written with .write()
             await call.write(persistence_pb2.SyncEventsRequest(engine_id=self.engine_id))

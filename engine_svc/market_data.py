@@ -3,7 +3,7 @@
 A :class:`MarketDataPublisher` is a sequencer :class:`~engine_svc.sequencer.BatchListener`.
 On the sequencer's task it only reads the touched markets' depth and queues the batch;
 its own task turns batches into ``PublishMarketDataRequest`` messages and writes them to
-``Feed.PublishMarketData`` at ``settings.address("feed")``.
+``Feed.PublishMarketData`` at the feed's mesh listener (mutual TLS, as ``engine``).
 
 Invariants:
 
@@ -52,6 +52,7 @@ from engine_svc.decimal_edge import formatter
 from engine_svc.event_codec import EventEncoder
 from engine_svc.sequencer import Sequencer
 from mesh_runtime.config import Settings
+from mesh_runtime.tls import mesh_channel
 
 log = logging.getLogger("trademesh.engine.market_data")
 Request = feed_pb2.PublishMarketDataRequest
@@ -77,7 +78,8 @@ class MarketDataPublisher:
                  max_queue: int = 10_000, snapshot_seconds: float = 10.0,
                  write_interval: float = 0.005,
                  clock_ms: Callable[[], int] = wall_clock_ms) -> None:
-        self._sequencer, self._target = sequencer, settings.address("feed")
+        self._sequencer, self._target = sequencer, settings.mesh_address("feed")
+        self._tls = settings.tls_files("engine")
         self._funding_ms = max(1, int(settings.funding_interval_seconds * 1000))
         self._funding_rate: dict[str, str] = {}  # the last settled rate per market
         self._levels, self._max_queue = depth_levels, max_queue
@@ -121,7 +123,7 @@ class MarketDataPublisher:
         delay = 0.05
         while True:
             try:
-                async with grpc.aio.insecure_channel(self._target) as channel:
+                async with mesh_channel(self._target, self._tls) as channel:
                     await self._stream(feed_pb2_grpc.FeedStub(channel))
             except (grpc.RpcError, grpc.aio.UsageError, asyncio.InvalidStateError,
                     ConnectionError) as err:

@@ -33,10 +33,10 @@ def perp_markets(sequencer: Sequencer) -> list[str]:
 
 
 class IndexFollower:
-    def __init__(self, sequencer: Sequencer, feed_address: str,
+    def __init__(self, sequencer: Sequencer, connect: Callable[[], grpc.aio.Channel],
                  clock_ms: Callable[[], int]) -> None:
         self._seq = sequencer
-        self._address = feed_address
+        self._connect = connect  # a new channel to the feed (kept for one stream)
         self._clock = clock_ms
         self._last: dict[str, int] = {}
         self.applied = 0
@@ -47,7 +47,7 @@ class IndexFollower:
         delay = 0.2
         while True:
             try:
-                async with grpc.aio.insecure_channel(self._address) as channel:
+                async with self._connect() as channel:
                     stub = feed_pb2_grpc.FeedStub(channel)
                     async for message in stub.Subscribe(
                             feed_pb2.SubscribeRequest(channels=channels)):

@@ -87,7 +87,7 @@ class FeedNode:
 
     def __init__(self, settings: Settings, config: FeedConfig | None = None, *,
                  clock_ms: Callable[[], int] = wall_clock_ms, grpc_port: int | None = None,
-                 ws_port: int | None = None) -> None:
+                 mesh_port: int | None = None, ws_port: int | None = None) -> None:
         self.config = config = config or FeedConfig()
         verifier = TokenVerifier.from_file(settings.public_key_path, settings.jwt_issuer,
                                            settings.jwt_audience)
@@ -106,7 +106,9 @@ class FeedNode:
                                 token_recheck_seconds=config.limits.token_recheck_seconds)
         self.service = GrpcService(
             "feed", settings.host, settings.feed_port if grpc_port is None else grpc_port,
-            [register(servicer)], grace_seconds=settings.shutdown_grace_seconds)
+            [register(servicer)], tls=settings.tls_files("feed"),
+            mesh_port=settings.feed_mesh_port if mesh_port is None else mesh_port,
+            grace_seconds=settings.shutdown_grace_seconds)
         cap = ConnectionCap(config.max_connections_per_address,
                             TrustedProxies.parse(config.trusted_proxies))
         self.bridge = Bridge(self.hub, TokenCheck(verifier, self.revocations), config.limits,

@@ -62,7 +62,8 @@ def build_app(
     """The gateway's ASGI app for ``settings`` (routes default to trademesh's services;
     guards to the Redis-backed ones of :func:`gateway.wiring.build_guards`)."""
     route_list = list(routes) if routes is not None else load_routes(default_file_descriptors())
-    upstreams = Upstreams({name: settings.address(name) for name in SERVICE_UPSTREAMS.values()})
+    upstreams = Upstreams({name: settings.mesh_address(name)
+                           for name in SERVICE_UPSTREAMS.values()}, settings.tls_files("gateway"))
     policy = GatewayPolicy.from_settings(settings)
     client = redis_client(settings) if guards is None else None
     revocations = RedisRevocations(client) if client is not None else None
@@ -184,7 +185,8 @@ async def run(settings: Settings) -> None:
     client = redis_client(settings)
     parts = build_auth(settings, client)
     auth = GrpcService("gateway-auth", settings.host, settings.auth_port,
-                       [auth_registrar(parts.servicer)],
+                       [auth_registrar(parts.servicer)], tls=settings.tls_files("gateway"),
+                       mesh_port=settings.auth_mesh_port,
                        grace_seconds=settings.shutdown_grace_seconds)
     server = AsgiServer(build_app(settings), settings.host, settings.gateway_port,
                         settings.log_level, lifespan="on",

@@ -1,5 +1,8 @@
 """The gateway's gRPC clients: one shared channel per upstream service.
 
+The channels go to each service's mesh listener with mutual TLS, presenting the gateway's
+certificate; a user's call carries the user's token, which the service's policy checks.
+
 Order placement (without triggers) goes over the caller's ``PlaceOrders`` stream
 (:mod:`gateway.order_streams`); everything else is a unary call.
 
@@ -20,6 +23,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from gateway.order_streams import OrderStreams, OutcomePending, Result
 from gateway.routes import Route
 from gateway.upstream_errors import from_status
+from mesh_runtime.pki import TlsFiles
+from mesh_runtime.tls import mesh_channel
 
 PLACE_ORDER = "/trademesh.v1.Engine/PlaceOrder"
 
@@ -27,8 +32,9 @@ PLACE_ORDER = "/trademesh.v1.Engine/PlaceOrder"
 class Upstreams:
     """Channels to the upstream services, opened on first use, closed by :meth:`close`."""
 
-    def __init__(self, addresses: dict[str, str]) -> None:
+    def __init__(self, addresses: dict[str, str], tls: TlsFiles) -> None:
         self.addresses = dict(addresses)
+        self._tls = tls
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._callables: dict[str, Any] = {}
         self.orders = OrderStreams(lambda: self.channel("engine"))
@@ -36,7 +42,7 @@ class Upstreams:
     def channel(self, upstream: str) -> grpc.aio.Channel:
         channel = self._channels.get(upstream)
         if channel is None:
-            channel = grpc.aio.insecure_channel(self.addresses[upstream])
+            channel = mesh_channel(self.addresses[upstream], self._tls)
             self._channels[upstream] = channel
         return channel
 

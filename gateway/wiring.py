@@ -20,6 +20,7 @@ from gateway.transcoder import Guards
 from gateway.user_directory import UserDirectory
 from mesh_runtime.config import Settings
 from mesh_runtime.revocation import RedisRevocations, TokenCheck
+from mesh_runtime.tls import mesh_channel
 from mesh_runtime.tokens import TokenSigner, TokenVerifier, ensure_keypair
 
 REDIS_TIMEOUT_SECONDS = 2.0
@@ -66,7 +67,7 @@ def build_auth(settings: Settings, client: aioredis.Redis,
                policy: GatewayPolicy | None = None) -> AuthParts:
     """The Auth servicer: persistence's users, bcrypt, the signing key, Redis stores."""
     policy = policy or GatewayPolicy.from_settings(settings)
-    channel = grpc.aio.insecure_channel(settings.address("persistence"))
+    channel = mesh_channel(settings.mesh_address("persistence"), settings.tls_files("gateway"))
     signer = TokenSigner.from_file(settings.private_key_path, settings.jwt_issuer,
                                    settings.jwt_audience, settings.jwt_ttl_seconds)
     revocations = RedisRevocations(client)

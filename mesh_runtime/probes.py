@@ -1,10 +1,13 @@
-"""Readiness probes: gRPC ``grpc.health.v1.Health/Check`` and HTTP ``GET`` answering 200."""
+"""Readiness probes: gRPC ``grpc.health.v1.Health/Check`` over TLS (a server's public
+listener, trusting the mesh CA) and HTTP ``GET`` answering 200."""
 
 from __future__ import annotations
 
 import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from mesh_runtime.tls import tls_channel
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 
@@ -23,9 +26,11 @@ def grpc_target(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-async def grpc_serving(target: str, service: str = "", seconds: float = 1.0) -> bool:
-    """True if the health service at ``target`` reports ``service`` SERVING."""
-    async with grpc.aio.insecure_channel(target) as channel:
+async def grpc_serving(target: str, ca_pem: bytes, service: str = "",
+                       seconds: float = 1.0) -> bool:
+    """True if the health service at ``target`` (TLS, trusting ``ca_pem``) reports
+    ``service`` SERVING."""
+    async with tls_channel(target, ca_pem) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             reply = await stub.Check(health_pb2.HealthCheckRequest(service=service),

@@ -1,9 +1,12 @@
 """Serving a gRPC service: one way for every trademesh process.
 
-A :class:`GrpcService` is a grpc.aio server on one port with the standard health service
-(``grpc.health.v1.Health``), server reflection, a logging interceptor that tags each call
-with a request id, and graceful shutdown: on SIGTERM/SIGINT health turns NOT_SERVING, new
-calls are refused and in-flight calls get ``shutdown_grace_seconds`` to finish.
+A :class:`GrpcService` is a grpc.aio server with the standard health service
+(``grpc.health.v1.Health``), server reflection (v1 and v1alpha), a logging interceptor that
+tags each call with a request id, and graceful shutdown: on SIGTERM/SIGINT health turns
+NOT_SERVING, new calls are refused and in-flight calls get ``shutdown_grace_seconds`` to
+finish. It listens twice, both with TLS and never in plaintext (:mod:`mesh_runtime.tls`):
+the public port (server certificate only) and the mesh port (mutual TLS, a client
+certificate from the mesh CA required). Both serve the same services and interceptors.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
-from grpc_reflection.v1alpha import reflection, reflection_pb2
-from grpc_reflection.v1alpha._async import ReflectionServicer as AsyncReflectionServicer
+
+from mesh_runtime.pki import TlsFiles
+from mesh_runtime.reflection import enable_reflection
+from mesh_runtime.tls import mesh_server_credentials, public_server_credentials
 
 log = logging.getLogger("trademesh.serving")
 
@@ -49,7 +54,11 @@ Registrar = Callable[[grpc.aio.Server], Iterable[str]]
 
 
 class GrpcService:
-    """One process's gRPC server. ``registrars`` add servicers and return their full names."""
+    """One process's gRPC server. ``registrars`` add servicers and return their full names.
+
+    ``port`` is the public listener (TLS), ``mesh_port`` the mutual-TLS one; 0 picks a free
+    port. The bound ports are :attr:`port` and :attr:`mesh_port`.
+    """
 
     def __init__(
         self,
@@ -58,6 +67,8 @@ class GrpcService:
         port: int,
         registrars: Iterable[Registrar],
         *,
+        tls: TlsFiles,
+        mesh_port: int,
         grace_seconds: float = 5.0,
         interceptors: Iterable[grpc.aio.ServerInterceptor[Any, Any]] = (),
         options: Iterable[tuple[str, Any]] = (),
@@ -74,21 +85,30 @@ class GrpcService:
         for register in registrars:
             self.service_names.extend(register(self.server))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        reflected = [*self.service_names,
-                     health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                     reflection.SERVICE_NAME, REFLECTION_V1]
-        reflection.enable_server_reflection(reflected, self.server)
-        self.server.add_generic_rpc_handlers((_reflection_v1(reflected),))
-        self.port = self.server.add_insecure_port(f"{host}:{port}")
-        if self.port == 0:
-            raise OSError(f"{name}: cannot bind {host}:{port}")
+        enable_reflection([*self.service_names,
+                           health_pb2.DESCRIPTOR.services_by_name["Health"].full_name],
+                          self.server)
+        self.port = self._bind(host, port, public_server_credentials(tls))
+        self.mesh_port = self._bind(host, mesh_port, mesh_server_credentials(tls))
         self._stopping = False
         self._stopped = asyncio.Event()
+
+    def _bind(self, host: str, port: int, credentials: grpc.ServerCredentials) -> int:
+        bare_ipv6 = ":" in host and not host.startswith("[")
+        address = f"[{host}]:{port}" if bare_ipv6 else f"{host}:{port}"
+        try:
+            bound = self.server.add_secure_port(address, credentials)
+        except RuntimeError as err:
+            raise OSError(f"{self.name}: cannot bind {address}: {err}") from None
+        if bound == 0:
+            raise OSError(f"{self.name}: cannot bind {address}")
+        return bound
 
     async def start(self) -> None:
         await self.server.start()
         await self.set_serving(False)
-        log.info("%s gRPC listening on port %d", self.name, self.port)
+        log.info("%s gRPC listening on port %d (TLS) and mesh port %d (mutual TLS)",
+                 self.name, self.port, self.mesh_port)
 
     async def set_serving(self, serving: bool) -> None:
         """Reports SERVING (or NOT_SERVING) for the process and each of its services."""
@@ -158,18 +178,3 @@ def configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
 
-
-REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
-
-
-def _reflection_v1(service_names: list[str]) -> grpc.GenericRpcHandler[Any, Any]:
-    """Server reflection under its v1 name too (grpcio-reflection serves only v1alpha; clients
-    such as grpcurl and Postman try v1 first). The two protocols' messages are the same on
-    the wire, so v1alpha's servicer and codecs answer both."""
-    servicer = AsyncReflectionServicer(service_names)
-    return grpc.method_handlers_generic_handler(REFLECTION_V1, {
-        "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
-            servicer.ServerReflectionInfo,
-            request_deserializer=reflection_pb2.ServerReflectionRequest.FromString,
-            response_serializer=reflection_pb2.ServerReflectionResponse.SerializeToString),
-    })

@@ -1,14 +1,15 @@
 """Runs the whole mesh on one machine and stops it in order.
 
-Start: check every port, start embedded PostgreSQL and Redis (only those whose URL is not
+Start: check every port, create or renew the mesh's PKI in ``<data dir>/pki`` (unless the
+TLS files are configured), start embedded PostgreSQL and Redis (only those whose URL is not
 configured), then the four services as child processes (``python -m trademesh_cli <name>``)
-at once, and wait — bounded — until each is healthy (gRPC ``Health/Check`` SERVING; the
-gateway also ``GET /readyz`` 200). Up: wait for SIGINT/SIGTERM; a service that dies is
-restarted (``restart_policy.py``: with back-off, and not forever); an embedded server's
-death, or a service dying too often, stops the mesh with that child's log tail. Stop, in
-reverse order: SIGTERM each service with a bounded wait (then SIGKILL), then Redis, then
-PostgreSQL. Every child has its own process group and a parent-death signal, so none
-outlives the supervisor, even after ``kill -9``.
+at once, and wait — bounded — until each is healthy (gRPC ``Health/Check`` SERVING over
+TLS, trusting the mesh CA; the gateway also ``GET /readyz`` 200). Up: wait for
+SIGINT/SIGTERM; a service that dies is restarted (``restart_policy.py``: with back-off, and
+not forever); an embedded server's death, or a service dying too often, stops the mesh with
+that child's log tail. Stop, in reverse order: SIGTERM each service with a bounded wait
+(then SIGKILL), then Redis, then PostgreSQL. Every child has its own process group and a
+parent-death signal, so none outlives the supervisor, even after ``kill -9``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from mesh_runtime.child_process import Child, ChildSpec
 from mesh_runtime.config import Settings
 from mesh_runtime.embedded_postgres import EmbeddedPostgres
 from mesh_runtime.embedded_redis import EmbeddedRedis
+from mesh_runtime.pki import ensure_pki
 from mesh_runtime.ports import check_ports
 from mesh_runtime.probes import grpc_serving, grpc_target, http_ok, probe_host
 from mesh_runtime.restart_policy import RestartPolicy
@@ -56,7 +58,23 @@ SERVICES = (
     ServiceSpec("gateway", "auth_port", http_port="gateway_port", http_path="/readyz"),
 )
 SERVICE_PORTS = ("engine_port", "persistence_port", "feed_port", "auth_port",
-                 "gateway_port", "ws_port")
+                 "engine_mesh_port", "persistence_mesh_port", "feed_mesh_port",
+                 "auth_mesh_port", "gateway_port", "ws_port")
+
+
+def tls_configured(settings: Settings) -> bool:
+    """Whether the deployment brings its own TLS files (then nothing is generated)."""
+    return bool(settings.tls_ca_file or settings.tls_cert_file or settings.tls_key_file)
+
+
+def prepare_pki(settings: Settings) -> list[str]:
+    """Creates or renews the mesh's CA and service certificates in ``settings.pki_dir``
+    (names: the defaults, ``settings.host`` and ``tls_server_names``); returns the services
+    whose certificate was (re)issued. Does nothing when TLS files are configured."""
+    if tls_configured(settings):
+        return []
+    names = [settings.host, *(n.strip() for n in settings.tls_server_names.split(","))]
+    return ensure_pki(settings.pki_dir, extra_names=[n for n in names if n])
 
 
 def _print(line: str) -> None:
@@ -131,6 +149,10 @@ class Supervisor:
         """Starts the embedded servers and the services; returns the settings they run with."""
         settings = self.settings
         check_ports(settings.host, [(name, getattr(settings, name)) for name in SERVICE_PORTS])
+        issued = prepare_pki(settings)
+        if issued:
+            self.say(f"trademesh: issued TLS certificates in {settings.pki_dir} for "
+                     + ", ".join(issued))
         settings = await self._start_embedded(settings)
         if settings.jwt_private_key_file or not settings.jwt_public_key_file:
             # before any service starts, so all of them find the same key pair
@@ -206,6 +228,7 @@ class Supervisor:
         if spec.http_port:
             url = f"http://{probe_host(settings.host)}:{getattr(settings, spec.http_port)}"
             url += spec.http_path
+        ca_pem = settings.ca_path.read_bytes()
         deadline = time.monotonic() + self.startup_timeout
         while True:
             embedded = [s.child for s in self._embedded if s.child is not None]
@@ -213,7 +236,7 @@ class Supervisor:
                 if not needed.running:
                     raise self._failure(
                         needed, f"exited with code {needed.returncode} during startup")
-            failing = await _failing_check(target, url)
+            failing = await _failing_check(target, url, ca_pem)
             if not failing:
                 return
             if time.monotonic() > deadline:
@@ -290,9 +313,9 @@ class Supervisor:
             await server.stop()
 
 
-async def _failing_check(target: str, url: str) -> str:
+async def _failing_check(target: str, url: str, ca_pem: bytes) -> str:
     """'' if every check passes, else which one fails."""
-    if not await grpc_serving(target):
+    if not await grpc_serving(target, ca_pem):
         return f"Health/Check on {target} is not SERVING"
     if url and not await http_ok(url):
         return f"GET {url} does not answer 200"

@@ -74,7 +74,8 @@ async def run(settings: Settings) -> None:
         servicer = await build(settings, stack, Authenticator(verifier))
         tune_gc()
         service = GrpcService("persistence", settings.host, settings.persistence_port,
-                              [register(servicer)],
+                              [register(servicer)], tls=settings.tls_files("persistence"),
+                              mesh_port=settings.persistence_mesh_port,
                               grace_seconds=settings.shutdown_grace_seconds)
         probes = [("postgres", postgres_probe(settings.postgres_dsn))]
         await serve_until_signal(service, background=[lambda: watch_health(service, probes)])

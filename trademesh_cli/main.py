@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Generator, Sequence
 
 from mesh_runtime.config import ConfigError
-from trademesh_cli import bench, healthcheck, market_maker, migrate, service, token, up
+from trademesh_cli import bench, healthcheck, market_maker, migrate, pki, service, token, up
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     healthcheck.add_arguments(_add(commands, "healthcheck", "exit 0 if a gRPC server reports "
                                                             "SERVING (container health checks)",
                                    healthcheck.command))
+    pki.add_arguments(_add(commands, "pki", "create or renew the mesh's CA and service "
+                                            "certificates (TLS)", pki.command))
     return parser
 
 

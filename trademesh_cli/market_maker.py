@@ -1,5 +1,7 @@
 """``trademesh mm``: the market-maker bot against the configured engine, with its own
-account (user ``market-maker``) and a token signed with the mesh's key."""
+account (user ``market-maker``) and a token signed with the mesh's key. It is a user like
+any bot: it dials the engine's and the feed's public listeners with TLS, trusting the mesh
+CA (``ca.pem``), and presents its token; it has no certificate of its own."""
 
 from __future__ import annotations
 
@@ -8,12 +10,12 @@ import asyncio
 import contextlib
 import logging
 
-import grpc
 from trademesh.v1 import engine_pb2_grpc
 
 from mesh_runtime import event_loop
 from mesh_runtime.config import Settings
 from mesh_runtime.serving import configure_logging, install_signal_handlers
+from mesh_runtime.tls import tls_channel
 from trademesh_cli.mm.bot import MarketMaker
 from trademesh_cli.mm.prices import IndexPrices
 from trademesh_cli.token import issue
@@ -38,13 +40,15 @@ async def run(settings: Settings) -> None:
 
     install_signal_handlers(request_stop)
     prices = IndexPrices()
-    async with grpc.aio.insecure_channel(settings.address("engine")) as channel:
+    ca_pem = settings.ca_path.read_bytes()
+    async with tls_channel(settings.address("engine"), ca_pem) as channel:
         stub = engine_pb2_grpc.EngineStub(channel)
         bot = MarketMaker(stub, (("authorization", f"Bearer {token}"),), prices)
         await bot.start()
         perps = [s for s, m in bot.markets.items() if s.endswith("-PERP")]
         tasks = [asyncio.create_task(bot.run()),
-                 asyncio.create_task(prices.follow_feed(settings.address("feed"), perps))]
+                 asyncio.create_task(prices.follow_feed(
+                     lambda: tls_channel(settings.address("feed"), ca_pem), perps))]
         log.info("market maker quoting %s", ", ".join(bot.markets))
         await stop.wait()
         for task in tasks:

@@ -26,14 +26,17 @@ def banner(settings: Settings, embedded: tuple[bool, bool] = (True, True)) -> st
     """The addresses of a running mesh, one per line."""
     host = probe_host(settings.host)
     rest = f"http://{host}:{settings.gateway_port}"
-    grpc = ", ".join(f"{name} {settings.address(name)}"
-                     for name in ("engine", "persistence", "feed", "auth"))
+    services = ("engine", "persistence", "feed", "auth")
+    grpc = ", ".join(f"{name} {settings.address(name)}" for name in services)
+    mesh = ", ".join(f"{name} {settings.mesh_address(name)}" for name in services)
     kinds = ["embedded" if flag else "external" for flag in embedded]
     return "\n".join([
         f"trademesh is up (data {settings.data_dir}, logs {settings.data_dir / 'logs'})",
         f"  REST        {rest}/api/v1  (OpenAPI {rest}/openapi.json, docs {rest}/docs)",
         f"  WebSocket   ws://{host}:{settings.ws_port}/ws",
-        f"  gRPC        {grpc}",
+        f"  gRPC (TLS)  {grpc}",
+        f"  mesh (mTLS) {mesh}",
+        f"  TLS CA      {settings.ca_path}  (grpcurl -cacert {settings.ca_path} …)",
         f"  PostgreSQL  {redact(settings.postgres_url)} ({kinds[0]})",
         f"  Redis       {redact(settings.redis_url)} ({kinds[1]})",
         "Press Ctrl-C to stop.",

@@ -23,19 +23,20 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import grpc
 import httpx
 import psutil
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from mesh_runtime.tls import tls_channel
 from tests.api_routes import ALL_ROUTES
 
 pytestmark = pytest.mark.slow
 
 PORT_SETTINGS = ("engine_port", "persistence_port", "feed_port", "auth_port", "gateway_port",
-                 "ws_port", "embedded_postgres_port", "embedded_redis_port")
+                 "ws_port", "embedded_postgres_port", "embedded_redis_port",
+                 "engine_mesh_port", "persistence_mesh_port", "feed_mesh_port", "auth_mesh_port")
 GRPC_SERVICES = {
     "engine_port": "trademesh.v1.Engine",
     "persistence_port": "trademesh.v1.Persistence",
@@ -93,6 +94,16 @@ class Mesh:
     out_path: Path
     ports: dict[str, int]
     children: dict[int, str] = field(default_factory=dict)
+    data_dir: Path = Path()
+
+    @property
+    def ca_path(self) -> Path:
+        """The mesh CA ``up`` made: what every client trusts."""
+        return self.data_dir / "pki" / "ca.pem"
+
+    @property
+    def ca_pem(self) -> bytes:
+        return self.ca_path.read_bytes()
 
     @property
     def output(self) -> str:
@@ -170,7 +181,8 @@ def start_up(data_root: Path, env: dict[str, str], ports: dict[str, int], tag: s
     with open(out_path, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "trademesh_cli", "up"], env=env,
                                 cwd=data_root, stdout=out, stderr=subprocess.STDOUT)
-    return Mesh(proc=proc, out_path=out_path, ports=ports)
+    return Mesh(proc=proc, out_path=out_path, ports=ports,
+                data_dir=Path(env["TRADEMESH_DATA_DIR"]))
 
 
 def run_until_exit(mesh: Mesh, within: float = UP_TIMEOUT) -> int:
@@ -181,15 +193,15 @@ def run_until_exit(mesh: Mesh, within: float = UP_TIMEOUT) -> int:
         pytest.fail(f"trademesh up did not exit within {within}s:\n{mesh.output}")
 
 
-async def health_status(port: int) -> int:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+async def health_status(port: int, ca_pem: bytes) -> int:
+    async with tls_channel(f"127.0.0.1:{port}", ca_pem) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=5)
         return int(reply.status)
 
 
-async def reflected_services(port: int) -> set[str]:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+async def reflected_services(port: int, ca_pem: bytes) -> set[str]:
+    async with tls_channel(f"127.0.0.1:{port}", ca_pem) as channel:
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
         request = reflection_pb2.ServerReflectionRequest(list_services="")
         names: set[str] = set()
@@ -216,13 +228,13 @@ def mesh() -> Iterator[Mesh]:
 
 async def test_every_grpc_port_is_serving(mesh: Mesh) -> None:
     for setting in GRPC_SERVICES:
-        status = await health_status(mesh.ports[setting])
+        status = await health_status(mesh.ports[setting], mesh.ca_pem)
         assert status == health_pb2.HealthCheckResponse.SERVING, setting
 
 
 async def test_reflection_lists_the_services(mesh: Mesh) -> None:
     for setting, service in GRPC_SERVICES.items():
-        names = await reflected_services(mesh.ports[setting])
+        names = await reflected_services(mesh.ports[setting], mesh.ca_pem)
         assert service in names, f"{setting}: {sorted(names)}"
         assert "grpc.health.v1.Health" in names
 
@@ -300,7 +312,7 @@ def test_sigint_stops_everything_and_up_starts_again(mesh: Mesh) -> None:
     again = start_up(mesh.out_path.parent, again_env, mesh.ports, "second")
     try:
         again.wait_ready()
-        assert asyncio.run(health_status(mesh.ports["engine_port"])) == 1
+        assert asyncio.run(health_status(mesh.ports["engine_port"], mesh.ca_pem)) == 1
     finally:
         assert again.stop(signal.SIGINT) == 0, again.output
     again.assert_nothing_left()

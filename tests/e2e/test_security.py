@@ -22,6 +22,7 @@ import pytest
 from trademesh.v1 import engine_pb2, engine_pb2_grpc
 
 from mesh_runtime.config import Settings
+from mesh_runtime.tls import tls_channel
 from tests.e2e.test_mesh_up import Mesh, running_mesh
 from tests.service.gateway.bad_tokens import bad_tokens
 
@@ -47,7 +48,8 @@ async def api(mesh: Mesh) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def engine(mesh: Mesh) -> AsyncIterator[engine_pb2_grpc.EngineStub]:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{mesh.ports['engine_port']}") as channel:
+    address = f"127.0.0.1:{mesh.ports['engine_port']}"
+    async with tls_channel(address, mesh.ca_pem) as channel:
         yield engine_pb2_grpc.EngineStub(channel)
 
 

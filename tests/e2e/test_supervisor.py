@@ -43,6 +43,7 @@ from mesh_runtime.serving import GrpcService, install_signal_handlers
 from trademesh.v1 import {module}_pb2_grpc as pb
 
 NAME, SERVICE, PORT = "{name}", "trademesh.v1.{service}", "{port}"
+MESH_PORT = PORT.replace("_port", "_mesh_port")
 
 
 def register(server):
@@ -65,7 +66,8 @@ async def run(settings):
     if fail.startswith("slow:"):
         await asyncio.sleep(float(fail[5:]))
     service = GrpcService(NAME, settings.host, getattr(settings, PORT), [register],
-                          grace_seconds=1)
+                          tls=settings.tls_files(NAME),
+                          mesh_port=getattr(settings, MESH_PORT), grace_seconds=1)
     await service.start()
     http = {http}
     extra = []
@@ -117,7 +119,7 @@ def test_a_dead_service_is_restarted(data_root: Path, standins: Path) -> None:
         mesh.wait_for_output("trademesh: engine is back")
         assert "engine exited unexpectedly with code 5" in mesh.output
         assert "restarting engine in 0.5s" in mesh.output
-        assert asyncio.run(health_status(ports["engine_port"])) == 1
+        assert asyncio.run(health_status(ports["engine_port"], mesh.ca_pem)) == 1
     finally:
         assert mesh.stop(signal.SIGINT) == 0, mesh.output
     mesh.assert_nothing_left()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
 
 import grpc
@@ -29,13 +29,15 @@ class IndexPrices:
         if price > 0:
             self._prices[base] = price
 
-    async def follow_feed(self, address: str, perps: Iterable[str]) -> None:
-        """Follows ``mark@<perp>`` on the feed until cancelled, reconnecting on failure."""
+    async def follow_feed(self, connect: Callable[[], grpc.aio.Channel],
+                          perps: Iterable[str]) -> None:
+        """Follows ``mark@<perp>`` on the feed until cancelled, reconnecting on failure
+        (``connect`` opens a new channel to the feed)."""
         channels = [f"mark@{symbol}" for symbol in perps]
         delay = 0.2
         while True:
             try:
-                async with grpc.aio.insecure_channel(address) as channel:
+                async with connect() as channel:
                     stub = feed_pb2_grpc.FeedStub(channel)
                     call = stub.Subscribe(feed_pb2.SubscribeRequest(channels=channels))
                     async for message in call:

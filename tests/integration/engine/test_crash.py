@@ -21,6 +21,7 @@ from mesh_runtime.config import Settings
 from mesh_runtime.tokens import TokenSigner, ensure_keypair
 from tests.conftest import free_port
 from tests.service.engine.conftest import reset_stores
+from tests.tls import free_mesh_ports, use_pki, user_channel
 
 pytestmark = pytest.mark.slow
 USERS = ["alice", "bob", "carol"]
@@ -30,7 +31,7 @@ DEPOSIT = {"USD": 1_000_000, "SOL": 10_000}
 async def _serving(address: str, within: float = 60) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with user_channel(address) as channel:
         while loop.time() < deadline:
             try:
                 reply = await health_pb2_grpc.HealthStub(channel).Check(
@@ -57,9 +58,10 @@ async def test_kill_9_loses_no_acknowledged_order(redis_url: str, postgres_url: 
     private, public = tmp_path / "jwt.pem", tmp_path / "jwt.pub.pem"
     ensure_keypair(private, public)
     port = free_port()
-    settings = Settings(data_dir=tmp_path, engine_port=port, redis_url=redis_url,
-                        postgres_url=postgres_url, jwt_private_key_file=str(private),
-                        jwt_public_key_file=str(public), log_level="WARNING")
+    settings = use_pki(free_mesh_ports(Settings(
+        data_dir=tmp_path, engine_port=port, redis_url=redis_url, postgres_url=postgres_url,
+        jwt_private_key_file=str(private), jwt_public_key_file=str(public),
+        log_level="WARNING")))
     signer = TokenSigner.from_file(private, settings.jwt_issuer, settings.jwt_audience, 600)
     auth = {u: (("authorization", f"Bearer {signer.issue(u)[0]}"),) for u in
             [*USERS, "__fees__"]}
@@ -86,7 +88,7 @@ async def _stream_until_killed(engine: Child, address: str,
     """Streams orders; kills the engine with SIGKILL mid-stream; returns acked id → owner."""
     acked: dict[str, tuple[str, str]] = {}
     enough = asyncio.Event()
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with user_channel(address) as channel:
         stub = engine_pb2_grpc.EngineStub(channel)
         for user in USERS:
             for asset, amount in DEPOSIT.items():
@@ -125,7 +127,7 @@ async def _stream_until_killed(engine: Child, address: str,
 
 async def _check_after_restart(address: str, auth: dict[str, tuple[tuple[str, str], ...]],
                                acked: dict[str, tuple[str, str]]) -> None:
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with user_channel(address) as channel:
         stub = engine_pb2_grpc.EngineStub(channel)
         for order_id, (user, _) in acked.items():
             reply = await stub.GetOrder(engine_pb2.GetOrderRequest(order_id=order_id),

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-import grpc
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "service" / "feed"))
@@ -24,26 +23,28 @@ from engine_svc.servicer import EngineServicer
 from mesh_runtime.grpc_auth import Authenticator
 from mesh_runtime.serving import GrpcService
 from mesh_runtime.tokens import TokenVerifier
+from tests.tls import free_mesh_ports, user_channel
 
 
 @pytest.fixture
 async def mesh(redis_url: str, postgres_url: str, tmp_path: Path) -> AsyncIterator[Mesh]:
     await reset_stores(redis_url, postgres_url)
     base, signer = make_settings(tmp_path, redis_url)
-    settings = base.with_overrides(postgres_url=postgres_url, feed_port=free_port())
+    settings = free_mesh_ports(base.with_overrides(postgres_url=postgres_url))
     verifier = TokenVerifier.from_file(settings.public_key_path, settings.jwt_issuer,
                                        settings.jwt_audience)
     ws_port, channel = free_port(), f"test-mesh-{uuid.uuid4().hex}"
     async with AsyncExitStack() as stack:
-        feed = await start_node(settings, ws_port, channel, grpc_port=settings.feed_port)
+        feed = await start_node(settings, ws_port, channel, mesh_port=settings.feed_mesh_port)
         sequencer, _ = await build(settings, stack)
         publisher = MarketDataPublisher(sequencer, settings, snapshot_seconds=2.0)
         sequencer.add_listener(publisher)
         tasks = [asyncio.create_task(sequencer.run()), asyncio.create_task(publisher.run())]
         servicer = EngineServicer(sequencer, Authenticator(verifier), wall_clock_ms)
-        service = GrpcService("engine", "127.0.0.1", 0, [register(servicer)], grace_seconds=1)
+        service = GrpcService("engine", "127.0.0.1", 0, [register(servicer)],
+                              tls=settings.tls_files("engine"), mesh_port=0, grace_seconds=1)
         await service.start()
-        channel_ = grpc.aio.insecure_channel(f"127.0.0.1:{service.port}")
+        channel_ = user_channel(f"127.0.0.1:{service.port}")
         mesh = Mesh(settings, signer, sequencer, publisher,
                     engine_pb2_grpc.EngineStub(channel_), feed, ws_port, channel)
         try:

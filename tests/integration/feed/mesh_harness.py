@@ -54,7 +54,7 @@ class Mesh:
     async def restart_feed(self) -> None:
         await self.feed.stop()
         self.feed = await start_node(self.settings, self.ws_port, self.channel,
-                                     grpc_port=self.settings.feed_port)
+                                     mesh_port=self.settings.feed_mesh_port)
 
     def engine_book(self, market: str) -> dict[str, dict[str, str]]:
         spec = self.sequencer.config.markets[market]

@@ -15,6 +15,7 @@ from feed_clients import WAIT, WsClient, free_port, make_settings, start_node
 from trademesh.v1 import feed_pb2, feed_pb2_grpc
 
 from feed_svc.backpack import BackpackOracle, parse_ticker
+from tests.tls import user_channel
 
 RECORDED = [  # Backpack's public ticker stream format (E in microseconds)
     '{"result":null,"id":null}',
@@ -81,7 +82,7 @@ async def test_feed_with_a_real_oracle(redis_url: str, tmp_path: Path) -> None:
             index = await client.until(lambda m: m.get("stream") == "index@SOL-PERP"
                                        and m["data"]["indexPrice"] == "241.4")
             assert index["data"]["market"] == "SOL-PERP"
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{node.service.port}") as ch:
+            async with user_channel(f"127.0.0.1:{node.service.port}") as ch:
                 admin = (("authorization", f"Bearer {signer.issue('root', admin=True)[0]}"),)
                 with pytest.raises(grpc.aio.AioRpcError) as err:
                     await feed_pb2_grpc.FeedStub(ch).SetIndexPrice(

@@ -12,6 +12,7 @@ from persistence_harness import EngineSide, Persistence
 
 from mesh_runtime.config import Settings
 from mesh_runtime.tokens import TokenSigner, TokenVerifier, ensure_keypair
+from tests.tls import free_mesh_ports, use_pki
 
 
 @pytest.fixture
@@ -23,8 +24,9 @@ async def settings(database: str, redis_url: str, tmp_path: Path) -> Settings:
         await client.aclose()
     private, public = tmp_path / "jwt.pem", tmp_path / "jwt.pub.pem"
     ensure_keypair(private, public)
-    return Settings(redis_url=redis_url, postgres_url=database, host="127.0.0.1",
-                    jwt_private_key_file=str(private), jwt_public_key_file=str(public))
+    return use_pki(free_mesh_ports(Settings(
+        data_dir=tmp_path, redis_url=redis_url, postgres_url=database, host="127.0.0.1",
+        jwt_private_key_file=str(private), jwt_public_key_file=str(public))))
 
 
 @pytest.fixture
@@ -47,7 +49,7 @@ async def persistence(settings: Settings) -> AsyncIterator[Persistence]:
 
 @pytest.fixture
 async def engine(settings: Settings, persistence: Persistence) -> AsyncIterator[EngineSide]:
-    side = EngineSide(settings.with_overrides(persistence_addr=f"127.0.0.1:{persistence.port}"))
+    side = EngineSide(settings.with_overrides(persistence_mesh_addr=persistence.mesh_address))
     await side.start()
     try:
         yield side

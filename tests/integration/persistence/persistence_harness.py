@@ -1,4 +1,5 @@
-"""Real persistence (gRPC on 127.0.0.1) + real engine (sequencer, Redis outbox, event link)."""
+"""Real persistence (gRPC with TLS on 127.0.0.1) + real engine (sequencer, Redis outbox, event
+link to persistence's mesh listener, as ``engine``)."""
 
 from __future__ import annotations
 
@@ -36,18 +37,20 @@ from mesh_runtime.serving import GrpcService
 from mesh_runtime.tokens import TokenVerifier
 from persistence_svc.app import build as build_persistence
 from persistence_svc.app import register
+from tests.tls import user_channel
 
 MIDS = {"BTC-PERP": 500_000, "SOL-USD": 150_000}
 T0 = 1_700_000_000_000 - 1_700_000_000_000 % 86_400_000  # a UTC midnight
 
 
 class Persistence:
-    """The persistence service in-process; ``stop``/``start`` keep the same port."""
+    """The persistence service in-process; ``stop``/``start`` keep the same ports."""
 
     def __init__(self, settings: Settings, verifier: TokenVerifier) -> None:
         self.settings = settings
         self.verifier = verifier
         self.port = 0
+        self.mesh_port = 0
         self.service: GrpcService | None = None
         self.stack: AsyncExitStack | None = None
         self.channel: grpc.aio.Channel | None = None
@@ -55,7 +58,7 @@ class Persistence:
     @property
     def stub(self) -> persistence_pb2_grpc.PersistenceAsyncStub:
         if self.channel is None:
-            self.channel = grpc.aio.insecure_channel(f"127.0.0.1:{self.port}")
+            self.channel = user_channel(f"127.0.0.1:{self.port}")
         return persistence_pb2_grpc.PersistenceStub(self.channel)
 
     async def start(self) -> None:
@@ -64,8 +67,10 @@ class Persistence:
                                            Authenticator(self.verifier))
         for attempt in range(100):  # the port of a stopped server frees up asynchronously
             try:
-                self.service = GrpcService("persistence", "127.0.0.1", self.port,
-                                           [register(servicer)], grace_seconds=0.2)
+                self.service = GrpcService(
+                    "persistence", "127.0.0.1", self.port, [register(servicer)],
+                    tls=self.settings.tls_files("persistence"), mesh_port=self.mesh_port,
+                    grace_seconds=0.2)
                 break
             except (RuntimeError, OSError):
                 if attempt == 99:
@@ -73,7 +78,11 @@ class Persistence:
                 await asyncio.sleep(0.05)
         assert self.service is not None
         await self.service.start()
-        self.port = self.service.port
+        self.port, self.mesh_port = self.service.port, self.service.mesh_port
+
+    @property
+    def mesh_address(self) -> str:
+        return f"127.0.0.1:{self.mesh_port}"
 
     async def stop(self) -> None:
         if self.channel is not None:

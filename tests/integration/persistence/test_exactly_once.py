@@ -105,7 +105,7 @@ async def test_persistence_restarted_mid_stream(engine: EngineSide,
 
 async def test_engine_crash_and_restart_resends_from_committed(
         settings: Settings, persistence: Persistence) -> None:
-    linked = settings.with_overrides(persistence_addr=f"127.0.0.1:{persistence.port}")
+    linked = settings.with_overrides(persistence_mesh_addr=persistence.mesh_address)
     first = EngineSide(linked)
     await first.start()
     await run_all(first, scenario(9, 900)[:700])
@@ -127,10 +127,10 @@ async def test_engine_keeps_working_while_persistence_is_down(settings: Settings
     verifier = TokenVerifier.from_file(settings.public_key_path, settings.jwt_issuer,
                                        settings.jwt_audience)
     port = free_port()
-    engine = EngineSide(settings.with_overrides(persistence_addr=f"127.0.0.1:{port}"))
+    engine = EngineSide(settings.with_overrides(persistence_mesh_addr=f"127.0.0.1:{port}"))
     await engine.start()
     persistence = Persistence(settings, verifier)
-    persistence.port = port
+    persistence.mesh_port = port
     try:
         await run_all(engine, scenario(13, 600))
         assert engine.sequencer is not None and engine.link is not None

@@ -9,7 +9,6 @@ import os
 import sys
 from pathlib import Path
 
-import grpc
 import pytest
 import redis.asyncio as aioredis
 from persistence_harness import Persistence, fetch, free_port
@@ -24,6 +23,7 @@ from mesh_runtime.child_process import Child, ChildSpec
 from mesh_runtime.config import Settings
 from mesh_runtime.tokens import TokenSigner
 from tests.integration.engine.test_crash import USERS, _serving, _stream_until_killed
+from tests.tls import user_channel
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 Auth = dict[str, tuple[tuple[str, str], ...]]
@@ -34,8 +34,8 @@ async def test_kill_9_of_the_engine_process_mid_stream(
     port = free_port()
     address = f"127.0.0.1:{port}"
     engine_settings = settings.with_overrides(
-        engine_port=port, persistence_addr=f"127.0.0.1:{persistence.port}", data_dir=tmp_path,
-        log_level="WARNING", engine_snapshot_seconds=3600.0)  # the journal stays whole
+        engine_port=port, persistence_mesh_addr=persistence.mesh_address, log_level="WARNING",
+        engine_snapshot_seconds=3600.0)  # the journal stays whole
     signer = TokenSigner.from_file(settings.private_key_path, settings.jwt_issuer,
                                    settings.jwt_audience, 600)
     auth: Auth = {u: (("authorization", f"Bearer {signer.issue(u)[0]}"),)
@@ -69,7 +69,7 @@ async def test_kill_9_of_the_engine_process_mid_stream(
 
 async def _cross_some_more(address: str, auth: Auth) -> None:
     """Crossing orders after the restart, so the new engine's link writes fills too."""
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with user_channel(address) as channel:
         stub = engine_pb2_grpc.EngineStub(channel)
         for i in range(20):
             for user, side in ((USERS[0], order_pb2.SELL), (USERS[1], order_pb2.BUY)):
@@ -79,7 +79,7 @@ async def _cross_some_more(address: str, auth: Auth) -> None:
 
 
 async def _drained(address: str, admin: tuple[tuple[str, str], ...], engine: Child) -> None:
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with user_channel(address) as channel:
         stub = engine_pb2_grpc.EngineStub(channel)
         status = None
         for _ in range(600):

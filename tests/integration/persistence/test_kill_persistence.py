@@ -21,7 +21,8 @@ RUN = ("import asyncio; from mesh_runtime.config import Settings; "
 
 
 def spawn(settings: Settings, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **settings.with_overrides(persistence_port=port).as_env()}
+    env = {**os.environ, **settings.with_overrides(persistence_mesh_port=port,
+                                                   persistence_port=free_port()).as_env()}
     proc = subprocess.Popen([sys.executable, "-c", RUN], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
@@ -43,7 +44,7 @@ def _advanced(engine: EngineSide, before: int) -> Callable[[], bool]:
 
 async def test_kill_9_of_persistence_mid_stream(settings: Settings) -> None:
     port = free_port()
-    engine = EngineSide(settings.with_overrides(persistence_addr=f"127.0.0.1:{port}"))
+    engine = EngineSide(settings.with_overrides(persistence_mesh_addr=f"127.0.0.1:{port}"))
     proc = await asyncio.to_thread(spawn, settings, port)
     await engine.start()
     commands = scenario(21, 3600)

@@ -1,4 +1,4 @@
-"""An engine service on a real in-process gRPC server, with real Redis and PostgreSQL."""
+"""An engine service on a real in-process gRPC server (TLS), with real Redis and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from mesh_runtime.config import Settings
 from mesh_runtime.grpc_auth import Authenticator
 from mesh_runtime.serving import GrpcService
 from mesh_runtime.tokens import TokenSigner, TokenVerifier, ensure_keypair
+from tests.tls import files, user_channel
 
 
 class FakeClock:
@@ -59,9 +60,9 @@ class EngineHarness:
         self.task = asyncio.create_task(self.sequencer.run())
         servicer = EngineServicer(self.sequencer, Authenticator(self.verifier), self.clock)
         self.service = GrpcService("engine", "127.0.0.1", 0, [register(servicer)],
-                                   grace_seconds=1)
+                                   tls=files("engine"), mesh_port=0, grace_seconds=1)
         await self.service.start()
-        self.channel = grpc.aio.insecure_channel(f"127.0.0.1:{self.service.port}")
+        self.channel = user_channel(f"127.0.0.1:{self.service.port}")
 
     async def stop(self) -> None:
         if self.channel is not None:

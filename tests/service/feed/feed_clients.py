@@ -1,5 +1,6 @@
 """Test clients for the feed: a WebSocket client that flattens batched frames, a fake
-engine publishing on ``Feed.PublishMarketData``, and a running in-process feed node."""
+engine publishing on ``Feed.PublishMarketData`` (on the mesh listener, with the engine's
+certificate), and a running in-process feed node."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import grpc
 import websockets
 from trademesh.v1 import feed_pb2, feed_pb2_grpc, market_pb2
 
 from feed_svc.app import FeedConfig, FeedNode
 from mesh_runtime.config import Settings
 from mesh_runtime.tokens import TokenSigner, ensure_keypair
+from tests.tls import service_channel, use_pki
 
 WAIT = 20.0  # seconds: the bound on every wait in these tests
 
@@ -31,16 +32,17 @@ def free_port() -> int:
 def make_settings(tmp_path: Path, redis_url: str) -> tuple[Settings, TokenSigner]:
     private, public = tmp_path / "jwt.pem", tmp_path / "jwt.pub.pem"
     ensure_keypair(private, public)
-    settings = Settings(redis_url=redis_url, jwt_private_key_file=str(private),
-                        jwt_public_key_file=str(public))
+    settings = use_pki(Settings(data_dir=tmp_path, redis_url=redis_url,
+                                jwt_private_key_file=str(private),
+                                jwt_public_key_file=str(public)))
     signer = TokenSigner.from_file(private, settings.jwt_issuer, settings.jwt_audience, 600)
     return settings, signer
 
 
 async def start_node(settings: Settings, ws_port: int, channel: str, grpc_port: int = 0,
-                     **config: Any) -> FeedNode:
+                     mesh_port: int = 0, **config: Any) -> FeedNode:
     cfg = FeedConfig(relay_channel=channel, **{"oracle": "off", **config})
-    node = FeedNode(settings, cfg, grpc_port=grpc_port, ws_port=ws_port)
+    node = FeedNode(settings, cfg, grpc_port=grpc_port, mesh_port=mesh_port, ws_port=ws_port)
     await node.start()
     return node
 
@@ -101,7 +103,7 @@ class FakeEngine:
     """Publishes market data to a feed like the engine's publisher does."""
 
     def __init__(self, address: str) -> None:
-        self._channel = grpc.aio.insecure_channel(address)
+        self._channel = service_channel(address, "engine")
         self._queue: asyncio.Queue[feed_pb2.PublishMarketDataRequest | None] = asyncio.Queue()
         stub = feed_pb2_grpc.FeedStub(self._channel)
         self._call = stub.PublishMarketData(self._requests())  # type: ignore[arg-type]
@@ -163,5 +165,9 @@ class Feed:
     def address(self) -> str:
         return f"127.0.0.1:{self.node.service.port}"
 
+    @property
+    def mesh_address(self) -> str:
+        return f"127.0.0.1:{self.node.service.mesh_port}"
+
     def engine(self) -> FakeEngine:
-        return FakeEngine(self.address)
+        return FakeEngine(self.mesh_address)

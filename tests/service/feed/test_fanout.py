@@ -13,6 +13,8 @@ import pytest
 from feed_clients import WAIT, Feed, WsClient, apply_depth, free_port, start_node
 from trademesh.v1 import feed_pb2, feed_pb2_grpc
 
+from tests.tls import user_channel
+
 NOW = time.time_ns() // 1_000_000
 
 
@@ -162,7 +164,7 @@ async def test_a_never_reading_grpc_subscriber_delays_nobody_and_is_cut_off(
     overflows, its stream ends with RESOURCE_EXHAUSTED naming SLOW_CONSUMER."""
     engine = feed.engine()
     listeners = feed.node.hub._listeners  # who the hub pushes trades@BTC-PERP to
-    async with grpc.aio.insecure_channel(feed.address) as channel:
+    async with user_channel(feed.address) as channel:
         stub = feed_pb2_grpc.FeedStub(channel)
         request = feed_pb2.SubscribeRequest(channels=["trades@BTC-PERP"])
         fast, slow = stub.Subscribe(request), stub.Subscribe(request)

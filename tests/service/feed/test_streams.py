@@ -12,6 +12,8 @@ import pytest
 from feed_clients import WAIT, Feed, WsClient, apply_depth
 from trademesh.v1 import event_pb2, feed_pb2, feed_pb2_grpc
 
+from tests.tls import user_channel
+
 NOW = time.time_ns() // 1_000_000
 
 
@@ -92,7 +94,7 @@ async def test_user_gets_only_its_own_events(feed: Feed) -> None:
 
 async def _grpc_first(feed: Feed, channels: list[str], metadata: Any = None
                       ) -> list[feed_pb2.SubscribeResponse]:
-    async with grpc.aio.insecure_channel(feed.address) as channel:
+    async with user_channel(feed.address) as channel:
         call = feed_pb2_grpc.FeedStub(channel).Subscribe(
             feed_pb2.SubscribeRequest(channels=channels), metadata=metadata, timeout=WAIT)
         return [await asyncio.wait_for(call.read(), WAIT) for _ in range(1)]
@@ -107,7 +109,7 @@ async def _trades_until_cancelled(engine: Any) -> None:
 async def test_grpc_subscribe(feed: Feed) -> None:
     engine = feed.engine()
     try:
-        async with grpc.aio.insecure_channel(feed.address) as channel:
+        async with user_channel(feed.address) as channel:
             stub = feed_pb2_grpc.FeedStub(channel)
             meta = (("authorization", f"Bearer {feed.signer.issue('carol')[0]}"),)
             call = stub.Subscribe(feed_pb2.SubscribeRequest(
@@ -141,7 +143,7 @@ async def test_grpc_subscribe_errors(feed: Feed, channels: list[str],
 
 
 async def test_set_index_price(feed: Feed) -> None:
-    async with grpc.aio.insecure_channel(feed.address) as channel:
+    async with user_channel(feed.address) as channel:
         stub = feed_pb2_grpc.FeedStub(channel)
         request = feed_pb2.SetIndexPriceRequest(market="BTC-PERP", price="65000.5")
         user = (("authorization", f"Bearer {feed.signer.issue('eve')[0]}"),)

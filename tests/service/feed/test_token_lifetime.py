@@ -17,6 +17,7 @@ from trademesh.v1 import feed_pb2, feed_pb2_grpc
 from feed_svc.session import Limits
 from mesh_runtime.revocation import RedisRevocations
 from mesh_runtime.tokens import TokenSigner
+from tests.tls import user_channel
 
 
 @pytest.fixture
@@ -77,7 +78,7 @@ async def test_a_revoked_token_stops_the_user_channel(feed: Feed) -> None:
 
 async def test_a_grpc_user_subscription_ends_when_its_token_expires(feed: Feed) -> None:
     token = short_lived(feed, 2).issue("carol")[0]
-    async with grpc.aio.insecure_channel(feed.address) as channel:
+    async with user_channel(feed.address) as channel:
         stub = feed_pb2_grpc.FeedStub(channel)
         call = stub.Subscribe(feed_pb2.SubscribeRequest(channels=["user"]),
                               metadata=(("authorization", f"Bearer {token}"),))

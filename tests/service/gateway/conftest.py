@@ -1,5 +1,6 @@
-"""Fixtures: real in-process gRPC upstreams on 127.0.0.1:0 (the engine and persistence as
-small test doubles, the gateway's real Auth servicer), the real embedded Redis (its own
+"""Fixtures: real in-process gRPC upstreams on 127.0.0.1:0 with TLS (the engine and
+persistence as small test doubles, the gateway's real Auth servicer; the gateway dials their
+mesh listeners with its certificate), the real embedded Redis (its own
 database, flushed per test), a fresh key pair, and the gateway over them served by uvicorn
 on a free loopback port. Everything started here is stopped at teardown.
 """
@@ -39,6 +40,7 @@ from mesh_runtime.config import Settings
 from mesh_runtime.http_serving import QuietSignalServer
 from mesh_runtime.serving import GrpcService
 from mesh_runtime.tokens import TokenSigner, ensure_keypair
+from tests.tls import files, use_pki
 
 GATEWAY_DB = 13  # the gateway tests' Redis database, flushed before each test
 FAST_POLICY = GatewayPolicy(bcrypt_rounds=4)
@@ -53,6 +55,7 @@ async def base_settings(redis_url: str, tmp_path: Path) -> AsyncIterator[Setting
         jwt_private_key_file=str(tmp_path / "keys" / "private.pem"),
         jwt_public_key_file=str(tmp_path / "keys" / "public.pem"))
     ensure_keypair(settings.private_key_path, settings.public_key_path)
+    use_pki(settings)
     client: aioredis.Redis = aioredis.Redis.from_url(url)
     await client.flushdb()
     await client.aclose()
@@ -83,7 +86,8 @@ async def mesh(base_settings: Settings) -> AsyncIterator[Mesh]:
         "feed": registrar(feed_pb2_grpc.add_FeedServicer_to_server,
                           instantiate(feed_pb2_grpc.FeedServicer), "trademesh.v1.Feed"),
     }
-    services = {name: GrpcService(f"test-{name}", "127.0.0.1", 0, [reg], grace_seconds=0.2)
+    services = {name: GrpcService(f"test-{name}", "127.0.0.1", 0, [reg], tls=files(name),
+                                  mesh_port=0, grace_seconds=0.2)
                 for name, reg in registrars.items()}
     client = redis_client(base_settings)
     parts = None
@@ -91,14 +95,16 @@ async def mesh(base_settings: Settings) -> AsyncIterator[Mesh]:
         for service in services.values():
             await asyncio.wait_for(service.start(), STEP_SECONDS)
             await service.set_serving(True)
-        persistence_addr = f"127.0.0.1:{services['persistence'].port}"
-        parts = build_auth(base_settings.with_overrides(persistence_addr=persistence_addr),
+        persistence_addr = f"127.0.0.1:{services['persistence'].mesh_port}"
+        parts = build_auth(base_settings.with_overrides(persistence_mesh_addr=persistence_addr),
                            client, FAST_POLICY)
         services["auth"] = GrpcService("test-auth", "127.0.0.1", 0,
-                                       [auth_registrar(parts.servicer)], grace_seconds=0.2)
+                                       [auth_registrar(parts.servicer)], tls=files("gateway"),
+                                       mesh_port=0, grace_seconds=0.2)
         await asyncio.wait_for(services["auth"].start(), STEP_SECONDS)
         await services["auth"].set_serving(True)
-        addresses = {name: f"127.0.0.1:{s.port}" for name, s in services.items()}
+        # the mesh listeners: where the gateway dials its upstreams
+        addresses = {name: f"127.0.0.1:{s.mesh_port}" for name, s in services.items()}
         yield Mesh(recorder, addresses, services, persistence)
     finally:
         for service in services.values():
@@ -122,7 +128,7 @@ async def gateway(mesh: Mesh, base_settings: Settings, user_token: str
         for name in down:
             addresses[name] = f"127.0.0.1:{free_port()}"
         settings = base_settings.with_overrides(
-            **{f"{name}_addr": address for name, address in addresses.items()},
+            **{f"{name}_mesh_addr": address for name, address in addresses.items()},
             upstream_timeout_seconds=overrides.pop("upstream_timeout_seconds", 5.0),
             redis_url=overrides.pop("redis_url", base_settings.redis_url),
             cors_origins=overrides.pop("cors_origins", ""))

@@ -22,6 +22,7 @@ from mesh_runtime.grpc_auth import Authenticator
 from mesh_runtime.serving import GrpcService
 from mesh_runtime.tokens import TokenVerifier
 from persistence_svc import app as persistence_app
+from tests.tls import files, user_channel
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -35,20 +36,21 @@ async def auth(base_settings: Settings, database: str) -> AsyncIterator[Any]:
         servicer = await asyncio.wait_for(
             persistence_app.build(settings, stack, Authenticator(verifier)), 60)
         persistence = GrpcService("test-persistence", "127.0.0.1", 0,
-                                  [persistence_app.register(servicer)], grace_seconds=0.2)
+                                  [persistence_app.register(servicer)],
+                                  tls=files("persistence"), mesh_port=0, grace_seconds=0.2)
         await asyncio.wait_for(persistence.start(), STEP_SECONDS)
         stack.push_async_callback(persistence.stop)
         client = redis_client(settings)
         stack.push_async_callback(client.aclose)
         parts = build_auth(settings.with_overrides(
-            persistence_addr=f"127.0.0.1:{persistence.port}"), client,
+            persistence_mesh_addr=f"127.0.0.1:{persistence.mesh_port}"), client,
             GatewayPolicy(bcrypt_rounds=4))
         stack.push_async_callback(parts.persistence.close, None)
         service = GrpcService("test-auth", "127.0.0.1", 0, [auth_registrar(parts.servicer)],
-                              grace_seconds=0.2)
+                              tls=files("gateway"), mesh_port=0, grace_seconds=0.2)
         await asyncio.wait_for(service.start(), STEP_SECONDS)
         stack.push_async_callback(service.stop)
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{service.port}")
+        channel = user_channel(f"127.0.0.1:{service.port}")
         stack.push_async_callback(channel.close, None)
         yield auth_pb2_grpc.AuthStub(channel)
 

@@ -15,6 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.app import run
 from mesh_runtime.config import Settings
+from tests.tls import user_channel
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -28,7 +29,7 @@ async def wait_healthy(client: httpx.AsyncClient) -> None:
 
 
 async def wait_auth_serving(address: str) -> None:
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with user_channel(address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         request = health_pb2.HealthCheckRequest(service="trademesh.v1.Auth")
         while True:
@@ -45,9 +46,10 @@ async def test_run_serves_and_stops_cleanly_on_sigterm(
     settings = base_settings.with_overrides(bcrypt_rounds=4) if hasattr(
         base_settings, "bcrypt_rounds") else base_settings
     settings = settings.with_overrides(
-        gateway_port=gateway_port, auth_port=auth_port, log_level="WARNING",
-        engine_addr=mesh.addresses["engine"], persistence_addr=mesh.addresses["persistence"],
-        feed_addr=mesh.addresses["feed"], shutdown_grace_seconds=0.5)
+        gateway_port=gateway_port, auth_port=auth_port, auth_mesh_port=free_port(),
+        log_level="WARNING", engine_mesh_addr=mesh.addresses["engine"],
+        persistence_mesh_addr=mesh.addresses["persistence"],
+        feed_mesh_addr=mesh.addresses["feed"], shutdown_grace_seconds=0.5)
     task = asyncio.create_task(run(settings))
     loop = asyncio.get_running_loop()
     try:

@@ -1,4 +1,4 @@
-"""GrpcService on a real grpc.aio server on loopback: health, reflection, stop."""
+"""GrpcService on a real grpc.aio server on loopback: health, reflection, stop (over TLS)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from trademesh.v1 import engine_pb2, engine_pb2_grpc
 
 from engine_svc.app import SERVICE_NAME, register
 from mesh_runtime.serving import GrpcService
+from tests.tls import files, user_channel
 
 
 async def _health(address: str, service: str = "") -> int:
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with user_channel(address) as channel:
         reply = await health_pb2_grpc.HealthStub(channel).Check(
             health_pb2.HealthCheckRequest(service=service), timeout=2
         )
@@ -21,7 +22,7 @@ async def _health(address: str, service: str = "") -> int:
 
 
 async def _list_services(address: str) -> set[str]:
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with user_channel(address) as channel:
         stub = reflection_pb2_grpc.ServerReflectionStub(channel)
         request = reflection_pb2.ServerReflectionRequest(list_services="")
         names: set[str] = set()
@@ -33,7 +34,7 @@ async def _list_services(address: str) -> set[str]:
 async def _reflect_v1(address: str, *requests: reflection_pb2.ServerReflectionRequest
                       ) -> list[reflection_pb2.ServerReflectionResponse]:
     """The v1 protocol, spoken with v1alpha's messages (the same on the wire)."""
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with user_channel(address) as channel:
         call = channel.stream_stream(
             "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
             request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
@@ -45,7 +46,7 @@ async def _reflect_v1(address: str, *requests: reflection_pb2.ServerReflectionRe
 async def service() -> GrpcService:
     svc = GrpcService("engine", "127.0.0.1", 0,
                       [register(engine_pb2_grpc.EngineServicer())],  # type: ignore[abstract]
-                      grace_seconds=1)
+                      tls=files("engine"), mesh_port=0, grace_seconds=1)
     await svc.start()
     yield svc  # type: ignore[misc]
     await svc.stop()
@@ -82,7 +83,7 @@ async def test_reflection_v1_lists_and_describes_the_service(service: GrpcServic
 
 
 async def test_unfilled_rpc_answers_unimplemented(service: GrpcService) -> None:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+    async with user_channel(f"127.0.0.1:{service.port}") as channel:
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await engine_pb2_grpc.EngineStub(channel).ListMarkets(
                 engine_pb2.ListMarketsRequest(), timeout=2)
