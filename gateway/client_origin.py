@@ -4,14 +4,9 @@ A REST sign-in reaches the Auth service as a gRPC call from the gateway, so the 
 is the gateway, not the person. The gateway therefore sends the client address it worked
 out (:mod:`mesh_runtime.client_address`: the TCP peer, or what a trusted proxy forwarded)
 as :data:`CLIENT_ADDRESS_KEY` metadata, and :func:`client_address` believes that only from
-the gateway:
-
-- over TLS, only when the caller's certificate names ``spiffe://trademesh/gateway`` (the
-  mesh's mutual TLS); any other caller — a trader's program, another service — is judged
-  by its own peer address, whatever it claims;
-- over a plaintext channel (a mesh not yet on TLS) the header is believed: nothing there
-  proves anyone's identity, and without it every REST client would share the gateway's
-  address (one stranger's failures would lock everyone out).
+the gateway: a call on the mesh listener whose verified client certificate names
+``spiffe://trademesh/gateway`` (mutual TLS). Any other caller — a trader's program on the
+public listener, another service — is judged by its own peer address, whatever it claims.
 
 A caller that sends no header is its own client: the address of ``context.peer()``.
 """
@@ -27,7 +22,7 @@ from mesh_runtime.client_address import parse_address
 
 CLIENT_ADDRESS_KEY = "x-trademesh-client-address"
 GATEWAY_IDENTITY = "spiffe://trademesh/gateway"
-_IDENTITY_PROPERTIES = ("peer_spiffe_id", "x509_uri", "x509_subject_alternative_name")
+PEER_ID_PROPERTY = "peer_spiffe_id"  # set by gRPC from a verified certificate's URI SAN
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
@@ -45,12 +40,8 @@ def client_address(context: Context) -> str:
 
 def is_gateway(auth: Mapping[str, Iterable[bytes]]) -> bool:
     """Whether a call with this auth context (``context.auth_context()``) comes from the
-    gateway as far as the transport can tell."""
-    security = [v.decode("ascii", "replace") for v in auth.get("transport_security_type", [])]
-    if not security or security == ["insecure"]:
-        return True  # plaintext: no identity to check (see the module docstring)
-    names = {v.decode("utf-8", "replace") for key in _IDENTITY_PROPERTIES
-             for v in auth.get(key, [])}
+    gateway: its client certificate, verified against the mesh CA, names the gateway."""
+    names = {v.decode("utf-8", "replace") for v in auth.get(PEER_ID_PROPERTY, [])}
     return GATEWAY_IDENTITY in names
 
 
