@@ -302,6 +302,13 @@ def test_printed_addresses(mesh: Mesh) -> None:
     assert f"http://127.0.0.1:{ports['gateway_port']}/api/v1" in out
     assert f"ws://127.0.0.1:{ports['ws_port']}/ws" in out
     assert all(f"127.0.0.1:{ports[setting]}" in out for setting in GRPC_SERVICES)
+    secrets = sorted((mesh.data_dir / "secrets").glob("*_password"))
+    assert [s.name for s in secrets] == ["postgres_password", "redis_password"]
+    logs = "".join(log.read_text(errors="replace")
+                   for log in (mesh.data_dir / "logs").glob("*.log"))
+    for secret in secrets:  # the embedded servers' passwords: required, never shown
+        password = secret.read_text().strip()
+        assert password and password not in out and password not in logs
 
 
 def test_sigint_stops_everything_and_up_starts_again(mesh: Mesh) -> None:
