@@ -16,22 +16,27 @@ start afresh). Emails and addresses are hashed in the keys, so Redis holds neith
 from __future__ import annotations
 
 import hashlib
+import logging
 
 import redis.asyncio as aioredis
 
 from mesh_runtime.client_address import address_group
 
+log = logging.getLogger("trademesh.gateway.auth")
 KEY_PREFIX = "trademesh:signin-failures:"
 DEFAULT_MAX_FAILURES = 5
 DEFAULT_MAX_FAILURES_PER_ADDRESS = 50
 DEFAULT_WINDOW_SECONDS = 900
 
 # INCR each key, and start its window on the first failure only (a lock is not extended).
+# Returns the counts.
 _RECORD_FAILURE = """
-for _, key in ipairs(KEYS) do
-  if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, ARGV[1]) end
+local counts = {}
+for i, key in ipairs(KEYS) do
+  counts[i] = redis.call('INCR', key)
+  if counts[i] == 1 then redis.call('EXPIRE', key, ARGV[1]) end
 end
-return 0
+return counts
 """
 
 
@@ -61,7 +66,16 @@ class SigninLockout:
         return wait
 
     async def failed(self, email: str, address: str) -> None:
-        await self._record(keys=list(_keys(email, address)), args=[self.window_seconds])
+        """Counts a failure; the moment a counter reaches its limit is logged (with the
+        address, never the email)."""
+        pair, alone = await self._record(keys=list(_keys(email, address)),
+                                         args=[self.window_seconds])
+        if int(pair) == self.max_failures:
+            log.warning("sign-in lockout: an account locked for address %s (%d failures)",
+                        address, self.max_failures)
+        if int(alone) == self.max_failures_per_address:
+            log.warning("sign-in lockout: address %s locked (%d failures across accounts)",
+                        address, self.max_failures_per_address)
 
     async def succeeded(self, email: str, address: str) -> None:
         await self._redis.delete(_keys(email, address)[0])

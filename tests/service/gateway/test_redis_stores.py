@@ -91,7 +91,7 @@ async def test_revocations_fail_closed(nowhere: aioredis.Redis) -> None:
         await revocations.revoke("jti", int(time.time()) + 60)
 
 
-async def test_lockout(redis: aioredis.Redis) -> None:
+async def test_lockout(redis: aioredis.Redis, caplog: pytest.LogCaptureFixture) -> None:
     lockout = SigninLockout(redis, max_failures=3, window_seconds=60,
                             max_failures_per_address=5)
     for _ in range(2):
@@ -109,6 +109,8 @@ async def test_lockout(redis: aioredis.Redis) -> None:
     assert await lockout.locked_for("e@example.com", "10.0.0.2") == 0
     stored = b"".join(await redis.keys("*"))
     assert b"example" not in stored and b"10.0.0" not in stored  # hashed, not stored
+    locks = [r.getMessage() for r in caplog.records if "sign-in lockout" in r.getMessage()]
+    assert len(locks) == 2 and all("10.0.0.1" in m and "example" not in m for m in locks)
 
 
 async def test_lockout_counts_an_ipv6_64_as_one_address(redis: aioredis.Redis) -> None:
