@@ -54,7 +54,7 @@ async def engine_role() -> None:
     from engine_svc.market_data import MarketDataPublisher
     from engine_svc.servicer import EngineServicer
     from mesh_runtime.dependencies import redis_probe, watch_health
-    from mesh_runtime.grpc_auth import Authenticator
+    from mesh_runtime.revocation import TokenCheck
     from mesh_runtime.serving import GrpcService, serve_until_signal
     from mesh_runtime.tokens import TokenVerifier
 
@@ -67,8 +67,9 @@ async def engine_role() -> None:
         sequencer.add_listener(publisher)
         task = asyncio.create_task(sequencer.run())
         service = GrpcService("engine", settings.host, settings.engine_port, [register(
-            EngineServicer(sequencer, Authenticator(verifier), wall_clock_ms))],
-            tls=settings.tls_files("engine"), mesh_port=settings.engine_mesh_port)
+            EngineServicer(sequencer, wall_clock_ms))],
+            tls=settings.tls_files("engine"), mesh_port=settings.engine_mesh_port,
+            token_check=TokenCheck(verifier, None))
 
         async def stop() -> None:
             await sequencer.close()

@@ -31,8 +31,7 @@ from engine_svc.snapshot_store import MongoSnapshotStore, PostgresSnapshotStore,
 from mesh_runtime.config import Settings
 from mesh_runtime.dependencies import redis_probe, watch_health
 from mesh_runtime.gc_tuning import tune_gc
-from mesh_runtime.grpc_auth import Authenticator
-from mesh_runtime.revocation import RedisRevocations
+from mesh_runtime.revocation import RedisRevocations, TokenCheck
 from mesh_runtime.serving import GrpcService, Registrar, serve_until_signal
 from mesh_runtime.tls import mesh_channel
 from mesh_runtime.tokens import TokenVerifier
@@ -110,17 +109,19 @@ async def run(settings: Settings) -> None:
         publisher = MarketDataPublisher(sequencer, settings)
         tls = settings.tls_files("engine")
         follower = IndexFollower(
-            sequencer, lambda: mesh_channel(settings.mesh_address("feed"), tls), wall_clock_ms)
+            sequencer, lambda: mesh_channel(settings.mesh_address("feed"), tls, server_name="feed"),
+            wall_clock_ms)
         sequencer.add_listener(publisher)
         tune_gc()
         task = asyncio.create_task(sequencer.run())
         revocations = RedisRevocations.from_url(settings.redis_dsn)
         stack.push_async_callback(revocations.close)
-        servicer = EngineServicer(sequencer, Authenticator(verifier, revocations), wall_clock_ms,
+        servicer = EngineServicer(sequencer, wall_clock_ms,
                                   persisted=lambda: (link.committed, link.connected))
         service = GrpcService("engine", settings.host, settings.engine_port,
                               [register(servicer)], tls=tls,
                               mesh_port=settings.engine_mesh_port,
+                              token_check=TokenCheck(verifier, revocations),
                               grace_seconds=settings.shutdown_grace_seconds)
         redis_ok = redis_probe(settings.redis_dsn)
 

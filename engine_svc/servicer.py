@@ -1,7 +1,9 @@
 """The ``trademesh.v1.Engine`` servicer: convert the request, call the sequencer, convert
 the result. Writes go through the sequencer (journaled before they are answered); reads
-are served from the in-memory state. The caller's identity is the verified token's
-subject, so a user only ever sees and touches their own orders and balances.
+are served from the in-memory state. Who may call each rpc is its declared call policy,
+enforced before the servicer runs; the caller's identity is the verified token's subject
+(:func:`~mesh_runtime.call_policy.current_caller`), so a user only ever sees and touches
+their own orders and balances.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from engine_svc.core.units import ValidationError
 from engine_svc.order_views import OrderRecord
 from engine_svc.sequencer import EngineUnavailable, Sequencer
 from engine_svc.stream_placement import StreamPlacement
-from mesh_runtime.grpc_auth import Authenticator, InvalidToken, RevocationUnavailable
+from mesh_runtime.call_policy import current_caller
 
 Context = grpc.aio.ServicerContext[Any, Any]
 CLOSE_SLIPPAGE_BPS = 500
@@ -43,11 +45,9 @@ def _rejection(events: list[Event]) -> errors.DomainError | None:
 
 
 class EngineServicer(engine_pb2_grpc.EngineServicer):
-    def __init__(self, sequencer: Sequencer, auth: Authenticator,
-                 clock_ms: Callable[[], int],
+    def __init__(self, sequencer: Sequencer, clock_ms: Callable[[], int],
                  persisted: Callable[[], tuple[int, bool]] = lambda: (0, False)) -> None:
         self._seq = sequencer
-        self._auth = auth
         self._clock = clock_ms
         self._persisted = persisted  # (committed event sequence, link connected)
         self._streamed = StreamPlacement(sequencer, clock_ms, self._order_result,
@@ -63,12 +63,11 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
             await errors.abort(context, errors.unavailable("the engine is recovering"))
 
     async def _user(self, context: Context) -> str:
-        try:
-            return (await self._auth.authenticate(context)).user_id
-        except InvalidToken as err:
-            await errors.abort(context, errors.unauthenticated(str(err)))
-        except RevocationUnavailable as err:
-            await errors.abort(context, errors.unavailable(str(err)))
+        """The verified caller's user id (the user-only methods' policy guarantees one)."""
+        user_id = current_caller().user_id
+        if user_id is None:
+            await errors.abort(context, errors.unauthenticated("a user token is required"))
+        return user_id
 
     async def _apply(self, context: Context, command: Command,
                      render: Callable[[list[Event], list[OrderRecord]], Any]) -> Any:

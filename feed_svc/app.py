@@ -30,7 +30,6 @@ from mesh_runtime.client_address import TrustedProxies
 from mesh_runtime.config import Settings
 from mesh_runtime.dependencies import redis_probe, watch_health
 from mesh_runtime.gc_tuning import tune_gc
-from mesh_runtime.grpc_auth import Authenticator
 from mesh_runtime.http_serving import AsgiServer
 from mesh_runtime.revocation import RedisRevocations, TokenCheck
 from mesh_runtime.serving import GrpcService, Registrar, serve_until_signal
@@ -100,19 +99,19 @@ class FeedNode:
         elif config.oracle == "backpack":
             self.oracle = BackpackOracle(config.backpack_url)
         self.revocations = RedisRevocations.from_url(settings.redis_dsn)
-        servicer = FeedServicer(self.hub, self.relay.publish, self.oracle,
-                                Authenticator(verifier, self.revocations), clock_ms,
+        tokens = TokenCheck(verifier, self.revocations)
+        servicer = FeedServicer(self.hub, self.relay.publish, self.oracle, tokens, clock_ms,
                                 queue=config.limits.queue,
                                 token_recheck_seconds=config.limits.token_recheck_seconds)
         self.service = GrpcService(
             "feed", settings.host, settings.feed_port if grpc_port is None else grpc_port,
             [register(servicer)], tls=settings.tls_files("feed"),
             mesh_port=settings.feed_mesh_port if mesh_port is None else mesh_port,
+            token_check=tokens,
             grace_seconds=settings.shutdown_grace_seconds)
         cap = ConnectionCap(config.max_connections_per_address,
                             TrustedProxies.parse(config.trusted_proxies))
-        self.bridge = Bridge(self.hub, TokenCheck(verifier, self.revocations), config.limits,
-                             cap)
+        self.bridge = Bridge(self.hub, tokens, config.limits, cap)
         self.ws = AsgiServer(build_app(self.bridge), settings.host,
                              settings.ws_port if ws_port is None else ws_port,
                              settings.log_level, grace_seconds=1,

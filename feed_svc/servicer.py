@@ -1,6 +1,9 @@
 """The gRPC ``trademesh.v1.Feed`` servicer: thin conversions around the hub, the relay and
-the oracle. ``Subscribe`` authenticates the ``user`` channel with the ``authorization``
-metadata; a subscriber that falls too far behind gets RESOURCE_EXHAUSTED with the reason.
+the oracle. Who may call each rpc is its declared call policy, enforced before the servicer
+runs: ``Subscribe`` is public, but its ``user`` channel needs the verified caller's token
+(:func:`~mesh_runtime.call_policy.current_caller`) and lasts only as long as that token;
+``PublishMarketData`` is the engine's alone, ``SetIndexPrice`` an admin's. A subscriber
+that falls too far behind gets RESOURCE_EXHAUSTED with the reason.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from feed_svc.hub import Hub
 from feed_svc.oracle import InvalidPrice, OracleIsReal
 from feed_svc.outbox import Outbox
 from feed_svc.token_watch import until_invalid
-from mesh_runtime.grpc_auth import Authenticator, InvalidToken, RevocationUnavailable
+from mesh_runtime.call_policy import current_caller
+from mesh_runtime.revocation import TokenCheck
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -35,10 +39,10 @@ class Oracle(Protocol):
 
 class FeedServicer(feed_pb2_grpc.FeedServicer):
     def __init__(self, hub: Hub, publish: Callable[[PublishRequest], None],
-                 oracle: Oracle | None, auth: Authenticator, clock_ms: Callable[[], int], *,
+                 oracle: Oracle | None, tokens: TokenCheck, clock_ms: Callable[[], int], *,
                  queue: int = 2_000, token_recheck_seconds: float = 5.0) -> None:
         self._hub, self._publish, self._oracle = hub, publish, oracle
-        self._auth, self._clock, self._queue = auth, clock_ms, queue
+        self._tokens, self._clock, self._queue = tokens, clock_ms, queue
         self.token_recheck_seconds = token_recheck_seconds
 
     async def Subscribe(self, request: feed_pb2.SubscribeRequest,  # type: ignore[override]
@@ -49,20 +53,18 @@ class FeedServicer(feed_pb2_grpc.FeedServicer):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"channels: {err}")
         user_id, claims = "", None
         if any(c.kind is Kind.USER for c in channels):
-            try:
-                claims = await self._auth.authenticate(context)
-                user_id = claims.user_id
-            except InvalidToken as err:
-                await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(err))
-            except RevocationUnavailable as err:
-                await context.abort(grpc.StatusCode.UNAVAILABLE, str(err))
+            claims = current_caller().claims  # verified and unrevoked, if presented
+            if claims is None:
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                                    "channels: the user channel needs a bearer token")
+            user_id = claims.user_id
         outbox: Outbox[Frame] = Outbox(self._queue, self._hub.resnapshot)
         writer = asyncio.create_task(_drain(outbox, context))
         closed = asyncio.create_task(outbox.closed.wait())
         tasks: list[asyncio.Task[Any]] = [writer, closed]
         if claims is not None:  # the user channel lasts as long as the token
             tasks.append(asyncio.create_task(
-                until_invalid(self._auth.check, claims, self.token_recheck_seconds)))
+                until_invalid(self._tokens, claims, self.token_recheck_seconds)))
         try:
             for channel in {c.name: c for c in channels}.values():
                 self._hub.subscribe(outbox, channel, user_id)
@@ -94,14 +96,6 @@ class FeedServicer(feed_pb2_grpc.FeedServicer):
 
     async def SetIndexPrice(self, request: feed_pb2.SetIndexPriceRequest,
                             context: Context) -> feed_pb2.SetIndexPriceResponse:
-        try:
-            claims = await self._auth.authenticate(context)
-        except InvalidToken as err:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(err))
-        except RevocationUnavailable as err:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, str(err))
-        if not claims.admin:
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "admin only")
         if self._oracle is None or self._oracle.real:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION,
                                 "the index price comes from a real exchange feed")

@@ -186,7 +186,7 @@ async def run(settings: Settings) -> None:
     parts = build_auth(settings, client)
     auth = GrpcService("gateway-auth", settings.host, settings.auth_port,
                        [auth_registrar(parts.servicer)], tls=settings.tls_files("gateway"),
-                       mesh_port=settings.auth_mesh_port,
+                       mesh_port=settings.auth_mesh_port, token_check=parts.check,
                        grace_seconds=settings.shutdown_grace_seconds)
     server = AsgiServer(build_app(settings), settings.host, settings.gateway_port,
                         settings.log_level, lifespan="on",

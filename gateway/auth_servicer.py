@@ -6,7 +6,8 @@ answers one UNAUTHENTICATED for an unknown email, a wrong password or an unusabl
 (always after one bcrypt check), and RESOURCE_EXHAUSTED with a retry delay while the
 account is locked out for the caller's address, or the address itself is
 (:mod:`gateway.signin_lockout`; the address is :func:`gateway.client_origin.client_address`).
-WhoAmI and Logout trust only a valid, unrevoked token; Logout revokes the presented token
+WhoAmI and Logout are for users (their call policy): the token the policy interceptor
+verified, unrevoked (:func:`~mesh_runtime.call_policy.current_caller`); Logout revokes it
 everywhere (the revocation set is in Redis).
 """
 
@@ -26,9 +27,9 @@ from gateway.credentials import CredentialError, PasswordHasher, new_password_by
 from gateway.rich_status import RpcProblem, abort, invalid, unauthenticated, unavailable
 from gateway.signin_lockout import SigninLockout
 from gateway.user_directory import UserDirectory
-from mesh_runtime.grpc_auth import authorization
-from mesh_runtime.revocation import Revocations, RevocationUnavailable, TokenCheck
-from mesh_runtime.tokens import Claims, InvalidToken, TokenSigner, bearer_token
+from mesh_runtime.call_policy import current_caller
+from mesh_runtime.revocation import Revocations, RevocationUnavailable
+from mesh_runtime.tokens import Claims, TokenSigner
 
 log = logging.getLogger("trademesh.gateway.auth")
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -37,11 +38,10 @@ T = TypeVar("T")
 
 class AuthServicer(auth_pb2_grpc.AuthServicer):
     def __init__(self, users: UserDirectory, hasher: PasswordHasher, signer: TokenSigner,
-                 check: TokenCheck, revocations: Revocations, lockout: SigninLockout) -> None:
+                 revocations: Revocations, lockout: SigninLockout) -> None:
         self._users = users
         self._hasher = hasher
         self._signer = signer
-        self._check = check
         self._revocations = revocations
         self._lockout = lockout
 
@@ -55,11 +55,11 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
 
     async def WhoAmI(self, request: auth_pb2.WhoAmIRequest,
                      context: Context) -> auth_pb2.WhoAmIResponse:
-        return await _answer(context, self._whoami(context))
+        return await _answer(context, self._whoami())
 
     async def Logout(self, request: auth_pb2.LogoutRequest,
                      context: Context) -> auth_pb2.LogoutResponse:
-        return await _answer(context, self._logout(context))
+        return await _answer(context, self._logout())
 
     async def _signup(self, request: auth_pb2.SignupRequest) -> auth_pb2.SignupResponse:
         try:
@@ -95,24 +95,26 @@ class AuthServicer(auth_pb2_grpc.AuthServicer):
         return auth_pb2.SigninResponse(token=token,
                                        expires_at=timestamp_pb2.Timestamp(seconds=expires))
 
-    async def _whoami(self, context: Context) -> auth_pb2.WhoAmIResponse:
-        claims = await self._claims(context)
+    async def _whoami(self) -> auth_pb2.WhoAmIResponse:
+        claims = _claims()
         user = await self._users.by_id(claims.user_id)
         if user is None:
             raise unauthenticated("the token's user does not exist")
         return auth_pb2.WhoAmIResponse(user=user)
 
-    async def _logout(self, context: Context) -> auth_pb2.LogoutResponse:
-        claims = await self._claims(context)
+    async def _logout(self) -> auth_pb2.LogoutResponse:
+        claims = _claims()
         await self._revocations.revoke(claims.token_id, claims.expires_at)
         log.info("logout user=%s jti=%s", claims.user_id, claims.token_id)
         return auth_pb2.LogoutResponse()
 
-    async def _claims(self, context: Context) -> Claims:
-        try:
-            return await self._check.verify(bearer_token(authorization(context)))
-        except InvalidToken as err:
-            raise unauthenticated(str(err)) from None
+
+def _claims() -> Claims:
+    """The verified caller's claims (WhoAmI's and Logout's policy admits users only)."""
+    claims = current_caller().claims
+    if claims is None:
+        raise unauthenticated("a bearer token is required")
+    return claims
 
 
 async def _answer(context: Context, work: Awaitable[T]) -> T:

@@ -61,20 +61,21 @@ def ensure_signing_key(settings: Settings) -> None:
 class AuthParts:
     servicer: AuthServicer
     persistence: grpc.aio.Channel
+    check: TokenCheck  # the Auth server's call policy verifies tokens with it
 
 
 def build_auth(settings: Settings, client: aioredis.Redis,
                policy: GatewayPolicy | None = None) -> AuthParts:
     """The Auth servicer: persistence's users, bcrypt, the signing key, Redis stores."""
     policy = policy or GatewayPolicy.from_settings(settings)
-    channel = mesh_channel(settings.mesh_address("persistence"), settings.tls_files("gateway"))
+    channel = mesh_channel(settings.mesh_address("persistence"), settings.tls_files("gateway"),
+                           server_name="persistence")
     signer = TokenSigner.from_file(settings.private_key_path, settings.jwt_issuer,
                                    settings.jwt_audience, settings.jwt_ttl_seconds)
     revocations = RedisRevocations(client)
     servicer = AuthServicer(
         UserDirectory(channel, settings.upstream_timeout_seconds),
-        PasswordHasher(policy.bcrypt_rounds), signer, token_check(settings, revocations),
-        revocations,
+        PasswordHasher(policy.bcrypt_rounds), signer, revocations,
         SigninLockout(client, policy.signin_max_failures, policy.signin_lockout_seconds,
                       policy.signin_max_failures_per_address))
-    return AuthParts(servicer, channel)
+    return AuthParts(servicer, channel, token_check(settings, revocations))

@@ -3,9 +3,10 @@
 A revoked token is remembered by its ``jti`` under ``trademesh:revoked:<jti>`` until the
 token itself expires (``EXAT`` = the token's ``exp``), after which the signature check alone
 refuses it and the key is gone. :class:`TokenCheck` is the one verification API for every
-entry point — REST (gateway), gRPC (:class:`mesh_runtime.grpc_auth.Authenticator`) and the
-WebSocket bridge: the signature and claims through :class:`TokenVerifier`, then the
-revocation set, on every call (the verifier's cache never skips the revocation check).
+entry point — REST (gateway), gRPC (the call-policy interceptor,
+:mod:`mesh_runtime.policy_interceptor`) and the WebSocket bridge: the signature and claims
+through :class:`TokenVerifier`, then the revocation set, on every call (the verifier's
+cache never skips the revocation check).
 """
 
 from __future__ import annotations

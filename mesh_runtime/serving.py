@@ -24,7 +24,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
 from mesh_runtime.pki import TlsFiles
+from mesh_runtime.policy_interceptor import CallPolicyInterceptor
 from mesh_runtime.reflection import enable_reflection
+from mesh_runtime.revocation import TokenCheck
 from mesh_runtime.tls import mesh_server_credentials, public_server_credentials
 
 log = logging.getLogger("trademesh.serving")
@@ -57,7 +59,9 @@ class GrpcService:
     """One process's gRPC server. ``registrars`` add servicers and return their full names.
 
     ``port`` is the public listener (TLS), ``mesh_port`` the mutual-TLS one; 0 picks a free
-    port. The bound ports are :attr:`port` and :attr:`mesh_port`.
+    port. The bound ports are :attr:`port` and :attr:`mesh_port`. Every call passes the
+    call-policy interceptor (:mod:`mesh_runtime.policy_interceptor`) first; ``token_check``
+    verifies the user JWTs it accepts (without one, a presented token is refused).
     """
 
     def __init__(
@@ -72,13 +76,15 @@ class GrpcService:
         grace_seconds: float = 5.0,
         interceptors: Iterable[grpc.aio.ServerInterceptor[Any, Any]] = (),
         options: Iterable[tuple[str, Any]] = (),
+        token_check: TokenCheck | None = None,
     ) -> None:
         self.name = name
         self.grace_seconds = grace_seconds
         self.health = HealthServicer()
         call_log = [RequestLogInterceptor()] if log.isEnabledFor(logging.DEBUG) else []
         self.server = grpc.aio.server(
-            interceptors=[*call_log, *interceptors],
+            # every rpc's declared call_policy, before anything else sees the call
+            interceptors=[*call_log, CallPolicyInterceptor(token_check), *interceptors],
             options=[("grpc.so_reuseport", 0), *options],
         )
         self.service_names: list[str] = []

@@ -1,7 +1,9 @@
 """The persistence service's composition root: migrations, repositories, servicer, server.
 
 `trademesh persistence` runs :func:`run`: it waits for PostgreSQL, applies the migrations,
-then serves ``trademesh.v1.Persistence``. Health is SERVING while PostgreSQL answers.
+then serves ``trademesh.v1.Persistence``. Health is SERVING while PostgreSQL answers. User
+tokens are checked against the revocation set in Redis (mirrored in memory), like every
+service that accepts them.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from trademesh.v1 import persistence_pb2, persistence_pb2_grpc
 from mesh_runtime.config import Settings
 from mesh_runtime.dependencies import postgres_probe, watch_health
 from mesh_runtime.gc_tuning import tune_gc
-from mesh_runtime.grpc_auth import Authenticator
+from mesh_runtime.revocation import RedisRevocations, TokenCheck
 from mesh_runtime.serving import GrpcService, Registrar, serve_until_signal
 from mesh_runtime.tokens import TokenVerifier
 from persistence_svc import migrations
@@ -57,25 +59,28 @@ async def migrate_when_ready(dsn: str) -> None:
             delay = min(delay * 2, 2.0)
 
 
-async def build(settings: Settings, stack: AsyncExitStack,
-                auth: Authenticator) -> PersistenceServicer:
+async def build(settings: Settings, stack: AsyncExitStack) -> PersistenceServicer:
     await migrate_when_ready(settings.postgres_dsn)
     engine = create_engine(settings.postgres_dsn)
     stack.push_async_callback(engine.dispose)
     return PersistenceServicer(EventWriter(engine), HistoryRepository(engine),
                                CandleRepository(engine), UserRepository(engine, wall_clock_ms),
-                               auth, wall_clock_ms)
+                               wall_clock_ms)
 
 
 async def run(settings: Settings) -> None:
     verifier = TokenVerifier.from_file(settings.public_key_path, settings.jwt_issuer,
                                        settings.jwt_audience)
     async with AsyncExitStack() as stack:
-        servicer = await build(settings, stack, Authenticator(verifier))
+        servicer = await build(settings, stack)
+        revocations = RedisRevocations.from_url(settings.redis_dsn)
+        stack.push_async_callback(revocations.close)
         tune_gc()
         service = GrpcService("persistence", settings.host, settings.persistence_port,
                               [register(servicer)], tls=settings.tls_files("persistence"),
                               mesh_port=settings.persistence_mesh_port,
+                              token_check=TokenCheck(verifier, revocations),
                               grace_seconds=settings.shutdown_grace_seconds)
         probes = [("postgres", postgres_probe(settings.postgres_dsn))]
-        await serve_until_signal(service, background=[lambda: watch_health(service, probes)])
+        await serve_until_signal(service, background=[lambda: watch_health(service, probes),
+                                                      revocations.follow])

@@ -1,6 +1,9 @@
 """The ``trademesh.v1.Persistence`` servicer: convert the request, call a repository,
-convert the result. History calls are scoped to the caller's verified JWT identity;
-``SyncEvents``, ``CreateUser`` and ``GetUser`` are internal (engine and gateway only).
+convert the result. Who may call each rpc is its declared call policy, enforced before the
+servicer runs (``SyncEvents`` the engine only, ``CreateUser``/``GetUser`` the gateway only,
+history a user with a valid, unrevoked token); history is scoped to that verified user
+(:func:`~mesh_runtime.call_policy.current_caller`). ``CreateUser`` refuses the deprecated
+``admin`` flag: admin accounts are made by ``trademesh user create --admin`` only.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from sqlalchemy import Row
 from trademesh.v1 import persistence_pb2 as pb
 from trademesh.v1 import persistence_pb2_grpc
 
-from mesh_runtime.grpc_auth import Authenticator, InvalidToken
+from mesh_runtime.call_policy import current_caller
 from persistence_svc import codec, errors
 from persistence_svc.candles import CandleRepository
 from persistence_svc.event_writer import EventWriter
@@ -28,13 +31,12 @@ Fetch = Callable[[str, Page], Awaitable[Sequence[Row[Any]]]]
 
 class PersistenceServicer(persistence_pb2_grpc.PersistenceServicer):
     def __init__(self, writer: EventWriter, history: HistoryRepository,
-                 candles: CandleRepository, users: UserRepository, auth: Authenticator,
+                 candles: CandleRepository, users: UserRepository,
                  clock_ms: Callable[[], int]) -> None:
         self._writer = writer
         self._history = history
         self._candles = candles
         self._users = users
-        self._auth = auth
         self._clock = clock_ms
 
     async def SyncEvents(self, request_iterator: AsyncIterator[pb.SyncEventsRequest],
@@ -49,9 +51,13 @@ class PersistenceServicer(persistence_pb2_grpc.PersistenceServicer):
 
     async def CreateUser(self, request: pb.CreateUserRequest,
                          context: Context) -> pb.CreateUserResponse:
+        if request.admin:  # deprecated: never honored from the wire
+            await errors.abort(context, errors.status(
+                grpc.StatusCode.INVALID_ARGUMENT, "ADMIN_NOT_ALLOWED",
+                "admin: accounts cannot be made admin over the API "
+                "(use `trademesh user create --admin`)", "admin"))
         try:
-            record = await self._users.create(request.email, request.password_hash,
-                                              request.admin)
+            record = await self._users.create(request.email, request.password_hash)
         except InvalidQuery as err:
             await errors.abort(context, errors.invalid(err))
         except EmailTaken:
@@ -74,11 +80,10 @@ class PersistenceServicer(persistence_pb2_grpc.PersistenceServicer):
 
     async def _page(self, request: Any, context: Context, fetch: Fetch,
                     convert: Callable[[Row[Any]], M]) -> list[M]:
-        try:
-            user_id = self._auth.claims(context).user_id
-        except InvalidToken as err:
+        user_id = current_caller().user_id
+        if user_id is None:  # the history methods' policy admits users only
             await errors.abort(context, errors.status(
-                grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED", str(err)))
+                grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED", "a user token is required"))
         try:
             rows = await fetch(user_id, Page.of(request.market, request.limit, request.before))
         except InvalidQuery as err:

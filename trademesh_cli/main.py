@@ -11,7 +11,17 @@ import sys
 from collections.abc import Callable, Generator, Sequence
 
 from mesh_runtime.config import ConfigError
-from trademesh_cli import bench, healthcheck, market_maker, migrate, pki, service, token, up
+from trademesh_cli import (
+    bench,
+    healthcheck,
+    market_maker,
+    migrate,
+    pki,
+    service,
+    token,
+    up,
+    user,
+)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -39,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
          migrate.command)
     token.add_arguments(_add(commands, "token", "print a JWT for the local mesh "
                                                  "(an admin one with --admin)", token.command))
+    user.add_arguments(_add(commands, "user", "manage accounts: `user create --email E "
+                                              "[--admin]` (the only way to make an admin)",
+                            user.command))
     _add(commands, "mm", "the market-maker bot: quotes around the index on every market",
          market_maker.command)
     bench.add_arguments(_add(commands, "bench", "run a benchmark of bench/ and print its "

@@ -20,7 +20,7 @@ from trademesh.v1 import engine_pb2_grpc
 from engine_svc.app import build, register, wall_clock_ms
 from engine_svc.market_data import MarketDataPublisher
 from engine_svc.servicer import EngineServicer
-from mesh_runtime.grpc_auth import Authenticator
+from mesh_runtime.revocation import TokenCheck
 from mesh_runtime.serving import GrpcService
 from mesh_runtime.tokens import TokenVerifier
 from tests.tls import free_mesh_ports, user_channel
@@ -40,9 +40,10 @@ async def mesh(redis_url: str, postgres_url: str, tmp_path: Path) -> AsyncIterat
         publisher = MarketDataPublisher(sequencer, settings, snapshot_seconds=2.0)
         sequencer.add_listener(publisher)
         tasks = [asyncio.create_task(sequencer.run()), asyncio.create_task(publisher.run())]
-        servicer = EngineServicer(sequencer, Authenticator(verifier), wall_clock_ms)
+        servicer = EngineServicer(sequencer, wall_clock_ms)
         service = GrpcService("engine", "127.0.0.1", 0, [register(servicer)],
-                              tls=settings.tls_files("engine"), mesh_port=0, grace_seconds=1)
+                              tls=settings.tls_files("engine"), mesh_port=0, grace_seconds=1,
+                              token_check=TokenCheck(verifier, None))
         await service.start()
         channel_ = user_channel(f"127.0.0.1:{service.port}")
         mesh = Mesh(settings, signer, sequencer, publisher,

@@ -32,7 +32,7 @@ from engine_svc.core.events import Event
 from engine_svc.event_link import EventLink
 from engine_svc.sequencer import Sequencer
 from mesh_runtime.config import Settings
-from mesh_runtime.grpc_auth import Authenticator
+from mesh_runtime.revocation import RedisRevocations, TokenCheck
 from mesh_runtime.serving import GrpcService
 from mesh_runtime.tokens import TokenVerifier
 from persistence_svc.app import build as build_persistence
@@ -63,14 +63,15 @@ class Persistence:
 
     async def start(self) -> None:
         self.stack = AsyncExitStack()
-        servicer = await build_persistence(self.settings, self.stack,
-                                           Authenticator(self.verifier))
+        servicer = await build_persistence(self.settings, self.stack)
+        revocations = RedisRevocations.from_url(self.settings.redis_dsn)
+        self.stack.push_async_callback(revocations.close)
         for attempt in range(100):  # the port of a stopped server frees up asynchronously
             try:
                 self.service = GrpcService(
                     "persistence", "127.0.0.1", self.port, [register(servicer)],
                     tls=self.settings.tls_files("persistence"), mesh_port=self.mesh_port,
-                    grace_seconds=0.2)
+                    grace_seconds=0.2, token_check=TokenCheck(self.verifier, revocations))
                 break
             except (RuntimeError, OSError):
                 if attempt == 99:

@@ -6,11 +6,12 @@ import grpc
 import pytest
 from google.protobuf import timestamp_pb2
 from persistence_harness import T0, EngineSide, Persistence
-from trademesh.v1 import account_pb2, order_pb2
+from trademesh.v1 import account_pb2, order_pb2, persistence_pb2_grpc
 from trademesh.v1 import persistence_pb2 as pb
 
 from engine_svc.core import Deposit, OrderType, PlaceOrder, Side
 from mesh_runtime.tokens import TokenSigner
+from tests.tls import service_channel
 
 MIN = 60_000
 
@@ -112,7 +113,12 @@ async def test_history_is_the_callers_own_and_pages_stably(
 
 
 async def test_users_create_and_lookup(persistence: Persistence) -> None:
-    stub = persistence.stub
+    async with service_channel(persistence.mesh_address, "gateway") as channel:
+        await _users_create_and_lookup(persistence_pb2_grpc.PersistenceStub(channel))
+
+
+async def _users_create_and_lookup(stub: persistence_pb2_grpc.PersistenceStub) -> None:
+    """CreateUser and GetUser, as their one caller (the gateway) calls them."""
     made = await stub.CreateUser(pb.CreateUserRequest(email=" Alice@Example.COM ",
                                                       password_hash="$2b$12$hash"))
     assert made.user.email == "alice@example.com" and made.user.id

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
@@ -18,7 +18,7 @@ from engine_svc.app import build, register
 from engine_svc.sequencer import Sequencer
 from engine_svc.servicer import EngineServicer
 from mesh_runtime.config import Settings
-from mesh_runtime.grpc_auth import Authenticator
+from mesh_runtime.revocation import MemoryRevocations, TokenCheck
 from mesh_runtime.serving import GrpcService
 from mesh_runtime.tokens import TokenSigner, TokenVerifier, ensure_keypair
 from tests.tls import files, user_channel
@@ -42,6 +42,7 @@ class EngineHarness:
     verifier: TokenVerifier
     clock: FakeClock
     stack: AsyncExitStack
+    revocations: MemoryRevocations = field(default_factory=MemoryRevocations)
     sequencer: Sequencer | None = None
     service: GrpcService | None = None
     channel: grpc.aio.Channel | None = None
@@ -58,9 +59,10 @@ class EngineHarness:
     async def start(self) -> None:
         self.sequencer, _ = await build(self.settings, self.stack)
         self.task = asyncio.create_task(self.sequencer.run())
-        servicer = EngineServicer(self.sequencer, Authenticator(self.verifier), self.clock)
+        servicer = EngineServicer(self.sequencer, self.clock)
         self.service = GrpcService("engine", "127.0.0.1", 0, [register(servicer)],
-                                   tls=files("engine"), mesh_port=0, grace_seconds=1)
+                                   tls=files("engine"), mesh_port=0, grace_seconds=1,
+                                   token_check=TokenCheck(self.verifier, self.revocations))
         await self.service.start()
         self.channel = user_channel(f"127.0.0.1:{self.service.port}")
 

@@ -293,7 +293,8 @@ async def test_a_streamed_message_of_too_many_orders_ends_the_stream(
 async def test_engine_status_reports_sequences(harness: EngineHarness) -> None:
     h = harness
     await _fund(h, "alice", "USD", "10", "a1")
-    status = await h.stub.GetEngineStatus(engine_pb2.GetEngineStatusRequest())
+    admin = (("authorization", f"Bearer {h.signer.issue('ops', admin=True)[0]}"),)
+    status = await h.stub.GetEngineStatus(engine_pb2.GetEngineStatusRequest(), metadata=admin)
     assert (status.command_sequence, status.healthy) == (1, True)
     assert status.event_sequence >= 1
     assert status.persistence_lag == status.event_sequence  # nothing persisted in this harness

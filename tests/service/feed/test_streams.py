@@ -131,14 +131,19 @@ async def test_grpc_subscribe(feed: Feed) -> None:
         await engine.close()
 
 
-@pytest.mark.parametrize(("channels", "code"), [
-    (["trades@NOPE"], grpc.StatusCode.INVALID_ARGUMENT),
-    (["user"], grpc.StatusCode.UNAUTHENTICATED),
+JUNK = (("authorization", "Bearer junk"),)
+
+
+@pytest.mark.parametrize(("channels", "metadata", "code"), [
+    (["trades@NOPE"], (), grpc.StatusCode.INVALID_ARGUMENT),
+    (["user"], (), grpc.StatusCode.UNAUTHENTICATED),  # no token for the user channel
+    (["trades@SOL-USD"], JUNK, grpc.StatusCode.UNAUTHENTICATED),  # a bad token, even here
 ])
 async def test_grpc_subscribe_errors(feed: Feed, channels: list[str],
+                                     metadata: tuple[tuple[str, str], ...],
                                      code: grpc.StatusCode) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as err:
-        await _grpc_first(feed, channels, (("authorization", "Bearer junk"),))
+        await _grpc_first(feed, channels, metadata)
     assert err.value.code() == code
 
 

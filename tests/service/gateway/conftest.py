@@ -38,8 +38,9 @@ from gateway.policy import GatewayPolicy
 from gateway.wiring import build_auth, redis_client
 from mesh_runtime.config import Settings
 from mesh_runtime.http_serving import QuietSignalServer
+from mesh_runtime.revocation import TokenCheck
 from mesh_runtime.serving import GrpcService
-from mesh_runtime.tokens import TokenSigner, ensure_keypair
+from mesh_runtime.tokens import TokenSigner, TokenVerifier, ensure_keypair
 from tests.tls import files, use_pki
 
 GATEWAY_DB = 13  # the gateway tests' Redis database, flushed before each test
@@ -86,8 +87,11 @@ async def mesh(base_settings: Settings) -> AsyncIterator[Mesh]:
         "feed": registrar(feed_pb2_grpc.add_FeedServicer_to_server,
                           instantiate(feed_pb2_grpc.FeedServicer), "trademesh.v1.Feed"),
     }
+    verifier = TokenVerifier.from_file(base_settings.public_key_path,
+                                       base_settings.jwt_issuer, base_settings.jwt_audience)
     services = {name: GrpcService(f"test-{name}", "127.0.0.1", 0, [reg], tls=files(name),
-                                  mesh_port=0, grace_seconds=0.2)
+                                  mesh_port=0, grace_seconds=0.2,
+                                  token_check=TokenCheck(verifier, None))
                 for name, reg in registrars.items()}
     client = redis_client(base_settings)
     parts = None
@@ -100,7 +104,7 @@ async def mesh(base_settings: Settings) -> AsyncIterator[Mesh]:
                            client, FAST_POLICY)
         services["auth"] = GrpcService("test-auth", "127.0.0.1", 0,
                                        [auth_registrar(parts.servicer)], tls=files("gateway"),
-                                       mesh_port=0, grace_seconds=0.2)
+                                       mesh_port=0, grace_seconds=0.2, token_check=parts.check)
         await asyncio.wait_for(services["auth"].start(), STEP_SECONDS)
         await services["auth"].set_serving(True)
         # the mesh listeners: where the gateway dials its upstreams

@@ -18,7 +18,7 @@ from gateway.auth_service import auth_registrar
 from gateway.policy import GatewayPolicy
 from gateway.wiring import build_auth, redis_client
 from mesh_runtime.config import Settings
-from mesh_runtime.grpc_auth import Authenticator
+from mesh_runtime.revocation import TokenCheck
 from mesh_runtime.serving import GrpcService
 from mesh_runtime.tokens import TokenVerifier
 from persistence_svc import app as persistence_app
@@ -34,10 +34,11 @@ async def auth(base_settings: Settings, database: str) -> AsyncIterator[Any]:
                                        settings.jwt_audience)
     async with AsyncExitStack() as stack:
         servicer = await asyncio.wait_for(
-            persistence_app.build(settings, stack, Authenticator(verifier)), 60)
+            persistence_app.build(settings, stack), 60)
         persistence = GrpcService("test-persistence", "127.0.0.1", 0,
                                   [persistence_app.register(servicer)],
-                                  tls=files("persistence"), mesh_port=0, grace_seconds=0.2)
+                                  tls=files("persistence"), mesh_port=0, grace_seconds=0.2,
+                                  token_check=TokenCheck(verifier, None))
         await asyncio.wait_for(persistence.start(), STEP_SECONDS)
         stack.push_async_callback(persistence.stop)
         client = redis_client(settings)
@@ -47,7 +48,8 @@ async def auth(base_settings: Settings, database: str) -> AsyncIterator[Any]:
             GatewayPolicy(bcrypt_rounds=4))
         stack.push_async_callback(parts.persistence.close, None)
         service = GrpcService("test-auth", "127.0.0.1", 0, [auth_registrar(parts.servicer)],
-                              tls=files("gateway"), mesh_port=0, grace_seconds=0.2)
+                              tls=files("gateway"), mesh_port=0, grace_seconds=0.2,
+                              token_check=parts.check)
         await asyncio.wait_for(service.start(), STEP_SECONDS)
         stack.push_async_callback(service.stop)
         channel = user_channel(f"127.0.0.1:{service.port}")

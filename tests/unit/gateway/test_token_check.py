@@ -1,16 +1,15 @@
-"""``TokenCheck`` and ``Authenticator.authenticate``: the signature, then the revocation set,
-on every call (the verifier's cache never skips revocation)."""
+"""``TokenCheck``: the signature, then the revocation set, on every call (the verifier's
+cache never skips revocation). The gRPC servers run it in the call-policy interceptor
+(``tests/service/runtime/test_call_policy.py``)."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from mesh_runtime.grpc_auth import Authenticator
 from mesh_runtime.revocation import MemoryRevocations, RevocationUnavailable, TokenCheck
 from mesh_runtime.tokens import InvalidToken, TokenSigner, TokenVerifier
 
@@ -24,14 +23,6 @@ def keys() -> tuple[TokenSigner, TokenVerifier]:
                                            serialization.PublicFormat.SubjectPublicKeyInfo)
     return (TokenSigner(private, "trademesh", "api", 600),
             TokenVerifier(public, "trademesh", "api"))
-
-
-class Context:
-    def __init__(self, authorization: str | None) -> None:
-        self.metadata = [] if authorization is None else [("authorization", authorization)]
-
-    def invocation_metadata(self) -> Any:
-        return self.metadata
 
 
 class DownRevocations:
@@ -60,23 +51,6 @@ async def test_memory_revocation_ends_with_the_token() -> None:
     revocations = MemoryRevocations()
     await revocations.revoke("old", int(time.time()) - 1)
     assert not await revocations.is_revoked("old")
-
-
-async def test_authenticator(keys: tuple[TokenSigner, TokenVerifier]) -> None:
-    signer, verifier = keys
-    revocations = MemoryRevocations()
-    auth = Authenticator(verifier, revocations)
-    token, expires = signer.issue("u2", admin=True)
-    context: Any = Context(f"Bearer {token}")
-    claims = await auth.authenticate(context)
-    assert (claims.user_id, claims.admin) == ("u2", True)
-    assert auth.claims(context) == claims  # the synchronous check is unchanged
-    await revocations.revoke(claims.token_id, expires)
-    with pytest.raises(InvalidToken, match="revoked"):
-        await auth.authenticate(context)
-    for header in (None, "Basic abc", "Bearer ", "Bearer x.y.z"):
-        with pytest.raises(InvalidToken):
-            await auth.authenticate(Context(header))  # type: ignore[arg-type]
 
 
 async def test_unreachable_store_fails_closed(keys: tuple[TokenSigner, TokenVerifier]) -> None:
