@@ -45,7 +45,7 @@ class Caller:
     name: str
     plaintext: bool = False
     identity: str = ""  # a service certificate (mesh listener)
-    token: str = ""  # "user", "admin" or "revoked"
+    token: str = ""  # "user", "admin", or a bad one: "revoked", "expired", "garbage"
 
 
 CALLERS = (
@@ -53,9 +53,14 @@ CALLERS = (
     Caller("tls-anonymous"),
     Caller("trader-jwt", token="user"),
     Caller("revoked-jwt", token="revoked"),
+    Caller("expired-jwt", token="expired"),
+    Caller("garbage-jwt", token="garbage"),
     Caller("admin-jwt", token="admin"),
     *(Caller(f"service-{name}", identity=name) for name in SERVICES),
+    Caller("gateway-forwarding-trader-jwt", identity="gateway", token="user"),
+    Caller("engine-with-revoked-jwt", identity="engine", token="revoked"),
 )
+BAD_TOKENS = ("revoked", "expired", "garbage")
 
 
 @dataclass
@@ -64,6 +69,7 @@ class PolicyMesh:
 
     settings: Settings
     signer: TokenSigner
+    expired_signer: TokenSigner  # issues tokens that expired a minute ago
     revocations: RedisRevocations
     listeners: dict[str, tuple[str, str]]
 
@@ -79,8 +85,11 @@ class PolicyMesh:
         """A fresh token per call (a cell may log its token out), revoked if asked."""
         if not caller.token:
             return ()
-        token, expires = self.signer.issue(f"table-{uuid.uuid4().hex[:8]}",
-                                           admin=caller.token == "admin")
+        if caller.token == "garbage":
+            return (("authorization", "Bearer not.a.jwt"),)
+        signer = self.expired_signer if caller.token == "expired" else self.signer
+        token, expires = signer.issue(f"table-{uuid.uuid4().hex[:8]}",
+                                      admin=caller.token == "admin")
         if caller.token == "revoked":
             verifier = TokenVerifier.from_file(self.settings.public_key_path,
                                                self.settings.jwt_issuer,
@@ -142,9 +151,11 @@ async def running_mesh(settings: Settings) -> AsyncIterator[PolicyMesh]:
         stack.push_async_callback(parts.persistence.close, None)
         listeners["trademesh.v1.Auth"] = await serve("auth", grpc_service(
             "auth", "gateway", auth_registrar(parts.servicer), parts.check))
-        signer = TokenSigner.from_file(settings.private_key_path, settings.jwt_issuer,
-                                       settings.jwt_audience, 600)
-        yield PolicyMesh(settings, signer, revocations, listeners)
+        def signer(ttl_seconds: int) -> TokenSigner:
+            return TokenSigner.from_file(settings.private_key_path, settings.jwt_issuer,
+                                         settings.jwt_audience, ttl_seconds)
+
+        yield PolicyMesh(settings, signer(600), signer(-60), revocations, listeners)
 
 
 async def _engine_state(settings: Settings, stack: AsyncExitStack) -> Any:

@@ -2,7 +2,8 @@
 
 Every rpc of every trademesh service (and each server's health and reflection services) by
 every caller of :data:`policy_mesh.CALLERS` — plaintext, TLS without a certificate, a
-trader's JWT, a revoked JWT, an admin JWT, and each service's mesh certificate — is called
+trader's JWT, a revoked, an expired and a garbage JWT, an admin JWT, each service's mesh
+certificate, and the gateway forwarding a trader's JWT — is called
 on the four running servers. The outcome must be what the rpc's declared ``call_policy``
 says: allowed (the policy let it through; the servicer may then answer anything, e.g.
 INVALID_ARGUMENT for an empty request, or keep a stream open), or refused by the policy
@@ -26,7 +27,7 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 from grpc_status import rpc_status
-from policy_mesh import CALLERS, Caller, PolicyMesh, mesh_settings, running_mesh
+from policy_mesh import BAD_TOKENS, CALLERS, Caller, PolicyMesh, mesh_settings, running_mesh
 from trademesh.v1 import auth_pb2, engine_pb2, feed_pb2, options_pb2, persistence_pb2
 
 from mesh_runtime.policy_interceptor import ENFORCER
@@ -46,7 +47,7 @@ def expected(method: Any, caller: Caller) -> str:
     """What the declared policy says for ``caller`` (built-in services are public)."""
     if caller.plaintext:
         return PLAINTEXT_REFUSED
-    if caller.token == "revoked":
+    if caller.token in BAD_TOKENS:
         return "UNAUTHENTICATED"  # a token presented must be valid, wherever
     options = method.GetOptions()
     if not options.HasExtension(options_pb2.call_policy):
