@@ -15,6 +15,11 @@ every call, with the call's ``ServicerContext``:
    PERMISSION_DENIED. A method without a policy is refused (PERMISSION_DENIED, logged);
    an unknown method is UNIMPLEMENTED as usual.
 
+A token lasts as long as it is valid, not as long as a stream: on a request stream opened
+with a token (``Engine.PlaceOrders``), every further message is checked against the token's
+expiry and the revocation set before the servicer sees it, and the call ends
+UNAUTHENTICATED once the token is no longer good.
+
 Refusals carry a ``google.rpc.ErrorInfo`` whose metadata ``enforcedBy`` is ``call_policy``,
 so a client (and the table test) can tell them from a servicer's own answers. The admitted
 caller is then :func:`~mesh_runtime.call_policy.current_caller` for the servicer.
@@ -25,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -46,6 +52,7 @@ if TYPE_CHECKING:
 else:  # not subscriptable at run time
     Handler = grpc.RpcMethodHandler
 Guard = Callable[[Context], Awaitable[Caller]]
+Watch = Callable[[Any, Claims, Context], AsyncIterator[Any]]
 Behavior = Callable[..., Any]  # (request or request iterator, context)
 ENFORCER = "call_policy"
 _PEER_ID_KEY = "peer_spiffe_id"
@@ -76,7 +83,7 @@ class CallPolicyInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-ar
         known = self._guarded.get(method)
         if known is not None and known[0] is handler:
             return known[1]
-        guarded = with_guard(handler, self._guard(method))
+        guarded = with_guard(handler, self._guard(method), self._watch(method))
         self._guarded[method] = (handler, guarded)
         return guarded
 
@@ -113,6 +120,29 @@ class CallPolicyInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-ar
             who = f"{who} with a {role} token" if who else f"a {role} token"
         await refuse(context, grpc.StatusCode.PERMISSION_DENIED, "CALLER_NOT_ALLOWED",
                      f"{method} may be called by {policy.describe()}, not by {who}", method)
+
+    def _watch(self, method: str) -> Watch:
+        async def checked(requests: Any, claims: Claims, context: Context
+                          ) -> AsyncIterator[Any]:
+            async for request in requests:
+                await self._still_valid(method, claims, context)
+                yield request
+
+        return checked
+
+    async def _still_valid(self, method: str, claims: Claims, context: Context) -> None:
+        """Ends the call when ``claims``' token has expired or been revoked since."""
+        try:
+            if claims.expires_at <= time.time():
+                raise InvalidToken("the token has expired")
+            if self._tokens is not None:
+                await self._tokens.check(claims)
+        except InvalidToken as err:
+            await refuse(context, grpc.StatusCode.UNAUTHENTICATED, "INVALID_TOKEN", str(err),
+                         method)
+        except RevocationUnavailable as err:
+            await refuse(context, grpc.StatusCode.UNAVAILABLE, "REVOCATION_UNAVAILABLE",
+                         str(err), method)
 
     async def _claims(self, method: str, authorization: str, context: Context) -> Claims:
         if self._tokens is None:
@@ -162,8 +192,9 @@ async def refuse(context: Context, code: grpc.StatusCode, reason: str, message: 
     raise AssertionError("unreachable")  # context.abort raises
 
 
-def with_guard(handler: Handler, guard: Guard) -> Handler:
-    """``handler`` with ``guard`` run first on every call (its caller then set)."""
+def with_guard(handler: Handler, guard: Guard, watch: Watch | None = None) -> Handler:
+    """``handler`` with ``guard`` run first on every call (its caller then set), and a
+    request stream opened with a token passed through ``watch``."""
     codec = {"request_deserializer": handler.request_deserializer,
              "response_serializer": handler.response_serializer}
     if handler.unary_unary is not None:
@@ -173,39 +204,46 @@ def with_guard(handler: Handler, guard: Guard) -> Handler:
         return grpc.unary_stream_rpc_method_handler(_streamed(handler.unary_stream, guard),
                                                     **codec)
     if handler.stream_unary is not None:
-        return grpc.stream_unary_rpc_method_handler(_single(handler.stream_unary, guard),
-                                                    **codec)
+        return grpc.stream_unary_rpc_method_handler(
+            _single(handler.stream_unary, guard, watch), **codec)
     if handler.stream_stream is None:
         raise TypeError("a method handler without a behavior")
-    return grpc.stream_stream_rpc_method_handler(_streamed(handler.stream_stream, guard),
-                                                 **codec)
+    return grpc.stream_stream_rpc_method_handler(
+        _streamed(handler.stream_stream, guard, watch), **codec)
 
 
-def _single(behavior: Behavior, guard: Guard) -> Behavior:
+async def _admitted(guard: Guard, watch: Watch | None, request: Any, context: Context) -> Any:
+    """Runs ``guard`` and sets the caller; the request (stream) the servicer gets."""
+    caller = await guard(context)
+    set_caller(caller)
+    if watch is None or caller.claims is None:
+        return request
+    return watch(request, caller.claims, context)
+
+
+def _single(behavior: Behavior, guard: Guard, watch: Watch | None = None) -> Behavior:
     """A single-response behavior (a coroutine function, as grpc.aio requires)."""
     is_coroutine = inspect.iscoroutinefunction(behavior)
 
     async def call(request: Any, context: Context) -> Any:
-        set_caller(await guard(context))
+        request = await _admitted(guard, watch, request, context)
         result = behavior(request, context)
         return await result if is_coroutine else result
 
     return call
 
 
-def _streamed(behavior: Behavior, guard: Guard) -> Behavior:
+def _streamed(behavior: Behavior, guard: Guard, watch: Watch | None = None) -> Behavior:
     """A response-streaming behavior, of the same kind as ``behavior``: grpc.aio tells an
     async generator (it iterates) from a coroutine (it writes with ``context.write``)."""
     if inspect.iscoroutinefunction(behavior):
         async def write(request: Any, context: Context) -> None:
-            set_caller(await guard(context))
-            await behavior(request, context)
+            await behavior(await _admitted(guard, watch, request, context), context)
 
         return write
 
     async def generate(request: Any, context: Context) -> AsyncIterator[Any]:
-        set_caller(await guard(context))
-        responses = behavior(request, context)
+        responses = behavior(await _admitted(guard, watch, request, context), context)
         if not hasattr(responses, "__aiter__"):  # a plain generator
             for response in responses:
                 yield response
