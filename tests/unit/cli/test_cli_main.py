@@ -11,7 +11,7 @@ from trademesh_cli import service
 from trademesh_cli.main import build_parser, main
 
 COMMANDS = ("up", "engine", "persistence", "feed", "gateway", "token", "mm", "bench",
-            "healthcheck", "migrate")
+            "healthcheck", "migrate", "user")
 
 
 def test_help_lists_every_command_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -98,3 +98,11 @@ def test_migrate_without_a_server_is_one_clear_line(
     monkeypatch.setenv("TRADEMESH_POSTGRES_URL", "not a url")
     assert main(["migrate"]) == 2
     assert "TRADEMESH_POSTGRES_URL" in capsys.readouterr().err
+
+
+def test_user_needs_an_action_and_an_email(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["user"], ["user", "create"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+    assert "--email" in capsys.readouterr().err
