@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -40,15 +40,21 @@ def market_state(market: market_pb2.Market) -> MarketState:
 
 
 class MarketMaker:
-    def __init__(self, stub: engine_pb2_grpc.EngineAsyncStub, metadata: Metadata,
-                 prices: IndexPrices, *, requote_bps: Decimal = Decimal(3),
-                 leverage: int = 5) -> None:
+    def __init__(self, stub: engine_pb2_grpc.EngineAsyncStub,
+                 metadata: Metadata | Callable[[], Metadata], prices: IndexPrices, *,
+                 requote_bps: Decimal = Decimal(3), leverage: int = 5) -> None:
+        """``metadata`` is each call's (a callable: asked on every call, so the token in it
+        can be renewed before it expires)."""
         self._stub = stub
-        self._meta = metadata
+        self._metadata = metadata if callable(metadata) else (lambda: metadata)
         self._prices = prices
         self._requote_bps = requote_bps
         self._leverage = leverage
         self.markets: dict[str, MarketState] = {}
+
+    @property
+    def _meta(self) -> Metadata:
+        return self._metadata()
 
     async def start(self) -> None:
         reply = await self._stub.ListMarkets(engine_pb2.ListMarketsRequest(), timeout=10)
