@@ -117,7 +117,8 @@ class EventLink:
         self._progress = False
         settings = self._settings
         async with mesh_channel(settings.mesh_address("persistence"),
-                                settings.tls_files("engine")) as channel:
+                                settings.tls_files("engine"),
+                                server_name="persistence") as channel:
             stub = persistence_pb2_grpc.PersistenceStub(channel)
             call: Call = stub.SyncEvents()  # type: ignore[call-arg]  # written with .write()
             await call.write(persistence_pb2.SyncEventsRequest(engine_id=self.engine_id))

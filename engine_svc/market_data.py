@@ -123,7 +123,7 @@ class MarketDataPublisher:
         delay = 0.05
         while True:
             try:
-                async with mesh_channel(self._target, self._tls) as channel:
+                async with mesh_channel(self._target, self._tls, server_name="feed") as channel:
                     await self._stream(feed_pb2_grpc.FeedStub(channel))
             except (grpc.RpcError, grpc.aio.UsageError, asyncio.InvalidStateError,
                     ConnectionError) as err:

@@ -24,7 +24,7 @@ from gateway.order_streams import OrderStreams, OutcomePending, Result
 from gateway.routes import Route
 from gateway.upstream_errors import from_status
 from mesh_runtime.pki import TlsFiles
-from mesh_runtime.tls import mesh_channel
+from mesh_runtime.tls import certificate_name, mesh_channel
 
 PLACE_ORDER = "/trademesh.v1.Engine/PlaceOrder"
 
@@ -42,7 +42,8 @@ class Upstreams:
     def channel(self, upstream: str) -> grpc.aio.Channel:
         channel = self._channels.get(upstream)
         if channel is None:
-            channel = mesh_channel(self.addresses[upstream], self._tls)
+            channel = mesh_channel(self.addresses[upstream], self._tls,
+                                   server_name=certificate_name(upstream))
             self._channels[upstream] = channel
         return channel
 

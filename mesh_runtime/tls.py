@@ -16,10 +16,12 @@ A failed handshake (a plaintext client, an unknown CA, no client certificate on 
 port) fails that connection only; grpc core logs one line for it on stderr
 (``ssl_transport_security.cc … Handshake failed …``) and the server keeps serving.
 
-Clients keep their channels open (one handshake per connection, not per call). The server
-name check uses the host dialed: the certificates carry ``localhost``, the loopback
+Clients keep their channels open (one handshake per connection, not per call). A user's
+server name check uses the host dialed: the certificates carry ``localhost``, the loopback
 addresses and the service's own name (docker-compose's host name); a wildcard host
-(``0.0.0.0``, ``::``) is dialed on loopback.
+(``0.0.0.0``, ``::``) is dialed on loopback. A service dialing a peer checks the peer's
+service name instead (``server_name``, :func:`certificate_name`), so the engine's events go
+to a certificate issued to persistence, not to any holder of a mesh certificate.
 """
 
 from __future__ import annotations
@@ -56,6 +58,12 @@ def dial_target(target: str) -> str:
         return target
     loopback = _WILDCARDS.get(host)
     return f"{loopback}:{port}" if loopback else target
+
+
+def certificate_name(service: str) -> str:
+    """The service name in the certificate of the process serving ``service`` (engine,
+    persistence, feed, or auth, which the gateway process serves)."""
+    return "gateway" if service == "auth" else service
 
 
 def mesh_channel(target: str, files: TlsFiles, *, server_name: str = "",

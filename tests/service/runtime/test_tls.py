@@ -17,7 +17,7 @@ from trademesh.v1 import engine_pb2_grpc
 from engine_svc.app import register
 from mesh_runtime.pki import TlsFiles, service_files
 from mesh_runtime.serving import GrpcService
-from mesh_runtime.tls import mesh_channel, tls_channel
+from mesh_runtime.tls import certificate_name, mesh_channel, tls_channel
 from tests.tls import ca_pem, files, other_pki_dir, pki_dir, service_channel, user_channel
 from trademesh_cli.main import main
 
@@ -136,3 +136,14 @@ async def test_buf_curl_lists_every_method_through_reflection(service: GrpcServi
     assert {"trademesh.v1.Engine/PlaceOrder", "grpc.health.v1.Health/Check",
             "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
             "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"} <= methods
+
+
+async def test_a_service_checks_which_service_answers(service: GrpcService) -> None:
+    """Dialing persistence, the engine accepts only a certificate issued to persistence, not
+    any mesh certificate (here the server is the engine)."""
+    gateway = files("gateway")
+    wrong = mesh_channel(_mesh(service), gateway, server_name=certificate_name("persistence"))
+    assert await _refused(wrong) == grpc.StatusCode.UNAVAILABLE
+    right = mesh_channel(_mesh(service), gateway, server_name=certificate_name("engine"))
+    assert await _check(right) == SERVING
+    assert certificate_name("auth") == "gateway"
