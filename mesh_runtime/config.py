@@ -76,6 +76,8 @@ class Settings:
     max_body_bytes: int = 65_536
     # Browser origins allowed to call the REST API (comma-separated, or *); empty: no CORS.
     cors_origins: str = ""
+    # The web terminal's built files, served at / (default: web/dist beside these packages).
+    web_dir: Path = Path(__file__).resolve().parent.parent / "web" / "dist"
     # Feed: the index oracle ("simulated" random walk, "backpack" public ticker, or "off" on
     # all but one replica), its seed and pace; per-connection limits.
     feed_oracle: str = "simulated"

@@ -1,0 +1,117 @@
+// The order book from `depth@M`: a snapshot, then diffs checked by sequence (a gap
+// resubscribes, which brings a new snapshot), drawn at most once per animation frame with
+// depth bars sized by cumulative quantity. Clicking a level puts its price in the form.
+
+import { h, perFrame } from "../dom.js";
+import { add, dec, format, mul, placesOf, sub, toNumber } from "../decimal.js";
+import { type BookLevel, type DepthMessage, LocalBook } from "../orderbook.js";
+import type { Ctx } from "../state.js";
+
+const ROWS = 12;
+
+export interface BookView {
+  onDepth(market: string, data: DepthMessage): void;
+  reset(): void;
+  /** The connection dropped: keep the levels on screen, marked as resyncing. */
+  stale(): void;
+  /** Test hook: the next diff is dropped, as a lost message would be. */
+  loseNextDiff(): void;
+  book(): LocalBook;
+}
+
+export function mountBook(ctx: Ctx): BookView {
+  const panel = document.getElementById("book")!;
+  const state = h("span", { class: "book-state", "data-testid": "book-state" }, "waiting");
+  const rowsOf = (cls: string) =>
+    Array.from({ length: ROWS }, () => {
+      const row = h("div", { class: `book-row ${cls}`, role: "row", tabindex: "-1" },
+        h("span", { class: "px" }), h("span", {}), h("span", {}), h("div", { class: "bar" }));
+      row.addEventListener("click", () => {
+        const price = row.dataset["price"];
+        if (price) ctx.bus.emit("pickPrice", price);
+      });
+      return row;
+    });
+  const asks = rowsOf("ask");
+  const bids = rowsOf("bid");
+  const mid = h("span", { class: "mid num", title: "Mid price" }, "—");
+  const spread = h("span", { class: "muted num" }, "");
+  const head = h("div", { class: "book-head", role: "row" },
+    h("span", {}, "Price"), h("span", {}, "Size"), h("span", {}, "Total"));
+  panel.append(h("h2", {}, "Order book", state),
+    h("div", { role: "table", "aria-label": "Order book levels" }, head,
+      h("div", { "data-testid": "asks" }, ...asks),
+      h("div", { class: "spread" }, mid, spread),
+      h("div", { "data-testid": "bids" }, ...bids)));
+
+  let local = new LocalBook();
+  let loseNext = false;
+  const draw = perFrame(() => {
+    ctx.metrics.bookRenders += 1;
+    const { bids: b, asks: a } = local.levels(ROWS);
+    const places = placesOf(ctx.market.tickSize);
+    const deepest = Math.max(toNumber(b.at(-1)?.total ?? dec("0")), toNumber(a.at(-1)?.total ?? dec("0")), 1e-12);
+    paintSide(asks, [...a].reverse(), ROWS - a.length, deepest);
+    paintSide(bids, b, 0, deepest);
+    const best = [b[0]?.price, a[0]?.price];
+    mid.textContent = best[0] && best[1]
+      ? format(mul(add(dec(best[0]), dec(best[1])), dec("0.5")), places + 1)
+      : best[0] ?? best[1] ?? "—";
+    spread.textContent = best[0] && best[1]
+      ? `spread ${format(sub(dec(best[1]), dec(best[0])), places)}` : "";
+    state.textContent = local.live ? `live · seq ${local.sequence}` : "resyncing";
+    if (local.live && ctx.metrics.bookLiveMs === null && (b.length || a.length)) {
+      ctx.metrics.bookLiveMs = performance.now();
+      performance.mark("trademesh:book-live");
+    }
+  });
+
+  return {
+    onDepth(market, data) {
+      if (market !== ctx.market.symbol) return;
+      if (data.type !== "snapshot" && loseNext) {
+        loseNext = false;
+        return;
+      }
+      const outcome = local.apply(data);
+      if (outcome === "snapshot") ctx.metrics.depthSnapshots += 1;
+      if (outcome === "applied") ctx.metrics.depthDiffs += 1;
+      if (outcome === "gap") {
+        ctx.metrics.depthGaps += 1;
+        ctx.feed.resubscribe(`depth@${market}`);
+      }
+      draw();
+    },
+    reset() {
+      local = new LocalBook();
+      draw();
+    },
+    stale() {
+      local.invalidate();
+      draw();
+    },
+    loseNextDiff() {
+      loseNext = true;
+    },
+    book: () => local,
+  };
+}
+
+function paintSide(rows: HTMLElement[], levels: BookLevel[], offset: number, deepest: number): void {
+  rows.forEach((row, i) => {
+    const level = levels[i - offset];
+    const [px, size, total] = row.children as unknown as HTMLElement[];
+    const bar = row.children[3] as HTMLElement;
+    if (!level) {
+      px.textContent = size.textContent = total.textContent = "";
+      bar.style.width = "0";
+      delete row.dataset["price"];
+      return;
+    }
+    px.textContent = level.price;
+    size.textContent = level.quantity;
+    total.textContent = format(level.total, level.total.scale);
+    bar.style.width = `${Math.min(100, (toNumber(level.total) / deepest) * 100).toFixed(1)}%`;
+    row.dataset["price"] = level.price;
+  });
+}
