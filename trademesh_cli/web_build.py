@@ -108,3 +108,7 @@ def _packages_match(source: Path) -> bool:
     return installed.is_file() and lock.is_file() and \
         installed.stat().st_mtime >= lock.stat().st_mtime
 
+
+
+if __name__ == "__main__":  # scripts/test.sh: build when stale, as `trademesh up` would
+    raise SystemExit(0 if prepare(Settings.from_env()) else 1)

@@ -17,6 +17,7 @@ const TABS: [Tab, string][] = [
   ["history-positions", "Closed positions"], ["history-funding", "Funding"],
 ];
 const RELOAD_DEBOUNCE_MS = 120;
+const HISTORY_SETTLE_MS = 1_000;
 
 export function livePnl(ctx: Ctx, p: Position): string {
   const mark = ctx.marks.get(p.market) || p.markPrice;
@@ -152,10 +153,12 @@ export function mountAccount(ctx: Ctx): { reload(): void } {
     }
   }
 
-  let timer: number | undefined;
+  // Once soon, and once more a little later for the history, which persistence commits
+  // just after the engine's event.
+  let timers: number[] = [];
   function scheduleReload(): void {
-    window.clearTimeout(timer);
-    timer = window.setTimeout(() => void load(), RELOAD_DEBOUNCE_MS);
+    timers.forEach((t) => window.clearTimeout(t));
+    timers = [RELOAD_DEBOUNCE_MS, HISTORY_SETTLE_MS].map((ms) => window.setTimeout(() => void load(), ms));
   }
 
   ctx.bus.on("user", scheduleReload);

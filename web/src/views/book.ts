@@ -56,11 +56,11 @@ export function mountBook(ctx: Ctx): BookView {
     const best = [b[0]?.price, a[0]?.price];
     mid.textContent = best[0] && best[1]
       ? format(mul(add(dec(best[0]), dec(best[1])), dec("0.5")), places + 1)
-      : best[0] ?? best[1] ?? "—";
+      : "—";
     spread.textContent = best[0] && best[1]
       ? `spread ${format(sub(dec(best[1]), dec(best[0])), places)}` : "";
     state.textContent = local.live ? `live · seq ${local.sequence}` : "resyncing";
-    if (local.live && ctx.metrics.bookLiveMs === null && (b.length || a.length)) {
+    if (local.live && ctx.metrics.bookLiveMs === null) {
       ctx.metrics.bookLiveMs = performance.now();
       performance.mark("trademesh:book-live");
     }

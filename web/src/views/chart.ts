@@ -49,14 +49,16 @@ export function mountChart(ctx: Ctx, changeInterval: (from: Interval, to: Interv
       autoSize: true,
       layout: { background: { color: "#121821" }, textColor: "#8593a6" },
       grid: { vertLines: { color: "#1b2431" }, horzLines: { color: "#1b2431" } },
-      timeScale: { timeVisible: true, secondsVisible: false, borderColor: "#243041" },
+      timeScale: { timeVisible: true, secondsVisible: false, borderColor: "#243041", barSpacing: 8 },
       rightPriceScale: { borderColor: "#243041" },
     });
     const candles = chart.addSeries(lib.CandlestickSeries, {
       upColor: "#2ebd85", downColor: "#f6465d", borderVisible: false,
       wickUpColor: "#2ebd85", wickDownColor: "#f6465d",
     });
-    const volume = chart.addSeries(lib.HistogramSeries, { priceFormat: { type: "volume" }, priceScaleId: "" });
+    const volume = chart.addSeries(lib.HistogramSeries, {
+      priceFormat: { type: "volume" }, priceScaleId: "", lastValueVisible: false, priceLineVisible: false,
+    });
     volume.priceScale().applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
     series = { chart, candles, volume };
   });
@@ -89,7 +91,8 @@ export function mountChart(ctx: Ctx, changeInterval: (from: Interval, to: Interv
       series.candles.setData(sorted.map(bar));
       series.volume.setData(sorted.map(vol));
       lastTime = sorted.length ? seconds(sorted[sorted.length - 1].openTime) : 0;
-      series.chart.timeScale().fitContent();
+      if (sorted.length > 30) series.chart.timeScale().fitContent();
+      else series.chart.timeScale().scrollToRealTime();
     },
   };
   return view;

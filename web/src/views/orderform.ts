@@ -30,7 +30,7 @@ export function mountOrderForm(ctx: Ctx, host: HTMLElement): void {
     control.setAttribute("aria-describedby", error.id);
     inputs.set(name, control);
     errors.set(name, error);
-    return h("label", { class: "field", for: control.id, id: `f-${name}-field` }, label, control, error);
+    return h("div", { class: "field", id: `f-${name}-field` }, h("label", { for: control.id }, label), control, error);
   };
   const text = (placeholder = "") => h("input", { type: "text", inputmode: "decimal", autocomplete: "off", placeholder });
   const segment = <T extends string>(values: [T, string, string][], pick: (v: T) => void, label: string) => {
