@@ -23,19 +23,38 @@ const marketChannels = (symbol: string, interval: Interval) =>
 async function main(): Promise<void> {
   const metrics: Metrics = {
     loadStart: performance.now(), wsOpenMs: null, bookLiveMs: null, depthSnapshots: 0,
-    depthDiffs: 0, depthGaps: 0, bookRenders: 0, feedConnects: 0,
+    depthDiffs: 0, depthGaps: 0, bookRenders: 0, bookWorkMs: 0, feedConnects: 0,
   };
   const api = new Api();
-  const [config, markets] = await Promise.all([
-    fetch("/config.json").then((r) => r.json() as Promise<{ wsUrl: string }>),
-    api.get<Market[]>("/markets"),
-  ]);
+  const marketsLoading = api.get<Market[]>("/markets");
+  const config = await fetch("/config.json").then((r) => r.json() as Promise<{ wsUrl: string }>);
   const wanted = decodeURIComponent(location.hash.slice(1));
+
+  // The WebSocket opens while the markets load; its messages wait in `early` until the
+  // views exist (then `late` points at them).
+  const early: [string, Record<string, unknown>][] = [];
+  const late: {
+    data: (stream: string, data: Record<string, unknown>) => void;
+    state: (state: FeedState, detail: string) => void;
+    reopened: () => void;
+  } = { data: (stream, data) => void early.push([stream, data]), state: () => {}, reopened: () => {} };
+  const feed = new Feed(config.wsUrl, (s, d) => late.data(s, d), (s, d) => late.state(s, d), () => {
+    metrics.feedConnects += 1;
+    if (metrics.wsOpenMs === null) {
+      metrics.wsOpenMs = performance.now();
+      performance.mark("trademesh:ws-open");
+    } else late.reopened();
+  });
+  if (wanted) feed.subscribe(marketChannels(wanted, "1m"));
+  feed.start();
+  const markets = await marketsLoading;
   const bus = new Bus();
   const ctx = {
     api, bus, markets, metrics, email: "", marks: new Map<string, string>(),
     market: markets.find((m) => m.symbol === wanted) ?? markets.find((m) => m.kind === "PERP") ?? markets[0],
-  } as Omit<Ctx, "feed"> as Ctx;
+    feed,
+  } as Ctx;
+  if (wanted && wanted !== ctx.market.symbol) feed.unsubscribe(marketChannels(wanted, "1m"));
 
   const book = mountBook(ctx);
   const trades = mountTrades(ctx);
@@ -62,23 +81,19 @@ async function main(): Promise<void> {
     conn.title = detail;
     if (state === "down") book.stale();
   };
-  const onOpen = () => {
-    metrics.feedConnects += 1;
-    if (metrics.wsOpenMs === null) {
-      metrics.wsOpenMs = performance.now();
-      performance.mark("trademesh:ws-open");
-    } else {
-      void trades.load(ctx.market.symbol); // what was missed while down
-      bus.emit("user", {});
-    }
+  late.state = onState;
+  late.reopened = () => {
+    void trades.load(ctx.market.symbol); // what was missed while down
+    bus.emit("user", {});
   };
-  ctx.feed = new Feed(config.wsUrl, onData, onState, onOpen);
-  ctx.feed.subscribe([
+  late.data = onData;
+  early.splice(0).forEach(([stream, data]) => onData(stream, data));
+  onState(feed.state, "");
+  feed.subscribe([
     ...marketChannels(ctx.market.symbol, chart.interval()),
     ...markets.map((m) => `ticker@${m.symbol}`),
     ...markets.filter((m) => m.kind === "PERP").map((m) => `mark@${m.symbol}`),
   ]);
-  ctx.feed.start();
 
   const select = (market: Market) => {
     if (market.symbol === ctx.market.symbol) return;

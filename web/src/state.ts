@@ -37,6 +37,7 @@ export interface Metrics {
   depthDiffs: number;
   depthGaps: number;
   bookRenders: number;
+  bookWorkMs: number; // main-thread time applying depth messages and drawing the book
   feedConnects: number;
 }
 

@@ -47,6 +47,7 @@ export function mountBook(ctx: Ctx): BookView {
   let local = new LocalBook();
   let loseNext = false;
   const draw = perFrame(() => {
+    const started = performance.now();
     ctx.metrics.bookRenders += 1;
     const { bids: b, asks: a } = local.levels(ROWS);
     const places = placesOf(ctx.market.tickSize);
@@ -64,6 +65,7 @@ export function mountBook(ctx: Ctx): BookView {
       ctx.metrics.bookLiveMs = performance.now();
       performance.mark("trademesh:book-live");
     }
+    ctx.metrics.bookWorkMs += performance.now() - started;
   });
 
   return {
@@ -73,6 +75,7 @@ export function mountBook(ctx: Ctx): BookView {
         loseNext = false;
         return;
       }
+      const started = performance.now();
       const outcome = local.apply(data);
       if (outcome === "snapshot") ctx.metrics.depthSnapshots += 1;
       if (outcome === "applied") ctx.metrics.depthDiffs += 1;
@@ -80,6 +83,7 @@ export function mountBook(ctx: Ctx): BookView {
         ctx.metrics.depthGaps += 1;
         ctx.feed.resubscribe(`depth@${market}`);
       }
+      ctx.metrics.bookWorkMs += performance.now() - started;
       draw();
     },
     reset() {
@@ -100,18 +104,18 @@ export function mountBook(ctx: Ctx): BookView {
 function paintSide(rows: HTMLElement[], levels: BookLevel[], offset: number, deepest: number): void {
   rows.forEach((row, i) => {
     const level = levels[i - offset];
-    const [px, size, total] = row.children as unknown as HTMLElement[];
-    const bar = row.children[3] as HTMLElement;
-    if (!level) {
-      px.textContent = size.textContent = total.textContent = "";
-      bar.style.width = "0";
-      delete row.dataset["price"];
-      return;
-    }
-    px.textContent = level.price;
-    size.textContent = level.quantity;
-    total.textContent = format(level.total, level.total.scale);
-    bar.style.width = `${Math.min(100, (toNumber(level.total) / deepest) * 100).toFixed(1)}%`;
-    row.dataset["price"] = level.price;
+    const [px, size, total, bar] = row.children as unknown as HTMLElement[];
+    const width = level ? `${Math.min(100, (toNumber(level.total) / deepest) * 100).toFixed(1)}%` : "0%";
+    setText(px, level?.price ?? "");
+    setText(size, level?.quantity ?? "");
+    setText(total, level ? format(level.total, level.total.scale) : "");
+    if (bar.style.width !== width) bar.style.width = width;
+    if (level) row.dataset["price"] = level.price;
+    else delete row.dataset["price"];
   });
+}
+
+/** Writes ``text`` only when it differs: an unchanged row costs no DOM mutation. */
+function setText(el: HTMLElement, text: string): void {
+  if (el.textContent !== text) el.textContent = text;
 }

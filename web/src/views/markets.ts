@@ -1,7 +1,7 @@
 // The market list with live tickers (`ticker@M`), and the selected market's ticker bar.
 
 import type { Market } from "../api.js";
-import { dash, h } from "../dom.js";
+import { dash, h, perFrame } from "../dom.js";
 import { dec, toNumber } from "../decimal.js";
 import type { Ctx } from "../state.js";
 
@@ -54,12 +54,19 @@ export function mountMarkets(ctx: Ctx, select: (m: Market) => void): void {
   };
   const paintBar = () => paintTickerBar(ctx.market, tickers.get(ctx.market.symbol) ?? {});
 
+  // tickers come with every change of a best price: painted at most once a frame
+  const changed = new Set<string>();
+  const paint = perFrame(() => {
+    for (const symbol of changed) paintRow(symbol);
+    if (changed.has(ctx.market.symbol)) paintBar();
+    changed.clear();
+  });
   ctx.bus.on("ticker", (data) => {
     const t = data as Ticker;
     if (!t.market) return;
     tickers.set(t.market, { ...tickers.get(t.market), ...t });
-    paintRow(t.market);
-    if (t.market === ctx.market.symbol) paintBar();
+    changed.add(t.market);
+    paint();
   });
   ctx.bus.on("market", (market) => {
     for (const [symbol, row] of rows) row.setAttribute("aria-current", String(symbol === market.symbol));
@@ -67,21 +74,32 @@ export function mountMarkets(ctx: Ctx, select: (m: Market) => void): void {
   });
 }
 
+/** The ticker bar: built once per market, then only its numbers change. */
 function paintTickerBar(market: Market, t: Ticker): void {
   const bar = document.getElementById("ticker-bar")!;
-  const stat = (label: string, value: string | undefined, cls = "") =>
-    h("span", {}, h("span", { class: "lbl" }, label), h("span", { class: `num ${cls}` }, dash(value)));
-  const down = t.change24h?.startsWith("-");
-  const items = [
-    h("span", { class: "sym" }, market.symbol),
-    h("span", { class: `last num ${down ? "down" : "up"}`, "data-testid": "last" }, dash(t.last)),
-    stat("24h change", [t.change24h, changePercent(t) && `(${changePercent(t)})`].filter(Boolean).join(" "), down ? "down" : "up"),
-    stat("24h high", t.high24h),
-    stat("24h low", t.low24h),
-    stat(`24h volume (${market.baseAsset})`, t.volume24h),
-  ];
-  if (market.kind === "PERP") {
-    items.push(stat("Mark", t.markPrice), stat("Index", t.indexPrice), stat("Funding", t.fundingRate));
+  if (bar.dataset["market"] !== market.symbol) {
+    const stat = (label: string, key: string) =>
+      h("span", {}, h("span", { class: "lbl" }, label), h("span", { class: "num", "data-k": key }, "—"));
+    const items = [
+      h("span", { class: "sym" }, market.symbol),
+      h("span", { class: "last num", "data-k": "last", "data-testid": "last" }, "—"),
+      stat("24h change", "change"), stat("24h high", "high24h"), stat("24h low", "low24h"),
+      stat(`24h volume (${market.baseAsset})`, "volume24h"),
+    ];
+    if (market.kind === "PERP") items.push(stat("Mark", "markPrice"), stat("Index", "indexPrice"), stat("Funding", "fundingRate"));
+    bar.replaceChildren(...items);
+    bar.dataset["market"] = market.symbol;
   }
-  bar.replaceChildren(...items);
+  const direction = t.change24h?.startsWith("-") ? "down" : "up";
+  const values: Record<string, string> = {
+    last: dash(t.last),
+    change: dash([t.change24h, changePercent(t) && `(${changePercent(t)})`].filter(Boolean).join(" ")),
+    high24h: dash(t.high24h), low24h: dash(t.low24h), volume24h: dash(t.volume24h),
+    markPrice: dash(t.markPrice), indexPrice: dash(t.indexPrice), fundingRate: dash(t.fundingRate),
+  };
+  for (const el of bar.querySelectorAll<HTMLElement>("[data-k]")) {
+    const key = el.dataset["k"]!;
+    if (el.textContent !== values[key]) el.textContent = values[key];
+    if (key === "last" || key === "change") el.className = `${key === "last" ? "last " : ""}num ${direction}`;
+  }
 }
