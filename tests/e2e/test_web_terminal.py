@@ -143,7 +143,25 @@ async def test_two_traders_trade_through_the_terminal(browser: Any, mesh: Mesh) 
     await maker.get_by_role("tab", name="Fills", exact=True).click()
     await maker.get_by_test_id("account-body").locator("td", has_text="MAKER").first.wait_for()
     await shot(maker, "06-fills")
+    await amend_and_cancel_all(maker)
+    await maker.get_by_role("button", name="Log out").click()
+    await maker.get_by_role("button", name="Sign in", exact=True).wait_for()
     assert errors == []
+
+
+async def amend_and_cancel_all(page: Any) -> None:
+    """A resting bid moved by PATCH from its row, then every open order canceled."""
+    await place_limit(page, "Buy", "130", "1")
+    await book_has(page, "bids", "130")
+    await page.get_by_role("tab", name="Open orders", exact=True).click()
+    await page.get_by_role("button", name="Amend order").first.click()
+    await page.get_by_label("New price for order").fill("131")
+    await page.get_by_role("button", name="Save").click()
+    await book_has(page, "bids", "131")
+    await page.locator("[data-testid=bids] .book-row[data-price='130']").wait_for(state="detached")
+    await page.get_by_role("button", name="Cancel all").click()
+    await page.locator("[data-testid=bids] .book-row[data-price='131']").wait_for(state="detached")
+    await page.get_by_test_id("account-body").get_by_text("No open orders.").wait_for()
 
 
 async def test_the_book_resyncs_after_a_cut_and_after_a_lost_diff(

@@ -39,10 +39,11 @@ export function mountBook(ctx: Ctx): BookView {
   const head = h("div", { class: "book-head", role: "row" },
     h("span", {}, "Price"), h("span", {}, "Size"), h("span", {}, "Total"));
   panel.append(h("h2", {}, "Order book", state),
-    h("div", { role: "table", "aria-label": "Order book levels" }, head,
-      h("div", { "data-testid": "asks" }, ...asks),
+    h("div", { class: "book-table", role: "table", "aria-label": "Order book levels", tabindex: "0" }, head,
+      h("div", { class: "book-side asks", "data-testid": "asks" }, ...asks),
       h("div", { class: "spread" }, mid, spread),
-      h("div", { "data-testid": "bids" }, ...bids)));
+      h("div", { class: "book-side bids", "data-testid": "bids" }, ...bids)));
+  panel.addEventListener("keydown", (event) => moveFocus(event, ctx.bus.emit.bind(ctx.bus)));
 
   let local = new LocalBook();
   let loseNext = false;
@@ -118,4 +119,17 @@ function paintSide(rows: HTMLElement[], levels: BookLevel[], offset: number, dee
 /** Writes ``text`` only when it differs: an unchanged row costs no DOM mutation. */
 function setText(el: HTMLElement, text: string): void {
   if (el.textContent !== text) el.textContent = text;
+}
+
+/** Arrow keys move between the levels of the focused book; Enter takes the level's price. */
+function moveFocus(event: KeyboardEvent, emit: (name: "pickPrice", price: string) => void): void {
+  const rows = [...document.querySelectorAll<HTMLElement>("#book .book-row[data-price]")];
+  const at = rows.indexOf(document.activeElement as HTMLElement);
+  if (event.key === "Enter" && at >= 0) {
+    emit("pickPrice", rows[at].dataset["price"]!);
+  } else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+    const next = at < 0 ? Math.floor(rows.length / 2) : at + (event.key === "ArrowDown" ? 1 : -1);
+    rows[Math.max(0, Math.min(rows.length - 1, next))]?.focus();
+  } else return;
+  event.preventDefault();
 }

@@ -78,15 +78,15 @@ export function mountMarkets(ctx: Ctx, select: (m: Market) => void): void {
 function paintTickerBar(market: Market, t: Ticker): void {
   const bar = document.getElementById("ticker-bar")!;
   if (bar.dataset["market"] !== market.symbol) {
-    const stat = (label: string, key: string) =>
-      h("span", {}, h("span", { class: "lbl" }, label), h("span", { class: "num", "data-k": key }, "—"));
+    const stat = (label: string, key: string, optional = true) =>
+      h("span", { class: optional ? "opt" : "" }, h("span", { class: "lbl" }, label), h("span", { class: "num", "data-k": key }, "—"));
     const items = [
       h("span", { class: "sym" }, market.symbol),
       h("span", { class: "last num", "data-k": "last", "data-testid": "last" }, "—"),
-      stat("24h change", "change"), stat("24h high", "high24h"), stat("24h low", "low24h"),
+      stat("24h change", "change", false), stat("24h high", "high24h"), stat("24h low", "low24h"),
       stat(`24h volume (${market.baseAsset})`, "volume24h"),
     ];
-    if (market.kind === "PERP") items.push(stat("Mark", "markPrice"), stat("Index", "indexPrice"), stat("Funding", "fundingRate"));
+    if (market.kind === "PERP") items.push(stat("Mark", "markPrice", false), stat("Index", "indexPrice"), stat("Funding", "fundingRate"));
     bar.replaceChildren(...items);
     bar.dataset["market"] = market.symbol;
   }
