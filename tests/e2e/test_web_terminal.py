@@ -6,7 +6,8 @@ book and in open orders; the other signs up and sells into it with a quoted mark
 the first sees the fill notice, the position and the history without reloading. Then the
 first page's WebSocket is cut (the page says so, reconnects, and its book is live again
 with what changed meanwhile), and a lost depth diff is detected by sequence and resynced.
-Screenshots of the main views go to ``test-artifacts/web-terminal/``.
+Last, a 10x long opened from the page is liquidated by an operator's index move and the
+page says so. Screenshots of the main views go to ``test-artifacts/web-terminal/``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 
 from tests.e2e.test_browser import chromium_path
 from tests.e2e.test_mesh_up import Mesh, running_mesh
+from tests.e2e.test_perps import token
 from trademesh_cli.web_build import SOURCE_DIR
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -33,12 +35,17 @@ VIEWPORT = {"width": 1440, "height": 900}
 
 
 @pytest.fixture(scope="module")
-def mesh() -> Iterator[Mesh]:
+def mesh_and_env() -> Iterator[tuple[Mesh, dict[str, str]]]:
     if not (SOURCE_DIR / "dist" / "index.html").is_file() and shutil.which("npm") is None:
         pytest.skip("the web terminal is not built and there is no npm to build it")
     with running_mesh("web", TRADEMESH_MARKET_MAKER="off",
-                      TRADEMESH_BCRYPT_ROUNDS="4") as (running, _):
+                      TRADEMESH_BCRYPT_ROUNDS="4") as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def mesh(mesh_and_env: tuple[Mesh, dict[str, str]]) -> Mesh:
+    return mesh_and_env[0]
 
 
 @pytest.fixture
@@ -55,27 +62,28 @@ async def browser(mesh: Mesh) -> AsyncIterator[Any]:
             await launched.close()
 
 
-async def open_terminal(browser: Any, mesh: Mesh, errors: list[str]) -> Any:
+async def open_terminal(browser: Any, mesh: Mesh, errors: list[str],
+                        market: str = MARKET) -> Any:
     """A page of the terminal in a context of its own; its uncaught errors go to ``errors``."""
     context = await browser.new_context(viewport=VIEWPORT)
     page = await context.new_page()
     page.set_default_timeout(STEP_MS)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    await page.goto(f"http://127.0.0.1:{mesh.ports['gateway_port']}/#{MARKET}")
+    await page.goto(f"http://127.0.0.1:{mesh.ports['gateway_port']}/#{market}")
     await page.wait_for_function("() => window.__trademesh?.metrics.feedConnects >= 1")
     return page
 
 
-async def sign_up_and_deposit(page: Any, tag: str) -> str:
+async def sign_up_and_deposit(page: Any, tag: str, amount: str = "10000") -> str:
     email = f"{tag}-{uuid.uuid4().hex[:8]}@example.com"
     await page.get_by_label("Email").fill(email)
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Create account").click()
     await page.get_by_test_id("email").wait_for()
     await page.get_by_role("button", name="Deposit").click()
-    await page.get_by_label("Amount").fill("10000")
+    await page.get_by_label("Amount").fill(amount)
     await page.get_by_test_id("deposit-submit").click()
-    await page.locator(".notice", has_text="Deposited 10000 USD").wait_for()
+    await page.locator(".notice", has_text=f"Deposited {amount} USD").wait_for()
     return email
 
 
@@ -203,6 +211,46 @@ async def test_the_book_resyncs_after_a_cut_and_after_a_lost_diff(
     assert errors == []
     metrics = await page.evaluate("() => window.__trademesh.metrics")
     print(f"time to a live book after load: {metrics['bookLiveMs']:.0f} ms; {metrics}")
+
+
+async def test_a_liquidation_is_noticed_on_the_page(
+        browser: Any, mesh_and_env: tuple[Mesh, dict[str, str]]) -> None:
+    """A 10x long opened from the page (its liquidation price shown) is liquidated when an
+    operator moves the index: the page says so and the position is gone."""
+    mesh, env = mesh_and_env
+    errors: list[str] = []
+    page = await open_terminal(browser, mesh, errors, market="ETH-PERP")
+    api = f"http://127.0.0.1:{mesh.ports['gateway_port']}/api/v1"
+    admin = token(env, "--admin")
+    async with httpx.AsyncClient(base_url=api, timeout=20) as rest:
+        await set_index(rest, admin, "100", market="ETH-PERP")
+        await trader(rest)
+        await rest.post("/orders", json={"market": "ETH-PERP", "side": "SELL", "type": "LIMIT",
+                                         "quantity": "10", "price": "100", "leverage": 2})
+        await sign_up_and_deposit(page, "long", amount="110")
+        await page.get_by_label("Leverage").fill("10")
+        await place_limit(page, "Buy", "100", "10")
+        await page.locator(".notice.fill", has_text="Filled: BUY 10 ETH-PERP @ 100").wait_for()
+        position = page.locator("tr[data-key='ETH-PERP']")
+        await position.filter(has_text="Long").wait_for()
+        await page.wait_for_function(  # the liquidation price, once the mark is in
+            "() => /\\d/.test(document.querySelector(\"tr[data-key='ETH-PERP'] .liq\")"
+            "?.textContent ?? '')")
+        await shot(page, "08-leveraged-long")
+        await rest.post("/orders", json={"market": "ETH-PERP", "side": "BUY", "type": "LIMIT",
+                                         "quantity": "20", "price": "84.5", "leverage": 2})
+        await set_index(rest, admin, "85", market="ETH-PERP")
+        notice = "Liquidated: your ETH-PERP long of 10"
+        await page.locator(".notice.liquidation", has_text=notice).wait_for()
+        await page.get_by_test_id("account-body").get_by_text("No open positions.").wait_for()
+    await shot(page, "09-liquidated")
+    assert errors == []
+
+
+async def set_index(rest: httpx.AsyncClient, admin: str, price: str, market: str) -> None:
+    answer = await rest.post(f"/admin/oracle/{market}", json={"price": price},
+                             headers={"Authorization": f"Bearer {admin}"})
+    assert answer.status_code == 200, answer.text
 
 
 async def trader(rest: httpx.AsyncClient) -> None:

@@ -109,7 +109,7 @@ export function mountAccount(ctx: Ctx): { reload(): void } {
     { title: "Entry", cell: (p) => p.entryPrice },
     { title: "Mark", cell: (p) => dash(ctx.marks.get(p.market) || p.markPrice), cls: () => "mark" },
     { title: "PnL", cell: (p) => dash(livePnl(ctx, p)), cls: (p) => `pnl ${livePnl(ctx, p).startsWith("-") ? "down" : "up"}` },
-    { title: "Liq. price", cell: (p) => dash(p.liquidationPrice) },
+    { title: "Liq. price", cell: (p) => dash(p.liquidationPrice), cls: () => "liq" },
     { title: "Margin", cell: (p) => dash(p.margin) },
     { title: "Leverage", cell: (p) => (p.leverage ? `${p.leverage}×` : "—") },
     { title: "", cell: (p) => closeButton(p) },

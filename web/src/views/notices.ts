@@ -29,8 +29,9 @@ export function mountNotices(ctx: Ctx): void {
     }
     const liquidation = event["liquidation"] as LiquidationEvent | undefined;
     if (liquidation) {
+      const which = liquidation.side === "BUY" ? "long" : "short";
       notify("liquidation",
-        `Liquidated: ${liquidation.market} ${liquidation.side} ${liquidation.size} @ ${liquidation.price}`);
+        `Liquidated: your ${liquidation.market} ${which} of ${liquidation.size} was closed @ ${liquidation.price}`);
     }
   });
 }
