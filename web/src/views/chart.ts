@@ -41,6 +41,8 @@ export function mountChart(ctx: Ctx, changeInterval: (from: Interval, to: Interv
     return b;
   });
   const host = h("div", { class: "chart", "data-testid": "chart", role: "img", "aria-label": "Candlestick chart" });
+  const empty = h("p", { class: "chart-empty muted", hidden: true }, "No trades yet: candles appear with the first trade.");
+  host.append(empty);
   panel.append(h("h2", {}, "Chart", h("span", { class: "intervals", role: "group", "aria-label": "Interval" }, ...buttons)), host);
 
   let series: Series | null = null;
@@ -77,6 +79,7 @@ export function mountChart(ctx: Ctx, changeInterval: (from: Interval, to: Interv
       const t = seconds(candle.openTime);
       if (t < lastTime) return;
       lastTime = t;
+      empty.hidden = true;
       series.candles.update(bar(candle));
       series.volume.update(vol(candle));
     },
@@ -91,6 +94,7 @@ export function mountChart(ctx: Ctx, changeInterval: (from: Interval, to: Interv
       series.candles.setData(sorted.map(bar));
       series.volume.setData(sorted.map(vol));
       lastTime = sorted.length ? seconds(sorted[sorted.length - 1].openTime) : 0;
+      empty.hidden = sorted.length > 0;
       if (sorted.length > 30) series.chart.timeScale().fitContent();
       else series.chart.timeScale().scrollToRealTime();
     },
