@@ -15,6 +15,8 @@ interface Reply {
 
 const PING_MS = 15_000;
 const MAX_BACKOFF_MS = 5_000;
+const PER_SECOND = 8;
+const BURST = 20;
 
 export class Feed {
   state: FeedState = "connecting";
@@ -26,6 +28,10 @@ export class Feed {
   private readonly channels = new Set<string>();
   private readonly pending = new Map<number, (reply: Reply) => void>();
   private pinger: number | undefined;
+  private readonly outbox: string[] = [];
+  private budget = BURST;
+  private refilled = 0;
+  private flusher: number | undefined;
   private lastHeard = 0;
 
   constructor(
@@ -95,6 +101,7 @@ export class Feed {
       if (this.ws !== ws) return;
       this.ws = null;
       this.pending.clear();
+      this.outbox.length = 0; // everything is asked again on the next open
       if (this.state === "closed") return;
       const why = event.reason || `code ${event.code}`;
       this.setState("down", `connection lost (${why}); reconnecting`);
@@ -138,7 +145,26 @@ export class Feed {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return; // sent again on open
     const id = this.nextId++;
     if (then) this.pending.set(id, then);
-    this.ws.send(JSON.stringify({ method, params, id }));
+    this.outbox.push(JSON.stringify({ method, params, id }));
+    this.flush();
+  }
+
+  /** Sends what the request budget allows (the bridge refuses more than 10 a second, burst
+   * 50; this stays under it), and comes back for the rest. */
+  private flush(): void {
+    const now = performance.now();
+    this.budget = Math.min(BURST, this.budget + ((now - this.refilled) / 1000) * PER_SECOND);
+    this.refilled = now;
+    while (this.outbox.length && this.budget >= 1 && this.ws?.readyState === WebSocket.OPEN) {
+      this.ws.send(this.outbox.shift()!);
+      this.budget -= 1;
+    }
+    if (this.outbox.length && this.flusher === undefined) {
+      this.flusher = window.setTimeout(() => {
+        this.flusher = undefined;
+        this.flush();
+      }, 1000 / PER_SECOND);
+    }
   }
 
   private ping(): void {
