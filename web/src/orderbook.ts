@@ -6,7 +6,7 @@
 // resubscribes, which brings a fresh snapshot. Quantity "0" removes a level. Prices and
 // quantities stay the server's exact decimal text.
 
-import { add, compare, dec, type Dec, isZero } from "./decimal.js";
+import { add, dec, type Dec, isZero } from "./decimal.js";
 
 export interface WireLevel {
   price: string;
@@ -28,7 +28,11 @@ export interface BookLevel {
   total: Dec; // cumulative quantity from the best price
 }
 
-type Side = Map<string, { key: Dec; quantity: string }>;
+/** A price as an integer at a fixed scale: levels sort by plain BigInt comparison. */
+const KEY_SCALE = 18;
+const sortKey = (price: Dec): bigint => price.units * 10n ** BigInt(KEY_SCALE - price.scale);
+
+type Side = Map<string, { key: bigint; quantity: string }>;
 
 export class LocalBook {
   sequence = 0n;
@@ -78,7 +82,7 @@ export class LocalBook {
 
   private put(side: Side, levels: WireLevel[] | undefined): void {
     for (const { price, quantity } of levels ?? []) {
-      const key = dec(price);
+      const key = sortKey(dec(price));
       if (isZero(dec(quantity))) side.delete(price);
       else side.set(price, { key, quantity });
     }
@@ -86,7 +90,8 @@ export class LocalBook {
 }
 
 function ordered(side: Side, direction: 1 | -1): BookLevel[] {
-  const entries = [...side.entries()].sort((a, b) => direction * compare(a[1].key, b[1].key));
+  const entries = [...side.entries()].sort((a, b) =>
+    a[1].key === b[1].key ? 0 : (a[1].key < b[1].key ? -direction : direction));
   let total: Dec = { units: 0n, scale: 0 };
   return entries.map(([price, { quantity }]) => {
     total = add(total, dec(quantity));
