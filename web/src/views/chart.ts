@@ -51,7 +51,7 @@ export function mountChart(ctx: Ctx, changeInterval: (from: Interval, to: Interv
       autoSize: true,
       layout: { background: { color: "#121821" }, textColor: "#8593a6" },
       grid: { vertLines: { color: "#1b2431" }, horzLines: { color: "#1b2431" } },
-      timeScale: { timeVisible: true, secondsVisible: false, borderColor: "#243041", barSpacing: 8 },
+      timeScale: { timeVisible: true, secondsVisible: false, borderColor: "#243041", barSpacing: 8, rightOffset: 8 },
       rightPriceScale: { borderColor: "#243041" },
     });
     const candles = chart.addSeries(lib.CandlestickSeries, {
