@@ -119,6 +119,10 @@ async def test_two_traders_trade_through_the_terminal(browser: Any, mesh: Mesh) 
 
     await place_limit(maker, "Buy", "140", "2")
     await book_has(maker, "bids", "140")
+    await maker.locator("[data-testid=bids] .book-row.mine[data-price='140']").wait_for()
+    assert await maker.get_by_test_id("order-value").inner_text() == "280.000 USD"
+    # 280 of margin and a taker fee's worth (5 bps) held
+    await maker.get_by_test_id("available").filter(has_text="9719.86 USD").wait_for()
     await maker.get_by_role("tab", name="Open orders", exact=True).click()
     await maker.get_by_test_id("account-body").locator("td", has_text="140").first.wait_for()
     await shot(maker, "03-resting-bid")

@@ -14,6 +14,7 @@ import { type ChartView, type Interval, mountChart } from "./views/chart.js";
 import { mountMarkets } from "./views/markets.js";
 import { mountNotices, notify } from "./views/notices.js";
 import { mountOrderForm } from "./views/orderform.js";
+import { mountOwnOrders } from "./views/ownorders.js";
 import { mountSession } from "./views/session.js";
 import { mountTrades, type TradesView } from "./views/trades.js";
 
@@ -94,6 +95,7 @@ function mountViews(ctx: Ctx): Views {
   };
   mountMarkets(ctx, select);
   mountNotices(ctx);
+  mountOwnOrders(ctx);
   const entry = document.getElementById("entry")!;
   const authBox = h("div", {});
   const orderBox = h("div", {});

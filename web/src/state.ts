@@ -10,6 +10,7 @@ export interface Events {
   mark: { market: string; price: string };
   ticker: Record<string, unknown>;
   pickPrice: string; // a price clicked in the book
+  ownOrders: Set<string>; // the prices of the trader's open orders in the selected market
   feedOpen: null; // the WebSocket (re)opened
 }
 

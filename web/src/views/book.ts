@@ -46,6 +46,11 @@ export function mountBook(ctx: Ctx): BookView {
   panel.addEventListener("keydown", (event) => moveFocus(event, ctx.bus.emit.bind(ctx.bus)));
 
   let local = new LocalBook();
+  let own = new Set<string>();
+  ctx.bus.on("ownOrders", (prices) => {
+    own = prices;
+    draw();
+  });
   let loseNext = false;
   const draw = perFrame(() => {
     const started = performance.now();
@@ -53,8 +58,8 @@ export function mountBook(ctx: Ctx): BookView {
     const { bids: b, asks: a } = local.levels(ROWS);
     const places = placesOf(ctx.market.tickSize);
     const deepest = Math.max(toNumber(b.at(-1)?.total ?? dec("0")), toNumber(a.at(-1)?.total ?? dec("0")), 1e-12);
-    paintSide(asks, [...a].reverse(), ROWS - a.length, deepest);
-    paintSide(bids, b, 0, deepest);
+    paintSide(asks, [...a].reverse(), ROWS - a.length, deepest, own);
+    paintSide(bids, b, 0, deepest, own);
     const best = [b[0]?.price, a[0]?.price];
     mid.textContent = best[0] && best[1]
       ? format(mul(add(dec(best[0]), dec(best[1])), dec("0.5")), places + 1)
@@ -102,7 +107,8 @@ export function mountBook(ctx: Ctx): BookView {
   };
 }
 
-function paintSide(rows: HTMLElement[], levels: BookLevel[], offset: number, deepest: number): void {
+function paintSide(rows: HTMLElement[], levels: BookLevel[], offset: number, deepest: number,
+  own: Set<string>): void {
   rows.forEach((row, i) => {
     const level = levels[i - offset];
     const [px, size, total, bar] = row.children as unknown as HTMLElement[];
@@ -111,6 +117,7 @@ function paintSide(rows: HTMLElement[], levels: BookLevel[], offset: number, dee
     setText(size, level?.quantity ?? "");
     setText(total, level ? format(level.total, level.total.scale) : "");
     if (bar.style.width !== width) bar.style.width = width;
+    row.classList.toggle("mine", level !== undefined && own.has(level.price));
     if (level) row.dataset["price"] = level.price;
     else delete row.dataset["price"];
   });

@@ -9,6 +9,7 @@ import { dec, toNumber } from "../decimal.js";
 import { ApiError } from "../errors.js";
 import type { Ctx } from "../state.js";
 import { notify } from "./notices.js";
+import { mountOrderInfo } from "./orderinfo.js";
 
 type Side = "BUY" | "SELL";
 type Kind = "LIMIT" | "MARKET";
@@ -51,6 +52,10 @@ export function mountOrderForm(ctx: Ctx, host: HTMLElement): void {
   const reduceOnly = h("input", { type: "checkbox", id: "f-reduceOnly" });
   const quoteBox = h("dl", { class: "quote", "data-testid": "quote", hidden: true });
   const formError = h("p", { class: "form-error", role: "alert", "data-testid": "form-error" });
+  const info = mountOrderInfo(ctx, () => ({
+    side, price: kind === "LIMIT" ? inputs.get("price")!.value.trim() : "",
+    quantity: inputs.get("quantity")!.value.trim(), leverage: ctx.market.kind === "PERP" ? Number(leverage.value || "1") : 1,
+  }));
   const submit = h("button", { type: "submit", class: "submit buy", "data-testid": "submit" }, "Buy");
 
   const priceRow = field("price", "Price", text());
@@ -66,7 +71,7 @@ export function mountOrderForm(ctx: Ctx, host: HTMLElement): void {
   const form = h("form", { class: "order", id: "order-form", "aria-label": "Place an order", novalidate: true },
     segment<Side>([["BUY", "Buy", "buy"], ["SELL", "Sell", "sell"]], (v) => { side = v; refresh(); }, "Side"),
     segment<Kind>([["LIMIT", "Limit", "plain"], ["MARKET", "Market", "plain"]], (v) => { kind = v; refresh(); }, "Order type"),
-    priceRow, quantityRow, tifRow, slippageRow, limitOnly, perpRows, quoteBox, formError, submit);
+    priceRow, quantityRow, tifRow, slippageRow, limitOnly, perpRows, info.element, quoteBox, formError, submit);
   host.replaceChildren(form);
 
   const value = (name: FieldName) => inputs.get(name)!.value.trim();
@@ -93,6 +98,7 @@ export function mountOrderForm(ctx: Ctx, host: HTMLElement): void {
     confirmed = null;
     quoteBox.hidden = true;
     submit.textContent = `${kind === "MARKET" ? "Quote " : ""}${side === "BUY" ? "Buy" : "Sell"} ${m.baseAsset}`;
+    info.update();
   };
 
   const body = (): Record<string, unknown> => {
@@ -147,6 +153,7 @@ export function mountOrderForm(ctx: Ctx, host: HTMLElement): void {
   };
 
   form.addEventListener("input", () => {
+    info.update();
     if (confirmed) refresh();
   });
   form.addEventListener("submit", async (event) => {
@@ -181,6 +188,7 @@ export function mountOrderForm(ctx: Ctx, host: HTMLElement): void {
     const input = inputs.get("price")!;
     input.value = price;
     input.focus();
+    info.update();
   });
   refresh();
 
