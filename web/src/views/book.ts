@@ -117,9 +117,10 @@ function paintSide(rows: HTMLElement[], levels: BookLevel[], offset: number, dee
     setText(size, level?.quantity ?? "");
     setText(total, level ? format(level.total, level.total.scale) : "");
     if (bar.style.width !== width) bar.style.width = width;
-    row.classList.toggle("mine", level !== undefined && own.has(level.price));
-    if (level) row.dataset["price"] = level.price;
-    else delete row.dataset["price"];
+    const mine = level !== undefined && own.has(level.price);
+    if (row.classList.contains("mine") !== mine) row.classList.toggle("mine", mine);
+    if (level && row.dataset["price"] !== level.price) row.dataset["price"] = level.price;
+    else if (!level && row.dataset["price"] !== undefined) delete row.dataset["price"];
   });
 }
 
