@@ -109,6 +109,15 @@ async def churn(client: httpx.AsyncClient, market: str, rate: float, seconds: fl
     return failures
 
 
+async def renderer_cpu(cdp: Any) -> dict[str, float]:
+    """The page's main-thread CPU seconds and its script/layout/style time (Chromium's
+    Performance metrics): CPU time, unlike wall time, does not grow when the machine is
+    busy with other processes."""
+    answer = await cdp.send("Performance.getMetrics")
+    wanted = ("ThreadTime", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration")
+    return {m["name"]: float(m["value"]) for m in answer["metrics"] if m["name"] in wanted}
+
+
 def print_loads(results: list[dict[str, Any]]) -> None:
     live = [r["bookLiveMs"] for r in results]
     ws = [r["wsOpenMs"] for r in results]
@@ -132,9 +141,13 @@ async def bench(mesh: Mesh, args: argparse.Namespace) -> None:
             await page.goto(url)
             await page.wait_for_function("() => window.__trademesh?.metrics.bookLiveMs != null")
             await page.evaluate(OBSERVE)
+            cdp = await page.context.new_cdp_session(page)
+            await cdp.send("Performance.enable")
+            before = await renderer_cpu(cdp)
             failures = await churn(client, args.market, args.rate, args.seconds)
             await asyncio.sleep(1.0)  # the last diffs drawn
             seen = await page.evaluate(REPORT)
+            seen["cpu"] = {k: v - before[k] for k, v in (await renderer_cpu(cdp)).items()}
             depth = (await client.get(f"/markets/{args.market}/depth?limit=12")).json()
         finally:
             await browser.close()
@@ -153,6 +166,11 @@ def print_keep_up(seen: dict[str, Any], depth: dict[str, Any], failures: int,
     work = metrics["bookWorkMs"] / max(1, metrics["depthDiffs"]) * 1000
     print(f"the page's own book work (apply + draw): {metrics['bookWorkMs']:.0f} ms in all, "
           f"{work:.0f} µs per diff")
+    cpu, diffs = seen["cpu"], max(1, metrics["depthDiffs"])
+    print(f"the page's main thread: {cpu['ThreadTime'] / seconds * 100:.1f}% of a core "
+          f"({cpu['ThreadTime'] / diffs * 1e6:.0f} µs CPU per diff; script "
+          f"{cpu['ScriptDuration'] * 1000:.0f} ms, layout {cpu['LayoutDuration'] * 1000:.0f} ms,"
+          f" style {cpu['RecalcStyleDuration'] * 1000:.0f} ms in all)")
     loaf = seen["loaf"]
     if loaf:
         parts = {k: sum(frame[k] for frame in loaf) for k in ("duration", "script", "layout")}
