@@ -2,7 +2,8 @@
 // reconnects (AUTH and SUBSCRIBE are sent again on every open), and a status for the UI.
 //
 // Connection states: connecting → open → (dropped) → connecting …; `closed` only after
-// close(). A drop reconnects after a back-off (0.25 s doubling to 5 s, reset on open).
+// close(). A drop reconnects after a back-off (0.25 s doubling to 5 s; back to 0.25 s once a
+// connection has lasted 5 s).
 
 export type FeedState = "connecting" | "open" | "down" | "closed";
 export type StreamHandler = (stream: string, data: Record<string, unknown>) => void;
@@ -15,6 +16,7 @@ interface Reply {
 
 const PING_MS = 15_000;
 const MAX_BACKOFF_MS = 5_000;
+const STABLE_MS = 5_000;
 const PER_SECOND = 8;
 const BURST = 20;
 
@@ -33,6 +35,7 @@ export class Feed {
   private refilled = 0;
   private flusher: number | undefined;
   private lastHeard = 0;
+  private openedAt = 0;
 
   constructor(
     private readonly url: string,
@@ -88,7 +91,7 @@ export class Feed {
     const ws = new WebSocket(this.url);
     this.ws = ws;
     ws.onopen = () => {
-      this.backoff = 250;
+      this.openedAt = Date.now();
       this.connects += 1;
       this.lastHeard = Date.now();
       this.setState("open", "");
@@ -105,6 +108,9 @@ export class Feed {
       if (this.state === "closed") return;
       const why = event.reason || `code ${event.code}`;
       this.setState("down", `connection lost (${why}); reconnecting`);
+      // a connection that lasted starts the back-off again; one closed at once doubles it
+      if (this.openedAt && Date.now() - this.openedAt > STABLE_MS) this.backoff = 250;
+      this.openedAt = 0;
       window.setTimeout(() => this.open(), this.backoff);
       this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
     };
