@@ -219,6 +219,11 @@ async def test_the_book_resyncs_after_a_cut_and_after_a_lost_diff(
                         ["BTC-PERP", "ETH-PERP", "SOL-USD"] * 10 + [MARKET])
     await page.get_by_test_id("book-state").filter(has_text="live").wait_for()
     await book_has(page, "asks", "172.5")
+    # the keyboard: into the book, down two levels, Enter takes the price
+    await page.get_by_role("table", name="Order book levels").focus()
+    for key in ("ArrowDown", "ArrowDown", "Enter"):
+        await page.keyboard.press(key)
+    assert await page.locator("#f-price").input_value() == "170.5"
     assert errors == []
     metrics = await page.evaluate("() => window.__trademesh.metrics")
     print(f"time to a live book after load: {metrics['bookLiveMs']:.0f} ms; {metrics}")
