@@ -81,7 +81,7 @@ def prepare(settings: Settings, source: Path = SOURCE_DIR) -> bool:
 def _build(npm: str, source: Path, built: Path, url: str) -> bool:
     print(f"web terminal: building {source} (npm; this takes a minute the first time)",
           flush=True)
-    steps = [] if _packages_match(source) else [[npm, "ci", "--no-audit", "--no-fund", "--quiet"]]
+    steps = [] if _packages_match(source) else [[npm, "ci", "--no-audit", "--no-fund"]]
     steps.append([npm, "run", "build"])
     for step in steps:
         print(f"web terminal: $ {' '.join(['npm', *step[1:]])}", flush=True)
