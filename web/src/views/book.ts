@@ -25,7 +25,8 @@ export function mountBook(ctx: Ctx): BookView {
   const rowsOf = (cls: string) =>
     Array.from({ length: ROWS }, () => {
       const row = h("div", { class: `book-row ${cls}`, role: "row", tabindex: "-1" },
-        h("span", { class: "px" }), h("span", {}), h("span", {}), h("div", { class: "bar" }));
+        h("span", { class: "px", role: "cell" }), h("span", { role: "cell" }), h("span", { role: "cell" }),
+        h("div", { class: "bar", "aria-hidden": "true" }));
       row.addEventListener("click", () => {
         const price = row.dataset["price"];
         if (price) ctx.bus.emit("pickPrice", price);
@@ -37,7 +38,8 @@ export function mountBook(ctx: Ctx): BookView {
   const mid = h("span", { class: "mid num", title: "Mid price" }, "—");
   const spread = h("span", { class: "muted num" }, "");
   const head = h("div", { class: "book-head", role: "row" },
-    h("span", {}, "Price"), h("span", {}, "Size"), h("span", {}, "Total"));
+    h("span", { role: "columnheader" }, "Price"), h("span", { role: "columnheader" }, "Size"),
+    h("span", { role: "columnheader" }, "Total"));
   panel.append(h("h2", {}, "Order book", state),
     h("div", { class: "book-table", role: "table", "aria-label": "Order book levels", tabindex: "0" }, head,
       h("div", { class: "book-side asks", "data-testid": "asks" }, ...asks),

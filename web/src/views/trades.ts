@@ -15,12 +15,14 @@ export function mountTrades(ctx: Ctx): TradesView {
   const panel = document.getElementById("trades")!;
   const tape = h("div", { class: "tape", "data-testid": "tape", role: "table", "aria-label": "Recent trades" });
   panel.append(h("h2", {}, "Trades"), h("div", { class: "tape-head", role: "row" },
-    h("span", {}, "Price"), h("span", {}, "Size"), h("span", {}, "Time")), tape);
+    h("span", { role: "columnheader" }, "Price"), h("span", { role: "columnheader" }, "Size"),
+    h("span", { role: "columnheader" }, "Time")), tape);
   let trades: Trade[] = [];
   const draw = perFrame(() => {
     tape.replaceChildren(...trades.map((t) =>
       h("div", { class: `tape-row ${t.takerSide === "SELL" ? "sell" : "buy"}`, role: "row" },
-        h("span", { class: "px" }, t.price), h("span", {}, t.quantity), h("span", { class: "muted" }, timeText(t.time)))));
+        h("span", { class: "px", role: "cell" }, t.price), h("span", { role: "cell" }, t.quantity),
+        h("span", { class: "muted", role: "cell" }, timeText(t.time)))));
   });
   return {
     onTrade(market, trade) {
