@@ -199,6 +199,7 @@ async def test_the_book_resyncs_after_a_cut_and_after_a_lost_diff(
         seen = await page.evaluate("() => window.connTexts")
         assert any("reconnecting" in text for text in seen), seen
         assert await page.locator("#conn").inner_text() == "Live"
+        await stays_down_while_offline(page, rest)
 
         # a diff lost on the way: the next one is a gap, the page resubscribes
         before = await page.evaluate("() => window.__trademesh.metrics.depthSnapshots")
@@ -211,7 +212,7 @@ async def test_the_book_resyncs_after_a_cut_and_after_a_lost_diff(
         after = await page.evaluate("() => window.__trademesh.metrics.depthSnapshots")
         assert after > before
         assert await page.get_by_test_id("book-state").inner_text() != "resyncing"
-    await shot(page, "07-resynced-book")
+    await shot(page, "08-resynced-book")
     # a trader flicking through markets sends more requests than the bridge takes at once:
     # the page paces them, and the book of the market it lands on comes live
     await page.evaluate("""(symbols) => symbols.forEach((symbol) =>
@@ -252,15 +253,32 @@ async def test_a_liquidation_is_noticed_on_the_page(
         await page.wait_for_function(  # the liquidation price, once the mark is in
             "() => /\\d/.test(document.querySelector(\"tr[data-key='ETH-PERP'] .liq\")"
             "?.textContent ?? '')")
-        await shot(page, "08-leveraged-long")
+        await shot(page, "09-leveraged-long")
         await rest.post("/orders", json={"market": "ETH-PERP", "side": "BUY", "type": "LIMIT",
                                          "quantity": "20", "price": "84.5", "leverage": 2})
         await set_index(rest, admin, "85", market="ETH-PERP")
         notice = "Liquidated: your ETH-PERP long of 10"
         await page.locator(".notice.liquidation", has_text=notice).wait_for()
         await page.get_by_test_id("account-body").get_by_text("No open positions.").wait_for()
-    await shot(page, "09-liquidated")
+    await shot(page, "10-liquidated")
     assert errors == []
+
+
+async def stays_down_while_offline(page: Any, rest: httpx.AsyncClient) -> None:
+    """Offline, the page keeps saying it is disconnected (the book marked as resyncing);
+    back online, it reconnects by itself and the book has what happened meanwhile."""
+    await page.context.set_offline(True)
+    await page.evaluate("() => window.__trademesh.dropSocket()")
+    badge = page.locator("#conn")
+    await badge.filter(has_text="Disconnected — reconnecting").wait_for()
+    await rest_order(rest, "170.75")
+    await page.wait_for_timeout(1_000)  # reconnect attempts fail meanwhile
+    assert "Disconnected" in await badge.inner_text()
+    assert await page.get_by_test_id("book-state").inner_text() == "resyncing"
+    await shot(page, "07-disconnected")
+    await page.context.set_offline(False)
+    await badge.filter(has_text="Live").wait_for()
+    await book_has(page, "asks", "170.75")
 
 
 async def set_index(rest: httpx.AsyncClient, admin: str, price: str, market: str) -> None:

@@ -69,6 +69,7 @@ export function mountBook(ctx: Ctx): BookView {
     spread.textContent = best[0] && best[1]
       ? `spread ${format(sub(dec(best[1]), dec(best[0])), places)}` : "";
     state.textContent = local.live ? `live · seq ${local.sequence}` : "resyncing";
+    panel.classList.toggle("stale", !local.live);
     if (local.live && ctx.metrics.bookLiveMs === null) {
       ctx.metrics.bookLiveMs = performance.now();
       performance.mark("trademesh:book-live");
