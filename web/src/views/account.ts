@@ -10,11 +10,12 @@ import { marketBySymbol } from "../state.js";
 import { notify } from "./notices.js";
 import { type Column, sideClass, table } from "./tables.js";
 
-type Tab = "positions" | "orders" | "balances" | "history-orders" | "history-fills" | "history-positions" | "history-funding";
+type Tab = "positions" | "orders" | "balances" | "history-orders" | "history-fills" | "history-positions"
+  | "history-funding" | "history-ledger";
 const TABS: [Tab, string][] = [
   ["positions", "Positions"], ["orders", "Open orders"], ["balances", "Balances"],
   ["history-orders", "Order history"], ["history-fills", "Fills"],
-  ["history-positions", "Closed positions"], ["history-funding", "Funding"],
+  ["history-positions", "Closed positions"], ["history-funding", "Funding"], ["history-ledger", "Ledger"],
 ];
 const RELOAD_DEBOUNCE_MS = 120;
 const HISTORY_SETTLE_MS = 1_000;
@@ -74,6 +75,7 @@ export function mountAccount(ctx: Ctx): { reload(): void } {
     { title: "Price", cell: (o) => dash(o.price) },
     { title: "Quantity", cell: (o) => o.quantity },
     { title: "Filled", cell: (o) => dash(o.filledQuantity) },
+    { title: "SL / TP", cell: (o) => (o.stopLoss || o.takeProfit ? `${dash(o.stopLoss)} / ${dash(o.takeProfit)}` : "—") },
     { title: "Status", cell: (o) => o.status },
     { title: "", cell: (o) => orderActions(o) },
   ];
@@ -194,6 +196,8 @@ function historyTable(tab: Tab, rows: Row[]): HTMLElement {
       { title: "Realized PnL", cell: s("realizedPnl") }, { title: "Reason", cell: s("closeReason") }], "No closed positions yet."],
     "history-funding": [[{ title: "Time", cell: when("time") }, { title: "Market", cell: s("market") }, { title: "Rate", cell: s("rate") },
       { title: "Position", cell: s("positionSize") }, { title: "Amount", cell: s("amount") }], "No funding payments yet."],
+    "history-ledger": [[{ title: "Time", cell: when("time") }, { title: "Asset", cell: s("asset") }, { title: "Amount", cell: s("amount") },
+      { title: "Kind", cell: s("kind") }, { title: "Market", cell: s("market") }, { title: "Reference", cell: s("reference") }], "No ledger entries yet."],
   };
   const [columns, empty] = specs[tab] ?? [[], ""];
   return table(rows, columns, empty);

@@ -91,6 +91,8 @@ function paintTickerBar(market: Market, t: Ticker): void {
     bar.dataset["market"] = market.symbol;
   }
   const direction = t.change24h?.startsWith("-") ? "down" : "up";
+  const price = t.last || t.markPrice;
+  document.title = price ? `${price} ${market.symbol} · trademesh` : `${market.symbol} · trademesh`;
   const values: Record<string, string> = {
     last: dash(t.last),
     change: dash([t.change24h, changePercent(t) && `(${changePercent(t)})`].filter(Boolean).join(" ")),
