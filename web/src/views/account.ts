@@ -35,6 +35,7 @@ export function mountAccount(ctx: Ctx): { reload(): void } {
   let orders: Order[] = [];
   let balances: Balance[] = [];
   let history: Row[] = [];
+  let historyOf: Tab | null = null; // the tab `history` was loaded for
   const body = h("div", { class: "tab-body", role: "tabpanel", id: "account-body", "data-testid": "account-body" });
   const tabButtons = TABS.map(([tab, title]) => {
     const b = h("button", { type: "button", role: "tab", id: `tab-${tab}`, "aria-controls": "account-body", "aria-selected": String(tab === active), "data-tab": tab }, title);
@@ -136,22 +137,26 @@ export function mountAccount(ctx: Ctx): { reload(): void } {
       body.replaceChildren(table(balances, [
         { title: "Asset", cell: (b) => b.asset }, { title: "Available", cell: (b) => b.available },
         { title: "Locked", cell: (b) => b.locked }], "No balances yet: use Deposit."));
-    } else body.replaceChildren(historyTable(active, history));
+    } else if (historyOf !== active) body.replaceChildren(h("p", { class: "empty" }, "Loading…"));
+    else body.replaceChildren(historyTable(active, history));
   }
 
+  /** Loads the active tab's rows; an answer for a tab no longer shown is dropped. */
   async function load(): Promise<void> {
     if (!ctx.api.token) return render();
+    const tab = active;
+    const path = { positions: "/account/positions", orders: "/orders", balances: "/account/balances" }[tab as string]
+      ?? `/history/${tab.replace("history-", "")}?limit=50`;
     try {
-      const path = { positions: "/account/positions", orders: "/orders", balances: "/account/balances" }[active as string]
-        ?? `/history/${active.replace("history-", "")}?limit=50`;
       const rows = await ctx.api.get<Row[]>(path);
-      if (active === "positions") positions = rows as unknown as Position[];
-      else if (active === "orders") orders = rows as unknown as Order[];
-      else if (active === "balances") balances = rows as unknown as Balance[];
-      else history = rows;
+      if (tab !== active || !ctx.api.token) return;
+      if (tab === "positions") positions = rows as unknown as Position[];
+      else if (tab === "orders") orders = rows as unknown as Order[];
+      else if (tab === "balances") balances = rows as unknown as Balance[];
+      else [history, historyOf] = [rows, tab];
       render();
     } catch (err) {
-      body.replaceChildren(h("p", { class: "empty" }, `Could not load: ${(err as Error).message}`));
+      if (tab === active) body.replaceChildren(h("p", { class: "empty" }, `Could not load: ${(err as Error).message}`));
     }
   }
 
@@ -164,7 +169,10 @@ export function mountAccount(ctx: Ctx): { reload(): void } {
   }
 
   ctx.bus.on("user", scheduleReload);
-  ctx.bus.on("session", () => { positions = []; orders = []; balances = []; history = []; void load(); });
+  ctx.bus.on("session", () => {
+    [positions, orders, balances, history, historyOf] = [[], [], [], [], null];
+    void load();
+  });
   ctx.bus.on("mark", ({ market }) => {
     if (active !== "positions") return;
     const row = body.querySelector<HTMLElement>(`tr[data-key="${CSS.escape(market)}"]`);
