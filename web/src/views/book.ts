@@ -65,7 +65,7 @@ export function mountBook(ctx: Ctx): BookView {
     const best = [b[0]?.price, a[0]?.price];
     mid.textContent = best[0] && best[1]
       ? format(mul(add(dec(best[0]), dec(best[1])), dec("0.5")), places + 1)
-      : "—";
+      : local.live && !best[0] && !best[1] ? "No orders" : "—";
     spread.textContent = best[0] && best[1]
       ? `spread ${format(sub(dec(best[1]), dec(best[0])), places)}` : "";
     state.textContent = local.live ? `live · seq ${local.sequence}` : "resyncing";
