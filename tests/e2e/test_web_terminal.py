@@ -133,6 +133,9 @@ async def test_two_traders_trade_through_the_terminal(browser: Any, mesh: Mesh) 
     await taker.get_by_role("group", name="Side").get_by_role("button", name="Sell").click()
     await taker.get_by_role("group", name="Order type").get_by_role("button",
                                                                      name="Market").click()
+    # 25% of 10000 USD at the best bid, the taker fee kept aside: 17.84 SOL (lots of 0.01)
+    await taker.get_by_role("button", name="25%").click()
+    assert await taker.get_by_label("Quantity", exact=True).input_value() == "17.84"
     await taker.get_by_label("Quantity", exact=True).fill("2")
     await taker.get_by_test_id("submit").click()  # first press: the quote
     await taker.get_by_test_id("quote").filter(has_text="140").wait_for()

@@ -81,3 +81,13 @@ export function placesOf(step: string): number {
 export function toNumber(a: Dec): number {
   return Number(a.units) / 10 ** a.scale;
 }
+
+/** How many lots of ``lot`` fit in ``budget`` at ``price`` (rounded down), as a quantity. */
+export function lotsFor(budget: Dec, price: Dec, lot: string): string {
+  const step = parseDec(lot);
+  if (!step || price.units <= 0n || step.units <= 0n || budget.units <= 0n) return "";
+  const per = mul(price, step); // the cost of one lot
+  const scale = Math.max(budget.scale, per.scale);
+  const lots = (budget.units * 10n ** BigInt(scale - budget.scale)) / (per.units * 10n ** BigInt(scale - per.scale));
+  return lots > 0n ? format(mul({ units: lots, scale: 0 }, step), placesOf(lot)) : "";
+}

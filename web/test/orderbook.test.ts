@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { dec, format, mul, placesOf, sub } from "../src/decimal.js";
+import { dec, format, lotsFor, mul, placesOf, sub } from "../src/decimal.js";
 import { apiError } from "../src/errors.js";
 import { LocalBook } from "../src/orderbook.js";
 
@@ -46,4 +46,10 @@ test("the API's error body gives the field violations", () => {
   assert.equal(err.code, "INVALID_PRICE");
   assert.equal(err.fieldErrors().get("price"), "price: 100.0001 is not a multiple of 0.001");
   assert.equal(apiError(502, "<html>").code, "HTTP_502");
+});
+
+test("the lots a budget buys are rounded down to the lot grid", () => {
+  assert.equal(lotsFor(dec("1000"), dec("150.074"), "0.01"), "6.66");
+  assert.equal(lotsFor(dec("0.5"), dec("150"), "0.01"), "");
+  assert.equal(lotsFor(dec("3"), dec("1"), "1"), "3");
 });

@@ -60,6 +60,19 @@ export function mountOrderForm(ctx: Ctx, host: HTMLElement): void {
 
   const priceRow = field("price", "Price", text());
   const quantityRow = field("quantity", "Quantity", text());
+  const shares = h("div", { class: "shares", role: "group", "aria-label": "Quantity from what is available" },
+    ...[25, 50, 75, 100].map((pct) => {
+      const b = h("button", { type: "button", "data-pct": String(pct) }, `${pct}%`);
+      b.addEventListener("click", () => {
+        const price = kind === "LIMIT" ? value("price") : bestPrice(side);
+        const quantity = info.quantityFor(pct, price);
+        inputs.get("quantity")!.value = quantity;
+        formError.textContent = quantity ? "" : kind === "LIMIT" && !price ? "Enter a price first." : "Nothing available for that.";
+        info.update();
+        if (confirmed) refresh();
+      });
+      return b;
+    }));
   const tifRow = field("timeInForce", "Time in force", tif);
   const perpRows = h("div", { class: "perp-only", style: "display:grid;gap:8px" },
     field("leverage", "Leverage", leverage),
@@ -71,7 +84,7 @@ export function mountOrderForm(ctx: Ctx, host: HTMLElement): void {
   const form = h("form", { class: "order", id: "order-form", "aria-label": "Place an order", novalidate: true },
     segment<Side>([["BUY", "Buy", "buy"], ["SELL", "Sell", "sell"]], (v) => { side = v; refresh(); }, "Side"),
     segment<Kind>([["LIMIT", "Limit", "plain"], ["MARKET", "Market", "plain"]], (v) => { kind = v; refresh(); }, "Order type"),
-    priceRow, quantityRow, tifRow, slippageRow, limitOnly, perpRows, info.element, quoteBox, formError, submit);
+    priceRow, quantityRow, shares, tifRow, slippageRow, limitOnly, perpRows, info.element, quoteBox, formError, submit);
   host.replaceChildren(form);
 
   const value = (name: FieldName) => inputs.get(name)!.value.trim();

@@ -4,7 +4,7 @@
 
 import type { Balance, Market } from "../api.js";
 import { h } from "../dom.js";
-import { type Dec, format, mul, parseDec, placesOf } from "../decimal.js";
+import { type Dec, format, lotsFor, mul, parseDec, placesOf } from "../decimal.js";
 import type { Ctx } from "../state.js";
 
 export interface Draft {
@@ -23,7 +23,14 @@ function divide(value: Dec, divisor: number, places: number): string {
   return format({ units: scaled / BigInt(Math.max(1, divisor)), scale }, places);
 }
 
-export function mountOrderInfo(ctx: Ctx, draft: () => Draft): { element: HTMLElement; update(): void } {
+export interface OrderInfo {
+  element: HTMLElement;
+  update(): void;
+  /** The quantity that spends ``percent`` of what is available (fees kept aside). */
+  quantityFor(percent: number, price: string): string;
+}
+
+export function mountOrderInfo(ctx: Ctx, draft: () => Draft): OrderInfo {
   const available = h("dd", { class: "num", "data-testid": "available" }, "—");
   const value = h("dd", { class: "num", "data-testid": "order-value" }, "—");
   const margin = h("dd", { class: "num", "data-testid": "order-margin" }, "—");
@@ -63,5 +70,21 @@ export function mountOrderInfo(ctx: Ctx, draft: () => Draft): { element: HTMLEle
   ctx.bus.on("user", reload);
   ctx.bus.on("session", reload);
   ctx.bus.on("market", update);
-  return { element, update };
+  // margin (or cost) plus the taker fee must fit: notional * (1/lev + fee) <= share, so
+  // notional <= share * lev / (1 + fee * lev), in exact integers
+  const quantityFor = (percent: number, priceText: string): string => {
+    const m = ctx.market;
+    const d = draft();
+    const held = parseDec(balances.find((b) => b.asset === spending(m, d.side))?.available ?? "0");
+    if (!held) return "";
+    const share = mul(held, { units: BigInt(percent), scale: 2 });
+    if (m.kind === "SPOT" && d.side === "SELL") return lotsFor(share, { units: 1n, scale: 0 }, m.lotSize);
+    const price = parseDec(priceText);
+    if (!price) return "";
+    const lev = BigInt(m.kind === "PERP" ? Math.max(1, d.leverage) : 1);
+    const budget = mul(share, { units: lev * 10_000n, scale: 0 });
+    const scaled = mul(price, { units: 10_000n + BigInt(m.takerFeeBps ?? 0) * lev, scale: 0 });
+    return lotsFor(budget, scaled, m.lotSize);
+  };
+  return { element, update, quantityFor };
 }
