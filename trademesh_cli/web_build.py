@@ -79,21 +79,22 @@ def prepare(settings: Settings, source: Path = SOURCE_DIR) -> bool:
 
 
 def _build(npm: str, source: Path, built: Path, url: str) -> bool:
-    print(f"web terminal: building {source} (npm; this takes a minute the first time)",
-          flush=True)
+    """``npm ci`` (when needed) and ``npm run build`` in ``source``, their output shown;
+    on failure one line says what is served instead. True when a fresh build is there."""
     steps = [] if _packages_match(source) else [[npm, "ci", "--no-audit", "--no-fund"]]
     steps.append([npm, "run", "build"])
+    first = " (installing its npm packages first: a minute)" if len(steps) > 1 else ""
+    print(f"web terminal: building {source}{first}", flush=True)
     for step in steps:
         print(f"web terminal: $ {' '.join(['npm', *step[1:]])}", flush=True)
         try:
             done = subprocess.run(step, cwd=source, timeout=BUILD_TIMEOUT_SECONDS, check=False)
+            failure = f"`npm {step[1]}` exited {done.returncode}" if done.returncode else ""
         except (OSError, subprocess.TimeoutExpired) as exc:
-            print(f"web terminal: the build failed ({exc}); serving the API only; {HOW_TO}",
-                  flush=True)
-            return False
-        if done.returncode != 0:
-            print(f"web terminal: `npm {step[1]} {step[2]}` exited {done.returncode}; serving "
-                  "the API only (its output is above)", flush=True)
+            failure = f"`npm {step[1]}` failed ({exc})"
+        if failure:
+            left = "the previous build" if (built / "index.html").is_file() else "the API only"
+            print(f"web terminal: {failure}; serving {left} (npm's output is above)", flush=True)
             return False
     (built / STAMP).write_text(source_hash(source) + "\n")
     print(f"web terminal: built; {url}", flush=True)

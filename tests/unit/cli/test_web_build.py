@@ -3,6 +3,8 @@ source hash, freshness, and the one line it prints without Node.js."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -52,3 +54,20 @@ def test_a_fresh_build_is_served_without_building(
     (dist / web_build.STAMP).write_text(web_build.source_hash(source))
     assert web_build.prepare(Settings(web_dir=dist, gateway_port=18080), source) is True
     assert capsys.readouterr().out.strip() == "web terminal: http://127.0.0.1:18080/"
+
+
+def test_a_failing_build_says_what_is_served_instead(
+        source: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if shutil.which("npm") is None or shutil.which("node") is None:
+        pytest.skip("no npm here")
+    (source / "package.json").write_text(json.dumps({"scripts": {"build": "exit 3"}}))
+    (source / "package-lock.json").write_text("{}")
+    (source / "node_modules").mkdir()
+    (source / "node_modules" / ".package-lock.json").write_text("{}")  # installed: no npm ci
+    dist = source / "dist"
+    dist.mkdir()
+    (dist / "index.html").write_text("an older build")
+    assert web_build.prepare(Settings(web_dir=dist), source) is False
+    out = capsys.readouterr().out
+    assert "`npm run` exited 3; serving the previous build" in out
+    assert not (dist / web_build.STAMP).exists()
