@@ -109,7 +109,18 @@ async def test_two_traders_trade_through_the_terminal(browser: Any, mesh: Mesh) 
     maker = await open_terminal(browser, mesh, errors)
     await shot(maker, "01-signed-out")
     await sign_up_and_deposit(maker, "maker")
+    await rests_a_bid_after_a_price_error(maker)
+    taker = await open_terminal(browser, mesh, errors)
+    await sign_up_and_deposit(taker, "taker")
+    await sells_into_the_bid_with_a_quote(taker)
+    await sees_fill_position_and_history(maker)
+    await amend_and_cancel_all(maker)
+    await maker.get_by_role("button", name="Log out").click()
+    await maker.get_by_role("button", name="Sign in", exact=True).wait_for()
+    assert errors == []
 
+
+async def rests_a_bid_after_a_price_error(maker: Any) -> None:
     # a price off the 0.001 grid: the gateway's INVALID_PRICE message, on the price field
     await place_limit(maker, "Buy", "140.0001", "2")
     price_error = maker.get_by_test_id("error-price")
@@ -127,8 +138,8 @@ async def test_two_traders_trade_through_the_terminal(browser: Any, mesh: Mesh) 
     await maker.get_by_test_id("account-body").locator("td", has_text="140").first.wait_for()
     await shot(maker, "03-resting-bid")
 
-    taker = await open_terminal(browser, mesh, errors)
-    await sign_up_and_deposit(taker, "taker")
+
+async def sells_into_the_bid_with_a_quote(taker: Any) -> None:
     await book_has(taker, "bids", "140")
     await taker.get_by_role("group", name="Side").get_by_role("button", name="Sell").click()
     await taker.get_by_role("group", name="Order type").get_by_role("button",
@@ -143,7 +154,9 @@ async def test_two_traders_trade_through_the_terminal(browser: Any, mesh: Mesh) 
     await taker.get_by_test_id("submit").click()  # second press: the order
     await taker.locator(".notice", has_text="Filled: SELL 2 SOL-PERP @ 140").wait_for()
 
-    # the maker's page, never reloaded: notice, position, history
+
+async def sees_fill_position_and_history(maker: Any) -> None:
+    """The maker's page, never reloaded: the fill notice, the position, the history."""
     await maker.locator(".notice.fill", has_text="Filled: BUY 2 SOL-PERP @ 140").wait_for()
     await maker.get_by_role("tab", name="Positions", exact=True).click()
     position = maker.locator("tr[data-key='SOL-PERP']")
@@ -158,10 +171,6 @@ async def test_two_traders_trade_through_the_terminal(browser: Any, mesh: Mesh) 
     await maker.get_by_role("tab", name="Fills", exact=True).click()
     await maker.get_by_test_id("account-body").locator("td", has_text="MAKER").first.wait_for()
     await shot(maker, "06-fills")
-    await amend_and_cancel_all(maker)
-    await maker.get_by_role("button", name="Log out").click()
-    await maker.get_by_role("button", name="Sign in", exact=True).wait_for()
-    assert errors == []
 
 
 async def amend_and_cancel_all(page: Any) -> None:
@@ -187,50 +196,61 @@ async def test_the_book_resyncs_after_a_cut_and_after_a_lost_diff(
     api = f"http://127.0.0.1:{mesh.ports['gateway_port']}/api/v1"
     async with httpx.AsyncClient(base_url=api, timeout=20) as rest:
         await trader(rest)
-        # the connection drops: the page says so, reconnects, and shows what it missed
-        await page.evaluate("""() => {
-            window.connTexts = [];
-            new MutationObserver(() => window.connTexts.push(
-                document.getElementById('conn').textContent)).observe(
-                document.getElementById('conn'), {childList: true, characterData: true,
-                                                   subtree: true});
-            window.__trademesh.dropSocket();
-        }""")
-        await rest_order(rest, "170.5")
-        await page.wait_for_function("() => window.__trademesh.metrics.feedConnects >= 2")
-        await book_has(page, "asks", "170.5")
-        seen = await page.evaluate("() => window.connTexts")
-        assert any("reconnecting" in text for text in seen), seen
-        assert await page.locator("#conn").inner_text() == "Live"
+        await reconnects_after_a_cut(page, rest)
         await stays_down_while_offline(page, rest)
-
-        # a diff lost on the way: the next one is a gap, the page resubscribes
-        before = await page.evaluate("() => window.__trademesh.metrics.depthSnapshots")
-        await page.evaluate("() => window.__trademesh.loseNextDiff()")
-        await rest_order(rest, "171.5")
-        await rest_order(rest, "172.5")
-        await page.wait_for_function("() => window.__trademesh.metrics.depthGaps >= 1")
-        await book_has(page, "asks", "171.5")
-        await book_has(page, "asks", "172.5")
-        after = await page.evaluate("() => window.__trademesh.metrics.depthSnapshots")
-        assert after > before
-        assert await page.get_by_test_id("book-state").inner_text() != "resyncing"
+        await resyncs_after_a_lost_diff(page, rest)
     await shot(page, "08-resynced-book")
-    # a trader flicking through markets sends more requests than the bridge takes at once:
-    # the page paces them, and the book of the market it lands on comes live
+    await paces_its_requests_and_takes_keys(page)
+    assert errors == []
+    metrics = await page.evaluate("() => window.__trademesh.metrics")
+    print(f"time to a live book after load: {metrics['bookLiveMs']:.0f} ms; {metrics}")
+
+
+async def reconnects_after_a_cut(page: Any, rest: httpx.AsyncClient) -> None:
+    """The connection drops: the page says so, reconnects, and shows what it missed."""
+    await page.evaluate("""() => {
+        window.connTexts = [];
+        new MutationObserver(() => window.connTexts.push(
+            document.getElementById('conn').textContent)).observe(
+            document.getElementById('conn'), {childList: true, characterData: true,
+                                               subtree: true});
+        window.__trademesh.dropSocket();
+    }""")
+    await rest_order(rest, "170.5")
+    await page.wait_for_function("() => window.__trademesh.metrics.feedConnects >= 2")
+    await book_has(page, "asks", "170.5")
+    seen = await page.evaluate("() => window.connTexts")
+    assert any("reconnecting" in text for text in seen), seen
+    assert await page.locator("#conn").inner_text() == "Live"
+
+
+async def resyncs_after_a_lost_diff(page: Any, rest: httpx.AsyncClient) -> None:
+    """A diff lost on the way: the next one is a gap, the page resubscribes."""
+    before = await page.evaluate("() => window.__trademesh.metrics.depthSnapshots")
+    await page.evaluate("() => window.__trademesh.loseNextDiff()")
+    await rest_order(rest, "171.5")
+    await rest_order(rest, "172.5")
+    await page.wait_for_function("() => window.__trademesh.metrics.depthGaps >= 1")
+    await book_has(page, "asks", "171.5")
+    await book_has(page, "asks", "172.5")
+    after = await page.evaluate("() => window.__trademesh.metrics.depthSnapshots")
+    assert after > before
+    assert await page.get_by_test_id("book-state").inner_text() != "resyncing"
+
+
+async def paces_its_requests_and_takes_keys(page: Any) -> None:
+    """A trader flicking through markets sends more requests than the bridge takes at once:
+    the page paces them and the book of the market it lands on comes live; then the book
+    by keyboard: in, down two levels, Enter takes the price."""
     await page.evaluate("""(symbols) => symbols.forEach((symbol) =>
         document.querySelector(`#markets button[data-market='${symbol}']`).click())""",
                         ["BTC-PERP", "ETH-PERP", "SOL-USD"] * 10 + [MARKET])
     await page.get_by_test_id("book-state").filter(has_text="live").wait_for()
     await book_has(page, "asks", "172.5")
-    # the keyboard: into the book, down two levels, Enter takes the price
     await page.get_by_role("table", name="Order book levels").focus()
     for key in ("ArrowDown", "ArrowDown", "Enter"):
         await page.keyboard.press(key)
     assert await page.locator("#f-price").input_value() == "170.5"
-    assert errors == []
-    metrics = await page.evaluate("() => window.__trademesh.metrics")
-    print(f"time to a live book after load: {metrics['bookLiveMs']:.0f} ms; {metrics}")
 
 
 async def test_a_liquidation_is_noticed_on_the_page(
