@@ -36,6 +36,7 @@ from gateway.router import RouteTable
 from gateway.routes import SERVICE_UPSTREAMS, Route, default_file_descriptors, load_routes
 from gateway.transcoder import Guards, Transcoder
 from gateway.upstream import Upstreams
+from gateway.web_assets import WebAssets
 from gateway.wiring import build_auth, build_guards, ensure_signing_key, redis_client
 from mesh_runtime.client_address import TrustedProxies
 from mesh_runtime.config import Settings
@@ -96,6 +97,7 @@ def build_app(
         lifespan=lifespan,
     )
     front: ASGIApp = _Front(operational, transcoder, frozenset(fixed))
+    front = WebAssets(front, settings.web_dir, settings.ws_port)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
         front = CORSMiddleware(

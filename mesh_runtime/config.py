@@ -109,6 +109,8 @@ class Settings:
     cors_origins: str = ""
     # Proxies whose X-Forwarded-For is believed (IPs/CIDRs, comma-separated); empty: none.
     trusted_proxies: str = ""
+    # The web terminal's built files, served at / (default: web/dist beside these packages).
+    web_dir: Path = Path(__file__).resolve().parent.parent / "web" / "dist"
     # Feed: the index oracle ("simulated" random walk, "backpack" public ticker, or "off" on
     # all but one replica), its seed and pace; per-connection limits.
     feed_oracle: str = "simulated"

@@ -32,5 +32,15 @@ elif [ "${CI:-}" = "true" ]; then
 else
   echo "skipped: docker-compose not installed (apt-get install docker-compose)"
 fi
+echo "== web terminal (web/): build when stale, unit tests"
+if command -v npm >/dev/null; then
+  [ -d web/node_modules ] || npm --prefix web ci --no-audit --no-fund --loglevel=error
+  python -m trademesh_cli.web_build
+  npm --prefix web test --silent
+elif [ "${CI:-}" = "true" ]; then
+  echo "Node.js/npm are missing (the web terminal needs them to build)"; exit 1
+else
+  echo "skipped: no Node.js/npm (the terminal's browser tests skip too)"
+fi
 echo "== pytest"
 python -m pytest "$@"

@@ -11,12 +11,14 @@ from mesh_runtime.config import Settings
 from mesh_runtime.probes import probe_host
 from mesh_runtime.serving import configure_logging
 from mesh_runtime.supervisor import Supervisor
+from trademesh_cli.web_build import prepare as prepare_web_terminal
 
 
 def command(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     configure_logging(settings.log_level)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per readiness probe
+    prepare_web_terminal(settings)
     embedded = (not settings.postgres_url, not settings.redis_url)
     supervisor = Supervisor(settings, on_ready=lambda s: print(banner(s, embedded), flush=True))
     return asyncio.run(supervisor.run())

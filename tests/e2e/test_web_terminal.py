@@ -1,0 +1,337 @@
+"""The web terminal in a real browser (Debian's Chromium, Playwright) on ``trademesh up``.
+
+Two traders in two browser contexts: one signs up, deposits, is told off for a price off
+the tick grid (the API's message on the price field), places a limit bid and sees it in the
+book and in open orders; the other signs up and sells into it with a quoted market order;
+the first sees the fill notice, the position and the history without reloading. Then the
+first page's WebSocket is cut (the page says so, reconnects, and its book is live again
+with what changed meanwhile), and a lost depth diff is detected by sequence and resynced.
+Last, a 10x long opened from the page is liquidated by an operator's index move and the
+page says so. Screenshots of the main views go to ``test-artifacts/web-terminal/``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.test_browser import chromium_path
+from tests.e2e.test_mesh_up import Mesh, running_mesh
+from tests.e2e.test_perps import token
+from trademesh_cli.web_build import SOURCE_DIR
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+STEP_MS = 15_000
+PASSWORD = "a long enough password"
+MARKET = "SOL-PERP"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web-terminal"
+VIEWPORT = {"width": 1440, "height": 900}
+
+
+@pytest.fixture(scope="module")
+def mesh_and_env() -> Iterator[tuple[Mesh, dict[str, str]]]:
+    if not (SOURCE_DIR / "dist" / "index.html").is_file() and shutil.which("npm") is None:
+        pytest.skip("the web terminal is not built and there is no npm to build it")
+    with running_mesh("web", TRADEMESH_MARKET_MAKER="off",
+                      TRADEMESH_BCRYPT_ROUNDS="4") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def mesh(mesh_and_env: tuple[Mesh, dict[str, str]]) -> Mesh:
+    return mesh_and_env[0]
+
+
+@pytest.fixture
+async def browser(mesh: Mesh) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    executable = chromium_path()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=executable, headless=True)
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def open_terminal(browser: Any, mesh: Mesh, errors: list[str],
+                        market: str = MARKET) -> Any:
+    """A page of the terminal in a context of its own; its uncaught errors go to ``errors``."""
+    context = await browser.new_context(viewport=VIEWPORT)
+    page = await context.new_page()
+    page.set_default_timeout(STEP_MS)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.goto(f"http://127.0.0.1:{mesh.ports['gateway_port']}/#{market}")
+    await page.wait_for_function("() => window.__trademesh?.metrics.feedConnects >= 1")
+    return page
+
+
+async def sign_up_and_deposit(page: Any, tag: str, amount: str = "10000") -> str:
+    email = f"{tag}-{uuid.uuid4().hex[:8]}@example.com"
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Create account").click()
+    await page.get_by_test_id("email").wait_for()
+    await page.get_by_role("button", name="Deposit").click()
+    await page.get_by_label("Amount").fill(amount)
+    await page.get_by_test_id("deposit-submit").click()
+    await page.locator(".notice", has_text=f"Deposited {amount} USD").wait_for()
+    return email
+
+
+async def place_limit(page: Any, side: str, price: str, quantity: str) -> None:
+    await page.get_by_role("group", name="Side").get_by_role("button", name=side).click()
+    await page.get_by_role("group", name="Order type").get_by_role("button",
+                                                                     name="Limit").click()
+    await page.get_by_label("Price", exact=True).fill(price)
+    await page.get_by_label("Quantity", exact=True).fill(quantity)
+    await page.get_by_test_id("submit").click()
+
+
+async def book_has(page: Any, side: str, price: str) -> None:
+    await page.locator(f"[data-testid={side}] .book-row[data-price='{price}']").wait_for()
+
+
+async def shot(page: Any, name: str) -> None:
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+async def test_two_traders_trade_through_the_terminal(browser: Any, mesh: Mesh) -> None:
+    errors: list[str] = []
+    maker = await open_terminal(browser, mesh, errors)
+    await shot(maker, "01-signed-out")
+    await sign_up_and_deposit(maker, "maker")
+    await rests_a_bid_after_a_price_error(maker)
+    taker = await open_terminal(browser, mesh, errors)
+    await sign_up_and_deposit(taker, "taker")
+    await sells_into_the_bid_with_a_quote(taker)
+    await sees_fill_position_and_history(maker)
+    await amend_and_cancel_all(maker)
+    await maker.get_by_role("button", name="Log out").click()
+    await maker.get_by_role("button", name="Sign in", exact=True).wait_for()
+    assert errors == []
+
+
+async def rests_a_bid_after_a_price_error(maker: Any) -> None:
+    # a price off the 0.001 grid: the gateway's INVALID_PRICE message, on the price field
+    await place_limit(maker, "Buy", "140.0001", "2")
+    price_error = maker.get_by_test_id("error-price")
+    await price_error.filter(has_text="not a multiple of 0.001").wait_for()
+    assert await maker.get_by_label("Price", exact=True).get_attribute("aria-invalid") == "true"
+    await shot(maker, "02-price-error")
+
+    await place_limit(maker, "Buy", "140", "2")
+    await book_has(maker, "bids", "140")
+    await maker.locator("[data-testid=bids] .book-row.mine[data-price='140']").wait_for()
+    assert await maker.get_by_test_id("order-value").inner_text() == "280.000 USD"
+    # 280 of margin and a taker fee's worth (5 bps) held
+    await maker.get_by_test_id("available").filter(has_text="9719.86 USD").wait_for()
+    await maker.get_by_role("tab", name="Open orders", exact=True).click()
+    await maker.get_by_test_id("account-body").locator("td", has_text="140").first.wait_for()
+    await shot(maker, "03-resting-bid")
+
+
+async def sells_into_the_bid_with_a_quote(taker: Any) -> None:
+    await book_has(taker, "bids", "140")
+    await taker.get_by_role("group", name="Side").get_by_role("button", name="Sell").click()
+    await taker.get_by_role("group", name="Order type").get_by_role("button",
+                                                                     name="Market").click()
+    # 25% of 10000 USD at the best bid, the taker fee kept aside: 17.84 SOL (lots of 0.01)
+    await taker.get_by_role("button", name="25%").click()
+    assert await taker.get_by_label("Quantity", exact=True).input_value() == "17.84"
+    await taker.get_by_label("Quantity", exact=True).fill("2")
+    await taker.get_by_test_id("submit").click()  # first press: the quote
+    await taker.get_by_test_id("quote").filter(has_text="140").wait_for()
+    await shot(taker, "04-market-quote")
+    await taker.get_by_test_id("submit").click()  # second press: the order
+    await taker.locator(".notice", has_text="Filled: SELL 2 SOL-PERP @ 140").wait_for()
+
+
+async def sees_fill_position_and_history(maker: Any) -> None:
+    """The maker's page, never reloaded: the fill notice, the position, the history."""
+    await maker.locator(".notice.fill", has_text="Filled: BUY 2 SOL-PERP @ 140").wait_for()
+    await maker.get_by_role("tab", name="Positions", exact=True).click()
+    position = maker.locator("tr[data-key='SOL-PERP']")
+    await position.filter(has_text="Long").wait_for()
+    assert "140" in await position.inner_text()
+    await maker.wait_for_function(
+        "() => /\\d/.test(document.querySelector(\"tr[data-key='SOL-PERP'] .pnl\")"
+        "?.textContent ?? '')")
+    await shot(maker, "05-position")
+    await maker.get_by_role("tab", name="Order history", exact=True).click()
+    await maker.get_by_test_id("account-body").locator("td", has_text="FILLED").first.wait_for()
+    await maker.get_by_role("tab", name="Fills", exact=True).click()
+    await maker.get_by_test_id("account-body").locator("td", has_text="MAKER").first.wait_for()
+    await shot(maker, "06-fills")
+
+
+async def amend_and_cancel_all(page: Any) -> None:
+    """A resting bid moved by PATCH from its row, then every open order canceled."""
+    await place_limit(page, "Buy", "130", "1")
+    await book_has(page, "bids", "130")
+    await page.get_by_role("tab", name="Open orders", exact=True).click()
+    await page.get_by_role("button", name="Amend order").first.click()
+    await page.get_by_label("New price for order").fill("131")
+    await page.get_by_role("button", name="Save").click()
+    await book_has(page, "bids", "131")
+    await page.locator("[data-testid=bids] .book-row[data-price='130']").wait_for(state="detached")
+    await page.get_by_role("button", name="Cancel all").click()
+    await page.locator("[data-testid=bids] .book-row[data-price='131']").wait_for(state="detached")
+    await page.get_by_test_id("account-body").get_by_text("No open orders.").wait_for()
+
+
+async def test_the_book_resyncs_after_a_cut_and_after_a_lost_diff(
+        browser: Any, mesh: Mesh) -> None:
+    errors: list[str] = []
+    page = await open_terminal(browser, mesh, errors)
+    await page.wait_for_function("() => window.__trademesh.metrics.bookLiveMs !== null")
+    api = f"http://127.0.0.1:{mesh.ports['gateway_port']}/api/v1"
+    async with httpx.AsyncClient(base_url=api, timeout=20) as rest:
+        await trader(rest)
+        await reconnects_after_a_cut(page, rest)
+        await stays_down_while_offline(page, rest)
+        await resyncs_after_a_lost_diff(page, rest)
+    await shot(page, "08-resynced-book")
+    await paces_its_requests_and_takes_keys(page)
+    assert errors == []
+    metrics = await page.evaluate("() => window.__trademesh.metrics")
+    print(f"time to a live book after load: {metrics['bookLiveMs']:.0f} ms; {metrics}")
+
+
+async def reconnects_after_a_cut(page: Any, rest: httpx.AsyncClient) -> None:
+    """The connection drops: the page says so, reconnects, and shows what it missed."""
+    await page.evaluate("""() => {
+        window.connTexts = [];
+        new MutationObserver(() => window.connTexts.push(
+            document.getElementById('conn').textContent)).observe(
+            document.getElementById('conn'), {childList: true, characterData: true,
+                                               subtree: true});
+        window.__trademesh.dropSocket();
+    }""")
+    await rest_order(rest, "170.5")
+    await page.wait_for_function("() => window.__trademesh.metrics.feedConnects >= 2")
+    await book_has(page, "asks", "170.5")
+    seen = await page.evaluate("() => window.connTexts")
+    assert any("reconnecting" in text for text in seen), seen
+    assert await page.locator("#conn").inner_text() == "Live"
+
+
+async def resyncs_after_a_lost_diff(page: Any, rest: httpx.AsyncClient) -> None:
+    """A diff lost on the way: the next one is a gap, the page resubscribes."""
+    before = await page.evaluate("() => window.__trademesh.metrics.depthSnapshots")
+    await page.evaluate("() => window.__trademesh.loseNextDiff()")
+    await rest_order(rest, "171.5")
+    await rest_order(rest, "172.5")
+    await page.wait_for_function("() => window.__trademesh.metrics.depthGaps >= 1")
+    await book_has(page, "asks", "171.5")
+    await book_has(page, "asks", "172.5")
+    after = await page.evaluate("() => window.__trademesh.metrics.depthSnapshots")
+    assert after > before
+    assert await page.get_by_test_id("book-state").inner_text() != "resyncing"
+
+
+async def paces_its_requests_and_takes_keys(page: Any) -> None:
+    """A trader flicking through markets sends more requests than the bridge takes at once:
+    the page paces them and the book of the market it lands on comes live; then the book
+    by keyboard: in, down two levels, Enter takes the price."""
+    await page.evaluate("""(symbols) => symbols.forEach((symbol) =>
+        document.querySelector(`#markets button[data-market='${symbol}']`).click())""",
+                        ["BTC-PERP", "ETH-PERP", "SOL-USD"] * 10 + [MARKET])
+    await page.get_by_test_id("book-state").filter(has_text="live").wait_for()
+    await book_has(page, "asks", "172.5")
+    await page.get_by_role("table", name="Order book levels").focus()
+    for key in ("ArrowDown", "ArrowDown", "Enter"):
+        await page.keyboard.press(key)
+    assert await page.locator("#f-price").input_value() == "170.5"
+
+
+async def test_a_liquidation_is_noticed_on_the_page(
+        browser: Any, mesh_and_env: tuple[Mesh, dict[str, str]]) -> None:
+    """A 10x long opened from the page (its liquidation price shown) is liquidated when an
+    operator moves the index: the page says so and the position is gone."""
+    mesh, env = mesh_and_env
+    errors: list[str] = []
+    page = await open_terminal(browser, mesh, errors, market="ETH-PERP")
+    api = f"http://127.0.0.1:{mesh.ports['gateway_port']}/api/v1"
+    admin = token(env, "--admin")
+    async with httpx.AsyncClient(base_url=api, timeout=20) as rest:
+        await set_index(rest, admin, "100", market="ETH-PERP")
+        await trader(rest)
+        await rest.post("/orders", json={"market": "ETH-PERP", "side": "SELL", "type": "LIMIT",
+                                         "quantity": "10", "price": "100", "leverage": 2})
+        await sign_up_and_deposit(page, "long", amount="110")
+        await page.get_by_label("Leverage").fill("10")
+        await place_limit(page, "Buy", "100", "10")
+        await page.locator(".notice.fill", has_text="Filled: BUY 10 ETH-PERP @ 100").wait_for()
+        position = page.locator("tr[data-key='ETH-PERP']")
+        await position.filter(has_text="Long").wait_for()
+        await page.wait_for_function(  # the liquidation price, once the mark is in
+            "() => /\\d/.test(document.querySelector(\"tr[data-key='ETH-PERP'] .liq\")"
+            "?.textContent ?? '')")
+        await shot(page, "09-leveraged-long")
+        await rest.post("/orders", json={"market": "ETH-PERP", "side": "BUY", "type": "LIMIT",
+                                         "quantity": "20", "price": "84.5", "leverage": 2})
+        await set_index(rest, admin, "85", market="ETH-PERP")
+        notice = "Liquidated: your ETH-PERP long of 10"
+        await page.locator(".notice.liquidation", has_text=notice).wait_for()
+        await page.get_by_test_id("account-body").get_by_text("No open positions.").wait_for()
+    await shot(page, "10-liquidated")
+    assert errors == []
+
+
+async def stays_down_while_offline(page: Any, rest: httpx.AsyncClient) -> None:
+    """Offline, the page keeps saying it is disconnected (the book marked as resyncing);
+    back online, it reconnects by itself and the book has what happened meanwhile."""
+    await page.context.set_offline(True)
+    await page.evaluate("() => window.__trademesh.dropSocket()")
+    badge = page.locator("#conn")
+    await badge.filter(has_text="Disconnected — reconnecting").wait_for()
+    await rest_order(rest, "170.75")
+    await page.wait_for_timeout(1_000)  # reconnect attempts fail meanwhile
+    assert "Disconnected" in await badge.inner_text()
+    assert await page.get_by_test_id("book-state").inner_text() == "resyncing"
+    await shot(page, "07-disconnected")
+    await page.context.set_offline(False)
+    await badge.filter(has_text="Live").wait_for()
+    await book_has(page, "asks", "170.75")
+
+
+async def set_index(rest: httpx.AsyncClient, admin: str, price: str, market: str) -> None:
+    answer = await rest.post(f"/admin/oracle/{market}", json={"price": price},
+                             headers={"Authorization": f"Bearer {admin}"})
+    assert answer.status_code == 200, answer.text
+
+
+async def trader(rest: httpx.AsyncClient) -> None:
+    login = {"email": f"rest-{uuid.uuid4().hex[:8]}@example.com", "password": PASSWORD}
+    token = (await rest.post("/auth/signup", json=login)).json()["token"]
+    rest.headers["Authorization"] = f"Bearer {token}"
+    await rest.post("/account/deposit", json={"asset": "USD", "amount": "100000",
+                                              "transactionId": uuid.uuid4().hex})
+
+
+async def rest_order(rest: httpx.AsyncClient, price: str) -> None:
+    placed = await rest.post("/orders", json={"market": MARKET, "side": "SELL", "type": "LIMIT",
+                                              "quantity": "1", "price": price})
+    assert placed.status_code == 201, placed.text
+
+
+async def test_the_gateway_serves_the_terminal_beside_the_api(mesh: Mesh) -> None:
+    base = f"http://127.0.0.1:{mesh.ports['gateway_port']}"
+    async with httpx.AsyncClient(base_url=base, timeout=20) as client:
+        index = await client.get("/")
+        assert index.status_code == 200 and index.headers["cache-control"] == "no-cache"
+        config = (await client.get("/config.json")).json()
+        assert config == {"wsUrl": f"ws://127.0.0.1:{mesh.ports['ws_port']}/ws"}
+        for path in ("/healthz", "/openapi.json", "/docs", "/api/v1/markets"):
+            assert (await client.get(path)).status_code == 200, path
+        assert (await client.get("/nowhere")).json()["error"]["code"] == "NOT_FOUND"
+    assert f"http://127.0.0.1:{mesh.ports['gateway_port']}/" in mesh.output
