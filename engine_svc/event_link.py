@@ -33,6 +33,7 @@ import grpc
 import redis.asyncio as aioredis
 from trademesh.v1 import persistence_pb2, persistence_pb2_grpc
 
+from engine_svc import metrics
 from engine_svc.core.markets import MarketConfig
 from engine_svc.event_codec import EventEncoder
 from engine_svc.journal import Journal, split_entry
@@ -81,6 +82,7 @@ class EventLink:
         self._redis: aioredis.Redis | None = None
         self._progress = False  # the last session had a batch acknowledged
         self._trimmed, self._trimmed_at = 0, 0.0  # the outbox is trimmed below _trimmed
+        metrics.bind_link(lambda: self.lag, lambda: self.connected)
 
     @property
     def lag(self) -> int:

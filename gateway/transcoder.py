@@ -23,6 +23,7 @@ from gateway.access import Access
 from gateway.deadline import HEADER as TIMEOUT_HEADER
 from gateway.deadline import call_timeout
 from gateway.errors import GatewayError, error_response
+from gateway.http_metrics import RATE_LIMITED, name_route
 from gateway.idempotency import HEADER as IDEMPOTENCY_HEADER
 from gateway.idempotency import (
     REPLAYED_HEADER,
@@ -85,6 +86,7 @@ class Transcoder:
 
     async def _transcode(self, request: Request, request_id: str) -> Response:
         found = self.table.match(request.method, request.url.path)
+        name_route(request.scope, found.route.template.source)
         claims = await self._admit(request, found)
         raw_body = await self._read_body(request) if found.route.body else b""
         key = None
@@ -110,6 +112,7 @@ class Transcoder:
             user = identity.claims.user_id if identity and identity.claims else None
             wait = await self.guards.limiter.wait_seconds(client_ip(request), user)
             if wait > 0:
+                RATE_LIMITED.inc()
                 raise GatewayError(429, "RATE_LIMITED", "too many requests; slow down",
                                    headers={"Retry-After": str(max(1, math.ceil(wait)))})
         if access is None or identity is None:

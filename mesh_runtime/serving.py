@@ -22,6 +22,8 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection, reflection_pb2
 from grpc_reflection.v1alpha._async import ReflectionServicer as AsyncReflectionServicer
 
+from mesh_runtime.grpc_metrics import server_interceptors
+
 log = logging.getLogger("trademesh.serving")
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -67,7 +69,7 @@ class GrpcService:
         self.health = HealthServicer()
         call_log = [RequestLogInterceptor()] if log.isEnabledFor(logging.DEBUG) else []
         self.server = grpc.aio.server(
-            interceptors=[*call_log, *interceptors],
+            interceptors=[*call_log, *server_interceptors(), *interceptors],
             options=[("grpc.so_reuseport", 0), *options],
         )
         self.service_names: list[str] = []

@@ -11,7 +11,7 @@ import logging
 import grpc
 from trademesh.v1 import engine_pb2_grpc
 
-from mesh_runtime import event_loop
+from mesh_runtime import event_loop, metrics
 from mesh_runtime.config import Settings
 from mesh_runtime.serving import configure_logging, install_signal_handlers
 from trademesh_cli.mm.bot import MarketMaker
@@ -25,6 +25,7 @@ log = logging.getLogger("trademesh.mm")
 def command(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     configure_logging(settings.log_level)
+    metrics.serve("mm")
     event_loop.run(run(settings), settings.event_loop)
     return 0
 

@@ -35,7 +35,9 @@ from tests.api_routes import ALL_ROUTES
 pytestmark = pytest.mark.slow
 
 PORT_SETTINGS = ("engine_port", "persistence_port", "feed_port", "auth_port", "gateway_port",
-                 "ws_port", "embedded_postgres_port", "embedded_redis_port")
+                 "ws_port", "embedded_postgres_port", "embedded_redis_port",
+                 "metrics_gateway_port", "metrics_engine_port", "metrics_persistence_port",
+                 "metrics_feed_port", "metrics_mm_port")
 GRPC_SERVICES = {
     "engine_port": "trademesh.v1.Engine",
     "persistence_port": "trademesh.v1.Persistence",
