@@ -17,7 +17,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 from prometheus_client import Counter, Histogram
@@ -33,8 +33,8 @@ HANDLING = Histogram("grpc_server_handling_seconds",
                      "Response latency (seconds) of gRPC calls handled by the server.",
                      _LABELS, buckets=metrics.LATENCY_BUCKETS)
 
-Handler = grpc.RpcMethodHandler[Any, Any]
-Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[Handler]]
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+Continuation: TypeAlias = Callable[[grpc.HandlerCallDetails], Awaitable[Handler]]
 
 
 class _Method:
