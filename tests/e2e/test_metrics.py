@@ -5,8 +5,11 @@ ports moved to the test's free ones) answers PromQL about the orders placed thro
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,6 +24,12 @@ DEFAULT_PORTS = {9100: "metrics_gateway_port", 9101: "metrics_engine_port",
                  9104: "metrics_mm_port"}
 ORDERS = 5
 POLL_SECONDS = 60.0
+DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "trademesh.json"
+# labelled counters with no series until their first event (a rejection, a disconnect)
+AFTER_FIRST_EVENT = {"trademesh_engine_orders_rejected_total",
+                     "trademesh_mm_orders_rejected_total", "trademesh_feed_disconnects_total",
+                     "trademesh_engine_fills_total"}
+LABELS = {"grpc_type", "grpc_service", "grpc_method", "grpc_code"}
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +93,17 @@ async def test_prometheus_counts_the_orders_placed_through_rest(mesh: Mesh,
                                    '{market="SOL-USD"})', ORDERS)
     assert await until(prometheus, "sum(trademesh_mm_orders_placed_total)", 1)
     assert await until(prometheus, "sum(trademesh_persistence_events_committed_total)", 1)
+
+
+async def test_every_dashboard_query_runs_on_metrics_the_mesh_exports(prometheus: str) -> None:
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    exprs = [t["expr"] for panel in panels for t in panel.get("targets", [])]
+    used = {re.sub(r"_(bucket|sum|count)$", "", name) for expr in exprs
+            for name in re.findall(r"\b(?:trademesh|http|grpc)_[a-z_]+", expr)} - LABELS
+    await until(prometheus, "count(trademesh_engine_queue_depth)", 1)  # scraped once
+    async with httpx.AsyncClient() as client:
+        for expr in exprs:
+            await query(client, prometheus, expr)  # valid PromQL, or this raises
+        reply = await client.get(f"{prometheus}/api/v1/label/__name__/values", timeout=10)
+    exported = {re.sub(r"_(bucket|sum|count|created)$", "", n) for n in reply.json()["data"]}
+    assert used - AFTER_FIRST_EVENT <= exported, sorted(used - AFTER_FIRST_EVENT - exported)
