@@ -15,6 +15,7 @@ from collections.abc import Callable
 from prometheus_client import Counter, Gauge, Histogram
 
 from engine_svc.core.events import Event, OrderAccepted, OrderFilled, OrderRejected
+from mesh_runtime.cheap_metrics import Count, CounterFamily
 from mesh_runtime.metrics import LATENCY_BUCKETS
 
 QUEUE_DEPTH = Gauge("trademesh_engine_queue_depth",
@@ -44,12 +45,12 @@ PERSISTENCE_LAG = Gauge("trademesh_engine_persistence_lag_events",
                         "Outbox events persistence has not committed yet.")
 PERSISTENCE_UP = Gauge("trademesh_engine_persistence_link_up",
                        "1 while the event stream to persistence is connected.")
-ORDERS_ACCEPTED = Counter("trademesh_engine_orders_accepted_total",
-                          "Orders the engine accepted.", ["market"])
-ORDERS_REJECTED = Counter("trademesh_engine_orders_rejected_total",
-                          "Orders the engine rejected, by reason.", ["market", "reason"])
-FILLS = Counter("trademesh_engine_fills_total",
-                "Order fills (two per trade: maker and taker).", ["market"])
+ORDERS_ACCEPTED = CounterFamily("trademesh_engine_orders_accepted_total",
+                                "Orders the engine accepted.", ["market"])
+ORDERS_REJECTED = CounterFamily("trademesh_engine_orders_rejected_total",
+                                "Orders the engine rejected, by reason.", ["market", "reason"])
+FILLS = CounterFamily("trademesh_engine_fills_total",
+                      "Order fills (two per trade: maker and taker).", ["market"])
 
 _last_saved = {"at": time.time()}  # since start until the first snapshot
 
@@ -79,9 +80,9 @@ class EventCounts:
     """A :class:`~engine_svc.sequencer.BatchListener` counting orders and fills."""
 
     def __init__(self) -> None:
-        self._accepted: dict[str, Counter] = {}
-        self._fills: dict[str, Counter] = {}
-        self._rejected: dict[tuple[str, str], Counter] = {}
+        self._accepted: dict[str, Count] = {}
+        self._fills: dict[str, Count] = {}
+        self._rejected: dict[tuple[str, str], Count] = {}
 
     def on_batch(self, events: list[Event]) -> None:
         for event in events:
@@ -100,7 +101,7 @@ class EventCounts:
         """Counters count what happened; a rebuilt state changes nothing here."""
 
     @staticmethod
-    def _child(cache: dict[str, Counter], family: Counter, market: str) -> Counter:
+    def _child(cache: dict[str, Count], family: CounterFamily, market: str) -> Count:
         child = cache.get(market)
         if child is None:
             child = cache[market] = family.labels(market)

@@ -10,12 +10,14 @@ from collections.abc import Callable
 
 from prometheus_client import Counter, Gauge
 
+from mesh_runtime.cheap_metrics import CounterFamily
+
 CONNECTIONS = Gauge("trademesh_feed_connections", "Open subscriber connections.",
                     ["transport"])
 SUBSCRIPTIONS = Gauge("trademesh_feed_subscriptions",
                       "Channel subscriptions held by this replica's connections.")
-MESSAGES = Counter("trademesh_feed_messages_sent_total", "Messages sent to subscribers.",
-                   ["transport"])
+MESSAGES = CounterFamily("trademesh_feed_messages_sent_total",
+                         "Messages sent to subscribers.", ["transport"])
 CLOSES = Counter("trademesh_feed_disconnects_total",
                  "Connections the feed closed, by reason (SLOW_CONSUMER: fell too far "
                  "behind).", ["transport", "reason"])

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.auth_service import auth_registrar
 from gateway.docs_page import render_docs
 from gateway.errors import GatewayError, error_response
-from gateway.http_metrics import with_http_metrics
+from gateway.http_metrics import route_metrics
 from gateway.idempotency import REPLAYED_HEADER
 from gateway.openapi import build_openapi
 from gateway.policy import GatewayPolicy
@@ -101,7 +101,7 @@ def build_app(
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id",
                            "grpc-timeout"],
             expose_headers=["X-Request-Id", "Retry-After", REPLAYED_HEADER], max_age=600)
-    return with_http_metrics(RequestIdMiddleware(front), fixed)
+    return RequestIdMiddleware(front, route_metrics(fixed))
 
 
 class _Front:

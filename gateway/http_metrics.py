@@ -1,4 +1,5 @@
-"""RED metrics for every REST route: a pure ASGI middleware, outermost.
+"""RED metrics for every REST route, recorded by the gateway's outermost ASGI middleware
+(:class:`gateway.request_id.RequestIdMiddleware`, which times every request anyway).
 
 * ``http_requests_total{route, method, code}``
 * ``http_request_duration_seconds{route, method}`` (histogram)
@@ -13,22 +14,21 @@ anything else is ``unmatched``. Label children are bound once per (route, method
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
-from typing import Any
 
-from prometheus_client import Counter, Histogram
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import Counter
+from starlette.types import Scope
 
 from mesh_runtime import metrics
+from mesh_runtime.cheap_metrics import Count, CounterFamily, HistogramFamily
 
 ROUTE_KEY = "trademesh.route"
 UNMATCHED = "unmatched"
-REQUESTS = Counter("http_requests_total", "HTTP requests answered, by route template, method "
-                   "and status code.", ["route", "method", "code"])
-DURATION = Histogram("http_request_duration_seconds",
-                     "HTTP request latency (seconds), by route template and method.",
-                     ["route", "method"], buckets=metrics.LATENCY_BUCKETS)
+REQUESTS = CounterFamily("http_requests_total", "HTTP requests answered, by route template, "
+                         "method and status code.", ["route", "method", "code"])
+DURATION = HistogramFamily("http_request_duration_seconds",
+                           "HTTP request latency (seconds), by route template and method.",
+                           ["route", "method"], buckets=metrics.LATENCY_BUCKETS)
 RATE_LIMITED = Counter("trademesh_gateway_rate_limited_total",
                        "Requests refused by the per-IP or per-user rate limits (429).")
 
@@ -57,7 +57,7 @@ class _Route:
     def __init__(self, route: str, method: str) -> None:
         self._labels = (route, method)
         self.seconds = DURATION.labels(route, method)
-        self._codes: dict[int, Any] = {}
+        self._codes: dict[int, Count] = {}
 
     def count(self, code: int) -> None:
         counter = self._codes.get(code)
@@ -66,38 +66,24 @@ class _Route:
         counter.inc()
 
 
-class HttpMetricsMiddleware:
-    def __init__(self, app: ASGIApp, fixed_paths: Iterable[str]) -> None:
-        self.app = app
+class RouteMetrics:
+    """Records one answered request: used by the request-id middleware, which already
+    wraps every request (no second ASGI layer on the hot path)."""
+
+    def __init__(self, fixed_paths: Iterable[str]) -> None:
         self._fixed = frozenset(fixed_paths)
         self._routes: dict[tuple[str, str], _Route] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path = scope["path"]
-        label = RouteLabel(path if path in self._fixed else UNMATCHED)
-        status = [500]  # what an app that raises before answering amounts to
+    def label(self, path: str) -> RouteLabel:
+        """The label of a request for ``path`` (the router names the template later)."""
+        return RouteLabel(path if path in self._fixed else UNMATCHED)
 
-        async def send_status(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        began = time.perf_counter()
-        try:
-            await self.app({**scope, ROUTE_KEY: label}, receive, send_status)
-        finally:
-            self._observe(label.template, scope["method"], status[0],
-                          time.perf_counter() - began)
-
-    def _observe(self, route: str, method: str, code: int, seconds: float) -> None:
-        key = (route, method)
+    def observe(self, label: RouteLabel, method: str, code: int, seconds: float) -> None:
+        key = (label.template, method)
         bound = self._routes.get(key)
         if bound is None:
             if len(self._routes) > 1000:  # methods are client-chosen strings: bounded
-                key = (route, "OTHER")
+                key = (label.template, "OTHER")
                 bound = self._routes.get(key)
             if bound is None:
                 bound = self._routes[key] = _Route(*key)
@@ -105,6 +91,6 @@ class HttpMetricsMiddleware:
         bound.count(code)
 
 
-def with_http_metrics(app: ASGIApp, fixed_paths: Iterable[str]) -> ASGIApp:
-    """``app`` measured, unless ``TRADEMESH_METRICS=off``."""
-    return HttpMetricsMiddleware(app, fixed_paths) if metrics.enabled() else app
+def route_metrics(fixed_paths: Iterable[str]) -> RouteMetrics | None:
+    """The recorder for the gateway, or None when ``TRADEMESH_METRICS=off``."""
+    return RouteMetrics(fixed_paths) if metrics.enabled() else None

@@ -20,18 +20,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeAlias
 
 import grpc
-from prometheus_client import Counter, Histogram
 
 from mesh_runtime import metrics
+from mesh_runtime.cheap_metrics import Count, CounterFamily, HistogramFamily
 
 _LABELS = ("grpc_type", "grpc_service", "grpc_method")
-STARTED = Counter("grpc_server_started_total", "RPCs started on the server.", _LABELS)
-HANDLED = Counter("grpc_server_handled_total",
-                  "RPCs completed on the server, regardless of success or failure.",
-                  (*_LABELS, "grpc_code"))
-HANDLING = Histogram("grpc_server_handling_seconds",
-                     "Response latency (seconds) of gRPC calls handled by the server.",
-                     _LABELS, buckets=metrics.LATENCY_BUCKETS)
+STARTED = CounterFamily("grpc_server_started_total", "RPCs started on the server.", _LABELS)
+HANDLED = CounterFamily("grpc_server_handled_total",
+                        "RPCs completed on the server, regardless of success or failure.",
+                        (*_LABELS, "grpc_code"))
+HANDLING = HistogramFamily("grpc_server_handling_seconds",
+                           "Response latency (seconds) of gRPC calls handled by the server.",
+                           _LABELS, buckets=metrics.LATENCY_BUCKETS)
 
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 Continuation: TypeAlias = Callable[[grpc.HandlerCallDetails], Awaitable[Handler]]
@@ -47,7 +47,7 @@ class _Method:
         self._labels = (kind, service, name)
         self.started = STARTED.labels(*self._labels)
         self.seconds = HANDLING.labels(*self._labels)
-        self._codes: dict[grpc.StatusCode, Any] = {}
+        self._codes: dict[grpc.StatusCode, Count] = {}
 
     def done(self, began: float, code: grpc.StatusCode) -> None:
         self.seconds.observe(time.perf_counter() - began)

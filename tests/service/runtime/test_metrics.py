@@ -13,7 +13,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import REGISTRY
 from starlette.types import Receive, Scope, Send
 
-from gateway.http_metrics import HttpMetricsMiddleware, name_route
+from gateway.http_metrics import RouteMetrics, name_route
+from gateway.request_id import RequestIdMiddleware
 from mesh_runtime import metrics
 from mesh_runtime.serving import GrpcService
 
@@ -70,7 +71,7 @@ async def _routed_app(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 async def test_rest_requests_are_counted_by_route_template() -> None:
-    app = HttpMetricsMiddleware(_routed_app, ["/healthz"])
+    app = RequestIdMiddleware(_routed_app, RouteMetrics(["/healthz"]))
     before = {key: sample("http_requests_total", route=key[0], method="GET", code=key[1])
               for key in (("/things/{id}", "200"), ("unmatched", "404"), ("/healthz", "404"))}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),

@@ -1,0 +1,76 @@
+"""What metrics cost at REST saturation: two ``trademesh up`` meshes side by side, one with
+``TRADEMESH_METRICS=off`` and one with metrics on, hammered by wrk in turns (off, on, on,
+off, ...) so that both see the same machine over the same minutes; prints each run and the
+medians' ratio. See :mod:`bench.bench_rest_wrk` for the load (GTC limit buys that rest).
+
+Usage: python -m bench.bench_metrics_cost [--connections 64] [--threads 2] [--seconds 10]
+       [--runs 4] [--users 16] [--market SOL-USD]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+from bench.bench_rest import Mesh, running_mesh, settled
+from bench.bench_rest_wrk import prepare, run_wrk
+
+MODES = ("off", "on")
+
+
+def start(mode: str, stack: ExitStack) -> Mesh:
+    os.environ["TRADEMESH_METRICS"] = mode
+    try:
+        return stack.enter_context(running_mesh())
+    finally:
+        os.environ.pop("TRADEMESH_METRICS", None)
+
+
+def measure(args: argparse.Namespace) -> dict[str, list[float]]:
+    rates: dict[str, list[float]] = {mode: [] for mode in MODES}
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        meshes = {mode: start(mode, stack) for mode in MODES}
+        scripts = {}
+        for mode, mesh in meshes.items():
+            scripts[mode] = tmp / f"orders-{mode}.lua"
+            scripts[mode].write_text(asyncio.run(prepare(mesh, args.users, args.market)))
+            run_wrk(mesh, scripts[mode], argparse.Namespace(**{**vars(args), "seconds": 3}))
+        for run in range(args.runs):
+            order = MODES if run % 2 == 0 else MODES[::-1]
+            for mode in order:
+                asyncio.run(settled(meshes[mode]))
+                figures = run_wrk(meshes[mode], scripts[mode], args)
+                rates[mode].append(figures["rate"])
+                print(f"run {run + 1} metrics {mode:>3}: {figures['rate']:,.0f} orders/s, "
+                      f"p99 {figures.get('p99', 0):.2f} ms, non-201 {figures['non2xx']:.0f}",
+                      flush=True)
+    return rates
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=4)
+    parser.add_argument("--users", type=int, default=16)  # bcrypt sign-ups: few
+    parser.add_argument("--market", default="SOL-USD")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
+    rates = measure(args)
+    off, on = (statistics.median(rates[mode]) for mode in MODES)
+    print(f"median of {args.runs} runs each: metrics off {off:,.0f} orders/s, on {on:,.0f} "
+          f"orders/s: on is {100 * (on / off - 1):+.1f}% ({args.connections} connections)",
+          flush=True)
+
+
+if __name__ == "__main__":
+    main()
