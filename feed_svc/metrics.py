@@ -25,6 +25,11 @@ RELAY_ITEMS = Counter("trademesh_feed_relay_items_total",
                       "Market-data items this replica applied from the Redis fan-out.")
 RELAY_RECONNECTS = Counter("trademesh_feed_relay_reconnects_total",
                            "Times this replica's Redis fan-out connection was re-established.")
+RELAY_GAPS = Counter("trademesh_feed_relay_gaps_total",
+                     "Times this replica came back to find fan-out entries it had not read "
+                     "trimmed away (its clients missed them).")
+RELAY_DUPLICATES = Counter("trademesh_feed_relay_duplicates_total",
+                           "Fan-out entries skipped as duplicates of a retried publish.")
 RELAY_DROPPED = Counter("trademesh_feed_relay_dropped_total",
                         "Items dropped because Redis did not keep up with publishing.")
 
