@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Generic, Protocol, TypeVar
 
+from opentelemetry.trace import SpanContext
+
 from engine_svc import command_codec, metrics
 from engine_svc.core.commands import Command
 from engine_svc.core.engine import Engine
@@ -38,6 +40,7 @@ from engine_svc.journal import Journal, JournalConflict
 from engine_svc.order_views import OrderRecord, OrderViews
 from engine_svc.snapshot_fork import ForkedSnapshot, ForkedSnapshotFailed
 from engine_svc.snapshot_store import SnapshotStore
+from mesh_runtime import tracing
 from mesh_runtime.grpc_env import FORK_SUPPORT_VAR, fork_is_safe
 
 log = logging.getLogger("trademesh.engine.sequencer")
@@ -57,6 +60,14 @@ class BatchListener(Protocol):
         """The state was rebuilt from the journal: resynchronise from a fresh read."""
 
 
+def _trace_batch(batch: list[_Pending[Any]], began_ns: int, commands: int) -> None:
+    """The batch's journal write, in the trace of each traced caller in it."""
+    traced = [item.trace for item in batch if item.trace is not None]
+    if traced:
+        tracing.span_in(traced, "engine.journal_append", began_ns, time.time_ns(),
+                        {"trademesh.batch.commands": commands})
+
+
 class EngineUnavailable(RuntimeError):
     """The command was not applied (or not made durable): the caller may retry."""
 
@@ -72,6 +83,7 @@ class _Pending(Generic[T]):
     commands: list[Command]
     render: Render[T]
     future: asyncio.Future[list[T]] = field(default_factory=asyncio.Future)
+    trace: SpanContext | None = None  # the caller's span, when it is traced
 
 
 class _Signal(Enum):
@@ -167,7 +179,7 @@ class Sequencer:
             raise EngineUnavailable("the engine is shutting down; retry shortly")
         if not self.healthy:
             raise EngineUnavailable("the engine is recovering; retry shortly")
-        pending: _Pending[T] = _Pending(commands, render)
+        pending: _Pending[T] = _Pending(commands, render, trace=tracing.current_context())
         self._queue.put_nowait(pending)
         return pending.future
 
@@ -228,10 +240,11 @@ class Sequencer:
                     log.exception("rendering a result failed")
                     failure = err
             results.append((item, rendered, failure))
-        began = time.perf_counter()
+        began, began_ns = time.perf_counter(), time.time_ns()
         try:
             await self._journal.append(commands, events)
             metrics.JOURNAL_APPEND.observe(time.perf_counter() - began)
+            _trace_batch(batch, began_ns, len(commands))
             metrics.BATCH_COMMANDS.observe(len(commands))
         except JournalConflict as err:
             self._fail(batch, "another engine is writing this journal")

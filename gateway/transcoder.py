@@ -41,6 +41,7 @@ from gateway.router import RouteMatch, RouteTable
 from gateway.routes import Route
 from gateway.upstream import Upstreams
 from gateway.upstream_errors import from_rpc_error
+from mesh_runtime import tracing
 from mesh_runtime.tokens import Claims
 
 log = logging.getLogger("trademesh.gateway")
@@ -186,6 +187,7 @@ def _metadata(request: Request, request_id: str) -> list[tuple[str, str]]:
     authorization = request.headers.get("authorization")
     if authorization:
         metadata.append(("authorization", authorization))
+    tracing.inject(metadata)
     return metadata
 
 

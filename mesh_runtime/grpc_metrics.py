@@ -21,8 +21,9 @@ from typing import Any, TypeAlias
 
 import grpc
 
-from mesh_runtime import metrics
+from mesh_runtime import metrics, tracing
 from mesh_runtime.cheap_metrics import Count, CounterFamily, HistogramFamily
+from mesh_runtime.grpc_tracing import GrpcServerTracing
 
 _LABELS = ("grpc_type", "grpc_service", "grpc_method")
 STARTED = CounterFamily("grpc_server_started_total", "RPCs started on the server.", _LABELS)
@@ -144,5 +145,11 @@ class GrpcServerMetrics(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
 
 
 def server_interceptors() -> list[grpc.aio.ServerInterceptor[Any, Any]]:
-    """The metrics interceptor, unless ``TRADEMESH_METRICS=off``."""
-    return [GrpcServerMetrics()] if metrics.enabled() else []
+    """The metrics interceptor (unless ``TRADEMESH_METRICS=off``) and the tracing one
+    (while tracing is on: ``OTEL_EXPORTER_OTLP_ENDPOINT``)."""
+    chosen: list[grpc.aio.ServerInterceptor[Any, Any]] = []
+    if metrics.enabled():
+        chosen.append(GrpcServerMetrics())
+    if tracing.active():
+        chosen.append(GrpcServerTracing())
+    return chosen

@@ -1,0 +1,138 @@
+"""One trace follows a REST order: the gateway's request span, the engine's PlaceOrder span
+(the ``traceparent`` travelled in the gRPC metadata) and the sequencer's journal write,
+recorded by an in-memory exporter. Real engine (sequencer, Redis journal, PostgreSQL
+snapshots), real gateway app on uvicorn, real gRPC between them."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from engine_svc.app import build, register, wall_clock_ms
+from engine_svc.servicer import EngineServicer
+from gateway.app import build_app
+from gateway.transcoder import Guards
+from mesh_runtime import tracing
+from mesh_runtime.config import Settings
+from mesh_runtime.grpc_auth import Authenticator
+from mesh_runtime.http_serving import AsgiServer
+from mesh_runtime.serving import GrpcService
+from mesh_runtime.tokens import TokenSigner, TokenVerifier, ensure_keypair
+from tests.conftest import free_port
+
+WAIT = 20.0
+
+
+async def reset_stores(redis_url: str, postgres_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        await client.delete("trademesh:journal", "trademesh:outbox")
+    finally:
+        await client.aclose()
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        await conn.execute("DROP TABLE IF EXISTS engine_snapshots")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing.use_provider(provider, process_wide=False)
+    try:
+        yield exporter
+    finally:
+        tracing.stop()
+        provider.shutdown()
+
+
+async def start_engine(settings: Settings, stack: AsyncExitStack) -> int:
+    sequencer, _ = await build(settings, stack)
+    task = asyncio.create_task(sequencer.run())
+    verifier = TokenVerifier.from_file(settings.public_key_path, settings.jwt_issuer,
+                                       settings.jwt_audience)
+    servicer = EngineServicer(sequencer, Authenticator(verifier), wall_clock_ms)
+    service = GrpcService("engine", "127.0.0.1", 0, [register(servicer)], grace_seconds=1)
+    await service.start()
+    await service.set_serving(True)
+
+    async def stop() -> None:
+        await service.stop()
+        await sequencer.close()
+        await asyncio.wait_for(task, WAIT)
+
+    stack.push_async_callback(stop)
+    return service.port
+
+
+async def start_gateway(settings: Settings, stack: AsyncExitStack) -> str:
+    port = free_port()
+    server = AsgiServer(build_app(settings, guards=Guards()), "127.0.0.1", port,
+                        lifespan="on", grace_seconds=1)
+    task = asyncio.create_task(server.serve())
+
+    async def stop() -> None:
+        server.stop()
+        await asyncio.wait_for(task, WAIT)
+
+    stack.push_async_callback(stop)
+    for _ in range(2000):  # bounded: uvicorn sets no event when it is up
+        if server.started:
+            return f"http://127.0.0.1:{port}/api/v1"
+        await asyncio.sleep(0.01)
+    raise TimeoutError("the gateway did not start")
+
+
+def one(spans: list[ReadableSpan], name: str) -> ReadableSpan:
+    found = [s for s in spans if s.name == name]
+    assert len(found) == 1, (name, [s.name for s in spans])
+    return found[0]
+
+
+async def test_one_trace_from_the_rest_request_to_the_journal_write(
+        spans: InMemorySpanExporter, redis_url: str, postgres_url: str,
+        tmp_path: Path) -> None:
+    await reset_stores(redis_url, postgres_url)
+    private, public = tmp_path / "jwt.pem", tmp_path / "jwt.pub.pem"
+    ensure_keypair(private, public)
+    settings = Settings(redis_url=redis_url, postgres_url=postgres_url,
+                        jwt_private_key_file=str(private), jwt_public_key_file=str(public))
+    token = TokenSigner.from_file(private, settings.jwt_issuer, settings.jwt_audience,
+                                  600).issue(f"user-{uuid.uuid4().hex[:8]}")[0]
+    async with AsyncExitStack() as stack:
+        engine_port = await start_engine(settings, stack)
+        base = await start_gateway(
+            settings.with_overrides(engine_addr=f"127.0.0.1:{engine_port}"), stack)
+        auth = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=base, headers=auth, timeout=WAIT) as client:
+            deposit = await client.post("/account/deposit", json={
+                "asset": "USD", "amount": "1000", "transactionId": uuid.uuid4().hex})
+            assert deposit.status_code == 200, deposit.text
+            spans.clear()
+            placed = await client.post("/orders", json={
+                "market": "SOL-USD", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+                "quantity": "1", "price": "1.000"})
+            assert placed.status_code == 201, placed.text
+    finished = list(spans.get_finished_spans())
+    rest = one(finished, "POST /api/v1/orders")
+    rpc = one(finished, "trademesh.v1.Engine/PlaceOrder")
+    journal = one(finished, "engine.journal_append")
+    assert rest.context is not None and rpc.context is not None and journal.context is not None
+    assert rpc.parent is not None and rpc.parent.span_id == rest.context.span_id
+    assert journal.parent is not None and journal.parent.span_id == rpc.context.span_id
+    assert rest.context.trace_id == rpc.context.trace_id == journal.context.trace_id
+    assert rest.attributes is not None and rest.attributes["http.response.status_code"] == 201
