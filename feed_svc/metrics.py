@@ -21,6 +21,8 @@ MESSAGES = CounterFamily("trademesh_feed_messages_sent_total",
 CLOSES = Counter("trademesh_feed_disconnects_total",
                  "Connections the feed closed, by reason (SLOW_CONSUMER: fell too far "
                  "behind).", ["transport", "reason"])
+RATE_LIMITED = Counter("trademesh_feed_rate_limited_total",
+                       "WebSocket requests refused by the per-connection request limit.")
 RELAY_ITEMS = Counter("trademesh_feed_relay_items_total",
                       "Market-data items this replica applied from the Redis fan-out.")
 RELAY_RECONNECTS = Counter("trademesh_feed_relay_reconnects_total",

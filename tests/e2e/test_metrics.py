@@ -77,7 +77,8 @@ async def until(url: str, promql: str, ready: float) -> float:
     pytest.fail(f"{promql} = {value} after {POLL_SECONDS}s (wanted >= {ready})")
 
 
-async def test_prometheus_scrapes_every_process(prometheus: str) -> None:
+async def test_prometheus_scrapes_every_process(mesh: Mesh, prometheus: str) -> None:
+    assert f":{mesh.ports['metrics_engine_port']}" in mesh.output  # the banner says where
     assert await until(prometheus, "sum(up)", 5) == 5
 
 
