@@ -1,10 +1,11 @@
 """Prometheus metrics: where each process serves them, and whether it does.
 
-Every trademesh process serves ``/metrics`` on its own port (``TRADEMESH_METRICS_<PROCESS>_PORT``;
-gateway 9100, engine 9101, persistence 9102, feed 9103, market maker 9104; 0 picks a free
-port) on ``TRADEMESH_HOST``. ``TRADEMESH_METRICS=off`` turns the endpoints off and leaves
-the per-call instrumentation (the gRPC interceptor, the REST middleware) out of the hot
-path; the few domain counters the services keep cost a dictionary-free ``inc()`` and stay.
+Every trademesh process serves ``/metrics`` on its own port
+(``TRADEMESH_METRICS_<PROCESS>_PORT``: gateway 9100, engine 9101, persistence 9102, feed
+9103, market maker 9104; 0 picks a free port) on ``TRADEMESH_HOST``, from a daemon thread.
+``TRADEMESH_METRICS=off`` serves nothing and leaves the per-call instrumentation (the gRPC
+interceptor, the REST recording) out of the request path; the services' own counters and
+gauges are still kept (a float add or a set, see :mod:`mesh_runtime.cheap_metrics`).
 
 Names follow Prometheus' rules (base units, ``_seconds``, ``_total`` for counters) and the
 gRPC ones go-grpc-prometheus' (``grpc_server_handled_total{grpc_type, grpc_service,

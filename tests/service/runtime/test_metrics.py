@@ -13,9 +13,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import REGISTRY
 from starlette.types import Receive, Scope, Send
 
-from gateway.http_metrics import RouteMetrics, name_route
+from gateway.http_metrics import RouteMetrics, name_route, route_metrics
 from gateway.request_id import RequestIdMiddleware
 from mesh_runtime import metrics
+from mesh_runtime.grpc_metrics import GrpcServerMetrics, server_interceptors
 from mesh_runtime.serving import GrpcService
 
 HEALTH = "grpc.health.v1.Health"
@@ -97,7 +98,16 @@ async def test_metrics_are_served_over_http_on_a_free_port() -> None:
     assert "grpc_server_handled_total" in reply.text
 
 
-def test_metrics_off_serves_nothing_and_adds_no_middleware() -> None:
+def test_metrics_off_puts_nothing_on_the_request_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRADEMESH_METRICS", "off")
+    assert server_interceptors() == []
+    assert route_metrics(["/healthz"]) is None
+    monkeypatch.setenv("TRADEMESH_METRICS", "on")
+    assert [type(i) for i in server_interceptors()] == [GrpcServerMetrics]
+    assert route_metrics(["/healthz"]) is not None
+
+
+def test_metrics_off_serves_nothing() -> None:
     off = metrics.MetricsSettings.from_env({"TRADEMESH_METRICS": "off"})
     assert metrics.serve("engine", off) is None
     assert not metrics.enabled({"TRADEMESH_METRICS": "off"})
