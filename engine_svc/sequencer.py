@@ -36,6 +36,7 @@ from engine_svc.core.commands import Command
 from engine_svc.core.engine import Engine
 from engine_svc.core.events import Event
 from engine_svc.core.markets import MarketConfig
+from engine_svc.durable_traces import DurableTraces
 from engine_svc.journal import Journal, JournalConflict
 from engine_svc.order_views import OrderRecord, OrderViews
 from engine_svc.snapshot_fork import ForkedSnapshot, ForkedSnapshotFailed
@@ -60,12 +61,17 @@ class BatchListener(Protocol):
         """The state was rebuilt from the journal: resynchronise from a fresh read."""
 
 
-def _trace_batch(batch: list[_Pending[Any]], began_ns: int, commands: int) -> None:
-    """The batch's journal write, in the trace of each traced caller in it."""
+def _trace_batch(batch: list[_Pending[Any]], began_ns: int, commands: int,
+                 events: list[tuple[int, bytes]], durable: DurableTraces) -> None:
+    """The batch's journal write, in the trace of each traced caller in it; and the wait
+    for persistence's commit of its events, recorded when that comes."""
     traced = [item.trace for item in batch if item.trace is not None]
     if traced:
-        tracing.span_in(traced, "engine.journal_append", began_ns, time.time_ns(),
+        now = time.time_ns()
+        tracing.span_in(traced, "engine.journal_append", began_ns, now,
                         {"trademesh.batch.commands": commands})
+        if events:
+            durable.journaled(events[-1][0], traced, now)
 
 
 class EngineUnavailable(RuntimeError):
@@ -150,6 +156,7 @@ class Sequencer:
             log.warning("snapshots are serialized in-process: gRPC loaded with its fork "
                         "handlers on (%s)", FORK_SUPPORT_VAR)
         self._listeners: list[BatchListener] = [metrics.EventCounts()]
+        self.durable = DurableTraces()  # traced batches waiting for persistence
         metrics.bind_sequencer(self._queue.qsize, lambda: self.state.engine.last_seq)
 
     @property
@@ -244,7 +251,7 @@ class Sequencer:
         try:
             await self._journal.append(commands, events)
             metrics.JOURNAL_APPEND.observe(time.perf_counter() - began)
-            _trace_batch(batch, began_ns, len(commands))
+            _trace_batch(batch, began_ns, len(commands), events, self.durable)
             metrics.BATCH_COMMANDS.observe(len(commands))
         except JournalConflict as err:
             self._fail(batch, "another engine is writing this journal")
