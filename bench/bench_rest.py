@@ -147,8 +147,9 @@ def running_mesh() -> Iterator[Mesh]:
     root = Path(tempfile.mkdtemp(prefix="trademesh-bench-rest-"))
     root.chmod(0o755)  # the embedded PostgreSQL account traverses it
     ports = dict(zip(PORT_SETTINGS, free_ports(len(PORT_SETTINGS)), strict=True))
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("TRADEMESH_") or k == "TRADEMESH_METRICS"}  # on/off compared
+    env = {k: v for k, v in os.environ.items()  # what a comparison may set passes through
+           if not k.startswith("TRADEMESH_") or k in ("TRADEMESH_METRICS",
+                                                      "TRADEMESH_BCRYPT_ROUNDS")}
     env.update({f"TRADEMESH_{name.upper()}": str(port) for name, port in ports.items()})
     env.update(TRADEMESH_DATA_DIR=str(root / "data"), TRADEMESH_HOST="127.0.0.1",
                TRADEMESH_SHUTDOWN_GRACE_SECONDS="2", TRADEMESH_MARKET_MAKER="off",
