@@ -43,6 +43,8 @@ def local_config(ports: Mapping[int, int], interval: str = "1s") -> dict[str, An
     the test's) and a short scrape interval."""
     config: dict[str, Any] = yaml.safe_load(DEPLOY_CONFIG.read_text())
     config["global"].update(scrape_interval=interval, evaluation_interval=interval)
+    config["rule_files"] = [str(DEPLOY_CONFIG.parent / name)
+                            for name in config.get("rule_files", [])]
     for job in config["scrape_configs"]:
         for group in job["static_configs"]:
             group["targets"] = [_moved(target, ports) for target in group["targets"]]

@@ -108,3 +108,20 @@ async def test_every_dashboard_query_runs_on_metrics_the_mesh_exports(prometheus
         reply = await client.get(f"{prometheus}/api/v1/label/__name__/values", timeout=10)
     exported = {re.sub(r"_(bucket|sum|count|created)$", "", n) for n in reply.json()["data"]}
     assert used - AFTER_FIRST_EVENT <= exported, sorted(used - AFTER_FIRST_EVENT - exported)
+
+
+async def test_the_alerting_rules_load_and_evaluate(prometheus: str) -> None:
+    """deploy/alerts.yml: every rule loaded and evaluated without error (none need fire)."""
+    deadline = asyncio.get_running_loop().time() + POLL_SECONDS
+    rules: list[dict[str, object]] = []
+    async with httpx.AsyncClient() as client:
+        while asyncio.get_running_loop().time() < deadline:
+            reply = await client.get(f"{prometheus}/api/v1/rules", timeout=10)
+            groups = reply.json()["data"]["groups"]
+            rules = [rule for group in groups for rule in group["rules"]]
+            if rules and all(r["health"] == "ok" for r in rules):
+                break
+            await asyncio.sleep(0.5)
+    assert len(rules) >= 10
+    assert [r["name"] for r in rules if r["health"] != "ok"] == []
+    assert [r["name"] for r in rules if r["state"] == "firing"] == []
