@@ -20,12 +20,14 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import metadata
 
-from prometheus_client import start_http_server
+from prometheus_client import Info, start_http_server
 
 from mesh_runtime.config import PREFIX, ConfigError
 
 log = logging.getLogger("trademesh.metrics")
+BUILD = Info("trademesh_build", "The trademesh build this process runs.")
 
 DEFAULT_PORTS: Mapping[str, int] = {
     "gateway": 9100, "engine": 9101, "persistence": 9102, "feed": 9103, "mm": 9104,
@@ -97,5 +99,15 @@ def serve(process: str, settings: MetricsSettings | None = None) -> int | None:
                   config.port(process), err)
         return None
     port = int(server.server_port)
+    build_info(process)
     log.info("%s metrics at http://%s:%d/metrics", process, config.host, port)
     return port
+
+
+def build_info(process: str) -> None:
+    """``trademesh_build_info{process, version}`` = 1: which build each process runs."""
+    try:
+        version = metadata.version("trademesh")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    BUILD.info({"process": process, "version": version})
