@@ -76,6 +76,9 @@ def snapshot_saved(seq: int, began: float) -> None:
 SNAPSHOT_AGE.set_function(lambda: time.time() - _last_saved["at"])
 
 
+_COUNTED = frozenset({OrderFilled, OrderAccepted, OrderRejected})
+
+
 class EventCounts:
     """A :class:`~engine_svc.sequencer.BatchListener` counting orders and fills."""
 
@@ -85,7 +88,10 @@ class EventCounts:
         self._rejected: dict[tuple[str, str], Count] = {}
 
     def on_batch(self, events: list[Event]) -> None:
+        counted = _COUNTED  # one set lookup per event: most events are not counted here
         for event in events:
+            if type(event) not in counted:
+                continue
             if isinstance(event, OrderFilled):
                 self._child(self._fills, FILLS, event.market).inc()
             elif isinstance(event, OrderAccepted):
