@@ -1,5 +1,7 @@
 """A real Prometheus scraping a real ``trademesh up`` (through ``deploy/prometheus.yml``,
-ports moved to the test's free ones) answers PromQL about the orders placed through REST.
+ports moved to the test's free ones) answers PromQL about the orders placed through REST;
+every Grafana dashboard query runs on what the mesh exports; every alerting rule in
+``deploy/alerts.yml`` loads and evaluates.
 """
 
 from __future__ import annotations
