@@ -2,7 +2,7 @@
 FROM python:3.11-slim
 WORKDIR /app
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY protos ./protos
 COPY gen ./gen
 COPY mesh_runtime ./mesh_runtime
@@ -11,7 +11,8 @@ COPY engine_svc ./engine_svc
 COPY persistence_svc ./persistence_svc
 COPY feed_svc ./feed_svc
 COPY gateway ./gateway
-RUN pip install . && useradd --system --uid 10001 trademesh
+# the exact tested versions; no [embedded] extra: a deployment uses external servers
+RUN pip install -c constraints.txt . && useradd --system --uid 10001 trademesh
 USER trademesh
 ENV TRADEMESH_HOST=0.0.0.0 TRADEMESH_DATA_DIR=/data
 ENTRYPOINT ["trademesh"]

@@ -51,7 +51,9 @@ STOP_TIMEOUT = 60.0
 PASSWORD = "bench password 123"
 PORT_SETTINGS = ("engine_port", "persistence_port", "feed_port", "auth_port", "gateway_port",
                  "ws_port", "embedded_postgres_port", "embedded_redis_port",
-                 "engine_mesh_port", "persistence_mesh_port", "feed_mesh_port", "auth_mesh_port")
+                 "engine_mesh_port", "persistence_mesh_port", "feed_mesh_port", "auth_mesh_port",
+                 "metrics_gateway_port", "metrics_engine_port", "metrics_persistence_port",
+                 "metrics_feed_port", "metrics_mm_port")
 GENEROUS_LIMITS = {"TRADEMESH_RATE_LIMIT_USER_BURST": "1000000",
                    "TRADEMESH_RATE_LIMIT_USER_PER_SECOND": "1000000",
                    "TRADEMESH_RATE_LIMIT_IP_BURST": "1000000",
@@ -146,7 +148,9 @@ def running_mesh() -> Iterator[Mesh]:
     root = Path(tempfile.mkdtemp(prefix="trademesh-bench-rest-"))
     root.chmod(0o755)  # the embedded PostgreSQL account traverses it
     ports = dict(zip(PORT_SETTINGS, free_ports(len(PORT_SETTINGS)), strict=True))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEMESH_")}
+    env = {k: v for k, v in os.environ.items()  # what a comparison may set passes through
+           if not k.startswith("TRADEMESH_") or k in ("TRADEMESH_METRICS",
+                                                      "TRADEMESH_BCRYPT_ROUNDS")}
     env.update({f"TRADEMESH_{name.upper()}": str(port) for name, port in ports.items()})
     env.update(TRADEMESH_DATA_DIR=str(root / "data"), TRADEMESH_HOST="127.0.0.1",
                TRADEMESH_SHUTDOWN_GRACE_SECONDS="2", TRADEMESH_MARKET_MAKER="off",

@@ -106,6 +106,7 @@ async def run(settings: Settings) -> None:
     async with AsyncExitStack() as stack:
         sequencer, journal = await build(settings, stack)
         link = EventLink(journal, settings, sequencer.config)
+        link.durable = sequencer.durable
         publisher = MarketDataPublisher(sequencer, settings)
         tls = settings.tls_files("engine")
         follower = IndexFollower(

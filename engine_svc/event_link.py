@@ -33,7 +33,9 @@ import grpc
 import redis.asyncio as aioredis
 from trademesh.v1 import persistence_pb2, persistence_pb2_grpc
 
+from engine_svc import metrics
 from engine_svc.core.markets import MarketConfig
+from engine_svc.durable_traces import DurableTraces
 from engine_svc.event_codec import EventEncoder
 from engine_svc.journal import Journal, split_entry
 from mesh_runtime.config import Settings
@@ -82,6 +84,8 @@ class EventLink:
         self._redis: aioredis.Redis | None = None
         self._progress = False  # the last session had a batch acknowledged
         self._trimmed, self._trimmed_at = 0, 0.0  # the outbox is trimmed below _trimmed
+        metrics.bind_link(lambda: self.lag, lambda: self.connected)
+        self.durable = DurableTraces()  # the sequencer's, when traces are followed
 
     @property
     def lag(self) -> int:
@@ -180,6 +184,7 @@ class EventLink:
             self._trimmed, self._trimmed_at = committed, now
         self.committed = committed
         self.head = max(self.head, committed)
+        self.durable.committed(committed)
 
     async def _next_batch(self, after: int) -> persistence_pb2.SyncEventsRequest:
         """Up to about ``max_batch`` outbox events after ``after``; waits for the first.

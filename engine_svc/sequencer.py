@@ -23,20 +23,25 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Generic, Protocol, TypeVar
 
-from engine_svc import command_codec
+from opentelemetry.trace import SpanContext
+
+from engine_svc import command_codec, metrics
 from engine_svc.core.commands import Command
 from engine_svc.core.engine import Engine
 from engine_svc.core.events import Event
 from engine_svc.core.markets import MarketConfig
+from engine_svc.durable_traces import DurableTraces
 from engine_svc.journal import Journal, JournalConflict
 from engine_svc.order_views import OrderRecord, OrderViews
 from engine_svc.snapshot_fork import ForkedSnapshot, ForkedSnapshotFailed
 from engine_svc.snapshot_store import SnapshotStore
+from mesh_runtime import tracing
 from mesh_runtime.grpc_env import FORK_SUPPORT_VAR, fork_is_safe
 
 log = logging.getLogger("trademesh.engine.sequencer")
@@ -56,6 +61,19 @@ class BatchListener(Protocol):
         """The state was rebuilt from the journal: resynchronise from a fresh read."""
 
 
+def _trace_batch(batch: list[_Pending[Any]], began_ns: int, commands: int,
+                 events: list[tuple[int, bytes]], durable: DurableTraces) -> None:
+    """The batch's journal write, in the trace of each traced caller in it; and the wait
+    for persistence's commit of its events, recorded when that comes."""
+    traced = [item.trace for item in batch if item.trace is not None]
+    if traced:
+        now = time.time_ns()
+        tracing.span_in(traced, "engine.journal_append", began_ns, now,
+                        {"trademesh.batch.commands": commands})
+        if events:
+            durable.journaled(events[-1][0], traced, now)
+
+
 class EngineUnavailable(RuntimeError):
     """The command was not applied (or not made durable): the caller may retry."""
 
@@ -71,6 +89,7 @@ class _Pending(Generic[T]):
     commands: list[Command]
     render: Render[T]
     future: asyncio.Future[list[T]] = field(default_factory=asyncio.Future)
+    trace: SpanContext | None = None  # the caller's span, when it is traced
 
 
 class _Signal(Enum):
@@ -136,7 +155,9 @@ class Sequencer:
         if not self._fork_snapshots:
             log.warning("snapshots are serialized in-process: gRPC loaded with its fork "
                         "handlers on (%s)", FORK_SUPPORT_VAR)
-        self._listeners: list[BatchListener] = []
+        self._listeners: list[BatchListener] = [metrics.EventCounts()]
+        self.durable = DurableTraces()  # traced batches waiting for persistence
+        metrics.bind_sequencer(self._queue.qsize, lambda: self.state.engine.last_seq)
 
     @property
     def engine(self) -> Engine:
@@ -165,7 +186,7 @@ class Sequencer:
             raise EngineUnavailable("the engine is shutting down; retry shortly")
         if not self.healthy:
             raise EngineUnavailable("the engine is recovering; retry shortly")
-        pending: _Pending[T] = _Pending(commands, render)
+        pending: _Pending[T] = _Pending(commands, render, trace=tracing.current_context())
         self._queue.put_nowait(pending)
         return pending.future
 
@@ -196,8 +217,9 @@ class Sequencer:
                 self._snapshot_now()
         if self._snapshotting is not None:
             await self._snapshotting
+        began = time.perf_counter()
         seq, blob = snapshot_blob(self.state)
-        await self._save_snapshot(seq, blob)
+        await self._save_snapshot(seq, blob, began)
 
     async def close(self) -> None:
         """Refuses new commands; ``run`` finishes what is queued and snapshots."""
@@ -225,13 +247,18 @@ class Sequencer:
                     log.exception("rendering a result failed")
                     failure = err
             results.append((item, rendered, failure))
+        began, began_ns = time.perf_counter(), time.time_ns()
         try:
             await self._journal.append(commands, events)
+            metrics.JOURNAL_APPEND.observe(time.perf_counter() - began)
+            _trace_batch(batch, began_ns, len(commands), events, self.durable)
+            metrics.BATCH_COMMANDS.observe(len(commands))
         except JournalConflict as err:
             self._fail(batch, "another engine is writing this journal")
             self.fatal = err
             raise
         except Exception:
+            metrics.JOURNAL_FAILURES.inc()
             log.exception("journal append failed; rebuilding state from the journal")
             self.healthy = False  # before anyone hears of it: reads must not see this state
             self._fail(batch, "the journal is unavailable; the command was not applied")
@@ -303,24 +330,25 @@ class Sequencer:
         self._snapshot_due = False
         self._since_snapshot = 0
         state = self.state
-        seq = state.engine.last_seq
+        seq, began = state.engine.last_seq, time.perf_counter()
         if self._fork_snapshots:
             try:
                 child = ForkedSnapshot.start(lambda: snapshot_blob(state)[1])
             except ForkedSnapshotFailed as err:
                 log.warning("snapshot at seq %d in-process (%s)", seq, err)
             else:
-                self._snapshotting = asyncio.create_task(self._save_forked(seq, child))
+                self._snapshotting = asyncio.create_task(self._save_forked(seq, child, began))
                 self._snapshotting.add_done_callback(self._after_snapshot)
                 return
-        self._snapshotting = asyncio.create_task(self._save_snapshot(*snapshot_blob(state)))
+        self._snapshotting = asyncio.create_task(
+            self._save_snapshot(*snapshot_blob(state), began))
         self._snapshotting.add_done_callback(self._after_snapshot)
 
     def _after_snapshot(self, _: asyncio.Task[None]) -> None:
         if self._snapshot_due and not self._closing:  # asked for meanwhile: take it now
             self.request_snapshot()
 
-    async def _save_forked(self, seq: int, child: ForkedSnapshot) -> None:
+    async def _save_forked(self, seq: int, child: ForkedSnapshot, began: float) -> None:
         try:
             blob = await child.result()
         except ForkedSnapshotFailed as err:
@@ -330,12 +358,14 @@ class Sequencer:
             self._fork_snapshots = False
             self._snapshot_due = True
             return
-        await self._save_snapshot(seq, blob)
+        await self._save_snapshot(seq, blob, began)
 
-    async def _save_snapshot(self, seq: int, blob: bytes) -> None:
+    async def _save_snapshot(self, seq: int, blob: bytes, began: float) -> None:
         try:
             await self._snapshots.save(seq, blob)
             await self._journal.trim_below(seq)
+            metrics.snapshot_saved(seq, began)
             log.info("snapshot at seq %d saved (%d bytes)", seq, len(blob))
         except Exception:
+            metrics.SNAPSHOT_FAILURES.inc()
             log.exception("snapshot at seq %d failed; the journal is kept", seq)

@@ -74,6 +74,11 @@ class Hub:
         for group in (*self._listeners.values(), *self._users.values()):
             group.discard(box)
 
+    def subscription_count(self) -> int:
+        """Subscriptions held now (safe to call from another thread: reads snapshots)."""
+        groups = [*list(self._listeners.values()), *list(self._users.values())]
+        return sum(len(group) for group in groups)
+
     def current(self, channel: Channel) -> Message[Frame] | None:
         """The channel's state as one message: a depth snapshot, the ticker, the open
         candle or the last mark; None when there is nothing yet."""

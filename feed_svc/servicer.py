@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import grpc
 from trademesh.v1 import feed_pb2, feed_pb2_grpc
 
-from feed_svc import codec
+from feed_svc import codec, metrics
 from feed_svc.channels import Channel, Kind, UnknownChannel, parse
 from feed_svc.codec import Frame, PublishRequest
 from feed_svc.hub import Hub
@@ -65,11 +65,13 @@ class FeedServicer(feed_pb2_grpc.FeedServicer):
         if claims is not None:  # the user channel lasts as long as the token
             tasks.append(asyncio.create_task(
                 until_invalid(self._tokens, claims, self.token_recheck_seconds)))
+        metrics.GRPC_CONNECTIONS.inc()
         try:
             for channel in {c.name: c for c in channels}.values():
                 self._hub.subscribe(outbox, channel, user_id)
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            metrics.GRPC_CONNECTIONS.dec()
             self._hub.drop(outbox)
             for task in tasks:
                 task.cancel()  # a write blocked on a client that does not read included
@@ -78,6 +80,7 @@ class FeedServicer(feed_pb2_grpc.FeedServicer):
             raise writer.exception()  # type: ignore[misc]
         if len(tasks) == 3 and tasks[2].done() and not tasks[2].cancelled():
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, tasks[2].result())
+        metrics.closed("grpc", outbox.closed_reason or "")
         await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, outbox.closed_reason or "")
 
     async def PublishMarketData(
@@ -116,6 +119,7 @@ async def _drain(outbox: Outbox[Frame], context: Context) -> None:
         messages = await outbox.take()
         if not messages:
             return
+        metrics.GRPC_MESSAGES.inc(len(messages))
         for message in messages:
             if message.payload.response is not None:
                 await context.write(message.payload.response)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from feed_svc import metrics
 from feed_svc.channels import Channel, Kind, UnknownChannel, parse
 from feed_svc.codec import Frame
 from feed_svc.hub import Hub
@@ -139,6 +140,7 @@ class Session:
             self._refused = 0
             return True
         self._refused += 1
+        metrics.RATE_LIMITED.inc()
         if self._refused > limits.request_burst:
             self.outbox.close(f"TOO_MANY_REQUESTS: more than {limits.requests_per_second:g} "
                               "requests per second")

@@ -35,6 +35,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from feed_svc import metrics
 from feed_svc.admission import ConnectionCap
 from feed_svc.codec import Frame
 from feed_svc.hub import Hub
@@ -73,6 +74,7 @@ class Bridge:
         self._pacer: asyncio.Task[None] | None = None
         self._work = 0.0  # seconds the last tick took
         self._turn = 0  # where the next tick starts writing: each connection goes first in turn
+        metrics.bind_subscriptions(hub.subscription_count)
 
     @property
     def paced(self) -> int:
@@ -98,6 +100,7 @@ class Bridge:
         await websocket.accept()
         session.move(State.OPEN)
         self.sessions.add(session)
+        metrics.WS_CONNECTIONS.inc()
         if socket is not None and paced:
             entry = self._paced[session] = _Paced(session, socket)
             writer = self._unstall(entry)
@@ -121,6 +124,7 @@ class Bridge:
             if session.outbox.closed_reason is not None:
                 await self._close(websocket, session, session.outbox.closed_reason)
         finally:
+            metrics.WS_CONNECTIONS.dec()
             self.sessions.discard(session)
             if session.state is not State.CLOSED:
                 session.move(State.CLOSED)
@@ -141,6 +145,7 @@ class Bridge:
             messages = await outbox.take(MOST_PER_FRAME if batch else 1)
             if not messages:
                 return
+            metrics.WS_MESSAGES.inc(len(messages))
             if batch and len(messages) > 1:
                 text = _array(messages)
                 await (websocket.send_text(text) if socket is None
@@ -198,6 +203,7 @@ class Bridge:
     async def _close(self, websocket: WebSocket, session: Session, reason: str) -> None:
         """Closes with ``reason``; the close frame waits (bounded) for room on the socket."""
         self.slow_disconnects += 1
+        metrics.closed("ws", reason)
         log.info("closing a websocket: %s", reason)
         session.move(State.CLOSING)
         with contextlib.suppress(Exception):
@@ -222,6 +228,7 @@ def _flush_some(entries: list[_Paced], shared: _Shared) -> bool:
         messages = outbox.take_now(MOST_PER_FRAME)
         if not messages:
             continue  # closed: the endpoint ends the connection
+        metrics.WS_MESSAGES.inc(len(messages))
         if len(messages) == 1:
             frame = _wire(messages[0])
         else:

@@ -27,6 +27,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.auth_service import auth_registrar
 from gateway.docs_page import render_docs
 from gateway.errors import GatewayError, error_response
+from gateway.http_metrics import route_metrics
+from gateway.http_tracing import with_tracing
 from gateway.idempotency import REPLAYED_HEADER
 from gateway.openapi import build_openapi
 from gateway.policy import GatewayPolicy
@@ -105,7 +107,7 @@ def build_app(
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-Id",
                            "grpc-timeout"],
             expose_headers=["X-Request-Id", "Retry-After", REPLAYED_HEADER], max_age=600)
-    return RequestIdMiddleware(front)
+    return RequestIdMiddleware(with_tracing(front), route_metrics(fixed))
 
 
 class _Front:

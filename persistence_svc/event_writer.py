@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -43,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from trademesh.v1 import event_pb2
 
 from persistence_svc import event_fold as ef
+from persistence_svc import metrics
 from persistence_svc.copy_csv import csv_bytes, lines_bytes, order_lines
 
 log = logging.getLogger("trademesh.persistence.event_writer")
@@ -205,6 +207,7 @@ class EventWriter:
 
     async def _write(self, session: Session, raw: asyncpg.Connection, prepared: Prepared
                      ) -> int:
+        began = time.perf_counter()
         async with raw.transaction():
             committed = int(await raw.fetchval(
                 "SELECT committed_seq FROM sync_state WHERE engine_id = $1 FOR UPDATE",
@@ -218,7 +221,8 @@ class EventWriter:
             if last != committed:
                 await raw.execute("UPDATE sync_state SET committed_seq = $2 "
                                   "WHERE engine_id = $1", session.engine_id, last)
-            return last
+        metrics.committed(began, committed, last)
+        return last
 
 
 async def _write_fresh(raw: asyncpg.Connection, committed: int,

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The system packages the checks use, from Debian when missing: docker-compose (validates
-# docker-compose.yml; no Docker engine is needed) and Chromium (the browser tests).
+# docker-compose.yml; no Docker engine is needed), Chromium (the browser tests) and
+# Prometheus (scrapes a running mesh in tests/e2e/test_metrics.py).
 # Needs root or password-less sudo; otherwise says what to install and returns 0, and the
 # checks that need them are skipped outside CI (in CI they fail).
 set -euo pipefail
 missing=()
 command -v docker-compose >/dev/null || missing+=(docker-compose)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v prometheus >/dev/null || missing+=(prometheus)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then
   as_root=()

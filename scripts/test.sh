@@ -11,7 +11,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 export PATH="$PWD/.venv/bin:$PATH"
 python -m pip install --quiet --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
-python -m pip install --quiet -e '.[dev]' 2>&1 | grep -v '^WARNING: Location' || true
+python -m pip install --quiet -c constraints.txt -e '.[dev,embedded]' 2>&1 \
+  | grep -v '^WARNING: Location' || true
 python -c "import trademesh_cli, trademesh.v1.engine_pb2" # the install worked
 [ -x node_modules/.bin/buf ] || npm install --no-audit --no-fund --loglevel=error
 bash scripts/system_deps.sh

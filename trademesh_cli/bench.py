@@ -12,6 +12,7 @@ BENCHMARKS = {
     "persistence": "bench.bench_persistence",
     "rest": "bench.bench_rest",
     "rest-wrk": "bench.bench_rest_wrk",
+    "metrics-cost": "bench.bench_metrics_cost",
 }
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from trademesh.v1 import engine_pb2_grpc
 
-from mesh_runtime import event_loop
+from mesh_runtime import event_loop, metrics
 from mesh_runtime.config import Settings
 from mesh_runtime.serving import configure_logging, install_signal_handlers
 from mesh_runtime.tls import tls_channel
@@ -32,6 +32,7 @@ log = logging.getLogger("trademesh.mm")
 def command(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     configure_logging(settings.log_level)
+    metrics.serve("mm")
     event_loop.run(run(settings), settings.event_loop)
     return 0
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
-from mesh_runtime import event_loop
+from mesh_runtime import event_loop, metrics, tracing
 from mesh_runtime.config import Settings
 from mesh_runtime.serving import configure_logging
 
@@ -46,5 +46,7 @@ def command(args: argparse.Namespace) -> int:
     if run is None:
         print(f"trademesh {name}: {PACKAGES[name]}.app is not available yet", file=sys.stderr)
         return 2
+    metrics.serve(name)
+    tracing.setup(name)
     event_loop.run(run(settings), settings.event_loop)
     return 0

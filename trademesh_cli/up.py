@@ -8,6 +8,7 @@ import logging
 from urllib.parse import urlsplit, urlunsplit
 
 from mesh_runtime.config import Settings
+from mesh_runtime.metrics import MetricsSettings
 from mesh_runtime.probes import probe_host
 from mesh_runtime.serving import configure_logging
 from mesh_runtime.supervisor import Supervisor
@@ -41,6 +42,7 @@ def banner(settings: Settings, embedded: tuple[bool, bool] = (True, True)) -> st
         f"  TLS CA      {settings.ca_path}  (grpcurl -cacert {settings.ca_path} …)",
         f"  PostgreSQL  {redact(settings.postgres_url)} ({kinds[0]})",
         f"  Redis       {redact(settings.redis_url)} ({kinds[1]})",
+        f"  Metrics     {MetricsSettings.from_env().describe(host)}",
         "Press Ctrl-C to stop.",
     ])
 

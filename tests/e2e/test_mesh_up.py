@@ -36,7 +36,9 @@ pytestmark = pytest.mark.slow
 
 PORT_SETTINGS = ("engine_port", "persistence_port", "feed_port", "auth_port", "gateway_port",
                  "ws_port", "embedded_postgres_port", "embedded_redis_port",
-                 "engine_mesh_port", "persistence_mesh_port", "feed_mesh_port", "auth_mesh_port")
+                 "engine_mesh_port", "persistence_mesh_port", "feed_mesh_port", "auth_mesh_port",
+                 "metrics_gateway_port", "metrics_engine_port", "metrics_persistence_port",
+                 "metrics_feed_port", "metrics_mm_port")
 GRPC_SERVICES = {
     "engine_port": "trademesh.v1.Engine",
     "persistence_port": "trademesh.v1.Persistence",

@@ -14,6 +14,7 @@ from decimal import Decimal
 import grpc
 from trademesh.v1 import engine_pb2, engine_pb2_grpc, market_pb2, order_pb2
 
+from trademesh_cli.mm import metrics
 from trademesh_cli.mm.prices import IndexPrices
 from trademesh_cli.mm.quotes import Grid, LadderRule, Quote, ladder, moved
 
@@ -71,6 +72,7 @@ class MarketMaker:
                 try:
                     await self.tick(state)
                 except grpc.aio.AioRpcError as err:
+                    metrics.ERRORS.labels(err.code().name).inc()
                     log.warning("%s: %s %s", state.market.symbol, err.code(), err.details())
             await asyncio.sleep(interval)
 
@@ -117,5 +119,7 @@ class MarketMaker:
         async for reply in self._stub.PlaceOrders(one_message(), metadata=self._meta,
                                                   timeout=10):
             refused = [r.error.message for r in reply.results if r.error.code]
+            metrics.placed(market.symbol, len(reply.results) - len(refused),
+                           [metrics.reason(r.error) for r in reply.results if r.error.code])
             if refused:
                 log.debug("%s: %d quotes refused (%s)", market.symbol, len(refused), refused[0])

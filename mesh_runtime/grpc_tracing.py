@@ -1,0 +1,91 @@
+"""A server span for every gRPC call, continuing the caller's trace (W3C ``traceparent`` in
+the call's metadata): ``<service>/<method>``, kind SERVER, the ``rpc.*`` attributes and the
+final status code. Installed only while tracing is on (:mod:`mesh_runtime.tracing`)."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeAlias
+
+import grpc
+from opentelemetry.context import Context as TraceContext
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from mesh_runtime import tracing
+
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+Continuation: TypeAlias = Callable[[grpc.HandlerCallDetails], Awaitable[Handler]]
+ServicerContext: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
+
+
+@contextmanager
+def _server_span(path: str, context: ServicerContext) -> Iterator[Span]:
+    service, _, method = path.lstrip("/").rpartition("/")
+    parent = tracing.extract(context.invocation_metadata())
+    assert parent is None or isinstance(parent, TraceContext)
+    with tracing.tracer().start_as_current_span(
+            path.lstrip("/"), context=parent, kind=SpanKind.SERVER,
+            attributes={"rpc.system": "grpc", "rpc.service": service, "rpc.method": method},
+    ) as span:
+        try:
+            yield span
+        finally:
+            code = context.code()
+            if isinstance(code, grpc.StatusCode):
+                span.set_attribute("rpc.grpc.status_code", code.value[0])
+                if code is not grpc.StatusCode.OK:
+                    span.set_status(Status(StatusCode.ERROR, code.name))
+
+
+def _traced(path: str, inner: Callable[..., Any]) -> Callable[..., Any]:
+    if inspect.isasyncgenfunction(inner):
+        async def stream(request: Any, context: ServicerContext) -> AsyncIterator[Any]:
+            with _server_span(path, context):
+                async for reply in inner(request, context):
+                    yield reply
+
+        return stream
+
+    async def call(request: Any, context: ServicerContext) -> Any:
+        with _server_span(path, context):
+            return await inner(request, context)
+
+    return call
+
+
+def _wrap(handler: Handler, path: str) -> Handler:
+    common = {"request_deserializer": handler.request_deserializer,
+              "response_serializer": handler.response_serializer}
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(_traced(path, handler.unary_unary),
+                                                   **common)
+    if handler.stream_unary is not None:
+        return grpc.stream_unary_rpc_method_handler(_traced(path, handler.stream_unary),
+                                                    **common)
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(_traced(path, handler.unary_stream),
+                                                    **common)
+    if handler.stream_stream is not None:
+        return grpc.stream_stream_rpc_method_handler(_traced(path, handler.stream_stream),
+                                                     **common)
+    return handler
+
+
+class GrpcServerTracing(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    def __init__(self) -> None:
+        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
+
+    async def intercept_service(self, continuation: Continuation,
+                                handler_call_details: grpc.HandlerCallDetails) -> Handler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        path = handler_call_details.method
+        cached = self._wrapped.get(path)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = _wrap(handler, path)
+        self._wrapped[path] = (handler, wrapped)
+        return wrapped
