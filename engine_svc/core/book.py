@@ -23,13 +23,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from engine_svc.core.enums import OrderStatus, OrderType, Side, StpMode, TimeInForce
-from engine_svc.core.lifecycle import TRANSITIONS, check_transition
+from engine_svc.core.lifecycle import check_transition
 
 if TYPE_CHECKING:
     from engine_svc.core.ledger import Balance, PositionRef
-
-_BUY = Side.BUY
-_NEW = OrderStatus.NEW
 
 
 class Order:
@@ -63,7 +60,7 @@ class Order:
         self.reduce_only = reduce_only
         self.stp = stp
         self.leverage = leverage
-        self.status = _NEW
+        self.status = OrderStatus.NEW
         self.resting = False
         self.lock_per_lot = 0
         self.locked = 0
@@ -72,11 +69,19 @@ class Order:
         self.pos: PositionRef | None = None
         """Handle on the owner's perp position in this market, once filled."""
 
+    def clone(self) -> Order:
+        """A new object with the same fields (a re-entering order leaves its old one behind)."""
+        twin = Order(self.id, self.user_id, self.market, self.side, self.type, self.price,
+                     self.quantity, self.tif, self.ts, self.client_order_id, self.post_only,
+                     self.reduce_only, self.stp, self.leverage)
+        twin.remaining, twin.filled, twin.status = self.remaining, self.filled, self.status
+        twin.resting, twin.lock_per_lot, twin.locked = self.resting, self.lock_per_lot, self.locked
+        twin.pair, twin.pos = self.pair, self.pos
+        return twin
+
     def set_status(self, status: OrderStatus) -> None:
         """Move along the lifecycle table; an illegal edge raises IllegalTransition."""
-        if status not in TRANSITIONS[self.status]:
-            check_transition(self.status, status)
-        self.status = status
+        self.status = check_transition(self.status, status)
 
     def __repr__(self) -> str:
         return (
@@ -189,16 +194,16 @@ class OrderBook:
         self.asks = Ladder(is_bid=False)
 
     def ladder(self, side: Side) -> Ladder:
-        return self.bids if side is _BUY else self.asks
+        return self.bids if side is Side.BUY else self.asks
 
     def opposite(self, side: Side) -> Ladder:
-        return self.asks if side is _BUY else self.bids
+        return self.asks if side is Side.BUY else self.bids
 
     def add(self, order: Order) -> None:
-        (self.bids if order.side is _BUY else self.asks).add(order)
+        (self.bids if order.side is Side.BUY else self.asks).add(order)
 
     def remove(self, order: Order) -> None:
-        (self.bids if order.side is _BUY else self.asks).remove(order)
+        (self.bids if order.side is Side.BUY else self.asks).remove(order)
 
     def shrink(self, order: Order, new_remaining: int) -> None:
         """Reduce a resting order's open quantity in place, keeping its priority."""

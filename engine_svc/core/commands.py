@@ -8,10 +8,11 @@ ticks, quantities in lots, amounts in minor units (see :mod:`engine_svc.core.mar
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from engine_svc.core.enums import OrderType, Side, StpMode, TimeInForce, TriggerKind
 
-DEFAULT_SLIPPAGE_BPS = 100
+DEFAULT_SLIPPAGE_BPS: Final = 100
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

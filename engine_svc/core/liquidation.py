@@ -33,14 +33,12 @@ from __future__ import annotations
 from engine_svc.core import perp
 from engine_svc.core.book import Order
 from engine_svc.core.enums import CancelReason, OrderType, Side, StpMode, TimeInForce
-from engine_svc.core.events import PositionLiquidated, new_accepted
-from engine_svc.core.ledger import INSURANCE_FUND, Position
+from engine_svc.core.events import OrderAccepted, PositionLiquidated
+from engine_svc.core.ledger import INSURANCE_FUND, USD, Position
 from engine_svc.core.markets import MarketSpec
 from engine_svc.core.matching import cancel, run
 from engine_svc.core.risk import close_lots
 from engine_svc.core.state import State
-
-USD = perp.USD
 
 
 def sweep(st: State, market: str, ts: int) -> None:
@@ -116,7 +114,7 @@ def _close_on_book(st: State, spec: MarketSpec, user: str, size: int, ref: int,
     order = Order(oid, user, spec.symbol, side, OrderType.MARKET, limit, qty,
                   TimeInForce.IOC, ts, None, False, True, StpMode.CANCEL_TAKER, 1)
     order.pair = st.ledger.record(user, USD)
-    st.out.append(new_accepted(st.seq(), st.last_seq, oid, user, spec.symbol, side,
+    st.out.append(OrderAccepted(st.seq(), st.last_seq, oid, user, spec.symbol, side,
                                OrderType.MARKET, limit, qty, TimeInForce.IOC, None, ts))
     run(st, spec, book, order, limit)
     return order.filled

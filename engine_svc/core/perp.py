@@ -37,10 +37,9 @@ from __future__ import annotations
 from decimal import Decimal, localcontext
 from typing import NamedTuple
 
+from engine_svc.core.ledger import USD
 from engine_svc.core.markets import MarketSpec
 from engine_svc.core.state import State
-
-USD = "USD"
 
 
 class AccountRisk(NamedTuple):

@@ -14,25 +14,21 @@ Invariants:
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from typing import Final
 
 from engine_svc.core.book import Order, OrderBook
 from engine_svc.core.enums import OrderStatus, Side, TriggerKind
-from engine_svc.core.events import Event, new_balance, new_position
+from engine_svc.core.events import BalanceChanged, Event, PositionChanged
 from engine_svc.core.ledger import FEE_ACCOUNT, Balance, Ledger
-from engine_svc.core.lifecycle import TRANSITIONS, check_transition
 from engine_svc.core.markets import MarketConfig, MarketSpec
 
-FINAL_MEMORY = 10_000
-_BUY = Side.BUY
-_NEW = OrderStatus.NEW
-_PARTIAL = OrderStatus.PARTIALLY_FILLED
-_FILLED = OrderStatus.FILLED
-_CANCELED = OrderStatus.CANCELED
-_FILLED_V, _CANCELED_V = _FILLED.value, _CANCELED.value
-RECENT_TRADES = 100
+FINAL_MEMORY: Final = 10_000
+RECENT_TRADES: Final = 100
 
 Trade = tuple[int, int, int, str, int]
-"""(fill_id, price_ticks, qty_lots, taker side value, ts)"""
+"""(fill_id, price_ticks, qty_lots, taker side value, ts): as queries and snapshots show it."""
+RecentTrade = tuple[int, int, int, Side, int]
+"""A trade as :class:`MarketStats` keeps it: the taker side as the enum member."""
 
 
 class MarketStats:
@@ -45,7 +41,16 @@ class MarketStats:
         self.volume = 0
         self.index_price: int | None = None
         self.mark_price: int | None = None
-        self.trades: deque[Trade] = deque(maxlen=RECENT_TRADES)
+        self.trades: deque[RecentTrade] = deque(maxlen=RECENT_TRADES)
+
+    def recent_trades(self) -> list[Trade]:
+        """Oldest first, the side as its value."""
+        return [(fill, price, qty, side.value, ts) for fill, price, qty, side, ts in self.trades]
+
+    def record_trade(self, fill_id: int, price: int, qty: int, side: Side, ts: int) -> None:
+        self.last_price = price
+        self.volume += qty
+        self.trades.append((fill_id, price, qty, side, ts))
 
 
 class Trigger:
@@ -89,8 +94,8 @@ class State:
         self.ledger = Ledger()
         self.live: dict[int, Order] = {}
         self.client_ids: dict[tuple[str, str], Order] = {}
-        self.final: OrderedDict[int, tuple[str, str]] = OrderedDict()
-        """(owner, status *value*): a tuple of two strings, which the GC stops tracking."""
+        self.final: OrderedDict[int, tuple[str, OrderStatus]] = OrderedDict()
+        """order id -> (owner, final status)."""
         self.last_seq = 0
         self.event_seq = 0
         self.next_order_id = 1
@@ -111,6 +116,11 @@ class State:
         """Next event sequence number."""
         self.event_seq += 1
         return self.event_seq
+
+    def new_order_id(self) -> int:
+        oid = self.next_order_id
+        self.next_order_id = oid + 1
+        return oid
 
     def fee_balance(self, asset: str) -> Balance:
         """The fee account's record of ``asset`` (created at zero, not marked touched)."""
@@ -140,46 +150,30 @@ class State:
     def finish(self, order: Order, status: OrderStatus) -> None:
         """Move an order to a final status, out of the book and indexes."""
         if order.resting:
-            book = self.books[order.market]
-            (book.bids if order.side is _BUY else book.asks).remove(order)
+            self.books[order.market].remove(order)
             del self.live[order.id]
         if order.client_order_id is not None:
             key = (order.user_id, order.client_order_id)
             if self.client_ids.get(key) is order:
                 del self.client_ids[key]
-        current = order.status
-        # The table's common edges (NEW/PARTIAL -> FILLED/CANCELED) by identity, since
-        # hashing an Enum member runs Python code; any other edge consults the table.
-        if not ((current is _NEW or current is _PARTIAL)
-                and (status is _FILLED or status is _CANCELED)) \
-                and status not in TRANSITIONS[current]:
-            check_transition(current, status)
-        order.status = status
+        order.set_status(status)
         final = self.final
-        value = _FILLED_V if status is _FILLED else _CANCELED_V if status is _CANCELED \
-            else status.value
-        final[order.id] = (order.user_id, value)
+        final[order.id] = (order.user_id, status)
         if len(final) > FINAL_MEMORY:
             final.popitem(last=False)
 
     def flush_accounts(self) -> None:
         """Emit one BalanceChanged / PositionChanged per touched key, then clear."""
-        ledger, out, cmd, seq = self.ledger, self.out, self.last_seq, self.event_seq
-        touched = ledger.touched_balances
-        if touched:
-            for bal in touched:
-                seq += 1
-                bal.touched = False
-                out.append(new_balance(seq, cmd, bal.user, bal.asset, bal.available, bal.locked))
-            touched.clear()
-        touched_pos = ledger.touched_positions
-        if touched_pos:
-            for ref in touched_pos:
-                seq += 1
-                ref.touched = False
-                p, (user, market) = ref.pos, ref.key
-                out.append(
-                    new_position(seq, cmd, user, market, p.size, p.cost, p.margin, p.realized)
-                )
-            touched_pos.clear()
-        self.event_seq = seq
+        ledger, out, cmd = self.ledger, self.out, self.last_seq
+        for bal in ledger.touched_balances:
+            bal.touched = False
+            out.append(BalanceChanged(self.seq(), cmd, bal.user, bal.asset, bal.available,
+                                      bal.locked))
+        ledger.touched_balances.clear()
+        for ref in ledger.touched_positions:
+            ref.touched = False
+            user, market = ref.key
+            p = ref.pos
+            out.append(PositionChanged(self.seq(), cmd, user, market, p.size, p.cost, p.margin,
+                                       p.realized))
+        ledger.touched_positions.clear()
