@@ -61,8 +61,7 @@ def _reenter(st: State, spec: MarketSpec, order: Order, price: int, qty: int, ts
         reason = RejectReason.INSUFFICIENT_MARGIN if spec.is_perp else \
             RejectReason.INSUFFICIENT_BALANCE
         return reject(st, user, order.market, reason, order.id)
-    book.remove(order)
-    del st.live[order.id]
+    st.unrest(order)
     # The level may still hold the old object lazily: re-enter as a fresh object.
     order = order.clone()
     if order.client_order_id is not None:

@@ -33,6 +33,7 @@ from engine_svc.core.commands import (
     PlaceTrigger,
     ReplaceOrder,
     SetIndexPrice,
+    SetOpenOrderLimit,
     SettleFunding,
     Withdraw,
 )
@@ -41,6 +42,7 @@ from engine_svc.core.events import (
     DepositApplied,
     Event,
     IndexPriceSet,
+    OpenOrderLimitSet,
     PerpCommandRejected,
     TransferRejected,
     WithdrawalApplied,
@@ -134,6 +136,8 @@ class Engine:
             funding.settle(st, command)
         elif isinstance(command, PlaceTrigger):
             triggers.arm(st, command)
+        elif isinstance(command, SetOpenOrderLimit):
+            self._set_open_order_limit(command)
         else:
             triggers.disarm(st, command)
 
@@ -241,6 +245,17 @@ class Engine:
             st.seq(), st.last_seq, cmd.user_id, cmd.asset, cmd.amount, cmd.tx_id
         ))
         return None
+
+    def _set_open_order_limit(self, cmd: SetOpenOrderLimit) -> None:
+        st = self._st
+        if cmd.limit >= 1:
+            st.max_open_orders = cmd.limit
+        st.out.append(OpenOrderLimitSet(st.seq(), st.last_seq, st.max_open_orders, cmd.ts))
+
+    @property
+    def max_open_orders(self) -> int:
+        """Live orders one user may have in one market (see ``SetOpenOrderLimit``)."""
+        return self._st.max_open_orders
 
     def _set_index(self, cmd: SetIndexPrice) -> None:
         st = self._st

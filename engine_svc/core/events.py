@@ -305,20 +305,39 @@ class TransferRejected:
         self.reason = reason
 
 
+@dataclass(slots=True, init=False)
+class OpenOrderLimitSet:
+    """The per-user, per-market live-order limit in force after a ``SetOpenOrderLimit``."""
+
+    seq: int
+    cmd_seq: int
+    limit: int
+    ts: int
+
+    def __init__(self, seq: int, cmd_seq: int, limit: int, ts: int) -> None:
+        self.seq = seq
+        self.cmd_seq = cmd_seq
+        self.limit = limit
+        self.ts = ts
+
+
 OrderEvent = OrderAccepted | OrderRejected | OrderFilled | OrderCanceled | OrderReplaced
 AccountEvent = (
     BalanceChanged | PositionChanged | DepositApplied | WithdrawalApplied | TransferRejected
 )
-Event = OrderEvent | AccountEvent | PerpEvent
+ConfigEvent = OpenOrderLimitSet
+Event = OrderEvent | AccountEvent | PerpEvent | ConfigEvent
 
 __all__ = [  # the perp events are re-exported: import any event from here
     "AccountEvent",
     "BalanceChanged",
+    "ConfigEvent",
     "DepositApplied",
     "Event",
     "FundingPaid",
     "FundingSettled",
     "IndexPriceSet",
+    "OpenOrderLimitSet",
     "OrderAccepted",
     "OrderCanceled",
     "OrderEvent",

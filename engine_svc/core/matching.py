@@ -198,6 +198,10 @@ def _hold(st: State, spec: MarketSpec, cmd: PlaceOrder, qty: int, limit: int,
           lock_price: int) -> Order | None:
     """Risk stage: lock what the order could spend and accept it, or reject."""
     user, side = cmd.user_id, cmd.side
+    if cmd.type is OrderType.LIMIT and cmd.tif is TimeInForce.GTC and not cmd.reduce_only \
+            and st.at_open_order_limit(user, cmd.market):
+        reject(st, user, cmd.market, RejectReason.TOO_MANY_OPEN_ORDERS, 0, cmd.client_order_id)
+        return None
     per_lot = lock_per_lot(spec, side, lock_price, cmd.leverage, cmd.reduce_only)
     asset = lock_asset(spec, side)
     need = qty * per_lot

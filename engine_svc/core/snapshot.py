@@ -9,6 +9,7 @@ Invariants:
   order, so queues, locks, counters and sequence numbers are identical.
 * Perp state (mark price per market, armed triggers) is part of the image; images
   written before it existed load with no marks and no triggers.
+* The open-order limit is part of the image (images without it load the default).
 * Markets come from configuration, not from the snapshot: a snapshot names markets and
   assets only by symbol.
 """
@@ -31,7 +32,7 @@ from engine_svc.core.enums import (
 )
 from engine_svc.core.ledger import Balance, Position
 from engine_svc.core.risk import lock_asset
-from engine_svc.core.state import RECENT_TRADES, State, Trigger
+from engine_svc.core.state import DEFAULT_MAX_OPEN_ORDERS, RECENT_TRADES, State, Trigger
 
 VERSION: Final = 1
 
@@ -67,6 +68,7 @@ def dump(st: State) -> dict[str, Any]:
                    for m, book in sorted(st.books.items())},
         "triggers": [t.as_list() for _, t in sorted(st.triggers.items())],
         "next_trigger_id": st.next_trigger_id,
+        "max_open_orders": st.max_open_orders,
         "final": [[oid, user, status.value] for oid, (user, status) in st.final.items()],
         "deposit_ids": sorted(st.deposit_ids),
         "withdraw_ids": sorted(st.withdraw_ids),
@@ -99,6 +101,7 @@ def load(st: State, image: dict[str, Any]) -> None:
     for tid, user, market, side, kind, *rest in image.get("triggers", []):
         st.add_trigger(Trigger(tid, user, market, Side(side), TriggerKind(kind), *rest))
     st.next_trigger_id = image.get("next_trigger_id", 1)
+    st.max_open_orders = image.get("max_open_orders", DEFAULT_MAX_OPEN_ORDERS)
     for oid, user, status in image["final"]:
         st.final[oid] = (user, OrderStatus(status))
     st.deposit_ids, st.withdraw_ids = set(image["deposit_ids"]), set(image["withdraw_ids"])

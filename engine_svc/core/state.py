@@ -6,6 +6,8 @@ Invariants:
   gap-free and start at 0 (the first command/event gets 1).
 * ``live`` holds exactly the resting orders of every book; ``client_ids`` maps
   ``(user, client_order_id)`` of each live order that has one (unique per user).
+* ``open_orders[(user, market)]`` is the number of the user's live orders in the market
+  (keys with no live order are dropped).
 * ``final`` remembers the last ``FINAL_MEMORY`` finished orders (id -> owner, status
   value) so a late cancel answers ``ORDER_ALREADY_FINAL``; older ids answer
   ``ORDER_NOT_FOUND``.
@@ -23,6 +25,8 @@ from engine_svc.core.ledger import FEE_ACCOUNT, Balance, Ledger
 from engine_svc.core.markets import MarketConfig, MarketSpec
 
 FINAL_MEMORY: Final = 10_000
+DEFAULT_MAX_OPEN_ORDERS: Final = 200
+"""Live orders one user may have in one market until a ``SetOpenOrderLimit`` says otherwise."""
 RECENT_TRADES: Final = 100
 
 Trade = tuple[int, int, int, str, int]
@@ -78,10 +82,30 @@ class Trigger:
 
 class State:
     __slots__ = (
-        "books", "client_ids", "config", "deposit_ids", "deposited", "event_seq", "fees",
-        "final", "last_seq", "ledger", "live", "marked", "markets", "next_fill_id",
-        "next_order_id", "next_trigger_id", "out", "stats", "trigger_keys", "triggers",
-        "withdraw_ids", "withdrawn",
+        "books",
+        "client_ids",
+        "config",
+        "deposit_ids",
+        "deposited",
+        "event_seq",
+        "fees",
+        "final",
+        "last_seq",
+        "ledger",
+        "live",
+        "marked",
+        "markets",
+        "max_open_orders",
+        "next_fill_id",
+        "next_order_id",
+        "next_trigger_id",
+        "open_orders",
+        "out",
+        "stats",
+        "trigger_keys",
+        "triggers",
+        "withdraw_ids",
+        "withdrawn",
     )
 
     def __init__(self, config: MarketConfig) -> None:
@@ -94,6 +118,8 @@ class State:
         self.ledger = Ledger()
         self.live: dict[int, Order] = {}
         self.client_ids: dict[tuple[str, str], Order] = {}
+        self.open_orders: dict[tuple[str, str], int] = {}
+        self.max_open_orders = DEFAULT_MAX_OPEN_ORDERS
         self.final: OrderedDict[int, tuple[str, OrderStatus]] = OrderedDict()
         """order id -> (owner, final status)."""
         self.last_seq = 0
@@ -146,12 +172,27 @@ class State:
         self.live[order.id] = order
         if order.client_order_id is not None:
             self.client_ids[order.user_id, order.client_order_id] = order
+        key = (order.user_id, order.market)
+        self.open_orders[key] = self.open_orders.get(key, 0) + 1
+
+    def unrest(self, order: Order) -> None:
+        """Take a resting order out of its book and the live index (not the client ids)."""
+        self.books[order.market].remove(order)
+        del self.live[order.id]
+        key = (order.user_id, order.market)
+        left = self.open_orders[key] - 1
+        if left:
+            self.open_orders[key] = left
+        else:
+            del self.open_orders[key]
+
+    def at_open_order_limit(self, user: str, market: str) -> bool:
+        return self.open_orders.get((user, market), 0) >= self.max_open_orders
 
     def finish(self, order: Order, status: OrderStatus) -> None:
         """Move an order to a final status, out of the book and indexes."""
         if order.resting:
-            self.books[order.market].remove(order)
-            del self.live[order.id]
+            self.unrest(order)
         if order.client_order_id is not None:
             key = (order.user_id, order.client_order_id)
             if self.client_ids.get(key) is order:
