@@ -17,10 +17,8 @@ again (``engine_svc.core_build`` reports a stale build, and the tests refuse to 
 
 from __future__ import annotations
 
-import os
-import shutil
+import importlib.util
 import sys
-import sysconfig
 from pathlib import Path
 
 from setuptools import setup
@@ -32,23 +30,21 @@ BUILDS = {"bdist_wheel", "editable_wheel", "build", "build_ext", "install", "dev
 """setup.py commands that build code; metadata-only runs (egg_info, dist_info) skip mypyc."""
 
 
-def _compiler() -> str | None:
-    """Why the build is interpreted, or None when it can compile."""
-    if os.environ.get("TRADEMESH_PURE_PYTHON", "") not in ("", "0"):
-        return "TRADEMESH_PURE_PYTHON is set"
-    cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]
-    if shutil.which(cc) is None:
-        return f"no C compiler ({cc})"
-    include = sysconfig.get_paths().get("include")
-    if not include or not (Path(include) / "Python.h").exists():
-        return "no Python.h (install the python3-dev headers)"
-    return None
+def _why_interpreted() -> str | None:
+    """``engine_svc.core_build.why_interpreted``, loaded by path (nothing is installed yet)."""
+    spec = importlib.util.spec_from_file_location(
+        "_trademesh_core_build", Path(__file__).parent / "engine_svc" / "core_build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    reason: str | None = module.why_interpreted()
+    return reason
 
 
 def _ext_modules() -> list[object]:
     if not BUILDS.intersection(sys.argv[1:]):
         return []
-    why_not = _compiler()
+    why_not = _why_interpreted()
     if why_not is not None:
         print(f"trademesh: engine core installs interpreted: {why_not}")
         return []

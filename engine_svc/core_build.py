@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import importlib.machinery
-import importlib.util
+import os
 import runpy
+import shutil
 import sys
+import sysconfig
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -31,6 +33,24 @@ COMPILED_MODULES: Final = ("engine_svc.core", "engine_svc.decimal_edge")
 """Module prefixes the install may compile (keep in step with ``setup.py``)."""
 
 _ENGINE_DIR: Final = Path(__file__).resolve().parent
+
+
+def why_interpreted(environ: dict[str, str] | None = None) -> str | None:
+    """Why an install here would leave the core interpreted, or None when it compiles.
+
+    ``setup.py`` asks this at build time: ``TRADEMESH_PURE_PYTHON=1``, no C compiler
+    (``$CC`` or the one Python was built with), or no ``Python.h``.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("TRADEMESH_PURE_PYTHON", "") not in ("", "0"):
+        return "TRADEMESH_PURE_PYTHON is set"
+    cc = (env.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(cc) is None:
+        return f"no C compiler ({cc})"
+    include = sysconfig.get_paths().get("include")
+    if not include or not (Path(include) / "Python.h").exists():
+        return "no Python.h (install the python3-dev headers)"
+    return None
 
 
 def _is_compiled(module: ModuleType) -> bool:
