@@ -26,14 +26,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def find_python(given: str | None) -> str:
-    """A Python 3.12 interpreter: ``--python``, ``python3.12`` on PATH, or pyenv's."""
+    """A Python 3.12 interpreter: ``--python``, pyenv's, or ``python3.12`` on PATH."""
     candidates = [given] if given else [
-        shutil.which("python3.12"),
         *sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.12*/bin/python3.12")),
                 reverse=True),
+        shutil.which("python3.12"),
     ]
     for candidate in candidates:
-        if candidate and Path(candidate).exists():
+        if candidate and subprocess.run(
+                [candidate, "-c", "import sys; assert sys.version_info[:2] == (3, 12)"],
+                capture_output=True).returncode == 0:
             return candidate
     sys.exit("bench peers: matching-engine needs Python 3.12; none found (--python PATH)")
 
