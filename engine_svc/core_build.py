@@ -22,7 +22,7 @@ import runpy
 import shutil
 import sys
 import sysconfig
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Final, Literal
@@ -35,7 +35,7 @@ COMPILED_MODULES: Final = ("engine_svc.core", "engine_svc.decimal_edge")
 _ENGINE_DIR: Final = Path(__file__).resolve().parent
 
 
-def why_interpreted(environ: dict[str, str] | None = None) -> str | None:
+def why_interpreted(environ: Mapping[str, str] | None = None) -> str | None:
     """Why an install here would leave the core interpreted, or None when it compiles.
 
     ``setup.py`` asks this at build time: ``TRADEMESH_PURE_PYTHON=1``, no C compiler

@@ -94,3 +94,8 @@ def test_compiled_and_interpreted_builds_agree(journal: Path, tmp_path: Path) ->
         assert resumed["mid_hash"] == compiled["mid_hash"]
         assert resumed["second_events"] == compiled["second_events"]
         assert resumed["final_hash"] == compiled["final_hash"]
+
+
+def test_the_install_says_why_it_would_stay_interpreted() -> None:
+    assert why_interpreted({"TRADEMESH_PURE_PYTHON": "1"}) == "TRADEMESH_PURE_PYTHON is set"
+    assert why_interpreted({"CC": "/nonexistent/cc -O2"}) == "no C compiler (/nonexistent/cc)"
