@@ -23,6 +23,7 @@ from pathlib import Path
 
 PEER = "matching-engine==0.1.1"
 ROOT = Path(__file__).resolve().parents[1]
+SOURCES = ["pyproject.toml", "setup.py", "README.md", "engine_svc", "bench", "gen"]
 
 
 def find_python(given: str | None) -> str:
@@ -40,6 +41,18 @@ def find_python(given: str | None) -> str:
     sys.exit("bench peers: matching-engine needs Python 3.12; none found (--python PATH)")
 
 
+def _copy_tree(into: Path) -> Path:
+    """What the install needs, without the work tree's virtual environments and builds."""
+    skip = shutil.ignore_patterns("*.so", "__pycache__", "build")
+    for name in SOURCES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, into / name, ignore=skip)
+        else:
+            shutil.copy2(source, into / name)
+    return into
+
+
 def prepare(venv: Path, python: str) -> Path:
     """The venv's interpreter, with the peer and this tree installed (skipped when done)."""
     py = venv / "bin" / "python"
@@ -49,7 +62,8 @@ def prepare(venv: Path, python: str) -> Path:
         subprocess.run([*pip, PEER, "mypy-extensions"], check=True)
         print(f"installing this tree into {venv} (mypyc compiles the core for "
               f"{Path(python).name}: a minute or more)", flush=True)
-        subprocess.run([*pip, "--no-deps", str(ROOT)], check=True)
+        with tempfile.TemporaryDirectory(prefix="trademesh-src-") as src:
+            subprocess.run([*pip, "--no-deps", str(_copy_tree(Path(src)))], check=True)
         (venv / ".ready").touch()
     return py
 
