@@ -23,7 +23,7 @@ from pathlib import Path
 
 PEER = "matching-engine==0.1.1"
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ["pyproject.toml", "setup.py", "README.md", "engine_svc", "bench", "gen"]
+SOURCES = ["pyproject.toml", "setup.py", "README.md", "engine_svc", "bench", "mesh_runtime", "gen"]
 
 
 def find_python(given: str | None) -> str:

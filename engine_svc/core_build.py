@@ -53,6 +53,11 @@ def why_interpreted(environ: Mapping[str, str] | None = None) -> str | None:
     return None
 
 
+def _compilable(name: str) -> bool:
+    """``name`` is one of :data:`COMPILED_MODULES` or inside one (not ``core_build``)."""
+    return any(name == prefix or name.startswith(prefix + ".") for prefix in COMPILED_MODULES)
+
+
 def _is_compiled(module: ModuleType) -> bool:
     origin = getattr(module, "__file__", None) or ""
     return origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
@@ -89,7 +94,7 @@ class _SourceFinder(importlib.machinery.PathFinder):
     @classmethod
     def find_spec(cls, fullname: str, path: Sequence[str] | None = None,
                   target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
-        if not fullname.startswith(COMPILED_MODULES):
+        if not _compilable(fullname):
             return None
         for entry in path or sys.path:
             finder = importlib.machinery.FileFinder(
@@ -106,7 +111,7 @@ def use_interpreted_core() -> None:
 
     Must run before anything imports the core; raises RuntimeError otherwise.
     """
-    loaded = [name for name in sys.modules if name.startswith(COMPILED_MODULES)]
+    loaded = [name for name in sys.modules if _compilable(name)]
     if loaded:
         raise RuntimeError(f"the core is already imported ({loaded[0]})")
     if _SourceFinder not in sys.meta_path:

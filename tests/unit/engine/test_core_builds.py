@@ -99,3 +99,11 @@ def test_compiled_and_interpreted_builds_agree(journal: Path, tmp_path: Path) ->
 def test_the_install_says_why_it_would_stay_interpreted() -> None:
     assert why_interpreted({"TRADEMESH_PURE_PYTHON": "1"}) == "TRADEMESH_PURE_PYTHON is set"
     assert why_interpreted({"CC": "/nonexistent/cc -O2"}) == "no C compiler (/nonexistent/cc)"
+
+
+def test_a_process_can_switch_itself_to_the_interpreted_core() -> None:
+    code = ("from engine_svc.core_build import core_build, use_interpreted_core\n"
+            "use_interpreted_core()\nprint(core_build())")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.stdout.strip() == "interpreted"
