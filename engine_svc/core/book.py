@@ -119,14 +119,18 @@ class PriceLevel:
 class Ladder:
     """One side of a book: price levels, best key last in ``keys``."""
 
-    __slots__ = ("keys", "levels", "sign", "top")
+    __slots__ = ("is_bid", "keys", "levels", "top")
 
     def __init__(self, is_bid: bool) -> None:
-        self.sign = 1 if is_bid else -1
+        self.is_bid = is_bid
         self.levels: dict[int, PriceLevel] = {}
         self.keys: list[int] = []
         self.top: PriceLevel | None = None
         """The best level, cached so reading it is O(1) attribute access."""
+
+    def key(self, price: int) -> int:
+        """The sort key of a price, and back: bids as they are, asks negated."""
+        return price if self.is_bid else -price
 
     def best(self) -> PriceLevel | None:
         return self.top
@@ -140,7 +144,7 @@ class Ladder:
         level = self.levels.get(price)
         if level is None:
             level = self.levels[price] = PriceLevel(price)
-            key = price * self.sign
+            key = self.key(price)
             keys = self.keys
             if not keys or key > keys[-1]:
                 keys.append(key)
@@ -164,15 +168,15 @@ class Ladder:
             keys = self.keys
             if self.top is level:
                 keys.pop()
-                self.top = self.levels[keys[-1] * self.sign] if keys else None
+                self.top = self.levels[self.key(keys[-1])] if keys else None
             else:
-                del keys[bisect_left(keys, price * self.sign)]
+                del keys[bisect_left(keys, self.key(price))]
         elif len(level.orders) > 2 * level.count + 16:
             level.compact()
 
     def iter_levels(self) -> Iterator[PriceLevel]:
-        levels, sign = self.levels, self.sign
-        return (levels[k * sign] for k in reversed(self.keys))
+        levels = self.levels
+        return (levels[self.key(k)] for k in reversed(self.keys))
 
     def depth(self, limit: int) -> list[tuple[int, int]]:
         out: list[tuple[int, int]] = []

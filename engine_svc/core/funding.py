@@ -26,6 +26,7 @@ from engine_svc.core.enums import RejectReason
 from engine_svc.core.events import FundingPaid, FundingSettled, PerpCommandRejected
 from engine_svc.core.ledger import INSURANCE_FUND, USD
 from engine_svc.core.state import State
+from engine_svc.core.units import ceil_div
 
 PPM: Final = 1_000_000
 
@@ -56,7 +57,7 @@ def settle(st: State, cmd: SettleFunding) -> None:
                 continue
             exact = abs(pos.size) * mark * unit * abs(rate)
             if (pos.size > 0) == (rate > 0):
-                amount = -(-exact // PPM)
+                amount = ceil_div(exact, PPM)
                 amount = -amount
                 payers.append(user)
             else:

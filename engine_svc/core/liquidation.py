@@ -39,6 +39,7 @@ from engine_svc.core.markets import MarketSpec
 from engine_svc.core.matching import cancel, run
 from engine_svc.core.risk import close_lots
 from engine_svc.core.state import State
+from engine_svc.core.units import ceil_div
 
 
 def sweep(st: State, market: str, ts: int) -> None:
@@ -75,7 +76,7 @@ def liquidate(st: State, user: str, ts: int) -> None:
         if left:
             _to_fund(st, spec, user, pos, ref, left)
         notional = abs(size) * ref * spec.notional_unit
-        fee = -(-notional * spec.liquidation_fee_bps // 10_000)
+        fee = ceil_div(notional * spec.liquidation_fee_bps, 10_000)
         records.append((market, size, ref, on_book, left))
         fees.append(fee)
     bal = st.ledger.balance(user, USD)
@@ -100,7 +101,7 @@ def _close_on_book(st: State, spec: MarketSpec, user: str, size: int, ref: int,
     slip = spec.liquidation_slippage_bps
     if size > 0:
         side, top = Side.SELL, book.best_bid()
-        limit = max(1, -(-ref * (10_000 - slip) // 10_000))
+        limit = max(1, ceil_div(ref * (10_000 - slip), 10_000))
         if top is None or top < limit:
             return 0
     else:

@@ -52,7 +52,7 @@ from engine_svc.core.markets import MarketSpec
 from engine_svc.core.perp import unrealized_loss
 from engine_svc.core.risk import lock_asset, lock_per_lot, settle_perp, settle_spot
 from engine_svc.core.state import State
-from engine_svc.core.units import MAX_UNITS
+from engine_svc.core.units import MAX_UNITS, ceil_div
 
 MAX_CLIENT_ID: Final = 64
 HOUSE_ACCOUNTS: Final = (FEE_ACCOUNT, INSURANCE_FUND)
@@ -119,7 +119,7 @@ def _entry_prices(
         if is_buy:
             limit = best * (10_000 + slip) // 10_000
         else:
-            limit = max(1, -(-best * (10_000 - slip) // 10_000))
+            limit = max(1, ceil_div(best * (10_000 - slip), 10_000))
         reason = check_size(spec, limit, cmd.quantity)
         if reason is not None:
             return reason

@@ -25,11 +25,12 @@ from engine_svc.core.book import Order
 from engine_svc.core.enums import Side
 from engine_svc.core.ledger import Balance, Ledger, Position
 from engine_svc.core.markets import MarketSpec
+from engine_svc.core.units import ceil_div
 
 
 def fee(notional: int, bps: int) -> int:
     """Fee in minor units, rounded up."""
-    return -(-notional * bps // 10_000)
+    return ceil_div(notional * bps, 10_000)
 
 
 def lock_asset(spec: MarketSpec, side: Side) -> str:
@@ -51,7 +52,7 @@ def lock_per_lot(
         return notional + fee_part
     if reduce_only:
         return fee_part
-    return -(-notional // leverage) + fee_part
+    return ceil_div(notional, leverage) + fee_part
 
 
 def settle_spot(ledger: Ledger, spec: MarketSpec, order: Order, price: int, lots: int,
@@ -104,7 +105,7 @@ def settle_perp(ledger: Ledger, spec: MarketSpec, order: Order, price: int, lots
     opening = lots - closing
     if opening:
         cash = price * opening * unit
-        margin = -(-cash // order.leverage)
+        margin = ceil_div(cash, order.leverage)
         bal.available -= margin
         pos.margin += margin
         if order.side is Side.BUY:

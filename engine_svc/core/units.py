@@ -35,6 +35,16 @@ class ValidationError(ValueError):
         self.message = message
 
 
+def ceil_div(a: int, b: int) -> int:
+    """``a / b`` rounded up, for ``b > 0``: the exchange's rounding of fees and holds.
+
+    Callers pass ``a`` as a product of non-negative factors (``ceil_div(notional * bps,
+    10_000)``, not ``-(-notional * bps // 10_000)``): the compiled build multiplies small
+    non-negative integers in C and boxes anything with a negative operand.
+    """
+    return -(-a // b)
+
+
 def to_decimal(value: Decimal | str | int, field: str) -> Decimal:
     """Return ``value`` as a finite Decimal; floats and garbage are refused."""
     if isinstance(value, bool) or not isinstance(value, Decimal | str | int):
