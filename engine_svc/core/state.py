@@ -6,8 +6,9 @@ Invariants:
   gap-free and start at 0 (the first command/event gets 1).
 * ``live`` holds exactly the resting orders of every book; ``client_ids`` maps
   ``(user, client_order_id)`` of each live order that has one (unique per user).
-* ``open_orders[(user, market)]`` is the number of the user's live orders in the market
-  (keys with no live order are dropped).
+* ``open_orders[user][market]`` is the number of the user's live orders in the market
+  (markets, then users, with no live order are dropped). Keyed by strings, not by a
+  ``(user, market)`` tuple: it is read and written for every order that may rest.
 * ``final`` remembers the last ``FINAL_MEMORY`` finished orders (id -> owner, status
   value) so a late cancel answers ``ORDER_ALREADY_FINAL``; older ids answer
   ``ORDER_NOT_FOUND``.
@@ -118,7 +119,7 @@ class State:
         self.ledger = Ledger()
         self.live: dict[int, Order] = {}
         self.client_ids: dict[tuple[str, str], Order] = {}
-        self.open_orders: dict[tuple[str, str], int] = {}
+        self.open_orders: dict[str, dict[str, int]] = {}
         self.max_open_orders = DEFAULT_MAX_OPEN_ORDERS
         self.final: OrderedDict[int, tuple[str, OrderStatus]] = OrderedDict()
         """order id -> (owner, final status)."""
@@ -172,22 +173,27 @@ class State:
         self.live[order.id] = order
         if order.client_order_id is not None:
             self.client_ids[order.user_id, order.client_order_id] = order
-        key = (order.user_id, order.market)
-        self.open_orders[key] = self.open_orders.get(key, 0) + 1
+        counts = self.open_orders.get(order.user_id)
+        if counts is None:
+            counts = self.open_orders[order.user_id] = {}
+        counts[order.market] = counts.get(order.market, 0) + 1
 
     def unrest(self, order: Order) -> None:
         """Take a resting order out of its book and the live index (not the client ids)."""
         self.books[order.market].remove(order)
         del self.live[order.id]
-        key = (order.user_id, order.market)
-        left = self.open_orders[key] - 1
+        counts = self.open_orders[order.user_id]
+        left = counts[order.market] - 1
         if left:
-            self.open_orders[key] = left
+            counts[order.market] = left
+        elif len(counts) > 1:
+            del counts[order.market]
         else:
-            del self.open_orders[key]
+            del self.open_orders[order.user_id]
 
     def at_open_order_limit(self, user: str, market: str) -> bool:
-        return self.open_orders.get((user, market), 0) >= self.max_open_orders
+        counts = self.open_orders.get(user)
+        return counts is not None and counts.get(market, 0) >= self.max_open_orders
 
     def finish(self, order: Order, status: OrderStatus) -> None:
         """Move an order to a final status, out of the book and indexes."""
