@@ -325,13 +325,11 @@ OrderEvent = OrderAccepted | OrderRejected | OrderFilled | OrderCanceled | Order
 AccountEvent = (
     BalanceChanged | PositionChanged | DepositApplied | WithdrawalApplied | TransferRejected
 )
-ConfigEvent = OpenOrderLimitSet
-Event = OrderEvent | AccountEvent | PerpEvent | ConfigEvent
+Event = OrderEvent | AccountEvent | PerpEvent | OpenOrderLimitSet
 
 __all__ = [  # the perp events are re-exported: import any event from here
     "AccountEvent",
     "BalanceChanged",
-    "ConfigEvent",
     "DepositApplied",
     "Event",
     "FundingPaid",
