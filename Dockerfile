@@ -2,7 +2,8 @@
 FROM python:3.11-slim
 WORKDIR /app
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
-COPY pyproject.toml README.md constraints.txt ./
+COPY pyproject.toml setup.py README.md constraints.txt ./
+# python:3.11-slim has no C compiler: the engine core installs interpreted (setup.py says so)
 COPY protos ./protos
 COPY gen ./gen
 COPY mesh_runtime ./mesh_runtime

@@ -20,7 +20,9 @@ import grpc
 import redis.asyncio as aioredis
 from trademesh.v1 import engine_pb2, engine_pb2_grpc
 
+from engine_svc.core.commands import SetOpenOrderLimit
 from engine_svc.core.markets import MarketConfig, default_markets
+from engine_svc.core_build import core_build, stale_modules
 from engine_svc.event_link import EventLink
 from engine_svc.journal import Journal
 from engine_svc.market_data import MarketDataPublisher
@@ -79,6 +81,29 @@ async def snapshot_timer(sequencer: Sequencer, seconds: float) -> None:
             sequencer.request_snapshot()
 
 
+async def configure(sequencer: Sequencer, settings: Settings) -> None:
+    """Journals the configured open-order limit when the state holds another one.
+
+    The limit is engine state, set by a command: a replay of the journal refuses exactly
+    what the engine refused when the commands were first applied, whatever the setting is
+    at the replay.
+    """
+    limit = settings.max_open_orders
+    if limit >= 1 and sequencer.engine.max_open_orders != limit:
+        await sequencer.submit(SetOpenOrderLimit(limit=limit, ts=wall_clock_ms()),
+                               lambda *_: None)
+        log.info("open-order limit set to %d per user and market", limit)
+
+
+def log_core_build() -> str:
+    build = core_build()
+    stale = stale_modules() if build == "compiled" else []
+    log.info("matching core: %s%s", build,
+             f" (older than its source: {', '.join(stale)}; rerun pip install -e .)"
+             if stale else "")
+    return build
+
+
 async def build(settings: Settings, stack: AsyncExitStack,
                 config: MarketConfig | None = None) -> tuple[Sequencer, Journal]:
     """Connects the journal and the snapshot store and loads the state."""
@@ -115,10 +140,12 @@ async def run(settings: Settings) -> None:
         sequencer.add_listener(publisher)
         tune_gc()
         task = asyncio.create_task(sequencer.run())
+        await configure(sequencer, settings)
         revocations = RedisRevocations.from_url(settings.redis_dsn)
         stack.push_async_callback(revocations.close)
         servicer = EngineServicer(sequencer, wall_clock_ms,
-                                  persisted=lambda: (link.committed, link.connected))
+                                  persisted=lambda: (link.committed, link.connected),
+                                  core=log_core_build())
         service = GrpcService("engine", settings.host, settings.engine_port,
                               [register(servicer)], tls=tls,
                               mesh_port=settings.engine_mesh_port,

@@ -29,7 +29,7 @@ _CODES: dict[RejectReason, grpc.StatusCode] = {
     _R.DUPLICATE_TRANSACTION: grpc.StatusCode.ALREADY_EXISTS,
     **{r: grpc.StatusCode.FAILED_PRECONDITION for r in (
         _R.INSUFFICIENT_BALANCE, _R.INSUFFICIENT_MARGIN, _R.REDUCE_ONLY_WOULD_INCREASE,
-        _R.POST_ONLY_WOULD_TAKE, _R.FOK_NOT_FILLABLE, _R.NO_LIQUIDITY)},
+        _R.TOO_MANY_OPEN_ORDERS, _R.POST_ONLY_WOULD_TAKE, _R.FOK_NOT_FILLABLE, _R.NO_LIQUIDITY)},
 }
 
 _FIELDS: dict[RejectReason, str] = {
@@ -47,6 +47,8 @@ _MESSAGES: dict[RejectReason, str] = {
     _R.INSUFFICIENT_BALANCE: "the available balance does not cover this",
     _R.INSUFFICIENT_MARGIN: "the available collateral does not cover the initial margin",
     _R.REDUCE_ONLY_WOULD_INCREASE: "a reduce-only order must reduce an open position",
+    _R.TOO_MANY_OPEN_ORDERS: "too many open orders in this market: cancel some first "
+                             "(TRADEMESH_MAX_OPEN_ORDERS)",
     _R.POST_ONLY_WOULD_TAKE: "a post-only order would take liquidity",
     _R.FOK_NOT_FILLABLE: "a fill-or-kill order cannot be filled entirely now",
     _R.NO_LIQUIDITY: "there is no liquidity on the other side",

@@ -91,6 +91,7 @@ class EventEncoder:
             "OrderReplaced": self._replaced, "BalanceChanged": self._balance,
             "PositionChanged": self._position, "DepositApplied": self._transfer,
             "WithdrawalApplied": self._transfer, "TransferRejected": _nothing,
+            "OpenOrderLimitSet": _nothing,
             # Perpetuals: balance and position effects arrive as BalanceChanged and
             # PositionChanged; liquidations and funding payments also become history rows.
             "PositionLiquidated": self._liquidated, "FundingPaid": self._funding,

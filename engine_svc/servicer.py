@@ -26,6 +26,7 @@ from engine_svc.core.events import (
     TriggerPlaced,
 )
 from engine_svc.core.units import ValidationError
+from engine_svc.core_build import core_build
 from engine_svc.order_views import OrderRecord
 from engine_svc.sequencer import EngineUnavailable, Sequencer
 from engine_svc.stream_placement import StreamPlacement
@@ -46,8 +47,10 @@ def _rejection(events: list[Event]) -> errors.DomainError | None:
 
 class EngineServicer(engine_pb2_grpc.EngineServicer):
     def __init__(self, sequencer: Sequencer, clock_ms: Callable[[], int],
-                 persisted: Callable[[], tuple[int, bool]] = lambda: (0, False)) -> None:
+                 persisted: Callable[[], tuple[int, bool]] = lambda: (0, False),
+                 core: str | None = None) -> None:
         self._seq = sequencer
+        self._core = core or core_build()  # "compiled" or "interpreted"
         self._clock = clock_ms
         self._persisted = persisted  # (committed event sequence, link connected)
         self._streamed = StreamPlacement(sequencer, clock_ms, self._order_result,
@@ -367,7 +370,8 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
         return engine_pb2.GetEngineStatusResponse(
             command_sequence=engine.last_seq, event_sequence=engine.event_seq,
             persisted_sequence=committed, persistence_lag=max(0, engine.event_seq - committed),
-            persistence_connected=connected, healthy=self._seq.healthy)
+            persistence_connected=connected, healthy=self._seq.healthy,
+            core_build=self._core, max_open_orders=engine.max_open_orders)
 
     async def PlaceOrders(self, request_iterator: AsyncIterator[engine_pb2.PlaceOrdersRequest],
                           context: Context) -> AsyncIterator[engine_pb2.PlaceOrdersResponse]:

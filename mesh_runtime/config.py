@@ -92,6 +92,8 @@ class Settings:
     # Engine snapshots: every this many seconds (when anything changed) or commands.
     engine_snapshot_seconds: float = 60.0
     engine_snapshot_every: int = 200_000
+    # The most live orders one user may have in one market (journaled into the engine).
+    max_open_orders: int = 200
     # Gateway: password hashing cost, rate limits (token buckets per user and per IP),
     # sign-in lockout, Idempotency-Key memory, request body limit.
     bcrypt_rounds: int = 12

@@ -8,6 +8,7 @@ import sys
 
 BENCHMARKS = {
     "core": "bench.bench_core",
+    "peers": "bench.bench_peers",
     "engine-grpc": "bench.bench_engine_grpc",
     "persistence": "bench.bench_persistence",
     "rest": "bench.bench_rest",

@@ -11,8 +11,6 @@ Rules (see :class:`commands.ReplaceOrder`):
 
 from __future__ import annotations
 
-import copy
-
 from engine_svc.core.book import Order
 from engine_svc.core.commands import ReplaceOrder
 from engine_svc.core.enums import RejectReason, Side
@@ -22,9 +20,6 @@ from engine_svc.core.matching import check_size, reject, run
 from engine_svc.core.perp import unrealized_loss
 from engine_svc.core.risk import lock_per_lot
 from engine_svc.core.state import State
-
-_SELL = Side.SELL
-_BUY = Side.BUY
 
 
 def replace(st: State, spec: MarketSpec, order: Order, cmd: ReplaceOrder) -> None:
@@ -54,10 +49,10 @@ def _reenter(st: State, spec: MarketSpec, order: Order, price: int, qty: int, ts
     side, user, held = order.side, order.user_id, order.pair
     assert held is not None
     best = book.opposite(side).best_price()
-    crosses = best is not None and (best <= price if side is _BUY else best >= price)
+    crosses = best is not None and (best <= price if side is Side.BUY else best >= price)
     if order.post_only and crosses:
         return reject(st, user, order.market, RejectReason.POST_ONLY_WOULD_TAKE, order.id)
-    lock_price = best if side is _SELL and crosses and best is not None else price
+    lock_price = best if side is Side.SELL and crosses and best is not None else price
     per_lot = lock_per_lot(spec, side, lock_price, order.leverage, order.reduce_only)
     free = held.available + order.locked
     if st.marked and spec.is_perp and not order.reduce_only:
@@ -66,10 +61,9 @@ def _reenter(st: State, spec: MarketSpec, order: Order, price: int, qty: int, ts
         reason = RejectReason.INSUFFICIENT_MARGIN if spec.is_perp else \
             RejectReason.INSUFFICIENT_BALANCE
         return reject(st, user, order.market, reason, order.id)
-    book.remove(order)
-    del st.live[order.id]
+    st.unrest(order)
     # The level may still hold the old object lazily: re-enter as a fresh object.
-    order = copy.copy(order)
+    order = order.clone()
     if order.client_order_id is not None:
         st.client_ids[user, order.client_order_id] = order
     st.ledger.unlock(held, order.locked - qty * per_lot)

@@ -23,13 +23,10 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from engine_svc.core.enums import OrderStatus, OrderType, Side, StpMode, TimeInForce
-from engine_svc.core.lifecycle import TRANSITIONS, check_transition
+from engine_svc.core.lifecycle import check_transition
 
 if TYPE_CHECKING:
     from engine_svc.core.ledger import Balance, PositionRef
-
-_BUY = Side.BUY
-_NEW = OrderStatus.NEW
 
 
 class Order:
@@ -63,7 +60,7 @@ class Order:
         self.reduce_only = reduce_only
         self.stp = stp
         self.leverage = leverage
-        self.status = _NEW
+        self.status = OrderStatus.NEW
         self.resting = False
         self.lock_per_lot = 0
         self.locked = 0
@@ -72,11 +69,19 @@ class Order:
         self.pos: PositionRef | None = None
         """Handle on the owner's perp position in this market, once filled."""
 
+    def clone(self) -> Order:
+        """A new object with the same fields (a re-entering order leaves its old one behind)."""
+        twin = Order(self.id, self.user_id, self.market, self.side, self.type, self.price,
+                     self.quantity, self.tif, self.ts, self.client_order_id, self.post_only,
+                     self.reduce_only, self.stp, self.leverage)
+        twin.remaining, twin.filled, twin.status = self.remaining, self.filled, self.status
+        twin.resting, twin.lock_per_lot, twin.locked = self.resting, self.lock_per_lot, self.locked
+        twin.pair, twin.pos = self.pair, self.pos
+        return twin
+
     def set_status(self, status: OrderStatus) -> None:
         """Move along the lifecycle table; an illegal edge raises IllegalTransition."""
-        if status not in TRANSITIONS[self.status]:
-            check_transition(self.status, status)
-        self.status = status
+        self.status = check_transition(self.status, status)
 
     def __repr__(self) -> str:
         return (
@@ -114,14 +119,18 @@ class PriceLevel:
 class Ladder:
     """One side of a book: price levels, best key last in ``keys``."""
 
-    __slots__ = ("keys", "levels", "sign", "top")
+    __slots__ = ("is_bid", "keys", "levels", "top")
 
     def __init__(self, is_bid: bool) -> None:
-        self.sign = 1 if is_bid else -1
+        self.is_bid = is_bid
         self.levels: dict[int, PriceLevel] = {}
         self.keys: list[int] = []
         self.top: PriceLevel | None = None
         """The best level, cached so reading it is O(1) attribute access."""
+
+    def key(self, price: int) -> int:
+        """The sort key of a price, and back: bids as they are, asks negated."""
+        return price if self.is_bid else -price
 
     def best(self) -> PriceLevel | None:
         return self.top
@@ -135,7 +144,7 @@ class Ladder:
         level = self.levels.get(price)
         if level is None:
             level = self.levels[price] = PriceLevel(price)
-            key = price * self.sign
+            key = self.key(price)
             keys = self.keys
             if not keys or key > keys[-1]:
                 keys.append(key)
@@ -159,15 +168,15 @@ class Ladder:
             keys = self.keys
             if self.top is level:
                 keys.pop()
-                self.top = self.levels[keys[-1] * self.sign] if keys else None
+                self.top = self.levels[self.key(keys[-1])] if keys else None
             else:
-                del keys[bisect_left(keys, price * self.sign)]
+                del keys[bisect_left(keys, self.key(price))]
         elif len(level.orders) > 2 * level.count + 16:
             level.compact()
 
     def iter_levels(self) -> Iterator[PriceLevel]:
-        levels, sign = self.levels, self.sign
-        return (levels[k * sign] for k in reversed(self.keys))
+        levels = self.levels
+        return (levels[self.key(k)] for k in reversed(self.keys))
 
     def depth(self, limit: int) -> list[tuple[int, int]]:
         out: list[tuple[int, int]] = []
@@ -189,16 +198,16 @@ class OrderBook:
         self.asks = Ladder(is_bid=False)
 
     def ladder(self, side: Side) -> Ladder:
-        return self.bids if side is _BUY else self.asks
+        return self.bids if side is Side.BUY else self.asks
 
     def opposite(self, side: Side) -> Ladder:
-        return self.asks if side is _BUY else self.bids
+        return self.asks if side is Side.BUY else self.bids
 
     def add(self, order: Order) -> None:
-        (self.bids if order.side is _BUY else self.asks).add(order)
+        (self.bids if order.side is Side.BUY else self.asks).add(order)
 
     def remove(self, order: Order) -> None:
-        (self.bids if order.side is _BUY else self.asks).remove(order)
+        (self.bids if order.side is Side.BUY else self.asks).remove(order)
 
     def shrink(self, order: Order, new_remaining: int) -> None:
         """Reduce a resting order's open quantity in place, keeping its priority."""

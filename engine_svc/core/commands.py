@@ -8,10 +8,11 @@ ticks, quantities in lots, amounts in minor units (see :mod:`engine_svc.core.mar
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from engine_svc.core.enums import OrderType, Side, StpMode, TimeInForce, TriggerKind
 
-DEFAULT_SLIPPAGE_BPS = 100
+DEFAULT_SLIPPAGE_BPS: Final = 100
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,7 +147,21 @@ class CancelTrigger:
     ts: int = 0
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetOpenOrderLimit:
+    """Engine configuration: the most live orders one user may have in one market.
+
+    Journaled like any command (so a replay refuses exactly what the live engine refused)
+    and kept in snapshots. A GTC limit order (the only kind that rests) is refused with
+    TOO_MANY_OPEN_ORDERS when its user already has ``limit`` live orders in its market;
+    orders already resting stay. A ``limit`` below 1 changes nothing.
+    """
+
+    limit: int
+    ts: int = 0
+
+
 OrderCommand = PlaceOrder | CancelOrder | CancelByClientId | CancelAll | ReplaceOrder
 TransferCommand = Deposit | Withdraw
 PerpCommand = SetIndexPrice | SettleFunding | PlaceTrigger | CancelTrigger
-Command = OrderCommand | TransferCommand | PerpCommand
+Command = OrderCommand | TransferCommand | PerpCommand | SetOpenOrderLimit

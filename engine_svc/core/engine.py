@@ -18,9 +18,7 @@ Invariants:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal, localcontext
-from functools import partial
 from typing import Any, NamedTuple
 
 from engine_svc.core import amend, funding, liquidation, matching, perp, snapshot, triggers
@@ -29,13 +27,13 @@ from engine_svc.core.commands import (
     CancelAll,
     CancelByClientId,
     CancelOrder,
-    CancelTrigger,
     Command,
     Deposit,
     PlaceOrder,
     PlaceTrigger,
     ReplaceOrder,
     SetIndexPrice,
+    SetOpenOrderLimit,
     SettleFunding,
     Withdraw,
 )
@@ -44,19 +42,16 @@ from engine_svc.core.events import (
     DepositApplied,
     Event,
     IndexPriceSet,
+    OpenOrderLimitSet,
     PerpCommandRejected,
     TransferRejected,
     WithdrawalApplied,
 )
-from engine_svc.core.ledger import FEE_ACCOUNT, Position
+from engine_svc.core.ledger import FEE_ACCOUNT, USD, Position
 from engine_svc.core.markets import MarketConfig
 from engine_svc.core.perp import AccountRisk, PositionRisk
 from engine_svc.core.state import State, Trade
 from engine_svc.core.units import MAX_UNITS
-
-_USER = CancelReason.USER
-_ALREADY_FINAL = RejectReason.ORDER_ALREADY_FINAL
-_NOT_FOUND = RejectReason.ORDER_NOT_FOUND
 
 
 class Quote(NamedTuple):
@@ -105,19 +100,6 @@ class Engine:
     def __init__(self, config: MarketConfig) -> None:
         self.config = config
         self._st = State(config)
-        self._handlers: dict[type, Callable[[Any], None]] = {
-            PlaceOrder: partial(matching.place, self._st),
-            CancelOrder: self._cancel,
-            CancelByClientId: self._cancel_by_client_id,
-            CancelAll: self._cancel_all,
-            ReplaceOrder: self._replace,
-            Deposit: self._deposit,
-            Withdraw: self._withdraw,
-            SetIndexPrice: self._set_index,
-            SettleFunding: partial(funding.settle, self._st),
-            PlaceTrigger: partial(triggers.arm, self._st),
-            CancelTrigger: partial(triggers.disarm, self._st),
-        }
 
     # ---------------------------------------------------------------- commands
     def apply(self, command: Command) -> list[Event]:
@@ -126,11 +108,38 @@ class Engine:
         st.last_seq += 1
         out: list[Event] = []
         st.out = out
-        self._handlers[type(command)](command)
+        self._dispatch(command)
         if st.trigger_keys:
             triggers.reap(st)
         st.flush_accounts()
         return out
+
+    def _dispatch(self, command: Command) -> None:
+        st = self._st
+        if isinstance(command, PlaceOrder):
+            matching.place(st, command)
+        elif isinstance(command, CancelOrder):
+            self._cancel(command)
+        elif isinstance(command, CancelByClientId):
+            self._cancel_by_client_id(command)
+        elif isinstance(command, CancelAll):
+            self._cancel_all(command)
+        elif isinstance(command, ReplaceOrder):
+            self._replace(command)
+        elif isinstance(command, Deposit):
+            self._deposit(command)
+        elif isinstance(command, Withdraw):
+            self._withdraw(command)
+        elif isinstance(command, SetIndexPrice):
+            self._set_index(command)
+        elif isinstance(command, SettleFunding):
+            funding.settle(st, command)
+        elif isinstance(command, PlaceTrigger):
+            triggers.arm(st, command)
+        elif isinstance(command, SetOpenOrderLimit):
+            self._set_open_order_limit(command)
+        else:
+            triggers.disarm(st, command)
 
     @property
     def last_seq(self) -> int:
@@ -147,7 +156,9 @@ class Engine:
         if order is not None and order.user_id == user:
             return order
         final = st.final.get(order_id)
-        reason = _ALREADY_FINAL if final is not None and final[0] == user else _NOT_FOUND
+        reason = RejectReason.ORDER_NOT_FOUND
+        if final is not None and final[0] == user:
+            reason = RejectReason.ORDER_ALREADY_FINAL
         matching.reject(st, user, market, reason, order_id)
         return None
 
@@ -157,7 +168,7 @@ class Engine:
         if order is None or order.user_id != cmd.user_id:
             order = self._owned(cmd.user_id, cmd.order_id)  # emits the rejection
         if order is not None:
-            matching.cancel(st, st.markets[order.market], order, _USER)
+            matching.cancel(st, st.markets[order.market], order, CancelReason.USER)
 
     def _cancel_by_client_id(self, cmd: CancelByClientId) -> None:
         order = self._st.client_ids.get((cmd.user_id, cmd.client_order_id))
@@ -221,7 +232,7 @@ class Engine:
             reason = RejectReason.DUPLICATE_TRANSACTION
         if reason is None and st.ledger.available(cmd.user_id, cmd.asset) < cmd.amount:
             reason = RejectReason.INSUFFICIENT_BALANCE
-        if reason is None and st.marked and cmd.asset == perp.USD and st.ledger.available(
+        if reason is None and st.marked and cmd.asset == USD and st.ledger.available(
                 cmd.user_id, cmd.asset) + perp.unrealized_loss(st, cmd.user_id) < cmd.amount:
             reason = RejectReason.INSUFFICIENT_MARGIN
         if reason is not None:
@@ -234,6 +245,17 @@ class Engine:
             st.seq(), st.last_seq, cmd.user_id, cmd.asset, cmd.amount, cmd.tx_id
         ))
         return None
+
+    def _set_open_order_limit(self, cmd: SetOpenOrderLimit) -> None:
+        st = self._st
+        if cmd.limit >= 1:
+            st.max_open_orders = cmd.limit
+        st.out.append(OpenOrderLimitSet(st.seq(), st.last_seq, st.max_open_orders, cmd.ts))
+
+    @property
+    def max_open_orders(self) -> int:
+        """Live orders one user may have in one market (see ``SetOpenOrderLimit``)."""
+        return self._st.max_open_orders
 
     def _set_index(self, cmd: SetIndexPrice) -> None:
         st = self._st
@@ -286,7 +308,7 @@ class Engine:
         if view is not None:
             return view.status
         final = self._st.final.get(order_id)
-        return OrderStatus(final[1]) if final is not None and final[0] == user_id else None
+        return final[1] if final is not None and final[0] == user_id else None
 
     def open_orders(self, user_id: str, market: str | None = None) -> list[OrderView]:
         """The user's resting orders, oldest id first."""
@@ -316,7 +338,7 @@ class Engine:
 
     def recent_trades(self, market: str) -> list[Trade]:
         """Newest last: (fill_id, price_ticks, qty_lots, taker side, ts)."""
-        return list(self._st.stats[market].trades)
+        return self._st.stats[market].recent_trades()
 
     def ticker(self, market: str) -> dict[str, int | None]:
         stats, book = self._st.stats[market], self._st.books[market]

@@ -6,7 +6,7 @@ transfers) so the service layer can map each group to one gRPC status code.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, StrEnum
 
 
 class Side(Enum):
@@ -50,7 +50,10 @@ class TriggerKind(Enum):
     TAKE_PROFIT = "TAKE_PROFIT"
 
 
-class OrderStatus(Enum):
+class OrderStatus(StrEnum):
+    """A ``str`` enum: the lifecycle table is looked up on every finished order, and a
+    ``str`` member hashes in C (a plain Enum member's ``__hash__`` is Python code)."""
+
     NEW = "NEW"
     PARTIALLY_FILLED = "PARTIALLY_FILLED"
     FILLED = "FILLED"
@@ -88,6 +91,7 @@ class RejectReason(Enum):
     INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
     INSUFFICIENT_MARGIN = "INSUFFICIENT_MARGIN"
     REDUCE_ONLY_WOULD_INCREASE = "REDUCE_ONLY_WOULD_INCREASE"
+    TOO_MANY_OPEN_ORDERS = "TOO_MANY_OPEN_ORDERS"
     # matching stage -> FAILED_PRECONDITION
     POST_ONLY_WOULD_TAKE = "POST_ONLY_WOULD_TAKE"
     FOK_NOT_FILLABLE = "FOK_NOT_FILLABLE"

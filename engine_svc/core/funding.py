@@ -18,15 +18,17 @@ A market that is not a perp answers UNKNOWN_MARKET; one without an index INVALID
 
 from __future__ import annotations
 
+from typing import Final
+
 from engine_svc.core import liquidation
 from engine_svc.core.commands import SettleFunding
 from engine_svc.core.enums import RejectReason
 from engine_svc.core.events import FundingPaid, FundingSettled, PerpCommandRejected
-from engine_svc.core.ledger import INSURANCE_FUND
+from engine_svc.core.ledger import INSURANCE_FUND, USD
 from engine_svc.core.state import State
+from engine_svc.core.units import ceil_div
 
-USD = "USD"
-PPM = 1_000_000
+PPM: Final = 1_000_000
 
 
 def rate_ppm(mark: int, index: int, cap_bps: int) -> int:
@@ -55,7 +57,7 @@ def settle(st: State, cmd: SettleFunding) -> None:
                 continue
             exact = abs(pos.size) * mark * unit * abs(rate)
             if (pos.size > 0) == (rate > 0):
-                amount = -(-exact // PPM)
+                amount = ceil_div(exact, PPM)
                 amount = -amount
                 payers.append(user)
             else:

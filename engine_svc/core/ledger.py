@@ -27,17 +27,21 @@ Invariants:
 
 from __future__ import annotations
 
+from typing import Final
+
 from engine_svc.core.enums import Side
 
-FEE_ACCOUNT = "__fees__"
+FEE_ACCOUNT: Final = "__fees__"
 """Account id collecting every trading fee (in the market's quote asset)."""
 
-INSURANCE_FUND = "__insurance__"
+USD: Final = "USD"
+"""The settlement asset of every perp market."""
+
+INSURANCE_FUND: Final = "__insurance__"
 """Account id of the insurance fund (USD): liquidation fees and funding rounding in,
 liquidation deficits out; it also holds positions it took over from liquidations. It may
 be seeded with an ordinary Deposit and may go negative (socialised loss is not modelled)."""
 
-_SELL = Side.SELL
 
 
 class Position:
@@ -54,7 +58,7 @@ class Position:
     def reducible(self, side: Side) -> int:
         """Lots an order on ``side`` can close without opening the other way."""
         size = self.size
-        if side is _SELL:
+        if side is Side.SELL:
             return size if size > 0 else 0
         return -size if size < 0 else 0
 
@@ -120,9 +124,7 @@ class Ledger:
     def balance(self, user: str, asset: str) -> Balance:
         """The balance record, created at zero; marks it touched."""
         bal = self.record(user, asset)
-        if not bal.touched:
-            bal.touched = True
-            self.touched_balances.append(bal)
+        self.touch(bal)
         return bal
 
     def touch(self, bal: Balance) -> None:
@@ -143,11 +145,15 @@ class Ledger:
         bal = self.find(user, asset)
         return bal.available if bal else 0
 
+    def lock(self, bal: Balance, amount: int) -> None:
+        """Move ``amount`` from available to locked (marks the record touched)."""
+        self.touch(bal)
+        bal.available -= amount
+        bal.locked += amount
+
     def unlock(self, bal: Balance, amount: int) -> None:
         """Move ``amount`` from locked back to available (marks the record touched)."""
-        if not bal.touched:
-            bal.touched = True
-            self.touched_balances.append(bal)
+        self.touch(bal)
         bal.available += amount
         bal.locked -= amount
 
@@ -163,10 +169,13 @@ class Ledger:
             if pos is None:
                 pos = self.positions[key] = Position()
             ref = refs[market] = PositionRef(key, pos)
+        self.touch_position(ref)
+        return ref
+
+    def touch_position(self, ref: PositionRef) -> None:
         if not ref.touched:
             ref.touched = True
             self.touched_positions.append(ref)
-        return ref
 
     def user_positions(self, user: str) -> list[tuple[str, Position]]:
         """(market, position) of every position ``user`` has, sorted by market."""

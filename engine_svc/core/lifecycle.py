@@ -13,6 +13,8 @@ here) raises :class:`IllegalTransition`, which is a bug, never a user error.
 
 from __future__ import annotations
 
+from mypy_extensions import mypyc_attr
+
 from engine_svc.core.enums import OrderStatus
 
 _S = OrderStatus
@@ -28,6 +30,7 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 FINAL: frozenset[OrderStatus] = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 
 
+@mypyc_attr(native_class=False)
 class IllegalTransition(RuntimeError):
     """An order was asked to move along an edge the table does not have."""
 

@@ -33,14 +33,13 @@ from __future__ import annotations
 from engine_svc.core import perp
 from engine_svc.core.book import Order
 from engine_svc.core.enums import CancelReason, OrderType, Side, StpMode, TimeInForce
-from engine_svc.core.events import PositionLiquidated, new_accepted
-from engine_svc.core.ledger import INSURANCE_FUND, Position
+from engine_svc.core.events import OrderAccepted, PositionLiquidated
+from engine_svc.core.ledger import INSURANCE_FUND, USD, Position
 from engine_svc.core.markets import MarketSpec
 from engine_svc.core.matching import cancel, run
 from engine_svc.core.risk import close_lots
 from engine_svc.core.state import State
-
-USD = perp.USD
+from engine_svc.core.units import ceil_div
 
 
 def sweep(st: State, market: str, ts: int) -> None:
@@ -77,7 +76,7 @@ def liquidate(st: State, user: str, ts: int) -> None:
         if left:
             _to_fund(st, spec, user, pos, ref, left)
         notional = abs(size) * ref * spec.notional_unit
-        fee = -(-notional * spec.liquidation_fee_bps // 10_000)
+        fee = ceil_div(notional * spec.liquidation_fee_bps, 10_000)
         records.append((market, size, ref, on_book, left))
         fees.append(fee)
     bal = st.ledger.balance(user, USD)
@@ -102,7 +101,7 @@ def _close_on_book(st: State, spec: MarketSpec, user: str, size: int, ref: int,
     slip = spec.liquidation_slippage_bps
     if size > 0:
         side, top = Side.SELL, book.best_bid()
-        limit = max(1, -(-ref * (10_000 - slip) // 10_000))
+        limit = max(1, ceil_div(ref * (10_000 - slip), 10_000))
         if top is None or top < limit:
             return 0
     else:
@@ -116,7 +115,7 @@ def _close_on_book(st: State, spec: MarketSpec, user: str, size: int, ref: int,
     order = Order(oid, user, spec.symbol, side, OrderType.MARKET, limit, qty,
                   TimeInForce.IOC, ts, None, False, True, StpMode.CANCEL_TAKER, 1)
     order.pair = st.ledger.record(user, USD)
-    st.out.append(new_accepted(st.seq(), st.last_seq, oid, user, spec.symbol, side,
+    st.out.append(OrderAccepted(st.seq(), st.last_seq, oid, user, spec.symbol, side,
                                OrderType.MARKET, limit, qty, TimeInForce.IOC, None, ts))
     run(st, spec, book, order, limit)
     return order.filled

@@ -33,6 +33,8 @@ Invariants and rules:
 
 from __future__ import annotations
 
+from typing import Final
+
 from engine_svc.core.book import Ladder, Order, OrderBook, PriceLevel
 from engine_svc.core.commands import PlaceOrder
 from engine_svc.core.enums import (
@@ -44,86 +46,63 @@ from engine_svc.core.enums import (
     StpMode,
     TimeInForce,
 )
-from engine_svc.core.events import new_accepted, new_canceled, new_filled, new_rejected
+from engine_svc.core.events import OrderAccepted, OrderCanceled, OrderFilled, OrderRejected
 from engine_svc.core.ledger import FEE_ACCOUNT, INSURANCE_FUND
 from engine_svc.core.markets import MarketSpec
 from engine_svc.core.perp import unrealized_loss
 from engine_svc.core.risk import lock_asset, lock_per_lot, settle_perp, settle_spot
 from engine_svc.core.state import State
-from engine_svc.core.units import MAX_UNITS
+from engine_svc.core.units import MAX_UNITS, ceil_div
 
-MAX_CLIENT_ID = 64
-_HOUSE = (FEE_ACCOUNT, INSURANCE_FUND)
-# Enum members bound once: attribute access on an Enum class is slow in CPython 3.11.
-_BUY = Side.BUY
-_SELL = Side.SELL
-_BUY_NAME, _SELL_NAME = _BUY.value, _SELL.value
-_MARKET = OrderType.MARKET
-_LIMIT = OrderType.LIMIT
-_GTC = TimeInForce.GTC
-_FOK = TimeInForce.FOK
-_CANCEL_TAKER = StpMode.CANCEL_TAKER
-_CANCEL_MAKER = StpMode.CANCEL_MAKER
-_NEW = OrderStatus.NEW
-_PARTIAL = OrderStatus.PARTIALLY_FILLED
-_FILLED = OrderStatus.FILLED
-_CANCELED = OrderStatus.CANCELED
-_SELF_TRADE = CancelReason.SELF_TRADE
-_REDUCE_ONLY = CancelReason.REDUCE_ONLY
-_IOC_REMAINDER = CancelReason.IOC_REMAINDER
-_SLIPPAGE_BOUND = CancelReason.SLIPPAGE_BOUND
-_MARKET_REMAINDER = CancelReason.MARKET_REMAINDER
-_INVALID_ORDER = RejectReason.INVALID_ORDER
-_INVALID_QUANTITY = RejectReason.INVALID_QUANTITY
-_INVALID_PRICE = RejectReason.INVALID_PRICE
-_INVALID_LEVERAGE = RejectReason.INVALID_LEVERAGE
+MAX_CLIENT_ID: Final = 64
+HOUSE_ACCOUNTS: Final = (FEE_ACCOUNT, INSURANCE_FUND)
 
 
 def reject(st: State, user: str, market: str, reason: RejectReason,
            order_id: int = 0, client_order_id: str | None = None) -> None:
     st.out.append(
-        new_rejected(st.seq(), st.last_seq, user, market, order_id, client_order_id, reason)
+        OrderRejected(st.seq(), st.last_seq, user, market, order_id, client_order_id, reason)
     )
 
 
 def check_size(spec: MarketSpec, price: int | None, qty: int) -> RejectReason | None:
     """Grid/range checks for a (price, quantity) pair; ``price`` None skips price."""
     if not 0 < qty < MAX_UNITS or qty < spec.min_lots:
-        return _INVALID_QUANTITY
+        return RejectReason.INVALID_QUANTITY
     if price is not None:
         if not 0 < price < MAX_UNITS:
-            return _INVALID_PRICE
+            return RejectReason.INVALID_PRICE
         if price * qty * spec.notional_unit >= MAX_UNITS:
-            return _INVALID_QUANTITY
+            return RejectReason.INVALID_QUANTITY
     return None
 
 
 def _validate(spec: MarketSpec, cmd: PlaceOrder) -> RejectReason | None:
     user = cmd.user_id
-    if not user or user in _HOUSE:
-        return _INVALID_ORDER
+    if not user or user in HOUSE_ACCOUNTS:
+        return RejectReason.INVALID_ORDER
     coid = cmd.client_order_id
     if coid is not None and not 0 < len(coid) <= MAX_CLIENT_ID:
-        return _INVALID_ORDER
+        return RejectReason.INVALID_ORDER
     post_only = cmd.post_only
     price = cmd.price
-    if cmd.type is _MARKET:
+    if cmd.type is OrderType.MARKET:
         if post_only:
-            return _INVALID_ORDER
+            return RejectReason.INVALID_ORDER
         if not 0 <= cmd.slippage_bps < 10_000:
             return RejectReason.INVALID_SLIPPAGE
         price = None
     elif price is None:
-        return _INVALID_PRICE
-    if post_only and cmd.tif is not _GTC:
-        return _INVALID_ORDER
+        return RejectReason.INVALID_PRICE
+    if post_only and cmd.tif is not TimeInForce.GTC:
+        return RejectReason.INVALID_ORDER
     if spec.is_perp:
         if not 1 <= cmd.leverage <= spec.max_leverage:
-            return _INVALID_LEVERAGE
+            return RejectReason.INVALID_LEVERAGE
     elif cmd.leverage != 1:
-        return _INVALID_LEVERAGE
+        return RejectReason.INVALID_LEVERAGE
     elif cmd.reduce_only:
-        return _INVALID_ORDER
+        return RejectReason.INVALID_ORDER
     return check_size(spec, price, cmd.quantity)
 
 
@@ -131,16 +110,16 @@ def _entry_prices(
     spec: MarketSpec, book: OrderBook, cmd: PlaceOrder
 ) -> tuple[int, int] | RejectReason:
     """(limit price, lock price) for the order, or why it cannot enter."""
-    is_buy = cmd.side is _BUY
+    is_buy = cmd.side is Side.BUY
     top = (book.asks if is_buy else book.bids).top
-    if cmd.type is _MARKET:
+    if cmd.type is OrderType.MARKET:
         if top is None:
             return RejectReason.NO_LIQUIDITY
         best, slip = top.price, cmd.slippage_bps
         if is_buy:
             limit = best * (10_000 + slip) // 10_000
         else:
-            limit = max(1, -(-best * (10_000 - slip) // 10_000))
+            limit = max(1, ceil_div(best * (10_000 - slip), 10_000))
         reason = check_size(spec, limit, cmd.quantity)
         if reason is not None:
             return reason
@@ -162,11 +141,11 @@ def fillable(ladder: Ladder, side: Side, limit: int, qty: int, user: str, stp: S
     """Lots a taker could fill now within ``limit`` (same STP rule as :func:`match`)."""
     total = 0
     for level in ladder.iter_levels():
-        if (level.price > limit) if side is _BUY else (level.price < limit):
+        if (level.price > limit) if side is Side.BUY else (level.price < limit):
             break
         for order in level.live():
             if order.user_id == user:
-                if stp is _CANCEL_MAKER:
+                if stp is StpMode.CANCEL_MAKER:
                     continue
                 return total
             total += order.remaining
@@ -208,7 +187,7 @@ def _admit(st: State, spec: MarketSpec, cmd: PlaceOrder
     if not isinstance(prices, tuple):
         return prices
     limit, lock_price = prices
-    if cmd.tif is _FOK and fillable(
+    if cmd.tif is TimeInForce.FOK and fillable(
         book.opposite(cmd.side), cmd.side, limit, qty, user, cmd.stp
     ) < qty:
         return RejectReason.FOK_NOT_FILLABLE
@@ -219,11 +198,14 @@ def _hold(st: State, spec: MarketSpec, cmd: PlaceOrder, qty: int, limit: int,
           lock_price: int) -> Order | None:
     """Risk stage: lock what the order could spend and accept it, or reject."""
     user, side = cmd.user_id, cmd.side
+    if cmd.type is OrderType.LIMIT and cmd.tif is TimeInForce.GTC and not cmd.reduce_only \
+            and st.at_open_order_limit(user, cmd.market):
+        reject(st, user, cmd.market, RejectReason.TOO_MANY_OPEN_ORDERS, 0, cmd.client_order_id)
+        return None
     per_lot = lock_per_lot(spec, side, lock_price, cmd.leverage, cmd.reduce_only)
     asset = lock_asset(spec, side)
     need = qty * per_lot
-    assets = st.ledger.balances.get(user)
-    bal = assets.get(asset) if assets is not None else None
+    bal = st.ledger.find(user, asset)
     if bal is None or bal.available < need or (
             st.marked and spec.is_perp and not cmd.reduce_only
             and bal.available + unrealized_loss(st, user) < need):
@@ -231,33 +213,22 @@ def _hold(st: State, spec: MarketSpec, cmd: PlaceOrder, qty: int, limit: int,
             RejectReason.INSUFFICIENT_BALANCE
         reject(st, user, cmd.market, reason, 0, cmd.client_order_id)
         return None
-    oid = st.next_order_id
-    st.next_order_id = oid + 1
+    oid = st.new_order_id()
     order = Order(oid, user, cmd.market, side, cmd.type, limit, qty, cmd.tif, cmd.ts,
                   cmd.client_order_id, cmd.post_only, cmd.reduce_only, cmd.stp, cmd.leverage)
     order.lock_per_lot, order.locked, order.pair = per_lot, need, bal
-    if not bal.touched:  # Ledger.touch, inlined: once per order placed
-        bal.touched = True
-        st.ledger.touched_balances.append(bal)
-    bal.available -= need
-    bal.locked += need
-    seq = st.event_seq = st.event_seq + 1
-    st.out.append(new_accepted(seq, st.last_seq, oid, user, cmd.market, side, cmd.type,
-                               limit, qty, cmd.tif, cmd.client_order_id, cmd.ts))
+    st.ledger.lock(bal, need)
+    st.out.append(OrderAccepted(st.seq(), st.last_seq, oid, user, cmd.market, side, cmd.type,
+                                limit, qty, cmd.tif, cmd.client_order_id, cmd.ts))
     return order
 
 
 def run(st: State, spec: MarketSpec, book: OrderBook, order: Order, limit: int) -> None:
     """Match ``order`` as a taker, then rest or cancel what is left."""
-    opposite = book.asks if order.side is _BUY else book.bids
-    top = opposite.top
-    if top is None or ((top.price > limit) if order.side is _BUY else (top.price < limit)):
-        stopped = None  # nothing to match: skip the matcher entirely (passive orders)
-    else:
-        stopped = match(st, spec, book, order, limit)
+    stopped = match(st, spec, book, order, limit)
     if order.remaining == 0:
-        st.finish(order, _FILLED)
-    elif stopped is None and order.type is _LIMIT and order.tif is _GTC \
+        st.finish(order, OrderStatus.FILLED)
+    elif stopped is None and order.type is OrderType.LIMIT and order.tif is TimeInForce.GTC \
             and not order.reduce_only:
         _rest(st, spec, book, order)
     else:
@@ -268,28 +239,25 @@ def run(st: State, spec: MarketSpec, book: OrderBook, order: Order, limit: int) 
 
 def _remainder_reason(book: OrderBook, order: Order) -> CancelReason:
     if order.reduce_only:
-        return _REDUCE_ONLY
-    if order.type is _LIMIT:
-        return _IOC_REMAINDER
+        return CancelReason.REDUCE_ONLY
+    if order.type is OrderType.LIMIT:
+        return CancelReason.IOC_REMAINDER
     if book.opposite(order.side).top is not None:
-        return _SLIPPAGE_BOUND
-    return _MARKET_REMAINDER
+        return CancelReason.SLIPPAGE_BOUND
+    return CancelReason.MARKET_REMAINDER
 
 
 def _rest(st: State, spec: MarketSpec, book: OrderBook, order: Order) -> None:
     """Rest a GTC remainder, lowering a perp SELL's hold to its limit price."""
-    if spec.is_perp and order.side is _SELL:
-        per_lot = lock_per_lot(spec, _SELL, order.price, order.leverage, False)
+    if spec.is_perp and order.side is Side.SELL:
+        per_lot = lock_per_lot(spec, Side.SELL, order.price, order.leverage, False)
         excess = order.locked - order.remaining * per_lot
         if excess:
             assert order.pair is not None
             st.ledger.unlock(order.pair, excess)
             order.locked -= excess
         order.lock_per_lot = per_lot
-    (book.bids if order.side is _BUY else book.asks).add(order)
-    st.live[order.id] = order
-    if order.client_order_id is not None:
-        st.client_ids[order.user_id, order.client_order_id] = order
+    st.rest(order)
 
 
 def cancel(st: State, spec: MarketSpec, order: Order, reason: CancelReason) -> None:
@@ -300,31 +268,28 @@ def cancel(st: State, spec: MarketSpec, order: Order, reason: CancelReason) -> N
         assert order.pair is not None
         st.ledger.unlock(order.pair, locked)
         order.locked = 0
-    st.finish(order, _CANCELED)
-    seq = st.event_seq = st.event_seq + 1
-    st.out.append(new_canceled(
-        seq, st.last_seq, order.id, order.user_id, order.market, remaining, reason
+    st.finish(order, OrderStatus.CANCELED)
+    st.out.append(OrderCanceled(
+        st.seq(), st.last_seq, order.id, order.user_id, order.market, remaining, reason
     ))
 
 
 def match(st: State, spec: MarketSpec, book: OrderBook, taker: Order, limit: int
           ) -> CancelReason | None:
     """Fill ``taker`` against the book; returns SELF_TRADE if STP stopped it."""
-    is_buy = taker.side is _BUY
+    is_buy = taker.side is Side.BUY
     ladder = book.asks if is_buy else book.bids
     user = taker.user_id
     while taker.remaining:
         level = ladder.top
         if level is None or ((level.price > limit) if is_buy else (level.price < limit)):
             return None
-        maker = level.orders[0]
-        if not maker.resting:
-            maker = level.head()
+        maker = level.head()
         if maker.user_id == user:
-            if taker.stp is not _CANCEL_TAKER:
-                cancel(st, spec, maker, _SELF_TRADE)
-            if taker.stp is not _CANCEL_MAKER:
-                return _SELF_TRADE
+            if taker.stp is not StpMode.CANCEL_TAKER:
+                cancel(st, spec, maker, CancelReason.SELF_TRADE)
+            if taker.stp is not StpMode.CANCEL_MAKER:
+                return CancelReason.SELF_TRADE
             continue
         _fill(st, spec, level, taker, maker)
     return None
@@ -332,35 +297,32 @@ def match(st: State, spec: MarketSpec, book: OrderBook, taker: Order, limit: int
 
 def _fill(st: State, spec: MarketSpec, level: PriceLevel, taker: Order, maker: Order) -> None:
     """One trade at the maker's price: settle both sides, publish, update the book."""
-    qty = taker.remaining if taker.remaining < maker.remaining else maker.remaining
+    qty = min(taker.remaining, maker.remaining)
     price = level.price
-    fees = st.fees.get(spec.quote.symbol) or st.fee_balance(spec.quote.symbol)
-    settle = settle_perp if spec.is_perp else settle_spot
-    ledger = st.ledger
-    maker_fee = settle(ledger, spec, maker, price, qty, spec.maker_fee_bps, fees)
-    taker_fee = settle(ledger, spec, taker, price, qty, spec.taker_fee_bps, fees)
-    maker_left = maker.remaining = maker.remaining - qty
+    fees = st.fee_balance(spec.quote.symbol)
+    if spec.is_perp:
+        maker_fee = settle_perp(st.ledger, spec, maker, price, qty, spec.maker_fee_bps, fees)
+        taker_fee = settle_perp(st.ledger, spec, taker, price, qty, spec.taker_fee_bps, fees)
+    else:
+        maker_fee = settle_spot(st.ledger, spec, maker, price, qty, spec.maker_fee_bps, fees)
+        taker_fee = settle_spot(st.ledger, spec, taker, price, qty, spec.taker_fee_bps, fees)
+    maker.remaining -= qty
     maker.filled += qty
     level.total -= qty
-    taker_left = taker.remaining = taker.remaining - qty
+    taker.remaining -= qty
     taker.filled += qty
     fill_id = st.next_fill_id
-    st.next_fill_id = fill_id + 1
-    seq = st.event_seq = st.event_seq + 1
-    symbol, ts = spec.symbol, taker.ts
-    st.out.append(new_filled(
-        seq, st.last_seq, fill_id, symbol, price, qty, taker.side, taker.id,
-        taker.user_id, taker_fee, taker_left, maker.id, maker.user_id, maker_fee,
-        maker_left, ts,
+    st.next_fill_id += 1
+    st.out.append(OrderFilled(
+        st.seq(), st.last_seq, fill_id, spec.symbol, price, qty, taker.side, taker.id,
+        taker.user_id, taker_fee, taker.remaining, maker.id, maker.user_id, maker_fee,
+        maker.remaining, taker.ts,
     ))
-    stats = st.stats[symbol]
-    stats.last_price = price
-    stats.volume += qty
-    stats.trades.append((fill_id, price, qty, _BUY_NAME if taker.side is _BUY else _SELL_NAME, ts))
+    st.stats[spec.symbol].record_trade(fill_id, price, qty, taker.side, taker.ts)
     # NEW -> PARTIALLY_FILLED is an edge of the lifecycle table: assigned directly.
-    if maker_left == 0:
-        st.finish(maker, _FILLED)
-    elif maker.status is _NEW:
-        maker.status = _PARTIAL
-    if taker_left and taker.status is _NEW:
-        taker.status = _PARTIAL
+    if maker.remaining == 0:
+        st.finish(maker, OrderStatus.FILLED)
+    elif maker.status is OrderStatus.NEW:
+        maker.status = OrderStatus.PARTIALLY_FILLED
+    if taker.remaining and taker.status is OrderStatus.NEW:
+        taker.status = OrderStatus.PARTIALLY_FILLED

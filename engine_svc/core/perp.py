@@ -37,10 +37,10 @@ from __future__ import annotations
 from decimal import Decimal, localcontext
 from typing import NamedTuple
 
+from engine_svc.core.ledger import USD
 from engine_svc.core.markets import MarketSpec
 from engine_svc.core.state import State
-
-USD = "USD"
+from engine_svc.core.units import ceil_div
 
 
 class AccountRisk(NamedTuple):
@@ -107,7 +107,7 @@ def unrealized_loss(st: State, user: str) -> int:
 def _mm(spec: MarketSpec, size: int, cost: int, mark: int | None) -> int:
     notional = abs(size) * mark * spec.notional_unit if mark is not None else abs(cost)
     num, den = spec.mm_ratio
-    return -(-notional * num // den)
+    return ceil_div(notional * num, den)
 
 
 def account(st: State, user: str) -> AccountRisk:
@@ -129,10 +129,6 @@ def below_maintenance(st: State, user: str) -> bool:
     return risk.equity < risk.maintenance_margin
 
 
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
 def liquidation_price(st: State, user: str, market: str, risk: AccountRisk | None = None
                       ) -> int | None:
     """The mark of ``market`` at which ``user``'s equity meets maintenance (module doc)."""
@@ -151,7 +147,7 @@ def liquidation_price(st: State, user: str, market: str, risk: AccountRisk | Non
     top = (mm_rest + cost - e_rest) * den
     bottom = unit * (size * den - abs(size) * num)
     if size > 0:
-        root = _ceil_div(top, bottom)
+        root = ceil_div(top, bottom)
         return root if root > 0 else None
     return top // bottom  # bottom < 0: a short is liquidated above this
 

@@ -25,19 +25,17 @@ from engine_svc.core.book import Order
 from engine_svc.core.enums import Side
 from engine_svc.core.ledger import Balance, Ledger, Position
 from engine_svc.core.markets import MarketSpec
-
-_BUY = Side.BUY
-_SELL = Side.SELL
+from engine_svc.core.units import ceil_div
 
 
 def fee(notional: int, bps: int) -> int:
     """Fee in minor units, rounded up."""
-    return -(-notional * bps // 10_000)
+    return ceil_div(notional * bps, 10_000)
 
 
 def lock_asset(spec: MarketSpec, side: Side) -> str:
     """The asset an order on ``side`` locks."""
-    if side is _SELL and not spec.is_perp:
+    if side is Side.SELL and not spec.is_perp:
         return spec.base.symbol
     return spec.quote.symbol
 
@@ -46,29 +44,29 @@ def lock_per_lot(
     spec: MarketSpec, side: Side, lock_price: int, leverage: int, reduce_only: bool
 ) -> int:
     """Hold per open lot (see module rules)."""
-    if side is _SELL and not spec.is_perp:
+    if side is Side.SELL and not spec.is_perp:
         return spec.base_per_lot
     notional = lock_price * spec.notional_unit
-    fee_part = -(-notional * spec.taker_fee_bps // 10_000)
+    fee_part = fee(notional, spec.taker_fee_bps)
     if not spec.is_perp:
         return notional + fee_part
     if reduce_only:
         return fee_part
-    return -(-notional // leverage) + fee_part
+    return ceil_div(notional, leverage) + fee_part
 
 
 def settle_spot(ledger: Ledger, spec: MarketSpec, order: Order, price: int, lots: int,
                 bps: int, fees: Balance) -> int:
     """Settle one side of a spot fill; returns the fee charged (credited to ``fees``)."""
     notional = price * lots * spec.notional_unit
-    charged = -(-notional * bps // 10_000)
+    charged = fee(notional, bps)
     released = lots * order.lock_per_lot
     order.locked -= released
     held = order.pair
     assert held is not None
     ledger.touch(held)
     held.locked -= released
-    if order.side is _BUY:
+    if order.side is Side.BUY:
         held.available += released - notional - charged
         ledger.balance(order.user_id, spec.base.symbol).available += lots * spec.base_per_lot
     else:
@@ -82,52 +80,35 @@ def settle_perp(ledger: Ledger, spec: MarketSpec, order: Order, price: int, lots
                 bps: int, fees: Balance) -> int:
     """Settle one side of a perp fill; returns the fee charged (credited to ``fees``).
 
-    Hot path (two calls per perp fill): touches are inlined rather than calling
-    ``Ledger.touch``, and the position handle is cached on the order after its first fill.
+    The position handle is kept on the order after its first fill.
     """
     unit = spec.notional_unit
-    charged = -(-price * lots * unit * bps // 10_000)
+    charged = fee(price * lots * unit, bps)
     released = lots * order.lock_per_lot
     order.locked -= released
     bal = order.pair
     assert bal is not None
-    touched = ledger.touched_balances
-    if not bal.touched:
-        bal.touched = True
-        touched.append(bal)
+    ledger.touch(bal)
     bal.locked -= released
     bal.available += released - charged
-    if not fees.touched:
-        fees.touched = True
-        touched.append(fees)
+    ledger.touch(fees)
     fees.available += charged
     ref = order.pos
     if ref is None:
         ref = order.pos = ledger.position(order.user_id, spec.symbol)
-    elif not ref.touched:
-        ref.touched = True
-        ledger.touched_positions.append(ref)
-    pos = ref.pos
-    size = pos.size
-    if order.side is _SELL:
-        closing = size if size > 0 else 0
-        if closing > lots:
-            closing = lots
-        if closing:
-            bal.available += close_lots(pos, price * closing * unit, closing)
     else:
-        closing = -size if size < 0 else 0
-        if closing > lots:
-            closing = lots
-        if closing:
-            bal.available += close_lots(pos, price * closing * unit, closing)
+        ledger.touch_position(ref)
+    pos = ref.pos
+    closing = min(lots, pos.reducible(order.side))
+    if closing:
+        bal.available += close_lots(pos, price * closing * unit, closing)
     opening = lots - closing
     if opening:
         cash = price * opening * unit
-        margin = -(-cash // order.leverage)
+        margin = ceil_div(cash, order.leverage)
         bal.available -= margin
         pos.margin += margin
-        if order.side is _BUY:
+        if order.side is Side.BUY:
             pos.size += opening
             pos.cost += cash
         else:

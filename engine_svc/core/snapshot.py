@@ -9,6 +9,7 @@ Invariants:
   order, so queues, locks, counters and sequence numbers are identical.
 * Perp state (mark price per market, armed triggers) is part of the image; images
   written before it existed load with no marks and no triggers.
+* The open-order limit is part of the image (images without it load the default).
 * Markets come from configuration, not from the snapshot: a snapshot names markets and
   assets only by symbol.
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import deque
-from typing import Any
+from typing import Any, Final
 
 from engine_svc.core.book import Order
 from engine_svc.core.enums import (
@@ -31,9 +32,9 @@ from engine_svc.core.enums import (
 )
 from engine_svc.core.ledger import Balance, Position
 from engine_svc.core.risk import lock_asset
-from engine_svc.core.state import RECENT_TRADES, State, Trigger
+from engine_svc.core.state import DEFAULT_MAX_OPEN_ORDERS, RECENT_TRADES, State, Trigger
 
-VERSION = 1
+VERSION: Final = 1
 
 
 def _order(o: Order) -> list[Any]:
@@ -67,14 +68,15 @@ def dump(st: State) -> dict[str, Any]:
                    for m, book in sorted(st.books.items())},
         "triggers": [t.as_list() for _, t in sorted(st.triggers.items())],
         "next_trigger_id": st.next_trigger_id,
-        "final": [[oid, user, status] for oid, (user, status) in st.final.items()],
+        "max_open_orders": st.max_open_orders,
+        "final": [[oid, user, status.value] for oid, (user, status) in st.final.items()],
         "deposit_ids": sorted(st.deposit_ids),
         "withdraw_ids": sorted(st.withdraw_ids),
         "deposited": dict(sorted(st.deposited.items())),
         "withdrawn": dict(sorted(st.withdrawn.items())),
         "stats": {m: {"last_price": s.last_price, "volume": s.volume,
                       "index_price": s.index_price, "mark_price": s.mark_price,
-                      "trades": [list(t) for t in s.trades]}
+                      "trades": [list(t) for t in s.recent_trades()]}
                   for m, s in sorted(st.stats.items())},
     }
 
@@ -99,8 +101,9 @@ def load(st: State, image: dict[str, Any]) -> None:
     for tid, user, market, side, kind, *rest in image.get("triggers", []):
         st.add_trigger(Trigger(tid, user, market, Side(side), TriggerKind(kind), *rest))
     st.next_trigger_id = image.get("next_trigger_id", 1)
+    st.max_open_orders = image.get("max_open_orders", DEFAULT_MAX_OPEN_ORDERS)
     for oid, user, status in image["final"]:
-        st.final[oid] = (user, OrderStatus(status).value)
+        st.final[oid] = (user, OrderStatus(status))
     st.deposit_ids, st.withdraw_ids = set(image["deposit_ids"]), set(image["withdraw_ids"])
     st.deposited, st.withdrawn = dict(image["deposited"]), dict(image["withdrawn"])
     for market, s in image["stats"].items():
@@ -110,7 +113,8 @@ def load(st: State, image: dict[str, Any]) -> None:
         stats.mark_price = s.get("mark_price")
         if stats.mark_price is not None:
             st.marked = True
-        stats.trades = deque((tuple(t) for t in s["trades"]), maxlen=RECENT_TRADES)
+        stats.trades = deque(((fill, price, qty, Side(side), ts)
+                              for fill, price, qty, side, ts in s["trades"]), maxlen=RECENT_TRADES)
 
 
 def digest(image: dict[str, Any]) -> str:

@@ -6,6 +6,9 @@ Invariants:
   gap-free and start at 0 (the first command/event gets 1).
 * ``live`` holds exactly the resting orders of every book; ``client_ids`` maps
   ``(user, client_order_id)`` of each live order that has one (unique per user).
+* ``open_orders[user][market]`` is the number of the user's live orders in the market
+  (markets, then users, with no live order are dropped). Keyed by strings, not by a
+  ``(user, market)`` tuple: it is read and written for every order that may rest.
 * ``final`` remembers the last ``FINAL_MEMORY`` finished orders (id -> owner, status
   value) so a late cancel answers ``ORDER_ALREADY_FINAL``; older ids answer
   ``ORDER_NOT_FOUND``.
@@ -14,25 +17,23 @@ Invariants:
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from typing import Final
 
 from engine_svc.core.book import Order, OrderBook
 from engine_svc.core.enums import OrderStatus, Side, TriggerKind
-from engine_svc.core.events import Event, new_balance, new_position
+from engine_svc.core.events import BalanceChanged, Event, PositionChanged
 from engine_svc.core.ledger import FEE_ACCOUNT, Balance, Ledger
-from engine_svc.core.lifecycle import TRANSITIONS, check_transition
 from engine_svc.core.markets import MarketConfig, MarketSpec
 
-FINAL_MEMORY = 10_000
-_BUY = Side.BUY
-_NEW = OrderStatus.NEW
-_PARTIAL = OrderStatus.PARTIALLY_FILLED
-_FILLED = OrderStatus.FILLED
-_CANCELED = OrderStatus.CANCELED
-_FILLED_V, _CANCELED_V = _FILLED.value, _CANCELED.value
-RECENT_TRADES = 100
+FINAL_MEMORY: Final = 10_000
+DEFAULT_MAX_OPEN_ORDERS: Final = 200
+"""Live orders one user may have in one market until a ``SetOpenOrderLimit`` says otherwise."""
+RECENT_TRADES: Final = 100
 
 Trade = tuple[int, int, int, str, int]
-"""(fill_id, price_ticks, qty_lots, taker side value, ts)"""
+"""(fill_id, price_ticks, qty_lots, taker side value, ts): as queries and snapshots show it."""
+RecentTrade = tuple[int, int, int, Side, int]
+"""A trade as :class:`MarketStats` keeps it: the taker side as the enum member."""
 
 
 class MarketStats:
@@ -45,7 +46,16 @@ class MarketStats:
         self.volume = 0
         self.index_price: int | None = None
         self.mark_price: int | None = None
-        self.trades: deque[Trade] = deque(maxlen=RECENT_TRADES)
+        self.trades: deque[RecentTrade] = deque(maxlen=RECENT_TRADES)
+
+    def recent_trades(self) -> list[Trade]:
+        """Oldest first, the side as its value."""
+        return [(fill, price, qty, side.value, ts) for fill, price, qty, side, ts in self.trades]
+
+    def record_trade(self, fill_id: int, price: int, qty: int, side: Side, ts: int) -> None:
+        self.last_price = price
+        self.volume += qty
+        self.trades.append((fill_id, price, qty, side, ts))
 
 
 class Trigger:
@@ -73,10 +83,30 @@ class Trigger:
 
 class State:
     __slots__ = (
-        "books", "client_ids", "config", "deposit_ids", "deposited", "event_seq", "fees",
-        "final", "last_seq", "ledger", "live", "marked", "markets", "next_fill_id",
-        "next_order_id", "next_trigger_id", "out", "stats", "trigger_keys", "triggers",
-        "withdraw_ids", "withdrawn",
+        "books",
+        "client_ids",
+        "config",
+        "deposit_ids",
+        "deposited",
+        "event_seq",
+        "fees",
+        "final",
+        "last_seq",
+        "ledger",
+        "live",
+        "marked",
+        "markets",
+        "max_open_orders",
+        "next_fill_id",
+        "next_order_id",
+        "next_trigger_id",
+        "open_orders",
+        "out",
+        "stats",
+        "trigger_keys",
+        "triggers",
+        "withdraw_ids",
+        "withdrawn",
     )
 
     def __init__(self, config: MarketConfig) -> None:
@@ -89,8 +119,10 @@ class State:
         self.ledger = Ledger()
         self.live: dict[int, Order] = {}
         self.client_ids: dict[tuple[str, str], Order] = {}
-        self.final: OrderedDict[int, tuple[str, str]] = OrderedDict()
-        """(owner, status *value*): a tuple of two strings, which the GC stops tracking."""
+        self.open_orders: dict[str, dict[str, int]] = {}
+        self.max_open_orders = DEFAULT_MAX_OPEN_ORDERS
+        self.final: OrderedDict[int, tuple[str, OrderStatus]] = OrderedDict()
+        """order id -> (owner, final status)."""
         self.last_seq = 0
         self.event_seq = 0
         self.next_order_id = 1
@@ -111,6 +143,11 @@ class State:
         """Next event sequence number."""
         self.event_seq += 1
         return self.event_seq
+
+    def new_order_id(self) -> int:
+        oid = self.next_order_id
+        self.next_order_id = oid + 1
+        return oid
 
     def fee_balance(self, asset: str) -> Balance:
         """The fee account's record of ``asset`` (created at zero, not marked touched)."""
@@ -136,50 +173,54 @@ class State:
         self.live[order.id] = order
         if order.client_order_id is not None:
             self.client_ids[order.user_id, order.client_order_id] = order
+        counts = self.open_orders.get(order.user_id)
+        if counts is None:
+            counts = self.open_orders[order.user_id] = {}
+        counts[order.market] = counts.get(order.market, 0) + 1
+
+    def unrest(self, order: Order) -> None:
+        """Take a resting order out of its book and the live index (not the client ids)."""
+        self.books[order.market].remove(order)
+        del self.live[order.id]
+        counts = self.open_orders[order.user_id]
+        left = counts[order.market] - 1
+        if left:
+            counts[order.market] = left
+        elif len(counts) > 1:
+            del counts[order.market]
+        else:
+            del self.open_orders[order.user_id]
+
+    def at_open_order_limit(self, user: str, market: str) -> bool:
+        counts = self.open_orders.get(user)
+        return counts is not None and counts.get(market, 0) >= self.max_open_orders
 
     def finish(self, order: Order, status: OrderStatus) -> None:
         """Move an order to a final status, out of the book and indexes."""
         if order.resting:
-            book = self.books[order.market]
-            (book.bids if order.side is _BUY else book.asks).remove(order)
-            del self.live[order.id]
+            self.unrest(order)
         if order.client_order_id is not None:
             key = (order.user_id, order.client_order_id)
             if self.client_ids.get(key) is order:
                 del self.client_ids[key]
-        current = order.status
-        # The table's common edges (NEW/PARTIAL -> FILLED/CANCELED) by identity, since
-        # hashing an Enum member runs Python code; any other edge consults the table.
-        if not ((current is _NEW or current is _PARTIAL)
-                and (status is _FILLED or status is _CANCELED)) \
-                and status not in TRANSITIONS[current]:
-            check_transition(current, status)
-        order.status = status
+        order.set_status(status)
         final = self.final
-        value = _FILLED_V if status is _FILLED else _CANCELED_V if status is _CANCELED \
-            else status.value
-        final[order.id] = (order.user_id, value)
+        final[order.id] = (order.user_id, status)
         if len(final) > FINAL_MEMORY:
             final.popitem(last=False)
 
     def flush_accounts(self) -> None:
         """Emit one BalanceChanged / PositionChanged per touched key, then clear."""
-        ledger, out, cmd, seq = self.ledger, self.out, self.last_seq, self.event_seq
-        touched = ledger.touched_balances
-        if touched:
-            for bal in touched:
-                seq += 1
-                bal.touched = False
-                out.append(new_balance(seq, cmd, bal.user, bal.asset, bal.available, bal.locked))
-            touched.clear()
-        touched_pos = ledger.touched_positions
-        if touched_pos:
-            for ref in touched_pos:
-                seq += 1
-                ref.touched = False
-                p, (user, market) = ref.pos, ref.key
-                out.append(
-                    new_position(seq, cmd, user, market, p.size, p.cost, p.margin, p.realized)
-                )
-            touched_pos.clear()
-        self.event_seq = seq
+        ledger, out, cmd = self.ledger, self.out, self.last_seq
+        for bal in ledger.touched_balances:
+            bal.touched = False
+            out.append(BalanceChanged(self.seq(), cmd, bal.user, bal.asset, bal.available,
+                                      bal.locked))
+        ledger.touched_balances.clear()
+        for ref in ledger.touched_positions:
+            ref.touched = False
+            user, market = ref.key
+            p = ref.pos
+            out.append(PositionChanged(self.seq(), cmd, user, market, p.size, p.cost, p.margin,
+                                       p.realized))
+        ledger.touched_positions.clear()

@@ -41,9 +41,6 @@ from engine_svc.core.matching import check_size, place, reject
 from engine_svc.core.state import State, Trigger
 from engine_svc.core.units import MAX_UNITS
 
-_SELL = Side.SELL
-_STOP = TriggerKind.STOP_LOSS
-
 
 def _reason(st: State, cmd: PlaceTrigger) -> RejectReason | None:
     spec = st.markets.get(cmd.market)
@@ -94,7 +91,7 @@ def _cancel(st: State, trig: Trigger, reason: CancelReason) -> None:
 
 def crossed(trig: Trigger, mark: int) -> bool:
     """The module's fire condition."""
-    below = (trig.side is _SELL) == (trig.kind is _STOP)
+    below = (trig.side is Side.SELL) == (trig.kind is TriggerKind.STOP_LOSS)
     return mark <= trig.price if below else mark >= trig.price
 
 

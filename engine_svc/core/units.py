@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation, localcontext
+from typing import Final
 
 _DECIMAL_TEXT = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?", re.ASCII)
 """What a decimal string may look like. Python's ``Decimal()`` also takes surrounding
@@ -20,7 +21,7 @@ whitespace, ``1_000``, ``.5``, ``1.`` and digits of every script (Arabic-Indic o
 or a quantity is not read from any of those."""
 _NON_FINITE_TEXT = re.compile(r"\s*[+-]?(?:s?nan[0-9]*|inf(?:inity)?)\s*", re.ASCII | re.IGNORECASE)
 
-MAX_UNITS = 10**18
+MAX_UNITS: Final = 10**18
 """Exclusive cap on any integer the core accepts (ticks, lots, minor units)."""
 
 
@@ -32,6 +33,16 @@ class ValidationError(ValueError):
         self.field = field
         self.reason = reason
         self.message = message
+
+
+def ceil_div(a: int, b: int) -> int:
+    """``a / b`` rounded up, for ``b > 0``: the exchange's rounding of fees and holds.
+
+    Callers pass ``a`` as a product of non-negative factors (``ceil_div(notional * bps,
+    10_000)``, not ``-(-notional * bps // 10_000)``): the compiled build multiplies small
+    non-negative integers in C and boxes anything with a negative operand.
+    """
+    return -(-a // b)
 
 
 def to_decimal(value: Decimal | str | int, field: str) -> Decimal:

@@ -316,3 +316,5 @@ async def test_readyz_reports_the_persistence_lag_draining(api: httpx.AsyncClien
     assert engine["persistenceConnected"] is True and engine["healthy"] is True
     assert int(engine["eventSequence"]) > 0 and engine["persistenceLag"] == "0"
     assert engine["persistedSequence"] == engine["eventSequence"]
+    assert engine["coreBuild"] in ("compiled", "interpreted")  # which matching core runs
+    assert engine["maxOpenOrders"] == 200

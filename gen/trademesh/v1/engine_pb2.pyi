@@ -814,6 +814,8 @@ class GetEngineStatusResponse(_message.Message):
     PERSISTENCE_LAG_FIELD_NUMBER: _builtins.int
     PERSISTENCE_CONNECTED_FIELD_NUMBER: _builtins.int
     HEALTHY_FIELD_NUMBER: _builtins.int
+    CORE_BUILD_FIELD_NUMBER: _builtins.int
+    MAX_OPEN_ORDERS_FIELD_NUMBER: _builtins.int
     command_sequence: _builtins.int
     """The last applied command and the last emitted event."""
     event_sequence: _builtins.int
@@ -823,6 +825,14 @@ class GetEngineStatusResponse(_message.Message):
     persistence_connected: _builtins.bool
     healthy: _builtins.bool
     """False while the state is being rebuilt after a journal failure."""
+    core_build: _builtins.str
+    """Which build of the matching core runs: "compiled" (by mypyc, at install) or
+    "interpreted" (no C compiler at install, or TRADEMESH_PURE_PYTHON=1).
+    """
+    max_open_orders: _builtins.int
+    """The most live orders one user may have in one market (TRADEMESH_MAX_OPEN_ORDERS);
+    past it a GTC limit order is refused with TOO_MANY_OPEN_ORDERS.
+    """
     def __init__(
         self,
         *,
@@ -832,10 +842,12 @@ class GetEngineStatusResponse(_message.Message):
         persistence_lag: _builtins.int = ...,
         persistence_connected: _builtins.bool = ...,
         healthy: _builtins.bool = ...,
+        core_build: _builtins.str = ...,
+        max_open_orders: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["command_sequence", b"command_sequence", "event_sequence", b"event_sequence", "healthy", b"healthy", "persisted_sequence", b"persisted_sequence", "persistence_connected", b"persistence_connected", "persistence_lag", b"persistence_lag"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["command_sequence", b"command_sequence", "core_build", b"core_build", "event_sequence", b"event_sequence", "healthy", b"healthy", "max_open_orders", b"max_open_orders", "persisted_sequence", b"persisted_sequence", "persistence_connected", b"persistence_connected", "persistence_lag", b"persistence_lag"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

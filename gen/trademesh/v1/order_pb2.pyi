@@ -258,7 +258,9 @@ class Order(_message.Message):
     stop_loss: _builtins.str
     take_profit: _builtins.str
     reason: _builtins.str
-    """Why the order was rejected or canceled by the engine (e.g. POST_ONLY_WOULD_TAKE)."""
+    """Why the order was rejected or canceled by the engine (e.g. POST_ONLY_WOULD_TAKE,
+    TOO_MANY_OPEN_ORDERS).
+    """
     @_builtins.property
     def fills(self) -> _containers.RepeatedCompositeFieldContainer[Global___Fill]: ...
     @_builtins.property

@@ -14,7 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 from trademesh.v1 import engine_pb2_grpc
 
-from engine_svc.app import build, register
+from engine_svc.app import build, configure, register
 from engine_svc.sequencer import Sequencer
 from engine_svc.servicer import EngineServicer
 from mesh_runtime.config import Settings
@@ -59,6 +59,7 @@ class EngineHarness:
     async def start(self) -> None:
         self.sequencer, _ = await build(self.settings, self.stack)
         self.task = asyncio.create_task(self.sequencer.run())
+        await configure(self.sequencer, self.settings)
         servicer = EngineServicer(self.sequencer, self.clock)
         self.service = GrpcService("engine", "127.0.0.1", 0, [register(servicer)],
                                    tls=files("engine"), mesh_port=0, grace_seconds=1,

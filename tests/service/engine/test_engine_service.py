@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import grpc
 import pytest
 from google.rpc import error_details_pb2
@@ -224,6 +226,8 @@ async def test_perp_position_and_close(harness: EngineHarness) -> None:
 
 async def test_streaming_placement_answers_in_order(harness: EngineHarness) -> None:
     h = harness
+    h.settings = dataclasses.replace(h.settings, max_open_orders=300)  # 300 resting asks
+    await h.restart()
     await _fund(h, "mm", "SOL", "1000", "m1")
 
     async def requests():  # type: ignore[no-untyped-def]

@@ -26,6 +26,7 @@ from engine_svc.core import (
     RejectReason,
     ReplaceOrder,
     SetIndexPrice,
+    SetOpenOrderLimit,
     SettleFunding,
     Side,
     StpMode,
@@ -85,6 +86,7 @@ class RefModel:
         self.index: dict[str, int] = {}
         self.mark: dict[str, int] = {}
         self.last: dict[str, int] = {}
+        self.max_open = 200
 
     # ------------------------------------------------------------ helpers
     def b(self, user: str, asset: str) -> list[int]:
@@ -146,8 +148,13 @@ class RefModel:
             PlaceOrder: self.place, CancelOrder: self.cancel_id, CancelByClientId: self.cancel_coid,
             CancelAll: self.cancel_all, ReplaceOrder: self.replace, Deposit: self.deposit,
             Withdraw: self.withdraw, SetIndexPrice: self.set_index, SettleFunding: self.funding,
+            SetOpenOrderLimit: self.set_limit,
         }[type(cmd)]
         handler(cmd)
+
+    def set_limit(self, c: SetOpenOrderLimit) -> None:
+        if c.limit >= 1:
+            self.max_open = c.limit
 
     def deposit(self, c: Deposit) -> None:
         if c.asset not in self.cfg.assets:
@@ -265,6 +272,11 @@ class RefModel:
         limit, lock_price = prices
         if c.tif is TimeInForce.FOK and self.fillable(c, limit) < qty:
             self.reject = R.FOK_NOT_FILLABLE
+            return
+        may_rest = c.type is OrderType.LIMIT and c.tif is TimeInForce.GTC and not c.reduce_only
+        if may_rest and sum(o.user == c.user_id and o.market == c.market
+                            for o in self.book) >= self.max_open:
+            self.reject = R.TOO_MANY_OPEN_ORDERS
             return
         per_lot = self.per_lot(spec, c.side, lock_price, c.leverage, c.reduce_only)
         bal = self.b(c.user_id, self.asset(spec, c.side))

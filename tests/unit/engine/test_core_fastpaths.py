@@ -1,28 +1,15 @@
-"""The hot-path shortcuts keep the public shapes: events, ladders, cached ledger handles."""
+"""The hot paths keep the public shapes: ladders and cached ledger handles."""
 
 from __future__ import annotations
 
-import dataclasses
 import random
 
 import pytest
 from core_stubs import buy, cancel, funded, order_id, sell
 
-from engine_svc.core import BalanceChanged, Engine, OrderFilled, Side, default_markets
+from engine_svc.core import Engine, Side, default_markets
 from engine_svc.core.book import Ladder, Order
 from engine_svc.core.enums import OrderType, TimeInForce
-from engine_svc.core.events import new_balance, new_filled
-
-
-def test_factory_events_are_ordinary_frozen_instances() -> None:
-    args = (1, 2, 3, "BTC-PERP", 5, 6, Side.BUY, 8, "t", 10, 11, 12, "m", 14, 15, 16)
-    fast, slow = new_filled(*args), OrderFilled(*args)
-    assert type(fast) is OrderFilled
-    assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
-    assert dataclasses.astuple(fast) == args
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        fast.seq = 9  # type: ignore[misc]
-    assert new_balance(1, 1, "u", "USD", 5, 0) == BalanceChanged(1, 1, "u", "USD", 5, 0)
 
 
 @pytest.mark.parametrize("is_bid", [True, False])

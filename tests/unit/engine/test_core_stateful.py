@@ -34,6 +34,7 @@ from engine_svc.core import (
     PositionLiquidated,
     ReplaceOrder,
     SetIndexPrice,
+    SetOpenOrderLimit,
     SettleFunding,
     Side,
     StpMode,
@@ -155,6 +156,11 @@ class EngineVsReference(RuleBasedStateMachine):
     @rule(market=st.sampled_from(["BTC-PERP", "BTC-PERP", "SOL-USD"]))
     def funding_tick(self, market: str) -> None:
         self.run(SettleFunding(market=market))
+
+    @rule(limit=st.sampled_from([0, 1, 2, 3, 5, 200]))
+    def open_order_limit(self, limit: int) -> None:
+        """Small limits so the cap on live orders per user and market is reached."""
+        self.run(SetOpenOrderLimit(limit=limit))
 
     @invariant()
     def same_books_and_no_cross(self) -> None:

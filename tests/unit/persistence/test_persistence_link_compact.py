@@ -89,12 +89,15 @@ def test_every_core_event_has_an_encoder() -> None:
     import dataclasses
 
     from engine_svc.core import events as core_events
+    from engine_svc.core import perp_events
     from engine_svc.core.markets import default_markets
     from engine_svc.event_codec import EventEncoder
 
-    names = {name for name, cls in vars(core_events).items()
+    names = {cls.__name__ for module in (core_events, perp_events)
+             for cls in vars(module).values()
              if isinstance(cls, type) and dataclasses.is_dataclass(cls)
-             and cls.__module__ == core_events.__name__}
+             and cls.__module__ == module.__name__}
+    assert {"OrderFilled", "OpenOrderLimitSet", "FundingPaid"} <= names
     assert names - set(EventEncoder(default_markets(), lambda: 0)._handlers) == set()
 
 

@@ -1,0 +1,87 @@
+"""Where the core's time goes, stage by stage, from a py-spy profile of ``Engine.apply``.
+
+    py-spy record --native --rate 500 -f raw -o prof.txt -- \\
+        python -m bench.profile_stages --run 200000     # the seeded mixed workload, twice
+    python -m bench.profile_stages prof.txt --commands 600000
+
+Each sample inside ``Engine.apply`` is given to the deepest pipeline stage on its stack
+(the names are the same in the interpreted and the mypyc-compiled build, whose C
+functions are ``CPyDef_<module>___<function>``): validate (``_admit``), risk hold
+(``_hold``), match (``match``: fills and their settlement), rest (``_rest``), release
+(``cancel``: a remainder or a cancel command giving its hold back), publish
+(``flush_accounts``: the balance and position events), and the rest of ``apply``. In the
+compiled build gcc inlines some stage functions into ``place`` / ``run``; their samples
+are shown as such (instruction counts per stage: ``valgrind --tool=callgrind``, README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+from collections import Counter
+from pathlib import Path
+
+STAGES = {"place": "place/run (own; compiled: inlined stages)",
+          "run": "place/run (own; compiled: inlined stages)",
+          "_admit": "validate", "_hold": "risk hold", "match": "match + settle",
+          "_rest": "rest", "cancel": "release (cancel)", "flush_accounts": "publish"}
+
+
+def stage_of(stack: str) -> str | None:
+    """The deepest stage on a ``;``-separated stack, "apply" for the rest, None outside."""
+    found: str | None = None
+    for frame in stack.split(";"):
+        name = frame.strip().split(" (")[0]
+        name = name.rpartition("___")[2] if name.startswith("CPy") else name.rpartition(".")[2]
+        if name == "apply" and ("engine" in frame or "Engine" in frame):
+            found = found or "other (dispatch, lookups)"
+        elif found is not None and name in STAGES:
+            found = STAGES[name]
+    return found
+
+
+def summarize(raw: Path, commands: int, rate: int) -> str:
+    counts: Counter[str] = Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        stage = stage_of(stack)
+        if stage is not None and count.isdigit():
+            counts[stage] += int(count)
+    total = sum(counts.values())
+    us_per_command = total / rate / commands * 1e6
+    lines = [f"{total:,} samples in Engine.apply: {us_per_command:.2f} us per command"]
+    for stage, n in counts.most_common():
+        lines.append(f"  {stage:28} {100 * n / total:5.1f}%  "
+                     f"{us_per_command * n / total:6.2f} us/command")
+    return "\n".join(lines)
+
+
+def run(n: int, rounds: int) -> None:
+    from bench.bench_core import fresh, record
+
+    setup, cmds = record(n, 42, 200)
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)  # as the engine service runs (mesh_runtime.gc_tuning)
+    for _ in range(rounds):
+        apply = fresh(setup).apply
+        for cmd in cmds:
+            apply(cmd)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("raw", nargs="?", type=Path, help="py-spy raw output to summarize")
+    parser.add_argument("--commands", type=int, default=600_000,
+                        help="commands applied in the profile (--run N: 3N, the recording too)")
+    parser.add_argument("--rate", type=int, default=500, help="py-spy's --rate")
+    parser.add_argument("--run", type=int, metavar="N", help="replay N commands twice")
+    args = parser.parse_args()
+    if args.run:
+        run(args.run, 2)
+    if args.raw:
+        print(summarize(args.raw, args.commands, args.rate))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""Which build of the engine core runs here: compiled by mypyc, or interpreted.
+
+The install compiles the modules listed in ``setup.py`` (``engine_svc/core`` and
+``engine_svc/decimal_edge.py``) when a C compiler is present; the extension modules sit
+beside their ``.py`` sources and Python's import system prefers them. This module reports
+which one was imported (:func:`core_build`), finds compiled modules older than their
+source (:func:`stale_modules`: an editable install not rebuilt after an edit), and can make
+a process import the sources instead (:func:`use_interpreted_core`), which is how the
+differential test and the benchmarks run the interpreted build beside the compiled one::
+
+    python -m engine_svc.core_build --interpreted -m bench.bench_core -n 200000
+
+It is not compiled itself, and imports nothing from the core at module level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.machinery
+import os
+import runpy
+import shutil
+import sys
+import sysconfig
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Final, Literal
+
+CoreBuild = Literal["compiled", "interpreted"]
+
+COMPILED_MODULES: Final = ("engine_svc.core", "engine_svc.decimal_edge")
+"""Module prefixes the install may compile (keep in step with ``setup.py``)."""
+
+_ENGINE_DIR: Final = Path(__file__).resolve().parent
+
+
+def why_interpreted(environ: Mapping[str, str] | None = None) -> str | None:
+    """Why an install here would leave the core interpreted, or None when it compiles.
+
+    ``setup.py`` asks this at build time: ``TRADEMESH_PURE_PYTHON=1``, no C compiler
+    (``$CC`` or the one Python was built with), or no ``Python.h``.
+    """
+    env = os.environ if environ is None else environ
+    if env.get("TRADEMESH_PURE_PYTHON", "") not in ("", "0"):
+        return "TRADEMESH_PURE_PYTHON is set"
+    cc = (env.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(cc) is None:
+        return f"no C compiler ({cc})"
+    include = sysconfig.get_paths().get("include")
+    if not include or not (Path(include) / "Python.h").exists():
+        return "no Python.h (install the python3-dev headers)"
+    return None
+
+
+def _compilable(name: str) -> bool:
+    """``name`` is one of :data:`COMPILED_MODULES` or inside one (not ``core_build``)."""
+    return any(name == prefix or name.startswith(prefix + ".") for prefix in COMPILED_MODULES)
+
+
+def _is_compiled(module: ModuleType) -> bool:
+    origin = getattr(module, "__file__", None) or ""
+    return origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+
+
+def core_build() -> CoreBuild:
+    """"compiled" when the core's modules were imported from mypyc extension modules."""
+    from engine_svc.core import engine
+
+    return "compiled" if _is_compiled(engine) else "interpreted"
+
+
+def compiled_available() -> bool:
+    """True when extension modules of the core are installed (imported or not)."""
+    return any((_ENGINE_DIR / "core").glob("engine.*" + ext)
+               for ext in importlib.machinery.EXTENSION_SUFFIXES)
+
+
+def stale_modules() -> list[str]:
+    """Compiled modules whose ``.py`` source is newer than the extension module."""
+    stale: list[str] = []
+    for source in [*sorted((_ENGINE_DIR / "core").glob("*.py")),
+                   _ENGINE_DIR / "decimal_edge.py"]:
+        for ext in importlib.machinery.EXTENSION_SUFFIXES:
+            compiled = source.with_name(source.stem + ext)
+            if compiled.exists() and compiled.stat().st_mtime < source.stat().st_mtime:
+                stale.append(str(source.relative_to(_ENGINE_DIR.parent)))
+    return stale
+
+
+class _SourceFinder(importlib.machinery.PathFinder):
+    """Finds the compiled modules' ``.py`` sources, ignoring extension modules."""
+
+    @classmethod
+    def find_spec(cls, fullname: str, path: Sequence[str] | None = None,
+                  target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        if not _compilable(fullname):
+            return None
+        for entry in path or sys.path:
+            finder = importlib.machinery.FileFinder(
+                entry, (importlib.machinery.SourceFileLoader,
+                        importlib.machinery.SOURCE_SUFFIXES))
+            spec = finder.find_spec(fullname, target)
+            if spec is not None:
+                return spec
+        return None
+
+
+def use_interpreted_core() -> None:
+    """Make this process import the core from its ``.py`` sources.
+
+    Must run before anything imports the core; raises RuntimeError otherwise.
+    """
+    loaded = [name for name in sys.modules if _compilable(name)]
+    if loaded:
+        raise RuntimeError(f"the core is already imported ({loaded[0]})")
+    if _SourceFinder not in sys.meta_path:
+        sys.meta_path.insert(0, _SourceFinder)
+    importlib.invalidate_caches()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m engine_svc.core_build",
+        description="Print which core build imports here, or run a module on one build.")
+    parser.add_argument("--interpreted", action="store_true",
+                        help="import the core from its .py sources")
+    parser.add_argument("-m", dest="module", help="run this module (its arguments follow)")
+    args, rest = parser.parse_known_args(argv)
+    if args.interpreted:
+        use_interpreted_core()
+    if args.module is None:
+        stale = stale_modules()
+        print(core_build() + (f" (stale: {', '.join(stale)})" if stale else ""))
+        return 0
+    sys.argv = [args.module, *rest]
+    runpy.run_module(args.module, run_name="__main__", alter_sys=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
