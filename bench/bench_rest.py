@@ -57,7 +57,9 @@ PORT_SETTINGS = ("engine_port", "persistence_port", "feed_port", "auth_port", "g
 GENEROUS_LIMITS = {"TRADEMESH_RATE_LIMIT_USER_BURST": "1000000",
                    "TRADEMESH_RATE_LIMIT_USER_PER_SECOND": "1000000",
                    "TRADEMESH_RATE_LIMIT_IP_BURST": "1000000",
-                   "TRADEMESH_RATE_LIMIT_IP_PER_SECOND": "1000000"}
+                   "TRADEMESH_RATE_LIMIT_IP_PER_SECOND": "1000000",
+                   # every bench order rests: the per-market open-order cap would refuse them
+                   "TRADEMESH_MAX_OPEN_ORDERS": "100000000"}
 
 
 def free_ports(count: int) -> list[int]:

@@ -90,7 +90,8 @@ async def engine_process(appendfsync: str = "always") -> AsyncIterator[RunningEn
                             persistence_mesh_port=free_port(), feed_mesh_port=free_port(),
                             redis_url=redis.url,
                             postgres_url=postgres.url, jwt_private_key_file=str(private),
-                            jwt_public_key_file=str(public), log_level="WARNING")
+                            jwt_public_key_file=str(public), log_level="WARNING",
+                            max_open_orders=100_000_000)  # bench orders rest by the thousand
         env = {**os.environ, **settings.as_env()}
         child = Child(ChildSpec("engine", [sys.executable, "-m", "trademesh_cli", "engine"],
                                 data / "logs" / "engine.log", env))
