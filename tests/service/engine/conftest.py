@@ -56,6 +56,10 @@ class EngineHarness:
     def auth(self, user: str) -> tuple[tuple[str, str], ...]:
         return (("authorization", f"Bearer {self.signer.issue(user)[0]}"),)
 
+    def admin(self) -> tuple[tuple[str, str], ...]:
+        """An operator's token (GetEngineStatus is for admins and the gateway)."""
+        return (("authorization", f"Bearer {self.signer.issue('operator', admin=True)[0]}"),)
+
     async def start(self) -> None:
         self.sequencer, _ = await build(self.settings, self.stack)
         self.task = asyncio.create_task(self.sequencer.run())

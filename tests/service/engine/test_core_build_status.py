@@ -19,6 +19,7 @@ def test_start_logs_the_core_build(caplog: pytest.LogCaptureFixture) -> None:
 
 
 async def test_engine_status_reports_the_core_build(harness: EngineHarness) -> None:
-    status = await harness.stub.GetEngineStatus(engine_pb2.GetEngineStatusRequest())
+    status = await harness.stub.GetEngineStatus(engine_pb2.GetEngineStatusRequest(),
+                                                metadata=harness.admin())
     assert status.core_build == core_build()
     assert status.max_open_orders == 200

@@ -22,7 +22,8 @@ async def test_cap_refuses_with_failed_precondition_and_survives_replay(
     h = harness
     h.settings = dataclasses.replace(h.settings, max_open_orders=2)
     await h.restart()
-    status = await h.stub.GetEngineStatus(engine_pb2.GetEngineStatusRequest())
+    status = await h.stub.GetEngineStatus(engine_pb2.GetEngineStatusRequest(),
+                                          metadata=h.admin())
     assert status.max_open_orders == 2
     assert status.core_build in ("compiled", "interpreted")
     await _fund(h, "alice", "USD", "100000", "a1")
@@ -39,7 +40,8 @@ async def test_cap_refuses_with_failed_precondition_and_survives_replay(
     # is journaled and applies to what comes next.
     h.settings = dataclasses.replace(h.settings, max_open_orders=3)
     await h.restart()
-    status = await h.stub.GetEngineStatus(engine_pb2.GetEngineStatusRequest())
+    status = await h.stub.GetEngineStatus(engine_pb2.GetEngineStatusRequest(),
+                                          metadata=h.admin())
     assert status.max_open_orders == 3
     opened = await h.stub.ListOpenOrders(engine_pb2.ListOpenOrdersRequest(),
                                          metadata=h.auth("alice"))
