@@ -194,7 +194,11 @@ class EventWriter:
             ef.fold_bodies(rows, bodies[start:start + FOLD_SLICE])
         prepared = encode(ef.finish(rows), Prepared(events, session.expected,
                                                     fresh[-1].sequence))
-        session.orders, session.positions = rows.orders, rows.positions
+        # Kept for every batch prepared and not yet known committed, not only this one: with
+        # several batches in flight, a later batch may touch an order an earlier one made
+        # that is neither in this batch nor (yet) in the database.
+        session.orders.update(rows.orders)
+        session.positions.update(rows.positions)
         session.expected = prepared.last
         return prepared
 
@@ -221,6 +225,9 @@ class EventWriter:
             if last != committed:
                 await raw.execute("UPDATE sync_state SET committed_seq = $2 "
                                   "WHERE engine_id = $1", session.engine_id, last)
+        if last == session.expected:  # every prepared batch is in: the database is current
+            session.orders.clear()
+            session.positions.clear()
         metrics.committed(began, committed, last)
         return last
 

@@ -35,7 +35,8 @@ async def test_kill_9_of_the_engine_process_mid_stream(
     address = f"127.0.0.1:{port}"
     engine_settings = settings.with_overrides(
         engine_port=port, persistence_mesh_addr=persistence.mesh_address, log_level="WARNING",
-        engine_snapshot_seconds=3600.0)  # the journal stays whole
+        engine_snapshot_seconds=3600.0,  # the journal stays whole
+        max_open_orders=100_000)  # its few users rest thousands of orders
     signer = TokenSigner.from_file(settings.private_key_path, settings.jwt_issuer,
                                    settings.jwt_audience, 600)
     auth: Auth = {u: (("authorization", f"Bearer {signer.issue(u)[0]}"),)
