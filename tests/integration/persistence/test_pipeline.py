@@ -1,5 +1,6 @@
 """The writer's pipeline: batch N+1 prepared while N commits writes what the plain path
-writes; prepared rows whose base moved (another link committed) are not used."""
+writes, also with many batches prepared before any commits; prepared rows whose base moved
+(another link committed) are not used."""
 
 from __future__ import annotations
 
@@ -36,6 +37,21 @@ async def pipelined(writer: EventWriter, parts: list[Events]) -> int:
             await pending
             pending = asyncio.create_task(writer.write(session, prepared))
         committed = await pending
+        assert session.pipelined
+        return committed
+    finally:
+        await writer.close(session)
+
+
+async def deep(writer: EventWriter, parts: list[Events]) -> int:
+    """Every part prepared before any commits (a slow database under load: several batches
+    in flight), then committed in order."""
+    session = await writer.open("e1")
+    try:
+        prepared = [await writer.prepare(session, part) for part in parts]
+        committed = 0
+        for batch in prepared:
+            committed = await writer.write(session, batch)
         assert session.pipelined
         return committed
     finally:
@@ -79,5 +95,16 @@ async def test_pipelined_and_fallback_writes_equal_plain_commits(settings: Setti
         await reset(dsn)
         assert await moved_base(writer, parts) == len(events)
         assert await table_image(dsn) == plain
+        # small batches, all in flight: later ones touch orders earlier ones made
+        step = max(1, len(events) // 40)
+        small = [events[i:i + step] for i in range(0, len(events), step)]
+        await reset(dsn)
+        assert await writer.committed("e1") == 0  # the hello again, after the truncation
+        for part in small:
+            assert await writer.commit("e1", part) == part[-1].sequence
+        plain_small = await table_image(dsn)
+        await reset(dsn)
+        assert await deep(writer, small) == len(events)
+        assert await table_image(dsn) == plain_small
     finally:
         await db.dispose()
