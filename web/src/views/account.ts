@@ -84,24 +84,41 @@ export function mountAccount(ctx: Ctx): { reload(): void } {
     const cancel = h("button", { type: "button", "aria-label": `Cancel order ${o.orderId}` }, "Cancel");
     cancel.addEventListener("click", () => act(`Canceled order ${o.orderId}`, () => ctx.api.call("DELETE", `/orders/${o.orderId}`)));
     const amend = h("button", { type: "button", "aria-label": `Amend order ${o.orderId}` }, "Amend");
-    amend.addEventListener("click", () => amend.parentElement?.replaceChildren(amendForm(o)));
+    amend.addEventListener("click", () => {
+      amending = { orderId: o.orderId, price: o.price ?? "", quantity: o.quantity };
+      amend.parentElement?.replaceChildren(amendForm(o));
+    });
+    if (amending?.orderId === o.orderId) return amendForm(o); // a re-render keeps the edit
     return h("span", { class: "toolbar" }, amend, cancel);
   };
+  // The order being amended and what the trader typed: a refresh of the table (a fill, a
+  // reload) must not throw the half-typed amendment away.
+  let amending: { orderId: string; price: string; quantity: string } | null = null;
   const amendForm = (o: Order): Node => {
-    const price = h("input", { type: "text", value: o.price ?? "", "aria-label": `New price for order ${o.orderId}` });
-    const qty = h("input", { type: "text", value: o.quantity, "aria-label": `New quantity for order ${o.orderId}` });
+    const typed = amending?.orderId === o.orderId ? amending : null;
+    const price = h("input", { type: "text", value: typed?.price ?? o.price ?? "", "aria-label": `New price for order ${o.orderId}` });
+    const qty = h("input", { type: "text", value: typed?.quantity ?? o.quantity, "aria-label": `New quantity for order ${o.orderId}` });
+    const remember = (): void => {
+      amending = { orderId: o.orderId, price: price.value, quantity: qty.value };
+    };
+    price.addEventListener("input", remember);
+    qty.addEventListener("input", remember);
     const save = h("button", { type: "submit" }, "Save");
     const back = h("button", { type: "button" }, "Back");
-    back.addEventListener("click", () => render());
+    back.addEventListener("click", () => {
+      amending = null;
+      render();
+    });
     const form = h("form", { class: "toolbar" }, price, qty, save, back);
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       const change: Record<string, string> = {};
       if (price.value.trim() !== (o.price ?? "")) change["price"] = price.value.trim();
       if (qty.value.trim() !== o.quantity) change["quantity"] = qty.value.trim();
+      amending = null;
       void act(`Amended order ${o.orderId}`, () => ctx.api.call("PATCH", `/orders/${o.orderId}`, change));
     });
-    queueMicrotask(() => price.focus());
+    if (!typed || document.activeElement === document.body) queueMicrotask(() => price.focus());
     return form;
   };
 
