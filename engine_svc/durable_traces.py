@@ -1,11 +1,13 @@
-"""Traced orders waiting for persistence: the asynchronous hop after the journal, as the
-engine sees it.
+"""Traced orders waiting for persistence: the asynchronous hop after the journal.
 
 The sequencer notes each traced batch (its callers' span contexts and its last event
-sequence) once the batch is journaled; when persistence acknowledges a committed sequence
-that covers it, a ``persistence.commit`` span (from the journal write to that
-acknowledgement) is recorded in each caller's trace. Only traced batches are kept, and at
-most ``limit`` of them (the oldest are dropped): nothing is held while tracing is off.
+sequence) once the batch is journaled. The event link asks for the ``traceparent``s of the
+batches it sends (:meth:`DurableTraces.traceparents`) and carries them on the
+``EventBatch``, so persistence records its own ``persistence.commit`` span in each trace;
+when persistence acknowledges a committed sequence that covers a batch, the engine records
+``engine.persistence_wait`` (from the journal write to that acknowledgement) there too.
+Only traced batches are kept, and at most ``limit`` of them (the oldest are dropped):
+nothing is held while tracing is off.
 """
 
 from __future__ import annotations
@@ -29,6 +31,17 @@ class DurableTraces:
         if len(self._waiting) > self._limit:
             self._waiting.popleft()
 
+    def discard_from(self, first_event_seq: int | None) -> None:
+        """The batches from ``first_event_seq`` on were not journaled after all."""
+        while first_event_seq is not None and self._waiting and \
+                self._waiting[-1][0] >= first_event_seq:
+            self._waiting.pop()
+
+    def traceparents(self, after: int, upto: int) -> list[str]:
+        """The ``traceparent``s of the traced batches whose events end in (after, upto]."""
+        return [tracing.traceparent(context) for last, traces, _ in self._waiting
+                if after < last <= upto for context in traces]
+
     def committed(self, sequence: int) -> None:
         """Persistence has committed every event up to ``sequence``."""
         waiting = self._waiting
@@ -37,6 +50,6 @@ class DurableTraces:
         now = time.time_ns()
         while waiting and waiting[0][0] <= sequence:
             last, traces, at_ns = waiting.popleft()
-            tracing.span_in(traces, "persistence.commit", at_ns, now,
+            tracing.span_in(traces, "engine.persistence_wait", at_ns, now,
                             {"trademesh.event.sequence": last,
                              "trademesh.persistence.committed_sequence": sequence})

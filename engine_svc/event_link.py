@@ -38,6 +38,7 @@ from engine_svc.core.markets import MarketConfig
 from engine_svc.durable_traces import DurableTraces
 from engine_svc.event_codec import EventEncoder
 from engine_svc.journal import Journal, split_entry
+from mesh_runtime import tracing
 from mesh_runtime.config import Settings
 from mesh_runtime.tls import mesh_channel
 
@@ -160,7 +161,10 @@ class EventLink:
                 await asyncio.sleep(pause)
             sent_at = loop.time()
             request = await self._next_batch(cursor)
-            cursor = request.batch.events[-1].sequence
+            last = request.batch.events[-1].sequence
+            if tracing.active():  # the traced orders' commit joins their traces
+                request.batch.traceparents.extend(self.durable.traceparents(cursor, last))
+            cursor = last
             inflight.append(cursor)
             await call.write(request)
 

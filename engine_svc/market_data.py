@@ -51,6 +51,7 @@ from engine_svc.core.events import (
 from engine_svc.decimal_edge import formatter
 from engine_svc.event_codec import EventEncoder
 from engine_svc.sequencer import Sequencer
+from mesh_runtime import tracing
 from mesh_runtime.config import Settings
 from mesh_runtime.tls import mesh_channel
 
@@ -67,6 +68,7 @@ MAX_ITEMS = 1_000  # items per stream message (each a few hundred bytes at most)
 class _Batch:
     events: list[Event]
     depth: dict[str, Depth]
+    traces: list[str]  # the traceparents of its traced commands (tracing on)
 
 
 def wall_clock_ms() -> int:
@@ -108,7 +110,8 @@ class MarketDataPublisher:
             self._queue.clear()
             self._need_snapshot = True
             self.overflows += 1
-        self._queue.append(_Batch(events, depth))
+        traces = [tracing.traceparent(c) for c in self._sequencer.batch_traces]
+        self._queue.append(_Batch(events, depth, traces))
         self._wakeup.set()
 
     def on_reset(self) -> None:
@@ -166,15 +169,20 @@ class MarketDataPublisher:
         the next connection (the feed drops what it already had by id and sequence)."""
         taken: list[_Batch] = []
         items: list[Request] = []
+        traces: list[str] = []
         for batch in self._queue:
             taken.append(batch)
             items.extend(self._requests(batch))
+            traces.extend(batch.traces)
             if len(items) >= MAX_ITEMS:
                 break
         for start in range(0, len(items), MAX_ITEMS):  # bounded messages, in order
             chunk = items[start:start + MAX_ITEMS]
-            await call.write(chunk[0] if len(chunk) == 1 else
-                             Request(batch=feed_pb2.MarketDataBatch(items=chunk)))
+            # the traced commands' items are all out with the last message: it names them
+            carried = traces if start + MAX_ITEMS >= len(items) else []
+            await call.write(chunk[0] if len(chunk) == 1 and not carried else
+                             Request(batch=feed_pb2.MarketDataBatch(items=chunk,
+                                                                    traceparents=carried)))
         self.sent += len(items)
         for batch in taken:
             if self._queue and self._queue[0] is batch:

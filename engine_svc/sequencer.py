@@ -55,23 +55,22 @@ class BatchListener(Protocol):
     the work, do it elsewhere) and must not raise."""
 
     def on_batch(self, events: list[Event]) -> None:
-        """The events of a batch that is now durable in the journal and outbox."""
+        """The events of a batch that is now durable in the journal and outbox (the
+        sequencer's ``batch_traces`` are its traced callers meanwhile)."""
 
     def on_reset(self) -> None:
         """The state was rebuilt from the journal: resynchronise from a fresh read."""
 
 
-def _trace_batch(batch: list[_Pending[Any]], began_ns: int, commands: int,
-                 events: list[tuple[int, bytes]], durable: DurableTraces) -> None:
-    """The batch's journal write, in the trace of each traced caller in it; and the wait
-    for persistence's commit of its events, recorded when that comes."""
+def _traced(batch: list[_Pending[Any]], events: list[tuple[int, bytes]], began_ns: int,
+            durable: DurableTraces) -> list[SpanContext]:
+    """The traced callers in ``batch``; their events are noted as on their way to
+    persistence before the journal write (the event link may read them from the outbox
+    before the write's answer arrives here)."""
     traced = [item.trace for item in batch if item.trace is not None]
-    if traced:
-        now = time.time_ns()
-        tracing.span_in(traced, "engine.journal_append", began_ns, now,
-                        {"trademesh.batch.commands": commands})
-        if events:
-            durable.journaled(events[-1][0], traced, now)
+    if traced and events:
+        durable.journaled(events[-1][0], traced, began_ns)
+    return traced
 
 
 class EngineUnavailable(RuntimeError):
@@ -156,7 +155,9 @@ class Sequencer:
             log.warning("snapshots are serialized in-process: gRPC loaded with its fork "
                         "handlers on (%s)", FORK_SUPPORT_VAR)
         self._listeners: list[BatchListener] = [metrics.EventCounts()]
-        self.durable = DurableTraces()  # traced batches waiting for persistence
+        self.durable = DurableTraces()
+        # the traced callers of the batch being told to listeners (see BatchListener)
+        self.batch_traces: list[SpanContext] = []  # traced batches waiting for persistence
         metrics.bind_sequencer(self._queue.qsize, lambda: self.state.engine.last_seq)
 
     @property
@@ -248,22 +249,26 @@ class Sequencer:
                     failure = err
             results.append((item, rendered, failure))
         began, began_ns = time.perf_counter(), time.time_ns()
+        traced = _traced(batch, events, began_ns, self.durable) if tracing.active() else []
         try:
             await self._journal.append(commands, events)
             metrics.JOURNAL_APPEND.observe(time.perf_counter() - began)
-            _trace_batch(batch, began_ns, len(commands), events, self.durable)
+            tracing.span_in(traced, "engine.journal_append", began_ns, time.time_ns(),
+                            {"trademesh.batch.commands": len(commands)})
             metrics.BATCH_COMMANDS.observe(len(commands))
         except JournalConflict as err:
             self._fail(batch, "another engine is writing this journal")
             self.fatal = err
             raise
         except Exception:
+            self.durable.discard_from(events[0][0] if traced and events else None)
             metrics.JOURNAL_FAILURES.inc()
             log.exception("journal append failed; rebuilding state from the journal")
             self.healthy = False  # before anyone hears of it: reads must not see this state
             self._fail(batch, "the journal is unavailable; the command was not applied")
             await self._recover()
             return
+        self.batch_traces = traced
         for listener in self._listeners:
             try:
                 listener.on_batch(emitted_all)

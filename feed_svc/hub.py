@@ -12,6 +12,7 @@ Invariants:
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -24,6 +25,7 @@ from feed_svc.channels import INTERVALS_MS, Channel, Kind
 from feed_svc.codec import Frame, PublishRequest
 from feed_svc.outbox import Message, Mode, Outbox
 from feed_svc.stats import Candle, CandleBuilder, RollingTicker
+from mesh_runtime import tracing
 
 Box = Outbox[Frame]
 _MODES = {Kind.TRADES: Mode.STRICT, Kind.USER: Mode.STRICT, Kind.DEPTH: Mode.DIFF,
@@ -47,7 +49,7 @@ class Hub:
         self._handlers: dict[str, Callable[[PublishRequest], None]] = {
             "depth_snapshot": self._snapshot, "depth_update": self._update,
             "trade": self._trade, "mark": self._mark, "user_event": self._user_event,
-            "index": self._index,
+            "index": self._index, "batch": self._batch,
             "ticker": lambda _: None,
         }
 
@@ -120,6 +122,16 @@ class Hub:
         if field is not None:
             self._handlers[field](request)
             self.applied += 1
+
+    def _batch(self, request: PublishRequest) -> None:
+        """A traced run of engine items: applied in order, then a ``feed.fanout`` span (from
+        the feed's receipt to this replica's delivery to its subscribers) in each trace."""
+        batch = request.batch
+        for item in batch.items:
+            self.apply(item)
+        self.applied -= 1  # the items were counted
+        tracing.span_under(batch.traceparents, "feed.fanout", batch.received_unix_nanos,
+                           time.time_ns(), {"trademesh.feed.items": len(batch.items)})
 
     def _snapshot(self, request: PublishRequest) -> None:
         snap = request.depth_snapshot

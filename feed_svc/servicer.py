@@ -9,6 +9,7 @@ that falls too far behind gets RESOURCE_EXHAUSTED with the reason.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
@@ -88,6 +89,12 @@ class FeedServicer(feed_pb2_grpc.FeedServicer):
             context: Context) -> feed_pb2.PublishMarketDataResponse:
         received = 0
         async for item in request_iterator:
+            if item.WhichOneof("data") == "batch" and item.batch.traceparents:
+                # traced: relayed whole, so every replica's fan-out joins the traces
+                item.batch.received_unix_nanos = time.time_ns()
+                self._publish(item)
+                received += len(item.batch.items)
+                continue
             if item.WhichOneof("data") == "batch":
                 for inner in item.batch.items:
                     self._publish(inner)

@@ -88,6 +88,28 @@ def span_in(parents: Iterable[SpanContext], name: str, start_ns: int, end_ns: in
         span.end(end_time=end_ns)
 
 
+def traceparent(context: SpanContext) -> str:
+    """``context`` as a W3C ``traceparent`` header value (carried on event batches)."""
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{int(context.trace_flags):02x}"
+
+
+def parent_of(value: str) -> SpanContext | None:
+    """The span context a W3C ``traceparent`` names, or None when it is not one."""
+    span = trace.get_current_span(propagate.extract({"traceparent": value}))
+    context = span.get_span_context()
+    return context if context.is_valid else None
+
+
+def span_under(traceparents: Iterable[str], name: str, start_ns: int, end_ns: int,
+               attributes: Mapping[str, int | str]) -> None:
+    """:func:`span_in` for parents carried as ``traceparent`` strings (malformed ones are
+    skipped: they come from another process)."""
+    if not _installed:
+        return
+    parents = [c for c in map(parent_of, traceparents) if c is not None]
+    span_in(parents, name, start_ns, end_ns, attributes)
+
+
 def current_context() -> SpanContext | None:
     """The current span's context when tracing is on and it is sampled, else None."""
     if not _installed:

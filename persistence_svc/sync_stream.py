@@ -11,16 +11,21 @@ consecutive waiting batches are merged into one transaction
 transactions (up to about :data:`COALESCE_EVENTS` events). Each batch still gets its own
 answer, all with the merged transaction's committed sequence (at least the end of every
 batch it holds). The engine's window bounds how many batches can wait.
+
+Traces: a batch carrying ``traceparents`` (the engine's traced orders) gets a
+``persistence.commit`` span in each of those traces when its transaction commits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from trademesh.v1 import persistence_pb2 as pb
 
+from mesh_runtime import tracing
 from persistence_svc.event_writer import EventWriter, Prepared, Session, coalesce
 
 Refuse = Callable[[], Awaitable[None]]  # aborts the call: a batch before the hello
@@ -38,6 +43,8 @@ class SyncStream:
         self._owed = 0  # answers due when it commits (the batches it holds)
         self._waiting: deque[tuple[Prepared, int]] = deque()  # next transactions, and their
         # batch counts (answers owed)
+        self._traced: deque[tuple[int, list[str], int]] = deque()  # traced batches waiting
+        # for their commit: (last sequence, traceparents, received at ns)
 
     async def answers(self) -> AsyncIterator[pb.SyncEventsResponse]:
         incoming = asyncio.ensure_future(anext(self._requests, None))
@@ -73,12 +80,25 @@ class SyncStream:
     def _committed(self) -> list[pb.SyncEventsResponse]:
         """The answers of the finished transaction; starts the waiting one."""
         assert self._pending is not None
-        answer = pb.SyncEventsResponse(committed_sequence=self._pending.result())
+        committed = self._pending.result()
+        answer = pb.SyncEventsResponse(committed_sequence=committed)
+        if self._traced:
+            self._trace_commits(committed)
         answers = [answer] * self._owed
         self._pending = None
         if self._waiting:
             self._start(*self._waiting.popleft())
         return answers
+
+    def _trace_commits(self, committed: int) -> None:
+        """A ``persistence.commit`` span (receipt to commit) in the trace of each traced
+        batch the transaction covered."""
+        now = time.time_ns()
+        while self._traced and self._traced[0][0] <= committed:
+            last, traceparents, received_ns = self._traced.popleft()
+            tracing.span_under(traceparents, "persistence.commit", received_ns, now,
+                               {"trademesh.event.sequence": last,
+                                "trademesh.persistence.committed_sequence": committed})
 
     async def _drain(self) -> AsyncIterator[pb.SyncEventsResponse]:
         """Commits everything prepared, answering as it goes."""
@@ -103,6 +123,9 @@ class SyncStream:
         if self._pending is not None and self._pending.done():
             for answer in self._committed():
                 yield answer
+        if request.batch.traceparents and request.batch.events:
+            self._traced.append((request.batch.events[-1].sequence,
+                                 list(request.batch.traceparents), time.time_ns()))
         prepared = await self._writer.prepare(self._session, list(request.batch.events))
         if self._pending is None:
             self._start(prepared, 1)

@@ -223,16 +223,28 @@ class MarketDataBatch(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ITEMS_FIELD_NUMBER: _builtins.int
+    TRACEPARENTS_FIELD_NUMBER: _builtins.int
+    RECEIVED_UNIX_NANOS_FIELD_NUMBER: _builtins.int
+    received_unix_nanos: _builtins.int
     @_builtins.property
     def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___PublishMarketDataRequest]: ...
+    @_builtins.property
+    def traceparents(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """W3C `traceparent`s of the traced commands these items came from (only while tracing
+        is on), and when the feed replica the engine writes to received them (Unix ns): every
+        replica records its fan-out of the items in those traces.
+        """
+
     def __init__(
         self,
         *,
         items: _abc.Iterable[Global___PublishMarketDataRequest] | None = ...,
+        traceparents: _abc.Iterable[_builtins.str] | None = ...,
+        received_unix_nanos: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items", "received_unix_nanos", b"received_unix_nanos", "traceparents", b"traceparents"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

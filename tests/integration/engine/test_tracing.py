@@ -1,8 +1,11 @@
 """One trace follows a REST order: the gateway's request span, the engine's PlaceOrder span
-(the ``traceparent`` travelled in the gRPC metadata), the sequencer's journal write and the
-wait for persistence's commit of its events, recorded by an in-memory exporter. Real engine
-(sequencer, Redis journal, PostgreSQL snapshots, event link), real persistence service on a
-fresh database, real gateway app on uvicorn, real gRPC between them."""
+(the ``traceparent`` travelled in the gRPC metadata), the sequencer's journal write, then
+the asynchronous hops, joined by the ``traceparent``s carried on the event and market-data
+batches: persistence's commit of the order's events (and the engine's wait for it), and the
+feed's fan-out of its market data. Recorded by an in-memory exporter. Real engine
+(sequencer, Redis journal, PostgreSQL snapshots, event link, market-data publisher), real
+persistence service on a fresh database, a real feed replica (Redis relay), real gateway
+app on uvicorn, real gRPC with mutual TLS between them."""
 
 from __future__ import annotations
 
@@ -21,7 +24,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from engine_svc.app import build, register, wall_clock_ms
 from engine_svc.event_link import EventLink
+from engine_svc.market_data import MarketDataPublisher
 from engine_svc.servicer import EngineServicer
+from feed_svc.app import FeedConfig, FeedNode
 from gateway.app import build_app
 from gateway.transcoder import Guards
 from mesh_runtime import tracing
@@ -75,12 +80,25 @@ async def start_persistence(settings: Settings, stack: AsyncExitStack) -> int:
     return service.mesh_port
 
 
+async def start_feed(settings: Settings, stack: AsyncExitStack) -> int:
+    """A feed replica on free ports (its own relay stream); returns its mesh port."""
+    mesh_port = free_port()
+    config = FeedConfig(relay_channel=f"test-trace-{uuid.uuid4().hex}", oracle="off")
+    node = FeedNode(settings, config, grpc_port=0, mesh_port=mesh_port, ws_port=free_port())
+    await node.start()
+    stack.push_async_callback(node.stop)
+    return mesh_port
+
+
 async def start_engine(settings: Settings, stack: AsyncExitStack) -> int:
     sequencer, journal = await build(settings, stack)
     link = EventLink(journal, settings, sequencer.config)
     link.durable = sequencer.durable
+    publisher = MarketDataPublisher(sequencer, settings)
+    sequencer.add_listener(publisher)
     task = asyncio.create_task(sequencer.run())
     link_task = asyncio.create_task(link.run())
+    publisher_task = asyncio.create_task(publisher.run())
     servicer = EngineServicer(sequencer, wall_clock_ms)
     service = GrpcService("engine", "127.0.0.1", 0, [register(servicer)],
                           tls=settings.tls_files("engine"), mesh_port=0, grace_seconds=1,
@@ -91,11 +109,13 @@ async def start_engine(settings: Settings, stack: AsyncExitStack) -> int:
     async def stop() -> None:
         await service.stop()
         link_task.cancel()
-        await asyncio.gather(link_task, return_exceptions=True)
+        publisher_task.cancel()
+        await asyncio.gather(link_task, publisher_task, return_exceptions=True)
         await sequencer.close()
         await asyncio.wait_for(task, WAIT)
 
     stack.push_async_callback(stop)
+    await asyncio.wait_for(publisher.connected.wait(), WAIT)
     return service.mesh_port
 
 
@@ -117,14 +137,17 @@ async def start_gateway(settings: Settings, stack: AsyncExitStack) -> str:
     raise TimeoutError("the gateway did not start")
 
 
-def order_commits(spans: list[ReadableSpan]) -> list[ReadableSpan]:
-    """The ``persistence.commit`` spans in the order's trace (not the deposit's)."""
+def in_order_trace(spans: list[ReadableSpan], name: str) -> list[ReadableSpan]:
+    """The spans called ``name`` in the order's trace (not the deposit's)."""
     rpcs = [s for s in spans if s.name == "trademesh.v1.Engine/PlaceOrder"]
     if not rpcs or rpcs[0].context is None:
         return []
     trace_id = rpcs[0].context.trace_id
-    return [s for s in spans if s.name == "persistence.commit" and s.context is not None
+    return [s for s in spans if s.name == name and s.context is not None
             and s.context.trace_id == trace_id]
+
+
+ASYNC_HOPS = ("persistence.commit", "engine.persistence_wait", "feed.fanout")
 
 
 def one(spans: list[ReadableSpan], name: str) -> ReadableSpan:
@@ -133,7 +156,7 @@ def one(spans: list[ReadableSpan], name: str) -> ReadableSpan:
     return found[0]
 
 
-async def test_one_trace_from_the_rest_request_to_the_journal_write(
+async def test_one_trace_from_the_rest_request_to_persistence_and_the_feed(
         spans: InMemorySpanExporter, redis_url: str, database: str, tmp_path: Path) -> None:
     await reset_stores(redis_url)
     private, public = tmp_path / "jwt.pem", tmp_path / "jwt.pub.pem"
@@ -145,8 +168,10 @@ async def test_one_trace_from_the_rest_request_to_the_journal_write(
                                   600).issue(f"user-{uuid.uuid4().hex[:8]}")[0]
     async with AsyncExitStack() as stack:
         persistence_port = await start_persistence(settings, stack)
+        feed_port = await start_feed(settings, stack)
         settings = settings.with_overrides(
-            persistence_mesh_addr=f"127.0.0.1:{persistence_port}")
+            persistence_mesh_addr=f"127.0.0.1:{persistence_port}",
+            feed_mesh_addr=f"127.0.0.1:{feed_port}")
         engine_port = await start_engine(settings, stack)
         base = await start_gateway(
             settings.with_overrides(engine_mesh_addr=f"127.0.0.1:{engine_port}"), stack)
@@ -160,22 +185,28 @@ async def test_one_trace_from_the_rest_request_to_the_journal_write(
                 "market": "SOL-USD", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
                 "quantity": "1", "price": "1.000"})
             assert placed.status_code == 201, placed.text
-            for _ in range(2000):  # bounded: until persistence has committed the order
-                if order_commits(list(spans.get_finished_spans())):
+            for _ in range(2000):  # bounded: until every asynchronous hop is recorded
+                finished = list(spans.get_finished_spans())
+                if all(in_order_trace(finished, hop) for hop in ASYNC_HOPS):
                     break
                 await asyncio.sleep(0.01)
     finished = list(spans.get_finished_spans())
     rest = one(finished, "POST /api/v1/orders")
     rpc = one(finished, "trademesh.v1.Engine/PlaceOrder")
     journal = one(finished, "engine.journal_append")
-    commits = order_commits(finished)
-    assert len(commits) == 1, [s.name for s in finished]
-    commit = commits[0]
     assert rest.context is not None and rpc.context is not None and journal.context is not None
     assert rpc.parent is not None and rpc.parent.span_id == rest.context.span_id
     assert journal.parent is not None and journal.parent.span_id == rpc.context.span_id
-    assert commit.parent is not None and commit.parent.span_id == rpc.context.span_id
-    assert commit.context is not None
-    assert rest.context.trace_id == rpc.context.trace_id == journal.context.trace_id \
-        == commit.context.trace_id
+    assert rest.context.trace_id == rpc.context.trace_id == journal.context.trace_id
+    for hop in ASYNC_HOPS:  # each recorded once, under the engine's PlaceOrder span
+        found = in_order_trace(finished, hop)
+        assert len(found) == 1, (hop, [s.name for s in finished])
+        assert found[0].parent is not None and found[0].parent.span_id == rpc.context.span_id
+    commit = in_order_trace(finished, "persistence.commit")[0]
+    assert commit.attributes is not None
+    assert int(str(commit.attributes["trademesh.persistence.committed_sequence"])) >= \
+        int(str(commit.attributes["trademesh.event.sequence"]))
+    fanout = in_order_trace(finished, "feed.fanout")[0]
+    assert fanout.attributes is not None
+    assert int(str(fanout.attributes["trademesh.feed.items"])) >= 1
     assert rest.attributes is not None and rest.attributes["http.response.status_code"] == 201
