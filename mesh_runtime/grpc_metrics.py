@@ -5,7 +5,7 @@
 * ``grpc_server_handling_seconds{grpc_type, grpc_service, grpc_method}`` (histogram; for a
   stream, its whole life)
 
-One interceptor wraps each method's handler once (cached by method and handler), with its
+One interceptor wraps each method's behavior once (:mod:`mesh_runtime.method_wrapping`), with its
 label children bound up front, so a call costs two clock reads, one histogram observation
 and two counter increments. The code is the one the call ended with: OK, what the servicer
 set or aborted with, CANCELLED when the client went away, UNKNOWN for an unhandled error.
@@ -17,13 +17,14 @@ import asyncio
 import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeAlias
+from typing import Any
 
 import grpc
 
 from mesh_runtime import metrics, tracing
 from mesh_runtime.cheap_metrics import Count, CounterFamily, HistogramFamily
 from mesh_runtime.grpc_tracing import GrpcServerTracing
+from mesh_runtime.method_wrapping import Behavior, Kind, MethodWrapping, streams_responses
 
 _LABELS = ("grpc_type", "grpc_service", "grpc_method")
 STARTED = CounterFamily("grpc_server_started_total", "RPCs started on the server.", _LABELS)
@@ -33,9 +34,6 @@ HANDLED = CounterFamily("grpc_server_handled_total",
 HANDLING = HistogramFamily("grpc_server_handling_seconds",
                            "Response latency (seconds) of gRPC calls handled by the server.",
                            _LABELS, buckets=metrics.LATENCY_BUCKETS)
-
-Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
-Continuation: TypeAlias = Callable[[grpc.HandlerCallDetails], Awaitable[Handler]]
 
 
 class _Method:
@@ -106,42 +104,14 @@ def _stream_reply(method: _Method, inner: Callable[..., Any]) -> Callable[..., A
     return behavior
 
 
-def _wrap(handler: Handler, path: str) -> Handler:
-    common = {"request_deserializer": handler.request_deserializer,
-              "response_serializer": handler.response_serializer}
-    if handler.unary_unary is not None:
-        return grpc.unary_unary_rpc_method_handler(
-            _unary_reply(_Method("unary", path), handler.unary_unary), **common)
-    if handler.stream_unary is not None:
-        return grpc.stream_unary_rpc_method_handler(
-            _unary_reply(_Method("client_stream", path), handler.stream_unary), **common)
-    if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(
-            _stream_reply(_Method("server_stream", path), handler.unary_stream), **common)
-    if handler.stream_stream is not None:
-        return grpc.stream_stream_rpc_method_handler(
-            _stream_reply(_Method("bidi_stream", path), handler.stream_stream), **common)
-    return handler
+class GrpcServerMetrics(MethodWrapping):
+    """Counts and times every call; wraps each method's behavior once."""
 
-
-class GrpcServerMetrics(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    """Counts and times every call; wraps each method's handler once."""
-
-    def __init__(self) -> None:
-        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
-
-    async def intercept_service(self, continuation: Continuation,
-                                handler_call_details: grpc.HandlerCallDetails) -> Handler:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler  # unknown method: grpc answers UNIMPLEMENTED itself
-        path = handler_call_details.method
-        cached = self._wrapped.get(path)
-        if cached is not None and cached[0] is handler:
-            return cached[1]
-        wrapped = _wrap(handler, path)
-        self._wrapped[path] = (handler, wrapped)
-        return wrapped
+    def wrap(self, kind: Kind, method: str, behavior: Behavior) -> Behavior:
+        measured = _Method(kind, method)
+        if streams_responses(kind):
+            return _stream_reply(measured, behavior)
+        return _unary_reply(measured, behavior)
 
 
 def server_interceptors() -> list[grpc.aio.ServerInterceptor[Any, Any]]:

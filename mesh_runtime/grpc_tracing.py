@@ -5,7 +5,7 @@ final status code. Installed only while tracing is on (:mod:`mesh_runtime.tracin
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeAlias
 
@@ -14,9 +14,8 @@ from opentelemetry.context import Context as TraceContext
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from mesh_runtime import tracing
+from mesh_runtime.method_wrapping import Behavior, Kind, MethodWrapping
 
-Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
-Continuation: TypeAlias = Callable[[grpc.HandlerCallDetails], Awaitable[Handler]]
 ServicerContext: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 
 
@@ -55,37 +54,6 @@ def _traced(path: str, inner: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-def _wrap(handler: Handler, path: str) -> Handler:
-    common = {"request_deserializer": handler.request_deserializer,
-              "response_serializer": handler.response_serializer}
-    if handler.unary_unary is not None:
-        return grpc.unary_unary_rpc_method_handler(_traced(path, handler.unary_unary),
-                                                   **common)
-    if handler.stream_unary is not None:
-        return grpc.stream_unary_rpc_method_handler(_traced(path, handler.stream_unary),
-                                                    **common)
-    if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(_traced(path, handler.unary_stream),
-                                                    **common)
-    if handler.stream_stream is not None:
-        return grpc.stream_stream_rpc_method_handler(_traced(path, handler.stream_stream),
-                                                     **common)
-    return handler
-
-
-class GrpcServerTracing(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    def __init__(self) -> None:
-        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
-
-    async def intercept_service(self, continuation: Continuation,
-                                handler_call_details: grpc.HandlerCallDetails) -> Handler:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
-        path = handler_call_details.method
-        cached = self._wrapped.get(path)
-        if cached is not None and cached[0] is handler:
-            return cached[1]
-        wrapped = _wrap(handler, path)
-        self._wrapped[path] = (handler, wrapped)
-        return wrapped
+class GrpcServerTracing(MethodWrapping):
+    def wrap(self, kind: Kind, method: str, behavior: Behavior) -> Behavior:
+        return _traced(method, behavior)

@@ -2,8 +2,8 @@
 
 :class:`CallPolicyInterceptor` is installed by :class:`mesh_runtime.serving.GrpcService` on
 every server (no service can be built without it). ``HandlerCallDetails`` carries no peer,
-so it wraps each method's handler once (cached per method) with a guard that runs first on
-every call, with the call's ``ServicerContext``:
+so it wraps each method's behavior once (:mod:`mesh_runtime.method_wrapping`) with a guard
+that runs first on every call, with the call's ``ServicerContext``:
 
 1. a presented ``authorization: Bearer <jwt>`` must be valid and unrevoked
    (:class:`~mesh_runtime.revocation.TokenCheck`) — on public methods too; otherwise
@@ -32,7 +32,7 @@ import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 import grpc
 from google.protobuf import any_pb2
@@ -40,6 +40,13 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from mesh_runtime.call_policy import Caller, Policy, policy_for, set_caller
+from mesh_runtime.method_wrapping import (
+    Behavior,
+    Kind,
+    MethodWrapping,
+    streams_requests,
+    streams_responses,
+)
 from mesh_runtime.pki import peer_service
 from mesh_runtime.revocation import RevocationUnavailable, TokenCheck
 from mesh_runtime.tokens import Claims, InvalidToken, bearer_token
@@ -47,18 +54,13 @@ from mesh_runtime.tokens import Claims, InvalidToken, bearer_token
 log = logging.getLogger("trademesh.call_policy")
 
 Context = grpc.aio.ServicerContext[Any, Any]
-if TYPE_CHECKING:
-    Handler = grpc.RpcMethodHandler[Any, Any]
-else:  # not subscriptable at run time
-    Handler = grpc.RpcMethodHandler
 Guard = Callable[[Context], Awaitable[Caller]]
 Watch = Callable[[Any, Claims, Context], AsyncIterator[Any]]
-Behavior = Callable[..., Any]  # (request or request iterator, context)
 ENFORCER = "call_policy"
 _PEER_ID_KEY = "peer_spiffe_id"
 
 
-class CallPolicyInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+class CallPolicyInterceptor(MethodWrapping):
     """Admits a call only when its method's declared policy names the verified caller.
 
     ``tokens`` verifies user JWTs (signature, claims, revocation); without one the server
@@ -66,26 +68,21 @@ class CallPolicyInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-ar
     """
 
     def __init__(self, tokens: TokenCheck | None, pool: Any = None) -> None:
+        super().__init__()
         self._tokens = tokens
         self._pool = pool
-        self._guarded: dict[str, tuple[Handler, Handler]] = {}
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler:
-        handler = await continuation(handler_call_details)
-        method = str(handler_call_details.method)
-        if handler is None:
-            log.info("refused %s: no such method", method)
-            return handler
-        known = self._guarded.get(method)
-        if known is not None and known[0] is handler:
-            return known[1]
-        guarded = with_guard(handler, self._guard(method), self._watch(method))
-        self._guarded[method] = (handler, guarded)
-        return guarded
+    def unknown(self, method: str) -> None:
+        log.info("refused %s: no such method", method)
+
+    def wrap(self, kind: Kind, method: str, behavior: Behavior) -> Behavior:
+        """``behavior`` with the method's guard run first on every call (its caller then
+        set), and a request stream opened with a token passed through a watch."""
+        guard = self._guard(method)
+        watch = self._watch(method) if streams_requests(kind) else None
+        if streams_responses(kind):
+            return _streamed(behavior, guard, watch)
+        return _single(behavior, guard, watch)
 
     def _guard(self, method: str) -> Guard:
         policy = policy_for(method, self._pool)
@@ -192,26 +189,6 @@ async def refuse(context: Context, code: grpc.StatusCode, reason: str, message: 
     raise AssertionError("unreachable")  # context.abort raises
 
 
-def with_guard(handler: Handler, guard: Guard, watch: Watch | None = None) -> Handler:
-    """``handler`` with ``guard`` run first on every call (its caller then set), and a
-    request stream opened with a token passed through ``watch``."""
-    codec = {"request_deserializer": handler.request_deserializer,
-             "response_serializer": handler.response_serializer}
-    if handler.unary_unary is not None:
-        return grpc.unary_unary_rpc_method_handler(_single(handler.unary_unary, guard),
-                                                   **codec)
-    if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(_streamed(handler.unary_stream, guard),
-                                                    **codec)
-    if handler.stream_unary is not None:
-        return grpc.stream_unary_rpc_method_handler(
-            _single(handler.stream_unary, guard, watch), **codec)
-    if handler.stream_stream is None:
-        raise TypeError("a method handler without a behavior")
-    return grpc.stream_stream_rpc_method_handler(
-        _streamed(handler.stream_stream, guard, watch), **codec)
-
-
 async def _admitted(guard: Guard, watch: Watch | None, request: Any, context: Context) -> Any:
     """Runs ``guard`` and sets the caller; the request (stream) the servicer gets."""
     caller = await guard(context)
@@ -255,4 +232,4 @@ def _streamed(behavior: Behavior, guard: Guard, watch: Watch | None = None) -> B
     return generate
 
 
-__all__ = ["ENFORCER", "CallPolicyInterceptor", "caller_service", "refuse", "with_guard"]
+__all__ = ["ENFORCER", "CallPolicyInterceptor", "caller_service", "refuse"]

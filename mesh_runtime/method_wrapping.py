@@ -1,0 +1,88 @@
+"""Server interceptors that act on every call of a method, wrapping its behavior once.
+
+grpc.aio hands an interceptor the method's *handler*, never the call: there is no peer,
+context or outcome yet. To act on each call an interceptor returns a handler of the same
+kind and codecs whose behavior is wrapped. :class:`MethodWrapping` does that plumbing for
+the interceptors here (call policy, metrics, traces): a subclass says how one behavior is
+wrapped (:meth:`MethodWrapping.wrap`, told the method's kind and full name); the wrapped
+handler is built once per method and kept while the server hands out the same handler.
+
+A behavior is what grpc.aio calls with ``(request or request iterator, context)``: a
+coroutine function for single responses; for response streams either an async generator
+(grpc iterates it) or a coroutine that writes with ``context.write``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Literal
+
+import grpc
+
+if TYPE_CHECKING:
+    Handler = grpc.RpcMethodHandler[Any, Any]
+    _Base = grpc.aio.ServerInterceptor[Any, Any]
+else:  # not subscriptable at run time
+    Handler = grpc.RpcMethodHandler
+    _Base = grpc.aio.ServerInterceptor
+Behavior = Callable[..., Any]
+Kind = Literal["unary", "client_stream", "server_stream", "bidi_stream"]
+Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[Handler]]
+
+_FACTORIES: dict[str, tuple[Kind, Callable[..., Handler]]] = {
+    "unary_unary": ("unary", grpc.unary_unary_rpc_method_handler),
+    "stream_unary": ("client_stream", grpc.stream_unary_rpc_method_handler),
+    "unary_stream": ("server_stream", grpc.unary_stream_rpc_method_handler),
+    "stream_stream": ("bidi_stream", grpc.stream_stream_rpc_method_handler),
+}
+
+
+def streams_responses(kind: Kind) -> bool:
+    return kind in ("server_stream", "bidi_stream")
+
+
+def streams_requests(kind: Kind) -> bool:
+    return kind in ("client_stream", "bidi_stream")
+
+
+def rewrapped(handler: Handler, wrap: Callable[[Kind, Behavior], Behavior]) -> Handler:
+    """``handler`` with its behavior replaced by ``wrap(kind, behavior)``, same codecs."""
+    for attribute, (kind, factory) in _FACTORIES.items():
+        behavior = getattr(handler, attribute)
+        if behavior is not None:
+            return factory(wrap(kind, behavior),
+                           request_deserializer=handler.request_deserializer,
+                           response_serializer=handler.response_serializer)
+    raise TypeError("a method handler without a behavior")
+
+
+class MethodWrapping(_Base):  # type: ignore[misc]
+    """Wraps each method's behavior once (per method and handler) with :meth:`wrap`."""
+
+    def __init__(self) -> None:
+        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
+
+    def wrap(self, kind: Kind, method: str, behavior: Behavior) -> Behavior:
+        """The behavior that runs instead of ``behavior`` on every call of ``method``."""
+        raise NotImplementedError
+
+    def unknown(self, method: str) -> None:
+        """Told of a call to a method the server does not have (grpc answers UNIMPLEMENTED)."""
+
+    async def intercept_service(self, continuation: Continuation,
+                                handler_call_details: grpc.HandlerCallDetails) -> Handler:
+        handler = await continuation(handler_call_details)
+        method = str(handler_call_details.method)
+        if handler is None:
+            self.unknown(method)
+            return handler
+        known = self._wrapped.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = rewrapped(handler, lambda kind, behavior: self.wrap(kind, method, behavior))
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+
+__all__ = ["Behavior", "Handler", "Kind", "MethodWrapping", "rewrapped", "streams_requests",
+           "streams_responses"]
