@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 
 import httpx
-import pytest
 import redis.asyncio as aioredis
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from engine_svc.app import build, register, wall_clock_ms
@@ -29,7 +26,6 @@ from engine_svc.servicer import EngineServicer
 from feed_svc.app import FeedConfig, FeedNode
 from gateway.app import build_app
 from gateway.transcoder import Guards
-from mesh_runtime import tracing
 from mesh_runtime.config import Settings
 from mesh_runtime.http_serving import AsgiServer
 from mesh_runtime.revocation import TokenCheck
@@ -49,19 +45,6 @@ async def reset_stores(redis_url: str) -> None:
         await client.delete("trademesh:journal", "trademesh:outbox")
     finally:
         await client.aclose()
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.use_provider(provider, process_wide=False)
-    try:
-        yield exporter
-    finally:
-        tracing.stop()
-        provider.shutdown()
 
 
 def token_check(settings: Settings) -> TokenCheck:

@@ -3,29 +3,12 @@ market-data batches, and the engine's record of which traced batches await persi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanContext, TraceFlags
 
 from engine_svc.durable_traces import DurableTraces
 from mesh_runtime import tracing
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracing.use_provider(provider, process_wide=False)
-    try:
-        yield exporter
-    finally:
-        tracing.stop()
-        provider.shutdown()
 
 
 def context(trace_id: int, span_id: int) -> SpanContext:
