@@ -245,7 +245,8 @@ class EngineServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetTicker(self, request, context):
-        """Top of book and 24h statistics.
+        """Top of book, last price and, for perps, mark, index and the current funding rate. The
+        REST ticker with the 24h figures is Feed.GetMarketTicker.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

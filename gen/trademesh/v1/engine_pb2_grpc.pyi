@@ -68,7 +68,9 @@ class EngineStub:
     GetDepth: _grpc.UnaryUnaryMultiCallable[_engine_pb2.GetDepthRequest, _engine_pb2.GetDepthResponse]
     """The market's L2 book as [[price, quantity]] pairs, best first."""
     GetTicker: _grpc.UnaryUnaryMultiCallable[_engine_pb2.GetTickerRequest, _engine_pb2.GetTickerResponse]
-    """Top of book and 24h statistics."""
+    """Top of book, last price and, for perps, mark, index and the current funding rate. The
+    REST ticker with the 24h figures is Feed.GetMarketTicker.
+    """
     GetRecentTrades: _grpc.UnaryUnaryMultiCallable[_engine_pb2.GetRecentTradesRequest, _engine_pb2.GetRecentTradesResponse]
     """The engine's most recent public trades (the durable record is Persistence.ListTrades)."""
     GetEngineStatus: _grpc.UnaryUnaryMultiCallable[_engine_pb2.GetEngineStatusRequest, _engine_pb2.GetEngineStatusResponse]
@@ -122,7 +124,9 @@ class EngineAsyncStub(EngineStub):
     GetDepth: _aio.UnaryUnaryMultiCallable[_engine_pb2.GetDepthRequest, _engine_pb2.GetDepthResponse]  # type: ignore[assignment]
     """The market's L2 book as [[price, quantity]] pairs, best first."""
     GetTicker: _aio.UnaryUnaryMultiCallable[_engine_pb2.GetTickerRequest, _engine_pb2.GetTickerResponse]  # type: ignore[assignment]
-    """Top of book and 24h statistics."""
+    """Top of book, last price and, for perps, mark, index and the current funding rate. The
+    REST ticker with the 24h figures is Feed.GetMarketTicker.
+    """
     GetRecentTrades: _aio.UnaryUnaryMultiCallable[_engine_pb2.GetRecentTradesRequest, _engine_pb2.GetRecentTradesResponse]  # type: ignore[assignment]
     """The engine's most recent public trades (the durable record is Persistence.ListTrades)."""
     GetEngineStatus: _aio.UnaryUnaryMultiCallable[_engine_pb2.GetEngineStatusRequest, _engine_pb2.GetEngineStatusResponse]  # type: ignore[assignment]
@@ -269,7 +273,9 @@ class EngineServicer(metaclass=_abc_1.ABCMeta):
         request: _engine_pb2.GetTickerRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_engine_pb2.GetTickerResponse, _abc.Awaitable[_engine_pb2.GetTickerResponse]]:
-        """Top of book and 24h statistics."""
+        """Top of book, last price and, for perps, mark, index and the current funding rate. The
+        REST ticker with the 24h figures is Feed.GetMarketTicker.
+        """
 
     @_abc_1.abstractmethod
     def GetRecentTrades(
