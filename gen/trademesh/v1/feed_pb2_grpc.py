@@ -93,8 +93,8 @@ class FeedServicer:
     def GetMarketTicker(self, request, context):
         """One market's ticker, the same as ticker@M: top of book, the 24h figures (rebuilt from
         the durable trade record when the feed starts, so a restart does not reset them) and,
-        for perps, mark, index, funding rate and next funding time. NOT_FOUND for an unknown
-        market.
+        for perps, mark, index, funding rate and next funding time. An unknown market is
+        INVALID_ARGUMENT (UNKNOWN_MARKET), as on the engine.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -47,8 +47,8 @@ class FeedStub:
     GetMarketTicker: _grpc.UnaryUnaryMultiCallable[_feed_pb2.GetMarketTickerRequest, _feed_pb2.GetMarketTickerResponse]
     """One market's ticker, the same as ticker@M: top of book, the 24h figures (rebuilt from
     the durable trade record when the feed starts, so a restart does not reset them) and,
-    for perps, mark, index, funding rate and next funding time. NOT_FOUND for an unknown
-    market.
+    for perps, mark, index, funding rate and next funding time. An unknown market is
+    INVALID_ARGUMENT (UNKNOWN_MARKET), as on the engine.
     """
     ListTickers: _grpc.UnaryUnaryMultiCallable[_feed_pb2.ListTickersRequest, _feed_pb2.ListTickersResponse]
     """Every market's ticker, by symbol."""
@@ -72,8 +72,8 @@ class FeedAsyncStub(FeedStub):
     GetMarketTicker: _aio.UnaryUnaryMultiCallable[_feed_pb2.GetMarketTickerRequest, _feed_pb2.GetMarketTickerResponse]  # type: ignore[assignment]
     """One market's ticker, the same as ticker@M: top of book, the 24h figures (rebuilt from
     the durable trade record when the feed starts, so a restart does not reset them) and,
-    for perps, mark, index, funding rate and next funding time. NOT_FOUND for an unknown
-    market.
+    for perps, mark, index, funding rate and next funding time. An unknown market is
+    INVALID_ARGUMENT (UNKNOWN_MARKET), as on the engine.
     """
     ListTickers: _aio.UnaryUnaryMultiCallable[_feed_pb2.ListTickersRequest, _feed_pb2.ListTickersResponse]  # type: ignore[assignment]
     """Every market's ticker, by symbol."""
@@ -118,8 +118,8 @@ class FeedServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_feed_pb2.GetMarketTickerResponse, _abc.Awaitable[_feed_pb2.GetMarketTickerResponse]]:
         """One market's ticker, the same as ticker@M: top of book, the 24h figures (rebuilt from
         the durable trade record when the feed starts, so a restart does not reset them) and,
-        for perps, mark, index, funding rate and next funding time. NOT_FOUND for an unknown
-        market.
+        for perps, mark, index, funding rate and next funding time. An unknown market is
+        INVALID_ARGUMENT (UNKNOWN_MARKET), as on the engine.
         """
 
     @_abc_1.abstractmethod
