@@ -67,7 +67,7 @@ async def engine_role() -> None:
         sequencer.add_listener(publisher)
         task = asyncio.create_task(sequencer.run())
         service = GrpcService("engine", settings.host, settings.engine_port, [register(
-            EngineServicer(sequencer, wall_clock_ms))],
+            EngineServicer(sequencer, wall_clock_ms, depth=publisher.depth))],
             tls=settings.tls_files("engine"), mesh_port=settings.engine_mesh_port,
             token_check=TokenCheck(verifier, None))
 

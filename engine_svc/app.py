@@ -145,7 +145,7 @@ async def run(settings: Settings) -> None:
         stack.push_async_callback(revocations.close)
         servicer = EngineServicer(sequencer, wall_clock_ms,
                                   persisted=lambda: (link.committed, link.connected),
-                                  core=log_core_build())
+                                  core=log_core_build(), depth=publisher.depth)
         service = GrpcService("engine", settings.host, settings.engine_port,
                               [register(servicer)], tls=tls,
                               mesh_port=settings.engine_mesh_port,

@@ -8,10 +8,11 @@ its own task turns batches into ``PublishMarketDataRequest`` messages and writes
 Invariants:
 
 * Per market, depth sequences are consecutive: a snapshot carries the current sequence,
-  each diff the next one. A diff is the change between two consecutive reads of the top
-  ``depth_levels`` levels per side (a level leaving that view is removed with "0").
+  each diff the next one. Views, diffs and sequences are :class:`DepthViews`' (shared with
+  ``Engine.GetDepth``: one counter for REST and ``depth@M``).
 * On every (re)connect, after a queue overflow and after a sequencer reset, every market's
-  snapshot is sent before any diff; batches queued before a snapshot lose their depth (the
+  snapshot (and every perp's mark: a feed that restarted has it at once) is sent before any
+  diff; batches queued before a snapshot lose their depth (the
   snapshot covers it) but keep their trades and user events. Every ``snapshot_seconds``
   the snapshots are sent again (same sequence: a no-op for a feed that is in step, a
   repair for one that missed something).
@@ -19,6 +20,9 @@ Invariants:
   skipping a diff. A batch whose sending failed is sent again after reconnecting (the feed
   drops repeated trades and user events by id and sequence).
 * The sequencer is never blocked: ``on_batch`` does O(touched markets * levels) work.
+* ``mark@M``'s funding rate is the rate the next settlement would apply at that mark and
+  index (the clamped premium of :mod:`engine_svc.core.funding`): derived from the engine's
+  state, so a restart does not reset it.
 * Whatever is queued leaves as one stream message (``MarketDataBatch``), at most one write
   per ``write_interval`` (5 ms): a write costs far more than an item.
 """
@@ -39,16 +43,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from trademesh.v1 import event_pb2, feed_pb2, feed_pb2_grpc, market_pb2
 
 from engine_svc import command_codec
-from engine_svc.core.events import (
-    Event,
-    FundingSettled,
-    IndexPriceSet,
-    OrderAccepted,
-    OrderCanceled,
-    OrderFilled,
-    OrderReplaced,
-)
+from engine_svc.core.events import Event, IndexPriceSet, OrderFilled
+from engine_svc.core.funding import rate_ppm
 from engine_svc.decimal_edge import formatter
+from engine_svc.depth_views import LEVELS, DepthDiff, DepthViews, touched
 from engine_svc.event_codec import EventEncoder
 from engine_svc.sequencer import Sequencer
 from mesh_runtime import tracing
@@ -58,16 +56,15 @@ from mesh_runtime.tls import mesh_channel
 log = logging.getLogger("trademesh.engine.market_data")
 Request = feed_pb2.PublishMarketDataRequest
 Levels = list[tuple[int, int]]
-Depth = tuple[Levels, Levels]
 Call = grpc.aio.StreamUnaryCall[Request, feed_pb2.PublishMarketDataResponse]
-BOOK_EVENTS = (OrderAccepted, OrderFilled, OrderCanceled, OrderReplaced)
+PPM_TEXT = formatter(Decimal("0.000001"))
 MAX_ITEMS = 1_000  # items per stream message (each a few hundred bytes at most)
 
 
 @dataclass(slots=True)
 class _Batch:
     events: list[Event]
-    depth: dict[str, Depth]
+    depth: list[DepthDiff]
     traces: list[str]  # the traceparents of its traced commands (tracing on)
 
 
@@ -76,36 +73,32 @@ def wall_clock_ms() -> int:
 
 
 class MarketDataPublisher:
-    def __init__(self, sequencer: Sequencer, settings: Settings, *, depth_levels: int = 100,
+    def __init__(self, sequencer: Sequencer, settings: Settings, *,
+                 depth: DepthViews | None = None, depth_levels: int = LEVELS,
                  max_queue: int = 10_000, snapshot_seconds: float = 10.0,
                  write_interval: float = 0.005,
                  clock_ms: Callable[[], int] = wall_clock_ms) -> None:
         self._sequencer, self._target = sequencer, settings.mesh_address("feed")
         self._tls = settings.tls_files("engine")
         self._funding_ms = max(1, int(settings.funding_interval_seconds * 1000))
-        self._funding_rate: dict[str, str] = {}  # the last settled rate per market
-        self._levels, self._max_queue = depth_levels, max_queue
+        self.depth = depth or DepthViews(sequencer, depth_levels)
+        self._max_queue = max_queue
         self._snapshot_seconds, self._clock = snapshot_seconds, clock_ms
         self._write_interval = write_interval  # at most one stream write per interval
         config = sequencer.config
-        self._markets = sorted(config.markets)
         self._price = {m: formatter(s.tick_size) for m, s in config.markets.items()}
         self._qty = {m: formatter(s.lot_size) for m, s in config.markets.items()}
         self._encoder = EventEncoder(config, clock_ms)
         self._queue: deque[_Batch] = deque()
         self._wakeup = asyncio.Event()
         self._need_snapshot = True
-        self._sequence = dict.fromkeys(self._markets, 0)
-        self._views: dict[str, Depth] = {m: ([], []) for m in self._markets}
         self.connected = asyncio.Event()
         self.sent = 0
         self.overflows = 0
 
     # ------------------------------------------------------------ sequencer side
     def on_batch(self, events: list[Event]) -> None:
-        engine, levels = self._sequencer.engine, self._levels
-        markets = {e.market for e in events if isinstance(e, BOOK_EVENTS)}
-        depth = {m: engine.depth(m, levels) for m in markets}
+        depth = self.depth.advance(touched(events))
         if len(self._queue) >= self._max_queue:
             self._queue.clear()
             self._need_snapshot = True
@@ -116,7 +109,8 @@ class MarketDataPublisher:
 
     def on_reset(self) -> None:
         for batch in self._queue:
-            batch.depth = {}
+            batch.depth = []
+        self.depth.reset()  # the snapshots that follow carry the rebuilt views
         self._need_snapshot = True
         self._wakeup.set()
 
@@ -199,16 +193,18 @@ class MarketDataPublisher:
     async def _send_snapshots(self, call: Call) -> None:
         self._need_snapshot = False
         for batch in self._queue:  # older than the snapshot: their depth is covered
-            batch.depth = {}
-        engine = self._sequencer.engine
-        now = self._stamp(self._clock())
-        for market in self._markets:
-            bids, asks = engine.depth(market, self._levels)
-            self._views[market] = (bids, asks)
+            batch.depth = []
+        engine, ms = self._sequencer.engine, self._clock()
+        now = self._stamp(ms)
+        for market in self.depth.markets():
+            sequence, bids, asks = self.depth.view(market)
             snap = market_pb2.DepthSnapshot(
-                market=market, sequence=self._sequence[market], bids=self._side(market, bids),
+                market=market, sequence=sequence, bids=self._side(market, bids),
                 asks=self._side(market, asks), time=now)
             await call.write(Request(depth_snapshot=snap))
+            mark, index = engine.mark_price(market), engine.index_price(market)
+            if mark is not None and index is not None:
+                await call.write(Request(mark=self._mark(market, mark, index, ms)))
 
     # ------------------------------------------------------------ translation
     def _requests(self, batch: _Batch) -> Iterator[Request]:
@@ -217,17 +213,16 @@ class MarketDataPublisher:
             ts = getattr(event, "ts", 0) or ts
             yield from self._event_requests(event)
         stamp = self._stamp(ts or self._clock())
-        for market in sorted(batch.depth):
-            update = self._diff(market, batch.depth[market])
-            if update is not None:
-                update.time.CopyFrom(stamp)
-                yield Request(depth_update=update)
+        for diff in batch.depth:
+            yield Request(depth_update=market_pb2.DepthUpdate(
+                market=diff.market, sequence=diff.sequence,
+                bids=self._side(diff.market, diff.bids),
+                asks=self._side(diff.market, diff.asks), time=stamp))
 
     def _event_requests(self, event: Event) -> Iterator[Request]:
         if isinstance(event, IndexPriceSet):
-            yield Request(mark=self._mark(event))
-        elif isinstance(event, FundingSettled):
-            self._funding_rate[event.market] = formatter(Decimal("0.000001"))(event.rate_ppm)
+            yield Request(mark=self._mark(event.market, event.mark_price, event.index_price,
+                                          event.ts or self._clock()))
         elif isinstance(event, OrderFilled):
             trade = self._trade(event)
             yield Request(trade=trade)
@@ -243,17 +238,17 @@ class MarketDataPublisher:
         elif getattr(event, "user_id", ""):
             yield Request(user_event=self._encoder.encode(command_codec.encode(event)))
 
-    def _mark(self, event: IndexPriceSet) -> market_pb2.MarkPrice:
-        """``mark@M``: the engine's mark and index, the last settled funding rate and when
-        funding is next settled."""
-        price = self._price[event.market]
-        ts = event.ts or self._clock()
+    def _mark(self, market: str, mark: int, index: int, ts: int) -> market_pb2.MarkPrice:
+        """``mark@M``: the engine's mark and index, the funding rate the next settlement
+        would apply at them, and when funding is next settled."""
+        price = self._price[market]
+        cap = self._sequencer.config.markets[market].funding_cap_bps
+        rate = rate_ppm(mark, index, cap) if index > 0 else 0
         next_funding = (ts // self._funding_ms + 1) * self._funding_ms
         return market_pb2.MarkPrice(
-            market=event.market, mark_price=price(event.mark_price),
-            index_price=price(event.index_price),
-            funding_rate=self._funding_rate.get(event.market, "0"),
-            next_funding_time=self._stamp(next_funding), time=self._stamp(ts))
+            market=market, mark_price=price(mark), index_price=price(index),
+            funding_rate=PPM_TEXT(rate), next_funding_time=self._stamp(next_funding),
+            time=self._stamp(ts))
 
     def _trade(self, fill: OrderFilled) -> market_pb2.Trade:
         market = fill.market
@@ -261,17 +256,6 @@ class MarketDataPublisher:
                                 price=self._price[market](fill.price),
                                 quantity=self._qty[market](fill.quantity),
                                 taker_side=fill.taker_side.name, time=self._stamp(fill.ts))
-
-    def _diff(self, market: str, depth: Depth) -> market_pb2.DepthUpdate | None:
-        old = self._views[market]
-        self._views[market] = depth
-        bids, asks = _changes(old[0], depth[0]), _changes(old[1], depth[1])
-        if not bids and not asks:
-            return None
-        self._sequence[market] += 1
-        return market_pb2.DepthUpdate(market=market, sequence=self._sequence[market],
-                                      bids=self._side(market, bids),
-                                      asks=self._side(market, asks))
 
     def _side(self, market: str, levels: Levels) -> list[market_pb2.PriceLevel]:
         price, qty = self._price[market], self._qty[market]
@@ -281,14 +265,6 @@ class MarketDataPublisher:
     def _stamp(ms: int) -> Timestamp:
         seconds, rest = divmod(ms, 1000)
         return Timestamp(seconds=seconds, nanos=rest * 1_000_000)
-
-
-def _changes(old: Levels, new: Levels) -> Levels:
-    """Levels that differ between two views of one side; removed ones with quantity 0."""
-    before, after = dict(old), dict(new)
-    changed = [(p, q) for p, q in new if before.get(p) != q]
-    changed.extend((p, 0) for p in before if p not in after)
-    return changed
 
 
 def _short(err: BaseException) -> str:

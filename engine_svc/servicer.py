@@ -27,6 +27,7 @@ from engine_svc.core.events import (
 )
 from engine_svc.core.units import ValidationError
 from engine_svc.core_build import core_build
+from engine_svc.depth_views import DepthViews
 from engine_svc.order_views import OrderRecord
 from engine_svc.sequencer import EngineUnavailable, Sequencer
 from engine_svc.stream_placement import StreamPlacement
@@ -48,8 +49,12 @@ def _rejection(events: list[Event]) -> errors.DomainError | None:
 class EngineServicer(engine_pb2_grpc.EngineServicer):
     def __init__(self, sequencer: Sequencer, clock_ms: Callable[[], int],
                  persisted: Callable[[], tuple[int, bool]] = lambda: (0, False),
-                 core: str | None = None) -> None:
+                 core: str | None = None, *, depth: DepthViews | None = None) -> None:
         self._seq = sequencer
+        if depth is None:  # no publisher shares its views: follow the batches alone
+            depth = DepthViews(sequencer)
+            sequencer.add_listener(depth)
+        self._depth = depth  # REST depth and depth@M: one sequence per market
         self._core = core or core_build()  # "compiled" or "interpreted"
         self._clock = clock_ms
         self._persisted = persisted  # (committed event sequence, link connected)
@@ -343,10 +348,12 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
         await self._readable(context)
         spec = await self._market(context, request.market)
         limit = min(request.limit or 50, MAX_DEPTH)
-        bids, asks = self._seq.engine.depth(spec.symbol, limit)
+        sequence, bids, asks = self._depth.view(spec.symbol)
+        if limit > self._depth.levels:  # deeper than depth@M keeps: from the book itself
+            bids, asks = self._seq.engine.depth(spec.symbol, limit)
         return engine_pb2.GetDepthResponse(
-            market=spec.symbol, bids=codec.depth_side(spec, bids),
-            asks=codec.depth_side(spec, asks), sequence=self._seq.engine.last_seq,
+            market=spec.symbol, bids=codec.depth_side(spec, bids[:limit]),
+            asks=codec.depth_side(spec, asks[:limit]), sequence=sequence,
             time=codec.timestamp(self._clock()))
 
     async def GetTicker(self, request: engine_pb2.GetTickerRequest,

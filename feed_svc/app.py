@@ -2,8 +2,9 @@
 WebSocket bridge.
 
 `trademesh feed` runs :func:`run`: gRPC on ``feed_port``, WebSocket on ``ws_port`` at
-``/ws``. Health is SERVING while Redis (the fan-out) answers. :class:`FeedNode` is the
-same assembly, startable and stoppable in-process (tests, benchmarks).
+``/ws``; the 24h figures are rebuilt from persistence at start (:mod:`feed_svc.seeder`).
+Health is SERVING while Redis (the fan-out) answers. :class:`FeedNode` is the same
+assembly, startable and stoppable in-process (tests, benchmarks).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from trademesh.v1 import feed_pb2, feed_pb2_grpc
 from feed_svc import codec
 from feed_svc.admission import DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, ConnectionCap
 from feed_svc.backpack import BackpackOracle
-from feed_svc.hub import Hub
+from feed_svc.hub import TICKERS_INTERVAL_MS, Hub
 from feed_svc.oracle import SimulatedOracle
 from feed_svc.relay import Relay
+from feed_svc.seeder import Seeder
 from feed_svc.servicer import FeedServicer
 from feed_svc.session import Limits
 from feed_svc.ws_bridge import Bridge, build_app
@@ -93,6 +95,8 @@ class FeedNode:
         self._clock = clock_ms
         self.hub = Hub(config.markets, clock_ms)
         self.relay = Relay(settings.redis_dsn, self.hub.apply, channel=config.relay_channel)
+        self.seeder = Seeder(self.hub, settings.mesh_address("persistence"),
+                             settings.tls_files("feed"), clock_ms)
         self.oracle: SimulatedOracle | BackpackOracle | None = None
         if config.oracle == "simulated":
             self.oracle = SimulatedOracle(seed=config.oracle_seed)
@@ -123,7 +127,8 @@ class FeedNode:
         await self.service.start()
         await self.service.set_serving(True)
         self._tasks = [asyncio.create_task(loop()) for loop in
-                       (self.relay.run, self.ticks, self.run_oracle, self.ws.serve)]
+                       (self.relay.run, self.ticks, self.pace_tickers, self.seeder.run,
+                        self.run_oracle, self.ws.serve)]
         await asyncio.wait_for(self.relay.subscribed.wait(), 30)
         for _ in range(3000):  # bounded: uvicorn sets no event when it is up
             if self.ws.started:
@@ -143,6 +148,11 @@ class FeedNode:
         while True:
             await asyncio.sleep(1.0)
             self.hub.tick()
+
+    async def pace_tickers(self) -> None:
+        while True:
+            await asyncio.sleep(TICKERS_INTERVAL_MS / 1000)
+            self.hub.flush_tickers()
 
     async def run_oracle(self) -> None:
         oracle = self.oracle
@@ -169,5 +179,5 @@ async def run(settings: Settings) -> None:
     await serve_until_signal(
         node.service,
         background=[lambda: watch_health(node.service, probes), node.relay.run, node.ticks,
-                    node.run_oracle],
+                    node.pace_tickers, node.seeder.run, node.run_oracle],
         cleanup=[stop_ws])

@@ -1,5 +1,6 @@
 """Channel names: ``depth@M``, ``trades@M``, ``ticker@M``, ``kline_<interval>@M``,
-``mark@M``, ``index@M`` and the private ``user``. Pure: no I/O.
+``mark@M``, ``index@M``, ``tickers`` (every market's ticker) and the private ``user``.
+Pure: no I/O.
 
 A channel is valid when its kind is one of the above and its market is one the feed
 knows (``mark@M`` and ``index@M`` only for perpetual markets, whose symbols end in
@@ -20,15 +21,18 @@ class Kind(Enum):
     KLINE = "kline"
     MARK = "mark"
     INDEX = "index"
+    TICKERS = "tickers"
     USER = "user"
 
 
 INTERVALS_MS: dict[str, int] = {
-    "1m": 60_000, "5m": 300_000, "1h": 3_600_000, "1d": 86_400_000,
+    "1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000, "4h": 14_400_000,
+    "1d": 86_400_000,
 }
 #: Channels whose subscribers only need the newest message (a slow client is conflated).
-CONFLATED = frozenset({Kind.TICKER, Kind.KLINE, Kind.MARK, Kind.INDEX})
+CONFLATED = frozenset({Kind.TICKER, Kind.KLINE, Kind.MARK, Kind.INDEX, Kind.TICKERS})
 USER_CHANNEL = "user"
+TICKERS_CHANNEL = "tickers"
 
 
 class UnknownChannel(ValueError):
@@ -45,6 +49,8 @@ class Channel:
     def name(self) -> str:
         if self.kind is Kind.USER:
             return USER_CHANNEL
+        if self.kind is Kind.TICKERS:
+            return TICKERS_CHANNEL
         prefix = f"kline_{self.interval}" if self.kind is Kind.KLINE else self.kind.value
         return f"{prefix}@{self.market}"
 
@@ -55,6 +61,8 @@ def parse(name: object, markets: frozenset[str]) -> Channel:
         raise UnknownChannel("a channel name is a string")
     if name == USER_CHANNEL:
         return Channel(Kind.USER)
+    if name == TICKERS_CHANNEL:
+        return Channel(Kind.TICKERS)
     prefix, at, market = name.partition("@")
     if not at or market not in markets:
         hint = f" (markets are upper case: {market.upper()})" if market.upper() in markets \
@@ -70,7 +78,7 @@ def parse(name: object, markets: frozenset[str]) -> Channel:
         kind = Kind(prefix)
     except ValueError:
         raise UnknownChannel(f"unknown channel {name!r}") from None
-    if kind is Kind.USER or (kind in (Kind.MARK, Kind.INDEX)
+    if kind in (Kind.USER, Kind.TICKERS) or (kind in (Kind.MARK, Kind.INDEX)
                              and not market.endswith("-PERP")):
         raise UnknownChannel(f"unknown channel {name!r}")
     return Channel(kind, market)

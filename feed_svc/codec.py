@@ -9,13 +9,15 @@ decimal strings, RFC 3339 times). Depth data also says ``"type": "snapshot"|"upd
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
-from trademesh.v1 import event_pb2, feed_pb2, market_pb2
+from trademesh.v1 import event_pb2, feed_pb2, market_pb2, persistence_pb2
 
+from feed_svc.activity import Seed
 from feed_svc.book import Book, Level
 from feed_svc.stats import Candle, TickerStats, text
 from feed_svc.wire import text_frame
@@ -103,14 +105,23 @@ def index_frame(channel: str, index: market_pb2.MarkPrice) -> Frame:
     return Frame(feed_pb2.SubscribeResponse(channel=channel, index=index))
 
 
-def ticker_frame(channel: str, market: str, stats: TickerStats, best: tuple[str, str],
-                 mark: market_pb2.MarkPrice | None) -> Frame:
-    ticker = market_pb2.Ticker(market=market, last=stats.last, best_bid=best[0],
-                               best_ask=best[1], high_24h=stats.high, low_24h=stats.low,
-                               volume_24h=stats.volume, change_24h=stats.change)
+def ticker(market: str, stats: TickerStats, best: tuple[str, str],
+           mark: market_pb2.MarkPrice | None) -> market_pb2.Ticker:
+    """The ticker of ``ticker@M``, ``tickers`` and the REST ticker: the 24h figures, the top
+    of the book and (perps) the engine's last mark, index, funding rate and next funding."""
+    out = market_pb2.Ticker(market=market, last=stats.last, best_bid=best[0],
+                            best_ask=best[1], high_24h=stats.high, low_24h=stats.low,
+                            volume_24h=stats.volume, change_24h=stats.change,
+                            change_percent_24h=stats.change_percent)
     if mark is not None:
-        ticker.mark_price, ticker.index_price = mark.mark_price, mark.index_price
-        ticker.funding_rate = mark.funding_rate
+        out.mark_price, out.index_price = mark.mark_price, mark.index_price
+        out.funding_rate = mark.funding_rate
+        if mark.HasField("next_funding_time"):
+            out.next_funding_time.CopyFrom(mark.next_funding_time)
+    return out
+
+
+def ticker_frame(channel: str, ticker: market_pb2.Ticker) -> Frame:
     return Frame(feed_pb2.SubscribeResponse(channel=channel, ticker=ticker))
 
 
@@ -121,6 +132,18 @@ def candle_frame(channel: str, market: str, interval: str, candle: Candle) -> Fr
                               close=text(candle.close), volume=text(candle.volume),
                               closed=candle.closed)
     return Frame(feed_pb2.SubscribeResponse(channel=channel, candle=proto))
+
+
+def seed(answer: persistence_pb2.GetMarketActivityResponse) -> Seed:
+    """Persistence's record of a market's recent trading as the feed's :class:`Seed`."""
+    minutes = [Candle(millis(c.open_time), Decimal(c.open), Decimal(c.high), Decimal(c.low),
+                      Decimal(c.close), Decimal(c.volume)) for c in answer.candles]
+    last = Decimal(answer.last_price) if answer.last_price else None
+    return Seed(minutes, last, answer.last_trade_id)
+
+
+def activity_request(market: str, since_ms: int) -> persistence_pb2.GetMarketActivityRequest:
+    return persistence_pb2.GetMarketActivityRequest(market=market, since=stamp(since_ms))
 
 
 def index_request(market: str, index_price: str, now_ms: int) -> PublishRequest:

@@ -6,7 +6,11 @@ Invariants:
 * A depth subscriber's first message is a snapshot; after it, diffs with consecutive
   sequences. A diff the hub cannot apply (a gap) is not forwarded: the book waits for the
   next snapshot, which every subscriber then receives as a reset.
-* Every trade updates the 24h ticker and each interval's candle before anyone is told.
+* Every trade updates the 24h ticker and each interval's candle before anyone is told;
+  each is counted once (:mod:`feed_svc.activity`), also across a seed from the durable
+  record.
+* ``tickers`` carries each market's ticker at most once per ``TICKERS_INTERVAL_MS`` (the
+  newest one; :mod:`feed_svc.pacer`), so it stays bounded however busy the markets are.
 * ``apply`` only pushes into outboxes (never waits), so a slow client delays nobody.
 """
 
@@ -20,16 +24,23 @@ from decimal import Decimal
 from trademesh.v1 import market_pb2
 
 from feed_svc import codec
+from feed_svc.activity import LiveTrade, MarketActivity, Seed
 from feed_svc.book import Book
-from feed_svc.channels import INTERVALS_MS, Channel, Kind
+from feed_svc.channels import INTERVALS_MS, TICKERS_CHANNEL, Channel, Kind
 from feed_svc.codec import Frame, PublishRequest
 from feed_svc.outbox import Message, Mode, Outbox
-from feed_svc.stats import Candle, CandleBuilder, RollingTicker
+from feed_svc.pacer import Pacer
+from feed_svc.stats import Candle, TickerStats
 from mesh_runtime import tracing
 
 Box = Outbox[Frame]
 _MODES = {Kind.TRADES: Mode.STRICT, Kind.USER: Mode.STRICT, Kind.DEPTH: Mode.DIFF,
           Kind.TICKER: Mode.CONFLATE, Kind.KLINE: Mode.CONFLATE, Kind.MARK: Mode.CONFLATE}
+TICKERS_INTERVAL_MS = 250  # at most 4 tickers a second per market on ``tickers``
+
+
+def _activity() -> MarketActivity:
+    return MarketActivity(INTERVALS_MS)
 
 
 class Hub:
@@ -37,14 +48,13 @@ class Hub:
         self._clock = clock_ms
         self.markets = frozenset(markets)
         self.books: dict[str, Book] = {}
-        self._tickers: dict[str, RollingTicker] = defaultdict(RollingTicker)
-        self._candles: dict[tuple[str, str], CandleBuilder] = {}
+        self._activity: dict[str, MarketActivity] = defaultdict(_activity)
+        self._pacer = Pacer(TICKERS_INTERVAL_MS)
         self._marks: dict[str, market_pb2.MarkPrice] = {}
         self._indexes: dict[str, market_pb2.MarkPrice] = {}
         self._listeners: dict[str, set[Box]] = defaultdict(set)
         self._users: dict[str, set[Box]] = defaultdict(set)
         self.applied = 0
-        self._last_trade: dict[str, int] = {}
         self._last_user_seq: dict[str, int] = {}
         self._handlers: dict[str, Callable[[PublishRequest], None]] = {
             "depth_snapshot": self._snapshot, "depth_update": self._update,
@@ -60,6 +70,11 @@ class Hub:
             self._users[user_id].add(box)
             return
         self._listeners[channel.name].add(box)
+        if channel.kind is Kind.TICKERS:
+            for market in sorted(self.markets):
+                if self._has_ticker(market):
+                    box.push(self._tickers_message(market))
+            return
         current = self.current(channel)
         if current is not None:
             box.push(current)
@@ -91,13 +106,13 @@ class Hub:
                 return None
             return Message(name, Mode.SNAPSHOT, codec.snapshot_frame(name, book, self._clock()))
         if channel.kind is Kind.TICKER:
-            return self._ticker_message(market) if market in self.books or \
-                market in self._tickers else None
+            return self._ticker_message(market) if self._has_ticker(market) else None
         if channel.kind is Kind.KLINE:
-            builder = self._candles.get((market, channel.interval))
-            if builder is None or builder.current is None:
+            activity = self._activity.get(market)
+            current = None if activity is None else activity.candles[channel.interval].current
+            if current is None:
                 return None
-            return self._candle_message(name, market, channel.interval, builder.current)
+            return self._candle_message(name, market, channel.interval, current)
         if channel.kind is Kind.INDEX:
             index = self._indexes.get(market)
             return None if index is None else Message(name, Mode.CONFLATE,
@@ -164,18 +179,16 @@ class Hub:
 
     def _trade(self, request: PublishRequest) -> None:
         trade = request.trade
-        market, ts = trade.market, codec.millis(trade.time)
-        if trade.trade_id.isdigit():  # a repeat after the engine reconnected: once only
-            if int(trade.trade_id) <= self._last_trade.get(market, 0):
-                return
-            self._last_trade[market] = int(trade.trade_id)
-        price, quantity = Decimal(trade.price), Decimal(trade.quantity)
-        self._tickers[market].add(ts, price, quantity)
+        market = trade.market
+        changed = self._activity[market].add(LiveTrade(
+            int(trade.trade_id) if trade.trade_id.isdigit() else None,
+            codec.millis(trade.time), Decimal(trade.price), Decimal(trade.quantity)))
+        if changed is None:
+            return  # a repeat after the engine reconnected: once only
         name = f"trades@{market}"
         self._push(name, Mode.STRICT, lambda: codec.trade_frame(name, trade))
-        for interval, length in INTERVALS_MS.items():
-            builder = self._candles.setdefault((market, interval), CandleBuilder(length))
-            for candle in builder.add(ts, price, quantity):
+        for interval, candles in changed.items():
+            for candle in candles:
                 self._push_candle(market, interval, candle)
         self._push_ticker(market)
 
@@ -184,6 +197,7 @@ class Hub:
         self._marks[mark.market] = mark
         name = f"mark@{mark.market}"
         self._push(name, Mode.CONFLATE, lambda: codec.mark_frame(name, mark))
+        self._push_ticker(mark.market)
 
     def _index(self, request: PublishRequest) -> None:
         index = request.index
@@ -206,22 +220,66 @@ class Hub:
     def tick(self) -> None:
         """Closes candles whose interval has ended (called about once a second)."""
         now = self._clock()
-        for (market, interval), builder in self._candles.items():
-            for candle in builder.tick(now):
-                self._push_candle(market, interval, candle)
+        for market, activity in self._activity.items():
+            for interval, builder in activity.candles.items():
+                for candle in builder.tick(now):
+                    self._push_candle(market, interval, candle)
+
+    def unseeded(self) -> list[str]:
+        """Known markets whose window has not been rebuilt from the durable record yet."""
+        return sorted(m for m in self.markets
+                      if m not in self._activity or not self._activity[m].seeded)
+
+    def seed(self, market: str, seed: Seed) -> None:
+        """Rebuilds ``market``'s 24h window and open candles from the durable record (once);
+        subscribers get the corrected ticker and candles."""
+        activity = self._activity[market]
+        if activity.seeded:
+            return
+        activity.seed(seed, self._clock())
+        for interval, builder in activity.candles.items():
+            if builder.current is not None:
+                self._push_candle(market, interval, builder.current)
+        self._push_ticker(market)
+
+    def ticker(self, market: str) -> market_pb2.Ticker:
+        """``market``'s ticker now (empty fields for what is not known yet)."""
+        book = self.books.get(market)
+        best = book.best() if book is not None and book.valid else ("", "")
+        activity = self._activity.get(market)
+        stats = TickerStats() if activity is None else activity.ticker.stats(self._clock())
+        return codec.ticker(market, stats, best, self._marks.get(market))
+
+    def flush_tickers(self) -> None:
+        """Sends the ``tickers`` updates held back by the rate bound (called every
+        ``TICKERS_INTERVAL_MS`` or so)."""
+        for market in self._pacer.flush(self._clock()):
+            self._push_tickers(market)
+
+    def _has_ticker(self, market: str) -> bool:
+        return market in self.books or market in self._activity or market in self._marks
 
     def _ticker_message(self, market: str) -> Message[Frame]:
         name = f"ticker@{market}"
-        book = self.books.get(market)
-        best = book.best() if book is not None and book.valid else ("", "")
-        frame = codec.ticker_frame(name, market, self._tickers[market].stats(self._clock()),
-                                   best, self._marks.get(market))
-        return Message(name, Mode.CONFLATE, frame)
+        return Message(name, Mode.CONFLATE, codec.ticker_frame(name, self.ticker(market)))
+
+    def _tickers_message(self, market: str) -> Message[Frame]:
+        frame = codec.ticker_frame(TICKERS_CHANNEL, self.ticker(market))
+        return Message(TICKERS_CHANNEL, Mode.CONFLATE, frame, key=f"{TICKERS_CHANNEL}/{market}")
 
     def _push_ticker(self, market: str) -> None:
         if self._listeners.get(f"ticker@{market}"):
             message = self._ticker_message(market)
             for box in self._listeners[message.channel]:
+                box.push(message)
+        if self._listeners.get(TICKERS_CHANNEL) and self._pacer.due(market, self._clock()):
+            self._push_tickers(market)
+
+    def _push_tickers(self, market: str) -> None:
+        boxes = self._listeners.get(TICKERS_CHANNEL)
+        if boxes:
+            message = self._tickers_message(market)
+            for box in boxes:
                 box.push(message)
 
     def _candle_message(self, name: str, market: str, interval: str,

@@ -1,7 +1,8 @@
 """The gRPC ``trademesh.v1.Feed`` servicer: thin conversions around the hub, the relay and
 the oracle. Who may call each rpc is its declared call policy, enforced before the servicer
-runs: ``Subscribe`` is public, but its ``user`` channel needs the verified caller's token
-(:func:`~mesh_runtime.call_policy.current_caller`) and lasts only as long as that token;
+runs: ``Subscribe`` and the tickers are public, but the ``user`` channel needs the
+verified caller's token (:func:`~mesh_runtime.call_policy.current_caller`) and lasts
+only as long as that token;
 ``PublishMarketData`` is the engine's alone, ``SetIndexPrice`` an admin's. A subscriber
 that falls too far behind gets RESOURCE_EXHAUSTED with the reason.
 """
@@ -23,6 +24,7 @@ from feed_svc.hub import Hub
 from feed_svc.oracle import InvalidPrice, OracleIsReal
 from feed_svc.outbox import Outbox
 from feed_svc.token_watch import until_invalid
+from mesh_runtime import rich_errors
 from mesh_runtime.call_policy import current_caller
 from mesh_runtime.revocation import TokenCheck
 
@@ -119,6 +121,20 @@ class FeedServicer(feed_pb2_grpc.FeedServicer):
         item = codec.index_request(request.market, price, self._clock())
         self._publish(item)
         return feed_pb2.SetIndexPriceResponse(mark=item.index)
+
+    async def GetMarketTicker(self, request: feed_pb2.GetMarketTickerRequest,
+                              context: Context) -> feed_pb2.GetMarketTickerResponse:
+        if request.market not in self._hub.markets:
+            reason, text = ("REQUIRED", "is required") if not request.market else \
+                ("UNKNOWN_MARKET", f"unknown market {request.market!r}")
+            await rich_errors.abort(context, rich_errors.rich_status(
+                grpc.StatusCode.INVALID_ARGUMENT, reason, f"market: {text}", "market"))
+        return feed_pb2.GetMarketTickerResponse(ticker=self._hub.ticker(request.market))
+
+    async def ListTickers(self, request: feed_pb2.ListTickersRequest,
+                          context: Context) -> feed_pb2.ListTickersResponse:
+        return feed_pb2.ListTickersResponse(
+            tickers=[self._hub.ticker(m) for m in sorted(self._hub.markets)])
 
 
 async def _drain(outbox: Outbox[Frame], context: Context) -> None:

@@ -23,6 +23,7 @@ from mesh_runtime.revocation import RedisRevocations, TokenCheck
 from mesh_runtime.serving import GrpcService, Registrar, serve_until_signal
 from mesh_runtime.tokens import TokenVerifier
 from persistence_svc import migrations
+from persistence_svc.activity import ActivityRepository
 from persistence_svc.candles import CandleRepository
 from persistence_svc.db import create_engine
 from persistence_svc.event_writer import EventWriter
@@ -65,7 +66,7 @@ async def build(settings: Settings, stack: AsyncExitStack) -> PersistenceService
     stack.push_async_callback(engine.dispose)
     return PersistenceServicer(EventWriter(engine), HistoryRepository(engine),
                                CandleRepository(engine), UserRepository(engine, wall_clock_ms),
-                               wall_clock_ms)
+                               wall_clock_ms, activity=ActivityRepository(engine))
 
 
 async def run(settings: Settings) -> None:

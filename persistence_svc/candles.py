@@ -1,4 +1,4 @@
-"""OHLCV candles (1m, 5m, 1h, 1d) from the 1-minute candles the event writer keeps.
+"""OHLCV candles (1m, 5m, 15m, 1h, 4h, 1d) from the 1-minute candles the event writer keeps.
 
 Buckets are aligned to the Unix epoch in UTC (``open = t - t % interval``), so a day starts
 at 00:00 UTC. The range is ``[start, end)``: every bucket whose open time is in it.
@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persistence_svc.history import InvalidQuery
 
-INTERVALS_MS = {"1m": 60_000, "5m": 300_000, "1h": 3_600_000, "1d": 86_400_000}
+INTERVALS_MS = {"1m": 60_000, "5m": 300_000, "15m": 900_000, "1h": 3_600_000,
+                "4h": 14_400_000, "1d": 86_400_000}
 MAX_CANDLES = 1500
 DEFAULT_CANDLES = 100
 
@@ -53,7 +54,7 @@ def bucket_range(interval: str, start_ms: int | None, end_ms: int | None, now_ms
     """
     iv = INTERVALS_MS.get(interval)
     if iv is None:
-        raise InvalidQuery("interval", "must be one of 1m, 5m, 1h, 1d")
+        raise InvalidQuery("interval", f"must be one of {', '.join(INTERVALS_MS)}")
     end = now_ms + 1 if end_ms is None else end_ms
     start = end - DEFAULT_CANDLES * iv if start_ms is None else start_ms
     first = start - start % iv

@@ -18,6 +18,7 @@ from trademesh.v1 import persistence_pb2_grpc
 
 from mesh_runtime.call_policy import current_caller
 from persistence_svc import codec, errors
+from persistence_svc.activity import ActivityRepository
 from persistence_svc.candles import CandleRepository
 from persistence_svc.event_writer import EventWriter
 from persistence_svc.history import HistoryRepository, InvalidQuery, Page
@@ -32,8 +33,9 @@ Fetch = Callable[[str, Page], Awaitable[Sequence[Row[Any]]]]
 class PersistenceServicer(persistence_pb2_grpc.PersistenceServicer):
     def __init__(self, writer: EventWriter, history: HistoryRepository,
                  candles: CandleRepository, users: UserRepository,
-                 clock_ms: Callable[[], int]) -> None:
+                 clock_ms: Callable[[], int], *, activity: ActivityRepository) -> None:
         self._writer = writer
+        self._activity = activity
         self._history = history
         self._candles = candles
         self._users = users
@@ -136,3 +138,15 @@ class PersistenceServicer(persistence_pb2_grpc.PersistenceServicer):
             await errors.abort(context, errors.invalid(err))
         return pb.GetCandlesResponse(
             candles=[codec.candle(request.market, request.interval, c) for c in rows])
+
+    async def GetMarketActivity(self, request: pb.GetMarketActivityRequest,
+                                context: Context) -> pb.GetMarketActivityResponse:
+        try:
+            found = await self._activity.activity(request.market, codec.ms(request.since),
+                                                  self._clock())
+        except InvalidQuery as err:
+            await errors.abort(context, errors.invalid(err))
+        return pb.GetMarketActivityResponse(
+            candles=[codec.candle(request.market, "1m", c) for c in found.candles],
+            last_price=codec.dec(found.last_price),
+            last_trade_id=found.last_trade_id)

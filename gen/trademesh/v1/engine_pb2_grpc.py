@@ -238,14 +238,17 @@ class EngineServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetDepth(self, request, context):
-        """The market's L2 book as [[price, quantity]] pairs, best first.
+        """The market's L2 book as [[price, quantity]] pairs, best first, with the market's depth
+        sequence: the counter of the feed's depth@M, so a snapshot (limit at most 100, the
+        levels depth@M keeps) and the channel's diffs with a higher sequence stitch.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetTicker(self, request, context):
-        """Top of book and 24h statistics.
+        """Top of book, last price and index price, straight from the engine. The REST ticker,
+        with the 24h figures, mark and funding, is Feed.GetMarketTicker.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

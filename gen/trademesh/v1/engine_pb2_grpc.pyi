@@ -66,9 +66,14 @@ class EngineStub:
     ClosePosition: _grpc.UnaryUnaryMultiCallable[_engine_pb2.ClosePositionRequest, _engine_pb2.ClosePositionResponse]
     """Closes the caller's whole position with a reduce-only market order."""
     GetDepth: _grpc.UnaryUnaryMultiCallable[_engine_pb2.GetDepthRequest, _engine_pb2.GetDepthResponse]
-    """The market's L2 book as [[price, quantity]] pairs, best first."""
+    """The market's L2 book as [[price, quantity]] pairs, best first, with the market's depth
+    sequence: the counter of the feed's depth@M, so a snapshot (limit at most 100, the
+    levels depth@M keeps) and the channel's diffs with a higher sequence stitch.
+    """
     GetTicker: _grpc.UnaryUnaryMultiCallable[_engine_pb2.GetTickerRequest, _engine_pb2.GetTickerResponse]
-    """Top of book and 24h statistics."""
+    """Top of book, last price and index price, straight from the engine. The REST ticker,
+    with the 24h figures, mark and funding, is Feed.GetMarketTicker.
+    """
     GetRecentTrades: _grpc.UnaryUnaryMultiCallable[_engine_pb2.GetRecentTradesRequest, _engine_pb2.GetRecentTradesResponse]
     """The engine's most recent public trades (the durable record is Persistence.ListTrades)."""
     GetEngineStatus: _grpc.UnaryUnaryMultiCallable[_engine_pb2.GetEngineStatusRequest, _engine_pb2.GetEngineStatusResponse]
@@ -120,9 +125,14 @@ class EngineAsyncStub(EngineStub):
     ClosePosition: _aio.UnaryUnaryMultiCallable[_engine_pb2.ClosePositionRequest, _engine_pb2.ClosePositionResponse]  # type: ignore[assignment]
     """Closes the caller's whole position with a reduce-only market order."""
     GetDepth: _aio.UnaryUnaryMultiCallable[_engine_pb2.GetDepthRequest, _engine_pb2.GetDepthResponse]  # type: ignore[assignment]
-    """The market's L2 book as [[price, quantity]] pairs, best first."""
+    """The market's L2 book as [[price, quantity]] pairs, best first, with the market's depth
+    sequence: the counter of the feed's depth@M, so a snapshot (limit at most 100, the
+    levels depth@M keeps) and the channel's diffs with a higher sequence stitch.
+    """
     GetTicker: _aio.UnaryUnaryMultiCallable[_engine_pb2.GetTickerRequest, _engine_pb2.GetTickerResponse]  # type: ignore[assignment]
-    """Top of book and 24h statistics."""
+    """Top of book, last price and index price, straight from the engine. The REST ticker,
+    with the 24h figures, mark and funding, is Feed.GetMarketTicker.
+    """
     GetRecentTrades: _aio.UnaryUnaryMultiCallable[_engine_pb2.GetRecentTradesRequest, _engine_pb2.GetRecentTradesResponse]  # type: ignore[assignment]
     """The engine's most recent public trades (the durable record is Persistence.ListTrades)."""
     GetEngineStatus: _aio.UnaryUnaryMultiCallable[_engine_pb2.GetEngineStatusRequest, _engine_pb2.GetEngineStatusResponse]  # type: ignore[assignment]
@@ -261,7 +271,10 @@ class EngineServicer(metaclass=_abc_1.ABCMeta):
         request: _engine_pb2.GetDepthRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_engine_pb2.GetDepthResponse, _abc.Awaitable[_engine_pb2.GetDepthResponse]]:
-        """The market's L2 book as [[price, quantity]] pairs, best first."""
+        """The market's L2 book as [[price, quantity]] pairs, best first, with the market's depth
+        sequence: the counter of the feed's depth@M, so a snapshot (limit at most 100, the
+        levels depth@M keeps) and the channel's diffs with a higher sequence stitch.
+        """
 
     @_abc_1.abstractmethod
     def GetTicker(
@@ -269,7 +282,9 @@ class EngineServicer(metaclass=_abc_1.ABCMeta):
         request: _engine_pb2.GetTickerRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_engine_pb2.GetTickerResponse, _abc.Awaitable[_engine_pb2.GetTickerResponse]]:
-        """Top of book and 24h statistics."""
+        """Top of book, last price and index price, straight from the engine. The REST ticker,
+        with the 24h figures, mark and funding, is Feed.GetMarketTicker.
+        """
 
     @_abc_1.abstractmethod
     def GetRecentTrades(

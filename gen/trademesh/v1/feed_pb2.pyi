@@ -249,3 +249,77 @@ class MarketDataBatch(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MarketDataBatch: _TypeAlias = MarketDataBatch  # noqa: Y015
+
+@_typing.final
+class GetMarketTickerRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MARKET_FIELD_NUMBER: _builtins.int
+    market: _builtins.str
+    def __init__(
+        self,
+        *,
+        market: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["market", b"market"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMarketTickerRequest: _TypeAlias = GetMarketTickerRequest  # noqa: Y015
+
+@_typing.final
+class GetMarketTickerResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TICKER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def ticker(self) -> _market_pb2.Ticker: ...
+    def __init__(
+        self,
+        *,
+        ticker: _market_pb2.Ticker | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ticker", b"ticker"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ticker", b"ticker"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMarketTickerResponse: _TypeAlias = GetMarketTickerResponse  # noqa: Y015
+
+@_typing.final
+class ListTickersRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTickersRequest: _TypeAlias = ListTickersRequest  # noqa: Y015
+
+@_typing.final
+class ListTickersResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TICKERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def tickers(self) -> _containers.RepeatedCompositeFieldContainer[_market_pb2.Ticker]: ...
+    def __init__(
+        self,
+        *,
+        tickers: _abc.Iterable[_market_pb2.Ticker] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tickers", b"tickers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTickersResponse: _TypeAlias = ListTickersResponse  # noqa: Y015

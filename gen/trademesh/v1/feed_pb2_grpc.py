@@ -50,6 +50,16 @@ class FeedStub:
                 request_serializer=trademesh_dot_v1_dot_feed__pb2.SetIndexPriceRequest.SerializeToString,
                 response_deserializer=trademesh_dot_v1_dot_feed__pb2.SetIndexPriceResponse.FromString,
                 _registered_method=True)
+        self.GetMarketTicker = channel.unary_unary(
+                '/trademesh.v1.Feed/GetMarketTicker',
+                request_serializer=trademesh_dot_v1_dot_feed__pb2.GetMarketTickerRequest.SerializeToString,
+                response_deserializer=trademesh_dot_v1_dot_feed__pb2.GetMarketTickerResponse.FromString,
+                _registered_method=True)
+        self.ListTickers = channel.unary_unary(
+                '/trademesh.v1.Feed/ListTickers',
+                request_serializer=trademesh_dot_v1_dot_feed__pb2.ListTickersRequest.SerializeToString,
+                response_deserializer=trademesh_dot_v1_dot_feed__pb2.ListTickersResponse.FromString,
+                _registered_method=True)
 
 
 class FeedServicer:
@@ -57,8 +67,9 @@ class FeedServicer:
     """
 
     def Subscribe(self, request, context):
-        """Server stream of the requested channels: depth@M, trades@M, ticker@M,
-        kline_<interval>@M, mark@M, and `user` (the caller's private events).
+        """Server stream of the requested channels: depth@M, trades@M, ticker@M, tickers (every
+        market's ticker as it changes), kline_<interval>@M, mark@M, index@M, and `user` (the
+        caller's private events).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -74,6 +85,23 @@ class FeedServicer:
 
     def SetIndexPrice(self, request, context):
         """Admin only: sets the simulated index price; FAILED_PRECONDITION with a real feed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMarketTicker(self, request, context):
+        """One market's ticker, the same as ticker@M: top of book, the 24h figures (rebuilt from
+        the durable trade record when the feed starts, so a restart does not reset them) and,
+        for perps, mark, index, funding rate and next funding time. An unknown market is
+        INVALID_ARGUMENT (UNKNOWN_MARKET), as on the engine.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTickers(self, request, context):
+        """Every market's ticker, by symbol.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -96,6 +124,16 @@ def add_FeedServicer_to_server(servicer, server):
                     servicer.SetIndexPrice,
                     request_deserializer=trademesh_dot_v1_dot_feed__pb2.SetIndexPriceRequest.FromString,
                     response_serializer=trademesh_dot_v1_dot_feed__pb2.SetIndexPriceResponse.SerializeToString,
+            ),
+            'GetMarketTicker': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMarketTicker,
+                    request_deserializer=trademesh_dot_v1_dot_feed__pb2.GetMarketTickerRequest.FromString,
+                    response_serializer=trademesh_dot_v1_dot_feed__pb2.GetMarketTickerResponse.SerializeToString,
+            ),
+            'ListTickers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTickers,
+                    request_deserializer=trademesh_dot_v1_dot_feed__pb2.ListTickersRequest.FromString,
+                    response_serializer=trademesh_dot_v1_dot_feed__pb2.ListTickersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -180,6 +218,60 @@ class Feed:
             '/trademesh.v1.Feed/SetIndexPrice',
             trademesh_dot_v1_dot_feed__pb2.SetIndexPriceRequest.SerializeToString,
             trademesh_dot_v1_dot_feed__pb2.SetIndexPriceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMarketTicker(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trademesh.v1.Feed/GetMarketTicker',
+            trademesh_dot_v1_dot_feed__pb2.GetMarketTickerRequest.SerializeToString,
+            trademesh_dot_v1_dot_feed__pb2.GetMarketTickerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTickers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trademesh.v1.Feed/ListTickers',
+            trademesh_dot_v1_dot_feed__pb2.ListTickersRequest.SerializeToString,
+            trademesh_dot_v1_dot_feed__pb2.ListTickersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -34,8 +34,9 @@ class FeedStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> FeedAsyncStub: ...
     Subscribe: _grpc.UnaryStreamMultiCallable[_feed_pb2.SubscribeRequest, _feed_pb2.SubscribeResponse]
-    """Server stream of the requested channels: depth@M, trades@M, ticker@M,
-    kline_<interval>@M, mark@M, and `user` (the caller's private events).
+    """Server stream of the requested channels: depth@M, trades@M, ticker@M, tickers (every
+    market's ticker as it changes), kline_<interval>@M, mark@M, index@M, and `user` (the
+    caller's private events).
     """
     PublishMarketData: _grpc.StreamUnaryMultiCallable[_feed_pb2.PublishMarketDataRequest, _feed_pb2.PublishMarketDataResponse]
     """The engine's market-data link: depth snapshots and diffs, trades, tickers, mark
@@ -43,6 +44,14 @@ class FeedStub:
     """
     SetIndexPrice: _grpc.UnaryUnaryMultiCallable[_feed_pb2.SetIndexPriceRequest, _feed_pb2.SetIndexPriceResponse]
     """Admin only: sets the simulated index price; FAILED_PRECONDITION with a real feed."""
+    GetMarketTicker: _grpc.UnaryUnaryMultiCallable[_feed_pb2.GetMarketTickerRequest, _feed_pb2.GetMarketTickerResponse]
+    """One market's ticker, the same as ticker@M: top of book, the 24h figures (rebuilt from
+    the durable trade record when the feed starts, so a restart does not reset them) and,
+    for perps, mark, index, funding rate and next funding time. An unknown market is
+    INVALID_ARGUMENT (UNKNOWN_MARKET), as on the engine.
+    """
+    ListTickers: _grpc.UnaryUnaryMultiCallable[_feed_pb2.ListTickersRequest, _feed_pb2.ListTickersResponse]
+    """Every market's ticker, by symbol."""
 
 @_typing.type_check_only
 class FeedAsyncStub(FeedStub):
@@ -50,8 +59,9 @@ class FeedAsyncStub(FeedStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     Subscribe: _aio.UnaryStreamMultiCallable[_feed_pb2.SubscribeRequest, _feed_pb2.SubscribeResponse]  # type: ignore[assignment]
-    """Server stream of the requested channels: depth@M, trades@M, ticker@M,
-    kline_<interval>@M, mark@M, and `user` (the caller's private events).
+    """Server stream of the requested channels: depth@M, trades@M, ticker@M, tickers (every
+    market's ticker as it changes), kline_<interval>@M, mark@M, index@M, and `user` (the
+    caller's private events).
     """
     PublishMarketData: _aio.StreamUnaryMultiCallable[_feed_pb2.PublishMarketDataRequest, _feed_pb2.PublishMarketDataResponse]  # type: ignore[assignment]
     """The engine's market-data link: depth snapshots and diffs, trades, tickers, mark
@@ -59,6 +69,14 @@ class FeedAsyncStub(FeedStub):
     """
     SetIndexPrice: _aio.UnaryUnaryMultiCallable[_feed_pb2.SetIndexPriceRequest, _feed_pb2.SetIndexPriceResponse]  # type: ignore[assignment]
     """Admin only: sets the simulated index price; FAILED_PRECONDITION with a real feed."""
+    GetMarketTicker: _aio.UnaryUnaryMultiCallable[_feed_pb2.GetMarketTickerRequest, _feed_pb2.GetMarketTickerResponse]  # type: ignore[assignment]
+    """One market's ticker, the same as ticker@M: top of book, the 24h figures (rebuilt from
+    the durable trade record when the feed starts, so a restart does not reset them) and,
+    for perps, mark, index, funding rate and next funding time. An unknown market is
+    INVALID_ARGUMENT (UNKNOWN_MARKET), as on the engine.
+    """
+    ListTickers: _aio.UnaryUnaryMultiCallable[_feed_pb2.ListTickersRequest, _feed_pb2.ListTickersResponse]  # type: ignore[assignment]
+    """Every market's ticker, by symbol."""
 
 class FeedServicer(metaclass=_abc_1.ABCMeta):
     """Market data and private streams, and the index-price oracle."""
@@ -69,8 +87,9 @@ class FeedServicer(metaclass=_abc_1.ABCMeta):
         request: _feed_pb2.SubscribeRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_feed_pb2.SubscribeResponse], _abc.AsyncIterator[_feed_pb2.SubscribeResponse]]:
-        """Server stream of the requested channels: depth@M, trades@M, ticker@M,
-        kline_<interval>@M, mark@M, and `user` (the caller's private events).
+        """Server stream of the requested channels: depth@M, trades@M, ticker@M, tickers (every
+        market's ticker as it changes), kline_<interval>@M, mark@M, index@M, and `user` (the
+        caller's private events).
         """
 
     @_abc_1.abstractmethod
@@ -90,5 +109,25 @@ class FeedServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_feed_pb2.SetIndexPriceResponse, _abc.Awaitable[_feed_pb2.SetIndexPriceResponse]]:
         """Admin only: sets the simulated index price; FAILED_PRECONDITION with a real feed."""
+
+    @_abc_1.abstractmethod
+    def GetMarketTicker(
+        self,
+        request: _feed_pb2.GetMarketTickerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_feed_pb2.GetMarketTickerResponse, _abc.Awaitable[_feed_pb2.GetMarketTickerResponse]]:
+        """One market's ticker, the same as ticker@M: top of book, the 24h figures (rebuilt from
+        the durable trade record when the feed starts, so a restart does not reset them) and,
+        for perps, mark, index, funding rate and next funding time. An unknown market is
+        INVALID_ARGUMENT (UNKNOWN_MARKET), as on the engine.
+        """
+
+    @_abc_1.abstractmethod
+    def ListTickers(
+        self,
+        request: _feed_pb2.ListTickersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_feed_pb2.ListTickersResponse, _abc.Awaitable[_feed_pb2.ListTickersResponse]]:
+        """Every market's ticker, by symbol."""
 
 def add_FeedServicer_to_server(servicer: FeedServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -248,6 +248,7 @@ class Ticker(_message.Message):
     INDEX_PRICE_FIELD_NUMBER: _builtins.int
     FUNDING_RATE_FIELD_NUMBER: _builtins.int
     NEXT_FUNDING_TIME_FIELD_NUMBER: _builtins.int
+    CHANGE_PERCENT_24H_FIELD_NUMBER: _builtins.int
     market: _builtins.str
     last: _builtins.str
     best_bid: _builtins.str
@@ -256,10 +257,15 @@ class Ticker(_message.Message):
     low_24h: _builtins.str
     volume_24h: _builtins.str
     change_24h: _builtins.str
+    """last minus the first trade price of the 24h window."""
     mark_price: _builtins.str
     """Perps only."""
     index_price: _builtins.str
     funding_rate: _builtins.str
+    change_percent_24h: _builtins.str
+    """change_24h as a percentage of the window's first trade price, 2 decimal places
+    (rounded half to even).
+    """
     @_builtins.property
     def next_funding_time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -277,10 +283,11 @@ class Ticker(_message.Message):
         index_price: _builtins.str = ...,
         funding_rate: _builtins.str = ...,
         next_funding_time: _timestamp_pb2.Timestamp | None = ...,
+        change_percent_24h: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["next_funding_time", b"next_funding_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["best_ask", b"best_ask", "best_bid", b"best_bid", "change_24h", b"change_24h", "funding_rate", b"funding_rate", "high_24h", b"high_24h", "index_price", b"index_price", "last", b"last", "low_24h", b"low_24h", "mark_price", b"mark_price", "market", b"market", "next_funding_time", b"next_funding_time", "volume_24h", b"volume_24h"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["best_ask", b"best_ask", "best_bid", b"best_bid", "change_24h", b"change_24h", "change_percent_24h", b"change_percent_24h", "funding_rate", b"funding_rate", "high_24h", b"high_24h", "index_price", b"index_price", "last", b"last", "low_24h", b"low_24h", "mark_price", b"mark_price", "market", b"market", "next_funding_time", b"next_funding_time", "volume_24h", b"volume_24h"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -303,7 +310,7 @@ class Candle(_message.Message):
     CLOSED_FIELD_NUMBER: _builtins.int
     market: _builtins.str
     interval: _builtins.str
-    """1m, 5m, 1h or 1d."""
+    """1m, 5m, 15m, 1h, 4h or 1d."""
     open: _builtins.str
     high: _builtins.str
     low: _builtins.str
@@ -336,7 +343,9 @@ Global___Candle: _TypeAlias = Candle  # noqa: Y015
 
 @_typing.final
 class MarkPrice(_message.Message):
-    """Mark and index price of a perp market with its current funding rate."""
+    """Mark and index price of a perp market with its current funding rate: the rate the next
+    settlement would apply at this mark and index (the clamped premium).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -461,7 +461,7 @@ class GetCandlesRequest(_message.Message):
     END_FIELD_NUMBER: _builtins.int
     market: _builtins.str
     interval: _builtins.str
-    """1m, 5m, 1h or 1d."""
+    """1m, 5m, 15m, 1h, 4h or 1d."""
     @_builtins.property
     def start(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -501,3 +501,60 @@ class GetCandlesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetCandlesResponse: _TypeAlias = GetCandlesResponse  # noqa: Y015
+
+@_typing.final
+class GetMarketActivityRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MARKET_FIELD_NUMBER: _builtins.int
+    SINCE_FIELD_NUMBER: _builtins.int
+    market: _builtins.str
+    @_builtins.property
+    def since(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        market: _builtins.str = ...,
+        since: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["market", b"market", "since", b"since"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMarketActivityRequest: _TypeAlias = GetMarketActivityRequest  # noqa: Y015
+
+@_typing.final
+class GetMarketActivityResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CANDLES_FIELD_NUMBER: _builtins.int
+    LAST_PRICE_FIELD_NUMBER: _builtins.int
+    LAST_TRADE_ID_FIELD_NUMBER: _builtins.int
+    last_price: _builtins.str
+    """The market's newest trade price ("" when it never traded), however old."""
+    last_trade_id: _builtins.int
+    """The highest trade id in the record for this market (0 when none): trades up to it are
+    counted in `candles`.
+    """
+    @_builtins.property
+    def candles(self) -> _containers.RepeatedCompositeFieldContainer[_market_pb2.Candle]:
+        """1-minute candles opened at or after `since`, oldest first (minutes without trades are
+        absent).
+        """
+
+    def __init__(
+        self,
+        *,
+        candles: _abc.Iterable[_market_pb2.Candle] | None = ...,
+        last_price: _builtins.str = ...,
+        last_trade_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candles", b"candles", "last_price", b"last_price", "last_trade_id", b"last_trade_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMarketActivityResponse: _TypeAlias = GetMarketActivityResponse  # noqa: Y015

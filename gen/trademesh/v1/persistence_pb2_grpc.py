@@ -85,6 +85,11 @@ class PersistenceStub:
                 request_serializer=trademesh_dot_v1_dot_persistence__pb2.GetCandlesRequest.SerializeToString,
                 response_deserializer=trademesh_dot_v1_dot_persistence__pb2.GetCandlesResponse.FromString,
                 _registered_method=True)
+        self.GetMarketActivity = channel.unary_unary(
+                '/trademesh.v1.Persistence/GetMarketActivity',
+                request_serializer=trademesh_dot_v1_dot_persistence__pb2.GetMarketActivityRequest.SerializeToString,
+                response_deserializer=trademesh_dot_v1_dot_persistence__pb2.GetMarketActivityResponse.FromString,
+                _registered_method=True)
 
 
 class PersistenceServicer:
@@ -163,6 +168,15 @@ class PersistenceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetMarketActivity(self, request, context):
+        """A market's recent trading for the feed's 24h ticker and open candles: the 1-minute
+        candles that opened at or after `since`, the newest trade's price and the highest trade
+        id they include (one consistent read).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PersistenceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -215,6 +229,11 @@ def add_PersistenceServicer_to_server(servicer, server):
                     servicer.GetCandles,
                     request_deserializer=trademesh_dot_v1_dot_persistence__pb2.GetCandlesRequest.FromString,
                     response_serializer=trademesh_dot_v1_dot_persistence__pb2.GetCandlesResponse.SerializeToString,
+            ),
+            'GetMarketActivity': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMarketActivity,
+                    request_deserializer=trademesh_dot_v1_dot_persistence__pb2.GetMarketActivityRequest.FromString,
+                    response_serializer=trademesh_dot_v1_dot_persistence__pb2.GetMarketActivityResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -488,6 +507,33 @@ class Persistence:
             '/trademesh.v1.Persistence/GetCandles',
             trademesh_dot_v1_dot_persistence__pb2.GetCandlesRequest.SerializeToString,
             trademesh_dot_v1_dot_persistence__pb2.GetCandlesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMarketActivity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trademesh.v1.Persistence/GetMarketActivity',
+            trademesh_dot_v1_dot_persistence__pb2.GetMarketActivityRequest.SerializeToString,
+            trademesh_dot_v1_dot_persistence__pb2.GetMarketActivityResponse.FromString,
             options,
             channel_credentials,
             insecure,

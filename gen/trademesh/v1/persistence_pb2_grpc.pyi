@@ -56,6 +56,11 @@ class PersistenceStub:
     """A market's recent public trades, newest first."""
     GetCandles: _grpc.UnaryUnaryMultiCallable[_persistence_pb2.GetCandlesRequest, _persistence_pb2.GetCandlesResponse]
     """OHLCV candles built from fills, oldest first."""
+    GetMarketActivity: _grpc.UnaryUnaryMultiCallable[_persistence_pb2.GetMarketActivityRequest, _persistence_pb2.GetMarketActivityResponse]
+    """A market's recent trading for the feed's 24h ticker and open candles: the 1-minute
+    candles that opened at or after `since`, the newest trade's price and the highest trade
+    id they include (one consistent read).
+    """
 
 @_typing.type_check_only
 class PersistenceAsyncStub(PersistenceStub):
@@ -85,6 +90,11 @@ class PersistenceAsyncStub(PersistenceStub):
     """A market's recent public trades, newest first."""
     GetCandles: _aio.UnaryUnaryMultiCallable[_persistence_pb2.GetCandlesRequest, _persistence_pb2.GetCandlesResponse]  # type: ignore[assignment]
     """OHLCV candles built from fills, oldest first."""
+    GetMarketActivity: _aio.UnaryUnaryMultiCallable[_persistence_pb2.GetMarketActivityRequest, _persistence_pb2.GetMarketActivityResponse]  # type: ignore[assignment]
+    """A market's recent trading for the feed's 24h ticker and open candles: the 1-minute
+    candles that opened at or after `since`, the newest trade's price and the highest trade
+    id they include (one consistent read).
+    """
 
 class PersistenceServicer(metaclass=_abc_1.ABCMeta):
     """The durable record in PostgreSQL: users, the engine's event stream, history and candles."""
@@ -171,5 +181,16 @@ class PersistenceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_persistence_pb2.GetCandlesResponse, _abc.Awaitable[_persistence_pb2.GetCandlesResponse]]:
         """OHLCV candles built from fills, oldest first."""
+
+    @_abc_1.abstractmethod
+    def GetMarketActivity(
+        self,
+        request: _persistence_pb2.GetMarketActivityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_persistence_pb2.GetMarketActivityResponse, _abc.Awaitable[_persistence_pb2.GetMarketActivityResponse]]:
+        """A market's recent trading for the feed's 24h ticker and open candles: the 1-minute
+        candles that opened at or after `since`, the newest trade's price and the highest trade
+        id they include (one consistent read).
+        """
 
 def add_PersistenceServicer_to_server(servicer: PersistenceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

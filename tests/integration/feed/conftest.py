@@ -40,7 +40,7 @@ async def mesh(redis_url: str, postgres_url: str, tmp_path: Path) -> AsyncIterat
         publisher = MarketDataPublisher(sequencer, settings, snapshot_seconds=2.0)
         sequencer.add_listener(publisher)
         tasks = [asyncio.create_task(sequencer.run()), asyncio.create_task(publisher.run())]
-        servicer = EngineServicer(sequencer, wall_clock_ms)
+        servicer = EngineServicer(sequencer, wall_clock_ms, depth=publisher.depth)
         service = GrpcService("engine", "127.0.0.1", 0, [register(servicer)],
                               tls=settings.tls_files("engine"), mesh_port=0, grace_seconds=1,
                               token_check=TokenCheck(verifier, None))

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine_svc.market_data import _changes
+from engine_svc.depth_views import changes
 from feed_svc.book import Book
 from feed_svc.channels import Channel, Kind, UnknownChannel, parse
 from feed_svc.oracle import InvalidPrice, SimulatedOracle
@@ -122,8 +122,8 @@ def test_channel_names() -> None:
 def test_depth_changes_between_views() -> None:
     old = [(100, 5), (99, 1), (98, 2)]
     new = [(101, 1), (100, 4), (98, 2)]
-    assert sorted(_changes(old, new)) == [(99, 0), (100, 4), (101, 1)]
-    assert _changes(new, new) == []
+    assert sorted(changes(old, new)) == [(99, 0), (100, 4), (101, 1)]
+    assert changes(new, new) == []
 
 
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65_535, 65_536, 70_000])

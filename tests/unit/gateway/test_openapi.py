@@ -18,7 +18,8 @@ API_MD_ROUTES = ALL_ROUTES
 PUBLIC = {"/healthz", "/readyz", "/openapi.json", "/docs",
           "/api/v1/auth/signup", "/api/v1/auth/signin", "/api/v1/markets",
           "/api/v1/markets/{market}/depth", "/api/v1/markets/{market}/trades",
-          "/api/v1/markets/{market}/ticker", "/api/v1/markets/{market}/candles"}
+          "/api/v1/markets/{market}/ticker", "/api/v1/markets/{market}/candles",
+          "/api/v1/markets/tickers"}
 
 
 @pytest.fixture(scope="module")

@@ -43,3 +43,10 @@ def test_pages_and_emails_are_validated() -> None:
     for bad in ("bob", "@x", "a@", "a b@c", "a@b@c"):
         with pytest.raises(InvalidQuery):
             normalise_email(bad)
+
+
+def test_fifteen_minute_and_four_hour_buckets_align_to_utc() -> None:
+    assert bucket_range("15m", 901_000, 1_801_000, 10**9) == (900_000, 900_000, 2_700_000)
+    four = 14_400_000
+    assert bucket_range("4h", four + 5, 2 * four, 10**12) == (four, four, 2 * four)
+    assert bucket_range("4h", 86_400_000 - 1, 86_400_000, 10**12)[1] == 86_400_000 - four

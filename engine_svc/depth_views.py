@@ -1,0 +1,106 @@
+"""Each market's depth sequence: the one counter of ``depth@M`` and REST depth.
+
+A :class:`DepthViews` keeps, per market, the top ``levels`` price levels per side of the
+*durable* book (read after each batch is journaled, on the sequencer's task) and the
+market's depth sequence. Every batch that changes a market's view gives it one diff with
+the next sequence. The feed's ``depth@M`` carries those diffs and snapshots of the views;
+``Engine.GetDepth`` answers from the same views with the same sequence, so a REST snapshot
+and the WebSocket diffs stitch: apply the diffs whose sequence is above the snapshot's.
+
+Invariants:
+
+* Per market, sequences are consecutive and only grow, also across engine restarts: they
+  start at the engine's command sequence when the views are built (a market's diffs never
+  outnumber the commands applied, so no number is ever issued twice).
+* A view and its sequence change together, on the sequencer's task only: a reader on the
+  event loop always sees a consistent pair.
+* Levels leaving the top ``levels`` are removed with quantity 0; levels deeper than that are
+  not tracked (a REST snapshot deeper than ``levels`` is read from the book directly).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from engine_svc.core.events import Event, OrderAccepted, OrderCanceled, OrderFilled, OrderReplaced
+from engine_svc.sequencer import Sequencer
+
+Levels = list[tuple[int, int]]
+Depth = tuple[Levels, Levels]
+LEVELS = 100  # per side: the depth of depth@M's book
+BOOK_EVENTS = (OrderAccepted, OrderFilled, OrderCanceled, OrderReplaced)
+
+
+@dataclass(frozen=True, slots=True)
+class DepthDiff:
+    market: str
+    sequence: int
+    bids: Levels
+    asks: Levels
+
+
+class DepthViews:
+    def __init__(self, sequencer: Sequencer, levels: int = LEVELS) -> None:
+        self._sequencer, self.levels = sequencer, levels
+        self._views: dict[str, Depth] = {}
+        self._sequence: dict[str, int] = {}
+        self._base = sequencer.engine.last_seq
+        for market in sorted(sequencer.config.markets):
+            self._read(market)
+
+    def view(self, market: str) -> tuple[int, Levels, Levels]:
+        """(sequence, bids, asks) of ``market``'s view, best first."""
+        if market not in self._views:
+            self._read(market)
+        bids, asks = self._views[market]
+        return self._sequence[market], bids, asks
+
+    def markets(self) -> list[str]:
+        return sorted(self._views)
+
+    def advance(self, markets: Iterable[str]) -> list[DepthDiff]:
+        """After a durable batch: re-reads the touched markets; one diff per changed view."""
+        out: list[DepthDiff] = []
+        for market in sorted(set(markets)):
+            old = self._views.get(market, ([], []))
+            self._sequence.setdefault(market, self._base)
+            new = self._read_view(market)
+            bids, asks = changes(old[0], new[0]), changes(old[1], new[1])
+            if bids or asks:
+                self._views[market] = new
+                self._sequence[market] += 1
+                out.append(DepthDiff(market, self._sequence[market], bids, asks))
+        return out
+
+    def reset(self) -> list[DepthDiff]:
+        """After the state was rebuilt from the journal: every view re-read."""
+        return self.advance(self._views)
+
+    # ------------------------------------------------------------ sequencer listener
+    def on_batch(self, events: list[Event]) -> None:
+        """As a sequencer listener of its own (when no publisher drives it)."""
+        self.advance(touched(events))
+
+    def on_reset(self) -> None:
+        self.reset()
+
+    def _read_view(self, market: str) -> Depth:
+        return self._sequencer.engine.depth(market, self.levels)
+
+    def _read(self, market: str) -> None:
+        self._views[market] = self._read_view(market)
+        self._sequence.setdefault(market, self._base)
+
+
+def changes(old: Levels, new: Levels) -> Levels:
+    """Levels that differ between two views of one side; removed ones with quantity 0."""
+    before, after = dict(old), dict(new)
+    changed = [(p, q) for p, q in new if before.get(p) != q]
+    changed.extend((p, 0) for p in before if p not in after)
+    return changed
+
+
+def touched(events: Iterable[Event]) -> set[str]:
+    """The markets whose book a batch's events may have changed."""
+    return {e.market for e in events if isinstance(e, BOOK_EVENTS)}
