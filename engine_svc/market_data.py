@@ -18,6 +18,8 @@ Invariants:
 * The queue is bounded: on overflow it is emptied and snapshots are resent rather than
   skipping a diff. A batch whose sending failed is sent again after reconnecting (the feed
   drops repeated trades and user events by id and sequence).
+* A market added at runtime (``MarketChanged`` with ``added``) is published from its
+  batch on, after a round of snapshots that includes it.
 * The sequencer is never blocked: ``on_batch`` does O(touched markets * levels) work.
 * Whatever is queued leaves as one stream message (``MarketDataBatch``), at most one write
   per ``write_interval`` (5 ms): a write costs far more than an item.
@@ -43,6 +45,7 @@ from engine_svc.core.events import (
     Event,
     FundingSettled,
     IndexPriceSet,
+    MarketChanged,
     OrderAccepted,
     OrderCanceled,
     OrderFilled,
@@ -102,6 +105,9 @@ class MarketDataPublisher:
     # ------------------------------------------------------------ sequencer side
     def on_batch(self, events: list[Event]) -> None:
         engine, levels = self._sequencer.engine, self._levels
+        for added in events:
+            if isinstance(added, MarketChanged) and added.added:
+                self._add_market(added.symbol)
         markets = {e.market for e in events if isinstance(e, BOOK_EVENTS)}
         depth = {m: engine.depth(m, levels) for m in markets}
         if len(self._queue) >= self._max_queue:
@@ -110,6 +116,17 @@ class MarketDataPublisher:
             self.overflows += 1
         self._queue.append(_Batch(events, depth))
         self._wakeup.set()
+
+    def _add_market(self, market: str) -> None:
+        """A market added at runtime: publish it from now on, starting with a snapshot."""
+        if market in self._sequence:
+            return
+        spec = self._sequencer.config.markets[market]
+        self._markets = sorted([*self._markets, market])
+        self._price[market], self._qty[market] = formatter(spec.tick_size), \
+            formatter(spec.lot_size)
+        self._sequence[market], self._views[market] = 0, ([], [])
+        self._need_snapshot = True
 
     def on_reset(self) -> None:
         for batch in self._queue:
