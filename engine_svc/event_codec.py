@@ -140,6 +140,19 @@ class EventEncoder:
             event.time.seconds, event.time.nanos = seconds, millis * 1_000_000
             self._handlers[body["@type"]](event, body)
 
+    def learn(self, config: MarketConfig) -> None:
+        """Takes the assets and markets of ``config`` it does not know yet (for a user of
+        the encoder that does not feed it the registry events themselves)."""
+        for asset in config.assets.values():
+            if asset.symbol not in self._assets:
+                self._assets[asset.symbol] = asset
+                self._asset[asset.symbol] = Scale(asset.minor)
+        for spec in config.markets.values():
+            if spec.symbol not in self._markets:
+                self._markets[spec.symbol] = spec
+                self._price[spec.symbol] = Scale(spec.tick_size)
+                self._qty[spec.symbol] = Scale(spec.lot_size)
+
     def _asset_added(self, event: event_pb2.EngineEvent, b: Body) -> None:
         decimals = int(b["decimals"])
         self._assets.setdefault(b["symbol"], AssetSpec(b["symbol"], decimals))

@@ -42,6 +42,7 @@ from trademesh.v1 import event_pb2, feed_pb2, feed_pb2_grpc, market_pb2
 
 from engine_svc import command_codec
 from engine_svc.core.events import (
+    AssetAdded,
     Event,
     FundingSettled,
     IndexPriceSet,
@@ -106,8 +107,10 @@ class MarketDataPublisher:
     def on_batch(self, events: list[Event]) -> None:
         engine, levels = self._sequencer.engine, self._levels
         for added in events:
-            if isinstance(added, MarketChanged) and added.added:
-                self._add_market(added.symbol)
+            if isinstance(added, AssetAdded | MarketChanged):
+                self._encoder.learn(self._sequencer.config)
+                if isinstance(added, MarketChanged) and added.added:
+                    self._add_market(added.symbol)
         markets = {e.market for e in events if isinstance(e, BOOK_EVENTS)}
         depth = {m: engine.depth(m, levels) for m in markets}
         if len(self._queue) >= self._max_queue:
