@@ -46,11 +46,12 @@ def add_market(req: engine_pb2.AddMarketRequest, ts: int) -> AddMarket:
 def update_market(req: engine_pb2.UpdateMarketRequest, ts: int) -> UpdateMarket:
     if not req.market:
         raise ValidationError("market", "REQUIRED", "is required")
-    status = None
+    status = ""
     if req.status:
-        status = STATUS_IN.get(req.status)
-        if status is None:
+        member = STATUS_IN.get(req.status)
+        if member is None:
             raise ValidationError("status", "INVALID_ENUM", "OPEN, HALTED or CLOSE_ONLY")
+        status = member.value
     return UpdateMarket(
         market=req.market, status=status,
         maker_fee_bps=req.maker_fee_bps if req.HasField("maker_fee_bps") else None,

@@ -12,7 +12,6 @@ from typing import Final
 
 from engine_svc.core.enums import (
     MarketKind,
-    MarketStatus,
     OrderType,
     Side,
     StpMode,
@@ -199,10 +198,12 @@ class AddMarket:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UpdateMarket:
-    """Registry: change a market's status, fees or leverage cap (``None`` keeps it)."""
+    """Registry: change a market's status, fees or leverage cap (``None`` / ``""`` keeps
+    it). ``status`` is a :class:`MarketStatus` value as text: the compiled build keeps no
+    optional-enum annotation for the journal codec to rebuild the member from."""
 
     market: str
-    status: MarketStatus | None = None
+    status: str = ""
     maker_fee_bps: int | None = None
     taker_fee_bps: int | None = None
     max_leverage: int | None = None

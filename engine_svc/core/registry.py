@@ -158,7 +158,7 @@ def _update_market(st: State, cmd: UpdateMarket) -> None:
     maker = spec.maker_fee_bps if cmd.maker_fee_bps is None else cmd.maker_fee_bps
     taker = spec.taker_fee_bps if cmd.taker_fee_bps is None else cmd.taker_fee_bps
     leverage = spec.max_leverage if cmd.max_leverage is None else cmd.max_leverage
-    status = spec.status if cmd.status is None else cmd.status
+    status = spec.status if not cmd.status else _status(cmd.status)
     _limits(spec.is_perp, leverage, spec.maintenance_margin_rate, maker, taker)
     if maker > spec.maker_fee_bps:
         _check_holds(st, spec, maker)
@@ -185,6 +185,13 @@ def _check_holds(st: State, spec: MarketSpec, maker: int) -> None:
 
 
 # ------------------------------------------------------------------ validation
+def _status(text: str) -> MarketStatus:
+    for status in MarketStatus:
+        if status.value == text:
+            return status
+    raise Refused("status", INVALID, "OPEN, HALTED or CLOSE_ONLY")
+
+
 def _symbol(text: str, field: str) -> str:
     if ASSET_SYMBOL.fullmatch(text) is None:
         raise Refused(field, INVALID, "1 to 12 capital letters or digits, starting with a "

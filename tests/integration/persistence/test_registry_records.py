@@ -12,7 +12,6 @@ from engine_svc.core import (
     AddMarket,
     Deposit,
     MarketKind,
-    MarketStatus,
     PlaceOrder,
     Side,
     UpdateMarket,
@@ -32,7 +31,7 @@ async def test_assets_markets_and_their_trades_are_recorded(engine: EngineSide) 
                        price=20_001, ts=1_005),
             PlaceOrder(user_id="a", market="TATA-INR", side=Side.BUY, quantity=3,
                        price=20_001, ts=1_006),
-            UpdateMarket(market="TATA-INR", status=MarketStatus.HALTED, maker_fee_bps=1,
+            UpdateMarket(market="TATA-INR", status="HALTED", maker_fee_bps=1,
                          ts=1_007),
             UpdateMarket(market="BTC-PERP", max_leverage=20, ts=1_008),
             AddAsset(symbol="USD", decimals=2, ts=1_009)):  # refused: nothing recorded

@@ -219,7 +219,8 @@ class MixedCommands:
 
     def market_status(self) -> Command:
         status = self.rng.choice([MarketStatus.OPEN, MarketStatus.HALTED, MarketStatus.CLOSE_ONLY])
-        return UpdateMarket(market=self.rng.choice(list(MIDS)), status=status, ts=self.ts)
+        return UpdateMarket(market=self.rng.choice(list(MIDS)), status=status.value,
+                            ts=self.ts)
 
     def market_fees(self) -> Command:
         maker = self.rng.randint(0, 4)  # sometimes above resting holds: refused

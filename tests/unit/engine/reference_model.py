@@ -181,8 +181,8 @@ class RefModel:
 
     def update_market(self, c: UpdateMarket) -> None:
         s = self.cfg.markets[c.market]
-        if c.status is not None:
-            self.status[c.market] = c.status
+        if c.status:
+            self.status[c.market] = MarketStatus(c.status)
         self.cfg.markets[c.market] = MarketSpec(
             s.symbol, s.kind, s.base, s.quote, s.tick_size, s.lot_size, s.min_quantity,
             s.max_leverage if c.max_leverage is None else c.max_leverage,

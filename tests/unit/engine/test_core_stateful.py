@@ -177,7 +177,7 @@ class EngineVsReference(RuleBasedStateMachine):
     @rule(market=markets, status=st.sampled_from(
         [MarketStatus.OPEN, MarketStatus.OPEN, MarketStatus.HALTED, MarketStatus.CLOSE_ONLY]))
     def set_status(self, market: str, status: MarketStatus) -> None:
-        self.run(UpdateMarket(market=market, status=status))
+        self.run(UpdateMarket(market=market, status=status.value))
 
     @rule(market=markets, cut=st.integers(0, 5), spread=st.integers(0, 20),
           lev=st.one_of(st.none(), st.sampled_from([10, 50])))
