@@ -218,12 +218,13 @@ class MixedCommands:
                        tx_id=f"g{self.tx}", ts=self.ts)
 
     def market_status(self) -> Command:
-        status = self.rng.choice([MarketStatus.OPEN, MarketStatus.HALTED, MarketStatus.CLOSE_ONLY])
+        status = self.rng.choice([MarketStatus.OPEN] * 4 + [MarketStatus.HALTED,
+                                                            MarketStatus.CLOSE_ONLY])
         return UpdateMarket(market=self.rng.choice(list(MIDS)), status=status.value,
                             ts=self.ts)
 
     def market_fees(self) -> Command:
-        maker = self.rng.randint(0, 4)  # sometimes above resting holds: refused
+        maker = self.rng.randint(0, 12)  # sometimes above resting holds: refused
         return UpdateMarket(market=self.rng.choice(list(MIDS)), maker_fee_bps=maker,
                             taker_fee_bps=maker + self.rng.randint(0, 8), ts=self.ts)
 
