@@ -8,8 +8,11 @@ import grpc
 import pytest
 from trademesh.v1 import engine_pb2, market_pb2, order_pb2
 
+from engine_svc.core.engine import Engine
+from engine_svc.core.markets import default_markets
 from tests.service.engine.conftest import EngineHarness
 from tests.service.engine.test_engine_service import _error, _fund, _limit
+from tests.service.engine.test_recovery import _journal_commands, _live
 
 TATA = market_pb2.Market(symbol="TATA-INR", kind=market_pb2.SPOT, base_asset="TATA",
                          quote_asset="INR", tick_size="0.05", lot_size="1",
@@ -130,3 +133,37 @@ async def test_bad_assets_updates_and_callers(harness: EngineHarness) -> None:
                                      metadata=h.auth("mallory"))):
         assert (await _refused(call))[0] == grpc.StatusCode.PERMISSION_DENIED
     assert await _registry(h) == before
+
+
+async def test_the_journal_alone_rebuilds_runtime_markets(
+        harness: EngineHarness, redis_url: str) -> None:
+    """Replay from the Redis journal (no snapshot at all): the same registry and state,
+    and a crashed engine (no final snapshot) comes back with the market halted."""
+    h = harness
+    for symbol, decimals in (("INR", 2), ("TATA", 0)):
+        await h.stub.AddAsset(engine_pb2.AddAssetRequest(symbol=symbol, decimals=decimals),
+                              metadata=h.admin())
+    await h.stub.AddMarket(engine_pb2.AddMarketRequest(market=TATA), metadata=h.admin())
+    await _fund(h, "bob", "TATA", "50", "t1")
+    await h.stub.PlaceOrder(_limit("TATA-INR", order_pb2.SELL, "10", "1000.05"),
+                            metadata=h.auth("bob"))
+    await h.stub.UpdateMarket(engine_pb2.UpdateMarketRequest(
+        market="TATA-INR", status=market_pb2.CLOSE_ONLY), metadata=h.admin())
+    live = _live(h).engine
+    replayed = Engine(default_markets())
+    for command in await _journal_commands(redis_url):
+        replayed.apply(command)
+    assert replayed.state_hash() == live.state_hash()
+    assert replayed.config.markets["TATA-INR"].status.value == "CLOSE_ONLY"
+
+    before = live.state_hash()
+    await h.channel.close()  # type: ignore[union-attr]
+    h.channel = None
+    await h.service.stop()  # type: ignore[union-attr]
+    h.service = None
+    h.task.cancel()  # type: ignore[union-attr]  # no final snapshot: the journal only
+    h.sequencer = h.task = None
+    await h.start()
+    assert _live(h).engine.state_hash() == before
+    market = next(m for m in (await _registry(h)).markets if m.symbol == "TATA-INR")
+    assert market.status == market_pb2.CLOSE_ONLY
