@@ -243,8 +243,8 @@ def _average(record: OrderRecord, spec: MarketSpec) -> str:
     return decimal_text(avg.quantize(spec.tick_size / 10**6).normalize())
 
 
-def markets(config: MarketConfig) -> list[market_pb2.Market]:
-    return [market_pb2.Market(
+def market(s: MarketSpec) -> market_pb2.Market:
+    return market_pb2.Market(
         symbol=s.symbol, kind=market_pb2.MarketKind.Value(s.kind.value),
         base_asset=s.base.symbol,
         quote_asset=s.quote.symbol, tick_size=decimal_text(s.tick_size),
@@ -252,7 +252,13 @@ def markets(config: MarketConfig) -> list[market_pb2.Market]:
         min_quantity=decimal_text(s.min_quantity), max_leverage=s.max_leverage,
         maker_fee_bps=s.maker_fee_bps, taker_fee_bps=s.taker_fee_bps,
         maintenance_margin_rate=decimal_text(s.maintenance_margin_rate) if s.is_perp else "",
-    ) for s in config.markets.values()]
+        status=market_pb2.MarketStatus.Value(s.status.value),
+    )
+
+
+def markets(config: MarketConfig) -> list[market_pb2.Market]:
+    """Every market, by symbol."""
+    return [market(s) for _, s in sorted(config.markets.items())]
 
 
 def balances(config: MarketConfig, raw: dict[str, tuple[int, int]]) -> list[account_pb2.Balance]:

@@ -29,7 +29,8 @@ _CODES: dict[RejectReason, grpc.StatusCode] = {
     _R.DUPLICATE_TRANSACTION: grpc.StatusCode.ALREADY_EXISTS,
     **{r: grpc.StatusCode.FAILED_PRECONDITION for r in (
         _R.INSUFFICIENT_BALANCE, _R.INSUFFICIENT_MARGIN, _R.REDUCE_ONLY_WOULD_INCREASE,
-        _R.TOO_MANY_OPEN_ORDERS, _R.POST_ONLY_WOULD_TAKE, _R.FOK_NOT_FILLABLE, _R.NO_LIQUIDITY)},
+        _R.TOO_MANY_OPEN_ORDERS, _R.POST_ONLY_WOULD_TAKE, _R.FOK_NOT_FILLABLE, _R.NO_LIQUIDITY,
+        _R.MARKET_HALTED, _R.MARKET_CLOSE_ONLY)},
 }
 
 _FIELDS: dict[RejectReason, str] = {
@@ -52,6 +53,16 @@ _MESSAGES: dict[RejectReason, str] = {
     _R.POST_ONLY_WOULD_TAKE: "a post-only order would take liquidity",
     _R.FOK_NOT_FILLABLE: "a fill-or-kill order cannot be filled entirely now",
     _R.NO_LIQUIDITY: "there is no liquidity on the other side",
+    _R.MARKET_HALTED: "the market is halted: no order enters and nothing matches; cancels "
+                      "work",
+    _R.MARKET_CLOSE_ONLY: "the market is close-only: only reduce-only orders on perps "
+                          "(none on spot); cancels work",
+}
+
+_REGISTRY_CODES: dict[str, grpc.StatusCode] = {
+    "DUPLICATE_SYMBOL": grpc.StatusCode.ALREADY_EXISTS,
+    "UNKNOWN_MARKET": grpc.StatusCode.NOT_FOUND,
+    "RESTING_ORDERS": grpc.StatusCode.FAILED_PRECONDITION,
 }
 
 
@@ -75,6 +86,12 @@ def rejection(reason: RejectReason) -> DomainError:
     if field is not None and reason in _MESSAGES:
         message = f"{field}: {message}"
     return DomainError(rich_status(_CODES[reason], reason.value, message, field))
+
+
+def registry_refusal(reason: str, field: str, message: str) -> DomainError:
+    """A refused AddAsset / AddMarket / UpdateMarket (the core names reason and field)."""
+    code = _REGISTRY_CODES.get(reason, grpc.StatusCode.INVALID_ARGUMENT)
+    return DomainError(rich_status(code, reason, f"{field}: {message}", field))
 
 
 _FIELD_REASONS = {field: reason.value for reason, field in _FIELDS.items()}

@@ -33,9 +33,10 @@ from typing import Any
 
 import orjson
 from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
-from trademesh.v1 import event_pb2, order_pb2
+from trademesh.v1 import event_pb2, market_pb2, order_pb2
 
-from engine_svc.core.markets import MarketConfig
+from engine_svc.core.enums import MarketKind
+from engine_svc.core.markets import AssetSpec, MarketConfig, MarketSpec
 
 Body = dict[str, Any]
 Events = RepeatedCompositeFieldContainer[event_pb2.EngineEvent]
@@ -84,7 +85,8 @@ class EventEncoder:
         self._asset = {a.symbol: Scale(a.minor) for a in config.assets.values()}
         self._price = {m.symbol: Scale(m.tick_size) for m in config.markets.values()}
         self._qty = {m.symbol: Scale(m.lot_size) for m in config.markets.values()}
-        self._markets = config.markets
+        self._markets = dict(config.markets)
+        self._assets = dict(config.assets)
         self._handlers: dict[str, Callable[[event_pb2.EngineEvent, Body], None]] = {
             "OrderAccepted": self._accepted, "OrderRejected": self._rejected,
             "OrderFilled": self._filled, "OrderCanceled": self._canceled,
@@ -98,6 +100,10 @@ class EventEncoder:
             "IndexPriceSet": _nothing, "FundingSettled": _nothing,
             "PerpCommandRejected": _nothing, "TriggerPlaced": _nothing,
             "TriggerFired": _nothing, "TriggerCanceled": _nothing,
+            # The registry: new markets and assets are learnt here, in outbox order, so
+            # every later event on them finds its scales.
+            "AssetAdded": self._asset_added, "MarketChanged": self._market_changed,
+            "RegistryCommandRejected": _nothing,
         }
 
     def encode(self, raw: bytes) -> event_pb2.EngineEvent:
@@ -133,6 +139,47 @@ class EventEncoder:
             seconds, millis = divmod(self._last_ts, 1000)
             event.time.seconds, event.time.nanos = seconds, millis * 1_000_000
             self._handlers[body["@type"]](event, body)
+
+    def learn(self, config: MarketConfig) -> None:
+        """Takes the assets and markets of ``config`` it does not know yet (for a user of
+        the encoder that does not feed it the registry events themselves)."""
+        for asset in config.assets.values():
+            if asset.symbol not in self._assets:
+                self._assets[asset.symbol] = asset
+                self._asset[asset.symbol] = Scale(asset.minor)
+        for spec in config.markets.values():
+            if spec.symbol not in self._markets:
+                self._markets[spec.symbol] = spec
+                self._price[spec.symbol] = Scale(spec.tick_size)
+                self._qty[spec.symbol] = Scale(spec.lot_size)
+
+    def _asset_added(self, event: event_pb2.EngineEvent, b: Body) -> None:
+        decimals = int(b["decimals"])
+        self._assets.setdefault(b["symbol"], AssetSpec(b["symbol"], decimals))
+        self._asset.setdefault(b["symbol"], Scale(self._assets[b["symbol"]].minor))
+        event.asset.symbol, event.asset.decimals = b["symbol"], decimals
+
+    def _market_changed(self, event: event_pb2.EngineEvent, b: Body) -> None:
+        symbol = b["symbol"]
+        if symbol not in self._markets:  # grid and assets never change: learnt once
+            self._markets[symbol] = MarketSpec(
+                symbol, MarketKind(b["kind"]), self._assets[b["base_asset"]],
+                self._assets[b["quote_asset"]], Decimal(b["tick_size"]), Decimal(b["lot_size"]),
+                Decimal(b["min_quantity"]), b["max_leverage"])
+            self._price[symbol] = Scale(Decimal(b["tick_size"]))
+            self._qty[symbol] = Scale(Decimal(b["lot_size"]))
+        perp = b["kind"] == "PERP"
+        m = event.market
+        m.symbol, m.kind = symbol, market_pb2.MarketKind.Value(b["kind"])
+        m.base_asset, m.quote_asset = b["base_asset"], b["quote_asset"]
+        m.tick_size = _plain(Decimal(b["tick_size"]))
+        m.lot_size = _plain(Decimal(b["lot_size"]))
+        m.min_quantity = _plain(Decimal(b["min_quantity"]))
+        m.max_leverage, m.maker_fee_bps = b["max_leverage"], b["maker_fee_bps"]
+        m.taker_fee_bps = b["taker_fee_bps"]
+        m.maintenance_margin_rate = _plain(Decimal(b["maintenance_margin_rate"])) if perp \
+            else ""
+        m.status = market_pb2.MarketStatus.Value(b["status"])
 
     def _accepted(self, event: event_pb2.EngineEvent, b: Body) -> None:
         o, market = event.order, b["market"]

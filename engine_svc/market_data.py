@@ -19,6 +19,8 @@ Invariants:
 * The queue is bounded: on overflow it is emptied and snapshots are resent rather than
   skipping a diff. A batch whose sending failed is sent again after reconnecting (the feed
   drops repeated trades and user events by id and sequence).
+* A market added at runtime (``MarketChanged`` with ``added``) is published from its
+  batch on, after a round of snapshots that includes it.
 * The sequencer is never blocked: ``on_batch`` does O(touched markets * levels) work.
 * ``mark@M``'s funding rate is the rate the next settlement would apply at that mark and
   index (the clamped premium of :mod:`engine_svc.core.funding`): derived from the engine's
@@ -43,7 +45,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from trademesh.v1 import event_pb2, feed_pb2, feed_pb2_grpc, market_pb2
 
 from engine_svc import command_codec
-from engine_svc.core.events import Event, IndexPriceSet, OrderFilled
+from engine_svc.core.events import AssetAdded, Event, IndexPriceSet, MarketChanged, OrderFilled
 from engine_svc.core.funding import rate_ppm
 from engine_svc.decimal_edge import formatter
 from engine_svc.depth_views import LEVELS, DepthDiff, DepthViews, touched
@@ -98,6 +100,11 @@ class MarketDataPublisher:
 
     # ------------------------------------------------------------ sequencer side
     def on_batch(self, events: list[Event]) -> None:
+        for added in events:
+            if isinstance(added, AssetAdded | MarketChanged):
+                self._encoder.learn(self._sequencer.config)
+                if isinstance(added, MarketChanged) and added.added:
+                    self._add_market(added.symbol)
         depth = self.depth.advance(touched(events))
         if len(self._queue) >= self._max_queue:
             self._queue.clear()
@@ -106,6 +113,16 @@ class MarketDataPublisher:
         traces = [tracing.traceparent(c) for c in self._sequencer.batch_traces]
         self._queue.append(_Batch(events, depth, traces))
         self._wakeup.set()
+
+    def _add_market(self, market: str) -> None:
+        """A market added at runtime: published from now on, starting with a snapshot."""
+        if market in self._price:
+            return
+        spec = self._sequencer.config.markets[market]
+        self._price[market], self._qty[market] = formatter(spec.tick_size), \
+            formatter(spec.lot_size)
+        self.depth.view(market)  # its view (and sequence) exist: the snapshots include it
+        self._need_snapshot = True
 
     def on_reset(self) -> None:
         for batch in self._queue:

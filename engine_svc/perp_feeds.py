@@ -42,10 +42,11 @@ class IndexFollower:
         self.applied = 0
 
     async def run(self) -> None:
-        """Follows the feed until cancelled, reconnecting with backoff."""
-        channels = [f"index@{m}" for m in perp_markets(self._seq)]
+        """Follows the feed until cancelled, reconnecting with backoff (each connection
+        asks for the perps of the registry as it is then)."""
         delay = 0.2
         while True:
+            channels = [f"index@{m}" for m in perp_markets(self._seq)]
             try:
                 async with self._connect() as channel:
                     stub = feed_pb2_grpc.FeedStub(channel)

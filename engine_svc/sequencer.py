@@ -136,7 +136,7 @@ class Sequencer:
     def __init__(self, config: MarketConfig, state: State, journal: Journal,
                  snapshots: SnapshotStore, *, max_batch: int = 2048,
                  snapshot_every: int = 200_000) -> None:
-        self.config = config
+        self._defaults = config
         self.state = state
         self._journal = journal
         self._snapshots = snapshots
@@ -159,6 +159,12 @@ class Sequencer:
         # the traced callers of the batch being told to listeners (see BatchListener)
         self.batch_traces: list[SpanContext] = []  # traced batches waiting for persistence
         metrics.bind_sequencer(self._queue.qsize, lambda: self.state.engine.last_seq)
+
+    @property
+    def config(self) -> MarketConfig:
+        """The live registry: the engine's, runtime markets included (the object changes
+        when the state is rebuilt: look it up, do not keep it)."""
+        return self.state.engine.config
 
     @property
     def engine(self) -> Engine:
@@ -295,7 +301,7 @@ class Sequencer:
         delay = 0.05
         while True:
             try:
-                self.state = await load_state(self.config, self._journal, self._snapshots)
+                self.state = await load_state(self._defaults, self._journal, self._snapshots)
                 break
             except CorruptJournal:
                 raise

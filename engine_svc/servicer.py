@@ -29,6 +29,7 @@ from engine_svc.core.units import ValidationError
 from engine_svc.core_build import core_build
 from engine_svc.depth_views import DepthViews
 from engine_svc.order_views import OrderRecord
+from engine_svc.registry_rpcs import RegistryRpcs
 from engine_svc.sequencer import EngineUnavailable, Sequencer
 from engine_svc.stream_placement import StreamPlacement
 from mesh_runtime.call_policy import current_caller
@@ -46,7 +47,7 @@ def _rejection(events: list[Event]) -> errors.DomainError | None:
     return None
 
 
-class EngineServicer(engine_pb2_grpc.EngineServicer):
+class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
     def __init__(self, sequencer: Sequencer, clock_ms: Callable[[], int],
                  persisted: Callable[[], tuple[int, bool]] = lambda: (0, False),
                  core: str | None = None, *, depth: DepthViews | None = None) -> None:

@@ -10,6 +10,8 @@ order and writes the result. Invariants (see also :mod:`persistence_svc.schema`)
   FILLED, ``remaining``, ``filled``, ``notional``), amendments and cancels; a REJECTED
   event changes nothing (a refused place never had an order id);
 * a position that goes to zero or flips side leaves one ``closed_positions`` row;
+* a runtime asset or market (``asset`` / ``market`` bodies) is one row per symbol, the last
+  change winning (``markets`` keeps status, fees and leverage cap current);
 * an event without a body changes nothing (a refused transfer, or a balance change the
   engine elided because a later one in the batch supersedes it).
 
@@ -26,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from trademesh.v1 import event_pb2, order_pb2
+from trademesh.v1 import event_pb2, market_pb2, order_pb2
 
 from persistence_svc.copy_csv import Accounts, Fields, Number, Numbers, number, optional
 
@@ -36,6 +38,8 @@ ZERO = Decimal(0)
 SIDE = {order_pb2.BUY: "BUY", order_pb2.SELL: "SELL"}
 TYPE_NAME = {v: k for k, v in order_pb2.OrderType.items()}
 TIF_NAME = {v: k for k, v in order_pb2.TimeInForce.items()}
+KIND_NAME = {v: k for k, v in market_pb2.MarketKind.items()}
+STATUS_NAME = {v: k for k, v in market_pb2.MarketStatus.items()}
 
 
 @dataclass(slots=True)
@@ -109,6 +113,9 @@ class Rows:
     notionals: dict[tuple[str, str], Number] = field(default_factory=dict)
     fields: Fields = field(default_factory=Fields)
     accounts: Accounts = field(default_factory=Accounts)
+    markets: dict[str, tuple[object, ...]] = field(default_factory=dict)
+    """symbol -> the ``markets`` row (runtime registry; the last change wins)."""
+    assets: dict[str, tuple[object, ...]] = field(default_factory=dict)
 
 
 def touched_orders(events: list[event_pb2.EngineEvent]) -> set[int]:
@@ -200,6 +207,11 @@ def fold_bodies(rows: Rows, bodies: list[Body]) -> None:
             _funding(rows, ev)
         elif kind == "liquidation":
             _liquidation(rows, ev)
+        elif kind == "market":
+            _market(rows, ev)
+        elif kind == "asset":
+            rows.assets[ev.asset.symbol] = (ev.asset.symbol, ev.asset.decimals, ms(ev),
+                                            ev.sequence)
 
 
 def _order(rows: Rows, ev: event_pb2.EngineEvent) -> None:
@@ -288,6 +300,15 @@ def _post(rows: Rows, seq: int, t: int, asset: str, amount: Decimal, kind: str, 
                        f"{rest}")
     rows.ledger.append(f"{seq},{rows.fields[credit[0]]},{optional(credit[1])},{asset},{amount}"
                        f"{rest}")
+
+
+def _market(rows: Rows, ev: event_pb2.EngineEvent) -> None:
+    m = ev.market
+    rows.markets[m.symbol] = (
+        m.symbol, KIND_NAME[m.kind], m.base_asset, m.quote_asset, Decimal(m.tick_size),
+        Decimal(m.lot_size), Decimal(m.min_quantity), m.max_leverage, m.maker_fee_bps,
+        m.taker_fee_bps, Decimal(m.maintenance_margin_rate) if m.maintenance_margin_rate
+        else None, STATUS_NAME[m.status], ms(ev), ev.sequence)
 
 
 def _transfer(rows: Rows, ev: event_pb2.EngineEvent) -> None:

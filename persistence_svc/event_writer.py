@@ -105,6 +105,15 @@ UPSERT_BALANCES = _upsert_sql("balances", ("user_id", "asset", "available", "loc
                                            "event_seq"),
                               ("text", "text", "numeric", "numeric", "bigint"),
                               ("user_id", "asset"))
+MARKET_COLS = ("symbol", "kind", "base_asset", "quote_asset", "tick_size", "lot_size",
+               "min_quantity", "max_leverage", "maker_fee_bps", "taker_fee_bps",
+               "maintenance_margin_rate", "status", "updated_ms", "event_seq")
+UPSERT_MARKETS = _upsert_sql("markets", MARKET_COLS, ("text",) * 4 + ("numeric",) * 3
+                             + ("int",) * 3 + ("numeric", "text", "bigint", "bigint"),
+                             ("symbol",))
+ASSET_COLS = ("symbol", "decimals", "created_ms", "event_seq")
+UPSERT_ASSETS = _upsert_sql("assets", ASSET_COLS, ("text", "int", "bigint", "bigint"),
+                            ("symbol",))
 
 
 def columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
@@ -307,6 +316,12 @@ def _upsert_arrays(rows: ef.Rows) -> list[tuple[str, list[list[Any]]]]:
     if rows.balances:
         bal_rows = [(u, a, *v) for (u, a), v in sorted(rows.balances.items())]
         out.append((UPSERT_BALANCES, columns(bal_rows, 5)))
+    if rows.assets:
+        out.append((UPSERT_ASSETS, columns([rows.assets[a] for a in sorted(rows.assets)],
+                                           len(ASSET_COLS))))
+    if rows.markets:
+        out.append((UPSERT_MARKETS, columns([rows.markets[m] for m in sorted(rows.markets)],
+                                            len(MARKET_COLS))))
     if rows.candles:
         candle_rows = [(m, t, c.open, c.high, c.low, c.close, c.volume, c.first_trade,
                         c.last_trade, c.trades) for (m, t), c in sorted(rows.candles.items())]

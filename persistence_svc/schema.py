@@ -151,3 +151,19 @@ candles_1m = Table(
     big("first_trade"),
     big("last_trade"), Column("trades", Integer, nullable=False),
     PrimaryKeyConstraint("market", "open_ms"))
+
+assets = Table(
+    "assets", metadata, Column("symbol", String(16), primary_key=True),
+    Column("decimals", Integer, nullable=False), big("created_ms"), big("event_seq"))
+"""Assets added at runtime (the engine's built-in ones are not events)."""
+
+markets = Table(
+    "markets", metadata, Column("symbol", String(32), primary_key=True),
+    Column("kind", String(8), nullable=False), Column("base_asset", String(16), nullable=False),
+    Column("quote_asset", String(16), nullable=False), num("tick_size"), num("lot_size"),
+    num("min_quantity"), Column("max_leverage", Integer, nullable=False),
+    Column("maker_fee_bps", Integer, nullable=False),
+    Column("taker_fee_bps", Integer, nullable=False),
+    Column("maintenance_margin_rate", Numeric), Column("status", String(16), nullable=False),
+    big("updated_ms"), big("event_seq"))
+"""Markets added or changed at runtime, as the last change left them."""

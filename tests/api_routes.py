@@ -18,6 +18,8 @@ API_MD_ROUTES = [
     ("get", "/api/v1/markets/{market}/trades"), ("get", "/api/v1/markets/{market}/ticker"),
     ("get", "/api/v1/markets/{market}/candles"), ("post", "/api/v1/admin/oracle/{market}"),
     ("get", "/api/v1/markets/tickers"),
+    ("post", "/api/v1/admin/assets"), ("post", "/api/v1/admin/markets"),
+    ("get", "/api/v1/admin/markets"), ("patch", "/api/v1/admin/markets/{market}"),
 ]
 OPERATIONAL_ROUTES = [("get", "/healthz"), ("get", "/readyz"), ("get", "/openapi.json"),
                       ("get", "/docs")]

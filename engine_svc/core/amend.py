@@ -7,6 +7,8 @@ Rules (see :class:`commands.ReplaceOrder`):
 * Anything else re-enters: the order leaves the book and comes back as a taker with
   the same id and client id at the new price/quantity, after the same post-only and
   hold checks as a new order; on any rejection the original order is left untouched.
+* In a market that is not OPEN only the first kind is allowed (re-entering is refused with
+  MARKET_HALTED / MARKET_CLOSE_ONLY, as a new order would be).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from engine_svc.core.events import OrderReplaced
 from engine_svc.core.markets import MarketSpec
 from engine_svc.core.matching import check_size, reject, run
 from engine_svc.core.perp import unrealized_loss
+from engine_svc.core.registry import entry_refusal
 from engine_svc.core.risk import lock_per_lot
 from engine_svc.core.state import State
 
@@ -41,6 +44,9 @@ def replace(st: State, spec: MarketSpec, order: Order, cmd: ReplaceOrder) -> Non
             st.seq(), st.last_seq, order.id, order.user_id, order.market, price, qty, True
         ))
         return None
+    refusal = entry_refusal(spec, order.reduce_only)
+    if refusal is not None:
+        return reject(st, order.user_id, order.market, refusal, order.id)
     return _reenter(st, spec, order, price, qty, cmd.ts)
 
 

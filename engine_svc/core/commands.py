@@ -10,7 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from engine_svc.core.enums import OrderType, Side, StpMode, TimeInForce, TriggerKind
+from engine_svc.core.enums import (
+    MarketKind,
+    OrderType,
+    Side,
+    StpMode,
+    TimeInForce,
+    TriggerKind,
+)
 
 DEFAULT_SLIPPAGE_BPS: Final = 100
 
@@ -161,7 +168,50 @@ class SetOpenOrderLimit:
     ts: int = 0
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddAsset:
+    """Registry: a new asset with ``decimals`` decimal places (its minor unit)."""
+
+    symbol: str
+    decimals: int
+    ts: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AddMarket:
+    """Registry: a new market that trades at once. Decimals are exact decimal strings
+    (``min_quantity`` empty: one lot). Validated by :mod:`engine_svc.core.registry`."""
+
+    symbol: str
+    kind: MarketKind
+    base_asset: str
+    quote_asset: str
+    tick_size: str
+    lot_size: str
+    min_quantity: str = ""
+    max_leverage: int = 1
+    maker_fee_bps: int = 0
+    taker_fee_bps: int = 0
+    maintenance_margin_rate: str = "0"
+    ts: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateMarket:
+    """Registry: change a market's status, fees or leverage cap (``None`` / ``""`` keeps
+    it). ``status`` is a :class:`MarketStatus` value as text: the compiled build keeps no
+    optional-enum annotation for the journal codec to rebuild the member from."""
+
+    market: str
+    status: str = ""
+    maker_fee_bps: int | None = None
+    taker_fee_bps: int | None = None
+    max_leverage: int | None = None
+    ts: int = 0
+
+
 OrderCommand = PlaceOrder | CancelOrder | CancelByClientId | CancelAll | ReplaceOrder
 TransferCommand = Deposit | Withdraw
 PerpCommand = SetIndexPrice | SettleFunding | PlaceTrigger | CancelTrigger
-Command = OrderCommand | TransferCommand | PerpCommand | SetOpenOrderLimit
+RegistryCommand = AddAsset | AddMarket | UpdateMarket
+Command = OrderCommand | TransferCommand | PerpCommand | SetOpenOrderLimit | RegistryCommand

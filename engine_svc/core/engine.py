@@ -9,6 +9,9 @@ Invariants:
   into ``Engine(config)`` (or into ``Engine.restore`` of a snapshot taken at command N,
   with commands N+1.. after it) yields the same events and the same ``state_hash()``.
 * Another user's order is indistinguishable from a missing one (ORDER_NOT_FOUND).
+* Assets and markets are data (:mod:`registry`): ``AddAsset`` / ``AddMarket`` /
+  ``UpdateMarket`` change the registry this engine was built with; a halted market's
+  triggers do not fire.
 * Perps: ``SetIndexPrice`` sets the index, samples the mark (:mod:`perp`) and runs the
   liquidation sweep (:mod:`liquidation`); ``SettleFunding`` pays funding
   (:mod:`funding`) then sweeps. No other command moves a mark or liquidates. Stop-loss /
@@ -21,9 +24,20 @@ from __future__ import annotations
 from decimal import Decimal, localcontext
 from typing import Any, NamedTuple
 
-from engine_svc.core import amend, funding, liquidation, matching, perp, snapshot, triggers
+from engine_svc.core import (
+    amend,
+    funding,
+    liquidation,
+    matching,
+    perp,
+    registry,
+    snapshot,
+    triggers,
+)
 from engine_svc.core.book import Order
 from engine_svc.core.commands import (
+    AddAsset,
+    AddMarket,
     CancelAll,
     CancelByClientId,
     CancelOrder,
@@ -35,9 +49,17 @@ from engine_svc.core.commands import (
     SetIndexPrice,
     SetOpenOrderLimit,
     SettleFunding,
+    UpdateMarket,
     Withdraw,
 )
-from engine_svc.core.enums import CancelReason, OrderStatus, RejectReason, Side, TriggerKind
+from engine_svc.core.enums import (
+    CancelReason,
+    MarketStatus,
+    OrderStatus,
+    RejectReason,
+    Side,
+    TriggerKind,
+)
 from engine_svc.core.events import (
     DepositApplied,
     Event,
@@ -98,8 +120,12 @@ class Engine:
     """All markets' books, balances and positions behind one sequencer."""
 
     def __init__(self, config: MarketConfig) -> None:
-        self.config = config
         self._st = State(config)
+
+    @property
+    def config(self) -> MarketConfig:
+        """The live registry (the defaults given, plus runtime assets and markets)."""
+        return self._st.config
 
     # ---------------------------------------------------------------- commands
     def apply(self, command: Command) -> list[Event]:
@@ -136,8 +162,8 @@ class Engine:
             funding.settle(st, command)
         elif isinstance(command, PlaceTrigger):
             triggers.arm(st, command)
-        elif isinstance(command, SetOpenOrderLimit):
-            self._set_open_order_limit(command)
+        elif isinstance(command, SetOpenOrderLimit | AddAsset | AddMarket | UpdateMarket):
+            self._configure(command)
         else:
             triggers.disarm(st, command)
 
@@ -246,6 +272,13 @@ class Engine:
         ))
         return None
 
+    def _configure(self, cmd: SetOpenOrderLimit | AddAsset | AddMarket | UpdateMarket) -> None:
+        """Engine configuration: the open-order limit and the registry."""
+        if isinstance(cmd, SetOpenOrderLimit):
+            self._set_open_order_limit(cmd)
+        else:
+            registry.apply(self._st, cmd)
+
     def _set_open_order_limit(self, cmd: SetOpenOrderLimit) -> None:
         st = self._st
         if cmd.limit >= 1:
@@ -270,7 +303,7 @@ class Engine:
         stats.mark_price = mark = perp.sample_mark(st, spec, cmd.price)
         st.marked = True
         st.out.append(IndexPriceSet(st.seq(), st.last_seq, cmd.market, cmd.price, mark, cmd.ts))
-        if st.triggers:
+        if st.triggers and spec.status is not MarketStatus.HALTED:
             triggers.fire(st, cmd.market, mark, cmd.ts)
         liquidation.sweep(st, cmd.market, cmd.ts)
 

@@ -38,6 +38,15 @@ class MarketKind(Enum):
     PERP = "PERP"
 
 
+class MarketStatus(Enum):
+    """OPEN trades; HALTED matches nothing (cancels work); CLOSE_ONLY takes only reducing
+    orders (see :mod:`engine_svc.core.registry`)."""
+
+    OPEN = "OPEN"
+    HALTED = "HALTED"
+    CLOSE_ONLY = "CLOSE_ONLY"
+
+
 class Liquidity(Enum):
     MAKER = "MAKER"
     TAKER = "TAKER"
@@ -92,6 +101,9 @@ class RejectReason(Enum):
     INSUFFICIENT_MARGIN = "INSUFFICIENT_MARGIN"
     REDUCE_ONLY_WOULD_INCREASE = "REDUCE_ONLY_WOULD_INCREASE"
     TOO_MANY_OPEN_ORDERS = "TOO_MANY_OPEN_ORDERS"
+    # market status -> FAILED_PRECONDITION
+    MARKET_HALTED = "MARKET_HALTED"
+    MARKET_CLOSE_ONLY = "MARKET_CLOSE_ONLY"
     # matching stage -> FAILED_PRECONDITION
     POST_ONLY_WOULD_TAKE = "POST_ONLY_WOULD_TAKE"
     FOK_NOT_FILLABLE = "FOK_NOT_FILLABLE"

@@ -9,7 +9,8 @@ order they happened, then ``BalanceChanged`` per touched (user, asset) and
 and funding move the insurance fund as the account ``INSURANCE_FUND`` (``"__insurance__"``),
 reported like any account through ``BalanceChanged`` / ``PositionChanged``.
 
-Perp events are in :mod:`engine_svc.core.perp_events`; ``Event`` is the union of both.
+Perp events are in :mod:`engine_svc.core.perp_events`, registry events (assets and markets
+added or changed) in :mod:`engine_svc.core.market_events`; ``Event`` is the union of all.
 
 Events are dataclasses (equality, repr, ``dataclasses.fields``, orjson) with their
 ``__init__`` written out (``init=False``): a dataclass-generated ``__init__`` is interpreted
@@ -22,6 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine_svc.core.enums import CancelReason, OrderType, RejectReason, Side, TimeInForce
+from engine_svc.core.market_events import (
+    AssetAdded,
+    MarketChanged,
+    RegistryCommandRejected,
+    RegistryEvent,
+)
 from engine_svc.core.perp_events import (
     FundingPaid,
     FundingSettled,
@@ -325,16 +332,18 @@ OrderEvent = OrderAccepted | OrderRejected | OrderFilled | OrderCanceled | Order
 AccountEvent = (
     BalanceChanged | PositionChanged | DepositApplied | WithdrawalApplied | TransferRejected
 )
-Event = OrderEvent | AccountEvent | PerpEvent | OpenOrderLimitSet
+Event = OrderEvent | AccountEvent | PerpEvent | OpenOrderLimitSet | RegistryEvent
 
 __all__ = [  # the perp events are re-exported: import any event from here
     "AccountEvent",
+    "AssetAdded",
     "BalanceChanged",
     "DepositApplied",
     "Event",
     "FundingPaid",
     "FundingSettled",
     "IndexPriceSet",
+    "MarketChanged",
     "OpenOrderLimitSet",
     "OrderAccepted",
     "OrderCanceled",
@@ -346,6 +355,8 @@ __all__ = [  # the perp events are re-exported: import any event from here
     "PerpEvent",
     "PositionChanged",
     "PositionLiquidated",
+    "RegistryCommandRejected",
+    "RegistryEvent",
     "TransferRejected",
     "TriggerCanceled",
     "TriggerFired",

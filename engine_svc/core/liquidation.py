@@ -11,7 +11,7 @@ How, for a user being liquidated:
    locks are collateral counted in equity), oldest id first (``LIQUIDATION``).
 2. For each position, by market: a reduce-only MARKET IOC order (no hold, leverage 1,
    accepted, filled and canceled through the ordinary matching pipeline, taker fee
-   charged) closes what the book absorbs at no worse than the *bound*
+   charged; nothing in a HALTED market) closes what the book absorbs at no worse than the *bound*
    ``ref * (1 -+ liquidation_slippage_bps / 1e4)`` (SELL: ceil, BUY: floor), where
    ``ref`` is the mark (the position's entry price while the market has no mark).
 3. Lots the book did not absorb pass to :data:`INSURANCE_FUND` at ``ref``: the user's
@@ -32,7 +32,14 @@ from __future__ import annotations
 
 from engine_svc.core import perp
 from engine_svc.core.book import Order
-from engine_svc.core.enums import CancelReason, OrderType, Side, StpMode, TimeInForce
+from engine_svc.core.enums import (
+    CancelReason,
+    MarketStatus,
+    OrderType,
+    Side,
+    StpMode,
+    TimeInForce,
+)
 from engine_svc.core.events import OrderAccepted, PositionLiquidated
 from engine_svc.core.ledger import INSURANCE_FUND, USD, Position
 from engine_svc.core.markets import MarketSpec
@@ -96,7 +103,9 @@ def liquidate(st: State, user: str, ts: int) -> None:
 
 def _close_on_book(st: State, spec: MarketSpec, user: str, size: int, ref: int,
                    ts: int) -> int:
-    """Step 2: lots closed against the book within the bound."""
+    """Step 2: lots closed against the book within the bound (none in a halted market)."""
+    if spec.status is MarketStatus.HALTED:
+        return 0
     book = st.books[spec.symbol]
     slip = spec.liquidation_slippage_bps
     if size > 0:

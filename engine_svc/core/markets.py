@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from engine_svc.core.enums import MarketKind
+from engine_svc.core.enums import MarketKind, MarketStatus
 from engine_svc.core.units import ValidationError, decimal_to_units, units_to_decimal
 
 
@@ -51,7 +51,11 @@ def _exact_int(value: Decimal, what: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class MarketSpec:
-    """One market's static configuration, with derived integer constants."""
+    """One market's configuration, with derived integer constants.
+
+    Grid and assets never change once a market exists; status, fees and the leverage cap
+    change by replacing the spec with a new one (see :mod:`engine_svc.core.registry`).
+    """
 
     symbol: str
     kind: MarketKind
@@ -72,6 +76,8 @@ class MarketSpec:
     """Liquidation fee on closed notional at mark, paid to the insurance fund."""
     liquidation_slippage_bps: int = 200
     """Liquidation close orders fill no worse than mark -+ this many bps."""
+    status: MarketStatus = MarketStatus.OPEN
+    """Changed at runtime by ``UpdateMarket`` (see :mod:`engine_svc.core.registry`)."""
     notional_unit: int = field(init=False)
     base_per_lot: int = field(init=False)
     min_lots: int = field(init=False)
@@ -124,7 +130,11 @@ class MarketSpec:
 
 @dataclass(frozen=True, slots=True)
 class MarketConfig:
-    """The asset table and the markets; the engine's whole static configuration."""
+    """The asset table and the markets: the engine's registry.
+
+    The engine copies the one it is built with (the defaults of an empty state) and adds to
+    its copy at runtime; the dicts only grow, a symbol never changes meaning.
+    """
 
     assets: dict[str, AssetSpec]
     markets: dict[str, MarketSpec]

@@ -27,6 +27,8 @@ Invariants and rules:
 * Only GTC LIMIT orders rest; the book is never left crossed. Non-resting remainders are
   canceled with IOC_REMAINDER (limit IOC), SLIPPAGE_BOUND / MARKET_REMAINDER (market:
   bound reached / book exhausted), SELF_TRADE or REDUCE_ONLY.
+* Market status (:func:`registry.entry_refusal`): a HALTED market takes no order
+  (MARKET_HALTED); a CLOSE_ONLY one only reduce-only perp orders (MARKET_CLOSE_ONLY).
 * A client order id is unique among the user's *live* orders; it is free again once the
   order is final. Replace keeps id and client id.
 """
@@ -50,6 +52,7 @@ from engine_svc.core.events import OrderAccepted, OrderCanceled, OrderFilled, Or
 from engine_svc.core.ledger import FEE_ACCOUNT, INSURANCE_FUND
 from engine_svc.core.markets import MarketSpec
 from engine_svc.core.perp import unrealized_loss
+from engine_svc.core.registry import entry_refusal
 from engine_svc.core.risk import lock_asset, lock_per_lot, settle_perp, settle_spot
 from engine_svc.core.state import State
 from engine_svc.core.units import MAX_UNITS, ceil_div
@@ -173,6 +176,8 @@ def _admit(st: State, spec: MarketSpec, cmd: PlaceOrder
     """Validation stage: (quantity, limit price, lock price) or why not."""
     user = cmd.user_id
     reason = _validate(spec, cmd)
+    if reason is None:
+        reason = entry_refusal(spec, cmd.reduce_only)
     if reason is not None:
         return reason
     if cmd.client_order_id is not None and (user, cmd.client_order_id) in st.client_ids:

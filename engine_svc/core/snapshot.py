@@ -10,8 +10,9 @@ Invariants:
 * Perp state (mark price per market, armed triggers) is part of the image; images
   written before it existed load with no marks and no triggers.
 * The open-order limit is part of the image (images without it load the default).
-* Markets come from configuration, not from the snapshot: a snapshot names markets and
-  assets only by symbol.
+* The registry (assets and markets with their status, fees and leverage caps) is part of
+  the image and is loaded first; images written before it existed load the defaults the
+  engine is built with.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 from collections import deque
 from typing import Any, Final
 
+from engine_svc.core import registry
 from engine_svc.core.book import Order
 from engine_svc.core.enums import (
     OrderStatus,
@@ -57,6 +59,7 @@ def dump(st: State) -> dict[str, Any]:
     ledger = st.ledger
     return {
         "version": VERSION,
+        "registry": registry.dump(st),
         "last_seq": st.last_seq,
         "event_seq": st.event_seq,
         "next_order_id": st.next_order_id,
@@ -85,6 +88,8 @@ def load(st: State, image: dict[str, Any]) -> None:
     """Fill a fresh ``State`` from ``image`` (as produced by :func:`dump`)."""
     if image.get("version") != VERSION:
         raise ValueError(f"unsupported snapshot version {image.get('version')!r}")
+    if "registry" in image:
+        registry.load(st, image["registry"])
     st.last_seq, st.event_seq = image["last_seq"], image["event_seq"]
     st.next_order_id, st.next_fill_id = image["next_order_id"], image["next_fill_id"]
     ledger = st.ledger

@@ -110,7 +110,9 @@ class State:
     )
 
     def __init__(self, config: MarketConfig) -> None:
+        config = MarketConfig(dict(config.assets), dict(config.markets))
         self.config = config
+        """The engine's own registry: a copy of the defaults, grown by registry commands."""
         self.markets: dict[str, MarketSpec] = config.markets
         self.fees: dict[str, Balance] = {}
         """Fee-account record per quote asset, cached once it exists."""

@@ -1,7 +1,12 @@
 """The market-maker bot: for every market, keep a ladder of post-only quotes around the
 index price, re-quoting when the index moves or quotes were filled; inventory skews and
 bounds the ladder (see :mod:`trademesh_cli.mm.quotes`). It is an ordinary Engine client:
-its own account, its own token, nothing a trader could not do."""
+its own account, its own token, nothing a trader could not do.
+
+Markets are data: the list is read again every ``refresh_seconds``, so a market an admin
+adds is quoted once there is an index price for its base asset (perps the oracle has no
+index for, and spot markets of unknown bases, are not quoted), and a market that is not
+OPEN (halted, close-only) is left alone until it reopens."""
 
 from __future__ import annotations
 
@@ -58,17 +63,35 @@ class MarketMaker:
         return self._metadata()
 
     async def start(self) -> None:
-        reply = await self._stub.ListMarkets(engine_pb2.ListMarketsRequest(), timeout=10)
-        self.markets = {m.symbol: market_state(m) for m in reply.markets}
+        await self.refresh()
         for asset, amount in SEED.items():
             await self._stub.Deposit(engine_pb2.DepositRequest(
                 asset=asset, amount=amount, transaction_id=f"mm-seed-{asset}"),
                 metadata=self._meta, timeout=10)
 
-    async def run(self, interval: float = 0.5) -> None:
+    async def refresh(self) -> None:
+        """Reads the market list: new markets are added, known ones take the new status,
+        fees and leverage cap (their grid never changes)."""
+        reply = await self._stub.ListMarkets(engine_pb2.ListMarketsRequest(), timeout=10)
+        for market in reply.markets:
+            state = self.markets.get(market.symbol)
+            if state is None:
+                self.markets[market.symbol] = market_state(market)
+            else:
+                state.market = market
+
+    async def run(self, interval: float = 0.5, refresh_seconds: float = 10.0) -> None:
         await self.start()
+        loop = asyncio.get_running_loop()
+        refresh_at = loop.time() + refresh_seconds
         while True:
-            for state in self.markets.values():
+            if loop.time() >= refresh_at:
+                refresh_at = loop.time() + refresh_seconds
+                try:
+                    await self.refresh()
+                except grpc.aio.AioRpcError as err:
+                    log.warning("market list: %s %s", err.code(), err.details())
+            for state in list(self.markets.values()):
                 try:
                     await self.tick(state)
                 except grpc.aio.AioRpcError as err:
@@ -77,7 +100,11 @@ class MarketMaker:
             await asyncio.sleep(interval)
 
     async def tick(self, state: MarketState) -> None:
-        """Re-quotes ``state``'s market if the index moved or quotes were taken."""
+        """Re-quotes ``state``'s market if the index moved or quotes were taken (only an
+        OPEN market with an index price for its base)."""
+        if state.market.status not in (market_pb2.OPEN, market_pb2.MARKET_STATUS_UNSPECIFIED):
+            state.quoted_index = None  # quote afresh once it reopens
+            return
         index = self._prices.get(state.market.base_asset)
         if index is None:
             return

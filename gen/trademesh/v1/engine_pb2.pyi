@@ -25,6 +25,190 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class AddAssetRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SYMBOL_FIELD_NUMBER: _builtins.int
+    DECIMALS_FIELD_NUMBER: _builtins.int
+    symbol: _builtins.str
+    decimals: _builtins.int
+    def __init__(
+        self,
+        *,
+        symbol: _builtins.str = ...,
+        decimals: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decimals", b"decimals", "symbol", b"symbol"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddAssetRequest: _TypeAlias = AddAssetRequest  # noqa: Y015
+
+@_typing.final
+class AddAssetResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSET_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def asset(self) -> _market_pb2.Asset: ...
+    def __init__(
+        self,
+        *,
+        asset: _market_pb2.Asset | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddAssetResponse: _TypeAlias = AddAssetResponse  # noqa: Y015
+
+@_typing.final
+class AddMarketRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MARKET_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def market(self) -> _market_pb2.Market: ...
+    def __init__(
+        self,
+        *,
+        market: _market_pb2.Market | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["market", b"market"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["market", b"market"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddMarketRequest: _TypeAlias = AddMarketRequest  # noqa: Y015
+
+@_typing.final
+class AddMarketResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MARKET_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def market(self) -> _market_pb2.Market: ...
+    def __init__(
+        self,
+        *,
+        market: _market_pb2.Market | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["market", b"market"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["market", b"market"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddMarketResponse: _TypeAlias = AddMarketResponse  # noqa: Y015
+
+@_typing.final
+class ListRegistryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRegistryRequest: _TypeAlias = ListRegistryRequest  # noqa: Y015
+
+@_typing.final
+class ListRegistryResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MARKETS_FIELD_NUMBER: _builtins.int
+    ASSETS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def markets(self) -> _containers.RepeatedCompositeFieldContainer[_market_pb2.Market]: ...
+    @_builtins.property
+    def assets(self) -> _containers.RepeatedCompositeFieldContainer[_market_pb2.Asset]: ...
+    def __init__(
+        self,
+        *,
+        markets: _abc.Iterable[_market_pb2.Market] | None = ...,
+        assets: _abc.Iterable[_market_pb2.Asset] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["assets", b"assets", "markets", b"markets"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRegistryResponse: _TypeAlias = ListRegistryResponse  # noqa: Y015
+
+@_typing.final
+class UpdateMarketRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MARKET_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    MAKER_FEE_BPS_FIELD_NUMBER: _builtins.int
+    TAKER_FEE_BPS_FIELD_NUMBER: _builtins.int
+    MAX_LEVERAGE_FIELD_NUMBER: _builtins.int
+    market: _builtins.str
+    status: _market_pb2.MarketStatus.ValueType
+    """Unspecified keeps the status."""
+    maker_fee_bps: _builtins.int
+    taker_fee_bps: _builtins.int
+    max_leverage: _builtins.int
+    def __init__(
+        self,
+        *,
+        market: _builtins.str = ...,
+        status: _market_pb2.MarketStatus.ValueType = ...,
+        maker_fee_bps: _builtins.int | None = ...,
+        taker_fee_bps: _builtins.int | None = ...,
+        max_leverage: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_maker_fee_bps", b"_maker_fee_bps", "_max_leverage", b"_max_leverage", "_taker_fee_bps", b"_taker_fee_bps", "maker_fee_bps", b"maker_fee_bps", "max_leverage", b"max_leverage", "taker_fee_bps", b"taker_fee_bps"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_maker_fee_bps", b"_maker_fee_bps", "_max_leverage", b"_max_leverage", "_taker_fee_bps", b"_taker_fee_bps", "maker_fee_bps", b"maker_fee_bps", "market", b"market", "max_leverage", b"max_leverage", "status", b"status", "taker_fee_bps", b"taker_fee_bps"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__maker_fee_bps: _TypeAlias = _typing.Literal["maker_fee_bps"]  # noqa: Y015
+    _WhichOneofArgType__maker_fee_bps: _TypeAlias = _typing.Literal["_maker_fee_bps", b"_maker_fee_bps"]  # noqa: Y015
+    _WhichOneofReturnType__max_leverage: _TypeAlias = _typing.Literal["max_leverage"]  # noqa: Y015
+    _WhichOneofArgType__max_leverage: _TypeAlias = _typing.Literal["_max_leverage", b"_max_leverage"]  # noqa: Y015
+    _WhichOneofReturnType__taker_fee_bps: _TypeAlias = _typing.Literal["taker_fee_bps"]  # noqa: Y015
+    _WhichOneofArgType__taker_fee_bps: _TypeAlias = _typing.Literal["_taker_fee_bps", b"_taker_fee_bps"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__maker_fee_bps) -> _WhichOneofReturnType__maker_fee_bps | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_leverage) -> _WhichOneofReturnType__max_leverage | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__taker_fee_bps) -> _WhichOneofReturnType__taker_fee_bps | None: ...
+
+Global___UpdateMarketRequest: _TypeAlias = UpdateMarketRequest  # noqa: Y015
+
+@_typing.final
+class UpdateMarketResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MARKET_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def market(self) -> _market_pb2.Market: ...
+    def __init__(
+        self,
+        *,
+        market: _market_pb2.Market | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["market", b"market"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["market", b"market"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateMarketResponse: _TypeAlias = UpdateMarketResponse  # noqa: Y015
+
+@_typing.final
 class ListMarketsRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

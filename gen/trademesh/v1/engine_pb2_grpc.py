@@ -131,6 +131,26 @@ class EngineStub:
                 request_serializer=trademesh_dot_v1_dot_engine__pb2.PlaceOrdersRequest.SerializeToString,
                 response_deserializer=trademesh_dot_v1_dot_engine__pb2.PlaceOrdersResponse.FromString,
                 _registered_method=True)
+        self.AddAsset = channel.unary_unary(
+                '/trademesh.v1.Engine/AddAsset',
+                request_serializer=trademesh_dot_v1_dot_engine__pb2.AddAssetRequest.SerializeToString,
+                response_deserializer=trademesh_dot_v1_dot_engine__pb2.AddAssetResponse.FromString,
+                _registered_method=True)
+        self.AddMarket = channel.unary_unary(
+                '/trademesh.v1.Engine/AddMarket',
+                request_serializer=trademesh_dot_v1_dot_engine__pb2.AddMarketRequest.SerializeToString,
+                response_deserializer=trademesh_dot_v1_dot_engine__pb2.AddMarketResponse.FromString,
+                _registered_method=True)
+        self.ListRegistry = channel.unary_unary(
+                '/trademesh.v1.Engine/ListRegistry',
+                request_serializer=trademesh_dot_v1_dot_engine__pb2.ListRegistryRequest.SerializeToString,
+                response_deserializer=trademesh_dot_v1_dot_engine__pb2.ListRegistryResponse.FromString,
+                _registered_method=True)
+        self.UpdateMarket = channel.unary_unary(
+                '/trademesh.v1.Engine/UpdateMarket',
+                request_serializer=trademesh_dot_v1_dot_engine__pb2.UpdateMarketRequest.SerializeToString,
+                response_deserializer=trademesh_dot_v1_dot_engine__pb2.UpdateMarketResponse.FromString,
+                _registered_method=True)
 
 
 class EngineServicer:
@@ -279,6 +299,43 @@ class EngineServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddAsset(self, request, context):
+        """Admin: add an asset (e.g. INR with 2 decimals). A journaled engine command: it
+        survives restarts. ALREADY_EXISTS for a symbol in use; INVALID_ARGUMENT naming the
+        field for a bad symbol or decimals outside 0..18.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddMarket(self, request, context):
+        """Admin: add a market with the fields of /markets (spot `BASE-QUOTE`, perp `BASE-PERP`
+        settled in USD). It opens at once, survives restarts and appears on every channel.
+        The tick (any positive step, 0.05 included) must be a whole number of quote minor
+        units, the lot of base minor units, tick x lot of quote minor units; min_quantity
+        (default one lot) a multiple of the lot; 0 <= maker fee <= taker fee < 10000 bps;
+        leverage 1 for spot, 1..200 for perps, with maintenance_margin_rate x leverage < 1.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRegistry(self, request, context):
+        """Admin: every market with its status, and every asset.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateMarket(self, request, context):
+        """Admin: change a market's status, fees or leverage cap (fields left out are kept).
+        Raising the maker fee above what resting orders' holds cover is FAILED_PRECONDITION
+        RESTING_ORDERS: cancel them first. Resting orders survive any status change.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EngineServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -376,6 +433,26 @@ def add_EngineServicer_to_server(servicer, server):
                     servicer.PlaceOrders,
                     request_deserializer=trademesh_dot_v1_dot_engine__pb2.PlaceOrdersRequest.FromString,
                     response_serializer=trademesh_dot_v1_dot_engine__pb2.PlaceOrdersResponse.SerializeToString,
+            ),
+            'AddAsset': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddAsset,
+                    request_deserializer=trademesh_dot_v1_dot_engine__pb2.AddAssetRequest.FromString,
+                    response_serializer=trademesh_dot_v1_dot_engine__pb2.AddAssetResponse.SerializeToString,
+            ),
+            'AddMarket': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddMarket,
+                    request_deserializer=trademesh_dot_v1_dot_engine__pb2.AddMarketRequest.FromString,
+                    response_serializer=trademesh_dot_v1_dot_engine__pb2.AddMarketResponse.SerializeToString,
+            ),
+            'ListRegistry': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRegistry,
+                    request_deserializer=trademesh_dot_v1_dot_engine__pb2.ListRegistryRequest.FromString,
+                    response_serializer=trademesh_dot_v1_dot_engine__pb2.ListRegistryResponse.SerializeToString,
+            ),
+            'UpdateMarket': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateMarket,
+                    request_deserializer=trademesh_dot_v1_dot_engine__pb2.UpdateMarketRequest.FromString,
+                    response_serializer=trademesh_dot_v1_dot_engine__pb2.UpdateMarketResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -893,6 +970,114 @@ class Engine:
             '/trademesh.v1.Engine/PlaceOrders',
             trademesh_dot_v1_dot_engine__pb2.PlaceOrdersRequest.SerializeToString,
             trademesh_dot_v1_dot_engine__pb2.PlaceOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddAsset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trademesh.v1.Engine/AddAsset',
+            trademesh_dot_v1_dot_engine__pb2.AddAssetRequest.SerializeToString,
+            trademesh_dot_v1_dot_engine__pb2.AddAssetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddMarket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trademesh.v1.Engine/AddMarket',
+            trademesh_dot_v1_dot_engine__pb2.AddMarketRequest.SerializeToString,
+            trademesh_dot_v1_dot_engine__pb2.AddMarketResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRegistry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trademesh.v1.Engine/ListRegistry',
+            trademesh_dot_v1_dot_engine__pb2.ListRegistryRequest.SerializeToString,
+            trademesh_dot_v1_dot_engine__pb2.ListRegistryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateMarket(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trademesh.v1.Engine/UpdateMarket',
+            trademesh_dot_v1_dot_engine__pb2.UpdateMarketRequest.SerializeToString,
+            trademesh_dot_v1_dot_engine__pb2.UpdateMarketResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -86,6 +86,26 @@ class EngineStub:
     identity and execution state (order_id, client_order_id, status, filled_quantity,
     average_price, reason, fills); the fields the request set are not echoed.
     """
+    AddAsset: _grpc.UnaryUnaryMultiCallable[_engine_pb2.AddAssetRequest, _engine_pb2.AddAssetResponse]
+    """Admin: add an asset (e.g. INR with 2 decimals). A journaled engine command: it
+    survives restarts. ALREADY_EXISTS for a symbol in use; INVALID_ARGUMENT naming the
+    field for a bad symbol or decimals outside 0..18.
+    """
+    AddMarket: _grpc.UnaryUnaryMultiCallable[_engine_pb2.AddMarketRequest, _engine_pb2.AddMarketResponse]
+    """Admin: add a market with the fields of /markets (spot `BASE-QUOTE`, perp `BASE-PERP`
+    settled in USD). It opens at once, survives restarts and appears on every channel.
+    The tick (any positive step, 0.05 included) must be a whole number of quote minor
+    units, the lot of base minor units, tick x lot of quote minor units; min_quantity
+    (default one lot) a multiple of the lot; 0 <= maker fee <= taker fee < 10000 bps;
+    leverage 1 for spot, 1..200 for perps, with maintenance_margin_rate x leverage < 1.
+    """
+    ListRegistry: _grpc.UnaryUnaryMultiCallable[_engine_pb2.ListRegistryRequest, _engine_pb2.ListRegistryResponse]
+    """Admin: every market with its status, and every asset."""
+    UpdateMarket: _grpc.UnaryUnaryMultiCallable[_engine_pb2.UpdateMarketRequest, _engine_pb2.UpdateMarketResponse]
+    """Admin: change a market's status, fees or leverage cap (fields left out are kept).
+    Raising the maker fee above what resting orders' holds cover is FAILED_PRECONDITION
+    RESTING_ORDERS: cancel them first. Resting orders survive any status change.
+    """
 
 @_typing.type_check_only
 class EngineAsyncStub(EngineStub):
@@ -144,6 +164,26 @@ class EngineAsyncStub(EngineStub):
     back in order, one response per request message. Each result's order carries its
     identity and execution state (order_id, client_order_id, status, filled_quantity,
     average_price, reason, fills); the fields the request set are not echoed.
+    """
+    AddAsset: _aio.UnaryUnaryMultiCallable[_engine_pb2.AddAssetRequest, _engine_pb2.AddAssetResponse]  # type: ignore[assignment]
+    """Admin: add an asset (e.g. INR with 2 decimals). A journaled engine command: it
+    survives restarts. ALREADY_EXISTS for a symbol in use; INVALID_ARGUMENT naming the
+    field for a bad symbol or decimals outside 0..18.
+    """
+    AddMarket: _aio.UnaryUnaryMultiCallable[_engine_pb2.AddMarketRequest, _engine_pb2.AddMarketResponse]  # type: ignore[assignment]
+    """Admin: add a market with the fields of /markets (spot `BASE-QUOTE`, perp `BASE-PERP`
+    settled in USD). It opens at once, survives restarts and appears on every channel.
+    The tick (any positive step, 0.05 included) must be a whole number of quote minor
+    units, the lot of base minor units, tick x lot of quote minor units; min_quantity
+    (default one lot) a multiple of the lot; 0 <= maker fee <= taker fee < 10000 bps;
+    leverage 1 for spot, 1..200 for perps, with maintenance_margin_rate x leverage < 1.
+    """
+    ListRegistry: _aio.UnaryUnaryMultiCallable[_engine_pb2.ListRegistryRequest, _engine_pb2.ListRegistryResponse]  # type: ignore[assignment]
+    """Admin: every market with its status, and every asset."""
+    UpdateMarket: _aio.UnaryUnaryMultiCallable[_engine_pb2.UpdateMarketRequest, _engine_pb2.UpdateMarketResponse]  # type: ignore[assignment]
+    """Admin: change a market's status, fees or leverage cap (fields left out are kept).
+    Raising the maker fee above what resting orders' holds cover is FAILED_PRECONDITION
+    RESTING_ORDERS: cancel them first. Resting orders survive any status change.
     """
 
 class EngineServicer(metaclass=_abc_1.ABCMeta):
@@ -314,6 +354,50 @@ class EngineServicer(metaclass=_abc_1.ABCMeta):
         back in order, one response per request message. Each result's order carries its
         identity and execution state (order_id, client_order_id, status, filled_quantity,
         average_price, reason, fills); the fields the request set are not echoed.
+        """
+
+    @_abc_1.abstractmethod
+    def AddAsset(
+        self,
+        request: _engine_pb2.AddAssetRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_engine_pb2.AddAssetResponse, _abc.Awaitable[_engine_pb2.AddAssetResponse]]:
+        """Admin: add an asset (e.g. INR with 2 decimals). A journaled engine command: it
+        survives restarts. ALREADY_EXISTS for a symbol in use; INVALID_ARGUMENT naming the
+        field for a bad symbol or decimals outside 0..18.
+        """
+
+    @_abc_1.abstractmethod
+    def AddMarket(
+        self,
+        request: _engine_pb2.AddMarketRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_engine_pb2.AddMarketResponse, _abc.Awaitable[_engine_pb2.AddMarketResponse]]:
+        """Admin: add a market with the fields of /markets (spot `BASE-QUOTE`, perp `BASE-PERP`
+        settled in USD). It opens at once, survives restarts and appears on every channel.
+        The tick (any positive step, 0.05 included) must be a whole number of quote minor
+        units, the lot of base minor units, tick x lot of quote minor units; min_quantity
+        (default one lot) a multiple of the lot; 0 <= maker fee <= taker fee < 10000 bps;
+        leverage 1 for spot, 1..200 for perps, with maintenance_margin_rate x leverage < 1.
+        """
+
+    @_abc_1.abstractmethod
+    def ListRegistry(
+        self,
+        request: _engine_pb2.ListRegistryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_engine_pb2.ListRegistryResponse, _abc.Awaitable[_engine_pb2.ListRegistryResponse]]:
+        """Admin: every market with its status, and every asset."""
+
+    @_abc_1.abstractmethod
+    def UpdateMarket(
+        self,
+        request: _engine_pb2.UpdateMarketRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_engine_pb2.UpdateMarketResponse, _abc.Awaitable[_engine_pb2.UpdateMarketResponse]]:
+        """Admin: change a market's status, fees or leverage cap (fields left out are kept).
+        Raising the maker fee above what resting orders' holds cover is FAILED_PRECONDITION
+        RESTING_ORDERS: cancel them first. Resting orders survive any status change.
         """
 
 def add_EngineServicer_to_server(servicer: EngineServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -73,6 +73,8 @@ class EngineEvent(_message.Message):
     CLOSED_POSITION_FIELD_NUMBER: _builtins.int
     EXECUTION_FIELD_NUMBER: _builtins.int
     TRANSFER_FIELD_NUMBER: _builtins.int
+    MARKET_FIELD_NUMBER: _builtins.int
+    ASSET_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     command_sequence: _builtins.int
     user_id: _builtins.str
@@ -105,6 +107,14 @@ class EngineEvent(_message.Message):
     def transfer(self) -> Global___Transfer:
         """A deposit or withdrawal applied to the user's balance."""
 
+    @_builtins.property
+    def market(self) -> _market_pb2.Market:
+        """A market added at runtime or changed (status, fees, leverage cap): as it is now."""
+
+    @_builtins.property
+    def asset(self) -> _market_pb2.Asset:
+        """An asset added at runtime."""
+
     def __init__(
         self,
         *,
@@ -122,12 +132,14 @@ class EngineEvent(_message.Message):
         closed_position: _account_pb2.ClosedPosition | None = ...,
         execution: Global___Execution | None = ...,
         transfer: Global___Transfer | None = ...,
+        market: _market_pb2.Market | None = ...,
+        asset: _market_pb2.Asset | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance", "body", b"body", "closed_position", b"closed_position", "execution", b"execution", "fill", b"fill", "funding", b"funding", "liquidation", b"liquidation", "order", b"order", "position", b"position", "time", b"time", "trade", b"trade", "transfer", b"transfer"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "balance", b"balance", "body", b"body", "closed_position", b"closed_position", "execution", b"execution", "fill", b"fill", "funding", b"funding", "liquidation", b"liquidation", "market", b"market", "order", b"order", "position", b"position", "time", b"time", "trade", b"trade", "transfer", b"transfer"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance", "body", b"body", "closed_position", b"closed_position", "command_sequence", b"command_sequence", "execution", b"execution", "fill", b"fill", "funding", b"funding", "liquidation", b"liquidation", "order", b"order", "position", b"position", "sequence", b"sequence", "time", b"time", "trade", b"trade", "transfer", b"transfer", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "balance", b"balance", "body", b"body", "closed_position", b"closed_position", "command_sequence", b"command_sequence", "execution", b"execution", "fill", b"fill", "funding", b"funding", "liquidation", b"liquidation", "market", b"market", "order", b"order", "position", b"position", "sequence", b"sequence", "time", b"time", "trade", b"trade", "transfer", b"transfer", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["order", "fill", "balance", "position", "trade", "liquidation", "funding", "closed_position", "execution", "transfer"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["order", "fill", "balance", "position", "trade", "liquidation", "funding", "closed_position", "execution", "transfer", "market", "asset"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 

@@ -25,29 +25,33 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19trademesh/v1/market.proto\x12\x0ctrademesh.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x89\x02\n\x06Market\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12&\n\x04kind\x18\x02 \x01(\x0e\x32\x18.trademesh.v1.MarketKind\x12\x12\n\nbase_asset\x18\x03 \x01(\t\x12\x13\n\x0bquote_asset\x18\x04 \x01(\t\x12\x11\n\ttick_size\x18\x05 \x01(\t\x12\x10\n\x08lot_size\x18\x06 \x01(\t\x12\x14\n\x0cmin_quantity\x18\x07 \x01(\t\x12\x14\n\x0cmax_leverage\x18\x08 \x01(\r\x12\x15\n\rmaker_fee_bps\x18\t \x01(\x05\x12\x15\n\rtaker_fee_bps\x18\n \x01(\x05\x12\x1f\n\x17maintenance_margin_rate\x18\x0b \x01(\t\"-\n\nPriceLevel\x12\r\n\x05price\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\t\"\xab\x01\n\rDepthSnapshot\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12&\n\x04\x62ids\x18\x03 \x03(\x0b\x32\x18.trademesh.v1.PriceLevel\x12&\n\x04\x61sks\x18\x04 \x03(\x0b\x32\x18.trademesh.v1.PriceLevel\x12(\n\x04time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa9\x01\n\x0b\x44\x65pthUpdate\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12&\n\x04\x62ids\x18\x03 \x03(\x0b\x32\x18.trademesh.v1.PriceLevel\x12&\n\x04\x61sks\x18\x04 \x03(\x0b\x32\x18.trademesh.v1.PriceLevel\x12(\n\x04time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x88\x01\n\x05Trade\x12\x10\n\x08trade_id\x18\x01 \x01(\t\x12\x0e\n\x06market\x18\x02 \x01(\t\x12\r\n\x05price\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\t\x12\x12\n\ntaker_side\x18\x05 \x01(\t\x12(\n\x04time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa7\x02\n\x06Ticker\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\x0c\n\x04last\x18\x02 \x01(\t\x12\x10\n\x08\x62\x65st_bid\x18\x03 \x01(\t\x12\x10\n\x08\x62\x65st_ask\x18\x04 \x01(\t\x12\x10\n\x08high_24h\x18\x05 \x01(\t\x12\x0f\n\x07low_24h\x18\x06 \x01(\t\x12\x12\n\nvolume_24h\x18\x07 \x01(\t\x12\x12\n\nchange_24h\x18\x08 \x01(\t\x12\x12\n\nmark_price\x18\t \x01(\t\x12\x13\n\x0bindex_price\x18\n \x01(\t\x12\x14\n\x0c\x66unding_rate\x18\x0b \x01(\t\x12\x35\n\x11next_funding_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12\x63hange_percent_24h\x18\r \x01(\t\"\xb1\x01\n\x06\x43\x61ndle\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\x10\n\x08interval\x18\x02 \x01(\t\x12-\n\topen_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04open\x18\x04 \x01(\t\x12\x0c\n\x04high\x18\x05 \x01(\t\x12\x0b\n\x03low\x18\x06 \x01(\t\x12\r\n\x05\x63lose\x18\x07 \x01(\t\x12\x0e\n\x06volume\x18\x08 \x01(\t\x12\x0e\n\x06\x63losed\x18\t \x01(\x08\"\xbb\x01\n\tMarkPrice\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\x12\n\nmark_price\x18\x02 \x01(\t\x12\x13\n\x0bindex_price\x18\x03 \x01(\t\x12\x14\n\x0c\x66unding_rate\x18\x04 \x01(\t\x12\x35\n\x11next_funding_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x04time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*=\n\nMarketKind\x12\x1b\n\x17MARKET_KIND_UNSPECIFIED\x10\x00\x12\x08\n\x04SPOT\x10\x01\x12\x08\n\x04PERP\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19trademesh/v1/market.proto\x12\x0ctrademesh.v1\x1a\x1fgoogle/protobuf/timestamp.proto\")\n\x05\x41sset\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12\x10\n\x08\x64\x65\x63imals\x18\x02 \x01(\r\"\xb5\x02\n\x06Market\x12\x0e\n\x06symbol\x18\x01 \x01(\t\x12&\n\x04kind\x18\x02 \x01(\x0e\x32\x18.trademesh.v1.MarketKind\x12\x12\n\nbase_asset\x18\x03 \x01(\t\x12\x13\n\x0bquote_asset\x18\x04 \x01(\t\x12\x11\n\ttick_size\x18\x05 \x01(\t\x12\x10\n\x08lot_size\x18\x06 \x01(\t\x12\x14\n\x0cmin_quantity\x18\x07 \x01(\t\x12\x14\n\x0cmax_leverage\x18\x08 \x01(\r\x12\x15\n\rmaker_fee_bps\x18\t \x01(\x05\x12\x15\n\rtaker_fee_bps\x18\n \x01(\x05\x12\x1f\n\x17maintenance_margin_rate\x18\x0b \x01(\t\x12*\n\x06status\x18\x0c \x01(\x0e\x32\x1a.trademesh.v1.MarketStatus\"-\n\nPriceLevel\x12\r\n\x05price\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\t\"\xab\x01\n\rDepthSnapshot\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12&\n\x04\x62ids\x18\x03 \x03(\x0b\x32\x18.trademesh.v1.PriceLevel\x12&\n\x04\x61sks\x18\x04 \x03(\x0b\x32\x18.trademesh.v1.PriceLevel\x12(\n\x04time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa9\x01\n\x0b\x44\x65pthUpdate\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12&\n\x04\x62ids\x18\x03 \x03(\x0b\x32\x18.trademesh.v1.PriceLevel\x12&\n\x04\x61sks\x18\x04 \x03(\x0b\x32\x18.trademesh.v1.PriceLevel\x12(\n\x04time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x88\x01\n\x05Trade\x12\x10\n\x08trade_id\x18\x01 \x01(\t\x12\x0e\n\x06market\x18\x02 \x01(\t\x12\r\n\x05price\x18\x03 \x01(\t\x12\x10\n\x08quantity\x18\x04 \x01(\t\x12\x12\n\ntaker_side\x18\x05 \x01(\t\x12(\n\x04time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa7\x02\n\x06Ticker\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\x0c\n\x04last\x18\x02 \x01(\t\x12\x10\n\x08\x62\x65st_bid\x18\x03 \x01(\t\x12\x10\n\x08\x62\x65st_ask\x18\x04 \x01(\t\x12\x10\n\x08high_24h\x18\x05 \x01(\t\x12\x0f\n\x07low_24h\x18\x06 \x01(\t\x12\x12\n\nvolume_24h\x18\x07 \x01(\t\x12\x12\n\nchange_24h\x18\x08 \x01(\t\x12\x12\n\nmark_price\x18\t \x01(\t\x12\x13\n\x0bindex_price\x18\n \x01(\t\x12\x14\n\x0c\x66unding_rate\x18\x0b \x01(\t\x12\x35\n\x11next_funding_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\x12\x63hange_percent_24h\x18\r \x01(\t\"\xb1\x01\n\x06\x43\x61ndle\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\x10\n\x08interval\x18\x02 \x01(\t\x12-\n\topen_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04open\x18\x04 \x01(\t\x12\x0c\n\x04high\x18\x05 \x01(\t\x12\x0b\n\x03low\x18\x06 \x01(\t\x12\r\n\x05\x63lose\x18\x07 \x01(\t\x12\x0e\n\x06volume\x18\x08 \x01(\t\x12\x0e\n\x06\x63losed\x18\t \x01(\x08\"\xbb\x01\n\tMarkPrice\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\x12\n\nmark_price\x18\x02 \x01(\t\x12\x13\n\x0bindex_price\x18\x03 \x01(\t\x12\x14\n\x0c\x66unding_rate\x18\x04 \x01(\t\x12\x35\n\x11next_funding_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x04time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*=\n\nMarketKind\x12\x1b\n\x17MARKET_KIND_UNSPECIFIED\x10\x00\x12\x08\n\x04SPOT\x10\x01\x12\x08\n\x04PERP\x10\x02*S\n\x0cMarketStatus\x12\x1d\n\x19MARKET_STATUS_UNSPECIFIED\x10\x00\x12\x08\n\x04OPEN\x10\x01\x12\n\n\x06HALTED\x10\x02\x12\x0e\n\nCLOSE_ONLY\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'trademesh.v1.market_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MARKETKIND']._serialized_start=1544
-  _globals['_MARKETKIND']._serialized_end=1605
-  _globals['_MARKET']._serialized_start=77
-  _globals['_MARKET']._serialized_end=342
-  _globals['_PRICELEVEL']._serialized_start=344
-  _globals['_PRICELEVEL']._serialized_end=389
-  _globals['_DEPTHSNAPSHOT']._serialized_start=392
-  _globals['_DEPTHSNAPSHOT']._serialized_end=563
-  _globals['_DEPTHUPDATE']._serialized_start=566
-  _globals['_DEPTHUPDATE']._serialized_end=735
-  _globals['_TRADE']._serialized_start=738
-  _globals['_TRADE']._serialized_end=874
-  _globals['_TICKER']._serialized_start=877
-  _globals['_TICKER']._serialized_end=1172
-  _globals['_CANDLE']._serialized_start=1175
-  _globals['_CANDLE']._serialized_end=1352
-  _globals['_MARKPRICE']._serialized_start=1355
-  _globals['_MARKPRICE']._serialized_end=1542
+  _globals['_MARKETKIND']._serialized_start=1631
+  _globals['_MARKETKIND']._serialized_end=1692
+  _globals['_MARKETSTATUS']._serialized_start=1694
+  _globals['_MARKETSTATUS']._serialized_end=1777
+  _globals['_ASSET']._serialized_start=76
+  _globals['_ASSET']._serialized_end=117
+  _globals['_MARKET']._serialized_start=120
+  _globals['_MARKET']._serialized_end=429
+  _globals['_PRICELEVEL']._serialized_start=431
+  _globals['_PRICELEVEL']._serialized_end=476
+  _globals['_DEPTHSNAPSHOT']._serialized_start=479
+  _globals['_DEPTHSNAPSHOT']._serialized_end=650
+  _globals['_DEPTHUPDATE']._serialized_start=653
+  _globals['_DEPTHUPDATE']._serialized_end=822
+  _globals['_TRADE']._serialized_start=825
+  _globals['_TRADE']._serialized_end=961
+  _globals['_TICKER']._serialized_start=964
+  _globals['_TICKER']._serialized_end=1259
+  _globals['_CANDLE']._serialized_start=1262
+  _globals['_CANDLE']._serialized_end=1439
+  _globals['_MARKPRICE']._serialized_start=1442
+  _globals['_MARKPRICE']._serialized_end=1629
 # @@protoc_insertion_point(module_scope)

@@ -42,9 +42,65 @@ PERP: MarketKind.ValueType  # 2
 """Perpetual future: quote-asset collateral, positions, margin and funding."""
 Global___MarketKind: _TypeAlias = MarketKind  # noqa: Y015
 
+class _MarketStatus:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MarketStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MarketStatus.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MARKET_STATUS_UNSPECIFIED: _MarketStatus.ValueType  # 0
+    """Read as OPEN (markets listed before statuses existed)."""
+    OPEN: _MarketStatus.ValueType  # 1
+    """Orders match."""
+    HALTED: _MarketStatus.ValueType  # 2
+    """Nothing matches and no order enters (FAILED_PRECONDITION MARKET_HALTED); cancels work."""
+    CLOSE_ONLY: _MarketStatus.ValueType  # 3
+    """Perps take only reduce-only orders; spot markets take none (cancel-only)
+    (FAILED_PRECONDITION MARKET_CLOSE_ONLY).
+    """
+
+class MarketStatus(_MarketStatus, metaclass=_MarketStatusEnumTypeWrapper):
+    """Whether a market trades. Set by an admin (PATCH /api/v1/admin/markets/{market})."""
+
+MARKET_STATUS_UNSPECIFIED: MarketStatus.ValueType  # 0
+"""Read as OPEN (markets listed before statuses existed)."""
+OPEN: MarketStatus.ValueType  # 1
+"""Orders match."""
+HALTED: MarketStatus.ValueType  # 2
+"""Nothing matches and no order enters (FAILED_PRECONDITION MARKET_HALTED); cancels work."""
+CLOSE_ONLY: MarketStatus.ValueType  # 3
+"""Perps take only reduce-only orders; spot markets take none (cancel-only)
+(FAILED_PRECONDITION MARKET_CLOSE_ONLY).
+"""
+Global___MarketStatus: _TypeAlias = MarketStatus  # noqa: Y015
+
+@_typing.final
+class Asset(_message.Message):
+    """An asset: amounts are decimal strings with at most `decimals` places."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SYMBOL_FIELD_NUMBER: _builtins.int
+    DECIMALS_FIELD_NUMBER: _builtins.int
+    symbol: _builtins.str
+    decimals: _builtins.int
+    def __init__(
+        self,
+        *,
+        symbol: _builtins.str = ...,
+        decimals: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decimals", b"decimals", "symbol", b"symbol"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Asset: _TypeAlias = Asset  # noqa: Y015
+
 @_typing.final
 class Market(_message.Message):
-    """A market's static definition. Every price is a multiple of tick_size and every
+    """A market's definition. Every price is a multiple of tick_size and every
     quantity a multiple of lot_size; values off that grid are rejected, never rounded.
     """
 
@@ -61,6 +117,7 @@ class Market(_message.Message):
     MAKER_FEE_BPS_FIELD_NUMBER: _builtins.int
     TAKER_FEE_BPS_FIELD_NUMBER: _builtins.int
     MAINTENANCE_MARGIN_RATE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
     symbol: _builtins.str
     kind: Global___MarketKind.ValueType
     base_asset: _builtins.str
@@ -73,6 +130,8 @@ class Market(_message.Message):
     taker_fee_bps: _builtins.int
     maintenance_margin_rate: _builtins.str
     """Perps only: equity below position notional times this rate is liquidated."""
+    status: Global___MarketStatus.ValueType
+    """OPEN, HALTED or CLOSE_ONLY (ignored when adding a market: it opens)."""
     def __init__(
         self,
         *,
@@ -87,10 +146,11 @@ class Market(_message.Message):
         maker_fee_bps: _builtins.int = ...,
         taker_fee_bps: _builtins.int = ...,
         maintenance_margin_rate: _builtins.str = ...,
+        status: Global___MarketStatus.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_asset", b"base_asset", "kind", b"kind", "lot_size", b"lot_size", "maintenance_margin_rate", b"maintenance_margin_rate", "maker_fee_bps", b"maker_fee_bps", "max_leverage", b"max_leverage", "min_quantity", b"min_quantity", "quote_asset", b"quote_asset", "symbol", b"symbol", "taker_fee_bps", b"taker_fee_bps", "tick_size", b"tick_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_asset", b"base_asset", "kind", b"kind", "lot_size", b"lot_size", "maintenance_margin_rate", b"maintenance_margin_rate", "maker_fee_bps", b"maker_fee_bps", "max_leverage", b"max_leverage", "min_quantity", b"min_quantity", "quote_asset", b"quote_asset", "status", b"status", "symbol", b"symbol", "taker_fee_bps", b"taker_fee_bps", "tick_size", b"tick_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

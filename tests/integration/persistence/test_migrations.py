@@ -14,7 +14,7 @@ async def test_concurrent_upgrades_create_every_table_once(database: str) -> Non
     await asyncio.gather(migrations.upgrade(database), migrations.upgrade(database))
     await migrations.upgrade(database)
     version = await fetch(database, "SELECT version_num FROM alembic_version")
-    assert [r["version_num"] for r in version] == ["0001"]
+    assert [r["version_num"] for r in version] == ["0002_registry"]
     tables = await fetch(database, "SELECT tablename FROM pg_tables WHERE schemaname='public'")
     assert {r["tablename"] for r in tables} == {*metadata.tables, "alembic_version"}
     numeric = await fetch(database, "SELECT count(*) AS n FROM information_schema.columns "

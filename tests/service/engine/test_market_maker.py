@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import grpc
-from trademesh.v1 import engine_pb2, order_pb2
+from trademesh.v1 import engine_pb2, market_pb2, order_pb2
 
 from tests.service.engine.conftest import EngineHarness
 from trademesh_cli.mm.bot import MarketMaker
@@ -65,3 +65,35 @@ async def test_inventory_stays_bounded_when_a_trader_keeps_selling(harness: Engi
     assert bought <= state.rule.max_inventory + state.rule.size * state.rule.levels
     bids, asks = await _book(h, "SOL-USD")
     assert not bids and asks  # at the bound it only offers
+
+
+async def test_quotes_a_market_added_at_runtime_and_leaves_a_halted_one_alone(
+        harness: EngineHarness) -> None:
+    h = harness
+    bot, _ = await _maker(h)
+    await h.stub.AddMarket(engine_pb2.AddMarketRequest(market=market_pb2.Market(
+        symbol="ETH-USD", kind=market_pb2.SPOT, base_asset="ETH", quote_asset="USD",
+        tick_size="0.05", lot_size="0.001", taker_fee_bps=5)), metadata=h.admin())
+    await h.stub.AddAsset(engine_pb2.AddAssetRequest(symbol="DOGE", decimals=8),
+                          metadata=h.admin())
+    await h.stub.AddMarket(engine_pb2.AddMarketRequest(market=market_pb2.Market(
+        symbol="DOGE-PERP", kind=market_pb2.PERP, base_asset="DOGE", quote_asset="USD",
+        tick_size="0.00001", lot_size="1", max_leverage=10,
+        maintenance_margin_rate="0.01")), metadata=h.admin())
+    await h.stub.UpdateMarket(engine_pb2.UpdateMarketRequest(
+        market="SOL-PERP", status=market_pb2.HALTED), metadata=h.admin())
+    await bot.refresh()
+    assert {"ETH-USD", "DOGE-PERP"} <= set(bot.markets)
+    for state in bot.markets.values():
+        await bot.tick(state)
+    bids, asks = await _book(h, "ETH-USD")
+    assert len(bids) == len(asks) == 5
+    assert all(Decimal(p) % Decimal("0.05") == 0 for p in bids + asks)  # on the 0.05 grid
+    assert await _book(h, "DOGE-PERP") == ([], [])  # no index for DOGE: not quoted
+    assert await _book(h, "SOL-PERP") == ([], [])  # halted: not quoted
+    await h.stub.UpdateMarket(engine_pb2.UpdateMarketRequest(
+        market="SOL-PERP", status=market_pb2.OPEN), metadata=h.admin())
+    await bot.refresh()
+    await bot.tick(bot.markets["SOL-PERP"])
+    bids, asks = await _book(h, "SOL-PERP")
+    assert len(bids) == len(asks) == 5

@@ -3,7 +3,9 @@
 Spot and perp orders (GTC/IOC/FOK limits, post-only, reduce-only, client ids, market
 orders), cancels by id and by client id, cancel-all, replaces, deposits and withdrawals,
 index-price ticks with occasional jumps (so positions are liquidated), funding rounds,
-stop-loss / take-profit triggers and their cancels, and changes of the open-order limit.
+stop-loss / take-profit triggers and their cancels, changes of the open-order limit, and
+the registry: TATA-INR (INR 2 decimals, tick 0.05) added at the opening, then markets
+halted, made close-only and reopened, and their fees moved.
 The generator watches the engine's events to know live order and trigger ids, so it is
 driven by :func:`generate`, which applies each command to an engine as it goes.
 """
@@ -14,6 +16,8 @@ import random
 from collections.abc import Callable, Sequence
 
 from engine_svc.core import (
+    AddAsset,
+    AddMarket,
     CancelAll,
     CancelByClientId,
     CancelOrder,
@@ -22,6 +26,8 @@ from engine_svc.core import (
     Deposit,
     Engine,
     Event,
+    MarketKind,
+    MarketStatus,
     OrderAccepted,
     OrderType,
     PlaceOrder,
@@ -35,10 +41,12 @@ from engine_svc.core import (
     TimeInForce,
     TriggerKind,
     TriggerPlaced,
+    UpdateMarket,
     Withdraw,
 )
 
-MIDS = {"BTC-PERP": 500_000, "ETH-PERP": 300_000, "SOL-PERP": 150_000, "SOL-USD": 150_000}
+MIDS = {"BTC-PERP": 500_000, "ETH-PERP": 300_000, "SOL-PERP": 150_000, "SOL-USD": 150_000,
+        "TATA-INR": 20_000}
 PERPS = ["BTC-PERP", "ETH-PERP", "SOL-PERP"]
 
 
@@ -60,12 +68,18 @@ class MixedCommands:
             (0.07, self.tick), (0.01, self.funding), (0.05, self.trigger),
             (0.01, self.untrigger), (0.03, self.deposit), (0.02, self.withdraw),
             (0.0005, self.open_limit), (0.01, self.gamble), (0.002, self.refill),
+            (0.002, self.market_status), (0.0005, self.market_fees),
         ]
         self.table = choices
 
     def opening(self) -> list[Command]:
         out: list[Command] = [SetIndexPrice(market=m, price=p) for m, p in self.index.items()]
+        out += [AddAsset(symbol="INR", decimals=2), AddAsset(symbol="TATA", decimals=0),
+                AddMarket(symbol="TATA-INR", kind=MarketKind.SPOT, base_asset="TATA",
+                          quote_asset="INR", tick_size="0.05", lot_size="1", taker_fee_bps=7)]
         for u in self.users:
+            out.append(Deposit(user_id=u, asset="INR", amount=10**11, tx_id=f"open-inr-{u}"))
+            out.append(Deposit(user_id=u, asset="TATA", amount=10**5, tx_id=f"open-tata-{u}"))
             usd = self.rng.choice([2 * 10**7, 10**8, 10**9, 10**11])  # the poor get liquidated
             out.append(Deposit(user_id=u, asset="USD", amount=usd, tx_id=f"open-usd-{u}"))
             out.append(Deposit(user_id=u, asset="SOL", amount=10**11, tx_id=f"open-sol-{u}"))
@@ -202,6 +216,17 @@ class MixedCommands:
         self.tx += 1
         return Deposit(user_id=self.rng.choice(self.gamblers), asset="USD", amount=30 * 10**6,
                        tx_id=f"g{self.tx}", ts=self.ts)
+
+    def market_status(self) -> Command:
+        status = self.rng.choice([MarketStatus.OPEN] * 4 + [MarketStatus.HALTED,
+                                                            MarketStatus.CLOSE_ONLY])
+        return UpdateMarket(market=self.rng.choice(list(MIDS)), status=status.value,
+                            ts=self.ts)
+
+    def market_fees(self) -> Command:
+        maker = self.rng.randint(0, 12)  # sometimes above resting holds: refused
+        return UpdateMarket(market=self.rng.choice(list(MIDS)), maker_fee_bps=maker,
+                            taker_fee_bps=maker + self.rng.randint(0, 8), ts=self.ts)
 
     def open_limit(self) -> Command:
         return SetOpenOrderLimit(limit=self.rng.choice([0, 20, 60, 200]), ts=self.ts)

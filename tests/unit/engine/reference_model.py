@@ -7,20 +7,30 @@ configuration (``MarketSpec``) and the command/enum types are shared with the en
 Perps: index and mark prices, funding and the cross-margin admission rule are modelled;
 liquidation is not (the differential test keeps users far from maintenance margin and
 asserts the engine liquidates nobody).
+
+Registry: runtime assets and markets are taken as given (the generated commands are valid;
+refusals are unit-tested). A HALTED market refuses every order and every replace that does
+not shrink in place; a CLOSE_ONLY one the same, except reduce-only perp orders.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from engine_svc.core import (
+    AddAsset,
+    AddMarket,
+    AssetSpec,
     CancelAll,
     CancelByClientId,
     CancelOrder,
     Deposit,
     MarketConfig,
+    MarketKind,
     MarketSpec,
+    MarketStatus,
     OrderType,
     PlaceOrder,
     RejectReason,
@@ -31,6 +41,7 @@ from engine_svc.core import (
     Side,
     StpMode,
     TimeInForce,
+    UpdateMarket,
     Withdraw,
 )
 
@@ -70,7 +81,8 @@ Fill = tuple[int, str, int, int, int, int, int, int]
 
 class RefModel:
     def __init__(self, config: MarketConfig) -> None:
-        self.cfg = config
+        self.cfg = MarketConfig(dict(config.assets), dict(config.markets))
+        self.status: dict[str, MarketStatus] = {}
         self.bal: dict[tuple[str, str], list[int]] = {}
         self.pos: dict[tuple[str, str], list[int]] = {}  # size, cost, margin, realized
         self.book: list[RefOrder] = []
@@ -148,9 +160,44 @@ class RefModel:
             PlaceOrder: self.place, CancelOrder: self.cancel_id, CancelByClientId: self.cancel_coid,
             CancelAll: self.cancel_all, ReplaceOrder: self.replace, Deposit: self.deposit,
             Withdraw: self.withdraw, SetIndexPrice: self.set_index, SettleFunding: self.funding,
-            SetOpenOrderLimit: self.set_limit,
+            SetOpenOrderLimit: self.set_limit, AddAsset: self.add_asset,
+            AddMarket: self.add_market, UpdateMarket: self.update_market,
         }[type(cmd)]
         handler(cmd)
+
+    # ----------------------------------------------------------- registry
+    def add_asset(self, c: AddAsset) -> None:
+        assert c.symbol not in self.cfg.assets
+        self.cfg.assets[c.symbol] = AssetSpec(c.symbol, c.decimals)
+
+    def add_market(self, c: AddMarket) -> None:
+        assert c.symbol not in self.cfg.markets
+        a = self.cfg.assets
+        lot = Decimal(c.lot_size)
+        self.cfg.markets[c.symbol] = MarketSpec(
+            c.symbol, c.kind, a[c.base_asset], a[c.quote_asset], Decimal(c.tick_size), lot,
+            Decimal(c.min_quantity) if c.min_quantity else lot, c.max_leverage,
+            c.maker_fee_bps, c.taker_fee_bps, Decimal(c.maintenance_margin_rate))
+
+    def update_market(self, c: UpdateMarket) -> None:
+        s = self.cfg.markets[c.market]
+        if c.status:
+            self.status[c.market] = MarketStatus(c.status)
+        self.cfg.markets[c.market] = MarketSpec(
+            s.symbol, s.kind, s.base, s.quote, s.tick_size, s.lot_size, s.min_quantity,
+            s.max_leverage if c.max_leverage is None else c.max_leverage,
+            s.maker_fee_bps if c.maker_fee_bps is None else c.maker_fee_bps,
+            s.taker_fee_bps if c.taker_fee_bps is None else c.taker_fee_bps,
+            s.maintenance_margin_rate)
+
+    def closed_to(self, spec: MarketSpec, reduce_only: bool) -> R | None:
+        status = self.status.get(spec.symbol, MarketStatus.OPEN)
+        if status is MarketStatus.HALTED:
+            return R.MARKET_HALTED
+        if status is MarketStatus.CLOSE_ONLY and not (spec.kind is MarketKind.PERP
+                                                      and reduce_only):
+            return R.MARKET_CLOSE_ONLY
+        return None
 
     def set_limit(self, c: SetOpenOrderLimit) -> None:
         if c.limit >= 1:
@@ -252,7 +299,7 @@ class RefModel:
         if spec is None:
             self.reject = R.UNKNOWN_MARKET
             return
-        r = self.check_place(spec, c)
+        r = self.check_place(spec, c) or self.closed_to(spec, c.reduce_only)
         if r is None and c.client_order_id is not None and any(
             o.user == c.user_id and o.coid == c.client_order_id for o in self.book
         ):
@@ -425,6 +472,10 @@ class RefModel:
         if price == o.price and qty <= o.rem:
             self.release(spec, o, o.rem - qty)
             o.rem = qty
+            return
+        closed = self.closed_to(spec, o.reduce_only)
+        if closed is not None:
+            self.reject = closed
             return
         best = self.best(o.market, o.side)
         cross = self.crosses(o.side, best, price)

@@ -3,6 +3,8 @@
 No reference model here (the differential machine in ``test_core_stateful`` covers the
 order path); instead, after every step: conservation of every asset including the fee
 account and the insurance fund, zero-sum position sizes per market, no crossed book,
+nothing filled and no trigger fired in a market that was halted (liquidations there pass to
+the insurance fund), close-only taking reduce-only orders only,
 locks equal to what open orders need, no liquidated user left with a negative USD
 balance or a position, every trigger fired at most once and none armed on a position its
 side cannot reduce. Snapshot/restore round-trips are a rule of their own.
@@ -24,6 +26,9 @@ from engine_svc.core import (
     Command,
     Deposit,
     Engine,
+    MarketStatus,
+    OrderAccepted,
+    OrderFilled,
     OrderType,
     PlaceOrder,
     PlaceTrigger,
@@ -34,6 +39,7 @@ from engine_svc.core import (
     TimeInForce,
     TriggerFired,
     TriggerKind,
+    UpdateMarket,
     Withdraw,
     default_markets,
 )
@@ -64,7 +70,14 @@ class PerpRisk(RuleBasedStateMachine):
             self.run(Deposit(user_id=INSURANCE_FUND, asset="USD", amount=fund, tx_id="fund"))
 
     def run(self, cmd: Command) -> None:
+        status = {m: self.engine.config.markets[m].status for m in MARKETS}
         events = self.engine.apply(cmd)
+        for e in events:
+            if isinstance(e, OrderFilled | TriggerFired):
+                assert status[e.market] is not MarketStatus.HALTED, (cmd, e)
+            if isinstance(e, OrderAccepted) and isinstance(cmd, PlaceOrder) \
+                    and status[e.market] is MarketStatus.CLOSE_ONLY:
+                assert cmd.reduce_only, cmd
         self.liquidated = {e.user_id for e in events if isinstance(e, PositionLiquidated)}
         for e in events:
             if isinstance(e, TriggerFired):
@@ -142,6 +155,11 @@ class PerpRisk(RuleBasedStateMachine):
     @rule(market=markets)
     def funding_tick(self, market: str) -> None:
         self.run(SettleFunding(market=market))
+
+    @rule(market=markets, status=st.sampled_from(
+        [MarketStatus.OPEN, MarketStatus.OPEN, MarketStatus.HALTED, MarketStatus.CLOSE_ONLY]))
+    def set_status(self, market: str, status: MarketStatus) -> None:
+        self.run(UpdateMarket(market=market, status=status.value))
 
     @rule()
     def snapshot_roundtrip(self) -> None:

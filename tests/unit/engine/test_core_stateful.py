@@ -5,6 +5,10 @@ fills, same books, same balances and positions (insurance fund included), no cro
 every resting order on the grid, locks equal to what open orders need, and per-asset
 conservation of funds. Index moves stay small, so nobody nears maintenance margin: the
 engine must liquidate nobody here (``test_core_perp_stateful`` covers liquidations).
+
+Markets are data: the run adds INR (2 decimals), TATA (0 decimals) and the spot market
+TATA-INR (tick 0.05, lot 1) at runtime, trades it beside the built-in ones, and halts,
+closes (close-only), reopens and re-prices markets as it goes.
 """
 
 from __future__ import annotations
@@ -20,12 +24,16 @@ from reference_model import RefModel
 from engine_svc.core import (
     FEE_ACCOUNT,
     INSURANCE_FUND,
+    AddAsset,
+    AddMarket,
     CancelAll,
     CancelByClientId,
     CancelOrder,
     Command,
     Deposit,
     Engine,
+    MarketKind,
+    MarketStatus,
     OrderFilled,
     OrderRejected,
     OrderType,
@@ -40,13 +48,15 @@ from engine_svc.core import (
     StpMode,
     TimeInForce,
     TransferRejected,
+    UpdateMarket,
     Withdraw,
     default_markets,
 )
 from engine_svc.core.risk import lock_asset
 
 USERS = ["u1", "u2", "u3"]
-MID = {"BTC-PERP": 500_000, "SOL-USD": 150_000}
+MID = {"BTC-PERP": 500_000, "SOL-USD": 150_000, "TATA-INR": 20_000}
+"""Mid prices in ticks; TATA-INR's tick is 0.05 INR (20,000 ticks: 1,000 INR)."""
 users = st.sampled_from(USERS)
 markets = st.sampled_from(sorted(MID))
 sides = st.sampled_from(list(Side))
@@ -61,9 +71,16 @@ class EngineVsReference(RuleBasedStateMachine):
         self.engine = Engine(self.config)
         self.ref = RefModel(self.config)
         self.tx = 0
+        self.run(AddAsset(symbol="INR", decimals=2))
+        self.run(AddAsset(symbol="TATA", decimals=0))
+        self.run(AddMarket(symbol="TATA-INR", kind=MarketKind.SPOT, base_asset="TATA",
+                           quote_asset="INR", tick_size="0.05", lot_size="1",
+                           maker_fee_bps=1, taker_fee_bps=4))
         for i, user in enumerate(USERS):
             self.run(Deposit(user_id=user, asset="USD", amount=10**10, tx_id=f"init{i}"))
             self.run(Deposit(user_id=user, asset="SOL", amount=10**9, tx_id=f"init-sol{i}"))
+            self.run(Deposit(user_id=user, asset="INR", amount=10**9, tx_id=f"init-inr{i}"))
+            self.run(Deposit(user_id=user, asset="TATA", amount=10**4, tx_id=f"init-tata{i}"))
 
     def run(self, cmd: Command) -> None:
         events = self.engine.apply(cmd)
@@ -157,6 +174,20 @@ class EngineVsReference(RuleBasedStateMachine):
     def funding_tick(self, market: str) -> None:
         self.run(SettleFunding(market=market))
 
+    @rule(market=markets, status=st.sampled_from(
+        [MarketStatus.OPEN, MarketStatus.OPEN, MarketStatus.HALTED, MarketStatus.CLOSE_ONLY]))
+    def set_status(self, market: str, status: MarketStatus) -> None:
+        self.run(UpdateMarket(market=market, status=status.value))
+
+    @rule(market=markets, cut=st.integers(0, 5), spread=st.integers(0, 20),
+          lev=st.one_of(st.none(), st.sampled_from([10, 50])))
+    def set_fees(self, market: str, cut: int, spread: int, lev: int | None) -> None:
+        """Maker fees only fall (a rise above resting holds is refused: unit-tested)."""
+        maker = max(0, self.engine.config.markets[market].maker_fee_bps - cut)
+        perp = market.endswith("PERP")
+        self.run(UpdateMarket(market=market, maker_fee_bps=maker, taker_fee_bps=maker + spread,
+                              max_leverage=lev if perp else None))
+
     @rule(limit=st.sampled_from([0, 1, 2, 3, 5, 200]))
     def open_order_limit(self, limit: int) -> None:
         """Small limits so the cap on live orders per user and market is reached."""
@@ -187,7 +218,7 @@ class EngineVsReference(RuleBasedStateMachine):
         need: dict[tuple[str, str], int] = defaultdict(int)
         for order in self.engine._st.live.values():
             assert order.locked == order.remaining * order.lock_per_lot
-            spec = self.config.markets[order.market]
+            spec = self.engine.config.markets[order.market]
             need[order.user_id, lock_asset(spec, order.side)] += order.locked
         for user in USERS:
             for asset, (_, locked) in self.engine.balances(user).items():

@@ -23,10 +23,11 @@ def table(routes: list[Route]) -> RouteTable:
 
 
 def test_every_annotated_rpc_has_a_route(routes: list[Route]) -> None:
-    assert len(routes) == 29
+    assert len(routes) == 33
     names = {route.name for route in routes}
     assert {"Engine.PlaceOrder", "Persistence.GetCandles", "Feed.SetIndexPrice",
-            "Auth.Signup", "Feed.GetMarketTicker", "Feed.ListTickers"} <= names
+            "Auth.Signup", "Feed.GetMarketTicker", "Feed.ListTickers", "Engine.AddAsset",
+            "Engine.AddMarket", "Engine.ListRegistry", "Engine.UpdateMarket"} <= names
     assert "Engine.GetTicker" not in names  # the REST ticker is the feed's
     assert "Engine.PlaceOrders" not in names  # streaming, not annotated
 
@@ -38,6 +39,10 @@ def test_route_options_come_from_the_descriptors(table: RouteTable) -> None:
     assert place.upstream == "engine"
     assert table.match("GET", "/api/v1/markets").route.public
     assert table.match("POST", "/api/v1/admin/oracle/BTC-PERP").route.admin_only
+    for method, path in (("POST", "/api/v1/admin/assets"), ("POST", "/api/v1/admin/markets"),
+                         ("GET", "/api/v1/admin/markets"),
+                         ("PATCH", "/api/v1/admin/markets/TATA-INR")):
+        assert table.match(method, path).route.admin_only, path
     assert table.match("POST", "/api/v1/auth/signin").route.upstream == "auth"
 
 
