@@ -55,24 +55,25 @@ ORDER_TYPES = ("bigint", "text", "text", "text", "text", "text", "text", "text",
                "numeric", "numeric", "numeric", "numeric", "text", "bigint", "bigint", "bigint")
 ORDER_VALUES = attrgetter(*ORDER_COLS)
 POSITION_COLS = ("user_id", "market", "size", "cost", "entry_price", "margin", "realized_pnl",
-                 "realized_at_open", "opened_ms", "event_seq")
+                 "realized_at_open", "opened_ms", "event_seq", "exit_quantity", "exit_notional")
 POSITION_VALUES = attrgetter(*POSITION_COLS)
-POSITION_TYPES = ("text", "text") + ("numeric",) * 6 + ("bigint", "bigint")
+POSITION_TYPES = ("text", "text") + ("numeric",) * 6 + ("bigint", "bigint", "numeric", "numeric")
 CANDLE_COLS = ("market", "open_ms", "open", "high", "low", "close", "volume", "first_trade",
                "last_trade", "trades")
 CANDLE_TYPES = ("text", "bigint") + ("numeric",) * 5 + ("bigint", "bigint", "int")
 COPIES = {  # table: (attribute of Rows, columns)
     "closed_positions": ("closed", ("user_id", "market", "side", "size", "entry_price",
-                                    "realized_pnl", "opened_ms", "closed_ms", "event_seq")),
+                                    "realized_pnl", "opened_ms", "closed_ms", "event_seq",
+                                    "exit_price", "leverage", "margin_mode", "close_reason")),
     "funding_payments": ("funding", ("user_id", "market", "rate", "position_size", "amount",
                                      "ts_ms", "event_seq")),
     "liquidations": ("liquidations", ("liquidation_id", "user_id", "market", "side", "size",
                                       "price", "fee", "insurance_fund_delta", "ts_ms",
-                                      "event_seq")),
+                                      "event_seq", "closed_on_book", "taken_by_fund")),
 }
 COPY_LINES = {  # table: (attribute of Rows holding COPY lines, columns)
     "fills": ("fills", ("fill_id", "liquidity", "order_id", "user_id", "market", "side", "price",
-              "quantity", "fee", "fee_asset", "ts_ms", "event_seq")),
+              "quantity", "fee", "fee_asset", "ts_ms", "event_seq", "realized_pnl")),
     "trades": ("trades", ("trade_id", "market", "price", "quantity", "taker_side", "ts_ms")),
     "ledger_entries": ("ledger", ("event_seq", "account", "user_id", "asset", "amount",
                                   "kind", "reference", "market", "ts_ms")),
