@@ -14,7 +14,8 @@ API_MD_ROUTES = [
     ("post", "/api/v1/orders/quote"), ("post", "/api/v1/positions/{market}/close"),
     ("get", "/api/v1/history/orders"), ("get", "/api/v1/history/fills"),
     ("get", "/api/v1/history/positions"), ("get", "/api/v1/history/funding"),
-    ("get", "/api/v1/history/ledger"), ("get", "/api/v1/markets/{market}/depth"),
+    ("get", "/api/v1/history/ledger"), ("get", "/api/v1/history/liquidations"),
+    ("get", "/api/v1/account/summary"), ("get", "/api/v1/markets/{market}/depth"),
     ("get", "/api/v1/markets/{market}/trades"), ("get", "/api/v1/markets/{market}/ticker"),
     ("get", "/api/v1/markets/{market}/candles"), ("post", "/api/v1/admin/oracle/{market}"),
 ]
