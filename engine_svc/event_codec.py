@@ -16,8 +16,8 @@ strings with the market's and asset's specs. Mapping:
 Close reasons: a ``position`` event carries ``close_reason`` LIQUIDATED when a
 ``PositionLiquidated`` of the same command named its user and market, STOP_LOSS /
 TAKE_PROFIT when a ``TriggerFired`` did (the later one wins: a sweep runs after the
-triggers); a command's events are never split across batches, so the encoder remembers
-only the current command's.
+triggers); the encoder remembers only the command being encoded (forgotten at the next
+one, or when the events do not continue: a resent batch).
 
 Events without a timestamp of their own carry the newest one seen before them (the
 command's time for a fill's balance changes), or the encoder's clock for the first one.
@@ -97,6 +97,7 @@ class EventEncoder:
         self._qty = {m.symbol: Scale(m.lot_size) for m in config.markets.values()}
         self._markets = config.markets
         self._command = -1  # the command whose close reasons are remembered
+        self._seq = -1  # the last event encoded
         # (user, market) -> close reason
         self._reasons: dict[tuple[str, str], Reason] = {}
         self._handlers: dict[str, Callable[[event_pb2.EngineEvent, Body], None]] = {
@@ -143,9 +144,11 @@ class EventEncoder:
             self._last_ts = int(ts)
         elif not self._last_ts:
             self._last_ts = self._clock()
-        if body["cmd_seq"] != self._command:
-            self._command = body["cmd_seq"]
+        seq = body["seq"]
+        if body["cmd_seq"] != self._command or seq != self._seq + 1:  # a new command, or a
+            self._command = body["cmd_seq"]  # resent one: its reasons are found again
             self._reasons.clear()
+        self._seq = seq
         if full:
             seconds, millis = divmod(self._last_ts, 1000)
             event.time.seconds, event.time.nanos = seconds, millis * 1_000_000

@@ -102,14 +102,18 @@ def test_a_liquidation_records_book_and_fund_lots_at_their_prices() -> None:
 def test_stop_loss_and_take_profit_closes_say_so() -> None:
     for kind, index in ((TriggerKind.STOP_LOSS, 95_000), (TriggerKind.TAKE_PROFIT, 105_000)):
         rows = ef.fold(run([
-            *funded("mm", "long"), SetIndexPrice(market=SOL, price=100_000),
+            *funded("mm", "mm2", "long"), SetIndexPrice(market=SOL, price=100_000),
             perp("mm", Side.SELL, 1000, 100_000, leverage=2), perp("long", Side.BUY, 1000),
             PlaceTrigger(user_id="long", market=SOL, side=Side.SELL, kind=kind,
                          trigger_price=index),
             perp("mm", Side.BUY, 2000, index, leverage=2),
-            SetIndexPrice(market=SOL, price=index, ts=61_000)]), {}, {})
-        [row] = closed(rows, "long")
+            SetIndexPrice(market=SOL, price=index, ts=61_000),
+            # then an ordinary open and close: the reason does not leak to later commands
+            perp("mm2", Side.SELL, 100, index + 1000, leverage=2), perp("long", Side.BUY, 100),
+            perp("long", Side.SELL, 100)]), {}, {})
+        [row, later] = closed(rows, "long")
         assert (row["close_reason"], row["exit_price"]) == (kind.value, Decimal(index) / 1000)
+        assert (later["close_reason"], later["size"]) == ("CLOSED", 1)
 
 
 def test_exit_price_and_leverage_arithmetic() -> None:
