@@ -69,3 +69,24 @@ async def test_a_losing_10x_long_with_an_open_order(harness: EngineHarness) -> N
     assert Decimal(share.maintenance_margin) == mm
     other = (await summary(h, "mm")).summary  # the counterparty sees only its own account
     assert [p.side for p in other.positions] == [order_pb2.SELL]
+
+
+async def test_order_fills_carry_the_pnl_they_realized(harness: EngineHarness) -> None:
+    h = harness
+    await _fund(h, "mm", "USD", "100000", "m1")
+    await _fund(h, "alice", "USD", "1000", "a1")
+    await h.stub.PlaceOrder(_limit("SOL-PERP", order_pb2.SELL, "10", "100", leverage=5),
+                            metadata=h.auth("mm"))
+    opened = await h.stub.PlaceOrder(_limit("SOL-PERP", order_pb2.BUY, "10", "100",
+                                            leverage=10), metadata=h.auth("alice"))
+    assert [f.realized_pnl for f in opened.order.fills] == ["0"]
+    await h.stub.PlaceOrder(_limit("SOL-PERP", order_pb2.BUY, "10", "110", leverage=5),
+                            metadata=h.auth("mm"))
+    closed = await h.stub.ClosePosition(engine_pb2.ClosePositionRequest(market="SOL-PERP"),
+                                        metadata=h.auth("alice"))
+    assert [f.realized_pnl for f in closed.order.fills] == ["100"]  # 10 * (110 - 100)
+    await _fund(h, "alice", "SOL", "1", "a2")
+    await h.stub.PlaceOrder(_limit("SOL-USD", order_pb2.BUY, "1", "100"), metadata=h.auth("mm"))
+    spot = await h.stub.PlaceOrder(_limit("SOL-USD", order_pb2.SELL, "1", "100"),
+                                   metadata=h.auth("alice"))
+    assert [f.realized_pnl for f in spot.order.fills] == [""]  # spot: not applicable
