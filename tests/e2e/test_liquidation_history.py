@@ -64,8 +64,9 @@ async def open_long(api: httpx.AsyncClient, admin: str) -> Trader:
     await set_index(api, admin, "150")
     long = await new_trader(api)
     await long.deposit("USD", "200")
-    quotes = await eventually(lambda: api.get("/markets/SOL-PERP/depth"),
-                              lambda r: r.json()["asks"] and r.json()["bids"])
+    quotes = await eventually(  # the maker has requoted around the new index
+        lambda: api.get("/markets/SOL-PERP/depth"),
+        lambda r: r.json()["asks"] and abs(Decimal(r.json()["asks"][0][0]) - 150) < 8)
     assert quotes.json()["asks"], quotes.text
     order = await long.place(market="SOL-PERP", side="BUY", type="MARKET", quantity="10",
                              leverage=10, slippageBps=200)
@@ -75,7 +76,7 @@ async def open_long(api: httpx.AsyncClient, admin: str) -> Trader:
 
 async def liquidate(api: httpx.AsyncClient, admin: str, long: Trader) -> None:
     """Moves the index down in steps until the long is gone (bounded)."""
-    for price in ("140", "135", "130", "120", "100"):
+    for price in ("140", "135", "130", "120", "110", "100", "90", "75", "60"):
         await set_index(api, admin, price)
         near = Decimal(price) * Decimal("1.06")  # the mark within its band of the index
         rows = await eventually(lambda: long.call("GET", "/account/positions"),
@@ -103,8 +104,11 @@ async def test_a_liquidated_long_is_in_the_history_once_persistence_caught_up(
         [liquidation] = await long.call("GET", "/history/liquidations")
         assert (liquidation["market"], liquidation["size"]) == ("SOL-PERP", "10")
         assert Decimal(liquidation["closedOnBook"]) + Decimal(liquidation["takenByFund"]) == 10
-        fills = await long.call("GET", "/history/fills", params={"side": "SELL"})
-        assert fills and all(f["side"] == "SELL" and f["realizedPnl"] for f in fills)
+        sells = await long.call("GET", "/history/fills", params={"side": "SELL"})
+        assert sum(Decimal(f["quantity"]) for f in sells) == Decimal(liquidation["closedOnBook"])
+        assert all(Decimal(f["realizedPnl"]) < 0 for f in sells)  # sold below the entry
+        buys = await long.call("GET", "/history/fills", params={"side": "BUY"})
+        assert buys and all(f["realizedPnl"] == "0" for f in buys)  # the open realized nothing
         summary = await long.call("GET", "/account/summary")
         assert (summary["maintenanceMargin"], summary["marginRatio"], summary["positions"]) \
             == ("0", "0", [])
