@@ -193,6 +193,7 @@ class EventWriter:
         for start in range(0, len(bodies), FOLD_SLICE):
             await asyncio.sleep(0)  # the transaction in flight needs the loop too
             ef.fold_bodies(rows, bodies[start:start + FOLD_SLICE])
+        _report(rows)
         prepared = encode(ef.finish(rows), Prepared(events, session.expected,
                                                     fresh[-1].sequence))
         # Kept for every batch prepared and not yet known committed, not only this one: with
@@ -243,9 +244,19 @@ async def _write_fresh(raw: asyncpg.Connection, committed: int,
     order_ids, position_keys, _ = ef.touched(fresh)
     orders = await _load_orders(raw, order_ids)
     positions = await _load_positions(raw, position_keys)
-    prepared = encode(ef.fold(fresh, orders, positions), Prepared(fresh))
-    await _apply(raw, prepared)
+    rows = ef.fold(fresh, orders, positions)
+    _report(rows)
+    await _apply(raw, encode(rows, Prepared(fresh)))
     return fresh[-1].sequence
+
+
+def _report(rows: ef.Rows) -> None:
+    """Positions the batch's fills do not explain (folded over a stale prior state: their
+    history would be wrong) are logged and counted, never silently written."""
+    for user, market in rows.unexplained:
+        metrics.POSITION_MISMATCHES.inc()
+        log.error("position %s/%s: its new size is not its prior state plus the fills "
+                  "(a stale prior state?); its history may be wrong", user, market)
 
 
 def encode(rows: ef.Rows, into: Prepared) -> Prepared:

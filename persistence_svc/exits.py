@@ -5,7 +5,11 @@ Within one command the engine emits every fill before the position's after-state
 :class:`Exits` follows the position's size through the command's fills from the state
 its last position event left (a fill on the other side of the size closes
 ``min(quantity, |size|)`` lots, the rest opens the other way); the position event then
-takes the command's closing lots and notional (:meth:`Exits.settle`). No I/O; decimal
+takes the command's closing lots and notional (:meth:`Exits.settle`). This needs a
+command's events in one batch, which the event link guarantees (it sends whole outbox
+entries, each a sequencer batch of whole commands, and persistence commits whole
+batches); a batch cut inside a command would leave that command's exits partial (the
+exit price then unknown) and its positions reported as unexplained. No I/O; decimal
 arithmetic only.
 """
 

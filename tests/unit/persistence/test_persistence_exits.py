@@ -58,6 +58,7 @@ def test_a_flip_closes_the_old_side_at_the_flipping_fill() -> None:
                         perp("a", Side.SELL, 500, 100_000, leverage=5), perp("b", Side.BUY, 500,
                                                                              leverage=5),
                         perp("a", Side.BUY, 800, 101_000), perp("b", Side.SELL, 800)]), {}, {})
+    assert rows.unexplained == []
     [row] = closed(rows, "b")
     assert (row["size"], row["exit_price"], row["realized_pnl"], row["leverage"]) == \
         (Decimal(5), Decimal(101), Decimal(5), 5)
@@ -88,6 +89,7 @@ def test_a_liquidation_records_book_and_fund_lots_at_their_prices() -> None:
                         perp("long", Side.BUY, 1000, 100_000),
                         perp("mm", Side.BUY, 400, 84_500, leverage=2),  # absorbs 4 of 10
                         SetIndexPrice(market=SOL, price=85_000, ts=61_000)]), {}, {})
+    assert rows.unexplained == []  # book fills and the fund's takeover explain both sizes
     [row] = closed(rows, "long")
     # 4 lots sold to the bid at 84.5, 6 taken over by the fund at the mark (85)
     assert (row["size"], row["exit_price"], row["close_reason"]) == \
@@ -111,6 +113,7 @@ def test_stop_loss_and_take_profit_closes_say_so() -> None:
             # then an ordinary open and close: the reason does not leak to later commands
             perp("mm2", Side.SELL, 100, index + 1000, leverage=2), perp("long", Side.BUY, 100),
             perp("long", Side.SELL, 100)]), {}, {})
+        assert rows.unexplained == []
         [row, later] = closed(rows, "long")
         assert (row["close_reason"], row["exit_price"]) == (kind.value, Decimal(index) / 1000)
         assert (later["close_reason"], later["size"]) == ("CLOSED", 1)
@@ -126,3 +129,21 @@ def test_exit_price_and_leverage_arithmetic() -> None:
     assert exits.leverage(Decimal(10), Decimal(100), Decimal("100.5")) == 10
     assert exits.leverage(Decimal(1), Decimal(1), Decimal(3)) == 1  # at least 1
     assert exits.leverage(Decimal(10), Decimal(100), Decimal(0)) is None
+
+
+def test_a_stale_prior_state_is_reported_not_silently_folded() -> None:
+    """Fills folded over the wrong prior position (the lost-liquidation bug: a batch folded
+    over the database while the batch that opened the position was not yet committed) do
+    not explain the new size: the fold says so."""
+    events = run([*funded("mm"), deposit("long", 110), SetIndexPrice(market=SOL, price=100_000),
+                  perp("mm", Side.SELL, 1000, 100_000, leverage=2),
+                  perp("long", Side.BUY, 1000, 100_000),
+                  perp("mm", Side.BUY, 2000, 84_500, leverage=2),
+                  SetIndexPrice(market=SOL, price=85_000, ts=61_000)])
+    cut = max(i for i, e in enumerate(events) if e.WhichOneof("body") == "position"
+              and e.position.user_id == "long" and e.position.size == "10") + 1
+    first = ef.fold(events[:cut], {}, {})
+    right = ef.fold(events[cut:], dict(first.orders), dict(first.positions))
+    assert right.unexplained == [] and len(closed(right, "long")) == 1
+    stale = ef.fold(events[cut:], dict(first.orders), {})  # the open not seen
+    assert ("long", SOL) in stale.unexplained and closed(stale, "long") == []
