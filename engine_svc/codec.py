@@ -207,11 +207,13 @@ def _add_fills(msg: order_pb2.Order, record: OrderRecord, spec: MarketSpec) -> N
     price_of, qty_of = formatter(spec.tick_size), formatter(spec.lot_size)
     fee_of, fee_asset = formatter(spec.quote.minor), spec.quote.symbol
     side = SIDE_OUT[record.side]
+    perp = spec.is_perp
     msg.fills.extend(order_pb2.Fill(
         fill_id=str(f.fill_id), order_id=msg.order_id, market=record.market, side=side,
         price=price_of(f.price), quantity=qty_of(f.quantity), fee=fee_of(f.fee),
         fee_asset=fee_asset, liquidity=LIQUIDITY[f.liquidity], time=timestamp(f.ts),
         user_id=record.user_id, trade_id=str(f.fill_id),
+        realized_pnl=fee_of(f.realized) if perp and f.realized is not None else "",
     ) for f in record.fills)
 
 

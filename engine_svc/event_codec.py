@@ -7,10 +7,17 @@ strings with the market's and asset's specs. Mapping:
 * ``OrderAccepted`` → ``order`` (status NEW); ``OrderCanceled`` → ``order`` (CANCELED,
   ``reason``); ``OrderReplaced`` → ``order`` with status UNSPECIFIED (an amendment: new
   price and remaining quantity); ``OrderRejected`` → ``order`` (REJECTED; changes nothing).
-* ``OrderFilled`` → ``execution``: the taker's and the maker's fill and the public trade.
+* ``OrderFilled`` → ``execution``: the taker's and the maker's fill (with the PnL each
+  realized, perps only) and the public trade.
 * ``BalanceChanged`` → ``balance`` (the after-state); ``PositionChanged`` → ``position``
   (after-state with signed ``cost``); ``DepositApplied``/``WithdrawalApplied`` →
   ``transfer`` (withdrawals negative); ``TransferRejected`` → an event without a body.
+
+Close reasons: a ``position`` event carries ``close_reason`` LIQUIDATED when a
+``PositionLiquidated`` of the same command named its user and market, STOP_LOSS /
+TAKE_PROFIT when a ``TriggerFired`` did (the later one wins: a sweep runs after the
+triggers); the encoder remembers only the command being encoded (forgotten at the next
+one, or when the events do not continue: a resent batch).
 
 Events without a timestamp of their own carry the newest one seen before them (the
 command's time for a fill's balance changes), or the encoder's clock for the first one.
@@ -29,11 +36,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
 import orjson
 from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
-from trademesh.v1 import event_pb2, market_pb2, order_pb2
+from trademesh.v1 import account_pb2, event_pb2, market_pb2, order_pb2
 
 from engine_svc.core.enums import MarketKind
 from engine_svc.core.markets import AssetSpec, MarketConfig, MarketSpec
@@ -43,6 +50,10 @@ Events = RepeatedCompositeFieldContainer[event_pb2.EngineEvent]
 SIDES = {"BUY": order_pb2.BUY, "SELL": order_pb2.SELL}
 TYPES = {name: order_pb2.OrderType.Value(name) for name in ("LIMIT", "MARKET")}
 TIFS = {name: order_pb2.TimeInForce.Value(name) for name in ("GTC", "IOC", "FOK")}
+Reason: TypeAlias = account_pb2.ClosedPosition.CloseReason.ValueType
+CLOSED_BY: dict[str, Reason] = {"LIQUIDATED": account_pb2.ClosedPosition.LIQUIDATED,
+             "STOP_LOSS": account_pb2.ClosedPosition.STOP_LOSS,
+             "TAKE_PROFIT": account_pb2.ClosedPosition.TAKE_PROFIT}
 
 
 class Scale:
@@ -87,6 +98,10 @@ class EventEncoder:
         self._qty = {m.symbol: Scale(m.lot_size) for m in config.markets.values()}
         self._markets = dict(config.markets)
         self._assets = dict(config.assets)
+        self._command = -1  # the command whose close reasons are remembered
+        self._seq = -1  # the last event encoded
+        # (user, market) -> close reason
+        self._reasons: dict[tuple[str, str], Reason] = {}
         self._handlers: dict[str, Callable[[event_pb2.EngineEvent, Body], None]] = {
             "OrderAccepted": self._accepted, "OrderRejected": self._rejected,
             "OrderFilled": self._filled, "OrderCanceled": self._canceled,
@@ -99,7 +114,7 @@ class EventEncoder:
             "PositionLiquidated": self._liquidated, "FundingPaid": self._funding,
             "IndexPriceSet": _nothing, "FundingSettled": _nothing,
             "PerpCommandRejected": _nothing, "TriggerPlaced": _nothing,
-            "TriggerFired": _nothing, "TriggerCanceled": _nothing,
+            "TriggerFired": self._trigger_fired, "TriggerCanceled": _nothing,
             # The registry: new markets and assets are learnt here, in outbox order, so
             # every later event on them finds its scales.
             "AssetAdded": self._asset_added, "MarketChanged": self._market_changed,
@@ -135,6 +150,11 @@ class EventEncoder:
             self._last_ts = int(ts)
         elif not self._last_ts:
             self._last_ts = self._clock()
+        seq = body["seq"]
+        if body["cmd_seq"] != self._command or seq != self._seq + 1:  # a new command, or a
+            self._command = body["cmd_seq"]  # resent one: its reasons are found again
+            self._reasons.clear()
+        self._seq = seq
         if full:
             seconds, millis = divmod(self._last_ts, 1000)
             event.time.seconds, event.time.nanos = seconds, millis * 1_000_000
@@ -222,6 +242,9 @@ class EventEncoder:
         t = ex.trade
         t.trade_id, t.market, t.taker_side = str(b["fill_id"]), spec.symbol, b["taker_side"]
         t.price, t.quantity = self._price[spec.symbol].text(b["price"]), qty.text(b["quantity"])
+        if spec.is_perp and "taker_realized" in b:  # outbox entries of older releases lack it
+            taker.realized_pnl = quote.text(b["taker_realized"])
+            maker.realized_pnl = quote.text(b["maker_realized"])
         ex.taker_remaining = qty.text(b["taker_remaining"])
         ex.maker_remaining = qty.text(b["maker_remaining"])
         ex.base_asset, ex.quote_asset, ex.perp = spec.base.symbol, spec.quote.symbol, \
@@ -250,6 +273,9 @@ class EventEncoder:
             p.entry_price = "0"
         p.margin, p.realized_pnl = quote.text(b["margin"]), quote.text(b["realized_pnl"])
         p.cost = quote.text(cost)
+        reason = self._reasons.get((p.user_id, spec.symbol))
+        if reason is not None:
+            event.close_reason = reason
 
     def _liquidated(self, event: event_pb2.EngineEvent, b: Body) -> None:
         spec = self._markets[b["market"]]
@@ -261,7 +287,16 @@ class EventEncoder:
         liq.price = self._price[spec.symbol].text(int(b["mark_price"]))
         liq.fee = quote.text(int(b["fee"]))
         liq.insurance_fund_delta = quote.text(int(b["fund_covered"]))
+        liq.closed_on_book = self._qty[spec.symbol].text(int(b["closed_on_book"]))
+        liq.taken_by_fund = self._qty[spec.symbol].text(int(b["taken_by_fund"]))
         liq.time.CopyFrom(event.time)
+        self._reasons[b["user_id"], spec.symbol] = CLOSED_BY["LIQUIDATED"]
+
+    def _trigger_fired(self, event: event_pb2.EngineEvent, b: Body) -> None:
+        """No body (persistence keeps no trigger rows): the close reason it gives."""
+        kind = b.get("kind")  # outbox entries of older releases lack it
+        if kind in CLOSED_BY:
+            self._reasons[b["user_id"], b["market"]] = CLOSED_BY[kind]
 
     def _funding(self, event: event_pb2.EngineEvent, b: Body) -> None:
         spec = self._markets[b["market"]]

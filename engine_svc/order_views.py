@@ -42,6 +42,8 @@ class FillRecord:
     fee: int
     liquidity: Liquidity
     ts: int
+    realized: int | None = None  # perp PnL realized (quote minor units; 0 on spot); None
+    # in a record saved before it was kept
 
 
 @dataclass(slots=True)
@@ -74,7 +76,7 @@ class OrderRecord:
                 self.post_only, self.reduce_only, self.leverage, self.stp.value,
                 self.slippage_bps, self.status.value, self.filled, self.filled_ticks_lots,
                 self.reason, self.created, self.updated,
-                [[f.fill_id, f.price, f.quantity, f.fee, f.liquidity.value, f.ts]
+                [[f.fill_id, f.price, f.quantity, f.fee, f.liquidity.value, f.ts, f.realized]
                  for f in self.fills]]
 
     @classmethod
@@ -84,7 +86,8 @@ class OrderRecord:
         return cls(oid, user, market, Side(side), OrderType(typ), TimeInForce(tif), price, qty,
                    coid, post, reduce, lev, StpMode(stp), slip, OrderStatus(status), filled,
                    ftl, reason, created, updated,
-                   [FillRecord(f[0], f[1], f[2], f[3], Liquidity(f[4]), f[5]) for f in fills])
+                   [FillRecord(f[0], f[1], f[2], f[3], Liquidity(f[4]), f[5],
+                               f[6] if len(f) > 6 else None) for f in fills])
 
 
 class OrderViews:
@@ -124,16 +127,18 @@ class OrderViews:
 
     def _fill(self, e: OrderFilled) -> OrderRecord | None:
         last = None
-        for oid, remaining, fee, liq in ((e.maker_order_id, e.maker_remaining, e.maker_fee,
-                                          Liquidity.MAKER),
-                                         (e.taker_order_id, e.taker_remaining, e.taker_fee,
-                                          Liquidity.TAKER)):
+        for oid, remaining, fee, liq, realized in (
+                (e.maker_order_id, e.maker_remaining, e.maker_fee, Liquidity.MAKER,
+                 e.maker_realized),
+                (e.taker_order_id, e.taker_remaining, e.taker_fee, Liquidity.TAKER,
+                 e.taker_realized)):
             record = self._orders.get(oid)
             if record is None:
                 continue
             record.filled += e.quantity
             record.filled_ticks_lots += e.price * e.quantity
-            record.fills.append(FillRecord(e.fill_id, e.price, e.quantity, fee, liq, e.ts))
+            record.fills.append(FillRecord(e.fill_id, e.price, e.quantity, fee, liq, e.ts,
+                                           realized))
             record.status = OrderStatus.FILLED if remaining == 0 else OrderStatus.PARTIALLY_FILLED
             record.updated = e.ts
             last = record

@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 from trademesh.v1 import engine_pb2, engine_pb2_grpc
 
-from engine_svc import codec, errors
+from engine_svc import account_summary, codec, errors
 from engine_svc.core import commands as cmd
 from engine_svc.core.commands import Command
 from engine_svc.core.enums import OrderType, RejectReason, Side, TriggerKind
@@ -165,6 +165,13 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
                 continue
             out.append(codec.position(self._config.markets[market], user, risk))
         return engine_pb2.GetPositionsResponse(positions=out)
+
+    async def GetAccountSummary(self, request: engine_pb2.GetAccountSummaryRequest,
+                                context: Context) -> engine_pb2.GetAccountSummaryResponse:
+        await self._readable(context)
+        user = await self._user(context)
+        return engine_pb2.GetAccountSummaryResponse(
+            summary=account_summary.summary(self._seq.engine, self._config, user))
 
     async def _market(self, context: Context, symbol: str) -> Any:
         try:

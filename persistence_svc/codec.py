@@ -55,14 +55,29 @@ def fill(r: Rec) -> order_pb2.Fill:
         fill_id=str(r.fill_id), trade_id=str(r.fill_id), order_id=str(r.order_id),
         user_id=r.user_id, market=r.market, side=order_pb2.Side.Value(r.side),
         price=dec(r.price), quantity=dec(r.quantity), fee=dec(r.fee), fee_asset=r.fee_asset,
-        liquidity=order_pb2.Liquidity.Value(r.liquidity), time=ts(r.ts_ms))
+        liquidity=order_pb2.Liquidity.Value(r.liquidity), time=ts(r.ts_ms),
+        realized_pnl=dec(r.realized_pnl))
 
 
 def closed_position(r: Rec) -> account_pb2.ClosedPosition:
+    """Rows from before these columns: no exit price, leverage 0, CROSS (every position
+    was), reason CLOSE_REASON_UNSPECIFIED."""
+    reason = account_pb2.ClosedPosition.CloseReason.Value(r.close_reason or
+                                                          "CLOSE_REASON_UNSPECIFIED")
     return account_pb2.ClosedPosition(
         position_id=str(r.id), market=r.market, side=order_pb2.Side.Value(r.side),
         size=dec(r.size), entry_price=dec(r.entry_price), realized_pnl=dec(r.realized_pnl),
-        open_time=ts(r.opened_ms), close_time=ts(r.closed_ms))
+        open_time=ts(r.opened_ms), close_time=ts(r.closed_ms), exit_price=dec(r.exit_price),
+        leverage=r.leverage or 0,
+        margin_mode=order_pb2.MarginMode.Value(r.margin_mode or "CROSS"), close_reason=reason)
+
+
+def liquidation(r: Rec) -> account_pb2.Liquidation:
+    return account_pb2.Liquidation(
+        liquidation_id=r.liquidation_id, user_id=r.user_id, market=r.market,
+        side=order_pb2.Side.Value(r.side), size=dec(r.size), price=dec(r.price),
+        fee=dec(r.fee), insurance_fund_delta=dec(r.insurance_fund_delta), time=ts(r.ts_ms),
+        closed_on_book=dec(r.closed_on_book), taken_by_fund=dec(r.taken_by_fund))
 
 
 def funding(r: Rec) -> account_pb2.FundingPayment:

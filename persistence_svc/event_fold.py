@@ -9,7 +9,11 @@ order and writes the result. Invariants (see also :mod:`persistence_svc.schema`)
 * an order row reflects every state change: accepted (NEW), fills (PARTIALLY_FILLED /
   FILLED, ``remaining``, ``filled``, ``notional``), amendments and cancels; a REJECTED
   event changes nothing (a refused place never had an order id);
-* a position that goes to zero or flips side leaves one ``closed_positions`` row;
+* a position that goes to zero or flips side leaves one ``closed_positions`` row, with
+  the lots closed since it opened, their average exit price (the closing fills', and a
+  liquidation's lots taken by the insurance fund at its price), the leverage it had and
+  why it closed (the position event's ``close_reason``, else CLOSED); a perp fill row
+  carries the PnL it realized (the engine's figure); see :mod:`persistence_svc.exits`;
 * a runtime asset or market (``asset`` / ``market`` bodies) is one row per symbol, the last
   change winning (``markets`` keeps status, fees and leverage cap current);
 * an event without a body changes nothing (a refused transfer, or a balance change the
@@ -31,6 +35,7 @@ from decimal import Decimal
 from trademesh.v1 import event_pb2, market_pb2, order_pb2
 
 from persistence_svc.copy_csv import Accounts, Fields, Number, Numbers, number, optional
+from persistence_svc.exits import INSURANCE_FUND, Exits, exit_price, leverage, reason_name
 
 SETTLEMENT_ASSET = "USD"  # every perp settles in USD (the engine's MarketConfig invariant)
 MINUTE_MS = 60_000
@@ -75,6 +80,8 @@ class PositionRow:
     realized_at_open: Decimal
     opened_ms: int
     event_seq: int
+    exit_quantity: Decimal = ZERO  # lots closed since the position opened
+    exit_notional: Decimal = ZERO  # their price times quantity
 
 
 @dataclass(slots=True)
@@ -116,6 +123,10 @@ class Rows:
     markets: dict[str, tuple[object, ...]] = field(default_factory=dict)
     """symbol -> the ``markets`` row (runtime registry; the last change wins)."""
     assets: dict[str, tuple[object, ...]] = field(default_factory=dict)
+    exits: Exits = field(default_factory=Exits)  # the current command's
+    # positions whose new size is not the prior state plus the command's fills: the prior
+    # state was stale (the writer reports them; nothing here can correct them)
+    unexplained: list[tuple[str, str]] = field(default_factory=list)
 
 
 def touched_orders(events: list[event_pb2.EngineEvent]) -> set[int]:
@@ -253,8 +264,12 @@ def _execution(rows: Rows, ev: event_pb2.EngineEvent, t: int) -> None:
     for fill, remaining, liquidity in ((taker, ex.taker_remaining, "TAKER"),
                                        (maker, ex.maker_remaining, "MAKER")):
         oid, fee, user = int(fill.order_id), nums[fill.fee], fields[fill.user_id]
+        realized = nums[fill.realized_pnl].text if fill.realized_pnl else ""  # NULL: spot
         rows.fills.append(f"{fill_id},{liquidity},{oid},{user},{market},{SIDE[fill.side]},"
-                          f"{line},{fee.text},{fields[fill.fee_asset]},{t},{seq}\n")
+                          f"{line},{fee.text},{fields[fill.fee_asset]},{t},{seq},{realized}\n")
+        if ex.perp:
+            rows.exits.trade(rows.positions, (fill.user_id, trade.market),
+                             fill.side == order_pb2.BUY, qty.value, price.value)
         _fill_order(rows, oid, nums[remaining].value, qty.value, notional.value, t, seq)
         if fee.value:  # _post's order and signs
             rows.ledger.append(f"{seq},{rows.accounts[fill.user_id]},{user},{quote},"
@@ -332,10 +347,20 @@ def _funding(rows: Rows, ev: event_pb2.EngineEvent) -> None:
 
 
 def _liquidation(rows: Rows, ev: event_pb2.EngineEvent) -> None:
+    """Its history row; lots the insurance fund took over close the user's position (and
+    may close the fund's) at the liquidation price, like a fill between them."""
     q = ev.liquidation
+    price = Decimal(q.price)
+    on_book = Decimal(q.closed_on_book) if q.closed_on_book else None
+    taken = Decimal(q.taken_by_fund) if q.taken_by_fund else None
     rows.liquidations.append((q.liquidation_id, q.user_id, q.market, SIDE[q.side],
-                              Decimal(q.size), Decimal(q.price), Decimal(q.fee),
-                              Decimal(q.insurance_fund_delta), ms(ev), ev.sequence))
+                              Decimal(q.size), price, Decimal(q.fee),
+                              Decimal(q.insurance_fund_delta), ms(ev), ev.sequence, on_book,
+                              taken))
+    if taken:
+        long = q.side == order_pb2.BUY
+        rows.exits.trade(rows.positions, (q.user_id, q.market), not long, taken, price)
+        rows.exits.trade(rows.positions, (INSURANCE_FUND, q.market), long, taken, price)
 
 
 def _position(rows: Rows, ev: event_pb2.EngineEvent) -> None:
@@ -350,15 +375,26 @@ def _position(rows: Rows, ev: event_pb2.EngineEvent) -> None:
               f"event:{seq}", p.market, ("pnl", None), (f"user:{p.user_id}", p.user_id))
     old_size = old.size if old else ZERO
     flipped = old_size * size < 0
-    if old is not None and old_size and (size == 0 or flipped):
+    traced = rows.exits.running.get(key)
+    if traced is not None and traced != size:
+        rows.unexplained.append(key)
+    exit_qty, exit_notional = rows.exits.settle(key, old)
+    closed = old is not None and old_size != 0 and (size == 0 or flipped)
+    if closed:
+        assert old is not None
         rows.closed.append((p.user_id, p.market, "BUY" if old_size > 0 else "SELL",
-                            abs(old_size), old.entry_price, realized - old.realized_at_open,
-                            old.opened_ms, t, seq))
+                            max(exit_qty, abs(old_size)), old.entry_price,
+                            realized - old.realized_at_open, old.opened_ms, t, seq,
+                            exit_price(exit_qty, exit_notional, abs(old_size)),
+                            leverage(abs(old_size), old.entry_price, old.margin),
+                            "CROSS", reason_name(ev.close_reason)))
     opening = size != 0 and (old_size == 0 or flipped)
+    if closed or opening:
+        exit_qty = exit_notional = ZERO  # a new position's exits start now
     rows.positions[key] = PositionRow(
         p.user_id, p.market, size, Decimal(p.cost), Decimal(p.entry_price), Decimal(p.margin),
         realized, realized if opening or old is None else old.realized_at_open,
-        t if opening or old is None else old.opened_ms, seq)
+        t if opening or old is None else old.opened_ms, seq, exit_qty, exit_notional)
     rows.changed_positions.add(key)
 
 

@@ -55,24 +55,25 @@ ORDER_TYPES = ("bigint", "text", "text", "text", "text", "text", "text", "text",
                "numeric", "numeric", "numeric", "numeric", "text", "bigint", "bigint", "bigint")
 ORDER_VALUES = attrgetter(*ORDER_COLS)
 POSITION_COLS = ("user_id", "market", "size", "cost", "entry_price", "margin", "realized_pnl",
-                 "realized_at_open", "opened_ms", "event_seq")
+                 "realized_at_open", "opened_ms", "event_seq", "exit_quantity", "exit_notional")
 POSITION_VALUES = attrgetter(*POSITION_COLS)
-POSITION_TYPES = ("text", "text") + ("numeric",) * 6 + ("bigint", "bigint")
+POSITION_TYPES = ("text", "text") + ("numeric",) * 6 + ("bigint", "bigint", "numeric", "numeric")
 CANDLE_COLS = ("market", "open_ms", "open", "high", "low", "close", "volume", "first_trade",
                "last_trade", "trades")
 CANDLE_TYPES = ("text", "bigint") + ("numeric",) * 5 + ("bigint", "bigint", "int")
 COPIES = {  # table: (attribute of Rows, columns)
     "closed_positions": ("closed", ("user_id", "market", "side", "size", "entry_price",
-                                    "realized_pnl", "opened_ms", "closed_ms", "event_seq")),
+                                    "realized_pnl", "opened_ms", "closed_ms", "event_seq",
+                                    "exit_price", "leverage", "margin_mode", "close_reason")),
     "funding_payments": ("funding", ("user_id", "market", "rate", "position_size", "amount",
                                      "ts_ms", "event_seq")),
     "liquidations": ("liquidations", ("liquidation_id", "user_id", "market", "side", "size",
                                       "price", "fee", "insurance_fund_delta", "ts_ms",
-                                      "event_seq")),
+                                      "event_seq", "closed_on_book", "taken_by_fund")),
 }
 COPY_LINES = {  # table: (attribute of Rows holding COPY lines, columns)
     "fills": ("fills", ("fill_id", "liquidity", "order_id", "user_id", "market", "side", "price",
-              "quantity", "fee", "fee_asset", "ts_ms", "event_seq")),
+              "quantity", "fee", "fee_asset", "ts_ms", "event_seq", "realized_pnl")),
     "trades": ("trades", ("trade_id", "market", "price", "quantity", "taker_side", "ts_ms")),
     "ledger_entries": ("ledger", ("event_seq", "account", "user_id", "asset", "amount",
                                   "kind", "reference", "market", "ts_ms")),
@@ -201,6 +202,7 @@ class EventWriter:
         for start in range(0, len(bodies), FOLD_SLICE):
             await asyncio.sleep(0)  # the transaction in flight needs the loop too
             ef.fold_bodies(rows, bodies[start:start + FOLD_SLICE])
+        _report(rows)
         prepared = encode(ef.finish(rows), Prepared(events, session.expected,
                                                     fresh[-1].sequence))
         # Kept for every batch prepared and not yet known committed, not only this one: with
@@ -251,9 +253,19 @@ async def _write_fresh(raw: asyncpg.Connection, committed: int,
     order_ids, position_keys, _ = ef.touched(fresh)
     orders = await _load_orders(raw, order_ids)
     positions = await _load_positions(raw, position_keys)
-    prepared = encode(ef.fold(fresh, orders, positions), Prepared(fresh))
-    await _apply(raw, prepared)
+    rows = ef.fold(fresh, orders, positions)
+    _report(rows)
+    await _apply(raw, encode(rows, Prepared(fresh)))
     return fresh[-1].sequence
+
+
+def _report(rows: ef.Rows) -> None:
+    """Positions the batch's fills do not explain (folded over a stale prior state: their
+    history would be wrong) are logged and counted, never silently written."""
+    for user, market in rows.unexplained:
+        metrics.POSITION_MISMATCHES.inc()
+        log.error("position %s/%s: its new size is not its prior state plus the fills "
+                  "(a stale prior state?); its history may be wrong", user, market)
 
 
 def encode(rows: ef.Rows, into: Prepared) -> Prepared:

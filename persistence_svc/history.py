@@ -1,19 +1,23 @@
-"""History queries: one user's orders, fills, closed positions, funding and ledger, and a
-market's public trades. Newest first, ``limit`` rows (default 100, at most 1000) with
-ids below ``before`` when given. The ``user_id`` filter is always applied by the caller's
+"""History queries: one user's orders, fills, closed positions, funding, ledger and
+liquidations, and a market's public trades. Newest first, ``limit`` rows (default 100, at
+most 1000) with ids below ``before`` when given; optionally only one ``side`` (rows that
+have one), one order ``status``, and times ``from <= t < to`` (each table's time: an
+order's creation, a fill's or trade's time, a position's closing, a payment's, a ledger
+entry's, a liquidation's). The ``user_id`` filter is always applied by the caller's
 verified identity, never by a request field, so another user's rows are never read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Column, Row, Select, Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persistence_svc import schema
+from persistence_svc.history_filters import Filters, filters
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -33,6 +37,7 @@ class Page:
     market: str
     limit: int
     before: int | None
+    only: Filters = field(default_factory=Filters)
 
     @classmethod
     def of(cls, market: str, limit: int, before: str) -> Page:
@@ -45,14 +50,29 @@ class Page:
             cursor = int(before)
         return cls(market, limit or DEFAULT_LIMIT, cursor)
 
+    @classmethod
+    def of_request(cls, request: Any) -> Page:
+        """A history request's page and filters (the fields its message has)."""
+        page = cls.of(request.market, request.limit, request.before)
+        return replace(page, only=filters(request, InvalidQuery))
+
 
 def _paged(table: Table, key: Column[Any], owner: Column[Any], owner_value: str,
-           page: Page) -> Select[Any]:
+           page: Page, time: Column[Any] | None = None) -> Select[Any]:
     query = select(table).where(owner == owner_value)
     if page.market and owner is not table.c.market:
         query = query.where(table.c.market == page.market)
     if page.before is not None:
         query = query.where(key < page.before)
+    only = page.only
+    if only.side is not None:
+        query = query.where(table.c.side == only.side)
+    if only.status is not None:
+        query = query.where(table.c.status == only.status)
+    if time is not None and only.start_ms is not None:
+        query = query.where(time >= only.start_ms)
+    if time is not None and only.end_ms is not None:
+        query = query.where(time < only.end_ms)
     return query.order_by(key.desc()).limit(page.limit)
 
 
@@ -68,23 +88,30 @@ class HistoryRepository:
 
     async def orders(self, user_id: str, page: Page) -> Sequence[Row[Any]]:
         t = schema.orders
-        return await self._rows(_paged(t, t.c.order_id, t.c.user_id, user_id, page))
+        return await self._rows(_paged(t, t.c.order_id, t.c.user_id, user_id, page,
+                                       t.c.created_ms))
 
     async def fills(self, user_id: str, page: Page) -> Sequence[Row[Any]]:
         t = schema.fills
-        return await self._rows(_paged(t, t.c.fill_id, t.c.user_id, user_id, page))
+        return await self._rows(_paged(t, t.c.fill_id, t.c.user_id, user_id, page, t.c.ts_ms))
 
     async def closed_positions(self, user_id: str, page: Page) -> Sequence[Row[Any]]:
         t = schema.closed_positions
-        return await self._rows(_paged(t, t.c.id, t.c.user_id, user_id, page))
+        return await self._rows(_paged(t, t.c.id, t.c.user_id, user_id, page, t.c.closed_ms))
 
     async def funding(self, user_id: str, page: Page) -> Sequence[Row[Any]]:
         t = schema.funding_payments
-        return await self._rows(_paged(t, t.c.id, t.c.user_id, user_id, page))
+        return await self._rows(_paged(t, t.c.id, t.c.user_id, user_id, page, t.c.ts_ms))
 
     async def ledger(self, user_id: str, page: Page) -> Sequence[Row[Any]]:
         t = schema.ledger
-        return await self._rows(_paged(t, t.c.id, t.c.user_id, user_id, page))
+        return await self._rows(_paged(t, t.c.id, t.c.user_id, user_id, page, t.c.ts_ms))
+
+    async def liquidations(self, user_id: str, page: Page) -> Sequence[Row[Any]]:
+        """Paged by the liquidation id the client sees (the event's sequence)."""
+        t = schema.liquidations
+        return await self._rows(_paged(t, t.c.event_seq, t.c.user_id, user_id, page,
+                                       t.c.ts_ms))
 
     async def trades(self, page: Page) -> Sequence[Row[Any]]:
         if not page.market:

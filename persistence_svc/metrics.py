@@ -17,6 +17,9 @@ COMMIT_SECONDS = Histogram("trademesh_persistence_commit_seconds",
                            buckets=LATENCY_BUCKETS)
 EVENTS_COMMITTED = Counter("trademesh_persistence_events_committed_total",
                            "Engine events committed to PostgreSQL.")
+POSITION_MISMATCHES = Counter("trademesh_persistence_position_mismatches_total",
+                              "Position events whose size the batch's fills did not explain "
+                              "(folded over a stale prior state).")
 COMMITTED_SEQUENCE = Gauge("trademesh_persistence_committed_sequence",
                            "The last committed engine event sequence.")
 

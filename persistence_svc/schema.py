@@ -15,6 +15,9 @@ Invariants:
   trade id, ledger entry id, position id, payment id) with ``before``, so a cursor is stable
   while new rows arrive (they only get larger ids); each has an index on ``(user_id, id)``
   or ``(market, id)``.
+* Columns added after the first release are nullable (or have a default) and are added by
+  later migrations with ``ADD COLUMN IF NOT EXISTS``, so a database from an older release
+  upgrades in place; NULL there means "not recorded" (rows written before the column).
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ fills = Table(
     num("price"), num("quantity"),
     num("fee"), Column("fee_asset", String(16), nullable=False),
     big("ts_ms"), big("event_seq"),
+    Column("realized_pnl", Numeric),  # perps; NULL for spot (and before 0003)
     UniqueConstraint("fill_id", "liquidity", name="fills_fill_side"),
     Index("fills_user_fill", "user_id", "fill_id"))
 
@@ -116,6 +120,9 @@ positions = Table(
     num("realized_pnl"),
     num("realized_at_open"),
     big("opened_ms"), big("event_seq"),
+    # lots closed since the position opened, and their price times quantity (exit price)
+    Column("exit_quantity", Numeric, nullable=False, server_default="0"),
+    Column("exit_notional", Numeric, nullable=False, server_default="0"),
     PrimaryKeyConstraint("user_id", "market"))
 
 closed_positions = Table(
@@ -124,6 +131,9 @@ closed_positions = Table(
     num("size"), num("entry_price"),
     num("realized_pnl"), big("opened_ms"),
     big("closed_ms"), big("event_seq"),
+    Column("exit_price", Numeric), Column("leverage", Integer),
+    Column("margin_mode", String(8)),  # CROSS; NULL (before 0003) was CROSS too
+    Column("close_reason", String(16)),  # CLOSED, LIQUIDATED, STOP_LOSS, TAKE_PROFIT
     Index("closed_positions_user_id", "user_id", "id"))
 
 funding_payments = Table(
@@ -141,6 +151,7 @@ liquidations = Table(
     num("price"), num("fee"),
     num("insurance_fund_delta"),
     big("ts_ms"), big("event_seq"),
+    Column("closed_on_book", Numeric), Column("taken_by_fund", Numeric),
     Index("liquidations_user_id", "user_id", "id"))
 
 candles_1m = Table(

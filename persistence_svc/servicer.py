@@ -87,7 +87,7 @@ class PersistenceServicer(persistence_pb2_grpc.PersistenceServicer):
             await errors.abort(context, errors.status(
                 grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED", "a user token is required"))
         try:
-            rows = await fetch(user_id, Page.of(request.market, request.limit, request.before))
+            rows = await fetch(user_id, Page.of_request(request))
         except InvalidQuery as err:
             await errors.abort(context, errors.invalid(err))
         return [convert(r) for r in rows]
@@ -117,6 +117,12 @@ class PersistenceServicer(persistence_pb2_grpc.PersistenceServicer):
                          context: Context) -> pb.ListLedgerResponse:
         found = await self._page(request, context, self._history.ledger, codec.ledger_entry)
         return pb.ListLedgerResponse(entries=found)
+
+    async def ListLiquidations(self, request: pb.ListLiquidationsRequest,
+                               context: Context) -> pb.ListLiquidationsResponse:
+        found = await self._page(request, context, self._history.liquidations,
+                                 codec.liquidation)
+        return pb.ListLiquidationsResponse(liquidations=found)
 
     async def ListTrades(self, request: pb.ListTradesRequest,
                          context: Context) -> pb.ListTradesResponse:

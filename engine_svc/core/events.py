@@ -107,7 +107,11 @@ class OrderRejected:
 
 @dataclass(slots=True, init=False)
 class OrderFilled:
-    """One trade between a resting maker and an incoming taker; fees in quote minor units."""
+    """One trade between a resting maker and an incoming taker; fees in quote minor units.
+
+    ``taker_realized`` / ``maker_realized``: perp PnL each side's fill realized by closing
+    (USD minor units, fees not included); 0 for an opening fill and for spot.
+    """
 
     seq: int
     cmd_seq: int
@@ -125,12 +129,14 @@ class OrderFilled:
     maker_fee: int
     maker_remaining: int
     ts: int
+    taker_realized: int
+    maker_realized: int
 
     def __init__(
         self, seq: int, cmd_seq: int, fill_id: int, market: str, price: int, quantity: int,
         taker_side: Side, taker_order_id: int, taker_user_id: str, taker_fee: int,
         taker_remaining: int, maker_order_id: int, maker_user_id: str, maker_fee: int,
-        maker_remaining: int, ts: int,
+        maker_remaining: int, ts: int, taker_realized: int, maker_realized: int,
     ) -> None:
         self.seq = seq
         self.cmd_seq = cmd_seq
@@ -148,6 +154,8 @@ class OrderFilled:
         self.maker_fee = maker_fee
         self.maker_remaining = maker_remaining
         self.ts = ts
+        self.taker_realized = taker_realized
+        self.maker_realized = maker_realized
 
 
 @dataclass(slots=True, init=False)

@@ -306,11 +306,14 @@ def _fill(st: State, spec: MarketSpec, level: PriceLevel, taker: Order, maker: O
     price = level.price
     fees = st.fee_balance(spec.quote.symbol)
     if spec.is_perp:
-        maker_fee = settle_perp(st.ledger, spec, maker, price, qty, spec.maker_fee_bps, fees)
-        taker_fee = settle_perp(st.ledger, spec, taker, price, qty, spec.taker_fee_bps, fees)
+        maker_fee, maker_pnl = settle_perp(st.ledger, spec, maker, price, qty,
+                                           spec.maker_fee_bps, fees)
+        taker_fee, taker_pnl = settle_perp(st.ledger, spec, taker, price, qty,
+                                           spec.taker_fee_bps, fees)
     else:
         maker_fee = settle_spot(st.ledger, spec, maker, price, qty, spec.maker_fee_bps, fees)
         taker_fee = settle_spot(st.ledger, spec, taker, price, qty, spec.taker_fee_bps, fees)
+        maker_pnl = taker_pnl = 0
     maker.remaining -= qty
     maker.filled += qty
     level.total -= qty
@@ -321,7 +324,7 @@ def _fill(st: State, spec: MarketSpec, level: PriceLevel, taker: Order, maker: O
     st.out.append(OrderFilled(
         st.seq(), st.last_seq, fill_id, spec.symbol, price, qty, taker.side, taker.id,
         taker.user_id, taker_fee, taker.remaining, maker.id, maker.user_id, maker_fee,
-        maker.remaining, taker.ts,
+        maker.remaining, taker.ts, taker_pnl, maker_pnl,
     ))
     st.stats[spec.symbol].record_trade(fill_id, price, qty, taker.side, taker.ts)
     # NEW -> PARTIALLY_FILLED is an edge of the lifecycle table: assigned directly.

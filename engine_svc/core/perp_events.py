@@ -179,7 +179,8 @@ class TriggerPlaced:
 
 @dataclass(slots=True, init=False)
 class TriggerFired:
-    """The mark crossed the trigger; the reduce-only market order's events follow."""
+    """The mark crossed the trigger; the reduce-only market order's events follow.
+    ``kind`` is the trigger's (what closed the position, for the history)."""
 
     seq: int
     cmd_seq: int
@@ -189,10 +190,11 @@ class TriggerFired:
     mark_price: int
     quantity: int
     ts: int
+    kind: TriggerKind
 
     def __init__(
         self, seq: int, cmd_seq: int, trigger_id: int, user_id: str, market: str, mark_price: int,
-        quantity: int, ts: int,
+        quantity: int, ts: int, kind: TriggerKind,
     ) -> None:
         self.seq = seq
         self.cmd_seq = cmd_seq
@@ -202,6 +204,7 @@ class TriggerFired:
         self.mark_price = mark_price
         self.quantity = quantity
         self.ts = ts
+        self.kind = kind
 
 
 @dataclass(slots=True, init=False)

@@ -77,8 +77,9 @@ def settle_spot(ledger: Ledger, spec: MarketSpec, order: Order, price: int, lots
 
 
 def settle_perp(ledger: Ledger, spec: MarketSpec, order: Order, price: int, lots: int,
-                bps: int, fees: Balance) -> int:
-    """Settle one side of a perp fill; returns the fee charged (credited to ``fees``).
+                bps: int, fees: Balance) -> tuple[int, int]:
+    """Settle one side of a perp fill; returns the fee charged (credited to ``fees``) and
+    the PnL the fill realized (0 when it only opened).
 
     The position handle is kept on the order after its first fill.
     """
@@ -100,8 +101,11 @@ def settle_perp(ledger: Ledger, spec: MarketSpec, order: Order, price: int, lots
         ledger.touch_position(ref)
     pos = ref.pos
     closing = min(lots, pos.reducible(order.side))
+    realized = 0
     if closing:
+        before = pos.realized
         bal.available += close_lots(pos, price * closing * unit, closing)
+        realized = pos.realized - before
     opening = lots - closing
     if opening:
         cash = price * opening * unit
@@ -114,7 +118,7 @@ def settle_perp(ledger: Ledger, spec: MarketSpec, order: Order, price: int, lots
         else:
             pos.size -= opening
             pos.cost -= cash
-    return charged
+    return charged, realized
 
 
 def close_lots(pos: Position, cash: int, closing: int) -> int:

@@ -111,7 +111,7 @@ def fire(st: State, market: str, mark: int, ts: int) -> None:
                                           market, CancelReason.POSITION_CLOSED))
             continue
         st.out.append(TriggerFired(st.seq(), st.last_seq, trig.id, trig.user_id, market,
-                                   mark, lots, ts))
+                                   mark, lots, ts, trig.kind))
         place(st, PlaceOrder(user_id=trig.user_id, market=market, side=trig.side,
                              quantity=lots, type=OrderType.MARKET, tif=TimeInForce.IOC,
                              reduce_only=True, leverage=1, slippage_bps=trig.slippage,

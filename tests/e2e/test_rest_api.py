@@ -318,3 +318,35 @@ async def test_readyz_reports_the_persistence_lag_draining(api: httpx.AsyncClien
     assert engine["persistedSequence"] == engine["eventSequence"]
     assert engine["coreBuild"] in ("compiled", "interpreted")  # which matching core runs
     assert engine["maxOpenOrders"] == 200
+
+
+async def test_history_filters_over_rest(api: httpx.AsyncClient) -> None:
+    """``side``/``status``/``from``/``to`` on the history routes; a bad value or combination
+    is a 400 naming the field, and a filter a route does not have is refused."""
+    seller, buyer = await new_trader(api), await new_trader(api)
+    await seller.deposit("SOL", "3")
+    await buyer.deposit("USD", "1000")
+    await seller.place(market="SOL-USD", side="SELL", quantity="1", price="151")
+    await buyer.place(market="SOL-USD", side="BUY", quantity="1", price="151")
+    fills = await eventually(lambda: buyer.call("GET", "/history/fills"), bool)
+    time = fills[0]["time"]
+    assert fills[0]["realizedPnl"] == ""  # spot
+    assert await buyer.call("GET", "/history/fills", params={"side": "SELL"}) == []
+    assert len(await buyer.call("GET", "/history/fills", params={"side": "BUY", "from": time})) \
+        == 1
+    assert await buyer.call("GET", "/history/fills", params={"to": time}) == []  # exclusive
+    orders = await buyer.call("GET", "/history/orders", params={"status": "FILLED"})
+    assert [o["status"] for o in orders] == ["FILLED"]
+    assert await buyer.call("GET", "/history/orders", params={"status": "CANCELED"}) == []
+    for path, params, field in (
+            ("/history/fills", {"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+             "from"),
+            ("/history/fills", {"side": "LONG"}, "side"),
+            ("/history/orders", {"status": "DONE"}, "status"),
+            ("/history/ledger", {"from": "yesterday"}, "from"),
+            ("/history/positions", {"status": "FILLED"}, "status"),
+            ("/history/liquidations", {"to": "2026-13-01T00:00:00Z"}, "to")):
+        response = await api.get(path, params=params, headers=buyer.headers)
+        assert response.status_code == 400, (path, params, response.text)
+        error = response.json()["error"]
+        assert field in [d.get("field") for d in error["details"]], (path, params, error)

@@ -3,9 +3,11 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from trademesh.v1 import order_pb2 as _order_pb2
 import builtins as _builtins
@@ -162,9 +164,42 @@ Global___Position: _TypeAlias = Position  # noqa: Y015
 
 @_typing.final
 class ClosedPosition(_message.Message):
-    """A position that has been closed, with what it realized."""
+    """A position that has been closed (to zero, or flipped to the other side), with what it
+    realized from opening to closing.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
+
+    class _CloseReason:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _CloseReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[ClosedPosition._CloseReason.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        CLOSE_REASON_UNSPECIFIED: ClosedPosition._CloseReason.ValueType  # 0
+        """Not recorded (a position closed before close reasons were kept)."""
+        CLOSED: ClosedPosition._CloseReason.ValueType  # 1
+        """Closed by an order: the user's own, a close-position request, or a flip."""
+        LIQUIDATED: ClosedPosition._CloseReason.ValueType  # 2
+        """Closed by the engine's liquidation (on the book and/or by the insurance fund)."""
+        STOP_LOSS: ClosedPosition._CloseReason.ValueType  # 3
+        """Closed by the user's stop-loss trigger."""
+        TAKE_PROFIT: ClosedPosition._CloseReason.ValueType  # 4
+        """Closed by the user's take-profit trigger."""
+
+    class CloseReason(_CloseReason, metaclass=_CloseReasonEnumTypeWrapper):
+        """Why a position closed."""
+
+    CLOSE_REASON_UNSPECIFIED: ClosedPosition.CloseReason.ValueType  # 0
+    """Not recorded (a position closed before close reasons were kept)."""
+    CLOSED: ClosedPosition.CloseReason.ValueType  # 1
+    """Closed by an order: the user's own, a close-position request, or a flip."""
+    LIQUIDATED: ClosedPosition.CloseReason.ValueType  # 2
+    """Closed by the engine's liquidation (on the book and/or by the insurance fund)."""
+    STOP_LOSS: ClosedPosition.CloseReason.ValueType  # 3
+    """Closed by the user's stop-loss trigger."""
+    TAKE_PROFIT: ClosedPosition.CloseReason.ValueType  # 4
+    """Closed by the user's take-profit trigger."""
 
     MARKET_FIELD_NUMBER: _builtins.int
     SIDE_FIELD_NUMBER: _builtins.int
@@ -175,13 +210,32 @@ class ClosedPosition(_message.Message):
     OPEN_TIME_FIELD_NUMBER: _builtins.int
     CLOSE_TIME_FIELD_NUMBER: _builtins.int
     POSITION_ID_FIELD_NUMBER: _builtins.int
+    LEVERAGE_FIELD_NUMBER: _builtins.int
+    MARGIN_MODE_FIELD_NUMBER: _builtins.int
+    CLOSE_REASON_FIELD_NUMBER: _builtins.int
     market: _builtins.str
     side: _order_pb2.Side.ValueType
     size: _builtins.str
+    """Every lot closed from opening to closing (the largest size when it was never added to
+    after a partial close).
+    """
     entry_price: _builtins.str
     exit_price: _builtins.str
+    """The average price of every closing fill (a liquidation's lots taken by the insurance
+    fund count at the liquidation price), exact when it terminates, else rounded to 12
+    decimal places. Empty for a position closed before exit prices were kept.
+    """
     realized_pnl: _builtins.str
+    """Realized PnL from opening to closing, in the settlement asset (fees and funding not
+    included).
+    """
     position_id: _builtins.str
+    leverage: _builtins.int
+    """Entry notional over the margin held, just before the close, rounded to an integer
+    (as GetPositions' leverage, which uses the mark); 0 when not recorded.
+    """
+    margin_mode: _order_pb2.MarginMode.ValueType
+    close_reason: Global___ClosedPosition.CloseReason.ValueType
     @_builtins.property
     def open_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -198,10 +252,13 @@ class ClosedPosition(_message.Message):
         open_time: _timestamp_pb2.Timestamp | None = ...,
         close_time: _timestamp_pb2.Timestamp | None = ...,
         position_id: _builtins.str = ...,
+        leverage: _builtins.int = ...,
+        margin_mode: _order_pb2.MarginMode.ValueType = ...,
+        close_reason: Global___ClosedPosition.CloseReason.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["close_time", b"close_time", "open_time", b"open_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["close_time", b"close_time", "entry_price", b"entry_price", "exit_price", b"exit_price", "market", b"market", "open_time", b"open_time", "position_id", b"position_id", "realized_pnl", b"realized_pnl", "side", b"side", "size", b"size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["close_reason", b"close_reason", "close_time", b"close_time", "entry_price", b"entry_price", "exit_price", b"exit_price", "leverage", b"leverage", "margin_mode", b"margin_mode", "market", b"market", "open_time", b"open_time", "position_id", b"position_id", "realized_pnl", b"realized_pnl", "side", b"side", "size", b"size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -305,6 +362,8 @@ class Liquidation(_message.Message):
     FEE_FIELD_NUMBER: _builtins.int
     INSURANCE_FUND_DELTA_FIELD_NUMBER: _builtins.int
     TIME_FIELD_NUMBER: _builtins.int
+    CLOSED_ON_BOOK_FIELD_NUMBER: _builtins.int
+    TAKEN_BY_FUND_FIELD_NUMBER: _builtins.int
     liquidation_id: _builtins.str
     user_id: _builtins.str
     market: _builtins.str
@@ -314,6 +373,11 @@ class Liquidation(_message.Message):
     fee: _builtins.str
     insurance_fund_delta: _builtins.str
     """What the insurance fund absorbed."""
+    closed_on_book: _builtins.str
+    """Lots closed against the book, and lots the insurance fund took over at `price`
+    (together `size`). Empty for liquidations recorded before they were kept.
+    """
+    taken_by_fund: _builtins.str
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -328,11 +392,125 @@ class Liquidation(_message.Message):
         fee: _builtins.str = ...,
         insurance_fund_delta: _builtins.str = ...,
         time: _timestamp_pb2.Timestamp | None = ...,
+        closed_on_book: _builtins.str = ...,
+        taken_by_fund: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["fee", b"fee", "insurance_fund_delta", b"insurance_fund_delta", "liquidation_id", b"liquidation_id", "market", b"market", "price", b"price", "side", b"side", "size", b"size", "time", b"time", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["closed_on_book", b"closed_on_book", "fee", b"fee", "insurance_fund_delta", b"insurance_fund_delta", "liquidation_id", b"liquidation_id", "market", b"market", "price", b"price", "side", b"side", "size", b"size", "taken_by_fund", b"taken_by_fund", "time", b"time", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Liquidation: _TypeAlias = Liquidation  # noqa: Y015
+
+@_typing.final
+class AccountSummary(_message.Message):
+    """A user's cross-margin account in the settlement asset (USD), from the engine's live
+    state. Amounts are exact decimal strings:
+      collateral         = USD available + USD locked by open orders + every position's margin
+      equity             = collateral + unrealized_pnl (at each market's mark)
+      initial_margin     = every position's margin + USD locked by open orders
+      maintenance_margin = the sum over positions of |size| * mark * maintenance margin rate
+      available_margin   = USD available + min(unrealized_pnl, 0): what a new order or a
+                           withdrawal may commit (unrealized profit is not lent against); it
+                           is negative when unrealized losses exceed the free collateral
+      margin_ratio       = maintenance_margin / equity, rounded up to 6 decimal places; the
+                           engine liquidates when equity < maintenance_margin, i.e. when it
+                           exceeds 1. "0" without positions; empty when equity <= 0.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ASSET_FIELD_NUMBER: _builtins.int
+    EQUITY_FIELD_NUMBER: _builtins.int
+    COLLATERAL_FIELD_NUMBER: _builtins.int
+    UNREALIZED_PNL_FIELD_NUMBER: _builtins.int
+    INITIAL_MARGIN_FIELD_NUMBER: _builtins.int
+    MAINTENANCE_MARGIN_FIELD_NUMBER: _builtins.int
+    AVAILABLE_MARGIN_FIELD_NUMBER: _builtins.int
+    MARGIN_RATIO_FIELD_NUMBER: _builtins.int
+    POSITIONS_FIELD_NUMBER: _builtins.int
+    asset: _builtins.str
+    """The settlement asset every amount is in ("USD")."""
+    equity: _builtins.str
+    collateral: _builtins.str
+    unrealized_pnl: _builtins.str
+    initial_margin: _builtins.str
+    maintenance_margin: _builtins.str
+    available_margin: _builtins.str
+    margin_ratio: _builtins.str
+    @_builtins.property
+    def positions(self) -> _containers.RepeatedCompositeFieldContainer[Global___PositionMargin]:
+        """Each open position's share: cross positions share the figures above; an isolated
+        position (when they exist) carries its own margin ratio.
+        """
+
+    def __init__(
+        self,
+        *,
+        asset: _builtins.str = ...,
+        equity: _builtins.str = ...,
+        collateral: _builtins.str = ...,
+        unrealized_pnl: _builtins.str = ...,
+        initial_margin: _builtins.str = ...,
+        maintenance_margin: _builtins.str = ...,
+        available_margin: _builtins.str = ...,
+        margin_ratio: _builtins.str = ...,
+        positions: _abc.Iterable[Global___PositionMargin] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "available_margin", b"available_margin", "collateral", b"collateral", "equity", b"equity", "initial_margin", b"initial_margin", "maintenance_margin", b"maintenance_margin", "margin_ratio", b"margin_ratio", "positions", b"positions", "unrealized_pnl", b"unrealized_pnl"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AccountSummary: _TypeAlias = AccountSummary  # noqa: Y015
+
+@_typing.final
+class PositionMargin(_message.Message):
+    """One open position's margin figures within an AccountSummary."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MARKET_FIELD_NUMBER: _builtins.int
+    POSITION_ID_FIELD_NUMBER: _builtins.int
+    MARGIN_MODE_FIELD_NUMBER: _builtins.int
+    SIDE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    MARGIN_FIELD_NUMBER: _builtins.int
+    UNREALIZED_PNL_FIELD_NUMBER: _builtins.int
+    MAINTENANCE_MARGIN_FIELD_NUMBER: _builtins.int
+    MARGIN_RATIO_FIELD_NUMBER: _builtins.int
+    market: _builtins.str
+    position_id: _builtins.str
+    """Empty for the netted cross position of a market."""
+    margin_mode: _order_pb2.MarginMode.ValueType
+    side: _order_pb2.Side.ValueType
+    size: _builtins.str
+    margin: _builtins.str
+    unrealized_pnl: _builtins.str
+    maintenance_margin: _builtins.str
+    margin_ratio: _builtins.str
+    """An isolated position's own maintenance margin / (margin + unrealized PnL); empty for
+    cross positions, whose ratio is the account's.
+    """
+    def __init__(
+        self,
+        *,
+        market: _builtins.str = ...,
+        position_id: _builtins.str = ...,
+        margin_mode: _order_pb2.MarginMode.ValueType = ...,
+        side: _order_pb2.Side.ValueType = ...,
+        size: _builtins.str = ...,
+        margin: _builtins.str = ...,
+        unrealized_pnl: _builtins.str = ...,
+        maintenance_margin: _builtins.str = ...,
+        margin_ratio: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["maintenance_margin", b"maintenance_margin", "margin", b"margin", "margin_mode", b"margin_mode", "margin_ratio", b"margin_ratio", "market", b"market", "position_id", b"position_id", "side", b"side", "size", b"size", "unrealized_pnl", b"unrealized_pnl"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PositionMargin: _TypeAlias = PositionMargin  # noqa: Y015

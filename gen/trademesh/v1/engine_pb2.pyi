@@ -413,6 +413,41 @@ class GetPositionsResponse(_message.Message):
 Global___GetPositionsResponse: _TypeAlias = GetPositionsResponse  # noqa: Y015
 
 @_typing.final
+class GetAccountSummaryRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAccountSummaryRequest: _TypeAlias = GetAccountSummaryRequest  # noqa: Y015
+
+@_typing.final
+class GetAccountSummaryResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUMMARY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def summary(self) -> _account_pb2.AccountSummary: ...
+    def __init__(
+        self,
+        *,
+        summary: _account_pb2.AccountSummary | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["summary", b"summary"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["summary", b"summary"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAccountSummaryResponse: _TypeAlias = GetAccountSummaryResponse  # noqa: Y015
+
+@_typing.final
 class PlaceOrderRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

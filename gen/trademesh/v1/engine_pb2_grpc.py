@@ -61,6 +61,11 @@ class EngineStub:
                 request_serializer=trademesh_dot_v1_dot_engine__pb2.GetPositionsRequest.SerializeToString,
                 response_deserializer=trademesh_dot_v1_dot_engine__pb2.GetPositionsResponse.FromString,
                 _registered_method=True)
+        self.GetAccountSummary = channel.unary_unary(
+                '/trademesh.v1.Engine/GetAccountSummary',
+                request_serializer=trademesh_dot_v1_dot_engine__pb2.GetAccountSummaryRequest.SerializeToString,
+                response_deserializer=trademesh_dot_v1_dot_engine__pb2.GetAccountSummaryResponse.FromString,
+                _registered_method=True)
         self.PlaceOrder = channel.unary_unary(
                 '/trademesh.v1.Engine/PlaceOrder',
                 request_serializer=trademesh_dot_v1_dot_engine__pb2.PlaceOrderRequest.SerializeToString,
@@ -188,6 +193,14 @@ class EngineServicer:
 
     def GetPositions(self, request, context):
         """The caller's open perp positions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAccountSummary(self, request, context):
+        """The caller's margin account now: equity, collateral, unrealized PnL, initial and
+        maintenance margin, available margin and margin ratio (see AccountSummary).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -363,6 +376,11 @@ def add_EngineServicer_to_server(servicer, server):
                     servicer.GetPositions,
                     request_deserializer=trademesh_dot_v1_dot_engine__pb2.GetPositionsRequest.FromString,
                     response_serializer=trademesh_dot_v1_dot_engine__pb2.GetPositionsResponse.SerializeToString,
+            ),
+            'GetAccountSummary': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAccountSummary,
+                    request_deserializer=trademesh_dot_v1_dot_engine__pb2.GetAccountSummaryRequest.FromString,
+                    response_serializer=trademesh_dot_v1_dot_engine__pb2.GetAccountSummaryResponse.SerializeToString,
             ),
             'PlaceOrder': grpc.unary_unary_rpc_method_handler(
                     servicer.PlaceOrder,
@@ -592,6 +610,33 @@ class Engine:
             '/trademesh.v1.Engine/GetPositions',
             trademesh_dot_v1_dot_engine__pb2.GetPositionsRequest.SerializeToString,
             trademesh_dot_v1_dot_engine__pb2.GetPositionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAccountSummary(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trademesh.v1.Engine/GetAccountSummary',
+            trademesh_dot_v1_dot_engine__pb2.GetAccountSummaryRequest.SerializeToString,
+            trademesh_dot_v1_dot_engine__pb2.GetAccountSummaryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -45,6 +45,10 @@ class EngineStub:
     """The caller's balances per asset."""
     GetPositions: _grpc.UnaryUnaryMultiCallable[_engine_pb2.GetPositionsRequest, _engine_pb2.GetPositionsResponse]
     """The caller's open perp positions."""
+    GetAccountSummary: _grpc.UnaryUnaryMultiCallable[_engine_pb2.GetAccountSummaryRequest, _engine_pb2.GetAccountSummaryResponse]
+    """The caller's margin account now: equity, collateral, unrealized PnL, initial and
+    maintenance margin, available margin and margin ratio (see AccountSummary).
+    """
     PlaceOrder: _grpc.UnaryUnaryMultiCallable[_engine_pb2.PlaceOrderRequest, _engine_pb2.PlaceOrderResponse]
     """Places an order; answers with the order after matching, with its fills."""
     GetOrder: _grpc.UnaryUnaryMultiCallable[_engine_pb2.GetOrderRequest, _engine_pb2.GetOrderResponse]
@@ -124,6 +128,10 @@ class EngineAsyncStub(EngineStub):
     """The caller's balances per asset."""
     GetPositions: _aio.UnaryUnaryMultiCallable[_engine_pb2.GetPositionsRequest, _engine_pb2.GetPositionsResponse]  # type: ignore[assignment]
     """The caller's open perp positions."""
+    GetAccountSummary: _aio.UnaryUnaryMultiCallable[_engine_pb2.GetAccountSummaryRequest, _engine_pb2.GetAccountSummaryResponse]  # type: ignore[assignment]
+    """The caller's margin account now: equity, collateral, unrealized PnL, initial and
+    maintenance margin, available margin and margin ratio (see AccountSummary).
+    """
     PlaceOrder: _aio.UnaryUnaryMultiCallable[_engine_pb2.PlaceOrderRequest, _engine_pb2.PlaceOrderResponse]  # type: ignore[assignment]
     """Places an order; answers with the order after matching, with its fills."""
     GetOrder: _aio.UnaryUnaryMultiCallable[_engine_pb2.GetOrderRequest, _engine_pb2.GetOrderResponse]  # type: ignore[assignment]
@@ -230,6 +238,16 @@ class EngineServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_engine_pb2.GetPositionsResponse, _abc.Awaitable[_engine_pb2.GetPositionsResponse]]:
         """The caller's open perp positions."""
+
+    @_abc_1.abstractmethod
+    def GetAccountSummary(
+        self,
+        request: _engine_pb2.GetAccountSummaryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_engine_pb2.GetAccountSummaryResponse, _abc.Awaitable[_engine_pb2.GetAccountSummaryResponse]]:
+        """The caller's margin account now: equity, collateral, unrealized PnL, initial and
+        maintenance margin, available margin and margin ratio (see AccountSummary).
+        """
 
     @_abc_1.abstractmethod
     def PlaceOrder(

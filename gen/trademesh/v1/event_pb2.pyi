@@ -63,6 +63,7 @@ class EngineEvent(_message.Message):
     COMMAND_SEQUENCE_FIELD_NUMBER: _builtins.int
     TIME_FIELD_NUMBER: _builtins.int
     USER_ID_FIELD_NUMBER: _builtins.int
+    CLOSE_REASON_FIELD_NUMBER: _builtins.int
     ORDER_FIELD_NUMBER: _builtins.int
     FILL_FIELD_NUMBER: _builtins.int
     BALANCE_FIELD_NUMBER: _builtins.int
@@ -79,6 +80,11 @@ class EngineEvent(_message.Message):
     command_sequence: _builtins.int
     user_id: _builtins.str
     """The user the event concerns; empty for public events."""
+    close_reason: _account_pb2.ClosedPosition.CloseReason.ValueType
+    """On a position event whose position closed or flipped in this command, why: the
+    engine's liquidation or a stop-loss / take-profit trigger. Unset for every other
+    event and for a close by an order (persistence records that as CLOSED).
+    """
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -122,6 +128,7 @@ class EngineEvent(_message.Message):
         command_sequence: _builtins.int = ...,
         time: _timestamp_pb2.Timestamp | None = ...,
         user_id: _builtins.str = ...,
+        close_reason: _account_pb2.ClosedPosition.CloseReason.ValueType = ...,
         order: _order_pb2.Order | None = ...,
         fill: _order_pb2.Fill | None = ...,
         balance: Global___BalanceChanged | None = ...,
@@ -137,7 +144,7 @@ class EngineEvent(_message.Message):
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "balance", b"balance", "body", b"body", "closed_position", b"closed_position", "execution", b"execution", "fill", b"fill", "funding", b"funding", "liquidation", b"liquidation", "market", b"market", "order", b"order", "position", b"position", "time", b"time", "trade", b"trade", "transfer", b"transfer"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "balance", b"balance", "body", b"body", "closed_position", b"closed_position", "command_sequence", b"command_sequence", "execution", b"execution", "fill", b"fill", "funding", b"funding", "liquidation", b"liquidation", "market", b"market", "order", b"order", "position", b"position", "sequence", b"sequence", "time", b"time", "trade", b"trade", "transfer", b"transfer", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "balance", b"balance", "body", b"body", "close_reason", b"close_reason", "closed_position", b"closed_position", "command_sequence", b"command_sequence", "execution", b"execution", "fill", b"fill", "funding", b"funding", "liquidation", b"liquidation", "market", b"market", "order", b"order", "position", b"position", "sequence", b"sequence", "time", b"time", "trade", b"trade", "transfer", b"transfer", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["order", "fill", "balance", "position", "trade", "liquidation", "funding", "closed_position", "execution", "transfer", "market", "asset"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015

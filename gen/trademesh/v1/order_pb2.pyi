@@ -150,6 +150,28 @@ MAKER: Liquidity.ValueType  # 1
 TAKER: Liquidity.ValueType  # 2
 Global___Liquidity: _TypeAlias = Liquidity  # noqa: Y015
 
+class _MarginMode:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _MarginModeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_MarginMode.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MARGIN_MODE_UNSPECIFIED: _MarginMode.ValueType  # 0
+    CROSS: _MarginMode.ValueType  # 1
+    """The user's whole collateral backs every cross position (the netted position per market)."""
+    ISOLATED: _MarginMode.ValueType  # 2
+    """Only the position's own margin backs it (a position of its own, with its own id)."""
+
+class MarginMode(_MarginMode, metaclass=_MarginModeEnumTypeWrapper):
+    """How a perp position's margin is held. Unspecified means CROSS."""
+
+MARGIN_MODE_UNSPECIFIED: MarginMode.ValueType  # 0
+CROSS: MarginMode.ValueType  # 1
+"""The user's whole collateral backs every cross position (the netted position per market)."""
+ISOLATED: MarginMode.ValueType  # 2
+"""Only the position's own margin backs it (a position of its own, with its own id)."""
+Global___MarginMode: _TypeAlias = MarginMode  # noqa: Y015
+
 @_typing.final
 class Fill(_message.Message):
     """One execution of an order against another."""
@@ -179,7 +201,10 @@ class Fill(_message.Message):
     fee_asset: _builtins.str
     liquidity: Global___Liquidity.ValueType
     realized_pnl: _builtins.str
-    """Perps: PnL realized by this fill."""
+    """Perps: PnL this fill realized by closing (part of) a position, in the settlement
+    asset, fees not included; "0" for a fill that only opened or added. Empty for spot
+    fills and for fills recorded before this field existed.
+    """
     user_id: _builtins.str
     trade_id: _builtins.str
     @_builtins.property

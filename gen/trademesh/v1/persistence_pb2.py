@@ -31,7 +31,7 @@ from trademesh.v1 import options_pb2 as trademesh_dot_v1_dot_options__pb2
 from trademesh.v1 import order_pb2 as trademesh_dot_v1_dot_order__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etrademesh/v1/persistence.proto\x12\x0ctrademesh.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1atrademesh/v1/account.proto\x1a\x18trademesh/v1/event.proto\x1a\x19trademesh/v1/market.proto\x1a\x1atrademesh/v1/options.proto\x1a\x18trademesh/v1/order.proto\"^\n\x11SyncEventsRequest\x12\x13\n\tengine_id\x18\x01 \x01(\tH\x00\x12)\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x18.trademesh.v1.EventBatchH\x00\x42\t\n\x07message\"0\n\x12SyncEventsResponse\x12\x1a\n\x12\x63ommitted_sequence\x18\x01 \x01(\x04\"L\n\x11\x43reateUserRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x15\n\rpassword_hash\x18\x02 \x01(\t\x12\x11\n\x05\x61\x64min\x18\x03 \x01(\x08\x42\x02\x18\x01\"6\n\x12\x43reateUserResponse\x12 \n\x04user\x18\x01 \x01(\x0b\x32\x12.trademesh.v1.User\"6\n\x0eGetUserRequest\x12\x0c\n\x02id\x18\x01 \x01(\tH\x00\x12\x0f\n\x05\x65mail\x18\x02 \x01(\tH\x00\x42\x05\n\x03key\"J\n\x0fGetUserResponse\x12 \n\x04user\x18\x01 \x01(\x0b\x32\x12.trademesh.v1.User\x12\x15\n\rpassword_hash\x18\x02 \x01(\t\"H\n\x17ListOrderHistoryRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\"?\n\x18ListOrderHistoryResponse\x12#\n\x06orders\x18\x01 \x03(\x0b\x32\x13.trademesh.v1.Order\"A\n\x10ListFillsRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\"6\n\x11ListFillsResponse\x12!\n\x05\x66ills\x18\x01 \x03(\x0b\x32\x12.trademesh.v1.Fill\"K\n\x1aListClosedPositionsRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\"N\n\x1bListClosedPositionsResponse\x12/\n\tpositions\x18\x01 \x03(\x0b\x32\x1c.trademesh.v1.ClosedPosition\"K\n\x1aListFundingPaymentsRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\"M\n\x1bListFundingPaymentsResponse\x12.\n\x08payments\x18\x01 \x03(\x0b\x32\x1c.trademesh.v1.FundingPayment\"B\n\x11ListLedgerRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\"@\n\x12ListLedgerResponse\x12*\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x19.trademesh.v1.LedgerEntry\"B\n\x11ListTradesRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\"9\n\x12ListTradesResponse\x12#\n\x06trades\x18\x01 \x03(\x0b\x32\x13.trademesh.v1.Trade\"\x89\x01\n\x11GetCandlesRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\x10\n\x08interval\x18\x02 \x01(\t\x12)\n\x05start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n\x12GetCandlesResponse\x12%\n\x07\x63\x61ndles\x18\x01 \x03(\x0b\x32\x14.trademesh.v1.Candle\"U\n\x18GetMarketActivityRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12)\n\x05since\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"m\n\x19GetMarketActivityResponse\x12%\n\x07\x63\x61ndles\x18\x01 \x03(\x0b\x32\x14.trademesh.v1.Candle\x12\x12\n\nlast_price\x18\x02 \x01(\t\x12\x15\n\rlast_trade_id\x18\x03 \x01(\x04\x32\x80\x0b\n\x0bPersistence\x12\x61\n\nSyncEvents\x12\x1f.trademesh.v1.SyncEventsRequest\x1a .trademesh.v1.SyncEventsResponse\"\x0c\xa2\xb5\x18\x08\"\x06\x65ngine(\x01\x30\x01\x12^\n\nCreateUser\x12\x1f.trademesh.v1.CreateUserRequest\x1a .trademesh.v1.CreateUserResponse\"\r\xa2\xb5\x18\t\"\x07gateway\x12U\n\x07GetUser\x12\x1c.trademesh.v1.GetUserRequest\x1a\x1d.trademesh.v1.GetUserResponse\"\r\xa2\xb5\x18\t\"\x07gateway\x12\x8f\x01\n\x10ListOrderHistory\x12%.trademesh.v1.ListOrderHistoryRequest\x1a&.trademesh.v1.ListOrderHistoryResponse\",\xa2\xb5\x18\x02\x10\x01\x82\xd3\xe4\x93\x02 \x12\x16/api/v1/history/ordersb\x06orders\x12x\n\tListFills\x12\x1e.trademesh.v1.ListFillsRequest\x1a\x1f.trademesh.v1.ListFillsResponse\"*\xa2\xb5\x18\x02\x10\x01\x82\xd3\xe4\x93\x02\x1e\x12\x15/api/v1/history/fillsb\x05\x66ills\x12\x9e\x01\n\x13ListClosedPositions\x12(.trademesh.v1.ListClosedPositionsRequest\x1a).trademesh.v1.ListClosedPositionsResponse\"2\xa2\xb5\x18\x02\x10\x01\x82\xd3\xe4\x93\x02&\x12\x19/api/v1/history/positionsb\tpositions\x12\x9b\x01\n\x13ListFundingPayments\x12(.trademesh.v1.ListFundingPaymentsRequest\x1a).trademesh.v1.ListFundingPaymentsResponse\"/\xa2\xb5\x18\x02\x10\x01\x82\xd3\xe4\x93\x02#\x12\x17/api/v1/history/fundingb\x08payments\x12~\n\nListLedger\x12\x1f.trademesh.v1.ListLedgerRequest\x1a .trademesh.v1.ListLedgerResponse\"-\xa2\xb5\x18\x02\x10\x01\x82\xd3\xe4\x93\x02!\x12\x16/api/v1/history/ledgerb\x07\x65ntries\x12\x8a\x01\n\nListTrades\x12\x1f.trademesh.v1.ListTradesRequest\x1a .trademesh.v1.ListTradesResponse\"9\x90\xb5\x18\x01\xa2\xb5\x18\x02\x08\x01\x82\xd3\xe4\x93\x02)\x12\x1f/api/v1/markets/{market}/tradesb\x06trades\x12\x8c\x01\n\nGetCandles\x12\x1f.trademesh.v1.GetCandlesRequest\x1a .trademesh.v1.GetCandlesResponse\";\x90\xb5\x18\x01\xa2\xb5\x18\x02\x08\x01\x82\xd3\xe4\x93\x02+\x12 /api/v1/markets/{market}/candlesb\x07\x63\x61ndles\x12p\n\x11GetMarketActivity\x12&.trademesh.v1.GetMarketActivityRequest\x1a\'.trademesh.v1.GetMarketActivityResponse\"\n\xa2\xb5\x18\x06\"\x04\x66\x65\x65\x64\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1etrademesh/v1/persistence.proto\x12\x0ctrademesh.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1atrademesh/v1/account.proto\x1a\x18trademesh/v1/event.proto\x1a\x19trademesh/v1/market.proto\x1a\x1atrademesh/v1/options.proto\x1a\x18trademesh/v1/order.proto\"^\n\x11SyncEventsRequest\x12\x13\n\tengine_id\x18\x01 \x01(\tH\x00\x12)\n\x05\x62\x61tch\x18\x02 \x01(\x0b\x32\x18.trademesh.v1.EventBatchH\x00\x42\t\n\x07message\"0\n\x12SyncEventsResponse\x12\x1a\n\x12\x63ommitted_sequence\x18\x01 \x01(\x04\"L\n\x11\x43reateUserRequest\x12\r\n\x05\x65mail\x18\x01 \x01(\t\x12\x15\n\rpassword_hash\x18\x02 \x01(\t\x12\x11\n\x05\x61\x64min\x18\x03 \x01(\x08\x42\x02\x18\x01\"6\n\x12\x43reateUserResponse\x12 \n\x04user\x18\x01 \x01(\x0b\x32\x12.trademesh.v1.User\"6\n\x0eGetUserRequest\x12\x0c\n\x02id\x18\x01 \x01(\tH\x00\x12\x0f\n\x05\x65mail\x18\x02 \x01(\tH\x00\x42\x05\n\x03key\"J\n\x0fGetUserResponse\x12 \n\x04user\x18\x01 \x01(\x0b\x32\x12.trademesh.v1.User\x12\x15\n\rpassword_hash\x18\x02 \x01(\t\"\xfb\x01\n\x17ListOrderHistoryRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\x12\x33\n\tfrom_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04\x66rom\x12/\n\x07to_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x02to\x12 \n\x04side\x18\x06 \x01(\x0e\x32\x12.trademesh.v1.Side\x12)\n\x06status\x18\x07 \x01(\x0e\x32\x19.trademesh.v1.OrderStatus\"?\n\x18ListOrderHistoryResponse\x12#\n\x06orders\x18\x01 \x03(\x0b\x32\x13.trademesh.v1.Order\"\xc9\x01\n\x10ListFillsRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\x12\x33\n\tfrom_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04\x66rom\x12/\n\x07to_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x02to\x12 \n\x04side\x18\x06 \x01(\x0e\x32\x12.trademesh.v1.Side\"6\n\x11ListFillsResponse\x12!\n\x05\x66ills\x18\x01 \x03(\x0b\x32\x12.trademesh.v1.Fill\"\xd3\x01\n\x1aListClosedPositionsRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\x12\x33\n\tfrom_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04\x66rom\x12/\n\x07to_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x02to\x12 \n\x04side\x18\x06 \x01(\x0e\x32\x12.trademesh.v1.Side\"N\n\x1bListClosedPositionsResponse\x12/\n\tpositions\x18\x01 \x03(\x0b\x32\x1c.trademesh.v1.ClosedPosition\"\xb1\x01\n\x1aListFundingPaymentsRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\x12\x33\n\tfrom_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04\x66rom\x12/\n\x07to_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x02to\"M\n\x1bListFundingPaymentsResponse\x12.\n\x08payments\x18\x01 \x03(\x0b\x32\x1c.trademesh.v1.FundingPayment\"\xa8\x01\n\x11ListLedgerRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\x12\x33\n\tfrom_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04\x66rom\x12/\n\x07to_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x02to\"@\n\x12ListLedgerResponse\x12*\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x19.trademesh.v1.LedgerEntry\"\xd0\x01\n\x17ListLiquidationsRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\x12\x33\n\tfrom_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04\x66rom\x12/\n\x07to_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x02to\x12 \n\x04side\x18\x06 \x01(\x0e\x32\x12.trademesh.v1.Side\"K\n\x18ListLiquidationsResponse\x12/\n\x0cliquidations\x18\x01 \x03(\x0b\x32\x19.trademesh.v1.Liquidation\"B\n\x11ListTradesRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x62\x65\x66ore\x18\x03 \x01(\t\"9\n\x12ListTradesResponse\x12#\n\x06trades\x18\x01 \x03(\x0b\x32\x13.trademesh.v1.Trade\"\x89\x01\n\x11GetCandlesRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12\x10\n\x08interval\x18\x02 \x01(\t\x12)\n\x05start\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n\x12GetCandlesResponse\x12%\n\x07\x63\x61ndles\x18\x01 \x03(\x0b\x32\x14.trademesh.v1.Candle\"U\n\x18GetMarketActivityRequest\x12\x0e\n\x06market\x18\x01 \x01(\t\x12)\n\x05since\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"m\n\x19GetMarketActivityResponse\x12%\n\x07\x63\x61ndles\x18\x01 \x03(\x0b\x32\x14.trademesh.v1.Candle\x12\x12\n\nlast_price\x18\x02 \x01(\t\x12\x15\n\rlast_trade_id\x18\x03 \x01(\x04\x32\x9e\x0c\n\x0bPersistence\x12\x61\n\nSyncEvents\x12\x1f.trademesh.v1.SyncEventsRequest\x1a .trademesh.v1.SyncEventsResponse\"\x0c\xa2\xb5\x18\x08\"\x06\x65ngine(\x01\x30\x01\x12^\n\nCreateUser\x12\x1f.trademesh.v1.CreateUserRequest\x1a .trademesh.v1.CreateUserResponse\"\r\xa2\xb5\x18\t\"\x07gateway\x12U\n\x07GetUser\x12\x1c.trademesh.v1.GetUserRequest\x1a\x1d.trademesh.v1.GetUserResponse\"\r\xa2\xb5\x18\t\"\x07gateway\x12\x8f\x01\n\x10ListOrderHistory\x12%.trademesh.v1.ListOrderHistoryRequest\x1a&.trademesh.v1.ListOrderHistoryResponse\",\xa2\xb5\x18\x02\x10\x01\x82\xd3\xe4\x93\x02 \x12\x16/api/v1/history/ordersb\x06orders\x12x\n\tListFills\x12\x1e.trademesh.v1.ListFillsRequest\x1a\x1f.trademesh.v1.ListFillsResponse\"*\xa2\xb5\x18\x02\x10\x01\x82\xd3\xe4\x93\x02\x1e\x12\x15/api/v1/history/fillsb\x05\x66ills\x12\x9e\x01\n\x13ListClosedPositions\x12(.trademesh.v1.ListClosedPositionsRequest\x1a).trademesh.v1.ListClosedPositionsResponse\"2\xa2\xb5\x18\x02\x10\x01\x82\xd3\xe4\x93\x02&\x12\x19/api/v1/history/positionsb\tpositions\x12\x9b\x01\n\x13ListFundingPayments\x12(.trademesh.v1.ListFundingPaymentsRequest\x1a).trademesh.v1.ListFundingPaymentsResponse\"/\xa2\xb5\x18\x02\x10\x01\x82\xd3\xe4\x93\x02#\x12\x17/api/v1/history/fundingb\x08payments\x12~\n\nListLedger\x12\x1f.trademesh.v1.ListLedgerRequest\x1a .trademesh.v1.ListLedgerResponse\"-\xa2\xb5\x18\x02\x10\x01\x82\xd3\xe4\x93\x02!\x12\x16/api/v1/history/ledgerb\x07\x65ntries\x12\x9b\x01\n\x10ListLiquidations\x12%.trademesh.v1.ListLiquidationsRequest\x1a&.trademesh.v1.ListLiquidationsResponse\"8\xa2\xb5\x18\x02\x10\x01\x82\xd3\xe4\x93\x02,\x12\x1c/api/v1/history/liquidationsb\x0cliquidations\x12\x8a\x01\n\nListTrades\x12\x1f.trademesh.v1.ListTradesRequest\x1a .trademesh.v1.ListTradesResponse\"9\x90\xb5\x18\x01\xa2\xb5\x18\x02\x08\x01\x82\xd3\xe4\x93\x02)\x12\x1f/api/v1/markets/{market}/tradesb\x06trades\x12\x8c\x01\n\nGetCandles\x12\x1f.trademesh.v1.GetCandlesRequest\x1a .trademesh.v1.GetCandlesResponse\";\x90\xb5\x18\x01\xa2\xb5\x18\x02\x08\x01\x82\xd3\xe4\x93\x02+\x12 /api/v1/markets/{market}/candlesb\x07\x63\x61ndles\x12p\n\x11GetMarketActivity\x12&.trademesh.v1.GetMarketActivityRequest\x1a\'.trademesh.v1.GetMarketActivityResponse\"\n\xa2\xb5\x18\x06\"\x04\x66\x65\x65\x64\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -56,6 +56,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PERSISTENCE'].methods_by_name['ListFundingPayments']._serialized_options = b'\242\265\030\002\020\001\202\323\344\223\002#\022\027/api/v1/history/fundingb\010payments'
   _globals['_PERSISTENCE'].methods_by_name['ListLedger']._loaded_options = None
   _globals['_PERSISTENCE'].methods_by_name['ListLedger']._serialized_options = b'\242\265\030\002\020\001\202\323\344\223\002!\022\026/api/v1/history/ledgerb\007entries'
+  _globals['_PERSISTENCE'].methods_by_name['ListLiquidations']._loaded_options = None
+  _globals['_PERSISTENCE'].methods_by_name['ListLiquidations']._serialized_options = b'\242\265\030\002\020\001\202\323\344\223\002,\022\034/api/v1/history/liquidationsb\014liquidations'
   _globals['_PERSISTENCE'].methods_by_name['ListTrades']._loaded_options = None
   _globals['_PERSISTENCE'].methods_by_name['ListTrades']._serialized_options = b'\220\265\030\001\242\265\030\002\010\001\202\323\344\223\002)\022\037/api/v1/markets/{market}/tradesb\006trades'
   _globals['_PERSISTENCE'].methods_by_name['GetCandles']._loaded_options = None
@@ -74,38 +76,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETUSERREQUEST']._serialized_end=580
   _globals['_GETUSERRESPONSE']._serialized_start=582
   _globals['_GETUSERRESPONSE']._serialized_end=656
-  _globals['_LISTORDERHISTORYREQUEST']._serialized_start=658
-  _globals['_LISTORDERHISTORYREQUEST']._serialized_end=730
-  _globals['_LISTORDERHISTORYRESPONSE']._serialized_start=732
-  _globals['_LISTORDERHISTORYRESPONSE']._serialized_end=795
-  _globals['_LISTFILLSREQUEST']._serialized_start=797
-  _globals['_LISTFILLSREQUEST']._serialized_end=862
-  _globals['_LISTFILLSRESPONSE']._serialized_start=864
-  _globals['_LISTFILLSRESPONSE']._serialized_end=918
-  _globals['_LISTCLOSEDPOSITIONSREQUEST']._serialized_start=920
-  _globals['_LISTCLOSEDPOSITIONSREQUEST']._serialized_end=995
-  _globals['_LISTCLOSEDPOSITIONSRESPONSE']._serialized_start=997
-  _globals['_LISTCLOSEDPOSITIONSRESPONSE']._serialized_end=1075
-  _globals['_LISTFUNDINGPAYMENTSREQUEST']._serialized_start=1077
-  _globals['_LISTFUNDINGPAYMENTSREQUEST']._serialized_end=1152
-  _globals['_LISTFUNDINGPAYMENTSRESPONSE']._serialized_start=1154
-  _globals['_LISTFUNDINGPAYMENTSRESPONSE']._serialized_end=1231
-  _globals['_LISTLEDGERREQUEST']._serialized_start=1233
-  _globals['_LISTLEDGERREQUEST']._serialized_end=1299
-  _globals['_LISTLEDGERRESPONSE']._serialized_start=1301
-  _globals['_LISTLEDGERRESPONSE']._serialized_end=1365
-  _globals['_LISTTRADESREQUEST']._serialized_start=1367
-  _globals['_LISTTRADESREQUEST']._serialized_end=1433
-  _globals['_LISTTRADESRESPONSE']._serialized_start=1435
-  _globals['_LISTTRADESRESPONSE']._serialized_end=1492
-  _globals['_GETCANDLESREQUEST']._serialized_start=1495
-  _globals['_GETCANDLESREQUEST']._serialized_end=1632
-  _globals['_GETCANDLESRESPONSE']._serialized_start=1634
-  _globals['_GETCANDLESRESPONSE']._serialized_end=1693
-  _globals['_GETMARKETACTIVITYREQUEST']._serialized_start=1695
-  _globals['_GETMARKETACTIVITYREQUEST']._serialized_end=1780
-  _globals['_GETMARKETACTIVITYRESPONSE']._serialized_start=1782
-  _globals['_GETMARKETACTIVITYRESPONSE']._serialized_end=1891
-  _globals['_PERSISTENCE']._serialized_start=1894
-  _globals['_PERSISTENCE']._serialized_end=3302
+  _globals['_LISTORDERHISTORYREQUEST']._serialized_start=659
+  _globals['_LISTORDERHISTORYREQUEST']._serialized_end=910
+  _globals['_LISTORDERHISTORYRESPONSE']._serialized_start=912
+  _globals['_LISTORDERHISTORYRESPONSE']._serialized_end=975
+  _globals['_LISTFILLSREQUEST']._serialized_start=978
+  _globals['_LISTFILLSREQUEST']._serialized_end=1179
+  _globals['_LISTFILLSRESPONSE']._serialized_start=1181
+  _globals['_LISTFILLSRESPONSE']._serialized_end=1235
+  _globals['_LISTCLOSEDPOSITIONSREQUEST']._serialized_start=1238
+  _globals['_LISTCLOSEDPOSITIONSREQUEST']._serialized_end=1449
+  _globals['_LISTCLOSEDPOSITIONSRESPONSE']._serialized_start=1451
+  _globals['_LISTCLOSEDPOSITIONSRESPONSE']._serialized_end=1529
+  _globals['_LISTFUNDINGPAYMENTSREQUEST']._serialized_start=1532
+  _globals['_LISTFUNDINGPAYMENTSREQUEST']._serialized_end=1709
+  _globals['_LISTFUNDINGPAYMENTSRESPONSE']._serialized_start=1711
+  _globals['_LISTFUNDINGPAYMENTSRESPONSE']._serialized_end=1788
+  _globals['_LISTLEDGERREQUEST']._serialized_start=1791
+  _globals['_LISTLEDGERREQUEST']._serialized_end=1959
+  _globals['_LISTLEDGERRESPONSE']._serialized_start=1961
+  _globals['_LISTLEDGERRESPONSE']._serialized_end=2025
+  _globals['_LISTLIQUIDATIONSREQUEST']._serialized_start=2028
+  _globals['_LISTLIQUIDATIONSREQUEST']._serialized_end=2236
+  _globals['_LISTLIQUIDATIONSRESPONSE']._serialized_start=2238
+  _globals['_LISTLIQUIDATIONSRESPONSE']._serialized_end=2313
+  _globals['_LISTTRADESREQUEST']._serialized_start=2315
+  _globals['_LISTTRADESREQUEST']._serialized_end=2381
+  _globals['_LISTTRADESRESPONSE']._serialized_start=2383
+  _globals['_LISTTRADESRESPONSE']._serialized_end=2440
+  _globals['_GETCANDLESREQUEST']._serialized_start=2443
+  _globals['_GETCANDLESREQUEST']._serialized_end=2580
+  _globals['_GETCANDLESRESPONSE']._serialized_start=2582
+  _globals['_GETCANDLESRESPONSE']._serialized_end=2641
+  _globals['_GETMARKETACTIVITYREQUEST']._serialized_start=2643
+  _globals['_GETMARKETACTIVITYREQUEST']._serialized_end=2728
+  _globals['_GETMARKETACTIVITYRESPONSE']._serialized_start=2730
+  _globals['_GETMARKETACTIVITYRESPONSE']._serialized_end=2839
+  _globals['_PERSISTENCE']._serialized_start=2842
+  _globals['_PERSISTENCE']._serialized_end=4408
 # @@protoc_insertion_point(module_scope)

@@ -187,20 +187,38 @@ class ListOrderHistoryRequest(_message.Message):
     MARKET_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
     BEFORE_FIELD_NUMBER: _builtins.int
+    FROM_TIME_FIELD_NUMBER: _builtins.int
+    TO_TIME_FIELD_NUMBER: _builtins.int
+    SIDE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
     market: _builtins.str
     limit: _builtins.int
     before: _builtins.str
     """Cursor: only entries older than this id."""
+    side: _order_pb2.Side.ValueType
+    status: _order_pb2.OrderStatus.ValueType
+    @_builtins.property
+    def from_time(self) -> _timestamp_pb2.Timestamp:
+        """Only rows at or after this time."""
+
+    @_builtins.property
+    def to_time(self) -> _timestamp_pb2.Timestamp:
+        """Only rows before this time."""
+
     def __init__(
         self,
         *,
         market: _builtins.str = ...,
         limit: _builtins.int = ...,
         before: _builtins.str = ...,
+        from_time: _timestamp_pb2.Timestamp | None = ...,
+        to_time: _timestamp_pb2.Timestamp | None = ...,
+        side: _order_pb2.Side.ValueType = ...,
+        status: _order_pb2.OrderStatus.ValueType = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["from_time", b"from_time", "to_time", b"to_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "limit", b"limit", "market", b"market"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "from_time", b"from_time", "limit", b"limit", "market", b"market", "side", b"side", "status", b"status", "to_time", b"to_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -233,19 +251,34 @@ class ListFillsRequest(_message.Message):
     MARKET_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
     BEFORE_FIELD_NUMBER: _builtins.int
+    FROM_TIME_FIELD_NUMBER: _builtins.int
+    TO_TIME_FIELD_NUMBER: _builtins.int
+    SIDE_FIELD_NUMBER: _builtins.int
     market: _builtins.str
     limit: _builtins.int
     before: _builtins.str
+    side: _order_pb2.Side.ValueType
+    @_builtins.property
+    def from_time(self) -> _timestamp_pb2.Timestamp:
+        """Only rows at or after this time."""
+
+    @_builtins.property
+    def to_time(self) -> _timestamp_pb2.Timestamp:
+        """Only rows before this time."""
+
     def __init__(
         self,
         *,
         market: _builtins.str = ...,
         limit: _builtins.int = ...,
         before: _builtins.str = ...,
+        from_time: _timestamp_pb2.Timestamp | None = ...,
+        to_time: _timestamp_pb2.Timestamp | None = ...,
+        side: _order_pb2.Side.ValueType = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["from_time", b"from_time", "to_time", b"to_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "limit", b"limit", "market", b"market"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "from_time", b"from_time", "limit", b"limit", "market", b"market", "side", b"side", "to_time", b"to_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -278,19 +311,34 @@ class ListClosedPositionsRequest(_message.Message):
     MARKET_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
     BEFORE_FIELD_NUMBER: _builtins.int
+    FROM_TIME_FIELD_NUMBER: _builtins.int
+    TO_TIME_FIELD_NUMBER: _builtins.int
+    SIDE_FIELD_NUMBER: _builtins.int
     market: _builtins.str
     limit: _builtins.int
     before: _builtins.str
+    side: _order_pb2.Side.ValueType
+    @_builtins.property
+    def from_time(self) -> _timestamp_pb2.Timestamp:
+        """Only rows at or after this time."""
+
+    @_builtins.property
+    def to_time(self) -> _timestamp_pb2.Timestamp:
+        """Only rows before this time."""
+
     def __init__(
         self,
         *,
         market: _builtins.str = ...,
         limit: _builtins.int = ...,
         before: _builtins.str = ...,
+        from_time: _timestamp_pb2.Timestamp | None = ...,
+        to_time: _timestamp_pb2.Timestamp | None = ...,
+        side: _order_pb2.Side.ValueType = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["from_time", b"from_time", "to_time", b"to_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "limit", b"limit", "market", b"market"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "from_time", b"from_time", "limit", b"limit", "market", b"market", "side", b"side", "to_time", b"to_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -323,19 +371,31 @@ class ListFundingPaymentsRequest(_message.Message):
     MARKET_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
     BEFORE_FIELD_NUMBER: _builtins.int
+    FROM_TIME_FIELD_NUMBER: _builtins.int
+    TO_TIME_FIELD_NUMBER: _builtins.int
     market: _builtins.str
     limit: _builtins.int
     before: _builtins.str
+    @_builtins.property
+    def from_time(self) -> _timestamp_pb2.Timestamp:
+        """Only rows at or after this time."""
+
+    @_builtins.property
+    def to_time(self) -> _timestamp_pb2.Timestamp:
+        """Only rows before this time."""
+
     def __init__(
         self,
         *,
         market: _builtins.str = ...,
         limit: _builtins.int = ...,
         before: _builtins.str = ...,
+        from_time: _timestamp_pb2.Timestamp | None = ...,
+        to_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["from_time", b"from_time", "to_time", b"to_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "limit", b"limit", "market", b"market"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "from_time", b"from_time", "limit", b"limit", "market", b"market", "to_time", b"to_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -368,19 +428,31 @@ class ListLedgerRequest(_message.Message):
     MARKET_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
     BEFORE_FIELD_NUMBER: _builtins.int
+    FROM_TIME_FIELD_NUMBER: _builtins.int
+    TO_TIME_FIELD_NUMBER: _builtins.int
     market: _builtins.str
     limit: _builtins.int
     before: _builtins.str
+    @_builtins.property
+    def from_time(self) -> _timestamp_pb2.Timestamp:
+        """Only rows at or after this time."""
+
+    @_builtins.property
+    def to_time(self) -> _timestamp_pb2.Timestamp:
+        """Only rows before this time."""
+
     def __init__(
         self,
         *,
         market: _builtins.str = ...,
         limit: _builtins.int = ...,
         before: _builtins.str = ...,
+        from_time: _timestamp_pb2.Timestamp | None = ...,
+        to_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["from_time", b"from_time", "to_time", b"to_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "limit", b"limit", "market", b"market"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "from_time", b"from_time", "limit", b"limit", "market", b"market", "to_time", b"to_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -405,6 +477,67 @@ class ListLedgerResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListLedgerResponse: _TypeAlias = ListLedgerResponse  # noqa: Y015
+
+@_typing.final
+class ListLiquidationsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MARKET_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    BEFORE_FIELD_NUMBER: _builtins.int
+    FROM_TIME_FIELD_NUMBER: _builtins.int
+    TO_TIME_FIELD_NUMBER: _builtins.int
+    SIDE_FIELD_NUMBER: _builtins.int
+    market: _builtins.str
+    limit: _builtins.int
+    before: _builtins.str
+    side: _order_pb2.Side.ValueType
+    """The liquidated position's side."""
+    @_builtins.property
+    def from_time(self) -> _timestamp_pb2.Timestamp:
+        """Only rows at or after this time."""
+
+    @_builtins.property
+    def to_time(self) -> _timestamp_pb2.Timestamp:
+        """Only rows before this time."""
+
+    def __init__(
+        self,
+        *,
+        market: _builtins.str = ...,
+        limit: _builtins.int = ...,
+        before: _builtins.str = ...,
+        from_time: _timestamp_pb2.Timestamp | None = ...,
+        to_time: _timestamp_pb2.Timestamp | None = ...,
+        side: _order_pb2.Side.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["from_time", b"from_time", "to_time", b"to_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "from_time", b"from_time", "limit", b"limit", "market", b"market", "side", b"side", "to_time", b"to_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLiquidationsRequest: _TypeAlias = ListLiquidationsRequest  # noqa: Y015
+
+@_typing.final
+class ListLiquidationsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIQUIDATIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def liquidations(self) -> _containers.RepeatedCompositeFieldContainer[_account_pb2.Liquidation]: ...
+    def __init__(
+        self,
+        *,
+        liquidations: _abc.Iterable[_account_pb2.Liquidation] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["liquidations", b"liquidations"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListLiquidationsResponse: _TypeAlias = ListLiquidationsResponse  # noqa: Y015
 
 @_typing.final
 class ListTradesRequest(_message.Message):

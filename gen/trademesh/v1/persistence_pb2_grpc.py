@@ -75,6 +75,11 @@ class PersistenceStub:
                 request_serializer=trademesh_dot_v1_dot_persistence__pb2.ListLedgerRequest.SerializeToString,
                 response_deserializer=trademesh_dot_v1_dot_persistence__pb2.ListLedgerResponse.FromString,
                 _registered_method=True)
+        self.ListLiquidations = channel.unary_unary(
+                '/trademesh.v1.Persistence/ListLiquidations',
+                request_serializer=trademesh_dot_v1_dot_persistence__pb2.ListLiquidationsRequest.SerializeToString,
+                response_deserializer=trademesh_dot_v1_dot_persistence__pb2.ListLiquidationsResponse.FromString,
+                _registered_method=True)
         self.ListTrades = channel.unary_unary(
                 '/trademesh.v1.Persistence/ListTrades',
                 request_serializer=trademesh_dot_v1_dot_persistence__pb2.ListTradesRequest.SerializeToString,
@@ -120,7 +125,14 @@ class PersistenceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListOrderHistory(self, request, context):
-        """The caller's orders, newest first.
+        """History filters (every List* of the caller's history): `market`, `limit` (default 100,
+        at most 1000), `before` (only rows with a smaller id: the id of the page's last row),
+        `from` and `to` (RFC 3339; rows with from <= time < to: an order's creation time, a
+        fill's, a position's closing time, a payment's, an entry's, a liquidation's; from
+        after to is INVALID_ARGUMENT), `side` where rows have one (orders, fills, closed
+        positions, liquidations) and `status` for orders.
+
+        The caller's orders, newest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -149,6 +161,13 @@ class PersistenceServicer:
 
     def ListLedger(self, request, context):
         """The caller's ledger entries, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLiquidations(self, request, context):
+        """The caller's liquidations, newest first (`before` is a liquidation id).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -219,6 +238,11 @@ def add_PersistenceServicer_to_server(servicer, server):
                     servicer.ListLedger,
                     request_deserializer=trademesh_dot_v1_dot_persistence__pb2.ListLedgerRequest.FromString,
                     response_serializer=trademesh_dot_v1_dot_persistence__pb2.ListLedgerResponse.SerializeToString,
+            ),
+            'ListLiquidations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLiquidations,
+                    request_deserializer=trademesh_dot_v1_dot_persistence__pb2.ListLiquidationsRequest.FromString,
+                    response_serializer=trademesh_dot_v1_dot_persistence__pb2.ListLiquidationsResponse.SerializeToString,
             ),
             'ListTrades': grpc.unary_unary_rpc_method_handler(
                     servicer.ListTrades,
@@ -453,6 +477,33 @@ class Persistence:
             '/trademesh.v1.Persistence/ListLedger',
             trademesh_dot_v1_dot_persistence__pb2.ListLedgerRequest.SerializeToString,
             trademesh_dot_v1_dot_persistence__pb2.ListLedgerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLiquidations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trademesh.v1.Persistence/ListLiquidations',
+            trademesh_dot_v1_dot_persistence__pb2.ListLiquidationsRequest.SerializeToString,
+            trademesh_dot_v1_dot_persistence__pb2.ListLiquidationsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -43,7 +43,15 @@ class PersistenceStub:
     GetUser: _grpc.UnaryUnaryMultiCallable[_persistence_pb2.GetUserRequest, _persistence_pb2.GetUserResponse]
     """Looks a user up by id or by email, with the password hash (internal callers only)."""
     ListOrderHistory: _grpc.UnaryUnaryMultiCallable[_persistence_pb2.ListOrderHistoryRequest, _persistence_pb2.ListOrderHistoryResponse]
-    """The caller's orders, newest first."""
+    """History filters (every List* of the caller's history): `market`, `limit` (default 100,
+    at most 1000), `before` (only rows with a smaller id: the id of the page's last row),
+    `from` and `to` (RFC 3339; rows with from <= time < to: an order's creation time, a
+    fill's, a position's closing time, a payment's, an entry's, a liquidation's; from
+    after to is INVALID_ARGUMENT), `side` where rows have one (orders, fills, closed
+    positions, liquidations) and `status` for orders.
+
+    The caller's orders, newest first.
+    """
     ListFills: _grpc.UnaryUnaryMultiCallable[_persistence_pb2.ListFillsRequest, _persistence_pb2.ListFillsResponse]
     """The caller's fills, newest first."""
     ListClosedPositions: _grpc.UnaryUnaryMultiCallable[_persistence_pb2.ListClosedPositionsRequest, _persistence_pb2.ListClosedPositionsResponse]
@@ -52,6 +60,8 @@ class PersistenceStub:
     """The caller's funding payments, newest first."""
     ListLedger: _grpc.UnaryUnaryMultiCallable[_persistence_pb2.ListLedgerRequest, _persistence_pb2.ListLedgerResponse]
     """The caller's ledger entries, newest first."""
+    ListLiquidations: _grpc.UnaryUnaryMultiCallable[_persistence_pb2.ListLiquidationsRequest, _persistence_pb2.ListLiquidationsResponse]
+    """The caller's liquidations, newest first (`before` is a liquidation id)."""
     ListTrades: _grpc.UnaryUnaryMultiCallable[_persistence_pb2.ListTradesRequest, _persistence_pb2.ListTradesResponse]
     """A market's recent public trades, newest first."""
     GetCandles: _grpc.UnaryUnaryMultiCallable[_persistence_pb2.GetCandlesRequest, _persistence_pb2.GetCandlesResponse]
@@ -77,7 +87,15 @@ class PersistenceAsyncStub(PersistenceStub):
     GetUser: _aio.UnaryUnaryMultiCallable[_persistence_pb2.GetUserRequest, _persistence_pb2.GetUserResponse]  # type: ignore[assignment]
     """Looks a user up by id or by email, with the password hash (internal callers only)."""
     ListOrderHistory: _aio.UnaryUnaryMultiCallable[_persistence_pb2.ListOrderHistoryRequest, _persistence_pb2.ListOrderHistoryResponse]  # type: ignore[assignment]
-    """The caller's orders, newest first."""
+    """History filters (every List* of the caller's history): `market`, `limit` (default 100,
+    at most 1000), `before` (only rows with a smaller id: the id of the page's last row),
+    `from` and `to` (RFC 3339; rows with from <= time < to: an order's creation time, a
+    fill's, a position's closing time, a payment's, an entry's, a liquidation's; from
+    after to is INVALID_ARGUMENT), `side` where rows have one (orders, fills, closed
+    positions, liquidations) and `status` for orders.
+
+    The caller's orders, newest first.
+    """
     ListFills: _aio.UnaryUnaryMultiCallable[_persistence_pb2.ListFillsRequest, _persistence_pb2.ListFillsResponse]  # type: ignore[assignment]
     """The caller's fills, newest first."""
     ListClosedPositions: _aio.UnaryUnaryMultiCallable[_persistence_pb2.ListClosedPositionsRequest, _persistence_pb2.ListClosedPositionsResponse]  # type: ignore[assignment]
@@ -86,6 +104,8 @@ class PersistenceAsyncStub(PersistenceStub):
     """The caller's funding payments, newest first."""
     ListLedger: _aio.UnaryUnaryMultiCallable[_persistence_pb2.ListLedgerRequest, _persistence_pb2.ListLedgerResponse]  # type: ignore[assignment]
     """The caller's ledger entries, newest first."""
+    ListLiquidations: _aio.UnaryUnaryMultiCallable[_persistence_pb2.ListLiquidationsRequest, _persistence_pb2.ListLiquidationsResponse]  # type: ignore[assignment]
+    """The caller's liquidations, newest first (`before` is a liquidation id)."""
     ListTrades: _aio.UnaryUnaryMultiCallable[_persistence_pb2.ListTradesRequest, _persistence_pb2.ListTradesResponse]  # type: ignore[assignment]
     """A market's recent public trades, newest first."""
     GetCandles: _aio.UnaryUnaryMultiCallable[_persistence_pb2.GetCandlesRequest, _persistence_pb2.GetCandlesResponse]  # type: ignore[assignment]
@@ -132,7 +152,15 @@ class PersistenceServicer(metaclass=_abc_1.ABCMeta):
         request: _persistence_pb2.ListOrderHistoryRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_persistence_pb2.ListOrderHistoryResponse, _abc.Awaitable[_persistence_pb2.ListOrderHistoryResponse]]:
-        """The caller's orders, newest first."""
+        """History filters (every List* of the caller's history): `market`, `limit` (default 100,
+        at most 1000), `before` (only rows with a smaller id: the id of the page's last row),
+        `from` and `to` (RFC 3339; rows with from <= time < to: an order's creation time, a
+        fill's, a position's closing time, a payment's, an entry's, a liquidation's; from
+        after to is INVALID_ARGUMENT), `side` where rows have one (orders, fills, closed
+        positions, liquidations) and `status` for orders.
+
+        The caller's orders, newest first.
+        """
 
     @_abc_1.abstractmethod
     def ListFills(
@@ -165,6 +193,14 @@ class PersistenceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_persistence_pb2.ListLedgerResponse, _abc.Awaitable[_persistence_pb2.ListLedgerResponse]]:
         """The caller's ledger entries, newest first."""
+
+    @_abc_1.abstractmethod
+    def ListLiquidations(
+        self,
+        request: _persistence_pb2.ListLiquidationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_persistence_pb2.ListLiquidationsResponse, _abc.Awaitable[_persistence_pb2.ListLiquidationsResponse]]:
+        """The caller's liquidations, newest first (`before` is a liquidation id)."""
 
     @_abc_1.abstractmethod
     def ListTrades(

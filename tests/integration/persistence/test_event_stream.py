@@ -6,6 +6,7 @@ import asyncio
 from decimal import Decimal
 
 from persistence_harness import EngineSide, engine_fills, fetch, scenario
+from prometheus_client import REGISTRY
 
 from engine_svc.core import FEE_ACCOUNT
 from engine_svc.core.markets import MarketConfig
@@ -93,8 +94,23 @@ async def test_many_orders_drain_to_an_equal_database(engine: EngineSide) -> Non
 
 
 async def test_closed_positions_are_recorded(engine: EngineSide) -> None:
+    before = REGISTRY.get_sample_value("trademesh_persistence_position_mismatches_total")
     await submit_all(engine, scenario(11, 1500))
     await engine.drained(60)
+    # every position's new size is explained by its command's fills (the link sends whole
+    # commands); each close has its exit price, leverage and reason; the fills' realized PnL
+    # adds up to what the positions realized (the pnl account's counterpart postings)
+    assert REGISTRY.get_sample_value(
+        "trademesh_persistence_position_mismatches_total") == before
+    closes = await fetch(engine.settings.postgres_dsn,
+                         "SELECT count(*) AS n FROM closed_positions WHERE exit_price IS NULL "
+                         "OR leverage IS NULL OR close_reason <> 'CLOSED' "
+                         "OR margin_mode <> 'CROSS'")
+    assert closes[0]["n"] == 0
+    pnl = await fetch(engine.settings.postgres_dsn,
+                      "SELECT (SELECT sum(realized_pnl) FROM fills) AS fills, (SELECT "
+                      "sum(amount) FROM ledger_entries WHERE account = 'pnl') AS ledger")
+    assert pnl[0]["fills"] == -pnl[0]["ledger"] != 0
     rows = await fetch(engine.settings.postgres_dsn,
                        "SELECT count(*) AS n, min(closed_ms - opened_ms) AS age "
                        "FROM closed_positions")

@@ -65,7 +65,7 @@ def test_big_integers_stay_exact() -> None:
 def test_fast_copy_text_equals_the_csv_module() -> None:
     rows = ef.fold(compact(outbox(), 50), {}, {})
     fills = list(csv.reader(rows.fills))
-    assert fills and all(len(r) == 12 for r in fills)
+    assert fills and all(len(r) == 13 for r in fills)  # realized_pnl last (NULL: spot)
     assert {r[1] for r in fills} == {"TAKER", "MAKER"}
     assert all(len(r) == 6 for r in csv.reader(rows.trades))
     created = [ORDER_VALUES(rows.orders[o]) for o in sorted(rows.new_orders)]
