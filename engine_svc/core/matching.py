@@ -27,6 +27,8 @@ Invariants and rules:
 * Only GTC LIMIT orders rest; the book is never left crossed. Non-resting remainders are
   canceled with IOC_REMAINDER (limit IOC), SLIPPAGE_BOUND / MARKET_REMAINDER (market:
   bound reached / book exhausted), SELF_TRADE or REDUCE_ONLY.
+* An order's ``stop_loss`` / ``take_profit`` are checked at admission and armed once it
+  is accepted, before it matches (:mod:`trigger_rules`).
 * A client order id is unique among the user's *live* orders; it is free again once the
   order is final. Replace keeps id and client id.
 """
@@ -52,6 +54,7 @@ from engine_svc.core.markets import MarketSpec
 from engine_svc.core.perp import unrealized_loss
 from engine_svc.core.risk import lock_asset, lock_per_lot, settle_perp, settle_spot
 from engine_svc.core.state import State
+from engine_svc.core.trigger_rules import attach, attach_reason
 from engine_svc.core.units import MAX_UNITS, ceil_div
 
 MAX_CLIENT_ID: Final = 64
@@ -164,6 +167,8 @@ def place(st: State, cmd: PlaceOrder) -> None:
     qty, limit, lock_price = entry
     order = _hold(st, spec, cmd, qty, limit, lock_price)
     if order is not None:
+        if cmd.stop_loss is not None or cmd.take_profit is not None:
+            attach(st, cmd, order)
         run(st, spec, st.books[cmd.market], order, order.price)
     return None
 
@@ -175,6 +180,10 @@ def _admit(st: State, spec: MarketSpec, cmd: PlaceOrder
     reason = _validate(spec, cmd)
     if reason is not None:
         return reason
+    if cmd.stop_loss is not None or cmd.take_profit is not None:
+        reason = attach_reason(st, spec, cmd)
+        if reason is not None:
+            return reason
     if cmd.client_order_id is not None and (user, cmd.client_order_id) in st.client_ids:
         return RejectReason.DUPLICATE_CLIENT_ORDER_ID
     qty = cmd.quantity
