@@ -11,6 +11,8 @@ strings with the market's and asset's specs. Mapping:
 * ``BalanceChanged`` → ``balance`` (the after-state); ``PositionChanged`` → ``position``
   (after-state with signed ``cost``); ``DepositApplied``/``WithdrawalApplied`` →
   ``transfer`` (withdrawals negative); ``TransferRejected`` → an event without a body.
+* ``TriggerPlaced`` / ``TriggerUpdated`` / ``TriggerFired`` / ``TriggerCanceled`` →
+  ``trigger`` (action ARMED / UPDATED / FIRED / CANCELED; for the user channel).
 
 Events without a timestamp of their own carry the newest one seen before them (the
 command's time for a fill's balance changes), or the encoder's clock for the first one.
@@ -33,7 +35,7 @@ from typing import Any
 
 import orjson
 from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
-from trademesh.v1 import event_pb2, order_pb2
+from trademesh.v1 import event_pb2, order_pb2, trigger_pb2
 
 from engine_svc.core.markets import MarketConfig
 
@@ -42,6 +44,8 @@ Events = RepeatedCompositeFieldContainer[event_pb2.EngineEvent]
 SIDES = {"BUY": order_pb2.BUY, "SELL": order_pb2.SELL}
 TYPES = {name: order_pb2.OrderType.Value(name) for name in ("LIMIT", "MARKET")}
 TIFS = {name: order_pb2.TimeInForce.Value(name) for name in ("GTC", "IOC", "FOK")}
+KINDS = {name: trigger_pb2.TriggerKind.Value(name)
+         for name in ("STOP_LOSS", "TAKE_PROFIT", "STOP_MARKET", "STOP_LIMIT")}
 
 
 class Scale:
@@ -96,8 +100,11 @@ class EventEncoder:
             # PositionChanged; liquidations and funding payments also become history rows.
             "PositionLiquidated": self._liquidated, "FundingPaid": self._funding,
             "IndexPriceSet": _nothing, "FundingSettled": _nothing,
-            "PerpCommandRejected": _nothing, "TriggerPlaced": _nothing,
-            "TriggerFired": _nothing, "TriggerCanceled": _nothing,
+            "PerpCommandRejected": _nothing,
+            # Triggers: for the user channel (persistence keeps no trigger rows).
+            "TriggerPlaced": self._trigger_placed, "TriggerUpdated": self._trigger_updated,
+            "TriggerFired": self._trigger_fired, "TriggerCanceled": self._trigger_canceled,
+            "TriggerLimitSet": _nothing,
         }
 
     def encode(self, raw: bytes) -> event_pb2.EngineEvent:
@@ -225,6 +232,41 @@ class EventEncoder:
         pay.position_size = self._qty[spec.symbol].text(size)
         pay.amount = self._asset[spec.quote.symbol].text(int(b["amount"]))
         pay.time.CopyFrom(event.time)
+
+    def _trigger(self, event: event_pb2.EngineEvent, b: Body,
+                 action: trigger_pb2.TriggerAction.ValueType) -> trigger_pb2.Trigger:
+        event.trigger.action = action
+        t = event.trigger.trigger
+        t.trigger_id, t.market, t.user_id = str(b["trigger_id"]), b["market"], b["user_id"]
+        return t
+
+    def _trigger_prices(self, t: trigger_pb2.Trigger, b: Body) -> None:
+        price, market = self._price[b["market"]], b["market"]
+        t.trigger_price = price.text(b["trigger_price"])
+        t.limit_price = price.text(b["limit_price"]) if b["limit_price"] else ""
+        t.quantity = self._qty[market].text(b["quantity"]) if b["quantity"] else ""
+
+    def _trigger_placed(self, event: event_pb2.EngineEvent, b: Body) -> None:
+        t = self._trigger(event, b, trigger_pb2.TRIGGER_ARMED)
+        self._trigger_prices(t, b)
+        if not b["quantity"] and b["order_id"]:
+            t.quantity = "0"  # an order's: grows with its fills
+        t.kind, t.side = KINDS[b["kind"]], SIDES[b["side"]]
+        t.order_id = str(b["order_id"]) if b["order_id"] else ""
+        t.pending = bool(b["order_id"])
+        t.create_time.CopyFrom(event.time)
+
+    def _trigger_updated(self, event: event_pb2.EngineEvent, b: Body) -> None:
+        self._trigger_prices(self._trigger(event, b, trigger_pb2.TRIGGER_UPDATED), b)
+
+    def _trigger_fired(self, event: event_pb2.EngineEvent, b: Body) -> None:
+        t = self._trigger(event, b, trigger_pb2.TRIGGER_FIRED)
+        t.kind, t.quantity = KINDS[b["kind"]], self._qty[b["market"]].text(b["quantity"])
+        event.trigger.mark_price = self._price[b["market"]].text(b["mark_price"])
+
+    def _trigger_canceled(self, event: event_pb2.EngineEvent, b: Body) -> None:
+        self._trigger(event, b, trigger_pb2.TRIGGER_CANCELED)
+        event.trigger.reason = b["reason"]
 
     def _transfer(self, event: event_pb2.EngineEvent, b: Body) -> None:
         units = b["amount"] if b["@type"] == "DepositApplied" else -b["amount"]

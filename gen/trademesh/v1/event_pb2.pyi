@@ -11,6 +11,7 @@ from google.protobuf.internal import containers as _containers
 from trademesh.v1 import account_pb2 as _account_pb2
 from trademesh.v1 import market_pb2 as _market_pb2
 from trademesh.v1 import order_pb2 as _order_pb2
+from trademesh.v1 import trigger_pb2 as _trigger_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -73,6 +74,7 @@ class EngineEvent(_message.Message):
     CLOSED_POSITION_FIELD_NUMBER: _builtins.int
     EXECUTION_FIELD_NUMBER: _builtins.int
     TRANSFER_FIELD_NUMBER: _builtins.int
+    TRIGGER_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     command_sequence: _builtins.int
     user_id: _builtins.str
@@ -105,6 +107,10 @@ class EngineEvent(_message.Message):
     def transfer(self) -> Global___Transfer:
         """A deposit or withdrawal applied to the user's balance."""
 
+    @_builtins.property
+    def trigger(self) -> _trigger_pb2.TriggerEvent:
+        """A trigger armed, moved (or grown by its order's fills), fired or canceled."""
+
     def __init__(
         self,
         *,
@@ -122,12 +128,13 @@ class EngineEvent(_message.Message):
         closed_position: _account_pb2.ClosedPosition | None = ...,
         execution: Global___Execution | None = ...,
         transfer: Global___Transfer | None = ...,
+        trigger: _trigger_pb2.TriggerEvent | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance", "body", b"body", "closed_position", b"closed_position", "execution", b"execution", "fill", b"fill", "funding", b"funding", "liquidation", b"liquidation", "order", b"order", "position", b"position", "time", b"time", "trade", b"trade", "transfer", b"transfer"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance", "body", b"body", "closed_position", b"closed_position", "execution", b"execution", "fill", b"fill", "funding", b"funding", "liquidation", b"liquidation", "order", b"order", "position", b"position", "time", b"time", "trade", b"trade", "transfer", b"transfer", "trigger", b"trigger"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance", "body", b"body", "closed_position", b"closed_position", "command_sequence", b"command_sequence", "execution", b"execution", "fill", b"fill", "funding", b"funding", "liquidation", b"liquidation", "order", b"order", "position", b"position", "sequence", b"sequence", "time", b"time", "trade", b"trade", "transfer", b"transfer", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["balance", b"balance", "body", b"body", "closed_position", b"closed_position", "command_sequence", b"command_sequence", "execution", b"execution", "fill", b"fill", "funding", b"funding", "liquidation", b"liquidation", "order", b"order", "position", b"position", "sequence", b"sequence", "time", b"time", "trade", b"trade", "transfer", b"transfer", "trigger", b"trigger", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["order", "fill", "balance", "position", "trade", "liquidation", "funding", "closed_position", "execution", "transfer"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["order", "fill", "balance", "position", "trade", "liquidation", "funding", "closed_position", "execution", "transfer", "trigger"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 
