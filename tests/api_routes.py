@@ -17,6 +17,8 @@ API_MD_ROUTES = [
     ("get", "/api/v1/history/ledger"), ("get", "/api/v1/markets/{market}/depth"),
     ("get", "/api/v1/markets/{market}/trades"), ("get", "/api/v1/markets/{market}/ticker"),
     ("get", "/api/v1/markets/{market}/candles"), ("post", "/api/v1/admin/oracle/{market}"),
+    ("get", "/api/v1/triggers"), ("post", "/api/v1/triggers"),
+    ("patch", "/api/v1/triggers/{triggerId}"), ("delete", "/api/v1/triggers/{triggerId}"),
 ]
 OPERATIONAL_ROUTES = [("get", "/healthz"), ("get", "/readyz"), ("get", "/openapi.json"),
                       ("get", "/docs")]

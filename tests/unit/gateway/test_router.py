@@ -23,10 +23,10 @@ def table(routes: list[Route]) -> RouteTable:
 
 
 def test_every_annotated_rpc_has_a_route(routes: list[Route]) -> None:
-    assert len(routes) == 28
+    assert len(routes) == 32
     names = {route.name for route in routes}
     assert {"Engine.PlaceOrder", "Persistence.GetCandles", "Feed.SetIndexPrice",
-            "Auth.Signup"} <= names
+            "Auth.Signup", "Engine.PlaceTrigger", "Engine.MoveTrigger"} <= names
     assert "Engine.PlaceOrders" not in names  # streaming, not annotated
 
 
