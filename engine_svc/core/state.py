@@ -211,6 +211,12 @@ class State:
             trig.parent = None
             del self.attached[trig.id]
 
+    def follow_clone(self, old: Order, new: Order) -> None:
+        """An order re-entered as a fresh object: its attached triggers follow it."""
+        for trig in self.attached.values():
+            if trig.parent is old:
+                trig.parent = new
+
     def triggers_left(self, user: str) -> int:
         """How many more triggers ``user`` may arm."""
         return self.max_triggers - self.trigger_counts.get(user, 0)

@@ -6,7 +6,7 @@ configuration (``MarketSpec``) and the command/enum types are shared with the en
 
 Perps: index and mark prices, funding and the cross-margin admission rule are modelled;
 liquidation is not (the differential test keeps users far from maintenance margin and
-asserts the engine liquidates nobody).
+asserts the engine liquidates nobody). Triggers are in :mod:`reference_triggers`.
 """
 
 from __future__ import annotations
@@ -14,20 +14,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from reference_triggers import RefTriggers
+
 from engine_svc.core import (
     CancelAll,
     CancelByClientId,
     CancelOrder,
+    CancelTrigger,
     Deposit,
     MarketConfig,
     MarketSpec,
+    MoveTrigger,
     OrderType,
     PlaceOrder,
+    PlaceTrigger,
     RejectReason,
     ReplaceOrder,
     SetIndexPrice,
     SetOpenOrderLimit,
     SettleFunding,
+    SetTriggerLimit,
     Side,
     StpMode,
     TimeInForce,
@@ -87,6 +93,7 @@ class RefModel:
         self.mark: dict[str, int] = {}
         self.last: dict[str, int] = {}
         self.max_open = 200
+        self.triggers = RefTriggers(self)
 
     # ------------------------------------------------------------ helpers
     def b(self, user: str, asset: str) -> list[int]:
@@ -144,13 +151,17 @@ class RefModel:
     def apply(self, cmd: Any) -> None:
         self.fills = []
         self.reject = None
+        self.triggers.fired_rejects = []
+        trig = self.triggers
         handler: Any = {
             PlaceOrder: self.place, CancelOrder: self.cancel_id, CancelByClientId: self.cancel_coid,
             CancelAll: self.cancel_all, ReplaceOrder: self.replace, Deposit: self.deposit,
             Withdraw: self.withdraw, SetIndexPrice: self.set_index, SettleFunding: self.funding,
-            SetOpenOrderLimit: self.set_limit,
+            SetOpenOrderLimit: self.set_limit, PlaceTrigger: trig.place,
+            CancelTrigger: trig.cancel, MoveTrigger: trig.move, SetTriggerLimit: trig.set_limit,
         }[type(cmd)]
         handler(cmd)
+        trig.settle()
 
     def set_limit(self, c: SetOpenOrderLimit) -> None:
         if c.limit >= 1:
@@ -253,6 +264,8 @@ class RefModel:
             self.reject = R.UNKNOWN_MARKET
             return
         r = self.check_place(spec, c)
+        if r is None and (c.stop_loss is not None or c.take_profit is not None):
+            r = self.triggers.bracket_reason(spec, c)
         if r is None and c.client_order_id is not None and any(
             o.user == c.user_id and o.coid == c.client_order_id for o in self.book
         ):
@@ -290,6 +303,8 @@ class RefModel:
                      c.leverage, 0, c.client_order_id, c.post_only, c.reduce_only, c.stp,
                      c.type is OrderType.MARKET, c.tif)
         self.next_id += 1
+        if c.stop_loss is not None or c.take_profit is not None:
+            self.triggers.attach(c, o)
         self.run(spec, o)
 
     def entry_prices(self, spec: MarketSpec, c: PlaceOrder) -> tuple[int, int] | R:
@@ -468,6 +483,7 @@ class RefModel:
         band = c.price * spec.mark_band_bps // 10_000
         self.index[c.market] = c.price
         self.mark[c.market] = max(1, min(max(median, c.price - band), c.price + band))
+        self.triggers.fire(c.market, self.mark[c.market])
 
     def funding(self, c: SettleFunding) -> None:
         spec = self.cfg.markets.get(c.market)

@@ -21,6 +21,7 @@ from engine_svc.core import (
     PlaceOrder,
     PlaceTrigger,
     RejectReason,
+    ReplaceOrder,
     SetIndexPrice,
     SetTriggerLimit,
     Side,
@@ -287,3 +288,13 @@ def test_trigger_events_carry_what_the_user_channel_shows() -> None:
     assert (placed.kind, placed.trigger_price, placed.limit_price, placed.quantity,
             placed.order_id, placed.user_id) == (TriggerKind.STOP_LIMIT, 505_000, 506_000, 2,
                                                  0, "a")
+
+
+def test_an_amended_order_keeps_its_triggers_following_its_fills() -> None:
+    e = marked()
+    e.apply(buy("a", 10, 495_000, stop_loss=480_000))
+    e.apply(sell("b", 2, 495_000))
+    e.apply(ReplaceOrder(user_id="a", order_id=1, price=496_000))  # re-enters: a new object
+    ev = e.apply(sell("b", 5, 496_000))
+    assert [u.quantity for u in of(ev, TriggerUpdated)] == [7]
+    assert [(t.quantity, t.pending) for t in e.triggers("a")] == [(7, True)]
