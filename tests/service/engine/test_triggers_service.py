@@ -5,6 +5,8 @@ and triggers surviving a restart."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import grpc
 import pytest
 from trademesh.v1 import engine_pb2, order_pb2, trigger_pb2
@@ -178,3 +180,27 @@ async def test_triggers_survive_a_restart(harness: EngineHarness) -> None:
     await h.stub.PlaceOrder(_limit(PERP, order_pb2.SELL, "2", "99", leverage=5),
                             metadata=h.auth("mm"))
     assert [t.quantity for t in await _list(h, "alice")] == ["2", "1"]
+
+
+async def test_the_trigger_limit_comes_from_the_setting(harness: EngineHarness) -> None:
+    h = harness
+    h.settings = dataclasses.replace(h.settings, max_triggers=2)
+    await h.restart()
+    assert h.sequencer is not None and h.sequencer.engine.max_triggers == 2
+    await _setup(h)
+    stop = engine_pb2.PlaceTriggerRequest(market=PERP, kind=trigger_pb2.STOP_MARKET,
+                                          side=order_pb2.BUY, trigger_price="105",
+                                          quantity="1")
+    await h.stub.PlaceTrigger(stop, metadata=h.auth("alice"))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await h.stub.PlaceOrder(_limit(PERP, order_pb2.BUY, "1", "99", leverage=5,
+                                       stop_loss="90", take_profit="110"),
+                                metadata=h.auth("alice"))
+    code, reason, _ = _error(err.value)
+    assert (code, reason) == (grpc.StatusCode.FAILED_PRECONDITION, "TOO_MANY_TRIGGERS")
+    assert "TRADEMESH_MAX_TRIGGERS" in (err.value.details() or "")
+    await h.stub.PlaceTrigger(stop, metadata=h.auth("alice"))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await h.stub.PlaceTrigger(stop, metadata=h.auth("alice"))
+    assert _error(err.value)[1] == "TOO_MANY_TRIGGERS"
+    assert len(await _list(h, "alice")) == 2
