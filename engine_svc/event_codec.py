@@ -243,17 +243,18 @@ class EventEncoder:
     def _trigger_prices(self, t: trigger_pb2.Trigger, b: Body) -> None:
         price, market = self._price[b["market"]], b["market"]
         t.trigger_price = price.text(b["trigger_price"])
-        t.limit_price = price.text(b["limit_price"]) if b["limit_price"] else ""
+        limit = b.get("limit_price")  # absent from outbox entries older than stop orders
+        t.limit_price = price.text(limit) if limit else ""
         t.quantity = self._qty[market].text(b["quantity"]) if b["quantity"] else ""
 
     def _trigger_placed(self, event: event_pb2.EngineEvent, b: Body) -> None:
         t = self._trigger(event, b, trigger_pb2.TRIGGER_ARMED)
         self._trigger_prices(t, b)
-        if not b["quantity"] and b["order_id"]:
+        order_id = b.get("order_id") or 0
+        if not b["quantity"] and order_id:
             t.quantity = "0"  # an order's: grows with its fills
         t.kind, t.side = KINDS[b["kind"]], SIDES[b["side"]]
-        t.order_id = str(b["order_id"]) if b["order_id"] else ""
-        t.pending = bool(b["order_id"])
+        t.order_id, t.pending = str(order_id) if order_id else "", bool(order_id)
         t.create_time.CopyFrom(event.time)
 
     def _trigger_updated(self, event: event_pb2.EngineEvent, b: Body) -> None:
@@ -261,7 +262,9 @@ class EventEncoder:
 
     def _trigger_fired(self, event: event_pb2.EngineEvent, b: Body) -> None:
         t = self._trigger(event, b, trigger_pb2.TRIGGER_FIRED)
-        t.kind, t.quantity = KINDS[b["kind"]], self._qty[b["market"]].text(b["quantity"])
+        t.quantity = self._qty[b["market"]].text(b["quantity"])
+        if "kind" in b:  # absent from outbox entries older than stop orders
+            t.kind = KINDS[b["kind"]]
         event.trigger.mark_price = self._price[b["market"]].text(b["mark_price"])
 
     def _trigger_canceled(self, event: event_pb2.EngineEvent, b: Body) -> None:

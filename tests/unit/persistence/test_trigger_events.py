@@ -92,3 +92,17 @@ def test_persistence_folds_trigger_events_without_a_row_changing() -> None:
     rows, plain = ef.fold(events, {}, {}), ef.fold(without, {}, {})
     assert rows.orders == plain.orders and rows.positions == plain.positions
     assert rows.balances == plain.balances and rows.ledger == plain.ledger
+
+
+def test_outbox_entries_written_before_managed_triggers_still_encode() -> None:
+    encoder = EventEncoder(default_markets(), lambda: 1)
+    placed = (b'{"@type":"TriggerPlaced","seq":5,"cmd_seq":3,"trigger_id":1,"user_id":"a",'
+              b'"market":"BTC-PERP","side":"SELL","kind":"STOP_LOSS","trigger_price":490000,'
+              b'"quantity":0,"ts":7}')
+    fired = (b'{"@type":"TriggerFired","seq":6,"cmd_seq":4,"trigger_id":1,"user_id":"a",'
+             b'"market":"BTC-PERP","mark_price":489000,"quantity":10,"ts":8}')
+    armed, done = encoder.encode(placed).trigger, encoder.encode(fired).trigger
+    assert (armed.trigger.trigger_price, armed.trigger.quantity, armed.trigger.order_id,
+            armed.trigger.limit_price) == ("49000", "", "", "")
+    assert (done.action, done.mark_price, done.trigger.quantity) == (
+        trigger_pb2.TRIGGER_FIRED, "48900", "0.001")
