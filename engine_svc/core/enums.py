@@ -77,6 +77,8 @@ class CancelReason(Enum):
     POSITION_CLOSED = "POSITION_CLOSED"
     PARENT_CANCELED = "PARENT_CANCELED"
     """A stop-loss / take-profit whose order finished without a fill."""
+    TRIGGER_FIRED = "TRIGGER_FIRED"
+    """An order's rest, canceled when its own stop-loss / take-profit fired."""
 
 
 class RejectReason(Enum):

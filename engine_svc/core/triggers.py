@@ -24,7 +24,9 @@ Rules (conditions and an order's attached stop-loss / take-profit: :mod:`trigger
   ``TriggerFired``, then places its order through the ordinary pipeline (risk checks
   included): its OrderAccepted / fills / cancel, or OrderRejected, follow.
   A stop-loss / take-profit places a reduce-only MARKET IOC order (leverage 1, its
-  slippage bound) of its quantity (or the whole position) clamped to the position; with
+  slippage bound) of its quantity (or the whole position) clamped to the position; an
+  order it came with that still rests is canceled first (TRIGGER_FIRED: the stop ends
+  that trade, and the order's rest cannot block the close by self-trade prevention); with
   nothing to close it is canceled (POSITION_CLOSED), or, while its order may still fill,
   left armed. A STOP_MARKET places a MARKET order, a STOP_LIMIT a GTC LIMIT order at its
   limit price, both with the trigger's quantity, leverage and reduce-only flag.
@@ -47,6 +49,7 @@ from engine_svc.core.enums import (
 from engine_svc.core.events import TriggerFired, TriggerPlaced
 from engine_svc.core.ledger import FEE_ACCOUNT, INSURANCE_FUND
 from engine_svc.core.markets import MarketSpec
+from engine_svc.core.matching import cancel as cancel_order
 from engine_svc.core.matching import check_size, place, reject
 from engine_svc.core.state import State, Trigger
 from engine_svc.core.trigger_rules import (
@@ -192,9 +195,12 @@ def _close(st: State, trig: Trigger, mark: int, ts: int) -> None:
         if trig.parent is None:
             cancel(st, trig, CancelReason.POSITION_CLOSED)
         return
+    parent = trig.parent
     st.drop_trigger(trig)
     st.out.append(TriggerFired(st.seq(), st.last_seq, trig.id, trig.user_id, trig.market,
                                mark, lots, trig.kind, ts))
+    if parent is not None and parent.id in st.live:
+        cancel_order(st, st.markets[trig.market], parent, CancelReason.TRIGGER_FIRED)
     place(st, PlaceOrder(user_id=trig.user_id, market=trig.market, side=trig.side,
                          quantity=lots, type=OrderType.MARKET, tif=TimeInForce.IOC,
                          reduce_only=True, leverage=1, slippage_bps=trig.slippage, ts=ts))

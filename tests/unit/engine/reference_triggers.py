@@ -211,6 +211,8 @@ class RefTriggers:
                         del self.armed[t.id]
                     continue
                 del self.armed[t.id]
+                if t.parent is not None and any(o is t.parent for o in self.m.book):
+                    self.m.drop(t.parent)  # the order's rest: canceled by its own stop
                 self._order(PlaceOrder(user_id=t.user, market=market, side=t.side,
                                        quantity=lots, type=OrderType.MARKET,
                                        tif=TimeInForce.IOC, reduce_only=True, leverage=1,

@@ -16,6 +16,7 @@ from engine_svc.core import (
     Event,
     MoveTrigger,
     OrderAccepted,
+    OrderCanceled,
     OrderFilled,
     OrderType,
     PlaceOrder,
@@ -298,3 +299,16 @@ def test_an_amended_order_keeps_its_triggers_following_its_fills() -> None:
     ev = e.apply(sell("b", 5, 496_000))
     assert [u.quantity for u in of(ev, TriggerUpdated)] == [7]
     assert [(t.quantity, t.pending) for t in e.triggers("a")] == [(7, True)]
+
+
+def test_a_firing_stop_loss_cancels_the_rest_of_its_order() -> None:
+    e = marked()
+    e.apply(buy("a", 10, P, stop_loss=490_000))
+    e.apply(sell("b", 4, P))  # a is long 4; the order's other 6 still bid at P
+    e.apply(buy("mm", 20, 489_000))
+    ev = tick(e, 489_000)
+    [canceled] = [c for c in of(ev, OrderCanceled) if c.order_id == 1]
+    assert (canceled.reason, canceled.canceled_quantity) == (CancelReason.TRIGGER_FIRED, 6)
+    assert [(f.price, f.quantity, f.taker_user_id) for f in of(ev, OrderFilled)] == [
+        (489_000, 4, "a")]
+    assert e.positions("a")[BTC].size == 0 and e.triggers("a") == []
