@@ -20,7 +20,7 @@ import grpc
 import redis.asyncio as aioredis
 from trademesh.v1 import engine_pb2, engine_pb2_grpc
 
-from engine_svc.core.commands import SetOpenOrderLimit
+from engine_svc.core.commands import SetOpenOrderLimit, SetTriggerLimit
 from engine_svc.core.markets import MarketConfig, default_markets
 from engine_svc.core_build import core_build, stale_modules
 from engine_svc.event_link import EventLink
@@ -82,7 +82,7 @@ async def snapshot_timer(sequencer: Sequencer, seconds: float) -> None:
 
 
 async def configure(sequencer: Sequencer, settings: Settings) -> None:
-    """Journals the configured open-order limit when the state holds another one.
+    """Journals the configured open-order and trigger limits when the state holds others.
 
     The limit is engine state, set by a command: a replay of the journal refuses exactly
     what the engine refused when the commands were first applied, whatever the setting is
@@ -93,6 +93,11 @@ async def configure(sequencer: Sequencer, settings: Settings) -> None:
         await sequencer.submit(SetOpenOrderLimit(limit=limit, ts=wall_clock_ms()),
                                lambda *_: None)
         log.info("open-order limit set to %d per user and market", limit)
+    triggers = settings.max_triggers
+    if triggers >= 1 and sequencer.engine.max_triggers != triggers:
+        await sequencer.submit(SetTriggerLimit(limit=triggers, ts=wall_clock_ms()),
+                               lambda *_: None)
+        log.info("trigger limit set to %d per user", triggers)
 
 
 def log_core_build() -> str:

@@ -14,7 +14,7 @@ from typing import TypeVar
 from google.protobuf import struct_pb2, timestamp_pb2
 from trademesh.v1 import account_pb2, engine_pb2, market_pb2, order_pb2
 
-from engine_svc.core.commands import DEFAULT_SLIPPAGE_BPS, PlaceOrder, PlaceTrigger
+from engine_svc.core.commands import DEFAULT_SLIPPAGE_BPS, PlaceOrder
 from engine_svc.core.engine import Quote
 from engine_svc.core.enums import (
     Liquidity,
@@ -23,7 +23,6 @@ from engine_svc.core.enums import (
     Side,
     StpMode,
     TimeInForce,
-    TriggerKind,
 )
 from engine_svc.core.markets import AssetSpec, MarketConfig, MarketSpec
 from engine_svc.core.perp import PositionRisk
@@ -127,31 +126,30 @@ def place_order(req: engine_pb2.PlaceOrderRequest, config: MarketConfig, user_id
     price = _price(req, spec, otype)
     leverage = _leverage(req.leverage, spec)
     slippage = _slippage(req.slippage_bps, otype)
-    if (req.stop_loss or req.take_profit) and not spec.is_perp:
-        raise ValidationError("stopLoss" if req.stop_loss else "takeProfit", "NOT_ALLOWED",
-                              "stop-loss and take-profit apply to perp positions")
+    stop_loss = take_profit = None
+    if req.stop_loss or req.take_profit:
+        stop_loss, take_profit = _brackets(req, spec)
     return PlaceOrder(
         user_id=user_id, market=spec.symbol, side=side, quantity=quantity, type=otype,
         price=price, tif=tif, post_only=req.post_only, reduce_only=req.reduce_only,
         client_order_id=identifier(req.client_order_id, "clientOrderId", MAX_CLIENT_ORDER_ID),
-        stp=stp, leverage=leverage, slippage_bps=slippage, ts=ts,
+        stp=stp, leverage=leverage, slippage_bps=slippage, ts=ts, stop_loss=stop_loss,
+        take_profit=take_profit,
     )
 
 
-def triggers(req: engine_pb2.PlaceOrderRequest, order: PlaceOrder,
-             config: MarketConfig) -> list[PlaceTrigger]:
-    """The stop-loss / take-profit of an order: triggers on the position it opens or grows,
-    closing it whole (reduce-only market orders) when the mark crosses their prices."""
-    spec = config.markets[order.market]
-    closing = Side.SELL if order.side is Side.BUY else Side.BUY
-    out = []
-    for name, text, kind in (("stopLoss", req.stop_loss, TriggerKind.STOP_LOSS),
-                             ("takeProfit", req.take_profit, TriggerKind.TAKE_PROFIT)):
-        if text:
-            out.append(PlaceTrigger(user_id=order.user_id, market=order.market, side=closing,
-                                    kind=kind, trigger_price=ticks(spec, text, name),
-                                    ts=order.ts))
-    return out
+def _brackets(req: engine_pb2.PlaceOrderRequest, spec: MarketSpec
+              ) -> tuple[int | None, int | None]:
+    """An order's stop-loss / take-profit trigger prices (perps, not reduce-only); which
+    side of the mark and of the limit price they must be on is the core's check."""
+    name = "stopLoss" if req.stop_loss else "takeProfit"
+    if not spec.is_perp:
+        raise ValidationError(name, "NOT_ALLOWED",
+                              "stop-loss and take-profit apply to perp positions")
+    if req.reduce_only:
+        raise ValidationError(name, "NOT_ALLOWED", "a reduce-only order opens nothing to cover")
+    return (ticks(spec, req.stop_loss, "stopLoss") if req.stop_loss else None,
+            ticks(spec, req.take_profit, "takeProfit") if req.take_profit else None)
 
 
 def _price(req: engine_pb2.PlaceOrderRequest, spec: MarketSpec, otype: OrderType) -> int | None:
@@ -233,6 +231,10 @@ def order(record: OrderRecord, config: MarketConfig) -> order_pb2.Order:
         reason=record.reason, create_time=timestamp(record.created),
         update_time=timestamp(record.updated),
     )
+    if record.stop_loss is not None:
+        msg.stop_loss = price_of(record.stop_loss)
+    if record.take_profit is not None:
+        msg.take_profit = price_of(record.take_profit)
     if record.fills:
         _add_fills(msg, record, spec)
     return msg

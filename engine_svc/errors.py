@@ -22,22 +22,30 @@ _R = RejectReason
 _CODES: dict[RejectReason, grpc.StatusCode] = {
     **{r: grpc.StatusCode.INVALID_ARGUMENT for r in (
         _R.UNKNOWN_MARKET, _R.UNKNOWN_ASSET, _R.INVALID_PRICE, _R.INVALID_QUANTITY,
-        _R.INVALID_AMOUNT, _R.INVALID_LEVERAGE, _R.INVALID_SLIPPAGE, _R.INVALID_ORDER)},
+        _R.INVALID_AMOUNT, _R.INVALID_LEVERAGE, _R.INVALID_SLIPPAGE, _R.INVALID_ORDER,
+        _R.INVALID_TRIGGER_PRICE, _R.INVALID_LIMIT_PRICE, _R.INVALID_STOP_LOSS,
+        _R.INVALID_TAKE_PROFIT)},
     _R.ORDER_NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    _R.TRIGGER_NOT_FOUND: grpc.StatusCode.NOT_FOUND,
     _R.ORDER_ALREADY_FINAL: grpc.StatusCode.ABORTED,
     _R.DUPLICATE_CLIENT_ORDER_ID: grpc.StatusCode.ALREADY_EXISTS,
     _R.DUPLICATE_TRANSACTION: grpc.StatusCode.ALREADY_EXISTS,
     **{r: grpc.StatusCode.FAILED_PRECONDITION for r in (
         _R.INSUFFICIENT_BALANCE, _R.INSUFFICIENT_MARGIN, _R.REDUCE_ONLY_WOULD_INCREASE,
-        _R.TOO_MANY_OPEN_ORDERS, _R.POST_ONLY_WOULD_TAKE, _R.FOK_NOT_FILLABLE, _R.NO_LIQUIDITY,
-        _R.MARKET_HALTED, _R.MARKET_CLOSE_ONLY)},
+        _R.TOO_MANY_OPEN_ORDERS, _R.TOO_MANY_TRIGGERS, _R.POST_ONLY_WOULD_TAKE,
+        _R.FOK_NOT_FILLABLE, _R.NO_LIQUIDITY, _R.MARKET_HALTED, _R.MARKET_CLOSE_ONLY)},
 }
 
 _FIELDS: dict[RejectReason, str] = {
     _R.UNKNOWN_MARKET: "market", _R.UNKNOWN_ASSET: "asset", _R.INVALID_PRICE: "price",
     _R.INVALID_QUANTITY: "quantity", _R.INVALID_AMOUNT: "amount",
     _R.INVALID_LEVERAGE: "leverage", _R.INVALID_SLIPPAGE: "slippageBps",
+    _R.INVALID_TRIGGER_PRICE: "triggerPrice", _R.INVALID_LIMIT_PRICE: "limitPrice",
+    _R.INVALID_STOP_LOSS: "stopLoss", _R.INVALID_TAKE_PROFIT: "takeProfit",
 }
+
+_REACHED = ("out of range, or already reached: a stop-loss or a sell stop must be below "
+            "the mark price, a take-profit or a buy stop above it")
 
 _MESSAGES: dict[RejectReason, str] = {
     _R.UNKNOWN_MARKET: "no such market",
@@ -53,6 +61,16 @@ _MESSAGES: dict[RejectReason, str] = {
     _R.POST_ONLY_WOULD_TAKE: "a post-only order would take liquidity",
     _R.FOK_NOT_FILLABLE: "a fill-or-kill order cannot be filled entirely now",
     _R.NO_LIQUIDITY: "there is no liquidity on the other side",
+    _R.TRIGGER_NOT_FOUND: "no such trigger",
+    _R.TOO_MANY_TRIGGERS: "too many armed triggers: cancel some first "
+                          "(TRADEMESH_MAX_TRIGGERS)",
+    _R.INVALID_TRIGGER_PRICE: _REACHED,
+    _R.INVALID_LIMIT_PRICE: "a STOP_LIMIT needs a limit price on the grid (and only it has "
+                            "one)",
+    _R.INVALID_STOP_LOSS: "a stop-loss must be below the mark (and a buy order's price) for "
+                          "what a buy opens, above them for a sell",
+    _R.INVALID_TAKE_PROFIT: "a take-profit must be above the mark (and a buy order's price) "
+                            "for what a buy opens, below them for a sell",
     _R.MARKET_HALTED: "the market is halted: no order enters and nothing matches; cancels "
                       "work",
     _R.MARKET_CLOSE_ONLY: "the market is close-only: only reduce-only orders on perps "

@@ -12,6 +12,8 @@ strings with the market's and asset's specs. Mapping:
 * ``BalanceChanged`` → ``balance`` (the after-state); ``PositionChanged`` → ``position``
   (after-state with signed ``cost``); ``DepositApplied``/``WithdrawalApplied`` →
   ``transfer`` (withdrawals negative); ``TransferRejected`` → an event without a body.
+* ``TriggerPlaced`` / ``TriggerUpdated`` / ``TriggerFired`` / ``TriggerCanceled`` →
+  ``trigger`` (action ARMED / UPDATED / FIRED / CANCELED; for the user channel).
 
 Close reasons: a ``position`` event carries ``close_reason`` LIQUIDATED when a
 ``PositionLiquidated`` of the same command named its user and market, STOP_LOSS /
@@ -40,7 +42,7 @@ from typing import Any, TypeAlias
 
 import orjson
 from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
-from trademesh.v1 import account_pb2, event_pb2, market_pb2, order_pb2
+from trademesh.v1 import account_pb2, event_pb2, market_pb2, order_pb2, trigger_pb2
 
 from engine_svc.core.enums import MarketKind
 from engine_svc.core.markets import AssetSpec, MarketConfig, MarketSpec
@@ -54,6 +56,8 @@ Reason: TypeAlias = account_pb2.ClosedPosition.CloseReason.ValueType
 CLOSED_BY: dict[str, Reason] = {"LIQUIDATED": account_pb2.ClosedPosition.LIQUIDATED,
              "STOP_LOSS": account_pb2.ClosedPosition.STOP_LOSS,
              "TAKE_PROFIT": account_pb2.ClosedPosition.TAKE_PROFIT}
+KINDS = {name: trigger_pb2.TriggerKind.Value(name)
+         for name in ("STOP_LOSS", "TAKE_PROFIT", "STOP_MARKET", "STOP_LIMIT")}
 
 
 class Scale:
@@ -113,8 +117,12 @@ class EventEncoder:
             # PositionChanged; liquidations and funding payments also become history rows.
             "PositionLiquidated": self._liquidated, "FundingPaid": self._funding,
             "IndexPriceSet": _nothing, "FundingSettled": _nothing,
-            "PerpCommandRejected": _nothing, "TriggerPlaced": _nothing,
-            "TriggerFired": self._trigger_fired, "TriggerCanceled": _nothing,
+            "PerpCommandRejected": _nothing,
+            # Triggers: for the user channel (persistence keeps no trigger rows); a fired
+            # stop-loss / take-profit also names the close reason of its position.
+            "TriggerPlaced": self._trigger_placed, "TriggerUpdated": self._trigger_updated,
+            "TriggerFired": self._trigger_fired, "TriggerCanceled": self._trigger_canceled,
+            "TriggerLimitSet": _nothing,
             # The registry: new markets and assets are learnt here, in outbox order, so
             # every later event on them finds its scales.
             "AssetAdded": self._asset_added, "MarketChanged": self._market_changed,
@@ -292,12 +300,6 @@ class EventEncoder:
         liq.time.CopyFrom(event.time)
         self._reasons[b["user_id"], spec.symbol] = CLOSED_BY["LIQUIDATED"]
 
-    def _trigger_fired(self, event: event_pb2.EngineEvent, b: Body) -> None:
-        """No body (persistence keeps no trigger rows): the close reason it gives."""
-        kind = b.get("kind")  # outbox entries of older releases lack it
-        if kind in CLOSED_BY:
-            self._reasons[b["user_id"], b["market"]] = CLOSED_BY[kind]
-
     def _funding(self, event: event_pb2.EngineEvent, b: Body) -> None:
         spec = self._markets[b["market"]]
         pay = event.funding
@@ -307,6 +309,49 @@ class EventEncoder:
         pay.position_size = self._qty[spec.symbol].text(size)
         pay.amount = self._asset[spec.quote.symbol].text(int(b["amount"]))
         pay.time.CopyFrom(event.time)
+
+    def _trigger(self, event: event_pb2.EngineEvent, b: Body,
+                 action: trigger_pb2.TriggerAction.ValueType) -> trigger_pb2.Trigger:
+        event.trigger.action = action
+        t = event.trigger.trigger
+        t.trigger_id, t.market, t.user_id = str(b["trigger_id"]), b["market"], b["user_id"]
+        return t
+
+    def _trigger_prices(self, t: trigger_pb2.Trigger, b: Body) -> None:
+        price, market = self._price[b["market"]], b["market"]
+        t.trigger_price = price.text(b["trigger_price"])
+        limit = b.get("limit_price")  # absent from outbox entries older than stop orders
+        t.limit_price = price.text(limit) if limit else ""
+        t.quantity = self._qty[market].text(b["quantity"]) if b["quantity"] else ""
+
+    def _trigger_placed(self, event: event_pb2.EngineEvent, b: Body) -> None:
+        t = self._trigger(event, b, trigger_pb2.TRIGGER_ARMED)
+        self._trigger_prices(t, b)
+        order_id = b.get("order_id") or 0
+        if not b["quantity"] and order_id:
+            t.quantity = "0"  # an order's: grows with its fills
+        t.kind, t.side = KINDS[b["kind"]], SIDES[b["side"]]
+        t.order_id, t.pending = str(order_id) if order_id else "", bool(order_id)
+        t.create_time.CopyFrom(event.time)
+
+    def _trigger_updated(self, event: event_pb2.EngineEvent, b: Body) -> None:
+        self._trigger_prices(self._trigger(event, b, trigger_pb2.TRIGGER_UPDATED), b)
+
+    def _trigger_fired(self, event: event_pb2.EngineEvent, b: Body) -> None:
+        """The ``trigger`` body; a stop-loss / take-profit also gives the close reason of
+        the position its order closes (see the module's note on close reasons)."""
+        t = self._trigger(event, b, trigger_pb2.TRIGGER_FIRED)
+        t.quantity = self._qty[b["market"]].text(b["quantity"])
+        kind = b.get("kind")  # absent from outbox entries older than stop orders
+        if kind is not None:
+            t.kind = KINDS[kind]
+        if kind in CLOSED_BY:
+            self._reasons[b["user_id"], b["market"]] = CLOSED_BY[kind]
+        event.trigger.mark_price = self._price[b["market"]].text(b["mark_price"])
+
+    def _trigger_canceled(self, event: event_pb2.EngineEvent, b: Body) -> None:
+        self._trigger(event, b, trigger_pb2.TRIGGER_CANCELED)
+        event.trigger.reason = b["reason"]
 
     def _transfer(self, event: event_pb2.EngineEvent, b: Body) -> None:
         units = b["amount"] if b["@type"] == "DepositApplied" else -b["amount"]

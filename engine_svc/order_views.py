@@ -69,6 +69,8 @@ class OrderRecord:
     created: int = 0
     updated: int = 0
     fills: list[FillRecord] = field(default_factory=list)
+    stop_loss: int | None = None
+    take_profit: int | None = None
 
     def to_json(self) -> list[Any]:
         return [self.order_id, self.user_id, self.market, self.side.value, self.type.value,
@@ -77,17 +79,19 @@ class OrderRecord:
                 self.slippage_bps, self.status.value, self.filled, self.filled_ticks_lots,
                 self.reason, self.created, self.updated,
                 [[f.fill_id, f.price, f.quantity, f.fee, f.liquidity.value, f.ts, f.realized]
-                 for f in self.fills]]
+                 for f in self.fills], self.stop_loss, self.take_profit]
 
     @classmethod
     def from_json(cls, row: list[Any]) -> OrderRecord:
         (oid, user, market, side, typ, tif, price, qty, coid, post, reduce, lev, stp, slip,
-         status, filled, ftl, reason, created, updated, fills) = row
+         status, filled, ftl, reason, created, updated, fills, *brackets) = row
+        stop_loss, take_profit = brackets or (None, None)  # rows written before them
         return cls(oid, user, market, Side(side), OrderType(typ), TimeInForce(tif), price, qty,
                    coid, post, reduce, lev, StpMode(stp), slip, OrderStatus(status), filled,
                    ftl, reason, created, updated,
                    [FillRecord(f[0], f[1], f[2], f[3], Liquidity(f[4]), f[5],
-                               f[6] if len(f) > 6 else None) for f in fills])
+                               f[6] if len(f) > 6 else None) for f in fills],
+                   stop_loss, take_profit)
 
 
 class OrderViews:
@@ -172,6 +176,7 @@ def _new_record(e: OrderAccepted, command: Command) -> OrderRecord:
         record.post_only, record.reduce_only = command.post_only, command.reduce_only
         record.leverage, record.stp = command.leverage, command.stp
         record.slippage_bps = command.slippage_bps if command.type is OrderType.MARKET else 0
+        record.stop_loss, record.take_profit = command.stop_loss, command.take_profit
     return record
 
 

@@ -8,7 +8,6 @@ their own orders and balances.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -18,13 +17,8 @@ from trademesh.v1 import engine_pb2, engine_pb2_grpc
 from engine_svc import account_summary, codec, errors
 from engine_svc.core import commands as cmd
 from engine_svc.core.commands import Command
-from engine_svc.core.enums import OrderType, RejectReason, Side, TriggerKind
-from engine_svc.core.events import (
-    Event,
-    OrderRejected,
-    TransferRejected,
-    TriggerPlaced,
-)
+from engine_svc.core.enums import OrderType, RejectReason, Side
+from engine_svc.core.events import Event, OrderRejected, TransferRejected
 from engine_svc.core.units import ValidationError
 from engine_svc.core_build import core_build
 from engine_svc.depth_views import DepthViews
@@ -32,6 +26,7 @@ from engine_svc.order_views import OrderRecord
 from engine_svc.registry_rpcs import RegistryRpcs
 from engine_svc.sequencer import EngineUnavailable, Sequencer
 from engine_svc.stream_placement import StreamPlacement
+from engine_svc.trigger_calls import TriggerCalls
 from mesh_runtime.call_policy import current_caller
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -61,6 +56,7 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
         self._persisted = persisted  # (committed event sequence, link connected)
         self._streamed = StreamPlacement(sequencer, clock_ms, self._order_result,
                                          self._execution_result)
+        self._triggers = TriggerCalls(sequencer, clock_ms)
 
     @property
     def _config(self) -> Any:
@@ -181,41 +177,10 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
 
     async def PlaceOrder(self, request: engine_pb2.PlaceOrderRequest,
                          context: Context) -> engine_pb2.PlaceOrderResponse:
-        """Places the order; its stopLoss/takeProfit then arm on the caller's position in the
-        market, closing it whole when the mark crosses them. They come back set only if
-        armed: with no position after the order (nothing filled), nothing arms."""
+        """Places the order; its stopLoss/takeProfit arm with it and follow its fills."""
         user = await self._user(context)
         command = await self._place_command(context, request, user)
-        if not (request.stop_loss or request.take_profit):
-            order = await self._apply(context, command, self._order_result)
-            return engine_pb2.PlaceOrderResponse(order=order)
-        try:
-            attached = codec.triggers(request, command, self._config)
-        except ValidationError as err:
-            await errors.abort(context, errors.invalid(err))
-        rendered = itertools.count()
-
-        def render(events: list[Event], records: list[OrderRecord]) -> Any:
-            """The order's answer for the first command, then whether each trigger armed."""
-            if next(rendered) == 0:
-                return self._order_result(events, records)
-            return any(isinstance(e, TriggerPlaced) for e in events)
-
-        try:
-            results = await self._seq.submit_many([command, *attached], render)
-        except EngineUnavailable as err:
-            await errors.abort(context, errors.unavailable(str(err)))
-        order = results[0]
-        if isinstance(order, errors.DomainError):
-            await errors.abort(context, order)
-        for trigger, armed in zip(attached, results[1:], strict=True):
-            if armed is True:
-                price = codec.price_text(self._config.markets[command.market],
-                                         trigger.trigger_price)
-                if trigger.kind is TriggerKind.STOP_LOSS:
-                    order.stop_loss = price
-                else:
-                    order.take_profit = price
+        order = await self._apply(context, command, self._order_result)
         return engine_pb2.PlaceOrderResponse(order=order)
 
     async def _place_command(self, context: Context, request: engine_pb2.PlaceOrderRequest,
@@ -397,3 +362,39 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
             if isinstance(answer, errors.DomainError):
                 await errors.abort(context, answer)
             yield answer
+
+    async def ListTriggers(self, request: engine_pb2.ListTriggersRequest,
+                           context: Context) -> engine_pb2.ListTriggersResponse:
+        await self._readable(context)
+        user = await self._user(context)
+        try:
+            return self._triggers.list(request, user)
+        except errors.DomainError as err:
+            await errors.abort(context, err)
+
+    async def PlaceTrigger(self, request: engine_pb2.PlaceTriggerRequest,
+                           context: Context) -> engine_pb2.PlaceTriggerResponse:
+        await self._readable(context)
+        user = await self._user(context)
+        try:
+            return await self._triggers.place(request, user)
+        except errors.DomainError as err:
+            await errors.abort(context, err)
+
+    async def MoveTrigger(self, request: engine_pb2.MoveTriggerRequest,
+                          context: Context) -> engine_pb2.MoveTriggerResponse:
+        await self._readable(context)
+        user = await self._user(context)
+        try:
+            return await self._triggers.move(request, user)
+        except errors.DomainError as err:
+            await errors.abort(context, err)
+
+    async def CancelTrigger(self, request: engine_pb2.CancelTriggerRequest,
+                            context: Context) -> engine_pb2.CancelTriggerResponse:
+        await self._readable(context)
+        user = await self._user(context)
+        try:
+            return await self._triggers.cancel(request, user)
+        except errors.DomainError as err:
+            await errors.abort(context, err)

@@ -5,8 +5,8 @@ Each message's orders are validated and queued to the sequencer the moment it ar
 instead of waiting for this one's journal write; the answers leave in message order, one
 ``PlaceOrdersResponse`` per message with one result per order (the order, or why it was
 refused). At most ``MAX_MESSAGES_IN_FLIGHT`` messages wait for their answers; then the
-stream's own flow control holds the caller. Orders with stop-loss or take-profit triggers
-are refused here (``PlaceOrder`` attaches triggers).
+stream's own flow control holds the caller. Orders may carry a stop-loss / take-profit,
+as with ``PlaceOrder``.
 """
 
 from __future__ import annotations
@@ -97,10 +97,6 @@ class StreamPlacement:
         now = self._clock()
         for request in requests:
             try:
-                if request.stop_loss or request.take_profit:
-                    raise ValidationError(
-                        "stopLoss" if request.stop_loss else "takeProfit", "UNSUPPORTED",
-                        "triggers are attached by PlaceOrder, not the PlaceOrders stream")
                 commands.append(codec.place_order(request, self._seq.config, user, now))
                 outcomes.append(None)
             except ValidationError as err:

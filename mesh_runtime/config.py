@@ -94,6 +94,8 @@ class Settings:
     engine_snapshot_every: int = 200_000
     # The most live orders one user may have in one market (journaled into the engine).
     max_open_orders: int = 200
+    # The most armed triggers (stop-loss, take-profit, stop orders) one user may have.
+    max_triggers: int = 100
     # Gateway: password hashing cost, rate limits (token buckets per user and per IP),
     # sign-in lockout, Idempotency-Key memory, request body limit.
     bcrypt_rounds: int = 12

@@ -21,6 +21,8 @@ API_MD_ROUTES = [
     ("get", "/api/v1/markets/tickers"),
     ("post", "/api/v1/admin/assets"), ("post", "/api/v1/admin/markets"),
     ("get", "/api/v1/admin/markets"), ("patch", "/api/v1/admin/markets/{market}"),
+    ("get", "/api/v1/triggers"), ("post", "/api/v1/triggers"),
+    ("patch", "/api/v1/triggers/{triggerId}"), ("delete", "/api/v1/triggers/{triggerId}"),
 ]
 OPERATIONAL_ROUTES = [("get", "/healthz"), ("get", "/readyz"), ("get", "/openapi.json"),
                       ("get", "/docs")]

@@ -14,6 +14,7 @@ from engine_svc.core.commands import (
     CancelTrigger,
     Command,
     Deposit,
+    MoveTrigger,
     PlaceOrder,
     PlaceTrigger,
     ReplaceOrder,
@@ -21,6 +22,7 @@ from engine_svc.core.commands import (
     SetOpenOrderLimit,
     SettleFunding,
     UpdateMarket,
+    SetTriggerLimit,
     Withdraw,
 )
 from engine_svc.core.engine import Engine, OrderView, Quote, TriggerView
@@ -59,7 +61,9 @@ from engine_svc.core.events import (
     TransferRejected,
     TriggerCanceled,
     TriggerFired,
+    TriggerLimitSet,
     TriggerPlaced,
+    TriggerUpdated,
     WithdrawalApplied,
 )
 from engine_svc.core.ledger import FEE_ACCOUNT, INSURANCE_FUND, Position
@@ -96,6 +100,7 @@ __all__ = [
     "MarketKind",
     "MarketSpec",
     "MarketStatus",
+    "MoveTrigger",
     "OpenOrderLimitSet",
     "OrderAccepted",
     "OrderCanceled",
@@ -118,6 +123,7 @@ __all__ = [
     "ReplaceOrder",
     "SetIndexPrice",
     "SetOpenOrderLimit",
+    "SetTriggerLimit",
     "SettleFunding",
     "Side",
     "StpMode",
@@ -126,7 +132,9 @@ __all__ = [
     "TriggerCanceled",
     "TriggerFired",
     "TriggerKind",
+    "TriggerLimitSet",
     "TriggerPlaced",
+    "TriggerUpdated",
     "TriggerView",
     "UpdateMarket",
     "ValidationError",

@@ -69,7 +69,9 @@ def _reenter(st: State, spec: MarketSpec, order: Order, price: int, qty: int, ts
         return reject(st, user, order.market, reason, order.id)
     st.unrest(order)
     # The level may still hold the old object lazily: re-enter as a fresh object.
-    order = order.clone()
+    old, order = order, order.clone()
+    if st.attached:
+        st.follow_clone(old, order)
     if order.client_order_id is not None:
         st.client_ids[user, order.client_order_id] = order
     st.ledger.unlock(held, order.locked - qty * per_lot)

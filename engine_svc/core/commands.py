@@ -28,6 +28,10 @@ class PlaceOrder:
 
     MARKET orders never rest (GTC behaves as IOC) and stop at ``slippage_bps`` away from
     the best opposite price at entry. ``leverage`` matters on perps only.
+
+    ``stop_loss`` / ``take_profit`` (perps, trigger prices in ticks) attach triggers to
+    the order: they close what the order opens, arming with each of its fills, now or
+    later (see :mod:`engine_svc.core.triggers`).
     """
 
     user_id: str
@@ -44,6 +48,8 @@ class PlaceOrder:
     leverage: int = 1
     slippage_bps: int = DEFAULT_SLIPPAGE_BPS
     ts: int = 0
+    stop_loss: int | None = None
+    take_profit: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,11 +136,13 @@ class SettleFunding:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PlaceTrigger:
-    """Attach a stop-loss / take-profit to the user's position in ``market``.
+    """Arm a trigger in perp ``market``, fired on the mark (:mod:`engine_svc.core.triggers`).
 
-    ``side`` is the closing side (SELL for a long). When the mark crosses
-    ``trigger_price`` (see :mod:`engine_svc.core.triggers`) a reduce-only MARKET order of
-    ``quantity`` lots (None: the whole position then) is placed, once.
+    STOP_LOSS / TAKE_PROFIT: on the user's position; ``side`` is the closing side (SELL
+    for a long); a reduce-only MARKET order of ``quantity`` lots (None: the whole position
+    then) is placed, once. STOP_MARKET / STOP_LIMIT: a standalone conditional order of
+    ``quantity`` lots (required) on ``side``, placed as a MARKET order (``slippage_bps``)
+    or a GTC LIMIT order at ``limit_price`` with ``leverage`` and ``reduce_only``.
     """
 
     user_id: str
@@ -145,12 +153,39 @@ class PlaceTrigger:
     quantity: int | None = None
     slippage_bps: int = DEFAULT_SLIPPAGE_BPS
     ts: int = 0
+    limit_price: int | None = None
+    leverage: int = 1
+    reduce_only: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MoveTrigger:
+    """Move an armed trigger's ``trigger_price`` and/or ``limit_price`` (None keeps it)."""
+
+    user_id: str
+    trigger_id: int
+    trigger_price: int | None = None
+    limit_price: int | None = None
+    ts: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CancelTrigger:
     user_id: str
     trigger_id: int
+    ts: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetTriggerLimit:
+    """Engine configuration: the most armed triggers one user may have (all markets).
+
+    Journaled and kept in snapshots like :class:`SetOpenOrderLimit`. Arming past it is
+    refused with TOO_MANY_TRIGGERS (an order's stop-loss / take-profit count when it is
+    placed); triggers already armed stay. A ``limit`` below 1 changes nothing.
+    """
+
+    limit: int
     ts: int = 0
 
 
@@ -212,6 +247,7 @@ class UpdateMarket:
 
 OrderCommand = PlaceOrder | CancelOrder | CancelByClientId | CancelAll | ReplaceOrder
 TransferCommand = Deposit | Withdraw
-PerpCommand = SetIndexPrice | SettleFunding | PlaceTrigger | CancelTrigger
+PerpCommand = SetIndexPrice | SettleFunding | PlaceTrigger | CancelTrigger | MoveTrigger
 RegistryCommand = AddAsset | AddMarket | UpdateMarket
-Command = OrderCommand | TransferCommand | PerpCommand | SetOpenOrderLimit | RegistryCommand
+Command = (OrderCommand | TransferCommand | PerpCommand | SetOpenOrderLimit | SetTriggerLimit
+           | RegistryCommand)

@@ -14,9 +14,10 @@ Invariants:
   triggers do not fire.
 * Perps: ``SetIndexPrice`` sets the index, samples the mark (:mod:`perp`) and runs the
   liquidation sweep (:mod:`liquidation`); ``SettleFunding`` pays funding
-  (:mod:`funding`) then sweeps. No other command moves a mark or liquidates. Stop-loss /
-  take-profit triggers (:mod:`triggers`) fire inside ``SetIndexPrice`` before the sweep
-  and are canceled at the end of any command that closes their position.
+  (:mod:`funding`) then sweeps. No other command moves a mark or liquidates. Triggers
+  (:mod:`triggers`: stop-loss / take-profit, stop orders) fire inside ``SetIndexPrice``
+  before the sweep; at the end of every command an order's attached triggers follow its
+  fills and a stop-loss / take-profit whose position closed is canceled.
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ from engine_svc.core.commands import (
     CancelAll,
     CancelByClientId,
     CancelOrder,
+    CancelTrigger,
     Command,
     Deposit,
+    MoveTrigger,
     PlaceOrder,
     PlaceTrigger,
     ReplaceOrder,
@@ -50,6 +53,7 @@ from engine_svc.core.commands import (
     SetOpenOrderLimit,
     SettleFunding,
     UpdateMarket,
+    SetTriggerLimit,
     Withdraw,
 )
 from engine_svc.core.enums import (
@@ -67,12 +71,13 @@ from engine_svc.core.events import (
     OpenOrderLimitSet,
     PerpCommandRejected,
     TransferRejected,
+    TriggerLimitSet,
     WithdrawalApplied,
 )
 from engine_svc.core.ledger import FEE_ACCOUNT, USD, Position
 from engine_svc.core.markets import MarketConfig
 from engine_svc.core.perp import AccountRisk, PositionRisk
-from engine_svc.core.state import State, Trade
+from engine_svc.core.state import State, Trade, Trigger
 from engine_svc.core.units import MAX_UNITS
 
 
@@ -86,7 +91,9 @@ class Quote(NamedTuple):
 
 
 class TriggerView(NamedTuple):
-    """An armed trigger; ``quantity`` 0 means the whole position when it fires."""
+    """An armed trigger. ``quantity`` 0 means the whole position when it fires, unless
+    ``order_id`` names the order it came with (it holds that order's filled lots, and
+    ``pending`` says the order may still fill); ``limit_price`` 0: none."""
 
     trigger_id: int
     market: str
@@ -95,6 +102,11 @@ class TriggerView(NamedTuple):
     trigger_price: int
     quantity: int
     ts: int
+    limit_price: int
+    order_id: int
+    pending: bool
+    leverage: int
+    reduce_only: bool
 
 
 class OrderView(NamedTuple):
@@ -114,6 +126,12 @@ class OrderView(NamedTuple):
 def _view(o: Order) -> OrderView:
     return OrderView(o.id, o.user_id, o.market, o.side, o.price, o.quantity, o.remaining,
                      o.filled, o.status, o.client_order_id, o.ts)
+
+
+def _trigger_view(t: Trigger) -> TriggerView:
+    return TriggerView(t.id, t.market, t.side, t.kind, t.price, t.quantity, t.ts,
+                       t.limit_price, t.order_id, t.parent is not None, t.leverage,
+                       t.reduce_only)
 
 
 class Engine:
@@ -136,7 +154,7 @@ class Engine:
         st.out = out
         self._dispatch(command)
         if st.trigger_keys:
-            triggers.reap(st)
+            triggers.settle(st, command.ts)
         st.flush_accounts()
         return out
 
@@ -160,12 +178,23 @@ class Engine:
             self._set_index(command)
         elif isinstance(command, SettleFunding):
             funding.settle(st, command)
-        elif isinstance(command, PlaceTrigger):
-            triggers.arm(st, command)
         elif isinstance(command, SetOpenOrderLimit | AddAsset | AddMarket | UpdateMarket):
             self._configure(command)
         else:
+            self._dispatch_triggers(command)
+
+    def _dispatch_triggers(
+        self, command: PlaceTrigger | CancelTrigger | MoveTrigger | SetTriggerLimit
+    ) -> None:
+        st = self._st
+        if isinstance(command, PlaceTrigger):
+            triggers.arm(st, command)
+        elif isinstance(command, CancelTrigger):
             triggers.disarm(st, command)
+        elif isinstance(command, MoveTrigger):
+            triggers.move(st, command)
+        else:
+            self._set_trigger_limit(command)
 
     @property
     def last_seq(self) -> int:
@@ -285,6 +314,17 @@ class Engine:
             st.max_open_orders = cmd.limit
         st.out.append(OpenOrderLimitSet(st.seq(), st.last_seq, st.max_open_orders, cmd.ts))
 
+    def _set_trigger_limit(self, cmd: SetTriggerLimit) -> None:
+        st = self._st
+        if cmd.limit >= 1:
+            st.max_triggers = cmd.limit
+        st.out.append(TriggerLimitSet(st.seq(), st.last_seq, st.max_triggers, cmd.ts))
+
+    @property
+    def max_triggers(self) -> int:
+        """Armed triggers one user may have (see ``SetTriggerLimit``)."""
+        return self._st.max_triggers
+
     @property
     def max_open_orders(self) -> int:
         """Live orders one user may have in one market (see ``SetOpenOrderLimit``)."""
@@ -303,8 +343,8 @@ class Engine:
         stats.mark_price = mark = perp.sample_mark(st, spec, cmd.price)
         st.marked = True
         st.out.append(IndexPriceSet(st.seq(), st.last_seq, cmd.market, cmd.price, mark, cmd.ts))
-        if st.triggers and spec.status is not MarketStatus.HALTED:
-            triggers.fire(st, cmd.market, mark, cmd.ts)
+        if st.triggers:
+            triggers.fire(st, cmd.market, mark, cmd.ts)  # not in a halted market
         liquidation.sweep(st, cmd.market, cmd.ts)
 
     # ----------------------------------------------------------------- queries
@@ -323,8 +363,17 @@ class Engine:
 
     def triggers(self, user_id: str) -> list[TriggerView]:
         """The user's armed triggers, oldest id first."""
-        return [TriggerView(t.id, t.market, t.side, t.kind, t.price, t.quantity, t.ts)
-                for _, t in sorted(self._st.triggers.items()) if t.user_id == user_id]
+        if user_id not in self._st.trigger_counts:
+            return []
+        return [_trigger_view(t) for _, t in sorted(self._st.triggers.items())
+                if t.user_id == user_id]
+
+    def trigger(self, user_id: str, trigger_id: int) -> TriggerView | None:
+        """One of the user's armed triggers (None for missing or foreign ids)."""
+        t = self._st.triggers.get(trigger_id)
+        if t is None or t.user_id != user_id:
+            return None
+        return _trigger_view(t)
 
     def position_risks(self, user_id: str) -> dict[str, PositionRisk]:
         """market -> entry/mark price, unrealised PnL, margin, leverage, liquidation price."""

@@ -53,10 +53,14 @@ class Liquidity(Enum):
 
 
 class TriggerKind(Enum):
-    """STOP_LOSS fires when the mark moves against the position, TAKE_PROFIT in favour."""
+    """STOP_LOSS fires when the mark moves against the position, TAKE_PROFIT in favour
+    (both close it, reduce-only). STOP_MARKET / STOP_LIMIT are standalone conditional
+    orders: a market / limit order placed when the mark reaches the stop price."""
 
     STOP_LOSS = "STOP_LOSS"
     TAKE_PROFIT = "TAKE_PROFIT"
+    STOP_MARKET = "STOP_MARKET"
+    STOP_LIMIT = "STOP_LIMIT"
 
 
 class OrderStatus(StrEnum):
@@ -80,6 +84,10 @@ class CancelReason(Enum):
     REDUCE_ONLY = "REDUCE_ONLY"
     LIQUIDATION = "LIQUIDATION"
     POSITION_CLOSED = "POSITION_CLOSED"
+    PARENT_CANCELED = "PARENT_CANCELED"
+    """A stop-loss / take-profit whose order finished without a fill."""
+    TRIGGER_FIRED = "TRIGGER_FIRED"
+    """An order's rest, canceled when its own stop-loss / take-profit fired."""
 
 
 class RejectReason(Enum):
@@ -92,9 +100,14 @@ class RejectReason(Enum):
     INVALID_LEVERAGE = "INVALID_LEVERAGE"
     INVALID_SLIPPAGE = "INVALID_SLIPPAGE"
     INVALID_ORDER = "INVALID_ORDER"
+    INVALID_TRIGGER_PRICE = "INVALID_TRIGGER_PRICE"
+    INVALID_LIMIT_PRICE = "INVALID_LIMIT_PRICE"
+    INVALID_STOP_LOSS = "INVALID_STOP_LOSS"
+    INVALID_TAKE_PROFIT = "INVALID_TAKE_PROFIT"
     # lookup stage -> NOT_FOUND / ALREADY_EXISTS / FAILED_PRECONDITION
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
     ORDER_ALREADY_FINAL = "ORDER_ALREADY_FINAL"
+    TRIGGER_NOT_FOUND = "TRIGGER_NOT_FOUND"
     DUPLICATE_CLIENT_ORDER_ID = "DUPLICATE_CLIENT_ORDER_ID"
     # risk stage -> FAILED_PRECONDITION
     INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
@@ -104,6 +117,7 @@ class RejectReason(Enum):
     # market status -> FAILED_PRECONDITION
     MARKET_HALTED = "MARKET_HALTED"
     MARKET_CLOSE_ONLY = "MARKET_CLOSE_ONLY"
+    TOO_MANY_TRIGGERS = "TOO_MANY_TRIGGERS"
     # matching stage -> FAILED_PRECONDITION
     POST_ONLY_WOULD_TAKE = "POST_ONLY_WOULD_TAKE"
     FOK_NOT_FILLABLE = "FOK_NOT_FILLABLE"

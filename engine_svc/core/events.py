@@ -38,7 +38,9 @@ from engine_svc.core.perp_events import (
     PositionLiquidated,
     TriggerCanceled,
     TriggerFired,
+    TriggerLimitSet,
     TriggerPlaced,
+    TriggerUpdated,
 )
 
 
@@ -368,6 +370,8 @@ __all__ = [  # the perp events are re-exported: import any event from here
     "TransferRejected",
     "TriggerCanceled",
     "TriggerFired",
+    "TriggerLimitSet",
     "TriggerPlaced",
+    "TriggerUpdated",
     "WithdrawalApplied",
 ]

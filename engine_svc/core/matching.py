@@ -29,6 +29,8 @@ Invariants and rules:
   bound reached / book exhausted), SELF_TRADE or REDUCE_ONLY.
 * Market status (:func:`registry.entry_refusal`): a HALTED market takes no order
   (MARKET_HALTED); a CLOSE_ONLY one only reduce-only perp orders (MARKET_CLOSE_ONLY).
+* An order's ``stop_loss`` / ``take_profit`` are checked at admission and armed once it
+  is accepted, before it matches (:mod:`trigger_rules`).
 * A client order id is unique among the user's *live* orders; it is free again once the
   order is final. Replace keeps id and client id.
 """
@@ -55,6 +57,7 @@ from engine_svc.core.perp import unrealized_loss
 from engine_svc.core.registry import entry_refusal
 from engine_svc.core.risk import lock_asset, lock_per_lot, settle_perp, settle_spot
 from engine_svc.core.state import State
+from engine_svc.core.trigger_rules import attach, attach_reason
 from engine_svc.core.units import MAX_UNITS, ceil_div
 
 MAX_CLIENT_ID: Final = 64
@@ -167,6 +170,8 @@ def place(st: State, cmd: PlaceOrder) -> None:
     qty, limit, lock_price = entry
     order = _hold(st, spec, cmd, qty, limit, lock_price)
     if order is not None:
+        if cmd.stop_loss is not None or cmd.take_profit is not None:
+            attach(st, cmd, order)
         run(st, spec, st.books[cmd.market], order, order.price)
     return None
 
@@ -180,6 +185,10 @@ def _admit(st: State, spec: MarketSpec, cmd: PlaceOrder
         reason = entry_refusal(spec, cmd.reduce_only)
     if reason is not None:
         return reason
+    if cmd.stop_loss is not None or cmd.take_profit is not None:
+        reason = attach_reason(st, spec, cmd)
+        if reason is not None:
+            return reason
     if cmd.client_order_id is not None and (user, cmd.client_order_id) in st.client_ids:
         return RejectReason.DUPLICATE_CLIENT_ORDER_ID
     qty = cmd.quantity

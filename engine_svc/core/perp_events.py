@@ -1,4 +1,4 @@
-"""Perp events: index and mark prices, liquidations, funding, stop-loss/take-profit triggers.
+"""Perp events: index and mark prices, liquidations, funding, triggers (stops, SL/TP).
 
 Written like :mod:`engine_svc.core.events` (dataclasses with their ``__init__`` spelled
 out, immutable by contract); ``Event`` there is the union of both families.
@@ -148,7 +148,13 @@ class FundingSettled:
 
 @dataclass(slots=True, init=False)
 class TriggerPlaced:
-    """A stop-loss / take-profit now armed; ``quantity`` 0 means the whole position."""
+    """A trigger now armed (see :class:`~engine_svc.core.commands.PlaceTrigger`).
+
+    ``quantity`` 0 means the whole position (a stop-loss / take-profit without one);
+    ``order_id`` is the order a stop-loss / take-profit came with (0 for none): it then
+    holds that order's filled lots, growing with its fills (:class:`TriggerUpdated`).
+    ``limit_price`` is a STOP_LIMIT's (0 otherwise).
+    """
 
     seq: int
     cmd_seq: int
@@ -159,11 +165,14 @@ class TriggerPlaced:
     kind: TriggerKind
     trigger_price: int
     quantity: int
+    limit_price: int
+    order_id: int
     ts: int
 
     def __init__(
         self, seq: int, cmd_seq: int, trigger_id: int, user_id: str, market: str, side: Side,
-        kind: TriggerKind, trigger_price: int, quantity: int, ts: int,
+        kind: TriggerKind, trigger_price: int, quantity: int, limit_price: int, order_id: int,
+        ts: int,
     ) -> None:
         self.seq = seq
         self.cmd_seq = cmd_seq
@@ -174,13 +183,45 @@ class TriggerPlaced:
         self.kind = kind
         self.trigger_price = trigger_price
         self.quantity = quantity
+        self.limit_price = limit_price
+        self.order_id = order_id
+        self.ts = ts
+
+
+@dataclass(slots=True, init=False)
+class TriggerUpdated:
+    """An armed trigger after a move (``MoveTrigger``) or a fill of its order (``quantity``
+    is then the order's filled lots)."""
+
+    seq: int
+    cmd_seq: int
+    trigger_id: int
+    user_id: str
+    market: str
+    trigger_price: int
+    limit_price: int
+    quantity: int
+    ts: int
+
+    def __init__(
+        self, seq: int, cmd_seq: int, trigger_id: int, user_id: str, market: str,
+        trigger_price: int, limit_price: int, quantity: int, ts: int,
+    ) -> None:
+        self.seq = seq
+        self.cmd_seq = cmd_seq
+        self.trigger_id = trigger_id
+        self.user_id = user_id
+        self.market = market
+        self.trigger_price = trigger_price
+        self.limit_price = limit_price
+        self.quantity = quantity
         self.ts = ts
 
 
 @dataclass(slots=True, init=False)
 class TriggerFired:
-    """The mark crossed the trigger; the reduce-only market order's events follow.
-    ``kind`` is the trigger's (what closed the position, for the history)."""
+    """The mark reached the trigger; the order it places (its OrderAccepted / fills /
+    cancel, or OrderRejected) follows. ``quantity`` is that order's lots."""
 
     seq: int
     cmd_seq: int
@@ -189,12 +230,12 @@ class TriggerFired:
     market: str
     mark_price: int
     quantity: int
-    ts: int
     kind: TriggerKind
+    ts: int
 
     def __init__(
         self, seq: int, cmd_seq: int, trigger_id: int, user_id: str, market: str, mark_price: int,
-        quantity: int, ts: int, kind: TriggerKind,
+        quantity: int, kind: TriggerKind, ts: int,
     ) -> None:
         self.seq = seq
         self.cmd_seq = cmd_seq
@@ -203,13 +244,30 @@ class TriggerFired:
         self.market = market
         self.mark_price = mark_price
         self.quantity = quantity
-        self.ts = ts
         self.kind = kind
+        self.ts = ts
+
+
+@dataclass(slots=True, init=False)
+class TriggerLimitSet:
+    """The per-user trigger limit in force after a ``SetTriggerLimit``."""
+
+    seq: int
+    cmd_seq: int
+    limit: int
+    ts: int
+
+    def __init__(self, seq: int, cmd_seq: int, limit: int, ts: int) -> None:
+        self.seq = seq
+        self.cmd_seq = cmd_seq
+        self.limit = limit
+        self.ts = ts
 
 
 @dataclass(slots=True, init=False)
 class TriggerCanceled:
-    """Disarmed by the user (USER) or because its position closed (POSITION_CLOSED)."""
+    """Disarmed by the user (USER), because its position closed (POSITION_CLOSED) or its
+    order finished without a fill (PARENT_CANCELED)."""
 
     seq: int
     cmd_seq: int
@@ -232,5 +290,5 @@ class TriggerCanceled:
 
 PerpEvent = (
     IndexPriceSet | PerpCommandRejected | PositionLiquidated | FundingPaid | FundingSettled
-    | TriggerPlaced | TriggerFired | TriggerCanceled
+    | TriggerPlaced | TriggerUpdated | TriggerFired | TriggerCanceled | TriggerLimitSet
 )

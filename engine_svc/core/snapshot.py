@@ -8,8 +8,12 @@ Invariants:
 * ``load(dump(s))`` rebuilds an equal state: resting orders are re-inserted in priority
   order, so queues, locks, counters and sequence numbers are identical.
 * Perp state (mark price per market, armed triggers) is part of the image; images
-  written before it existed load with no marks and no triggers.
-* The open-order limit is part of the image (images without it load the default).
+  written before it existed load with no marks and no triggers. A trigger row written
+  before managed triggers (9 values) loads as a stop-loss / take-profit without an order.
+  A trigger's order, while it may still fill, is found again among the resting orders
+  (a snapshot is taken between commands, when every attached order is live).
+* The open-order and trigger limits are part of the image (images without them load the
+  defaults).
 * The registry (assets and markets with their status, fees and leverage caps) is part of
   the image and is loaded first; images written before it existed load the defaults the
   engine is built with.
@@ -34,7 +38,13 @@ from engine_svc.core.enums import (
 )
 from engine_svc.core.ledger import Balance, Position
 from engine_svc.core.risk import lock_asset
-from engine_svc.core.state import DEFAULT_MAX_OPEN_ORDERS, RECENT_TRADES, State, Trigger
+from engine_svc.core.state import (
+    DEFAULT_MAX_OPEN_ORDERS,
+    DEFAULT_MAX_TRIGGERS,
+    RECENT_TRADES,
+    State,
+    Trigger,
+)
 
 VERSION: Final = 1
 
@@ -72,6 +82,7 @@ def dump(st: State) -> dict[str, Any]:
         "triggers": [t.as_list() for _, t in sorted(st.triggers.items())],
         "next_trigger_id": st.next_trigger_id,
         "max_open_orders": st.max_open_orders,
+        "max_triggers": st.max_triggers,
         "final": [[oid, user, status.value] for oid, (user, status) in st.final.items()],
         "deposit_ids": sorted(st.deposit_ids),
         "withdraw_ids": sorted(st.withdraw_ids),
@@ -104,9 +115,12 @@ def load(st: State, image: dict[str, Any]) -> None:
                 order.user_id, lock_asset(st.config.markets[order.market], order.side))
             st.rest(order)
     for tid, user, market, side, kind, *rest in image.get("triggers", []):
-        st.add_trigger(Trigger(tid, user, market, Side(side), TriggerKind(kind), *rest))
+        trig = Trigger(tid, user, market, Side(side), TriggerKind(kind), *rest)
+        trig.parent = st.live.get(trig.order_id) if trig.order_id else None
+        st.add_trigger(trig)
     st.next_trigger_id = image.get("next_trigger_id", 1)
     st.max_open_orders = image.get("max_open_orders", DEFAULT_MAX_OPEN_ORDERS)
+    st.max_triggers = image.get("max_triggers", DEFAULT_MAX_TRIGGERS)
     for oid, user, status in image["final"]:
         st.final[oid] = (user, OrderStatus(status))
     st.deposit_ids, st.withdraw_ids = set(image["deposit_ids"]), set(image["withdraw_ids"])

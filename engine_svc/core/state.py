@@ -29,6 +29,8 @@ FINAL_MEMORY: Final = 10_000
 DEFAULT_MAX_OPEN_ORDERS: Final = 200
 """Live orders one user may have in one market until a ``SetOpenOrderLimit`` says otherwise."""
 RECENT_TRADES: Final = 100
+DEFAULT_MAX_TRIGGERS: Final = 100
+"""Armed triggers one user may have until a ``SetTriggerLimit`` says otherwise."""
 
 Trade = tuple[int, int, int, str, int]
 """(fill_id, price_ticks, qty_lots, taker side value, ts): as queries and snapshots show it."""
@@ -59,13 +61,20 @@ class MarketStats:
 
 
 class Trigger:
-    """An armed stop-loss / take-profit (see :mod:`engine_svc.core.triggers`)."""
+    """An armed trigger (see :mod:`engine_svc.core.triggers`).
 
-    __slots__ = ("id", "kind", "market", "price", "quantity", "side", "slippage", "ts",
-                 "user_id")
+    ``quantity`` is lots (0: the whole position, for a stop-loss / take-profit without an
+    order); ``limit_price`` a STOP_LIMIT's price (0 otherwise); ``order_id`` the order a
+    stop-loss / take-profit came with (0 for none) and ``parent`` that order while it may
+    still fill (None once it is final).
+    """
+
+    __slots__ = ("id", "kind", "leverage", "limit_price", "market", "order_id", "parent",
+                 "price", "quantity", "reduce_only", "side", "slippage", "ts", "user_id")
 
     def __init__(self, id: int, user_id: str, market: str, side: Side, kind: TriggerKind,
-                 price: int, quantity: int, slippage: int, ts: int) -> None:
+                 price: int, quantity: int, slippage: int, ts: int, limit_price: int = 0,
+                 leverage: int = 1, reduce_only: bool = False, order_id: int = 0) -> None:
         self.id = id
         self.user_id = user_id
         self.market = market
@@ -75,14 +84,26 @@ class Trigger:
         self.quantity = quantity
         self.slippage = slippage
         self.ts = ts
+        self.limit_price = limit_price
+        self.leverage = leverage
+        self.reduce_only = reduce_only
+        self.order_id = order_id
+        self.parent: Order | None = None
+
+    @property
+    def on_position(self) -> bool:
+        """A stop-loss / take-profit (closes a position), not a standalone stop order."""
+        return self.kind is TriggerKind.STOP_LOSS or self.kind is TriggerKind.TAKE_PROFIT
 
     def as_list(self) -> list[object]:
         return [self.id, self.user_id, self.market, self.side.value, self.kind.value,
-                self.price, self.quantity, self.slippage, self.ts]
+                self.price, self.quantity, self.slippage, self.ts, self.limit_price,
+                self.leverage, self.reduce_only, self.order_id]
 
 
 class State:
     __slots__ = (
+        "attached",
         "books",
         "client_ids",
         "config",
@@ -97,12 +118,14 @@ class State:
         "marked",
         "markets",
         "max_open_orders",
+        "max_triggers",
         "next_fill_id",
         "next_order_id",
         "next_trigger_id",
         "open_orders",
         "out",
         "stats",
+        "trigger_counts",
         "trigger_keys",
         "triggers",
         "withdraw_ids",
@@ -139,6 +162,11 @@ class State:
         self.triggers: dict[int, Trigger] = {}
         self.trigger_keys: dict[tuple[str, str], set[int]] = {}
         """(user, market) -> ids of the armed triggers on that position."""
+        self.trigger_counts: dict[str, int] = {}
+        """user -> number of armed triggers (users with none are dropped)."""
+        self.attached: dict[int, Trigger] = {}
+        """trigger id -> a stop-loss / take-profit whose order may still fill."""
+        self.max_triggers = DEFAULT_MAX_TRIGGERS
         self.next_trigger_id = 1
 
     def seq(self) -> int:
@@ -161,6 +189,9 @@ class State:
     def add_trigger(self, trig: Trigger) -> None:
         self.triggers[trig.id] = trig
         self.trigger_keys.setdefault((trig.user_id, trig.market), set()).add(trig.id)
+        self.trigger_counts[trig.user_id] = self.trigger_counts.get(trig.user_id, 0) + 1
+        if trig.parent is not None:
+            self.attached[trig.id] = trig
 
     def drop_trigger(self, trig: Trigger) -> None:
         del self.triggers[trig.id]
@@ -169,6 +200,24 @@ class State:
         ids.discard(trig.id)
         if not ids:
             del self.trigger_keys[key]
+        left = self.trigger_counts[trig.user_id] - 1
+        if left:
+            self.trigger_counts[trig.user_id] = left
+        else:
+            del self.trigger_counts[trig.user_id]
+        if trig.parent is not None:
+            trig.parent = None
+            del self.attached[trig.id]
+
+    def follow_clone(self, old: Order, new: Order) -> None:
+        """An order re-entered as a fresh object: its attached triggers follow it."""
+        for trig in self.attached.values():
+            if trig.parent is old:
+                trig.parent = new
+
+    def triggers_left(self, user: str) -> int:
+        """How many more triggers ``user`` may arm."""
+        return self.max_triggers - self.trigger_counts.get(user, 0)
 
     def rest(self, order: Order) -> None:
         self.books[order.market].add(order)

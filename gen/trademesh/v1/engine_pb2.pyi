@@ -13,6 +13,7 @@ from google.rpc import status_pb2 as _status_pb2
 from trademesh.v1 import account_pb2 as _account_pb2
 from trademesh.v1 import market_pb2 as _market_pb2
 from trademesh.v1 import order_pb2 as _order_pb2
+from trademesh.v1 import trigger_pb2 as _trigger_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -207,6 +208,204 @@ class UpdateMarketResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UpdateMarketResponse: _TypeAlias = UpdateMarketResponse  # noqa: Y015
+
+@_typing.final
+class ListTriggersRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MARKET_FIELD_NUMBER: _builtins.int
+    market: _builtins.str
+    def __init__(
+        self,
+        *,
+        market: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["market", b"market"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTriggersRequest: _TypeAlias = ListTriggersRequest  # noqa: Y015
+
+@_typing.final
+class ListTriggersResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRIGGERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def triggers(self) -> _containers.RepeatedCompositeFieldContainer[_trigger_pb2.Trigger]: ...
+    def __init__(
+        self,
+        *,
+        triggers: _abc.Iterable[_trigger_pb2.Trigger] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["triggers", b"triggers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTriggersResponse: _TypeAlias = ListTriggersResponse  # noqa: Y015
+
+@_typing.final
+class PlaceTriggerRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MARKET_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    TRIGGER_PRICE_FIELD_NUMBER: _builtins.int
+    SIDE_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    LIMIT_PRICE_FIELD_NUMBER: _builtins.int
+    LEVERAGE_FIELD_NUMBER: _builtins.int
+    REDUCE_ONLY_FIELD_NUMBER: _builtins.int
+    SLIPPAGE_BPS_FIELD_NUMBER: _builtins.int
+    market: _builtins.str
+    kind: _trigger_pb2.TriggerKind.ValueType
+    trigger_price: _builtins.str
+    side: _order_pb2.Side.ValueType
+    """STOP_LOSS / TAKE_PROFIT: the closing side, by default the one that closes the caller's
+    position. Stop orders: required.
+    """
+    quantity: _builtins.str
+    """STOP_LOSS / TAKE_PROFIT: what to close (default: the whole position when it fires).
+    Stop orders: required.
+    """
+    limit_price: _builtins.str
+    """STOP_LIMIT only (required there)."""
+    leverage: _builtins.int
+    """Stop orders: the placed order's leverage (default 1)."""
+    reduce_only: _builtins.bool
+    """Stop orders: the placed order is reduce-only."""
+    slippage_bps: _builtins.int
+    """Market orders it places: the worst price allowed, in basis points from the best
+    price when it fires (default 100).
+    """
+    def __init__(
+        self,
+        *,
+        market: _builtins.str = ...,
+        kind: _trigger_pb2.TriggerKind.ValueType = ...,
+        trigger_price: _builtins.str = ...,
+        side: _order_pb2.Side.ValueType = ...,
+        quantity: _builtins.str = ...,
+        limit_price: _builtins.str = ...,
+        leverage: _builtins.int = ...,
+        reduce_only: _builtins.bool = ...,
+        slippage_bps: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "leverage", b"leverage", "limit_price", b"limit_price", "market", b"market", "quantity", b"quantity", "reduce_only", b"reduce_only", "side", b"side", "slippage_bps", b"slippage_bps", "trigger_price", b"trigger_price"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlaceTriggerRequest: _TypeAlias = PlaceTriggerRequest  # noqa: Y015
+
+@_typing.final
+class PlaceTriggerResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRIGGER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def trigger(self) -> _trigger_pb2.Trigger: ...
+    def __init__(
+        self,
+        *,
+        trigger: _trigger_pb2.Trigger | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["trigger", b"trigger"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["trigger", b"trigger"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PlaceTriggerResponse: _TypeAlias = PlaceTriggerResponse  # noqa: Y015
+
+@_typing.final
+class MoveTriggerRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRIGGER_ID_FIELD_NUMBER: _builtins.int
+    TRIGGER_PRICE_FIELD_NUMBER: _builtins.int
+    LIMIT_PRICE_FIELD_NUMBER: _builtins.int
+    trigger_id: _builtins.str
+    trigger_price: _builtins.str
+    limit_price: _builtins.str
+    def __init__(
+        self,
+        *,
+        trigger_id: _builtins.str = ...,
+        trigger_price: _builtins.str = ...,
+        limit_price: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit_price", b"limit_price", "trigger_id", b"trigger_id", "trigger_price", b"trigger_price"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MoveTriggerRequest: _TypeAlias = MoveTriggerRequest  # noqa: Y015
+
+@_typing.final
+class MoveTriggerResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRIGGER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def trigger(self) -> _trigger_pb2.Trigger: ...
+    def __init__(
+        self,
+        *,
+        trigger: _trigger_pb2.Trigger | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["trigger", b"trigger"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["trigger", b"trigger"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MoveTriggerResponse: _TypeAlias = MoveTriggerResponse  # noqa: Y015
+
+@_typing.final
+class CancelTriggerRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRIGGER_ID_FIELD_NUMBER: _builtins.int
+    trigger_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        trigger_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["trigger_id", b"trigger_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelTriggerRequest: _TypeAlias = CancelTriggerRequest  # noqa: Y015
+
+@_typing.final
+class CancelTriggerResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TRIGGER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def trigger(self) -> _trigger_pb2.Trigger: ...
+    def __init__(
+        self,
+        *,
+        trigger: _trigger_pb2.Trigger | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["trigger", b"trigger"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["trigger", b"trigger"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CancelTriggerResponse: _TypeAlias = CancelTriggerResponse  # noqa: Y015
 
 @_typing.final
 class ListMarketsRequest(_message.Message):
@@ -481,9 +680,12 @@ class PlaceOrderRequest(_message.Message):
     slippage_bps: _builtins.int
     """MARKET orders: the worst price allowed, in basis points from the best price at entry."""
     stop_loss: _builtins.str
-    """Perps: trigger prices for a stop-loss / take-profit on the caller's position in the
-    market once the order is applied (a reduce-only market order closes the whole position
-    when the mark crosses them). The answer's order has them set only if they armed.
+    """Perps: trigger prices of a stop-loss / take-profit for what this order opens. They
+    arm when the order is accepted and follow its fills, now or later while it rests (each
+    covers the lots filled so far; an order that ends unfilled leaves nothing armed); when
+    the mark reaches one, a reduce-only market order closes those lots. A long's stop-loss
+    must be below the mark (and a limit order's price), its take-profit above. Listed,
+    moved and canceled at /api/v1/triggers.
     """
     take_profit: _builtins.str
     def __init__(
@@ -1087,9 +1289,7 @@ class PlaceOrdersRequest(_message.Message):
     """
     @_builtins.property
     def orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___PlaceOrderRequest]:
-        """Orders with stop_loss or take_profit are refused here (INVALID_ARGUMENT): attach
-        triggers with PlaceOrder.
-        """
+        """Orders may carry stop_loss / take_profit, as with PlaceOrder."""
 
     def __init__(
         self,

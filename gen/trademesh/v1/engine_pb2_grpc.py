@@ -156,6 +156,26 @@ class EngineStub:
                 request_serializer=trademesh_dot_v1_dot_engine__pb2.UpdateMarketRequest.SerializeToString,
                 response_deserializer=trademesh_dot_v1_dot_engine__pb2.UpdateMarketResponse.FromString,
                 _registered_method=True)
+        self.ListTriggers = channel.unary_unary(
+                '/trademesh.v1.Engine/ListTriggers',
+                request_serializer=trademesh_dot_v1_dot_engine__pb2.ListTriggersRequest.SerializeToString,
+                response_deserializer=trademesh_dot_v1_dot_engine__pb2.ListTriggersResponse.FromString,
+                _registered_method=True)
+        self.PlaceTrigger = channel.unary_unary(
+                '/trademesh.v1.Engine/PlaceTrigger',
+                request_serializer=trademesh_dot_v1_dot_engine__pb2.PlaceTriggerRequest.SerializeToString,
+                response_deserializer=trademesh_dot_v1_dot_engine__pb2.PlaceTriggerResponse.FromString,
+                _registered_method=True)
+        self.MoveTrigger = channel.unary_unary(
+                '/trademesh.v1.Engine/MoveTrigger',
+                request_serializer=trademesh_dot_v1_dot_engine__pb2.MoveTriggerRequest.SerializeToString,
+                response_deserializer=trademesh_dot_v1_dot_engine__pb2.MoveTriggerResponse.FromString,
+                _registered_method=True)
+        self.CancelTrigger = channel.unary_unary(
+                '/trademesh.v1.Engine/CancelTrigger',
+                request_serializer=trademesh_dot_v1_dot_engine__pb2.CancelTriggerRequest.SerializeToString,
+                response_deserializer=trademesh_dot_v1_dot_engine__pb2.CancelTriggerResponse.FromString,
+                _registered_method=True)
 
 
 class EngineServicer:
@@ -349,6 +369,39 @@ class EngineServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListTriggers(self, request, context):
+        """The caller's armed triggers (stop-loss, take-profit, stop orders), oldest first,
+        optionally in one market.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PlaceTrigger(self, request, context):
+        """Arms a trigger fired on the mark price: STOP_LOSS / TAKE_PROFIT on the caller's
+        position (closing it, reduce-only), or a STOP_MARKET / STOP_LIMIT conditional order.
+        The trigger price must not be reached yet (a long's stop-loss below the mark, ...).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MoveTrigger(self, request, context):
+        """Moves one of the caller's triggers: trigger_price and/or (STOP_LIMIT) limit_price.
+        Another user's trigger is NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelTrigger(self, request, context):
+        """Disarms one of the caller's triggers; answers with it as it was. Another user's
+        trigger (or one already fired or canceled) is NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EngineServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -471,6 +524,26 @@ def add_EngineServicer_to_server(servicer, server):
                     servicer.UpdateMarket,
                     request_deserializer=trademesh_dot_v1_dot_engine__pb2.UpdateMarketRequest.FromString,
                     response_serializer=trademesh_dot_v1_dot_engine__pb2.UpdateMarketResponse.SerializeToString,
+            ),
+            'ListTriggers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTriggers,
+                    request_deserializer=trademesh_dot_v1_dot_engine__pb2.ListTriggersRequest.FromString,
+                    response_serializer=trademesh_dot_v1_dot_engine__pb2.ListTriggersResponse.SerializeToString,
+            ),
+            'PlaceTrigger': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlaceTrigger,
+                    request_deserializer=trademesh_dot_v1_dot_engine__pb2.PlaceTriggerRequest.FromString,
+                    response_serializer=trademesh_dot_v1_dot_engine__pb2.PlaceTriggerResponse.SerializeToString,
+            ),
+            'MoveTrigger': grpc.unary_unary_rpc_method_handler(
+                    servicer.MoveTrigger,
+                    request_deserializer=trademesh_dot_v1_dot_engine__pb2.MoveTriggerRequest.FromString,
+                    response_serializer=trademesh_dot_v1_dot_engine__pb2.MoveTriggerResponse.SerializeToString,
+            ),
+            'CancelTrigger': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelTrigger,
+                    request_deserializer=trademesh_dot_v1_dot_engine__pb2.CancelTriggerRequest.FromString,
+                    response_serializer=trademesh_dot_v1_dot_engine__pb2.CancelTriggerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1123,6 +1196,114 @@ class Engine:
             '/trademesh.v1.Engine/UpdateMarket',
             trademesh_dot_v1_dot_engine__pb2.UpdateMarketRequest.SerializeToString,
             trademesh_dot_v1_dot_engine__pb2.UpdateMarketResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTriggers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trademesh.v1.Engine/ListTriggers',
+            trademesh_dot_v1_dot_engine__pb2.ListTriggersRequest.SerializeToString,
+            trademesh_dot_v1_dot_engine__pb2.ListTriggersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlaceTrigger(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trademesh.v1.Engine/PlaceTrigger',
+            trademesh_dot_v1_dot_engine__pb2.PlaceTriggerRequest.SerializeToString,
+            trademesh_dot_v1_dot_engine__pb2.PlaceTriggerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MoveTrigger(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trademesh.v1.Engine/MoveTrigger',
+            trademesh_dot_v1_dot_engine__pb2.MoveTriggerRequest.SerializeToString,
+            trademesh_dot_v1_dot_engine__pb2.MoveTriggerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelTrigger(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/trademesh.v1.Engine/CancelTrigger',
+            trademesh_dot_v1_dot_engine__pb2.CancelTriggerRequest.SerializeToString,
+            trademesh_dot_v1_dot_engine__pb2.CancelTriggerResponse.FromString,
             options,
             channel_credentials,
             insecure,

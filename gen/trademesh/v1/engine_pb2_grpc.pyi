@@ -110,6 +110,23 @@ class EngineStub:
     Raising the maker fee above what resting orders' holds cover is FAILED_PRECONDITION
     RESTING_ORDERS: cancel them first. Resting orders survive any status change.
     """
+    ListTriggers: _grpc.UnaryUnaryMultiCallable[_engine_pb2.ListTriggersRequest, _engine_pb2.ListTriggersResponse]
+    """The caller's armed triggers (stop-loss, take-profit, stop orders), oldest first,
+    optionally in one market.
+    """
+    PlaceTrigger: _grpc.UnaryUnaryMultiCallable[_engine_pb2.PlaceTriggerRequest, _engine_pb2.PlaceTriggerResponse]
+    """Arms a trigger fired on the mark price: STOP_LOSS / TAKE_PROFIT on the caller's
+    position (closing it, reduce-only), or a STOP_MARKET / STOP_LIMIT conditional order.
+    The trigger price must not be reached yet (a long's stop-loss below the mark, ...).
+    """
+    MoveTrigger: _grpc.UnaryUnaryMultiCallable[_engine_pb2.MoveTriggerRequest, _engine_pb2.MoveTriggerResponse]
+    """Moves one of the caller's triggers: trigger_price and/or (STOP_LIMIT) limit_price.
+    Another user's trigger is NOT_FOUND.
+    """
+    CancelTrigger: _grpc.UnaryUnaryMultiCallable[_engine_pb2.CancelTriggerRequest, _engine_pb2.CancelTriggerResponse]
+    """Disarms one of the caller's triggers; answers with it as it was. Another user's
+    trigger (or one already fired or canceled) is NOT_FOUND.
+    """
 
 @_typing.type_check_only
 class EngineAsyncStub(EngineStub):
@@ -192,6 +209,23 @@ class EngineAsyncStub(EngineStub):
     """Admin: change a market's status, fees or leverage cap (fields left out are kept).
     Raising the maker fee above what resting orders' holds cover is FAILED_PRECONDITION
     RESTING_ORDERS: cancel them first. Resting orders survive any status change.
+    """
+    ListTriggers: _aio.UnaryUnaryMultiCallable[_engine_pb2.ListTriggersRequest, _engine_pb2.ListTriggersResponse]  # type: ignore[assignment]
+    """The caller's armed triggers (stop-loss, take-profit, stop orders), oldest first,
+    optionally in one market.
+    """
+    PlaceTrigger: _aio.UnaryUnaryMultiCallable[_engine_pb2.PlaceTriggerRequest, _engine_pb2.PlaceTriggerResponse]  # type: ignore[assignment]
+    """Arms a trigger fired on the mark price: STOP_LOSS / TAKE_PROFIT on the caller's
+    position (closing it, reduce-only), or a STOP_MARKET / STOP_LIMIT conditional order.
+    The trigger price must not be reached yet (a long's stop-loss below the mark, ...).
+    """
+    MoveTrigger: _aio.UnaryUnaryMultiCallable[_engine_pb2.MoveTriggerRequest, _engine_pb2.MoveTriggerResponse]  # type: ignore[assignment]
+    """Moves one of the caller's triggers: trigger_price and/or (STOP_LIMIT) limit_price.
+    Another user's trigger is NOT_FOUND.
+    """
+    CancelTrigger: _aio.UnaryUnaryMultiCallable[_engine_pb2.CancelTriggerRequest, _engine_pb2.CancelTriggerResponse]  # type: ignore[assignment]
+    """Disarms one of the caller's triggers; answers with it as it was. Another user's
+    trigger (or one already fired or canceled) is NOT_FOUND.
     """
 
 class EngineServicer(metaclass=_abc_1.ABCMeta):
@@ -416,6 +450,47 @@ class EngineServicer(metaclass=_abc_1.ABCMeta):
         """Admin: change a market's status, fees or leverage cap (fields left out are kept).
         Raising the maker fee above what resting orders' holds cover is FAILED_PRECONDITION
         RESTING_ORDERS: cancel them first. Resting orders survive any status change.
+        """
+
+    @_abc_1.abstractmethod
+    def ListTriggers(
+        self,
+        request: _engine_pb2.ListTriggersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_engine_pb2.ListTriggersResponse, _abc.Awaitable[_engine_pb2.ListTriggersResponse]]:
+        """The caller's armed triggers (stop-loss, take-profit, stop orders), oldest first,
+        optionally in one market.
+        """
+
+    @_abc_1.abstractmethod
+    def PlaceTrigger(
+        self,
+        request: _engine_pb2.PlaceTriggerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_engine_pb2.PlaceTriggerResponse, _abc.Awaitable[_engine_pb2.PlaceTriggerResponse]]:
+        """Arms a trigger fired on the mark price: STOP_LOSS / TAKE_PROFIT on the caller's
+        position (closing it, reduce-only), or a STOP_MARKET / STOP_LIMIT conditional order.
+        The trigger price must not be reached yet (a long's stop-loss below the mark, ...).
+        """
+
+    @_abc_1.abstractmethod
+    def MoveTrigger(
+        self,
+        request: _engine_pb2.MoveTriggerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_engine_pb2.MoveTriggerResponse, _abc.Awaitable[_engine_pb2.MoveTriggerResponse]]:
+        """Moves one of the caller's triggers: trigger_price and/or (STOP_LIMIT) limit_price.
+        Another user's trigger is NOT_FOUND.
+        """
+
+    @_abc_1.abstractmethod
+    def CancelTrigger(
+        self,
+        request: _engine_pb2.CancelTriggerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_engine_pb2.CancelTriggerResponse, _abc.Awaitable[_engine_pb2.CancelTriggerResponse]]:
+        """Disarms one of the caller's triggers; answers with it as it was. Another user's
+        trigger (or one already fired or canceled) is NOT_FOUND.
         """
 
 def add_EngineServicer_to_server(servicer: EngineServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

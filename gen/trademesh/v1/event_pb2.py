@@ -26,23 +26,24 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from trademesh.v1 import account_pb2 as trademesh_dot_v1_dot_account__pb2
 from trademesh.v1 import market_pb2 as trademesh_dot_v1_dot_market__pb2
 from trademesh.v1 import order_pb2 as trademesh_dot_v1_dot_order__pb2
+from trademesh.v1 import trigger_pb2 as trademesh_dot_v1_dot_trigger__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18trademesh/v1/event.proto\x12\x0ctrademesh.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1atrademesh/v1/account.proto\x1a\x19trademesh/v1/market.proto\x1a\x18trademesh/v1/order.proto\"s\n\x0e\x42\x61lanceChanged\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12&\n\x07\x62\x61lance\x18\x02 \x01(\x0b\x32\x15.trademesh.v1.Balance\x12(\n\x05\x65ntry\x18\x03 \x01(\x0b\x32\x19.trademesh.v1.LedgerEntry\"\xcd\x05\n\x0b\x45ngineEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x18\n\x10\x63ommand_sequence\x18\x02 \x01(\x04\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07user_id\x18\x04 \x01(\t\x12>\n\x0c\x63lose_reason\x18\x05 \x01(\x0e\x32(.trademesh.v1.ClosedPosition.CloseReason\x12$\n\x05order\x18\n \x01(\x0b\x32\x13.trademesh.v1.OrderH\x00\x12\"\n\x04\x66ill\x18\x0b \x01(\x0b\x32\x12.trademesh.v1.FillH\x00\x12/\n\x07\x62\x61lance\x18\x0c \x01(\x0b\x32\x1c.trademesh.v1.BalanceChangedH\x00\x12*\n\x08position\x18\r \x01(\x0b\x32\x16.trademesh.v1.PositionH\x00\x12$\n\x05trade\x18\x0e \x01(\x0b\x32\x13.trademesh.v1.TradeH\x00\x12\x30\n\x0bliquidation\x18\x0f \x01(\x0b\x32\x19.trademesh.v1.LiquidationH\x00\x12/\n\x07\x66unding\x18\x10 \x01(\x0b\x32\x1c.trademesh.v1.FundingPaymentH\x00\x12\x37\n\x0f\x63losed_position\x18\x11 \x01(\x0b\x32\x1c.trademesh.v1.ClosedPositionH\x00\x12,\n\texecution\x18\x12 \x01(\x0b\x32\x17.trademesh.v1.ExecutionH\x00\x12*\n\x08transfer\x18\x13 \x01(\x0b\x32\x16.trademesh.v1.TransferH\x00\x12&\n\x06market\x18\x14 \x01(\x0b\x32\x14.trademesh.v1.MarketH\x00\x12$\n\x05\x61sset\x18\x15 \x01(\x0b\x32\x13.trademesh.v1.AssetH\x00\x42\x06\n\x04\x62ody\"M\n\nEventBatch\x12)\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x19.trademesh.v1.EngineEvent\x12\x14\n\x0ctraceparents\x18\x02 \x03(\t\"\xde\x01\n\tExecution\x12!\n\x05taker\x18\x01 \x01(\x0b\x32\x12.trademesh.v1.Fill\x12!\n\x05maker\x18\x02 \x01(\x0b\x32\x12.trademesh.v1.Fill\x12\"\n\x05trade\x18\x03 \x01(\x0b\x32\x13.trademesh.v1.Trade\x12\x17\n\x0ftaker_remaining\x18\x04 \x01(\t\x12\x17\n\x0fmaker_remaining\x18\x05 \x01(\t\x12\x12\n\nbase_asset\x18\x06 \x01(\t\x12\x13\n\x0bquote_asset\x18\x07 \x01(\t\x12\x0c\n\x04perp\x18\x08 \x01(\x08\"A\n\x08Transfer\x12\r\n\x05\x61sset\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\t\x12\x16\n\x0etransaction_id\x18\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18trademesh/v1/event.proto\x12\x0ctrademesh.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1atrademesh/v1/account.proto\x1a\x19trademesh/v1/market.proto\x1a\x18trademesh/v1/order.proto\x1a\x1atrademesh/v1/trigger.proto\"s\n\x0e\x42\x61lanceChanged\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12&\n\x07\x62\x61lance\x18\x02 \x01(\x0b\x32\x15.trademesh.v1.Balance\x12(\n\x05\x65ntry\x18\x03 \x01(\x0b\x32\x19.trademesh.v1.LedgerEntry\"\xfc\x05\n\x0b\x45ngineEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12\x18\n\x10\x63ommand_sequence\x18\x02 \x01(\x04\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07user_id\x18\x04 \x01(\t\x12>\n\x0c\x63lose_reason\x18\x05 \x01(\x0e\x32(.trademesh.v1.ClosedPosition.CloseReason\x12$\n\x05order\x18\n \x01(\x0b\x32\x13.trademesh.v1.OrderH\x00\x12\"\n\x04\x66ill\x18\x0b \x01(\x0b\x32\x12.trademesh.v1.FillH\x00\x12/\n\x07\x62\x61lance\x18\x0c \x01(\x0b\x32\x1c.trademesh.v1.BalanceChangedH\x00\x12*\n\x08position\x18\r \x01(\x0b\x32\x16.trademesh.v1.PositionH\x00\x12$\n\x05trade\x18\x0e \x01(\x0b\x32\x13.trademesh.v1.TradeH\x00\x12\x30\n\x0bliquidation\x18\x0f \x01(\x0b\x32\x19.trademesh.v1.LiquidationH\x00\x12/\n\x07\x66unding\x18\x10 \x01(\x0b\x32\x1c.trademesh.v1.FundingPaymentH\x00\x12\x37\n\x0f\x63losed_position\x18\x11 \x01(\x0b\x32\x1c.trademesh.v1.ClosedPositionH\x00\x12,\n\texecution\x18\x12 \x01(\x0b\x32\x17.trademesh.v1.ExecutionH\x00\x12*\n\x08transfer\x18\x13 \x01(\x0b\x32\x16.trademesh.v1.TransferH\x00\x12&\n\x06market\x18\x14 \x01(\x0b\x32\x14.trademesh.v1.MarketH\x00\x12$\n\x05\x61sset\x18\x15 \x01(\x0b\x32\x13.trademesh.v1.AssetH\x00\x12-\n\x07trigger\x18\x16 \x01(\x0b\x32\x1a.trademesh.v1.TriggerEventH\x00\x42\x06\n\x04\x62ody\"M\n\nEventBatch\x12)\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x19.trademesh.v1.EngineEvent\x12\x14\n\x0ctraceparents\x18\x02 \x03(\t\"\xde\x01\n\tExecution\x12!\n\x05taker\x18\x01 \x01(\x0b\x32\x12.trademesh.v1.Fill\x12!\n\x05maker\x18\x02 \x01(\x0b\x32\x12.trademesh.v1.Fill\x12\"\n\x05trade\x18\x03 \x01(\x0b\x32\x13.trademesh.v1.Trade\x12\x17\n\x0ftaker_remaining\x18\x04 \x01(\t\x12\x17\n\x0fmaker_remaining\x18\x05 \x01(\t\x12\x12\n\nbase_asset\x18\x06 \x01(\t\x12\x13\n\x0bquote_asset\x18\x07 \x01(\t\x12\x0c\n\x04perp\x18\x08 \x01(\x08\"A\n\x08Transfer\x12\r\n\x05\x61sset\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\t\x12\x16\n\x0etransaction_id\x18\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'trademesh.v1.event_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_BALANCECHANGED']._serialized_start=156
-  _globals['_BALANCECHANGED']._serialized_end=271
-  _globals['_ENGINEEVENT']._serialized_start=274
-  _globals['_ENGINEEVENT']._serialized_end=991
-  _globals['_EVENTBATCH']._serialized_start=993
-  _globals['_EVENTBATCH']._serialized_end=1070
-  _globals['_EXECUTION']._serialized_start=1073
-  _globals['_EXECUTION']._serialized_end=1295
-  _globals['_TRANSFER']._serialized_start=1297
-  _globals['_TRANSFER']._serialized_end=1362
+  _globals['_BALANCECHANGED']._serialized_start=184
+  _globals['_BALANCECHANGED']._serialized_end=299
+  _globals['_ENGINEEVENT']._serialized_start=302
+  _globals['_ENGINEEVENT']._serialized_end=1066
+  _globals['_EVENTBATCH']._serialized_start=1068
+  _globals['_EVENTBATCH']._serialized_end=1145
+  _globals['_EXECUTION']._serialized_start=1148
+  _globals['_EXECUTION']._serialized_end=1370
+  _globals['_TRANSFER']._serialized_start=1372
+  _globals['_TRANSFER']._serialized_end=1437
 # @@protoc_insertion_point(module_scope)

@@ -11,6 +11,7 @@ from google.protobuf.internal import containers as _containers
 from trademesh.v1 import account_pb2 as _account_pb2
 from trademesh.v1 import market_pb2 as _market_pb2
 from trademesh.v1 import order_pb2 as _order_pb2
+from trademesh.v1 import trigger_pb2 as _trigger_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -76,6 +77,7 @@ class EngineEvent(_message.Message):
     TRANSFER_FIELD_NUMBER: _builtins.int
     MARKET_FIELD_NUMBER: _builtins.int
     ASSET_FIELD_NUMBER: _builtins.int
+    TRIGGER_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     command_sequence: _builtins.int
     user_id: _builtins.str
@@ -121,6 +123,10 @@ class EngineEvent(_message.Message):
     def asset(self) -> _market_pb2.Asset:
         """An asset added at runtime."""
 
+    @_builtins.property
+    def trigger(self) -> _trigger_pb2.TriggerEvent:
+        """A trigger armed, moved (or grown by its order's fills), fired or canceled."""
+
     def __init__(
         self,
         *,
@@ -141,12 +147,13 @@ class EngineEvent(_message.Message):
         transfer: Global___Transfer | None = ...,
         market: _market_pb2.Market | None = ...,
         asset: _market_pb2.Asset | None = ...,
+        trigger: _trigger_pb2.TriggerEvent | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "balance", b"balance", "body", b"body", "closed_position", b"closed_position", "execution", b"execution", "fill", b"fill", "funding", b"funding", "liquidation", b"liquidation", "market", b"market", "order", b"order", "position", b"position", "time", b"time", "trade", b"trade", "transfer", b"transfer"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "balance", b"balance", "body", b"body", "closed_position", b"closed_position", "execution", b"execution", "fill", b"fill", "funding", b"funding", "liquidation", b"liquidation", "market", b"market", "order", b"order", "position", b"position", "time", b"time", "trade", b"trade", "transfer", b"transfer", "trigger", b"trigger"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "balance", b"balance", "body", b"body", "close_reason", b"close_reason", "closed_position", b"closed_position", "command_sequence", b"command_sequence", "execution", b"execution", "fill", b"fill", "funding", b"funding", "liquidation", b"liquidation", "market", b"market", "order", b"order", "position", b"position", "sequence", b"sequence", "time", b"time", "trade", b"trade", "transfer", b"transfer", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["asset", b"asset", "balance", b"balance", "body", b"body", "close_reason", b"close_reason", "closed_position", b"closed_position", "command_sequence", b"command_sequence", "execution", b"execution", "fill", b"fill", "funding", b"funding", "liquidation", b"liquidation", "market", b"market", "order", b"order", "position", b"position", "sequence", b"sequence", "time", b"time", "trade", b"trade", "transfer", b"transfer", "trigger", b"trigger", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["order", "fill", "balance", "position", "trade", "liquidation", "funding", "closed_position", "execution", "transfer", "market", "asset"]  # noqa: Y015
+    _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["order", "fill", "balance", "position", "trade", "liquidation", "funding", "closed_position", "execution", "transfer", "market", "asset", "trigger"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_body) -> _WhichOneofReturnType_body | None: ...
 

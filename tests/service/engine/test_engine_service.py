@@ -268,7 +268,7 @@ async def test_streamed_orders_answer_whole_orders_and_refuse_triggers(
     assert order.HasField("create_time")
     refused = whole.results[1].error
     assert refused.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
-    assert "stopLoss" in refused.message  # never silently dropped
+    assert "stopLoss" in refused.message  # a spot order has none: never silently dropped
     assert (lean.results[0].order.market, lean.results[0].order.status) == ("", order_pb2.NEW)
     book = await h.stub.GetDepth(engine_pb2.GetDepthRequest(market="SOL-USD", limit=10))
     assert [lvl.values[0].string_value for lvl in book.asks] == ["200", "202"]
@@ -324,8 +324,8 @@ async def test_stop_loss_arms_on_the_filled_position_and_fires_on_the_mark(
     await _fund(h, "bob", "USD", "1000", "b1")
     resting = await h.stub.PlaceOrder(
         _limit("SOL-PERP", order_pb2.BUY, "1", "90", leverage=5, stop_loss="80"),
-        metadata=h.auth("bob"))  # bob has no position and this fills nothing: not armed
-    assert (resting.order.status, resting.order.stop_loss) == (order_pb2.NEW, "")
+        metadata=h.auth("bob"))  # fills nothing yet: armed, waiting for its fills
+    assert (resting.order.status, resting.order.stop_loss) == (order_pb2.NEW, "80")
     await h.stub.PlaceOrder(_limit("SOL-PERP", order_pb2.BUY, "10", "94", leverage=5),
                             metadata=h.auth("mm"))
     await h.sequencer.submit(SetIndexPrice(market="SOL-PERP", price=94_000, ts=2),

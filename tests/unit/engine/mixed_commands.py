@@ -3,9 +3,10 @@
 Spot and perp orders (GTC/IOC/FOK limits, post-only, reduce-only, client ids, market
 orders), cancels by id and by client id, cancel-all, replaces, deposits and withdrawals,
 index-price ticks with occasional jumps (so positions are liquidated), funding rounds,
-stop-loss / take-profit triggers and their cancels, changes of the open-order limit, and
-the registry: TATA-INR (INR 2 decimals, tick 0.05) added at the opening, then markets
-halted, made close-only and reopened, and their fees moved.
+triggers (stop-loss / take-profit, an order's own following its fills, stop orders) with
+their moves and cancels, changes of the open-order and trigger limits, and the registry:
+TATA-INR (INR 2 decimals, tick 0.05) added at the opening, then markets halted, made
+close-only and reopened, and their fees moved.
 The generator watches the engine's events to know live order and trigger ids, so it is
 driven by :func:`generate`, which applies each command to an engine as it goes.
 """
@@ -28,6 +29,7 @@ from engine_svc.core import (
     Event,
     MarketKind,
     MarketStatus,
+    MoveTrigger,
     OrderAccepted,
     OrderType,
     PlaceOrder,
@@ -36,6 +38,7 @@ from engine_svc.core import (
     SetIndexPrice,
     SetOpenOrderLimit,
     SettleFunding,
+    SetTriggerLimit,
     Side,
     StpMode,
     TimeInForce,
@@ -69,6 +72,7 @@ class MixedCommands:
             (0.01, self.untrigger), (0.03, self.deposit), (0.02, self.withdraw),
             (0.0005, self.open_limit), (0.01, self.gamble), (0.002, self.refill),
             (0.002, self.market_status), (0.0005, self.market_fees),
+            (0.01, self.move_trigger), (0.0005, self.trigger_limit),
         ]
         self.table = choices
 
@@ -124,12 +128,19 @@ class MixedCommands:
         if rng.random() < 0.1:
             coid = f"c{rng.randrange(30)}"
             self.coids.append((user, coid))
+        price = self._price(market, side, 40)
+        stop_loss = take_profit = None
+        if perp and rng.random() < 0.05:  # a stop-loss / take-profit that follows the fills
+            sign = -1 if side is Side.BUY else 1
+            stop_loss = max(1, price + sign * rng.randint(1, 2_000))
+            take_profit = rng.choice([None, max(1, price - sign * rng.randint(1, 2_000))])
         return PlaceOrder(
             user_id=user, market=market, side=side, quantity=rng.randint(1, 30),
-            price=self._price(market, side, 40), tif=tif, client_order_id=coid,
+            price=price, tif=tif, client_order_id=coid,
             post_only=tif is TimeInForce.GTC and rng.random() < 0.1,
-            reduce_only=perp and rng.random() < 0.05, stp=rng.choice(list(StpMode)),
-            leverage=rng.choice([1, 5, 10, 20]) if perp else 1, ts=self.ts)
+            reduce_only=perp and stop_loss is None and rng.random() < 0.05,
+            stp=rng.choice(list(StpMode)), leverage=rng.choice([1, 5, 10, 20]) if perp else 1,
+            ts=self.ts, stop_loss=stop_loss, take_profit=take_profit)
 
     def market(self) -> Command:
         rng = self.rng
@@ -186,9 +197,28 @@ class MixedCommands:
         side = rng.choice([Side.BUY, Side.SELL])
         kind = rng.choice(list(TriggerKind))
         price = self.index[market] + rng.randint(-300, 300)
+        stop = kind in (TriggerKind.STOP_MARKET, TriggerKind.STOP_LIMIT)
+        limit = max(1, price + rng.randint(-200, 200)) if kind is TriggerKind.STOP_LIMIT \
+            else None
         return PlaceTrigger(user_id=rng.choice(self.users), market=market, side=side,
                             kind=kind, trigger_price=max(1, price),
-                            quantity=rng.choice([None, rng.randint(1, 20)]), ts=self.ts)
+                            quantity=rng.randint(1, 20) if stop else
+                            rng.choice([None, rng.randint(1, 20)]), ts=self.ts,
+                            limit_price=limit, leverage=rng.choice([1, 10]) if stop else 1,
+                            reduce_only=stop and rng.random() < 0.3)
+
+    def move_trigger(self) -> Command:
+        rng = self.rng
+        if not self.trigger_ids:
+            return self.trigger()
+        user, tid = self.trigger_ids[rng.randrange(len(self.trigger_ids))]
+        price = rng.choice([None, self.index[rng.choice(PERPS)] + rng.randint(-300, 300)])
+        limit = rng.choice([None, max(1, (price or 150_000) + rng.randint(-200, 200))])
+        return MoveTrigger(user_id=user, trigger_id=tid, trigger_price=price,
+                           limit_price=limit, ts=self.ts)
+
+    def trigger_limit(self) -> Command:
+        return SetTriggerLimit(limit=self.rng.choice([0, 3, 10, 100]), ts=self.ts)
 
     def untrigger(self) -> Command:
         found = self._pop(self.trigger_ids)

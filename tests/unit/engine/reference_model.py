@@ -6,11 +6,12 @@ configuration (``MarketSpec``) and the command/enum types are shared with the en
 
 Perps: index and mark prices, funding and the cross-margin admission rule are modelled;
 liquidation is not (the differential test keeps users far from maintenance margin and
-asserts the engine liquidates nobody).
+asserts the engine liquidates nobody). Triggers are in :mod:`reference_triggers`.
 
 Registry: runtime assets and markets are taken as given (the generated commands are valid;
 refusals are unit-tested). A HALTED market refuses every order and every replace that does
-not shrink in place; a CLOSE_ONLY one the same, except reduce-only perp orders.
+not shrink in place, and fires no trigger; a CLOSE_ONLY one the same, except reduce-only
+perp orders.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from reference_triggers import RefTriggers
+
 from engine_svc.core import (
     AddAsset,
     AddMarket,
@@ -26,18 +29,22 @@ from engine_svc.core import (
     CancelAll,
     CancelByClientId,
     CancelOrder,
+    CancelTrigger,
     Deposit,
     MarketConfig,
     MarketKind,
     MarketSpec,
     MarketStatus,
+    MoveTrigger,
     OrderType,
     PlaceOrder,
+    PlaceTrigger,
     RejectReason,
     ReplaceOrder,
     SetIndexPrice,
     SetOpenOrderLimit,
     SettleFunding,
+    SetTriggerLimit,
     Side,
     StpMode,
     TimeInForce,
@@ -99,6 +106,7 @@ class RefModel:
         self.mark: dict[str, int] = {}
         self.last: dict[str, int] = {}
         self.max_open = 200
+        self.triggers = RefTriggers(self)
 
     # ------------------------------------------------------------ helpers
     def b(self, user: str, asset: str) -> list[int]:
@@ -156,14 +164,19 @@ class RefModel:
     def apply(self, cmd: Any) -> None:
         self.fills = []
         self.reject = None
+        self.triggers.fired_rejects = []
+        trig = self.triggers
         handler: Any = {
             PlaceOrder: self.place, CancelOrder: self.cancel_id, CancelByClientId: self.cancel_coid,
             CancelAll: self.cancel_all, ReplaceOrder: self.replace, Deposit: self.deposit,
             Withdraw: self.withdraw, SetIndexPrice: self.set_index, SettleFunding: self.funding,
             SetOpenOrderLimit: self.set_limit, AddAsset: self.add_asset,
             AddMarket: self.add_market, UpdateMarket: self.update_market,
+            PlaceTrigger: trig.place, CancelTrigger: trig.cancel, MoveTrigger: trig.move,
+            SetTriggerLimit: trig.set_limit,
         }[type(cmd)]
         handler(cmd)
+        trig.settle()
 
     # ----------------------------------------------------------- registry
     def add_asset(self, c: AddAsset) -> None:
@@ -300,6 +313,8 @@ class RefModel:
             self.reject = R.UNKNOWN_MARKET
             return
         r = self.check_place(spec, c) or self.closed_to(spec, c.reduce_only)
+        if r is None and (c.stop_loss is not None or c.take_profit is not None):
+            r = self.triggers.bracket_reason(spec, c)
         if r is None and c.client_order_id is not None and any(
             o.user == c.user_id and o.coid == c.client_order_id for o in self.book
         ):
@@ -337,6 +352,8 @@ class RefModel:
                      c.leverage, 0, c.client_order_id, c.post_only, c.reduce_only, c.stp,
                      c.type is OrderType.MARKET, c.tif)
         self.next_id += 1
+        if c.stop_loss is not None or c.take_profit is not None:
+            self.triggers.attach(c, o)
         self.run(spec, o)
 
     def entry_prices(self, spec: MarketSpec, c: PlaceOrder) -> tuple[int, int] | R:
@@ -519,6 +536,8 @@ class RefModel:
         band = c.price * spec.mark_band_bps // 10_000
         self.index[c.market] = c.price
         self.mark[c.market] = max(1, min(max(median, c.price - band), c.price + band))
+        if self.status.get(c.market, MarketStatus.OPEN) is not MarketStatus.HALTED:
+            self.triggers.fire(c.market, self.mark[c.market])
 
     def funding(self, c: SettleFunding) -> None:
         spec = self.cfg.markets.get(c.market)

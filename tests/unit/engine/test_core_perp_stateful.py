@@ -6,8 +6,11 @@ account and the insurance fund, zero-sum position sizes per market, no crossed b
 nothing filled and no trigger fired in a market that was halted (liquidations there pass to
 the insurance fund), close-only taking reduce-only orders only,
 locks equal to what open orders need, no liquidated user left with a negative USD
-balance or a position, every trigger fired at most once and none armed on a position its
-side cannot reduce. Snapshot/restore round-trips are a rule of their own.
+balance or a position, every trigger fired at most once, no stop-loss / take-profit armed
+on a position its side cannot reduce (unless its order may still fill), an order's
+attached triggers holding exactly its filled lots, and no user past the trigger limit.
+Managed triggers (stop orders, moves, cancels, an order's stop-loss / take-profit) are
+rules like any other. Snapshot/restore round-trips are a rule of their own.
 """
 
 from __future__ import annotations
@@ -23,18 +26,21 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from engine_svc.core import (
     INSURANCE_FUND,
     CancelAll,
+    CancelTrigger,
     Command,
     Deposit,
     Engine,
     MarketStatus,
     OrderAccepted,
     OrderFilled,
+    MoveTrigger,
     OrderType,
     PlaceOrder,
     PlaceTrigger,
     PositionLiquidated,
     SetIndexPrice,
     SettleFunding,
+    SetTriggerLimit,
     Side,
     TimeInForce,
     TriggerFired,
@@ -50,6 +56,8 @@ START = {"BTC-PERP": 500_000, "ETH-PERP": 300_000}
 users = st.sampled_from(USERS[:3])
 markets = st.sampled_from(MARKETS)
 sides = st.sampled_from(list(Side))
+ON_POSITION = [TriggerKind.STOP_LOSS, TriggerKind.TAKE_PROFIT]
+STOPS = [TriggerKind.STOP_MARKET, TriggerKind.STOP_LIMIT]
 
 
 class PerpRisk(RuleBasedStateMachine):
@@ -68,6 +76,7 @@ class PerpRisk(RuleBasedStateMachine):
             self.quote(market, 20, 20)
         if fund:
             self.run(Deposit(user_id=INSURANCE_FUND, asset="USD", amount=fund, tx_id="fund"))
+        self.run(SetTriggerLimit(limit=6))
 
     def run(self, cmd: Command) -> None:
         status = {m: self.engine.config.markets[m].status for m in MARKETS}
@@ -140,7 +149,7 @@ class PerpRisk(RuleBasedStateMachine):
         self.move_index(market, move_bps)
 
     @rule(user=users, market=markets, wrong_side=st.integers(0, 9),
-          kind=st.sampled_from(list(TriggerKind)), offset_bps=st.integers(-300, 300),
+          kind=st.sampled_from(ON_POSITION), offset_bps=st.integers(-300, 300),
           qty=st.one_of(st.none(), st.integers(1, 20)))
     def place_trigger(self, user: str, market: str, wrong_side: int, kind: TriggerKind,
                       offset_bps: int, qty: int | None) -> None:
@@ -151,6 +160,59 @@ class PerpRisk(RuleBasedStateMachine):
         price = max(1, self.index[market] * (10_000 + offset_bps) // 10_000)
         self.run(PlaceTrigger(user_id=user, market=market, side=side, kind=kind,
                               trigger_price=price, quantity=qty))
+
+    @rule(user=users, market=markets, side=sides, kind=st.sampled_from(STOPS),
+          offset_bps=st.integers(-300, 300), limit_bps=st.integers(-200, 200),
+          qty=st.integers(1, 20), lev=st.sampled_from([1, 10, 50]), reduce_only=st.booleans())
+    def place_stop(self, user: str, market: str, side: Side, kind: TriggerKind,
+                   offset_bps: int, limit_bps: int, qty: int, lev: int,
+                   reduce_only: bool) -> None:
+        """A standalone stop order around the index."""
+        price = max(1, self.index[market] * (10_000 + offset_bps) // 10_000)
+        limit = max(1, price * (10_000 + limit_bps) // 10_000) \
+            if kind is TriggerKind.STOP_LIMIT else None
+        self.run(PlaceTrigger(user_id=user, market=market, side=side, kind=kind,
+                              trigger_price=price, quantity=qty, limit_price=limit,
+                              leverage=lev, reduce_only=reduce_only))
+
+    @rule(user=users, market=markets, side=sides, qty=st.integers(1, 40),
+          offset_bps=st.integers(-150, 150), lev=st.sampled_from([3, 10, 50]),
+          sl_bps=st.one_of(st.none(), st.integers(1, 800)),
+          tp_bps=st.one_of(st.none(), st.integers(1, 800)))
+    def place_with_brackets(self, user: str, market: str, side: Side, qty: int,
+                            offset_bps: int, lev: int, sl_bps: int | None,
+                            tp_bps: int | None) -> None:
+        """A GTC limit order with a stop-loss and/or take-profit that follow its fills."""
+        price = max(1, self.index[market] * (10_000 + offset_bps) // 10_000)
+        sign = -1 if side is Side.BUY else 1  # a long's stop-loss is below
+        sl = max(1, price * (10_000 + sign * sl_bps) // 10_000) if sl_bps else None
+        tp = max(1, price * (10_000 - sign * tp_bps) // 10_000) if tp_bps else None
+        self.run(PlaceOrder(user_id=user, market=market, side=side, quantity=qty, price=price,
+                            leverage=lev, stop_loss=sl, take_profit=tp))
+
+    @rule(user=users, pick=st.integers(0, 5), move_bps=st.integers(-400, 400),
+          limit_bps=st.one_of(st.none(), st.integers(-200, 200)))
+    def move_trigger(self, user: str, pick: int, move_bps: int, limit_bps: int | None) -> None:
+        armed = self.engine.triggers(user)
+        if not armed:
+            return
+        t = armed[pick % len(armed)]
+        price = max(1, t.trigger_price * (10_000 + move_bps) // 10_000)
+        limit = max(1, price * (10_000 + limit_bps) // 10_000) if limit_bps is not None \
+            else None
+        self.run(MoveTrigger(user_id=user, trigger_id=t.trigger_id, trigger_price=price,
+                             limit_price=limit))
+
+    @rule(user=users, pick=st.integers(0, 5), other=st.booleans())
+    def cancel_trigger(self, user: str, pick: int, other: bool) -> None:
+        """Cancels one of the user's triggers (or tries another user's: refused)."""
+        armed = self.engine.triggers(user)
+        if not armed:
+            return
+        t = armed[pick % len(armed)]
+        caller = "mm" if other else user
+        self.run(CancelTrigger(user_id=caller, trigger_id=t.trigger_id))
+        assert (self.engine.trigger(user, t.trigger_id) is None) is not other
 
     @rule(market=markets)
     def funding_tick(self, market: str) -> None:
@@ -202,10 +264,19 @@ class PerpRisk(RuleBasedStateMachine):
             return
         for user in USERS:
             positions = self.engine.positions(user)
-            for t in self.engine.triggers(user):
+            armed = self.engine.triggers(user)
+            assert len(armed) <= self.engine.max_triggers
+            for t in armed:
+                assert t.trigger_id not in self.fired
+                if t.pending:
+                    order = self.engine.get_order(user, t.order_id)
+                    assert order is not None and order.filled == t.quantity, (user, t)
+                    continue
+                if t.kind in STOPS:
+                    continue
                 size = positions[t.market].size if t.market in positions else 0
                 assert (size > 0) if t.side is Side.SELL else (size < 0), (user, t)
-                assert t.trigger_id not in self.fired
+                assert t.quantity > 0 or not t.order_id, (user, t)
 
     @invariant()
     def liquidated_users_end_flat_and_non_negative(self) -> None:

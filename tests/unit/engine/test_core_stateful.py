@@ -1,7 +1,9 @@
 """Differential, property-based test: the engine against the naive reference model.
 
-After every command (orders, transfers, index moves, funding ticks): same rejection, same
-fills, same books, same balances and positions (insurance fund included), no crossed book,
+After every command (orders, transfers, index moves, funding ticks, managed triggers: an
+order's stop-loss / take-profit, stop orders, moves, cancels, the trigger limit): same
+rejections (a fired trigger's order's included), same fills, same armed triggers, same
+books, same balances and positions (insurance fund included), no crossed book,
 every resting order on the grid, locks equal to what open orders need, and per-asset
 conservation of funds. Index moves stay small, so nobody nears maintenance margin: the
 engine must liquidate nobody here (``test_core_perp_stateful`` covers liquidations).
@@ -29,26 +31,31 @@ from engine_svc.core import (
     CancelAll,
     CancelByClientId,
     CancelOrder,
+    CancelTrigger,
     Command,
     Deposit,
     Engine,
     MarketKind,
     MarketStatus,
+    MoveTrigger,
     OrderFilled,
     OrderRejected,
     OrderType,
     PerpCommandRejected,
     PlaceOrder,
+    PlaceTrigger,
     PositionLiquidated,
     ReplaceOrder,
     SetIndexPrice,
     SetOpenOrderLimit,
     SettleFunding,
+    SetTriggerLimit,
     Side,
     StpMode,
     TimeInForce,
     TransferRejected,
     UpdateMarket,
+    TriggerKind,
     Withdraw,
     default_markets,
 )
@@ -88,7 +95,9 @@ class EngineVsReference(RuleBasedStateMachine):
         rejected = [e.reason for e in events
                     if isinstance(e, OrderRejected | TransferRejected | PerpCommandRejected)]
         assert not any(isinstance(e, PositionLiquidated) for e in events), cmd
-        assert rejected == ([self.ref.reject] if self.ref.reject else []), cmd
+        expected = ([self.ref.reject] if self.ref.reject else []) + \
+            self.ref.triggers.fired_rejects
+        assert rejected == expected, cmd
         got = [(f.fill_id, f.market, f.price, f.quantity, f.taker_order_id, f.maker_order_id,
                 f.taker_fee, f.maker_fee) for f in events if isinstance(f, OrderFilled)]
         assert got == self.ref.fills, cmd
@@ -188,6 +197,68 @@ class EngineVsReference(RuleBasedStateMachine):
         self.run(UpdateMarket(market=market, maker_fee_bps=maker, taker_fee_bps=maker + spread,
                               max_leverage=lev if perp else None))
 
+    @rule(user=users, side=sides, qty=st.integers(1, 30), offset=st.integers(-15, 15),
+          sl=st.one_of(st.none(), st.integers(-2_500, 2_500)),
+          tp=st.one_of(st.none(), st.integers(-2_500, 2_500)), lev=st.sampled_from([1, 10]),
+          market_order=st.booleans())
+    def place_with_brackets(self, user: str, side: Side, qty: int, offset: int,
+                            sl: int | None, tp: int | None, lev: int,
+                            market_order: bool) -> None:
+        """An order with a stop-loss / take-profit around MID (sometimes on the wrong side)."""
+        mid = MID["BTC-PERP"]
+        if sl is None and tp is None:
+            sl = -500
+        self.run(PlaceOrder(
+            user_id=user, market="BTC-PERP", side=side, quantity=qty, leverage=lev,
+            type=OrderType.MARKET if market_order else OrderType.LIMIT,
+            price=None if market_order else mid + offset,
+            stop_loss=None if sl is None else mid + sl,
+            take_profit=None if tp is None else mid + tp))
+
+    @rule(user=users, side=sides, kind=st.sampled_from(list(TriggerKind)),
+          offset=st.integers(-1_500, 1_500), limit_offset=st.integers(-30, 30),
+          qty=st.one_of(st.integers(1, 20), st.just(None), st.just(0)),
+          lev=st.sampled_from([1, 10, 10, 0]), reduce_only=st.booleans(),
+          wrong=st.integers(0, 9), market=st.sampled_from(["BTC-PERP"] * 5 + ["SOL-USD"]))
+    def place_trigger(self, user: str, side: Side, kind: TriggerKind, offset: int,
+                      limit_offset: int, qty: int | None, lev: int, reduce_only: bool,
+                      wrong: int, market: str) -> None:
+        """Mostly well-formed (a limit price for STOP_LIMIT only), sometimes not."""
+        mid = MID[market]
+        with_limit = (kind is TriggerKind.STOP_LIMIT) != (wrong == 0)
+        self.run(PlaceTrigger(
+            user_id=user, market=market, side=side, kind=kind, trigger_price=mid + offset,
+            quantity=qty, limit_price=mid + limit_offset if with_limit else None,
+            leverage=lev, reduce_only=reduce_only))
+
+    @rule(pick=st.integers(0, 10**6), owner=st.booleans(),
+          offset=st.one_of(st.none(), st.integers(-2_500, 2_500)),
+          limit_offset=st.one_of(st.none(), st.integers(-30, 30)))
+    def move_trigger(self, pick: int, owner: bool, offset: int | None,
+                     limit_offset: int | None) -> None:
+        user, tid = self.pick_trigger(pick, owner)
+        mid = MID["BTC-PERP"]
+        self.run(MoveTrigger(user_id=user, trigger_id=tid,
+                             trigger_price=None if offset is None else mid + offset,
+                             limit_price=None if limit_offset is None else mid + limit_offset))
+
+    @rule(pick=st.integers(0, 10**6), owner=st.booleans())
+    def cancel_trigger(self, pick: int, owner: bool) -> None:
+        user, tid = self.pick_trigger(pick, owner)
+        self.run(CancelTrigger(user_id=user, trigger_id=tid))
+
+    def pick_trigger(self, pick: int, owner: bool) -> tuple[str, int]:
+        """An armed trigger's id (and its owner, or a stranger), or an unknown id."""
+        armed = [(u, t.trigger_id) for u in USERS for t in self.engine.triggers(u)]
+        if not armed or pick % 7 == 0:
+            return USERS[pick % 3], pick % 40
+        user, tid = armed[pick % len(armed)]
+        return (user if owner else USERS[(USERS.index(user) + 1) % 3]), tid
+
+    @rule(limit=st.sampled_from([0, 1, 2, 4, 100]))
+    def trigger_limit(self, limit: int) -> None:
+        self.run(SetTriggerLimit(limit=limit))
+
     @rule(limit=st.sampled_from([0, 1, 2, 3, 5, 200]))
     def open_order_limit(self, limit: int) -> None:
         """Small limits so the cap on live orders per user and market is reached."""
@@ -212,6 +283,13 @@ class EngineVsReference(RuleBasedStateMachine):
             ref_pos = {m: p for (u, m), p in self.ref.pos.items() if u == user and any(p)}
             assert pos == ref_pos, user
         assert all(gap == 0 for gap in conservation_gaps(self.engine, USERS).values())
+
+    @invariant()
+    def same_triggers(self) -> None:
+        for user in USERS:
+            mine = [(t.trigger_id, t.market, t.side, t.kind, t.trigger_price, t.quantity,
+                     t.limit_price, t.order_id, t.pending) for t in self.engine.triggers(user)]
+            assert mine == self.ref.triggers.view(user), user
 
     @invariant()
     def locks_match_open_orders(self) -> None:

@@ -23,7 +23,7 @@ from engine_svc.core import (
     default_markets,
 )
 from engine_svc.core.state import Trigger
-from engine_svc.core.triggers import crossed
+from engine_svc.core.trigger_rules import crossed
 
 P = 500_000
 BTC = "BTC-PERP"
@@ -91,11 +91,11 @@ def test_take_profit_partial_fires_once_and_user_cancel() -> None:
     assert [t.trigger_id for t in e.triggers("a")] == [1]
     assert not any(isinstance(x, TriggerFired) for x in tick(e, 512_000))
     assert reason(e.apply(CancelTrigger(user_id="b", trigger_id=1))) \
-        is RejectReason.ORDER_NOT_FOUND
+        is RejectReason.TRIGGER_NOT_FOUND
     [c] = e.apply(CancelTrigger(user_id="a", trigger_id=1))
     assert isinstance(c, TriggerCanceled) and c.reason is CancelReason.USER
     assert reason(e.apply(CancelTrigger(user_id="a", trigger_id=1))) \
-        is RejectReason.ORDER_NOT_FOUND
+        is RejectReason.TRIGGER_NOT_FOUND
 
 
 def test_short_stop_loss_buys_back() -> None:
@@ -114,7 +114,8 @@ def test_trigger_admission() -> None:
         is RejectReason.REDUCE_ONLY_WOULD_INCREASE
     assert reason(e.apply(trigger("c", Side.SELL, SL, 1))) \
         is RejectReason.REDUCE_ONLY_WOULD_INCREASE
-    assert reason(e.apply(trigger("a", Side.SELL, SL, 0))) is RejectReason.INVALID_PRICE
+    assert reason(e.apply(trigger("a", Side.SELL, SL, 0))) \
+        is RejectReason.INVALID_TRIGGER_PRICE
     assert reason(e.apply(trigger("a", Side.SELL, SL, 1, 0))) \
         is RejectReason.INVALID_QUANTITY
     assert reason(e.apply(PlaceTrigger(user_id="a", market="SOL-USD", side=Side.SELL,

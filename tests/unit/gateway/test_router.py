@@ -23,12 +23,13 @@ def table(routes: list[Route]) -> RouteTable:
 
 
 def test_every_annotated_rpc_has_a_route(routes: list[Route]) -> None:
-    assert len(routes) == 35
+    assert len(routes) == 39
     names = {route.name for route in routes}
     assert {"Engine.PlaceOrder", "Persistence.GetCandles", "Feed.SetIndexPrice",
             "Auth.Signup", "Feed.GetMarketTicker", "Feed.ListTickers", "Engine.AddAsset",
             "Engine.AddMarket", "Engine.ListRegistry", "Engine.UpdateMarket",
-            "Engine.GetAccountSummary", "Persistence.ListLiquidations"} <= names
+            "Engine.GetAccountSummary", "Persistence.ListLiquidations", "Engine.PlaceTrigger",
+            "Engine.MoveTrigger"} <= names
     assert "Engine.GetTicker" not in names  # the REST ticker is the feed's
     assert "Engine.PlaceOrders" not in names  # streaming, not annotated
 
