@@ -21,8 +21,8 @@ from engine_svc.core.commands import (
     SetIndexPrice,
     SetOpenOrderLimit,
     SettleFunding,
-    UpdateMarket,
     SetTriggerLimit,
+    UpdateMarket,
     Withdraw,
 )
 from engine_svc.core.engine import Engine, OrderView, Quote, TriggerView

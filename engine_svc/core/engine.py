@@ -52,13 +52,12 @@ from engine_svc.core.commands import (
     SetIndexPrice,
     SetOpenOrderLimit,
     SettleFunding,
-    UpdateMarket,
     SetTriggerLimit,
+    UpdateMarket,
     Withdraw,
 )
 from engine_svc.core.enums import (
     CancelReason,
-    MarketStatus,
     OrderStatus,
     RejectReason,
     Side,

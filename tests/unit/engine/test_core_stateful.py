@@ -54,8 +54,8 @@ from engine_svc.core import (
     StpMode,
     TimeInForce,
     TransferRejected,
-    UpdateMarket,
     TriggerKind,
+    UpdateMarket,
     Withdraw,
     default_markets,
 )
