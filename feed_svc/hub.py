@@ -24,6 +24,7 @@ from feed_svc.channels import INTERVALS_MS, Channel, Kind
 from feed_svc.codec import Frame, PublishRequest
 from feed_svc.outbox import Message, Mode, Outbox
 from feed_svc.stats import Candle, CandleBuilder, RollingTicker
+from mesh_runtime.ascii_digits import is_ascii_digits
 
 Box = Outbox[Frame]
 _MODES = {Kind.TRADES: Mode.STRICT, Kind.USER: Mode.STRICT, Kind.DEPTH: Mode.DIFF,
@@ -153,7 +154,7 @@ class Hub:
     def _trade(self, request: PublishRequest) -> None:
         trade = request.trade
         market, ts = trade.market, codec.millis(trade.time)
-        if trade.trade_id.isdigit():  # a repeat after the engine reconnected: once only
+        if is_ascii_digits(trade.trade_id):  # a repeat after the engine reconnected: once only
             if int(trade.trade_id) <= self._last_trade.get(market, 0):
                 return
             self._last_trade[market] = int(trade.trade_id)

@@ -21,6 +21,7 @@ from google.protobuf.descriptor import FieldDescriptor
 
 from gateway.errors import GatewayError, bad_request
 from gateway.routes import Route
+from mesh_runtime.ascii_digits import NotAsciiDigits, parse_ascii_int
 
 _NO_FIELD = re.compile(r'has no field named "([^"]+)"')
 _FAILED_FIELD = re.compile(r"Failed to parse (\S+) field")
@@ -201,17 +202,14 @@ def convert_scalar(field: Any, value: str, where: str) -> Any:
 
 
 def _number(field: Any, value: str, where: str) -> Any:
-    try:
-        if field.type in _FLOAT_TYPES:
+    """An integer in ASCII digits (``int()`` would read ``"٣"`` as 3 and ``" 7"`` as 7)."""
+    if field.type in _FLOAT_TYPES:
+        try:
             return float(value)
-        number = int(value, 10)
-    except ValueError:
-        raise bad_request(where, f"{value!r} is not a valid {_type_name(field)}") from None
+        except ValueError:
+            raise bad_request(where, f"{value!r} is not a valid number") from None
     low, high = _INT_RANGES.get(field.type, _INT_RANGES[FieldDescriptor.TYPE_INT64])
-    if not low <= number <= high:
-        raise bad_request(where, f"{value} is out of range [{low}, {high}]")
-    return number
-
-
-def _type_name(field: Any) -> str:
-    return "integer" if field.type in _INTEGER_TYPES else "number"
+    try:
+        return parse_ascii_int(value, minimum=low, maximum=high)
+    except NotAsciiDigits as exc:
+        raise bad_request(where, f"{value!r}: {exc}") from None

@@ -45,6 +45,7 @@ from gateway.routes import Route
 from gateway.upstream import Upstreams
 from gateway.upstream_errors import from_rpc_error
 from mesh_runtime import tracing
+from mesh_runtime.ascii_digits import is_ascii_digits
 from mesh_runtime.client_address import FORWARDED_FOR, NO_PROXIES, TrustedProxies
 from mesh_runtime.tokens import Claims
 
@@ -158,7 +159,8 @@ class Transcoder:
     async def _read_body(self, request: Request) -> bytes:
         _check_content_type(request.headers.get("content-type"))
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+        if declared is not None and is_ascii_digits(declared, 20) and (
+                int(declared) > self.max_body_bytes):
             raise _too_large(self.max_body_bytes)
         chunks: list[bytes] = []
         size = 0
