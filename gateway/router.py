@@ -2,7 +2,8 @@
 
 Among the templates matching a path the most specific wins (a literal segment beats a
 variable at the first position where they differ). A path that no template matches is 404;
-a path that matches only under other methods is 405 with the allowed methods.
+a path that matches only under other methods is 405 with the allowed methods in ``Allow``
+(RFC 9110: HEAD beside GET, which the gateway answers as GET without the body).
 """
 
 from __future__ import annotations
@@ -43,10 +44,21 @@ class RouteTable:
                 return RouteMatch(route, values)
             allowed.append(route.http_method)
         if allowed:
-            raise GatewayError(
-                405, "METHOD_NOT_ALLOWED",
-                f"{http_method.upper()} is not allowed on {path}; allowed: "
-                + ", ".join(sorted(set(allowed))),
-                headers={"Allow": ", ".join(sorted(set(allowed)))},
-            )
+            raise method_not_allowed(http_method, path, allowed)
         raise GatewayError(404, "NOT_FOUND", f"no route for {path}")
+
+
+def allow_header(methods: Iterable[str]) -> str:
+    """The ``Allow`` value for a resource served under ``methods`` (HEAD comes with GET)."""
+    names = {m.upper() for m in methods}
+    if "GET" in names:
+        names.add("HEAD")
+    return ", ".join(sorted(names))
+
+
+def method_not_allowed(http_method: str, path: str, allowed: Iterable[str]) -> GatewayError:
+    """The 405 for ``http_method`` on ``path``, with ``Allow``."""
+    allow = allow_header(allowed)
+    return GatewayError(405, "METHOD_NOT_ALLOWED",
+                        f"{http_method.upper()} is not allowed on {path}; allowed: {allow}",
+                        headers={"Allow": allow})

@@ -66,7 +66,13 @@ def test_wrong_method_is_405_with_allow(table: RouteTable) -> None:
     with pytest.raises(GatewayError) as caught:
         table.match("PUT", "/api/v1/orders/o-1")
     assert caught.value.status == 405
-    assert caught.value.headers["Allow"] == "DELETE, GET, PATCH"
+    assert caught.value.headers["Allow"] == "DELETE, GET, HEAD, PATCH"
+
+
+def test_a_post_only_path_allows_no_head(table: RouteTable) -> None:
+    with pytest.raises(GatewayError) as caught:
+        table.match("GET", "/api/v1/auth/signin")
+    assert caught.value.headers["Allow"] == "POST"
 
 
 def test_duplicate_bindings_are_refused(routes: list[Route]) -> None:
