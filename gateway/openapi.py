@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.request_rules import NOT_FOUND_FIELDS, required_fields
 from gateway.routes import Route
 from gateway.schemas import Schema, SchemaRegistry
 
@@ -70,7 +71,7 @@ _OPERATIONAL_PATHS = {
 def build_openapi(routes: list[Route], title: str = "trademesh", version: str = "v1"
                   ) -> dict[str, Any]:
     """The whole document for ``routes``."""
-    registry = SchemaRegistry()
+    registry = SchemaRegistry(frozenset(r.method.input_type.full_name for r in routes))
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         item = paths.setdefault(openapi_path(route), {})
@@ -107,6 +108,13 @@ def _gateway_errors(route: Route) -> dict[str, Any]:
     """The answers the gateway itself may give before (or instead of) the upstream's."""
     errors = {"429": {**_error("rate limited (see Retry-After)"),
                       "headers": {"Retry-After": {"schema": {"type": "integer"}}}}}
+    fields = {f.name for f in route.method.input_type.fields}
+    if fields or route.body:
+        errors["400"] = _error("a field is malformed, missing or refused (the details name "
+                               "it; a market's grid, a balance and the like are checked here)")
+    unknown = [NOT_FOUND_FIELDS[name] for name in sorted(fields & NOT_FOUND_FIELDS.keys())]
+    if unknown:
+        errors["404"] = _error("; ".join(unknown))
     if not route.public:
         errors["401"] = _error("missing, invalid, expired or revoked bearer token")
     if route.admin_only:
@@ -160,10 +168,12 @@ def _parameters(route: Route, registry: SchemaRegistry) -> list[dict[str, Any]]:
     ]
     if route.body == "*":
         return params
+    required = set(required_fields(request))
     for field in request.fields:
         if field.name in bound or field.name == route.body or not _query_capable(field):
             continue
-        params.append({"name": field.json_name, "in": "query", "required": False,
+        params.append({"name": field.json_name, "in": "query",
+                       "required": field.name in required,
                        "schema": registry.field_schema(field)})
     return params
 

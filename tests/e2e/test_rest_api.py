@@ -211,7 +211,7 @@ async def test_idempotency_key_places_one_order(api: httpx.AsyncClient) -> None:
 @pytest.mark.parametrize(("path", "body", "status", "code"), [
     ("/account/withdraw", {"asset": "USD", "amount": "1"}, 400, "INSUFFICIENT_BALANCE"),
     ("/orders", {"market": "NOPE-USD", "side": "BUY", "type": "LIMIT", "quantity": "1",
-                 "price": "1"}, 400, "UNKNOWN_MARKET"),
+                 "price": "1"}, 404, "UNKNOWN_MARKET"),
     ("/orders", {"market": "SOL-USD", "side": "BUY", "type": "LIMIT", "quantity": "1",
                  "price": "1.0001"}, 400, "INVALID_PRICE"),
     ("/orders", {"market": "SOL-USD", "side": "BUY", "type": "LIMIT", "quantity": "1",

@@ -129,7 +129,7 @@ def test_body_fills_the_message_and_path_wins(table: RouteTable) -> None:
 
 
 @pytest.mark.parametrize(("body", "field"), [
-    (b'{"market": "X", "colour": 1}', "colour"),
+    (b'{"market": "BTC-PERP", "colour": 1}', "colour"),
     (b'{"price": 141.39}', "price"),
     (b'{"side": "UP"}', "side"),
     (b'{"leverage": "many"}', "leverage"),
