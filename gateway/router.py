@@ -1,7 +1,9 @@
 """Finding the route for a method and path.
 
 Among the templates matching a path the most specific wins (a literal segment beats a
-variable at the first position where they differ). A path that no template matches is 404;
+variable at the first position where they differ), for every method: ``/orders/quote`` is
+the quote resource, so PATCH on it is 405 (Allow: POST), not an amendment of an order
+whose id is "quote". A path that no template matches is 404;
 a path that matches only under other methods is 405 with the allowed methods in ``Allow``
 (RFC 9110: HEAD beside GET, which the gateway answers as GET without the body).
 """
@@ -36,9 +38,15 @@ class RouteTable:
     def match(self, http_method: str, path: str) -> RouteMatch:
         """The route for ``http_method path``; raises GatewayError 404 or 405."""
         allowed: list[str] = []
+        best: tuple[int, ...] | None = None
         for route in self.routes:
             values = route.template.match(path)
             if values is None:
+                continue
+            specificity = route.template.specificity()
+            if best is None:
+                best = specificity
+            elif specificity != best:  # a less specific template: another resource
                 continue
             if route.http_method == http_method.upper():
                 return RouteMatch(route, values)
