@@ -10,9 +10,12 @@ why, for the caller to answer as a 400 / INVALID_ARGUMENT naming its field.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 # re.ASCII: without it ``[0-9]`` is still ASCII, but ``\d`` would not be; spelled out anyway.
 _DIGITS = re.compile(r"[0-9]+", re.ASCII)
+# API.md's decimal text; ``Decimal()`` also takes "٣", "1_0", " 5", "1e9", "NaN", "Infinity"
+_DECIMAL = re.compile(r"[0-9]{1,30}(?:\.[0-9]{1,30})?", re.ASCII)
 ID_MAX_DIGITS = 19  # a signed 64-bit id: at most 9223372036854775807
 ASCII_ID_PATTERN = f"^[0-9]{{1,{ID_MAX_DIGITS}}}$"
 
@@ -50,3 +53,12 @@ def parse_ascii_int(text: str, *, minimum: int, maximum: int) -> int:
     if not minimum <= value <= maximum:
         raise NotAsciiDigits(f"{value} is out of range [{minimum}, {maximum}]")
     return value
+
+
+def parse_ascii_decimal(text: str) -> Decimal:
+    """``text`` as a non-negative Decimal: 1-30 ASCII digits, optionally a point and 1-30
+    more; raises :class:`NotAsciiDigits` for anything else."""
+    if _DECIMAL.fullmatch(text) is None:
+        raise NotAsciiDigits("must be a decimal in ASCII digits like 141.39 (at most 30 "
+                             "digits each side of the point)")
+    return Decimal(text)

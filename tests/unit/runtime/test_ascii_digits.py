@@ -3,12 +3,15 @@ was read as order 3)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from mesh_runtime.ascii_digits import (
     ASCII_ID_PATTERN,
     NotAsciiDigits,
     is_ascii_digits,
+    parse_ascii_decimal,
     parse_ascii_int,
     parse_ascii_uint,
 )
@@ -54,3 +57,15 @@ def test_signed_integers_take_an_ascii_sign(text: str, value: int) -> None:
 def test_signed_integers_refuse_the_rest(text: str) -> None:
     with pytest.raises(NotAsciiDigits):
         parse_ascii_int(text, minimum=-(2**31), maximum=2**31 - 1)
+
+
+@pytest.mark.parametrize("text", ["٣", "1_0", " 5", "5 ", "NaN", "Infinity", "1e3", "-1",
+                                  "+1", ".5", "5.", "", "1" * 31])
+def test_decimals_are_ascii_digits_and_one_point(text: str) -> None:
+    with pytest.raises(NotAsciiDigits):
+        parse_ascii_decimal(text)
+
+
+def test_decimals_are_read_exactly() -> None:
+    assert parse_ascii_decimal("141.39") == Decimal("141.39")
+    assert parse_ascii_decimal("0") == 0
