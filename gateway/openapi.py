@@ -5,7 +5,11 @@ are the request's remaining scalar, enum and Timestamp fields (none for ``body: 
 responses honour ``response_body`` and the ``http_success_status`` option; routes that are
 not ``public_route`` need ``bearerAuth``. The gateway's own answers are listed too: 401 and
 403 (access rules), 413 (body limit), 429 (rate limits, with ``Retry-After``), and on POST
-the ``Idempotency-Key`` header with its 409 and 422.
+the ``Idempotency-Key`` header with its 409 and 422. What a request's fields may hold (and
+which it needs) comes from :mod:`gateway.request_rules`, which the gateway enforces; 400
+and, for fields naming a market, asset or order, 404 are declared. A route that creates
+(201) links to every route whose path ids (``orderId``, ...) its answer carries, so
+clients and stateful testers can follow them.
 """
 
 from __future__ import annotations
@@ -81,6 +85,7 @@ def build_openapi(routes: list[Route], title: str = "trademesh", version: str = 
         "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
                                            "bearerFormat": "JWT"}},
     }
+    _add_links(routes, paths, registry)
     paths.update(_OPERATIONAL_PATHS)
     return {
         "openapi": "3.1.0",
@@ -89,6 +94,30 @@ def build_openapi(routes: list[Route], title: str = "trademesh", version: str = 
         "paths": dict(sorted(paths.items())),
         "components": components,
     }
+
+
+def _add_links(routes: list[Route], paths: dict[str, dict[str, Any]],
+               registry: SchemaRegistry) -> None:
+    """OpenAPI links from each creating route's 201 to the routes it gives the ids of."""
+    for source in (r for r in routes if r.success_status == 201):
+        answer = _response_schema(source, registry)
+        name = str(answer.get("$ref", "")).rsplit("/", 1)[-1]
+        properties = registry.components.get(name, {}).get("properties", {})
+        links: dict[str, Any] = {}
+        for target in routes:
+            names = [_json_path(target.method.input_type, v.field_path)
+                     for v in target.template.variables]
+            if names and all(n.endswith("Id") and n in properties for n in names):
+                links[target.method.name] = {
+                    "operationId": _operation_id(target),
+                    "parameters": {n: f"$response.body#/{n}" for n in names}}
+        if links:
+            response = paths[openapi_path(source)][source.http_method.lower()]["responses"]
+            response["201"]["links"] = links
+
+
+def _operation_id(route: Route) -> str:
+    return f"{route.method.containing_service.name}_{route.method.name}"
 
 
 _IDEMPOTENCY_KEY = {
@@ -134,7 +163,7 @@ def _operation(route: Route, registry: SchemaRegistry) -> dict[str, Any]:
     if route.http_method == "POST":
         parameters.append(_IDEMPOTENCY_KEY)
     operation: dict[str, Any] = {
-        "operationId": f"{method.containing_service.name}_{method.name}",
+        "operationId": _operation_id(route),
         "summary": method.name,
         "tags": [method.containing_service.name],
         "parameters": parameters,
