@@ -91,6 +91,11 @@ def target() -> Iterator[FuzzTarget]:
                 running.stop()
 
 
+@pytest.fixture(scope="module")
+def fuzz_env(target: FuzzTarget) -> dict[str, str]:
+    return fuzz_environment(target)
+
+
 def fuzz_environment(target: FuzzTarget) -> dict[str, str]:
     """Tokens (user, admin, logout's own), the listed markets and assets, a funded user."""
     base = target.base_url
@@ -133,9 +138,9 @@ def schemathesis_config() -> str:
     return "\n".join(lines)
 
 
-def test_every_operation_conforms_to_the_live_openapi_document(target: FuzzTarget,
-                                                               tmp_path: Path) -> None:
-    env = {**os.environ, **fuzz_environment(target),
+def test_every_operation_conforms_to_the_live_openapi_document(
+        target: FuzzTarget, fuzz_env: dict[str, str], tmp_path: Path) -> None:
+    env = {**os.environ, **fuzz_env,
            "SCHEMATHESIS_HOOKS": "tests.e2e.openapi_fuzz_hooks",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
                                                        os.environ.get("PYTHONPATH")]))}
@@ -159,3 +164,18 @@ def test_every_operation_conforms_to_the_live_openapi_document(target: FuzzTarge
     whoami = httpx.get(f"{target.base_url}/api/v1/auth/whoami", timeout=30,
                        headers={"Authorization": f"Bearer {env['TRADEMESH_FUZZ_TOKEN']}"})
     assert whoami.status_code == 200, whoami.text  # logout revoked only its own token
+
+
+@pytest.mark.parametrize("order_id", ["²", "٣", "\uff11", "1_0", " 1"])
+def test_an_order_id_in_other_digits_is_400_naming_it(
+        target: FuzzTarget, fuzz_env: dict[str, str], order_id: str) -> None:
+    """Issue #15: ``/orders/²`` was a 500 carrying the engine's ValueError text, and
+    ``/orders/٣`` was read as order 3."""
+    bearer = {"Authorization": f"Bearer {fuzz_env['TRADEMESH_FUZZ_TOKEN']}"}
+    for method in ("GET", "DELETE"):
+        answer = httpx.request(method, f"{target.base_url}/api/v1/orders/{order_id}",
+                               timeout=30, headers=bearer)
+        assert answer.status_code == 400, answer.text
+        error = answer.json()["error"]
+        assert (error["code"], error["details"][0]["field"]) == ("INVALID_ARGUMENT", "orderId")
+        assert "ValueError" not in answer.text and "int()" not in answer.text
