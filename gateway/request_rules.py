@@ -28,13 +28,16 @@ MARKET_PATTERN = "^[A-Z0-9]{1,16}-[A-Z0-9]{1,16}$"
 ASSET_PATTERN = "^[A-Z0-9]{1,16}$"
 # printable ASCII without leading or trailing space (the engine's identifier rule)
 PRINTABLE_ID_PATTERN = "^[!-~](?:[ -~]*[!-~])?$"
-# API.md: decimals are ASCII decimal strings; a sign, an exponent or other digits are not
-DECIMAL_PATTERN = "^[0-9]{1,30}(?:\\.[0-9]{1,30})?$"
+# API.md: decimals are ASCII decimal strings; a sign, an exponent or other digits are not.
+# Every decimal a request carries is a positive amount, so zero is no value either.
+DECIMAL_PATTERN = ("^(?:0{0,29}[1-9][0-9]{0,29}(?:\\.[0-9]{1,30})?"
+                   "|0{1,30}\\.0{0,29}[1-9][0-9]{0,29})$")
 CANDLE_INTERVALS = ["1m", "5m", "1h", "1d"]
 MAX_PAGE = 1000  # persistence's history and trades pages
 
 _DECIMAL: Schema = {"pattern": DECIMAL_PATTERN, "maxLength": 61,
-                    "description": "an ASCII decimal string, e.g. \"141.39\""}
+                    "description": "a positive ASCII decimal string, e.g. \"141.39\" (on the "
+                                   "market's or asset's grid, else 400)"}
 _MARKET: Schema = {"pattern": MARKET_PATTERN, "maxLength": 33,
                    "description": "a market symbol such as BTC-PERP; one that is not listed "
                                   "is 404 UNKNOWN_MARKET"}
@@ -75,8 +78,13 @@ MESSAGE_RULES: dict[str, dict[str, Schema]] = {
     "trademesh.v1.SignupRequest": {
         "email": {"pattern": SIGNUP_EMAIL_PATTERN, "maxLength": 254,
                   "description": "an email address (compared without case)"},
-        "password": {"minLength": 8, "maxLength": 72,
-                     "description": "8 characters to 72 bytes in UTF-8 (bcrypt's limit)"},
+        # bcrypt reads 72 bytes; a length in characters says that only for ASCII, so: 8 to
+        # 72 printable ASCII characters, or 8 to 18 of any printable ones (18 x 4 bytes)
+        "password": {"pattern": "^(?:[ -~]{8,72}|[^\\x00-\\x1f\\x7f]{8,18})$",
+                     "minLength": 8, "maxLength": 72,
+                     "description": "8 to 72 printable ASCII characters, or 8 to 18 "
+                                    "printable characters of any script (bcrypt reads 72 "
+                                    "bytes)"},
     },
 }
 

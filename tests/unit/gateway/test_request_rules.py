@@ -52,6 +52,8 @@ def refusal(table: RouteTable, method: str, path: str, body: Any = None,
     ({"quantity": "1e3"}, "quantity", "must match"),
     ({"quantity": "٣"}, "quantity", "must match"),
     ({"quantity": "-1"}, "quantity", "must match"),
+    ({"quantity": "0"}, "quantity", "must match"),  # schemathesis: valid, then refused
+    ({"price": "0.000"}, "price", "must match"),
     ({"clientOrderId": "x" * 65}, "clientOrderId", "at most 64"),
     ({"clientOrderId": "a\x01b"}, "clientOrderId", "must match"),
     ({"clientOrderId": " padded"}, "clientOrderId", "must match"),
@@ -135,3 +137,25 @@ def test_the_document_states_the_rules(document: dict[str, Any]) -> None:
 ])
 def test_violation(rule: dict[str, Any], value: object, ok: bool) -> None:
     assert (violation(rule, value) is None) == ok
+
+
+@pytest.mark.parametrize(("password", "ok"), [
+    ("a long enough password", True),
+    ("é" * 18, True),  # 36 bytes
+    ("é" * 19 + "x" * 40, False),  # 78 bytes: bcrypt would refuse (schemathesis found it)
+    ("x" * 72, True),
+    ("x" * 73, False),
+    ("short", False),
+    ("tab\there-ok", False),
+])
+def test_signup_passwords_the_document_allows_fit_bcrypt(table: RouteTable, password: str,
+                                                         ok: bool) -> None:
+    found = table.match("POST", "/api/v1/auth/signup")
+    body = json.dumps({"email": "ana@example.com", "password": password}).encode()
+    if ok:
+        assert len(password.encode()) <= 72
+        assert build_request(found.route, body, {}, []).password == password
+    else:
+        with pytest.raises(GatewayError) as caught:
+            build_request(found.route, body, {}, [])
+        assert caught.value.details[0]["field"] == "password"
