@@ -52,6 +52,15 @@ async def test_get_order_echoes_the_path_id(gateway: GatewayFactory) -> None:
     assert response.json()["orderId"] == "42" and response.json()["status"] == "NEW"
 
 
+async def test_path_values_are_decoded_once(gateway: GatewayFactory) -> None:
+    client = await gateway()
+    encoded = await client.get("/api/v1/orders/%34%32")
+    assert (encoded.status_code, encoded.json()["orderId"]) == (200, "42")
+    twice = await client.get("/api/v1/orders/%2534%2532")  # the id is "%34%32", not 42
+    assert twice.status_code == 400 and twice.json()["error"]["details"][0]["field"] == (
+        "orderId")
+
+
 async def test_metadata_and_deadline_reach_the_servicer(
         gateway: GatewayFactory, mesh: Mesh, user_token: str) -> None:
     client = await gateway(token=None)
