@@ -73,18 +73,23 @@ _LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 SIGNUP_EMAIL_PATTERN = (f"^(?:{_ATOM}{{1,64}}|(?:{_ATOM}{{1,15}}\\.){{1,3}}{_ATOM}{{1,16}})"
                         f"@(?:{_LABEL}\\.){{1,2}}[A-Za-z]{{2,63}}$")
 
+# bcrypt reads 72 bytes; a length in characters says that only per UTF-8 width, so the
+# password is 8 to 72 printable ASCII characters, or 36 of at most 2 bytes each, 24 of at
+# most 3, 18 of any (no controls, no lone surrogates: those have no UTF-8 at all).
+SIGNUP_PASSWORD_PATTERN = ("^(?:[ -~]{8,72}|[ -~\\u0080-\\u07ff]{8,36}"
+                           "|[ -~\\u0080-\\ud7ff\\ue000-\\uffff]{8,24}"
+                           "|[^\\x00-\\x1f\\x7f\\ud800-\\udfff]{8,18})$")
+
 # Per message: overrides of FIELD_RULES (sign-up states the email and password policy).
 MESSAGE_RULES: dict[str, dict[str, Schema]] = {
     "trademesh.v1.SignupRequest": {
         "email": {"pattern": SIGNUP_EMAIL_PATTERN, "maxLength": 254,
                   "description": "an email address (compared without case)"},
-        # bcrypt reads 72 bytes; a length in characters says that only for ASCII, so: 8 to
-        # 72 printable ASCII characters, or 8 to 18 of any printable ones (18 x 4 bytes)
-        "password": {"pattern": "^(?:[ -~]{8,72}|[^\\x00-\\x1f\\x7f]{8,18})$",
-                     "minLength": 8, "maxLength": 72,
-                     "description": "8 to 72 printable ASCII characters, or 8 to 18 "
-                                    "printable characters of any script (bcrypt reads 72 "
-                                    "bytes)"},
+        "password": {"pattern": SIGNUP_PASSWORD_PATTERN, "minLength": 8, "maxLength": 72,
+                     "description": "8 characters that fit bcrypt's 72 bytes in UTF-8: up "
+                                    "to 72 printable ASCII ones, 36 of 2 bytes (Latin, "
+                                    "Greek, Cyrillic, ...), 24 of 3 (the rest of the BMP), "
+                                    "18 of any"},
     },
 }
 

@@ -142,6 +142,11 @@ def test_violation(rule: dict[str, Any], value: object, ok: bool) -> None:
 @pytest.mark.parametrize(("password", "ok"), [
     ("a long enough password", True),
     ("é" * 18, True),  # 36 bytes
+    ("é" * 36, True),  # 72 bytes
+    ("密" * 24, True),  # 72 bytes
+    ("😀" * 18, True),  # 72 bytes
+    ("密" * 25, False),
+    ("pass\ud800word", False),  # no UTF-8 at all
     ("é" * 19 + "x" * 40, False),  # 78 bytes: bcrypt would refuse (schemathesis found it)
     ("x" * 72, True),
     ("x" * 73, False),
