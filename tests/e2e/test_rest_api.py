@@ -266,7 +266,7 @@ BAD_INPUTS: list[tuple[str, str, Any, str, int, str]] = [
                 "\u0661", "0x1", "")],
     *[(f"price={p}", "/orders", {**LIMIT, "price": p}, "", 400, "price")
       for p in ("-1", "0", "NaN", "-Infinity", "1e400", "10.0001")],
-    ("unknown-market", "/orders", {**LIMIT, "market": "NOPE-USD"}, "", 400, "market"),
+    ("unknown-market", "/orders", {**LIMIT, "market": "NOPE-USD"}, "", 404, "market"),
     ("withdraw-negative", "/account/withdraw", {"asset": "USD", "amount": "-5"}, "", 400,
      "amount"),
     ("withdraw-too-much", "/account/withdraw", {"asset": "USD", "amount": "1000000"}, "", 400,
