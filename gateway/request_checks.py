@@ -11,13 +11,21 @@ messages are held to their JSON types.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
 
 from gateway.errors import bad_request
-from gateway.request_rules import at_least_one, field_rule, required_fields, violation
+from gateway.request_rules import (
+    at_least_one,
+    compiled_pattern,
+    field_rule,
+    required_fields,
+    violation,
+)
 from gateway.schemas import enum_names
 
 _FD = FieldDescriptor
@@ -31,50 +39,48 @@ _FREE_MESSAGES = {"google.protobuf.Value", "google.protobuf.Struct",
                   "google.protobuf.ListValue", "google.protobuf.Any"}
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What one field takes, worked out once per field (the checks are on the hot path)."""
+
+    json_name: str
+    kind: str  # "map", "repeated" or "single"
+    is_type: Callable[[Any], bool]
+    what: str  # the JSON type, for the error
+    nested: Any  # a message descriptor to check inside, or None
+    problem: Callable[[Any], str | None] | None  # the rule, for the request's own fields
+
+
 def check_json_object(descriptor: Any, obj: Mapping[str, Any], prefix: str = "") -> None:
     """Every known key of ``obj`` (a JSON object for ``descriptor``) has the document's type
     and, at the top (no ``prefix``), keeps its rule; unknown keys are left to the parser,
     which names them."""
+    plans = _plans(descriptor)
     for key, value in obj.items():
-        field = _find(descriptor, key)
-        if field is None:
+        plan = plans.get(key)
+        if plan is None:
             continue
-        where = prefix + field.json_name
-        if field.message_type is not None and field.message_type.GetOptions().map_entry:
-            if not isinstance(value, dict):
-                raise bad_request(where, "must be a JSON object")
-        elif field.is_repeated:
-            if not isinstance(value, list):
-                raise bad_request(where, "must be a JSON array")
+        where = prefix + plan.json_name
+        if plan.kind == "map":
+            _want(isinstance(value, dict), where, "a JSON object")
+        elif plan.kind == "repeated":
+            _want(isinstance(value, list), where, "a JSON array")
             for item in value:
-                _check_item(field, item, where)
+                _check_item(plan, item, where, top=not prefix)
         else:
-            _check_item(field, value, where)
+            _check_item(plan, value, where, top=not prefix)
 
 
-def _check_item(field: Any, value: Any, where: str) -> None:
+def _check_item(plan: _Plan, value: Any, where: str, top: bool) -> None:
     if value is None:
         raise bad_request(where, "must not be null (leave the field out instead)")
-    message = field.message_type
-    if message is not None:
-        if message.full_name in _STRING_MESSAGES:
-            _want(isinstance(value, str), where, "a string")
-        elif message.full_name not in _FREE_MESSAGES:
-            _want(isinstance(value, dict), where, "a JSON object")
-            check_json_object(message, value, where + ".")
-        return
-    kind = field.type
-    if kind in (_FD.TYPE_STRING, _FD.TYPE_BYTES, _FD.TYPE_ENUM) or kind in _INT64:
-        _want(isinstance(value, str), where, "a string")
-    elif kind == _FD.TYPE_BOOL:
-        _want(isinstance(value, bool), where, "true or false")
-    elif kind in _INT32:
-        _want(isinstance(value, int) and not isinstance(value, bool), where, "an integer")
-    elif kind in _FLOATS:
-        _want(isinstance(value, int | float) and not isinstance(value, bool), where,
-              "a number")
-    if "." not in where:  # a request message's own field
-        check_value(field, value, where)
+    _want(plan.is_type(value), where, plan.what)
+    if plan.nested is not None:
+        check_json_object(plan.nested, value, where + ".")
+    elif top and plan.problem is not None:
+        problem = plan.problem(value)
+        if problem is not None:
+            raise bad_request(where, problem)
 
 
 def _want(ok: bool, where: str, what: str) -> None:
@@ -84,14 +90,103 @@ def _want(ok: bool, where: str, what: str) -> None:
 
 def check_value(field: Any, value: Any, where: str) -> None:
     """``value`` (an enum's name, a string, an integer) keeps the field's rule."""
+    problem = _rule(field)
+    if problem is not None:
+        found = problem(value)
+        if found is not None:
+            raise bad_request(where, found)
+
+
+@cache
+def _plans(descriptor: Any) -> dict[str, _Plan]:
+    """Each field of ``descriptor`` under its proto and its JSON name."""
+    plans: dict[str, _Plan] = {}
+    for field in descriptor.fields:
+        plans[field.name] = plans[field.json_name] = _plan(field)
+    return plans
+
+
+def _plan(field: Any) -> _Plan:
+    message = field.message_type
+    if message is not None and message.GetOptions().map_entry:
+        return _Plan(field.json_name, "map", _anything, "a JSON object", None, None)
+    kind = "repeated" if field.is_repeated else "single"
+    nested = None
+    if message is None:
+        is_type, what = _SCALAR_TYPES[_scalar_family(field.type)]
+    elif message.full_name in _STRING_MESSAGES:
+        is_type, what = _is_str, "a string"
+    elif message.full_name in _FREE_MESSAGES:
+        is_type, what = _anything, "any JSON value"
+    else:
+        is_type, what, nested = _is_object, "a JSON object", message
+    return _Plan(field.json_name, kind, is_type, what, nested, _rule(field))
+
+
+@cache
+def _rule(field: Any) -> Callable[[Any], str | None] | None:
+    """The field's rule as a function of the value (None: no rule)."""
     if field.type == _FD.TYPE_ENUM:
         names = enum_names(field, request=True)
-        if value not in names:
-            raise bad_request(where, f"{value!r} is not one of {', '.join(names)}")
-        return
-    problem = violation(field_rule(field.containing_type, field), value)
-    if problem is not None:
-        raise bad_request(where, problem)
+        allowed = frozenset(names)
+        listed = ", ".join(names)
+        return lambda value: None if value in allowed else f"{value!r} is not one of {listed}"
+    rule = field_rule(field.containing_type, field)
+    if not rule:
+        return None
+    if set(rule) - {"pattern", "minLength", "maxLength", "description"}:
+        return lambda value: violation(rule, value)  # enum, maximum: the general reading
+    shortest, longest = rule.get("minLength", 0), rule.get("maxLength", 2**31)
+    matches = compiled_pattern(rule["pattern"]).search if "pattern" in rule else None
+
+    def string_problem(value: Any) -> str | None:
+        # the common case (a string that conforms) in a few operations
+        if (isinstance(value, str) and shortest <= len(value) <= longest
+                and (matches is None or matches(value) is not None)):
+            return None
+        return violation(rule, value)
+
+    return string_problem
+
+
+def _anything(value: Any) -> bool:
+    return True
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_object(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _scalar_family(kind: int) -> str:
+    if kind in _INT32:
+        return "int"
+    if kind in _FLOATS:
+        return "number"
+    if kind == _FD.TYPE_BOOL:
+        return "bool"
+    return "string"  # strings, bytes (base64), enums (by name), 64-bit integers
+
+
+_SCALAR_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "int": (_is_int, "an integer"), "number": (_is_number, "a number"),
+    "bool": (_is_bool, "true or false"), "string": (_is_str, "a string"),
+}
 
 
 def check_required(message: Any) -> None:
@@ -104,10 +199,3 @@ def check_required(message: Any) -> None:
     if group and not any(getattr(message, name) for name in group):
         names = [descriptor.fields_by_name[name].json_name for name in group]
         raise bad_request(names[0], "give at least one of " + ", ".join(names))
-
-
-def _find(descriptor: Any, name: str) -> Any:
-    field = descriptor.fields_by_name.get(name)
-    if field is not None:
-        return field
-    return next((f for f in descriptor.fields if f.json_name == name), None)

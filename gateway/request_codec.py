@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 from google.protobuf import json_format
@@ -71,6 +72,7 @@ def build_request(
     return message
 
 
+@cache
 def _json_path(descriptor: Any, field_path: str) -> str:
     names: list[str] = []
     for name in field_path.split("."):

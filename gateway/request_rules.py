@@ -140,7 +140,7 @@ def violation(rule: Mapping[str, Any], value: object) -> str | None:
             return f"must be at least {rule['minLength']} characters"
         if "maxLength" in rule and len(value) > rule["maxLength"]:
             return f"must be at most {rule['maxLength']} characters"
-        if "pattern" in rule and _compiled(rule["pattern"]).search(value) is None:
+        if "pattern" in rule and compiled_pattern(rule["pattern"]).search(value) is None:
             return f"must match {rule['pattern']}"
     elif isinstance(value, int) and "maximum" in rule and value > rule["maximum"]:
         return f"must be at most {rule['maximum']}"
@@ -150,7 +150,7 @@ def violation(rule: Mapping[str, Any], value: object) -> str | None:
 _PATTERNS: dict[str, re.Pattern[str]] = {}
 
 
-def _compiled(pattern: str) -> re.Pattern[str]:
+def compiled_pattern(pattern: str) -> re.Pattern[str]:
     """The pattern as JSON Schema reads it (ECMA-262; ours are ASCII-only, so ``$`` is the
     end of the text, never before a final newline)."""
     found = _PATTERNS.get(pattern)
