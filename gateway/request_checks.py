@@ -31,8 +31,6 @@ from gateway.schemas import enum_names
 _FD = FieldDescriptor
 _INT32 = {_FD.TYPE_INT32, _FD.TYPE_SINT32, _FD.TYPE_SFIXED32, _FD.TYPE_UINT32,
           _FD.TYPE_FIXED32}
-_INT64 = {_FD.TYPE_INT64, _FD.TYPE_SINT64, _FD.TYPE_SFIXED64, _FD.TYPE_UINT64,
-          _FD.TYPE_FIXED64}
 _FLOATS = {_FD.TYPE_DOUBLE, _FD.TYPE_FLOAT}
 _STRING_MESSAGES = {"google.protobuf.Timestamp", "google.protobuf.Duration"}
 _FREE_MESSAGES = {"google.protobuf.Value", "google.protobuf.Struct",
