@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.request_rules import NOT_FOUND_FIELDS, required_fields
+from gateway.request_rules import EXAMPLES, NOT_FOUND_FIELDS, required_fields
 from gateway.routes import Route
 from gateway.schemas import Schema, SchemaRegistry
 
@@ -180,10 +180,12 @@ def _operation(route: Route, registry: SchemaRegistry) -> dict[str, Any]:
     if route.admin_only:
         operation["description"] = "Needs a token with the admin role."
     if route.body:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": _request_schema(route, registry)}},
-        }
+        content: dict[str, Any] = {"schema": _request_schema(route, registry)}
+        example = EXAMPLES.get(method.input_type.full_name) if route.body == "*" else None
+        if example is not None:
+            content["example"] = example
+        operation["requestBody"] = {"required": True,
+                                    "content": {"application/json": content}}
     return operation
 
 

@@ -118,6 +118,16 @@ NOT_FOUND_FIELDS: dict[str, str] = {
 }
 
 
+# A request body that works on a fresh mesh with a funded account (the built-in markets'
+# grids), shown in the document: a reader's starting point, and the one order schemathesis'
+# examples phase places, so its stateful checks have a real order to follow the links of.
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "trademesh.v1.PlaceOrderRequest": {"market": "SOL-USD", "side": "BUY", "type": "LIMIT",
+                                       "quantity": "1", "price": "1", "timeInForce": "GTC",
+                                       "clientOrderId": "example-1"},
+}
+
+
 def field_rule(message: Any, field: Any) -> Schema:
     """The rule fragment for ``field`` of request ``message`` (empty when it has none)."""
     override = MESSAGE_RULES.get(message.full_name, {}).get(field.name)

@@ -187,3 +187,13 @@ def test_every_pattern_is_usable_by_json_schema_tools(document: dict[str, Any]) 
     assert len(patterns) > 10
     for pattern in patterns:
         jsonschema_rs.validator_for({"type": "string", "pattern": pattern})
+
+
+def test_the_documented_examples_are_requests_the_gateway_takes(
+        table: RouteTable, document: dict[str, Any]) -> None:
+    place = document["paths"]["/api/v1/orders"]["post"]["requestBody"]["content"][
+        "application/json"]
+    assert place["example"]["market"] == "SOL-USD"
+    found = table.match("POST", "/api/v1/orders")
+    message = build_request(found.route, json.dumps(place["example"]).encode(), {}, [])
+    assert (message.market, message.price, message.quantity) == ("SOL-USD", "1", "1")
