@@ -6,7 +6,15 @@ all``: no 5xx, status codes, content types, headers and bodies as documented, sc
 requests accepted and schema-invalid ones refused, a missing required header refused,
 undeclared methods 405 with ``Allow``, ``Allow`` matching the document, authentication
 not ignored, and the stateful checks (``use_after_free``, ``ensure_resource_availability``)
-over the document's links. A failure prints schemathesis' report with ``curl`` lines.
+over the document's links, from the real order the documented PlaceOrder example places.
+A failure prints schemathesis' report with ``curl`` lines.
+
+``object_level_authorization`` is on but idle: it replays one identity's reads as its
+"peers", which schemathesis takes only from Web Fuzzing Commons auth (``[auth.wfc]``).
+Tried with two funded users (2026-12-04, 4.32.5): it sent no request as the second user
+within this budget, so the test keeps bearer auth; that users cannot see each other's
+orders is shown by tests/e2e/test_rest_api.py (another user's order is 404) and the
+engine service tests.
 
 Bounded and reproducible: ``TRADEMESH_FUZZ_EXAMPLES`` examples per operation (default 12)
 and ``TRADEMESH_FUZZ_SEED`` (default below; set another to explore), one worker.
