@@ -30,7 +30,9 @@ from engine_svc.core.state import Trade
 from engine_svc.core.units import ValidationError
 from engine_svc.decimal_edge import formatter, parse_units
 from engine_svc.order_views import OrderRecord
+from mesh_runtime.ascii_digits import NotAsciiDigits, parse_ascii_uint
 
+MAX_ORDER_ID = 2**63 - 1
 LIQUIDITY = {Liquidity.MAKER: order_pb2.MAKER, Liquidity.TAKER: order_pb2.TAKER}
 # proto enum number <-> domain enum, built once (Enum lookups are slow on the hot path)
 SIDE_IN: dict[int, Side] = {order_pb2.Side.Value(m.value): m for m in Side}
@@ -88,9 +90,13 @@ def identifier(value: str, field: str, limit: int, required: bool = False) -> st
 
 
 def order_id(value: str, field: str = "orderId") -> int:
-    if not value.isdigit() or len(value) > 18 or int(value) == 0:
-        raise ValidationError(field, "INVALID_ID", f"{value!r} is not an order id")
-    return int(value)
+    """An order id as the client wrote it: 1 to 19 ASCII digits (``"²"`` and ``"٣"`` are
+    malformed, not order 3); a well-formed id no order can have (0, beyond int64) is 0."""
+    try:
+        number = parse_ascii_uint(value)
+    except NotAsciiDigits as exc:
+        raise ValidationError(field, "INVALID_ID", f"{value!r}: {exc}") from None
+    return number if number <= MAX_ORDER_ID else 0
 
 
 def _enum(value: int, members: dict[int, T], field: str, default: T | None = None) -> T:

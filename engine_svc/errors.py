@@ -20,8 +20,11 @@ from mesh_runtime.rich_errors import rich_status
 _R = RejectReason
 
 _CODES: dict[RejectReason, grpc.StatusCode] = {
+    # a well-formed symbol nothing is listed under: the thing is not there (404 over REST)
+    _R.UNKNOWN_MARKET: grpc.StatusCode.NOT_FOUND,
+    _R.UNKNOWN_ASSET: grpc.StatusCode.NOT_FOUND,
     **{r: grpc.StatusCode.INVALID_ARGUMENT for r in (
-        _R.UNKNOWN_MARKET, _R.UNKNOWN_ASSET, _R.INVALID_PRICE, _R.INVALID_QUANTITY,
+        _R.INVALID_PRICE, _R.INVALID_QUANTITY,
         _R.INVALID_AMOUNT, _R.INVALID_LEVERAGE, _R.INVALID_SLIPPAGE, _R.INVALID_ORDER,
         _R.INVALID_TRIGGER_PRICE, _R.INVALID_LIMIT_PRICE, _R.INVALID_STOP_LOSS,
         _R.INVALID_TAKE_PROFIT)},
@@ -118,12 +121,12 @@ _FIELD_REASONS = {field: reason.value for reason, field in _FIELDS.items()}
 def invalid(err: ValidationError) -> DomainError:
     """A bad field: ``ErrorInfo.reason`` names the field's error (``INVALID_PRICE``,
     ``UNKNOWN_MARKET``, ...), ``BadRequest`` the field and what is wrong with it."""
+    code = grpc.StatusCode.INVALID_ARGUMENT
     if err.reason in ("UNKNOWN_MARKET", "UNKNOWN_ASSET"):
-        reason = err.reason
+        reason, code = err.reason, grpc.StatusCode.NOT_FOUND
     else:
         reason = _FIELD_REASONS.get(err.field) or "INVALID_ARGUMENT"
-    return DomainError(rich_status(grpc.StatusCode.INVALID_ARGUMENT, reason,
-                               f"{err.field}: {err.message}", err.field))
+    return DomainError(rich_status(code, reason, f"{err.field}: {err.message}", err.field))
 
 
 def unauthenticated(message: str) -> DomainError:

@@ -200,10 +200,15 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
         return engine_pb2.GetOrderResponse(order=codec.order(record, self._config))
 
     async def _order_id(self, context: Context, raw: str) -> int:
+        """A malformed id is INVALID_ARGUMENT naming ``orderId``; a well-formed one that no
+        order can have is ORDER_NOT_FOUND, like any id the caller has no order under."""
         try:
-            return codec.order_id(raw)
-        except ValidationError:
+            oid = codec.order_id(raw)
+        except ValidationError as err:
+            await errors.abort(context, errors.invalid(err))
+        if oid == 0:
             await errors.abort(context, errors.rejection(RejectReason.ORDER_NOT_FOUND))
+        return oid
 
     async def ListOpenOrders(self, request: engine_pb2.ListOpenOrdersRequest,
                              context: Context) -> engine_pb2.ListOpenOrdersResponse:

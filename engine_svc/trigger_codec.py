@@ -19,6 +19,7 @@ from engine_svc.core.enums import Side, TriggerKind
 from engine_svc.core.markets import MarketConfig, MarketSpec
 from engine_svc.core.units import ValidationError
 from engine_svc.decimal_edge import formatter
+from mesh_runtime.ascii_digits import is_ascii_digits
 
 KIND_IN: dict[int, TriggerKind] = {trigger_pb2.TriggerKind.Value(k.value): k for k in TriggerKind}
 KIND_OUT = {k: trigger_pb2.TriggerKind.Value(k.value) for k in TriggerKind}
@@ -26,7 +27,9 @@ ON_POSITION = (TriggerKind.STOP_LOSS, TriggerKind.TAKE_PROFIT)
 
 
 def trigger_id(value: str) -> int:
-    if not value.isdigit() or len(value) > 18 or int(value) == 0:
+    """A trigger id in ASCII digits; a well-formed id no trigger has (0, or one too large)
+    is the core's TRIGGER_NOT_FOUND, like any unknown one."""
+    if not is_ascii_digits(value):
         raise ValidationError("triggerId", "INVALID_ID", f"{value!r} is not a trigger id")
     return int(value)
 

@@ -32,6 +32,7 @@ from feed_svc.outbox import Message, Mode, Outbox
 from feed_svc.pacer import Pacer
 from feed_svc.stats import Candle, TickerStats
 from mesh_runtime import tracing
+from mesh_runtime.ascii_digits import is_ascii_digits
 
 Box = Outbox[Frame]
 _MODES = {Kind.TRADES: Mode.STRICT, Kind.USER: Mode.STRICT, Kind.DEPTH: Mode.DIFF,
@@ -181,7 +182,7 @@ class Hub:
         trade = request.trade
         market = trade.market
         changed = self._activity[market].add(LiveTrade(
-            int(trade.trade_id) if trade.trade_id.isdigit() else None,
+            int(trade.trade_id) if is_ascii_digits(trade.trade_id) else None,
             codec.millis(trade.time), Decimal(trade.price), Decimal(trade.quantity)))
         if changed is None:
             return  # a repeat after the engine reconnected: once only

@@ -11,9 +11,10 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from feed_svc.stats import text
+from mesh_runtime.ascii_digits import NotAsciiDigits, parse_ascii_decimal
 
 DEFAULT_CENTRES: dict[str, tuple[str, str]] = {
     "BTC-PERP": ("60000", "0.1"), "ETH-PERP": ("3000", "0.01"), "SOL-PERP": ("150", "0.001"),
@@ -78,13 +79,18 @@ class SimulatedOracle:
         return self.price(market)
 
 
+MAX_TICKS = 2**62  # far beyond any price, well inside the engine's integers
+
+
 def _units(price: str, tick: Decimal) -> int:
     try:
-        value = Decimal(price)
-    except (InvalidOperation, TypeError):
-        raise InvalidPrice(f"price: {price!r} is not a decimal") from None
-    if not value.is_finite() or value <= 0:
+        value = parse_ascii_decimal(price)
+    except NotAsciiDigits as exc:
+        raise InvalidPrice(f"price: {price!r} {exc}") from None
+    if value <= 0:
         raise InvalidPrice(f"price: {price!r} must be positive")
+    if value / tick >= MAX_TICKS:  # divmod would raise InvalidOperation past the precision
+        raise InvalidPrice(f"price: {price!r} is too large")
     units, rest = divmod(value, tick)
     if rest:
         raise InvalidPrice(f"price: {price!r} is not a multiple of the tick size {tick}")

@@ -34,7 +34,7 @@ from gateway.openapi import build_openapi
 from gateway.policy import GatewayPolicy
 from gateway.probes import DEFAULT_CHECK_SECONDS, Probe, Readiness, healthz
 from gateway.request_id import RequestIdMiddleware
-from gateway.router import RouteTable
+from gateway.router import RouteTable, method_not_allowed
 from gateway.routes import SERVICE_UPSTREAMS, Route, default_file_descriptors, load_routes
 from gateway.transcoder import Guards, Transcoder
 from gateway.upstream import Upstreams
@@ -49,8 +49,9 @@ from mesh_runtime.serving import GrpcService, install_signal_handlers
 
 log = logging.getLogger("trademesh.gateway")
 
-# The transcoder takes every method: the route table, not Starlette, answers 404/405.
-_ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+# The transcoder takes every method: the route table, not Starlette, answers 404/405; the
+# operational paths take every standard one too, so their 405 is ours, with ``Allow``.
+_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -164,9 +165,7 @@ def _get_only(endpoint: Endpoint) -> Endpoint:
 
     async def handle(request: Request) -> Response:
         if request.method not in ("GET", "HEAD"):
-            return error_response(GatewayError(
-                405, "METHOD_NOT_ALLOWED", f"{request.method} is not allowed on "
-                f"{request.url.path}; allowed: GET", headers={"Allow": "GET"}))
+            return error_response(method_not_allowed(request.method, request.url.path, ["GET"]))
         return await endpoint(request)
 
     return handle
@@ -179,7 +178,9 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     status = int(getattr(exc, "status_code", 500))
-    code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(status, "INTERNAL")
+    if status == 405:  # a method beyond _ANY_METHOD: every operational path is GET only
+        return error_response(method_not_allowed(request.method, request.url.path, ["GET"]))
+    code = {404: "NOT_FOUND"}.get(status, "INTERNAL")
     return error_response(GatewayError(status, code, f"{code.lower()}: {request.url.path}"))
 
 

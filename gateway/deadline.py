@@ -11,7 +11,7 @@ import re
 from gateway.errors import bad_request
 
 HEADER = "grpc-timeout"
-_FORMAT = re.compile(r"^(\d{1,8})([HMSmun])$")
+_FORMAT = re.compile(r"^([0-9]{1,8})([HMSmun])$")  # ASCII digits: \d would take "٣"
 _UNIT_SECONDS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
 
 

@@ -5,13 +5,18 @@ are the request's remaining scalar, enum and Timestamp fields (none for ``body: 
 responses honour ``response_body`` and the ``http_success_status`` option; routes that are
 not ``public_route`` need ``bearerAuth``. The gateway's own answers are listed too: 401 and
 403 (access rules), 413 (body limit), 429 (rate limits, with ``Retry-After``), and on POST
-the ``Idempotency-Key`` header with its 409 and 422.
+the ``Idempotency-Key`` header with its 409 and 422. What a request's fields may hold (and
+which it needs) comes from :mod:`gateway.request_rules`, which the gateway enforces; 400
+and, for fields naming a market, asset or order, 404 are declared. A route that creates
+(201) links to every route whose path ids (``orderId``, ...) its answer carries, so
+clients and stateful testers can follow them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from gateway.request_rules import EXAMPLES, NOT_FOUND_FIELDS, required_fields
 from gateway.routes import Route
 from gateway.schemas import Schema, SchemaRegistry
 
@@ -70,7 +75,7 @@ _OPERATIONAL_PATHS = {
 def build_openapi(routes: list[Route], title: str = "trademesh", version: str = "v1"
                   ) -> dict[str, Any]:
     """The whole document for ``routes``."""
-    registry = SchemaRegistry()
+    registry = SchemaRegistry(frozenset(r.method.input_type.full_name for r in routes))
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         item = paths.setdefault(openapi_path(route), {})
@@ -80,6 +85,7 @@ def build_openapi(routes: list[Route], title: str = "trademesh", version: str = 
         "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
                                            "bearerFormat": "JWT"}},
     }
+    _add_links(routes, paths, registry)
     paths.update(_OPERATIONAL_PATHS)
     return {
         "openapi": "3.1.0",
@@ -88,6 +94,30 @@ def build_openapi(routes: list[Route], title: str = "trademesh", version: str = 
         "paths": dict(sorted(paths.items())),
         "components": components,
     }
+
+
+def _add_links(routes: list[Route], paths: dict[str, dict[str, Any]],
+               registry: SchemaRegistry) -> None:
+    """OpenAPI links from each creating route's 201 to the routes it gives the ids of."""
+    for source in (r for r in routes if r.success_status == 201):
+        answer = _response_schema(source, registry)
+        name = str(answer.get("$ref", "")).rsplit("/", 1)[-1]
+        properties = registry.components.get(name, {}).get("properties", {})
+        links: dict[str, Any] = {}
+        for target in routes:
+            names = [_json_path(target.method.input_type, v.field_path)
+                     for v in target.template.variables]
+            if names and all(n.endswith("Id") and n in properties for n in names):
+                links[target.method.name] = {
+                    "operationId": _operation_id(target),
+                    "parameters": {n: f"$response.body#/{n}" for n in names}}
+        if links:
+            response = paths[openapi_path(source)][source.http_method.lower()]["responses"]
+            response["201"]["links"] = links
+
+
+def _operation_id(route: Route) -> str:
+    return f"{route.method.containing_service.name}_{route.method.name}"
 
 
 _IDEMPOTENCY_KEY = {
@@ -107,6 +137,13 @@ def _gateway_errors(route: Route) -> dict[str, Any]:
     """The answers the gateway itself may give before (or instead of) the upstream's."""
     errors = {"429": {**_error("rate limited (see Retry-After)"),
                       "headers": {"Retry-After": {"schema": {"type": "integer"}}}}}
+    fields = {f.name for f in route.method.input_type.fields}
+    if fields or route.body:
+        errors["400"] = _error("a field is malformed, missing or refused (the details name "
+                               "it; a market's grid, a balance and the like are checked here)")
+    unknown = [NOT_FOUND_FIELDS[name] for name in sorted(fields & NOT_FOUND_FIELDS.keys())]
+    if unknown:
+        errors["404"] = _error("; ".join(unknown))
     if not route.public:
         errors["401"] = _error("missing, invalid, expired or revoked bearer token")
     if route.admin_only:
@@ -126,7 +163,7 @@ def _operation(route: Route, registry: SchemaRegistry) -> dict[str, Any]:
     if route.http_method == "POST":
         parameters.append(_IDEMPOTENCY_KEY)
     operation: dict[str, Any] = {
-        "operationId": f"{method.containing_service.name}_{method.name}",
+        "operationId": _operation_id(route),
         "summary": method.name,
         "tags": [method.containing_service.name],
         "parameters": parameters,
@@ -143,10 +180,12 @@ def _operation(route: Route, registry: SchemaRegistry) -> dict[str, Any]:
     if route.admin_only:
         operation["description"] = "Needs a token with the admin role."
     if route.body:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": _request_schema(route, registry)}},
-        }
+        content: dict[str, Any] = {"schema": _request_schema(route, registry)}
+        example = EXAMPLES.get(method.input_type.full_name) if route.body == "*" else None
+        if example is not None:
+            content["example"] = example
+        operation["requestBody"] = {"required": True,
+                                    "content": {"application/json": content}}
     return operation
 
 
@@ -160,10 +199,12 @@ def _parameters(route: Route, registry: SchemaRegistry) -> list[dict[str, Any]]:
     ]
     if route.body == "*":
         return params
+    required = set(required_fields(request))
     for field in request.fields:
         if field.name in bound or field.name == route.body or not _query_capable(field):
             continue
-        params.append({"name": field.json_name, "in": "query", "required": False,
+        params.append({"name": field.json_name, "in": "query",
+                       "required": field.name in required,
                        "schema": registry.field_schema(field)})
     return params
 

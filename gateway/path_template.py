@@ -50,7 +50,9 @@ class PathTemplate:
     verb: str
 
     def match(self, path: str) -> dict[str, str] | None:
-        """The variables' values when ``path`` matches, else None."""
+        """The variables' values when ``path`` matches, else None. ``path`` is the path as
+        sent, still percent-encoded: split first, then decoded once, so ``a%2Fb`` is one
+        segment ``a/b`` and ``%2541`` is ``%41`` (never ``A``)."""
         path, verb = _split_verb(path, has_verb=bool(self.verb))
         if verb != self.verb or not path.startswith("/"):
             return None
@@ -150,6 +152,6 @@ def _fixed_match(pattern: tuple[str, ...], parts: list[str]) -> bool:
         if expected == WILD:
             if actual == "":
                 return False
-        elif expected != actual:
+        elif expected != actual and expected != unquote(actual):
             return False
     return True

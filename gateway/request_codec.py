@@ -7,6 +7,11 @@ field's type: strings, integers, bools, enums by name, ``google.protobuf.Timesta
 RFC 3339; a repeated field takes every value of a repeated parameter. With ``body: "*"``
 every field comes from the body, so any query parameter is unknown. Every failure is a 400
 naming the field.
+
+Beyond the proto JSON mapping (which also takes ``"5"`` for an integer, ``1`` for an enum and
+``null`` for anything), values must have the JSON type the OpenAPI document states, and the
+rules of :mod:`gateway.request_rules` (patterns, lengths, bounds, required fields): the
+document and the gateway say the same thing (:mod:`gateway.request_checks`).
 """
 
 from __future__ import annotations
@@ -14,13 +19,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 
 from gateway.errors import GatewayError, bad_request
+from gateway.request_checks import check_json_object, check_required, check_value
 from gateway.routes import Route
+from mesh_runtime.ascii_digits import NotAsciiDigits, parse_ascii_int
 
 _NO_FIELD = re.compile(r'has no field named "([^"]+)"')
 _FAILED_FIELD = re.compile(r"Failed to parse (\S+) field")
@@ -58,9 +66,20 @@ def build_request(
         if route.body == "*":
             raise bad_request(name, "unknown query parameter (this route takes a JSON body)")
         set_field(message, name, values)
-    for field_path, value in path_values.items():  # last: the path wins
-        set_field(message, field_path, [value])
+    for field_path, value in path_values.items():  # last: the path wins; errors name
+        set_field(message, _json_path(message.DESCRIPTOR, field_path), [value])  # JSON names
+    check_required(message)
     return message
+
+
+@cache
+def _json_path(descriptor: Any, field_path: str) -> str:
+    names: list[str] = []
+    for name in field_path.split("."):
+        field = descriptor.fields_by_name[name]
+        names.append(field.json_name)
+        descriptor = field.message_type
+    return ".".join(names)
 
 
 class _DuplicateKey(ValueError):
@@ -93,9 +112,11 @@ def _merge_body(message: Any, body_field: str, raw_body: bytes) -> None:
     if body_field == "*":
         if not isinstance(payload, dict):
             raise bad_request("body", "the body must be a JSON object")
+        check_json_object(message.DESCRIPTOR, payload)
     else:
         json_name = message.DESCRIPTOR.fields_by_name[body_field].json_name
         payload = {json_name: payload}
+        check_json_object(message.DESCRIPTOR, payload)
     try:
         json_format.ParseDict(payload, message, ignore_unknown_fields=False)
     except json_format.ParseError as exc:
@@ -132,7 +153,7 @@ def set_field(message: Any, field_path: str, values: list[str]) -> None:
         if field is None:
             raise bad_request(field_path, "unknown parameter: no such field")
         if depth == len(names) - 1:
-            _assign(target, field, values, where)
+            _assign(target, field, values, where, checked=depth == 0)
             return
         if field.message_type is None or _is_repeated(field):
             raise bad_request(where, "not a message field; cannot select a sub-field")
@@ -153,7 +174,9 @@ def _is_repeated(field: Any) -> bool:
     return bool(field.is_repeated)
 
 
-def _assign(target: Any, field: Any, values: list[str], where: str) -> None:
+def _assign(target: Any, field: Any, values: list[str], where: str, checked: bool) -> None:
+    """Sets ``field`` from ``values``; ``checked``: a request message's own field, held to
+    its rule (nested fields to their types)."""
     if field.message_type is not None and field.message_type.full_name != (
             "google.protobuf.Timestamp"):
         raise bad_request(where, "a message field cannot be set from a parameter")
@@ -163,14 +186,26 @@ def _assign(target: Any, field: Any, values: list[str], where: str) -> None:
         if field.message_type is not None:
             _set_timestamp(getattr(target, field.name), values[0], where)
         else:
-            setattr(target, field.name, convert_scalar(field, values[0], where))
+            setattr(target, field.name, _checked_scalar(field, values[0], where, checked))
         return
     container = getattr(target, field.name)
     for value in values:
         if field.message_type is not None:
             _set_timestamp(container.add(), value, where)
         else:
-            container.append(convert_scalar(field, value, where))
+            container.append(_checked_scalar(field, value, where, checked))
+
+
+def _checked_scalar(field: Any, value: str, where: str, checked: bool) -> Any:
+    """``value`` converted, and within the field's rule (an enum's zero is no value)."""
+    converted = convert_scalar(field, value, where)
+    if not checked:
+        pass
+    elif field.type == FieldDescriptor.TYPE_ENUM:
+        check_value(field, value, where)
+    else:
+        check_value(field, converted, where)
+    return converted
 
 
 def _set_timestamp(timestamp: Any, value: str, where: str) -> None:
@@ -201,17 +236,14 @@ def convert_scalar(field: Any, value: str, where: str) -> Any:
 
 
 def _number(field: Any, value: str, where: str) -> Any:
-    try:
-        if field.type in _FLOAT_TYPES:
+    """An integer in ASCII digits (``int()`` would read ``"٣"`` as 3 and ``" 7"`` as 7)."""
+    if field.type in _FLOAT_TYPES:
+        try:
             return float(value)
-        number = int(value, 10)
-    except ValueError:
-        raise bad_request(where, f"{value!r} is not a valid {_type_name(field)}") from None
+        except ValueError:
+            raise bad_request(where, f"{value!r} is not a valid number") from None
     low, high = _INT_RANGES.get(field.type, _INT_RANGES[FieldDescriptor.TYPE_INT64])
-    if not low <= number <= high:
-        raise bad_request(where, f"{value} is out of range [{low}, {high}]")
-    return number
-
-
-def _type_name(field: Any) -> str:
-    return "integer" if field.type in _INTEGER_TYPES else "number"
+    try:
+        return parse_ascii_int(value, minimum=low, maximum=high)
+    except NotAsciiDigits as exc:
+        raise bad_request(where, f"{value!r}: {exc}") from None

@@ -4,6 +4,9 @@ Field names are JSON names (lowerCamelCase); 32-bit integers are integers within
 bounds; 64-bit integers are strings; enums are string enums of their value names;
 ``Timestamp`` is a ``date-time`` string, ``Duration`` a string, ``ListValue`` an array,
 ``Struct`` an object, ``Value`` anything; maps are objects.
+
+Request messages (the registry is told which) also state :mod:`gateway.request_rules`:
+patterns, lengths, bounds, required fields, and enums without their ``*_UNSPECIFIED`` zero.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
+
+from gateway.request_rules import at_least_one, field_rule, required_fields
 
 Schema = dict[str, Any]
 
@@ -59,8 +64,9 @@ def ref(descriptor: Any) -> Schema:
 class SchemaRegistry:
     """Collects a component schema for every message reachable from the ones it is given."""
 
-    def __init__(self) -> None:
+    def __init__(self, request_messages: frozenset[str] = frozenset()) -> None:
         self.components: dict[str, Schema] = {}
+        self.request_messages = request_messages
 
     def message_schema(self, descriptor: Any) -> Schema:
         """A schema for ``descriptor``: inline for well-known types, else a ``$ref``."""
@@ -73,26 +79,46 @@ class SchemaRegistry:
         return ref(descriptor)
 
     def field_schema(self, field: Any) -> Schema:
-        """The schema of one field's JSON value, arrays and maps included."""
+        """The schema of one field's JSON value, arrays and maps included; a field of a
+        request message with what :mod:`gateway.request_rules` says of it."""
+        request = field.containing_type.full_name in self.request_messages
         if _is_map(field):
             value_field = field.message_type.fields_by_name["value"]
-            return {"type": "object", "additionalProperties": self._single(value_field)}
-        single = self._single(field)
+            return {"type": "object",
+                    "additionalProperties": self._single(value_field, request)}
+        single = self._single(field, request)
+        if request:
+            single.update(field_rule(field.containing_type, field))
         if field.is_repeated:
             return {"type": "array", "items": single}
         return single
 
-    def _single(self, field: Any) -> Schema:
+    def _single(self, field: Any, request: bool) -> Schema:
         if field.type == FieldDescriptor.TYPE_ENUM:
-            return {"type": "string", "enum": [v.name for v in field.enum_type.values]}
+            return {"type": "string", "enum": enum_names(field, request)}
         if field.message_type is not None:
             return self.message_schema(field.message_type)
         return dict(_SCALARS[field.type])
 
     def _object(self, descriptor: Any) -> Schema:
         properties = {f.json_name: self.field_schema(f) for f in descriptor.fields}
-        return {"type": "object", "title": descriptor.name, "properties": properties,
-                "additionalProperties": False}
+        schema: Schema = {"type": "object", "title": descriptor.name,
+                          "properties": properties, "additionalProperties": False}
+        if descriptor.full_name in self.request_messages:
+            json_names = {f.name: f.json_name for f in descriptor.fields}
+            required = [json_names[name] for name in required_fields(descriptor)]
+            if required:
+                schema["required"] = required
+            group = at_least_one(descriptor)
+            if group:
+                schema["anyOf"] = [{"required": [json_names[name]]} for name in group]
+        return schema
+
+
+def enum_names(field: Any, request: bool) -> list[str]:
+    """An enum field's value names; in a request without the zero (``*_UNSPECIFIED``):
+    leaving the field out says that."""
+    return [v.name for v in field.enum_type.values if not (request and v.number == 0)]
 
 
 def _is_map(field: Any) -> bool:

@@ -16,6 +16,7 @@ import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import grpc
 from starlette.requests import Request
@@ -45,6 +46,7 @@ from gateway.routes import Route
 from gateway.upstream import Upstreams
 from gateway.upstream_errors import from_rpc_error
 from mesh_runtime import tracing
+from mesh_runtime.ascii_digits import is_ascii_digits
 from mesh_runtime.client_address import FORWARDED_FOR, NO_PROXIES, TrustedProxies
 from mesh_runtime.tokens import Claims
 
@@ -92,7 +94,7 @@ class Transcoder:
             return error_response(GatewayError(500, "INTERNAL", "internal error"))
 
     async def _transcode(self, request: Request, request_id: str) -> Response:
-        found = self.table.match(request.method, request.url.path)
+        found = self.table.match(request.method, _sent_path(request))
         name_route(request.scope, found.route.template.source)
         client = self.client_address(request)
         claims = await self._admit(request, found, client)
@@ -158,7 +160,8 @@ class Transcoder:
     async def _read_body(self, request: Request) -> bytes:
         _check_content_type(request.headers.get("content-type"))
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+        if declared is not None and is_ascii_digits(declared, 20) and (
+                int(declared) > self.max_body_bytes):
             raise _too_large(self.max_body_bytes)
         chunks: list[bytes] = []
         size = 0
@@ -168,6 +171,15 @@ class Transcoder:
                 raise _too_large(self.max_body_bytes)
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _sent_path(request: Request) -> str:
+    """The path as the client sent it, percent-encoded (the server's ``path`` is decoded
+    already: matching it would split on an encoded ``/`` and decode ``%25`` twice)."""
+    raw = request.scope.get("raw_path")
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", errors="replace")
+    return quote(request.url.path)
 
 
 def _stored(rendered: Response,

@@ -5,6 +5,10 @@
 become ``details`` entries ``{"field", "description"}``; a ``RetryInfo`` becomes a
 ``Retry-After`` header (whole seconds, at least 1). Without rich details the code is the
 gRPC status code's name.
+
+An upstream fault (UNKNOWN, INTERNAL, DATA_LOSS: an exception in a servicer, a broken
+invariant) is the generic 500 ``INTERNAL`` / ``internal error``: its text (an exception's
+message, a file path) is logged with the request id, never sent to the client.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from gateway.status_map import http_status
 log = logging.getLogger("trademesh.gateway")
 
 DETAILS_KEY = "grpc-status-details-bin"
+UPSTREAM_FAULTS = frozenset({grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL,
+                             grpc.StatusCode.DATA_LOSS})
 
 
 def from_rpc_error(error: grpc.aio.AioRpcError) -> GatewayError:
@@ -39,6 +45,9 @@ def from_status(status: status_pb2.Status) -> GatewayError:
 
 
 def _gateway_error(code: grpc.StatusCode, message: str, rich: Any) -> GatewayError:
+    if code in UPSTREAM_FAULTS:
+        log.error("upstream fault %s: %s", code.name, message)
+        return GatewayError(500, "INTERNAL", "internal error")
     reason = code.name
     details: list[Detail] = []
     headers: dict[str, str] = {}

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Column, Row, Select, Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from mesh_runtime.ascii_digits import NotAsciiDigits, parse_ascii_uint
 from persistence_svc import schema
 from persistence_svc.history_filters import Filters, filters
 
@@ -45,9 +46,10 @@ class Page:
             raise InvalidQuery("limit", f"at most {MAX_LIMIT}")
         cursor = None
         if before:
-            if not before.isdigit() or len(before) > 18:
-                raise InvalidQuery("before", "must be an id from a previous page")
-            cursor = int(before)
+            try:
+                cursor = parse_ascii_uint(before)
+            except NotAsciiDigits:
+                raise InvalidQuery("before", "must be an id from a previous page") from None
         return cls(market, limit or DEFAULT_LIMIT, cursor)
 
     @classmethod

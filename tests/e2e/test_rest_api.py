@@ -211,7 +211,7 @@ async def test_idempotency_key_places_one_order(api: httpx.AsyncClient) -> None:
 @pytest.mark.parametrize(("path", "body", "status", "code"), [
     ("/account/withdraw", {"asset": "USD", "amount": "1"}, 400, "INSUFFICIENT_BALANCE"),
     ("/orders", {"market": "NOPE-USD", "side": "BUY", "type": "LIMIT", "quantity": "1",
-                 "price": "1"}, 400, "UNKNOWN_MARKET"),
+                 "price": "1"}, 404, "UNKNOWN_MARKET"),
     ("/orders", {"market": "SOL-USD", "side": "BUY", "type": "LIMIT", "quantity": "1",
                  "price": "1.0001"}, 400, "INVALID_PRICE"),
     ("/orders", {"market": "SOL-USD", "side": "BUY", "type": "LIMIT", "quantity": "1",
@@ -266,7 +266,7 @@ BAD_INPUTS: list[tuple[str, str, Any, str, int, str]] = [
                 "\u0661", "0x1", "")],
     *[(f"price={p}", "/orders", {**LIMIT, "price": p}, "", 400, "price")
       for p in ("-1", "0", "NaN", "-Infinity", "1e400", "10.0001")],
-    ("unknown-market", "/orders", {**LIMIT, "market": "NOPE-USD"}, "", 400, "market"),
+    ("unknown-market", "/orders", {**LIMIT, "market": "NOPE-USD"}, "", 404, "market"),
     ("withdraw-negative", "/account/withdraw", {"asset": "USD", "amount": "-5"}, "", 400,
      "amount"),
     ("withdraw-too-much", "/account/withdraw", {"asset": "USD", "amount": "1000000"}, "", 400,

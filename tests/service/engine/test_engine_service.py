@@ -83,6 +83,33 @@ async def test_two_users_trade_spot(harness: EngineHarness) -> None:
         ("849.85", "0", "1.5")
 
 
+@pytest.mark.parametrize("raw", ["²", "٣", "\uff11", " 1", "1_0", "-1", "12345678901234567890"])
+async def test_an_order_id_that_is_not_ascii_digits_is_invalid_argument(
+        harness: EngineHarness, raw: str) -> None:
+    """Issue #15: ``"²"`` (isdigit, yet int() raises) was an UNKNOWN with the exception's
+    text; ``"٣"`` was read as order 3."""
+    h = harness
+    for call in (h.stub.GetOrder(engine_pb2.GetOrderRequest(order_id=raw), metadata=h.auth("bob")),
+                 h.stub.CancelOrder(engine_pb2.CancelOrderRequest(order_id=raw),
+                                    metadata=h.auth("bob")),
+                 h.stub.ReplaceOrder(engine_pb2.ReplaceOrderRequest(order_id=raw, price="1"),
+                                     metadata=h.auth("bob"))):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await call
+        assert _error(err.value) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT",
+                                     ["orderId"])
+        assert "ASCII digits" in (err.value.details() or "")
+
+
+@pytest.mark.parametrize("raw", ["0", "9223372036854775808", "9999999999999999999"])
+async def test_a_well_formed_id_no_order_can_have_is_not_found(harness: EngineHarness,
+                                                                raw: str) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await harness.stub.GetOrder(engine_pb2.GetOrderRequest(order_id=raw),
+                                    metadata=harness.auth("bob"))
+    assert _error(err.value)[:2] == (grpc.StatusCode.NOT_FOUND, "ORDER_NOT_FOUND")
+
+
 async def test_a_user_cannot_see_or_touch_another_users_order(harness: EngineHarness) -> None:
     h = harness
     await _fund(h, "bob", "SOL", "10", "b1")
@@ -145,7 +172,8 @@ async def test_bad_orders_are_invalid_argument_naming_the_field(
         await h.stub.PlaceOrder(engine_pb2.PlaceOrderRequest(**fields),  # type: ignore[arg-type]
                                 metadata=h.auth("alice"))
     code, reason, named = _error(err.value)
-    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    unknown = change.get("market") == "DOGE-USD"  # well-formed, not listed: NOT_FOUND
+    assert code == (grpc.StatusCode.NOT_FOUND if unknown else grpc.StatusCode.INVALID_ARGUMENT)
     assert named == [field]
     expected = {"price": "INVALID_PRICE", "quantity": "INVALID_QUANTITY",
                 "leverage": "INVALID_LEVERAGE", "slippageBps": "INVALID_SLIPPAGE"}

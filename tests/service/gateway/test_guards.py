@@ -167,7 +167,7 @@ async def test_an_order_answered_after_its_deadline_is_stored_not_placed_again(
 async def test_a_server_error_releases_the_key(gateway: GatewayFactory, mesh: Mesh) -> None:
     client = await gateway()
     headers = {"Idempotency-Key": "withdraw-1"}
-    answers = [await client.post("/api/v1/account/withdraw", json={"asset": "USD"},
+    answers = [await client.post("/api/v1/account/withdraw", json={"asset": "USD", "amount": "1"},
                                  headers=headers) for _ in range(2)]
     assert [a.status_code for a in answers] == [501, 501]
     assert "Idempotent-Replayed" not in answers[1].headers

@@ -47,22 +47,31 @@ async def test_timestamp_query_parameter(gateway: GatewayFactory, mesh: Mesh) ->
 
 async def test_get_order_echoes_the_path_id(gateway: GatewayFactory) -> None:
     client = await gateway()
-    response = await client.get("/api/v1/orders/o-42")
+    response = await client.get("/api/v1/orders/42")
     assert response.status_code == 200
-    assert response.json()["orderId"] == "o-42" and response.json()["status"] == "NEW"
+    assert response.json()["orderId"] == "42" and response.json()["status"] == "NEW"
+
+
+async def test_path_values_are_decoded_once(gateway: GatewayFactory) -> None:
+    client = await gateway()
+    encoded = await client.get("/api/v1/orders/%34%32")
+    assert (encoded.status_code, encoded.json()["orderId"]) == (200, "42")
+    twice = await client.get("/api/v1/orders/%2534%2532")  # the id is "%34%32", not 42
+    assert twice.status_code == 400 and twice.json()["error"]["details"][0]["field"] == (
+        "orderId")
 
 
 async def test_metadata_and_deadline_reach_the_servicer(
         gateway: GatewayFactory, mesh: Mesh, user_token: str) -> None:
     client = await gateway(token=None)
     headers = {"Authorization": f"Bearer {user_token}", "X-Request-Id": "req-123"}
-    response = await client.get("/api/v1/orders/o-1", headers=headers)
+    response = await client.get("/api/v1/orders/1", headers=headers)
     assert response.headers["X-Request-Id"] == "req-123"
     seen = mesh.recorder.calls[-1]
     assert seen.metadata["authorization"] == f"Bearer {user_token}"
     assert seen.metadata["x-request-id"] == "req-123"
     assert seen.time_remaining is not None and 0 < seen.time_remaining <= 5.1
-    await client.get("/api/v1/orders/o-1", headers={"grpc-timeout": "1500m", **headers})
+    await client.get("/api/v1/orders/1", headers={"grpc-timeout": "1500m", **headers})
     seen = mesh.recorder.calls[-1]
     assert seen.time_remaining is not None and 0 < seen.time_remaining <= 1.6  # wire-rounded
     await client.get("/api/v1/markets/BTC-PERP/candles", params={"interval": "1m"})

@@ -74,8 +74,16 @@ def test_oracle_is_deterministic_integer_and_settable() -> None:
         a.set_price("BTC-PERP", "1.05")
     with pytest.raises(InvalidPrice):
         a.set_price("BTC-PERP", "-1")
+
+
+@pytest.mark.parametrize("price", ["1" * 29 + "." + "0" * 30,  # a 500 in the fuzz run
+                                   "٣", "1_0", " 5", "NaN", "Infinity", "1e3", "0", ""])
+def test_an_index_price_is_a_positive_ascii_decimal_in_bounds(price: str) -> None:
+    oracle = SimulatedOracle(seed=1)
+    with pytest.raises(InvalidPrice):
+        oracle.set_price("BTC-PERP", price)
     with pytest.raises(KeyError):
-        a.set_price("NOPE", "1")
+        oracle.set_price("NOPE", "1")
 
 
 def _msg(channel: str, mode: Mode, n: int, key: str = "") -> Message[int]:

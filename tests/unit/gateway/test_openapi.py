@@ -53,12 +53,15 @@ def test_bearer_auth_except_public_routes(document: dict[str, Any]) -> None:
 def test_parameters_and_bodies(document: dict[str, Any]) -> None:
     get_order = document["paths"]["/api/v1/orders/{orderId}"]["get"]
     assert get_order["parameters"] == [
-        {"name": "orderId", "in": "path", "required": True, "schema": {"type": "string"}}]
+        {"name": "orderId", "in": "path", "required": True,
+         "schema": {"type": "string", "pattern": "^[0-9]{1,19}$", "maxLength": 19,
+                    "description": "a decimal id in ASCII digits"}}]
     candles = document["paths"]["/api/v1/markets/{market}/candles"]["get"]
-    query = {p["name"]: p["schema"] for p in candles["parameters"] if p["in"] == "query"}
-    assert query == {"interval": {"type": "string"},
-                     "start": {"type": "string", "format": "date-time"},
-                     "end": {"type": "string", "format": "date-time"}}
+    query = {p["name"]: (p["required"], p["schema"]) for p in candles["parameters"]
+             if p["in"] == "query"}
+    assert query == {"interval": (True, {"type": "string", "enum": ["1m", "5m", "1h", "1d"]}),
+                     "start": (False, {"type": "string", "format": "date-time"}),
+                     "end": (False, {"type": "string", "format": "date-time"})}
     place = document["paths"]["/api/v1/orders"]["post"]
     assert [(p["name"], p["in"]) for p in place["parameters"]] == [("Idempotency-Key",
                                                                     "header")]
@@ -113,8 +116,9 @@ def test_32_bit_integer_bounds_are_the_ones_the_gateway_accepts(
     route = next(r for r in load_routes(default_file_descriptors())
                  if r.name == "Engine.PlaceOrder")
     highest = place["leverage"]["maximum"]
-    assert build_request(route, json.dumps({"leverage": highest}).encode(), {}, []
+    order = {"market": "BTC-PERP", "side": "BUY", "type": "MARKET", "quantity": "1"}
+    assert build_request(route, json.dumps({**order, "leverage": highest}).encode(), {}, []
                          ).leverage == highest
     with pytest.raises(GatewayError) as caught:
-        build_request(route, json.dumps({"leverage": highest + 1}).encode(), {}, [])
+        build_request(route, json.dumps({**order, "leverage": highest + 1}).encode(), {}, [])
     assert (caught.value.status, caught.value.details[0]["field"]) == (400, "leverage")

@@ -64,3 +64,16 @@ def test_specificity_ranks_literals_first() -> None:
 def test_malformed_templates_are_refused(source: str) -> None:
     with pytest.raises(TemplateError):
         parse_template(source)
+
+
+@pytest.mark.parametrize(("path", "value"), [
+    ("/v1/things/%2541", "%41"),  # decoded once, not twice
+    ("/v1/things/a%2Fb", "a/b"),  # an encoded slash stays inside its segment
+    ("/v1/things/%C2%B2", "²"),
+])
+def test_a_sent_path_is_split_then_decoded_once(path: str, value: str) -> None:
+    assert parse_template("/v1/things/{id}").match(path) == {"id": value}
+
+
+def test_an_encoded_literal_still_matches() -> None:
+    assert parse_template("/v1/things/{id}").match("/v1/%74hings/7") == {"id": "7"}

@@ -78,7 +78,11 @@ def test_timestamps_in_rfc3339(table: RouteTable) -> None:
 
 
 @pytest.mark.parametrize(("name", "value", "fragment"), [
-    ("leverage", "x", "not a valid integer"),
+    ("leverage", "x", "ASCII digits"),
+    ("leverage", "٣", "ASCII digits"),  # int() reads it as 3
+    ("leverage", "²", "ASCII digits"),  # isdigit() says yes, int() raises
+    ("leverage", " 3", "ASCII digits"),
+    ("leverage", "1_0", "ASCII digits"),
     ("leverage", "-1", "out of range"),
     ("leverage", "4294967296", "out of range"),
     ("post_only", "maybe", "not a boolean"),
@@ -125,7 +129,7 @@ def test_body_fills_the_message_and_path_wins(table: RouteTable) -> None:
 
 
 @pytest.mark.parametrize(("body", "field"), [
-    (b'{"market": "X", "colour": 1}', "colour"),
+    (b'{"market": "BTC-PERP", "colour": 1}', "colour"),
     (b'{"price": 141.39}', "price"),
     (b'{"side": "UP"}', "side"),
     (b'{"leverage": "many"}', "leverage"),

@@ -74,7 +74,22 @@ def test_wrong_method_is_405_with_allow(table: RouteTable) -> None:
     with pytest.raises(GatewayError) as caught:
         table.match("PUT", "/api/v1/orders/o-1")
     assert caught.value.status == 405
-    assert caught.value.headers["Allow"] == "DELETE, GET, PATCH"
+    assert caught.value.headers["Allow"] == "DELETE, GET, HEAD, PATCH"
+
+
+@pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE", "OPTIONS"])
+def test_a_literal_path_is_its_own_resource(table: RouteTable, method: str) -> None:
+    # schemathesis: PATCH /orders/quote was ReplaceOrder of order "quote" (a 400), and
+    # OPTIONS advertised GET, PATCH, DELETE there
+    with pytest.raises(GatewayError) as caught:
+        table.match(method, "/api/v1/orders/quote")
+    assert (caught.value.status, caught.value.headers["Allow"]) == (405, "POST")
+
+
+def test_a_post_only_path_allows_no_head(table: RouteTable) -> None:
+    with pytest.raises(GatewayError) as caught:
+        table.match("GET", "/api/v1/auth/signin")
+    assert caught.value.headers["Allow"] == "POST"
 
 
 def test_duplicate_bindings_are_refused(routes: list[Route]) -> None:
