@@ -10,7 +10,9 @@
 # public image registry answers here; --public uses docker-compose.yml's public images.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# the driver needs trademesh and its dev tools (httpx, websockets, pyyaml): the project's venv
 PY=${PYTHON:-python}
+[ -z "${PYTHON:-}" ] && [ -x .venv/bin/python ] && PY=.venv/bin/python
 ci_args=(--ci)
 [ "${1:-}" = "--public" ] && ci_args=()
 
