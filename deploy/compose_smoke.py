@@ -161,6 +161,7 @@ class Ack:
     order_id: str
     quantity: Decimal
     filled: Decimal
+    at: float = field(default_factory=time.monotonic)
 
 
 class Trader:
@@ -358,6 +359,7 @@ async def crash_and_recover(compose: Compose, seller: Trader, buyer: Trader,
         stop = asyncio.Event()
         trading = asyncio.create_task(trade_during(seller, buyer, stop))
         await asyncio.sleep(1)
+        killed = time.monotonic()
         for container in victims:
             print(f"SIGKILL {inspect(container, '{{.Name}}').lstrip('/')}")
             crash(container)
@@ -365,14 +367,19 @@ async def crash_and_recover(compose: Compose, seller: Trader, buyer: Trader,
         async def back() -> bool:
             return all(restarted(c, counts[c]) for c in victims)
         await wait_for("the engine and the gateway restarted and healthy", 180, back)
+        healthy = time.monotonic()
+        print(f"both healthy again {healthy - killed:.1f} s after the kill")
         print("restarted by their policy: " + ", ".join(
             f"{inspect(c, '{{.Name}}').lstrip('/')} (restarts "
             f"{inspect(c, '{{.RestartCount}}')})" for c in victims))
         await asyncio.sleep(3)  # some orders on the recovered mesh too
         stop.set()
         acks, gave_up = await asyncio.wait_for(trading, 60)
-        print(f"during the crash: {len(acks)} orders acknowledged, {gave_up} without an "
-              "answer within 20 s (not acknowledged: nothing promised)")
+        before = sum(1 for a in acks if a.at < killed)
+        down = sum(1 for a in acks if killed <= a.at < healthy)
+        print(f"while trading: {len(acks)} orders acknowledged ({before} before the kill, "
+              f"{down} until both were healthy again, {len(acks) - before - down} after), "
+              f"{gave_up} without an answer within 20 s (not acknowledged: nothing promised)")
     return acks
 
 
