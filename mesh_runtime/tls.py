@@ -85,6 +85,16 @@ def tls_channel(target: str, ca_pem: bytes, *, server_name: str = "",
                                    options=_options(server_name, options))
 
 
+RECONNECT_OPTIONS: list[tuple[str, Any]] = [
+    # A peer that comes back at a new address (a restarted container) is looked up again
+    # within a second of a failed connection, not grpc's default 30 s; and a channel tries
+    # again at least every 5 s (grpc's default backoff grows to 120 s), so a service that
+    # was down a while is used again within seconds of coming back.
+    ("grpc.dns_min_time_between_resolutions_ms", 1000),
+    ("grpc.max_reconnect_backoff_ms", 5000),
+]
+
+
 def _options(server_name: str, options: ChannelOptions) -> list[tuple[str, Any]]:
     extra = [("grpc.ssl_target_name_override", server_name)] if server_name else []
-    return [*extra, *options]
+    return [*RECONNECT_OPTIONS, *extra, *options]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -120,6 +121,21 @@ async def test_healthcheck_command_over_tls(service: GrpcService,
     assert await asyncio.to_thread(
         main, ["healthcheck", _public(service), "--cacert", other, "--seconds", "1"]) == 1
     assert capsys.readouterr().out.split() == ["SERVING", "SERVING", "NOT", "SERVING"]
+
+
+async def test_healthcheck_module_as_the_containers_run_it(service: GrpcService) -> None:
+    """``python -m trademesh_cli.healthcheck`` (docker-compose.yml's health checks): the
+    same answers without importing every command."""
+    def check(ca: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "trademesh_cli.healthcheck", _public(service),
+             "--cacert", str(ca), "--seconds", "1"],
+            capture_output=True, text=True, timeout=60, check=False)
+
+    good, bad = await asyncio.gather(asyncio.to_thread(check, pki_dir() / "ca.pem"),
+                                     asyncio.to_thread(check, other_pki_dir() / "ca.pem"))
+    assert (good.returncode, good.stdout.strip()) == (0, "SERVING"), good.stderr
+    assert (bad.returncode, bad.stdout.strip()) == (1, "NOT SERVING")
 
 
 @pytest.mark.skipif(not BUF.exists(), reason="buf is installed by npm (node_modules)")
