@@ -82,8 +82,15 @@ SIGNUP_EMAIL_PATTERN = (f"^(?:{_ATOM}{{1,64}}|(?:{_ATOM}{{1,15}}\\.){{1,3}}{_ATO
 SIGNUP_PASSWORD_PATTERN = ("^(?:[ -~]{8,72}|[ -~\\u0080-\\u07ff]{8,36}"
                            "|[ -~\\u0080-\\uffff]{8,24}|[^\\x00-\\x1f\\x7f]{8,18})$")
 
-# Per message: overrides of FIELD_RULES (sign-up states the email and password policy).
+# Per message: overrides of FIELD_RULES (sign-up states the email and password policy; a
+# new asset's symbol and decimals are the registry's rules, engine_svc.core.registry).
 MESSAGE_RULES: dict[str, dict[str, Schema]] = {
+    "trademesh.v1.AddAssetRequest": {
+        "symbol": {"pattern": "^[A-Z][A-Z0-9]{0,11}$", "maxLength": 12,
+                   "description": "a new asset's symbol: a capital letter, then up to 11 "
+                                  "capitals or digits (one in use is 409)"},
+        "decimals": {"maximum": 18, "description": "decimal places of its minor unit, 0-18"},
+    },
     "trademesh.v1.SignupRequest": {
         "email": {"pattern": SIGNUP_EMAIL_PATTERN, "maxLength": 254,
                   "description": "an email address (compared without case)"},
@@ -103,6 +110,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "trademesh.v1.SetIndexPriceRequest": ("price",),
     "trademesh.v1.SignupRequest": ("email", "password"),
     "trademesh.v1.GetCandlesRequest": ("interval",),
+    "trademesh.v1.AddAssetRequest": ("symbol",),
 }
 
 AT_LEAST_ONE: dict[str, tuple[str, ...]] = {
