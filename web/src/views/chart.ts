@@ -7,7 +7,7 @@ import { h } from "../dom.js";
 import { dec, toNumber } from "../decimal.js";
 import type { Ctx } from "../state.js";
 
-export const INTERVALS = ["1m", "5m", "1h", "1d"] as const;
+export const INTERVALS = ["1m", "5m", "15m", "1h", "4h", "1d"] as const;
 export type Interval = (typeof INTERVALS)[number];
 
 export interface ChartView {
