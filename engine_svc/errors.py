@@ -116,6 +116,9 @@ def registry_refusal(reason: str, field: str, message: str) -> DomainError:
 
 
 _FIELD_REASONS = {field: reason.value for reason, field in _FIELDS.items()}
+# Refusals of a well-formed, known value that say more than the field's usual reason (a
+# spot market is not an UNKNOWN_MARKET to a perp-only request).
+_OWN_REASONS = frozenset({"NOT_A_PERP"})
 
 
 def invalid(err: ValidationError) -> DomainError:
@@ -124,6 +127,8 @@ def invalid(err: ValidationError) -> DomainError:
     code = grpc.StatusCode.INVALID_ARGUMENT
     if err.reason in ("UNKNOWN_MARKET", "UNKNOWN_ASSET"):
         reason, code = err.reason, grpc.StatusCode.NOT_FOUND
+    elif err.reason in _OWN_REASONS:
+        reason = err.reason
     else:
         reason = _FIELD_REASONS.get(err.field) or "INVALID_ARGUMENT"
     return DomainError(rich_status(code, reason, f"{err.field}: {err.message}", err.field))
