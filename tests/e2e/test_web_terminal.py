@@ -84,6 +84,9 @@ async def sign_up_and_deposit(page: Any, tag: str, amount: str = "10000") -> str
     await page.get_by_label("Amount").fill(amount)
     await page.get_by_test_id("deposit-submit").click()
     await page.locator(".notice", has_text=f"Deposited {amount} USD").wait_for()
+    # the balances arrive after the notice: the size buttons (25%, ...) are worked out from
+    # them, so a click before they are shown finds nothing to size (seen once in CI)
+    await page.get_by_test_id("available").filter(has_text=amount).wait_for()
     return email
 
 
