@@ -228,22 +228,38 @@ async def reconnects_after_a_cut(page: Any, rest: httpx.AsyncClient) -> None:
 
 
 async def resyncs_after_a_lost_diff(page: Any, rest: httpx.AsyncClient) -> None:
-    """A diff lost on the way: the next one is a gap, the page resubscribes."""
+    """A diff lost on the way: the next one is a gap, the page resubscribes. The page drops
+    the first diff after the hook; under load the feed may send a slow client a fresh
+    snapshot instead of queued diffs, so orders keep coming (at most five) until a later
+    diff has shown the gap; then every level is on the page."""
     before = await page.evaluate("() => window.__trademesh.metrics.depthSnapshots")
     await page.evaluate("() => window.__trademesh.loseNextDiff()")
-    await rest_order(rest, "171.5")
-    await rest_order(rest, "172.5")
-    # the next diff shows the gap and the page resubscribes; a feed that is itself behind
-    # with this client may instead send it a fresh snapshot (its outbox turns a long queue
-    # of diffs into one): either way a new snapshot must follow and carry both levels
-    await page.wait_for_function(
-        """(before) => window.__trademesh.metrics.depthGaps >= 1
-                      || window.__trademesh.metrics.depthSnapshots > before""", arg=before)
-    await book_has(page, "asks", "171.5")
-    await book_has(page, "asks", "172.5")
+    placed: dict[str, str] = {}
+    for price in ("171.5", "172.5", "173.5", "174.5", "175.5"):
+        placed[price] = await rest_order(rest, price)
+        if len(placed) >= 2 and await gap_seen(page):
+            break
+    assert await gap_seen(page), "no diff after the lost one showed the gap"
+    for price in placed:
+        await book_has(page, "asks", price)
     after = await page.evaluate("() => window.__trademesh.metrics.depthSnapshots")
     assert after > before
     assert await page.get_by_test_id("book-state").inner_text() != "resyncing"
+    for price in list(placed)[2:]:  # the book the next steps expect: asks up to 172.5
+        canceled = await rest.delete(f"/orders/{placed[price]}")
+        assert canceled.status_code == 200, canceled.text
+        await page.locator(f"[data-testid=asks] .book-row[data-price='{price}']").wait_for(
+            state="detached")
+
+
+async def gap_seen(page: Any) -> bool:
+    """Whether the page has met a gap, waiting a little for the diffs in flight."""
+    try:
+        await page.wait_for_function("() => window.__trademesh.metrics.depthGaps >= 1",
+                                     timeout=3000)
+    except Exception:  # playwright's TimeoutError: not yet
+        return False
+    return True
 
 
 async def paces_its_requests_and_takes_keys(page: Any) -> None:
@@ -326,10 +342,11 @@ async def trader(rest: httpx.AsyncClient) -> None:
                                               "transactionId": uuid.uuid4().hex})
 
 
-async def rest_order(rest: httpx.AsyncClient, price: str) -> None:
+async def rest_order(rest: httpx.AsyncClient, price: str) -> str:
     placed = await rest.post("/orders", json={"market": MARKET, "side": "SELL", "type": "LIMIT",
                                               "quantity": "1", "price": price})
     assert placed.status_code == 201, placed.text
+    return str(placed.json()["orderId"])
 
 
 async def test_the_gateway_serves_the_terminal_beside_the_api(mesh: Mesh) -> None:
