@@ -125,6 +125,8 @@ class Position(_message.Message):
     REALIZED_PNL_FIELD_NUMBER: _builtins.int
     USER_ID_FIELD_NUMBER: _builtins.int
     COST_FIELD_NUMBER: _builtins.int
+    POSITION_ID_FIELD_NUMBER: _builtins.int
+    MARGIN_MODE_FIELD_NUMBER: _builtins.int
     market: _builtins.str
     side: _order_pb2.Side.ValueType
     size: _builtins.str
@@ -138,6 +140,14 @@ class Position(_message.Message):
     user_id: _builtins.str
     cost: _builtins.str
     """Signed cost basis in the settlement asset (negative for shorts)."""
+    position_id: _builtins.str
+    """An isolated position's id (the id of the order that opened it); empty for the netted
+    cross position of a market.
+    """
+    margin_mode: _order_pb2.MarginMode.ValueType
+    """CROSS (the netted position, backed by the whole collateral) or ISOLATED (backed only by
+    its own margin, liquidated on its own).
+    """
     def __init__(
         self,
         *,
@@ -153,10 +163,12 @@ class Position(_message.Message):
         realized_pnl: _builtins.str = ...,
         user_id: _builtins.str = ...,
         cost: _builtins.str = ...,
+        position_id: _builtins.str = ...,
+        margin_mode: _order_pb2.MarginMode.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cost", b"cost", "entry_price", b"entry_price", "leverage", b"leverage", "liquidation_price", b"liquidation_price", "margin", b"margin", "mark_price", b"mark_price", "market", b"market", "realized_pnl", b"realized_pnl", "side", b"side", "size", b"size", "unrealized_pnl", b"unrealized_pnl", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cost", b"cost", "entry_price", b"entry_price", "leverage", b"leverage", "liquidation_price", b"liquidation_price", "margin", b"margin", "margin_mode", b"margin_mode", "mark_price", b"mark_price", "market", b"market", "position_id", b"position_id", "realized_pnl", b"realized_pnl", "side", b"side", "size", b"size", "unrealized_pnl", b"unrealized_pnl", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -319,6 +331,7 @@ class FundingPayment(_message.Message):
     TIME_FIELD_NUMBER: _builtins.int
     USER_ID_FIELD_NUMBER: _builtins.int
     PAYMENT_ID_FIELD_NUMBER: _builtins.int
+    POSITION_ID_FIELD_NUMBER: _builtins.int
     market: _builtins.str
     rate: _builtins.str
     position_size: _builtins.str
@@ -326,6 +339,8 @@ class FundingPayment(_message.Message):
     user_id: _builtins.str
     payment_id: _builtins.str
     """The history cursor (``before``) for funding payments."""
+    position_id: _builtins.str
+    """The isolated position that paid or received it; empty for a cross position."""
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -338,10 +353,11 @@ class FundingPayment(_message.Message):
         time: _timestamp_pb2.Timestamp | None = ...,
         user_id: _builtins.str = ...,
         payment_id: _builtins.str = ...,
+        position_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "market", b"market", "payment_id", b"payment_id", "position_size", b"position_size", "rate", b"rate", "time", b"time", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "market", b"market", "payment_id", b"payment_id", "position_id", b"position_id", "position_size", b"position_size", "rate", b"rate", "time", b"time", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -364,6 +380,7 @@ class Liquidation(_message.Message):
     TIME_FIELD_NUMBER: _builtins.int
     CLOSED_ON_BOOK_FIELD_NUMBER: _builtins.int
     TAKEN_BY_FUND_FIELD_NUMBER: _builtins.int
+    POSITION_ID_FIELD_NUMBER: _builtins.int
     liquidation_id: _builtins.str
     user_id: _builtins.str
     market: _builtins.str
@@ -378,6 +395,8 @@ class Liquidation(_message.Message):
     (together `size`). Empty for liquidations recorded before they were kept.
     """
     taken_by_fund: _builtins.str
+    position_id: _builtins.str
+    """The isolated position liquidated; empty for the cross position."""
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -394,10 +413,11 @@ class Liquidation(_message.Message):
         time: _timestamp_pb2.Timestamp | None = ...,
         closed_on_book: _builtins.str = ...,
         taken_by_fund: _builtins.str = ...,
+        position_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["closed_on_book", b"closed_on_book", "fee", b"fee", "insurance_fund_delta", b"insurance_fund_delta", "liquidation_id", b"liquidation_id", "market", b"market", "price", b"price", "side", b"side", "size", b"size", "taken_by_fund", b"taken_by_fund", "time", b"time", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["closed_on_book", b"closed_on_book", "fee", b"fee", "insurance_fund_delta", b"insurance_fund_delta", "liquidation_id", b"liquidation_id", "market", b"market", "position_id", b"position_id", "price", b"price", "side", b"side", "size", b"size", "taken_by_fund", b"taken_by_fund", "time", b"time", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

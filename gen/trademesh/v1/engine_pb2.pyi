@@ -261,6 +261,7 @@ class PlaceTriggerRequest(_message.Message):
     LEVERAGE_FIELD_NUMBER: _builtins.int
     REDUCE_ONLY_FIELD_NUMBER: _builtins.int
     SLIPPAGE_BPS_FIELD_NUMBER: _builtins.int
+    POSITION_ID_FIELD_NUMBER: _builtins.int
     market: _builtins.str
     kind: _trigger_pb2.TriggerKind.ValueType
     trigger_price: _builtins.str
@@ -282,6 +283,10 @@ class PlaceTriggerRequest(_message.Message):
     """Market orders it places: the worst price allowed, in basis points from the best
     price when it fires (default 100).
     """
+    position_id: _builtins.str
+    """STOP_LOSS / TAKE_PROFIT: an isolated position of the caller to close (its id); empty:
+    the cross position.
+    """
     def __init__(
         self,
         *,
@@ -294,10 +299,11 @@ class PlaceTriggerRequest(_message.Message):
         leverage: _builtins.int = ...,
         reduce_only: _builtins.bool = ...,
         slippage_bps: _builtins.int = ...,
+        position_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "leverage", b"leverage", "limit_price", b"limit_price", "market", b"market", "quantity", b"quantity", "reduce_only", b"reduce_only", "side", b"side", "slippage_bps", b"slippage_bps", "trigger_price", b"trigger_price"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "leverage", b"leverage", "limit_price", b"limit_price", "market", b"market", "position_id", b"position_id", "quantity", b"quantity", "reduce_only", b"reduce_only", "side", b"side", "slippage_bps", b"slippage_bps", "trigger_price", b"trigger_price"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -664,6 +670,8 @@ class PlaceOrderRequest(_message.Message):
     SLIPPAGE_BPS_FIELD_NUMBER: _builtins.int
     STOP_LOSS_FIELD_NUMBER: _builtins.int
     TAKE_PROFIT_FIELD_NUMBER: _builtins.int
+    MARGIN_MODE_FIELD_NUMBER: _builtins.int
+    POSITION_ID_FIELD_NUMBER: _builtins.int
     market: _builtins.str
     side: _order_pb2.Side.ValueType
     type: _order_pb2.OrderType.ValueType
@@ -688,6 +696,15 @@ class PlaceOrderRequest(_message.Message):
     moved and canceled at /api/v1/triggers.
     """
     take_profit: _builtins.str
+    margin_mode: _order_pb2.MarginMode.ValueType
+    """Perps: CROSS (default: the fill joins the market's netted position) or ISOLATED (the
+    fill opens a position of its own, id = this order's id, backed only by the margin the
+    order locked: its own liquidation price, liquidated alone).
+    """
+    position_id: _builtins.str
+    """Perps: an open isolated position of the caller in this market to reduce; the order is
+    then reduce-only on that position (quantity clamped to it).
+    """
     def __init__(
         self,
         *,
@@ -705,10 +722,12 @@ class PlaceOrderRequest(_message.Message):
         slippage_bps: _builtins.int = ...,
         stop_loss: _builtins.str = ...,
         take_profit: _builtins.str = ...,
+        margin_mode: _order_pb2.MarginMode.ValueType = ...,
+        position_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_order_id", b"client_order_id", "leverage", b"leverage", "market", b"market", "post_only", b"post_only", "price", b"price", "quantity", b"quantity", "reduce_only", b"reduce_only", "self_trade_prevention", b"self_trade_prevention", "side", b"side", "slippage_bps", b"slippage_bps", "stop_loss", b"stop_loss", "take_profit", b"take_profit", "time_in_force", b"time_in_force", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["client_order_id", b"client_order_id", "leverage", b"leverage", "margin_mode", b"margin_mode", "market", b"market", "position_id", b"position_id", "post_only", b"post_only", "price", b"price", "quantity", b"quantity", "reduce_only", b"reduce_only", "self_trade_prevention", b"self_trade_prevention", "side", b"side", "slippage_bps", b"slippage_bps", "stop_loss", b"stop_loss", "take_profit", b"take_profit", "time_in_force", b"time_in_force", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1033,18 +1052,32 @@ class ClosePositionRequest(_message.Message):
 
     MARKET_FIELD_NUMBER: _builtins.int
     SLIPPAGE_BPS_FIELD_NUMBER: _builtins.int
+    POSITION_ID_FIELD_NUMBER: _builtins.int
+    QUANTITY_FIELD_NUMBER: _builtins.int
+    PERCENT_FIELD_NUMBER: _builtins.int
     market: _builtins.str
     slippage_bps: _builtins.int
     """Bound on the closing market order; default 500 (5%)."""
+    position_id: _builtins.str
+    """An isolated position to close; empty: the cross position of the market."""
+    quantity: _builtins.str
+    """Close only this many (base units, on the lot grid); empty: all, or `percent`."""
+    percent: _builtins.str
+    """Close this percentage (an exact decimal in (0, 100], rounded down to the lot grid);
+    exclusive with `quantity`.
+    """
     def __init__(
         self,
         *,
         market: _builtins.str = ...,
         slippage_bps: _builtins.int = ...,
+        position_id: _builtins.str = ...,
+        quantity: _builtins.str = ...,
+        percent: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["market", b"market", "slippage_bps", b"slippage_bps"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["market", b"market", "percent", b"percent", "position_id", b"position_id", "quantity", b"quantity", "slippage_bps", b"slippage_bps"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -25,29 +25,29 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18trademesh/v1/order.proto\x12\x0ctrademesh.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xab\x02\n\x04\x46ill\x12\x0f\n\x07\x66ill_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x0e\n\x06market\x18\x03 \x01(\t\x12 \n\x04side\x18\x04 \x01(\x0e\x32\x12.trademesh.v1.Side\x12\r\n\x05price\x18\x05 \x01(\t\x12\x10\n\x08quantity\x18\x06 \x01(\t\x12\x0b\n\x03\x66\x65\x65\x18\x07 \x01(\t\x12\x11\n\tfee_asset\x18\x08 \x01(\t\x12*\n\tliquidity\x18\t \x01(\x0e\x32\x17.trademesh.v1.Liquidity\x12(\n\x04time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0crealized_pnl\x18\x0b \x01(\t\x12\x0f\n\x07user_id\x18\x0c \x01(\t\x12\x10\n\x08trade_id\x18\r \x01(\t\"\x99\x05\n\x05Order\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63lient_order_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0e\n\x06market\x18\x04 \x01(\t\x12 \n\x04side\x18\x05 \x01(\x0e\x32\x12.trademesh.v1.Side\x12%\n\x04type\x18\x06 \x01(\x0e\x32\x17.trademesh.v1.OrderType\x12\x30\n\rtime_in_force\x18\x07 \x01(\x0e\x32\x19.trademesh.v1.TimeInForce\x12)\n\x06status\x18\x08 \x01(\x0e\x32\x19.trademesh.v1.OrderStatus\x12\r\n\x05price\x18\t \x01(\t\x12\x10\n\x08quantity\x18\n \x01(\t\x12\x17\n\x0f\x66illed_quantity\x18\x0b \x01(\t\x12\x15\n\raverage_price\x18\x0c \x01(\t\x12\x11\n\tpost_only\x18\r \x01(\x08\x12\x13\n\x0breduce_only\x18\x0e \x01(\x08\x12\x10\n\x08leverage\x18\x0f \x01(\r\x12@\n\x15self_trade_prevention\x18\x10 \x01(\x0e\x32!.trademesh.v1.SelfTradePrevention\x12\x14\n\x0cslippage_bps\x18\x11 \x01(\r\x12\x11\n\tstop_loss\x18\x12 \x01(\t\x12\x13\n\x0btake_profit\x18\x13 \x01(\t\x12!\n\x05\x66ills\x18\x14 \x03(\x0b\x32\x12.trademesh.v1.Fill\x12\x0e\n\x06reason\x18\x15 \x01(\t\x12/\n\x0b\x63reate_time\x18\x16 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x17 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*/\n\x04Side\x12\x14\n\x10SIDE_UNSPECIFIED\x10\x00\x12\x07\n\x03\x42UY\x10\x01\x12\x08\n\x04SELL\x10\x02*>\n\tOrderType\x12\x1a\n\x16ORDER_TYPE_UNSPECIFIED\x10\x00\x12\t\n\x05LIMIT\x10\x01\x12\n\n\x06MARKET\x10\x02*G\n\x0bTimeInForce\x12\x1d\n\x19TIME_IN_FORCE_UNSPECIFIED\x10\x00\x12\x07\n\x03GTC\x10\x01\x12\x07\n\x03IOC\x10\x02\x12\x07\n\x03\x46OK\x10\x03*r\n\x0bOrderStatus\x12\x1c\n\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x07\n\x03NEW\x10\x01\x12\x14\n\x10PARTIALLY_FILLED\x10\x02\x12\n\n\x06\x46ILLED\x10\x03\x12\x0c\n\x08\x43\x41NCELED\x10\x04\x12\x0c\n\x08REJECTED\x10\x05*q\n\x13SelfTradePrevention\x12%\n!SELF_TRADE_PREVENTION_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x43\x41NCEL_TAKER\x10\x01\x12\x10\n\x0c\x43\x41NCEL_MAKER\x10\x02\x12\x0f\n\x0b\x43\x41NCEL_BOTH\x10\x03*<\n\tLiquidity\x12\x19\n\x15LIQUIDITY_UNSPECIFIED\x10\x00\x12\t\n\x05MAKER\x10\x01\x12\t\n\x05TAKER\x10\x02*B\n\nMarginMode\x12\x1b\n\x17MARGIN_MODE_UNSPECIFIED\x10\x00\x12\t\n\x05\x43ROSS\x10\x01\x12\x0c\n\x08ISOLATED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18trademesh/v1/order.proto\x12\x0ctrademesh.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xab\x02\n\x04\x46ill\x12\x0f\n\x07\x66ill_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x0e\n\x06market\x18\x03 \x01(\t\x12 \n\x04side\x18\x04 \x01(\x0e\x32\x12.trademesh.v1.Side\x12\r\n\x05price\x18\x05 \x01(\t\x12\x10\n\x08quantity\x18\x06 \x01(\t\x12\x0b\n\x03\x66\x65\x65\x18\x07 \x01(\t\x12\x11\n\tfee_asset\x18\x08 \x01(\t\x12*\n\tliquidity\x18\t \x01(\x0e\x32\x17.trademesh.v1.Liquidity\x12(\n\x04time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0crealized_pnl\x18\x0b \x01(\t\x12\x0f\n\x07user_id\x18\x0c \x01(\t\x12\x10\n\x08trade_id\x18\r \x01(\t\"\xdd\x05\n\x05Order\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63lient_order_id\x18\x02 \x01(\t\x12\x0f\n\x07user_id\x18\x03 \x01(\t\x12\x0e\n\x06market\x18\x04 \x01(\t\x12 \n\x04side\x18\x05 \x01(\x0e\x32\x12.trademesh.v1.Side\x12%\n\x04type\x18\x06 \x01(\x0e\x32\x17.trademesh.v1.OrderType\x12\x30\n\rtime_in_force\x18\x07 \x01(\x0e\x32\x19.trademesh.v1.TimeInForce\x12)\n\x06status\x18\x08 \x01(\x0e\x32\x19.trademesh.v1.OrderStatus\x12\r\n\x05price\x18\t \x01(\t\x12\x10\n\x08quantity\x18\n \x01(\t\x12\x17\n\x0f\x66illed_quantity\x18\x0b \x01(\t\x12\x15\n\raverage_price\x18\x0c \x01(\t\x12\x11\n\tpost_only\x18\r \x01(\x08\x12\x13\n\x0breduce_only\x18\x0e \x01(\x08\x12\x10\n\x08leverage\x18\x0f \x01(\r\x12@\n\x15self_trade_prevention\x18\x10 \x01(\x0e\x32!.trademesh.v1.SelfTradePrevention\x12\x14\n\x0cslippage_bps\x18\x11 \x01(\r\x12\x11\n\tstop_loss\x18\x12 \x01(\t\x12\x13\n\x0btake_profit\x18\x13 \x01(\t\x12!\n\x05\x66ills\x18\x14 \x03(\x0b\x32\x12.trademesh.v1.Fill\x12\x0e\n\x06reason\x18\x15 \x01(\t\x12/\n\x0b\x63reate_time\x18\x16 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x17 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x0bmargin_mode\x18\x18 \x01(\x0e\x32\x18.trademesh.v1.MarginMode\x12\x13\n\x0bposition_id\x18\x19 \x01(\t*/\n\x04Side\x12\x14\n\x10SIDE_UNSPECIFIED\x10\x00\x12\x07\n\x03\x42UY\x10\x01\x12\x08\n\x04SELL\x10\x02*>\n\tOrderType\x12\x1a\n\x16ORDER_TYPE_UNSPECIFIED\x10\x00\x12\t\n\x05LIMIT\x10\x01\x12\n\n\x06MARKET\x10\x02*G\n\x0bTimeInForce\x12\x1d\n\x19TIME_IN_FORCE_UNSPECIFIED\x10\x00\x12\x07\n\x03GTC\x10\x01\x12\x07\n\x03IOC\x10\x02\x12\x07\n\x03\x46OK\x10\x03*r\n\x0bOrderStatus\x12\x1c\n\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x07\n\x03NEW\x10\x01\x12\x14\n\x10PARTIALLY_FILLED\x10\x02\x12\n\n\x06\x46ILLED\x10\x03\x12\x0c\n\x08\x43\x41NCELED\x10\x04\x12\x0c\n\x08REJECTED\x10\x05*q\n\x13SelfTradePrevention\x12%\n!SELF_TRADE_PREVENTION_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x43\x41NCEL_TAKER\x10\x01\x12\x10\n\x0c\x43\x41NCEL_MAKER\x10\x02\x12\x0f\n\x0b\x43\x41NCEL_BOTH\x10\x03*<\n\tLiquidity\x12\x19\n\x15LIQUIDITY_UNSPECIFIED\x10\x00\x12\t\n\x05MAKER\x10\x01\x12\t\n\x05TAKER\x10\x02*B\n\nMarginMode\x12\x1b\n\x17MARGIN_MODE_UNSPECIFIED\x10\x00\x12\t\n\x05\x43ROSS\x10\x01\x12\x0c\n\x08ISOLATED\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'trademesh.v1.order_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SIDE']._serialized_start=1045
-  _globals['_SIDE']._serialized_end=1092
-  _globals['_ORDERTYPE']._serialized_start=1094
-  _globals['_ORDERTYPE']._serialized_end=1156
-  _globals['_TIMEINFORCE']._serialized_start=1158
-  _globals['_TIMEINFORCE']._serialized_end=1229
-  _globals['_ORDERSTATUS']._serialized_start=1231
-  _globals['_ORDERSTATUS']._serialized_end=1345
-  _globals['_SELFTRADEPREVENTION']._serialized_start=1347
-  _globals['_SELFTRADEPREVENTION']._serialized_end=1460
-  _globals['_LIQUIDITY']._serialized_start=1462
-  _globals['_LIQUIDITY']._serialized_end=1522
-  _globals['_MARGINMODE']._serialized_start=1524
-  _globals['_MARGINMODE']._serialized_end=1590
+  _globals['_SIDE']._serialized_start=1113
+  _globals['_SIDE']._serialized_end=1160
+  _globals['_ORDERTYPE']._serialized_start=1162
+  _globals['_ORDERTYPE']._serialized_end=1224
+  _globals['_TIMEINFORCE']._serialized_start=1226
+  _globals['_TIMEINFORCE']._serialized_end=1297
+  _globals['_ORDERSTATUS']._serialized_start=1299
+  _globals['_ORDERSTATUS']._serialized_end=1413
+  _globals['_SELFTRADEPREVENTION']._serialized_start=1415
+  _globals['_SELFTRADEPREVENTION']._serialized_end=1528
+  _globals['_LIQUIDITY']._serialized_start=1530
+  _globals['_LIQUIDITY']._serialized_end=1590
+  _globals['_MARGINMODE']._serialized_start=1592
+  _globals['_MARGINMODE']._serialized_end=1658
   _globals['_FILL']._serialized_start=76
   _globals['_FILL']._serialized_end=375
   _globals['_ORDER']._serialized_start=378
-  _globals['_ORDER']._serialized_end=1043
+  _globals['_ORDER']._serialized_end=1111
 # @@protoc_insertion_point(module_scope)

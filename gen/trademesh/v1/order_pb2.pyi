@@ -263,6 +263,8 @@ class Order(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    MARGIN_MODE_FIELD_NUMBER: _builtins.int
+    POSITION_ID_FIELD_NUMBER: _builtins.int
     order_id: _builtins.str
     client_order_id: _builtins.str
     user_id: _builtins.str
@@ -286,6 +288,10 @@ class Order(_message.Message):
     """Why the order was rejected or canceled by the engine (e.g. POST_ONLY_WOULD_TAKE,
     TOO_MANY_OPEN_ORDERS).
     """
+    margin_mode: Global___MarginMode.ValueType
+    """Perps: CROSS, or ISOLATED for an order that opens or reduces an isolated position."""
+    position_id: _builtins.str
+    """The isolated position the order opens (its own id) or reduces; empty for cross."""
     @_builtins.property
     def fills(self) -> _containers.RepeatedCompositeFieldContainer[Global___Fill]: ...
     @_builtins.property
@@ -318,10 +324,12 @@ class Order(_message.Message):
         reason: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        margin_mode: Global___MarginMode.ValueType = ...,
+        position_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["average_price", b"average_price", "client_order_id", b"client_order_id", "create_time", b"create_time", "filled_quantity", b"filled_quantity", "fills", b"fills", "leverage", b"leverage", "market", b"market", "order_id", b"order_id", "post_only", b"post_only", "price", b"price", "quantity", b"quantity", "reason", b"reason", "reduce_only", b"reduce_only", "self_trade_prevention", b"self_trade_prevention", "side", b"side", "slippage_bps", b"slippage_bps", "status", b"status", "stop_loss", b"stop_loss", "take_profit", b"take_profit", "time_in_force", b"time_in_force", "type", b"type", "update_time", b"update_time", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["average_price", b"average_price", "client_order_id", b"client_order_id", "create_time", b"create_time", "filled_quantity", b"filled_quantity", "fills", b"fills", "leverage", b"leverage", "margin_mode", b"margin_mode", "market", b"market", "order_id", b"order_id", "position_id", b"position_id", "post_only", b"post_only", "price", b"price", "quantity", b"quantity", "reason", b"reason", "reduce_only", b"reduce_only", "self_trade_prevention", b"self_trade_prevention", "side", b"side", "slippage_bps", b"slippage_bps", "status", b"status", "stop_loss", b"stop_loss", "take_profit", b"take_profit", "time_in_force", b"time_in_force", "type", b"type", "update_time", b"update_time", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
