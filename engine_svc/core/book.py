@@ -34,7 +34,7 @@ class Order:
 
     __slots__ = (
         "client_order_id", "filled", "id", "leverage", "lock_per_lot", "locked", "market",
-        "pair", "pos", "post_only", "price", "quantity", "reduce_only",
+        "pair", "pos", "position_id", "post_only", "price", "quantity", "reduce_only",
         "remaining", "resting", "side", "status", "stp", "tif", "ts", "type", "user_id",
     )
 
@@ -67,7 +67,10 @@ class Order:
         self.pair: Balance | None = None
         """The ledger record of the locked asset (see :mod:`ledger`), once held."""
         self.pos: PositionRef | None = None
-        """Handle on the owner's perp position in this market, once filled."""
+        """Handle on the perp position its fills move (the owner's cross position in this
+        market, or its isolated one), once filled."""
+        self.position_id = 0
+        """The isolated position it opens (its own id) or reduces; 0: cross."""
 
     def clone(self) -> Order:
         """A new object with the same fields (a re-entering order leaves its old one behind)."""
@@ -76,7 +79,7 @@ class Order:
                      self.reduce_only, self.stp, self.leverage)
         twin.remaining, twin.filled, twin.status = self.remaining, self.filled, self.status
         twin.resting, twin.lock_per_lot, twin.locked = self.resting, self.lock_per_lot, self.locked
-        twin.pair, twin.pos = self.pair, self.pos
+        twin.pair, twin.pos, twin.position_id = self.pair, self.pos, self.position_id
         return twin
 
     def set_status(self, status: OrderStatus) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from engine_svc.core.enums import (
+    MarginMode,
     MarketKind,
     OrderType,
     Side,
@@ -32,6 +33,10 @@ class PlaceOrder:
     ``stop_loss`` / ``take_profit`` (perps, trigger prices in ticks) attach triggers to
     the order: they close what the order opens, arming with each of its fills, now or
     later (see :mod:`engine_svc.core.triggers`).
+
+    ``margin_mode`` ISOLATED (perps) opens an isolated position of the order's own;
+    ``position_id`` names one of the user's isolated positions to reduce instead (the
+    order is then reduce-only on it): see :mod:`engine_svc.core.isolated`.
     """
 
     user_id: str
@@ -50,6 +55,8 @@ class PlaceOrder:
     ts: int = 0
     stop_loss: int | None = None
     take_profit: int | None = None
+    margin_mode: MarginMode = MarginMode.CROSS
+    position_id: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,6 +163,8 @@ class PlaceTrigger:
     limit_price: int | None = None
     leverage: int = 1
     reduce_only: bool = False
+    position_id: int = 0
+    """STOP_LOSS / TAKE_PROFIT: the user's isolated position to close (0: cross)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 from engine_svc.core import (
     amend,
     funding,
+    isolated,
     liquidation,
     matching,
     perp,
@@ -73,7 +74,7 @@ from engine_svc.core.events import (
     TriggerLimitSet,
     WithdrawalApplied,
 )
-from engine_svc.core.ledger import FEE_ACCOUNT, USD, Position
+from engine_svc.core.ledger import FEE_ACCOUNT, ISO_PREFIX, USD, Position
 from engine_svc.core.markets import MarketConfig
 from engine_svc.core.perp import AccountRisk, PositionRisk
 from engine_svc.core.state import State, Trade, Trigger
@@ -106,6 +107,7 @@ class TriggerView(NamedTuple):
     pending: bool
     leverage: int
     reduce_only: bool
+    position_id: int = 0
 
 
 class OrderView(NamedTuple):
@@ -120,17 +122,18 @@ class OrderView(NamedTuple):
     status: OrderStatus
     client_order_id: str | None
     ts: int
+    position_id: int = 0
 
 
 def _view(o: Order) -> OrderView:
     return OrderView(o.id, o.user_id, o.market, o.side, o.price, o.quantity, o.remaining,
-                     o.filled, o.status, o.client_order_id, o.ts)
+                     o.filled, o.status, o.client_order_id, o.ts, o.position_id)
 
 
 def _trigger_view(t: Trigger) -> TriggerView:
     return TriggerView(t.id, t.market, t.side, t.kind, t.price, t.quantity, t.ts,
                        t.limit_price, t.order_id, t.parent is not None, t.leverage,
-                       t.reduce_only)
+                       t.reduce_only, t.position_id)
 
 
 class Engine:
@@ -152,9 +155,14 @@ class Engine:
         out: list[Event] = []
         st.out = out
         self._dispatch(command)
+        ledger = st.ledger
+        if ledger.iso_dirty:
+            isolated.settle(st)
         if st.trigger_keys:
             triggers.settle(st, command.ts)
         st.flush_accounts()
+        if ledger.iso_closed:
+            isolated.prune(st)
         return out
 
     def _dispatch(self, command: Command) -> None:
@@ -254,7 +262,8 @@ class Engine:
     def _transfer_reason(self, cmd: Deposit | Withdraw) -> RejectReason | None:
         if cmd.asset not in self.config.assets:
             return RejectReason.UNKNOWN_ASSET
-        if not 0 < cmd.amount < MAX_UNITS or not cmd.user_id or cmd.user_id == FEE_ACCOUNT:
+        if not 0 < cmd.amount < MAX_UNITS or not cmd.user_id or cmd.user_id == FEE_ACCOUNT \
+                or cmd.user_id.startswith(ISO_PREFIX):
             return RejectReason.INVALID_AMOUNT
         return None
 
@@ -377,6 +386,17 @@ class Engine:
     def position_risks(self, user_id: str) -> dict[str, PositionRisk]:
         """market -> entry/mark price, unrealised PnL, margin, leverage, liquidation price."""
         return perp.position_risks(self._st, user_id)
+
+    def isolated_risks(self, user_id: str) -> dict[int, PositionRisk]:
+        """position id -> the user's open isolated positions' figures, as
+        :meth:`position_risks` (its liquidation price is its own)."""
+        return perp.isolated_risks(self._st, user_id)
+
+    def isolated_positions(self, user_id: str) -> dict[int, tuple[str, Position]]:
+        """position id -> (market, a copy of the isolated position)."""
+        refs = self._st.ledger.isolated.get(user_id, {})
+        return {pid: (ref.key[1], Position(*ref.pos.as_list()))
+                for pid, ref in sorted(refs.items())}
 
     def get_order(self, user_id: str, order_id: int) -> OrderView | None:
         """A live order of ``user_id`` (None for missing, finished or foreign ids)."""

@@ -63,6 +63,14 @@ class TriggerKind(Enum):
     STOP_LIMIT = "STOP_LIMIT"
 
 
+class MarginMode(Enum):
+    """CROSS: the netted position per (user, market), backed by all the user's collateral.
+    ISOLATED: a position of its own per opening order, backed only by its own margin."""
+
+    CROSS = "CROSS"
+    ISOLATED = "ISOLATED"
+
+
 class OrderStatus(StrEnum):
     """A ``str`` enum: the lifecycle table is looked up on every finished order, and a
     ``str`` member hashes in C (a plain Enum member's ``__hash__`` is Python code)."""
@@ -104,10 +112,12 @@ class RejectReason(Enum):
     INVALID_LIMIT_PRICE = "INVALID_LIMIT_PRICE"
     INVALID_STOP_LOSS = "INVALID_STOP_LOSS"
     INVALID_TAKE_PROFIT = "INVALID_TAKE_PROFIT"
+    INVALID_MARGIN_MODE = "INVALID_MARGIN_MODE"
     # lookup stage -> NOT_FOUND / ALREADY_EXISTS / FAILED_PRECONDITION
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
     ORDER_ALREADY_FINAL = "ORDER_ALREADY_FINAL"
     TRIGGER_NOT_FOUND = "TRIGGER_NOT_FOUND"
+    POSITION_NOT_FOUND = "POSITION_NOT_FOUND"
     DUPLICATE_CLIENT_ORDER_ID = "DUPLICATE_CLIENT_ORDER_ID"
     # risk stage -> FAILED_PRECONDITION
     INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"

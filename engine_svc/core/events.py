@@ -58,11 +58,12 @@ class OrderAccepted:
     tif: TimeInForce
     client_order_id: str | None
     ts: int
+    position_id: int
 
     def __init__(
         self, seq: int, cmd_seq: int, order_id: int, user_id: str, market: str, side: Side,
         type: OrderType, price: int, quantity: int, tif: TimeInForce, client_order_id: str | None,
-        ts: int,
+        ts: int, position_id: int = 0,
     ) -> None:
         self.seq = seq
         self.cmd_seq = cmd_seq
@@ -76,6 +77,7 @@ class OrderAccepted:
         self.tif = tif
         self.client_order_id = client_order_id
         self.ts = ts
+        self.position_id = position_id
 
 
 @dataclass(slots=True, init=False)
@@ -232,7 +234,10 @@ class BalanceChanged:
 
 @dataclass(slots=True, init=False)
 class PositionChanged:
-    """Perp position after the command: signed size (lots), signed cost (quote minor units)."""
+    """Perp position after the command: signed size (lots), signed cost (quote minor units).
+
+    ``user_id`` is always the owner; ``position_id`` names an isolated position (the id of
+    the order that opened it), 0 the netted cross position of the market."""
 
     seq: int
     cmd_seq: int
@@ -242,10 +247,11 @@ class PositionChanged:
     cost: int
     margin: int
     realized_pnl: int
+    position_id: int
 
     def __init__(
         self, seq: int, cmd_seq: int, user_id: str, market: str, size: int, cost: int, margin: int,
-        realized_pnl: int,
+        realized_pnl: int, position_id: int = 0,
     ) -> None:
         self.seq = seq
         self.cmd_seq = cmd_seq
@@ -255,6 +261,7 @@ class PositionChanged:
         self.cost = cost
         self.margin = margin
         self.realized_pnl = realized_pnl
+        self.position_id = position_id
 
 
 @dataclass(slots=True, init=False)

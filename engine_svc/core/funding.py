@@ -12,7 +12,9 @@ Formula (integers; ``mark`` and ``index`` as they stand, ticks)::
 the rounding remainder (>= 0) goes to :data:`INSURANCE_FUND`. Conservation is exact.
 
 Payments come out of ``available``; a payer left negative is topped up from the margin of
-their positions (by market) after the liquidation sweep that follows every round.
+their positions (by market) after the liquidation sweep that follows every round. An
+isolated position pays from and is paid into its own account (its margin, then the
+owner's cross balance: :mod:`engine_svc.core.isolated`).
 A market that is not a perp answers UNKNOWN_MARKET; one without an index INVALID_PRICE.
 """
 
@@ -52,9 +54,11 @@ def settle(st: State, cmd: SettleFunding) -> None:
     remainder = 0
     if rate:
         unit = spec.notional_unit
+        refs = st.ledger.pos_refs
         for (user, market), pos in sorted(st.ledger.positions.items()):
             if market != cmd.market or not pos.size:
                 continue
+            pref = refs[user][market]
             exact = abs(pos.size) * mark * unit * abs(rate)
             if (pos.size > 0) == (rate > 0):
                 amount = ceil_div(exact, PPM)
@@ -64,8 +68,8 @@ def settle(st: State, cmd: SettleFunding) -> None:
                 amount = exact // PPM
             remainder -= amount
             st.ledger.balance(user, USD).available += amount
-            st.out.append(FundingPaid(st.seq(), st.last_seq, user, cmd.market, pos.size,
-                                      rate, amount, cmd.ts))
+            st.out.append(FundingPaid(st.seq(), st.last_seq, pref.owner, cmd.market,
+                                      pos.size, rate, amount, cmd.ts, pref.pid))
         st.ledger.balance(INSURANCE_FUND, USD).available += remainder
     st.out.append(FundingSettled(st.seq(), st.last_seq, cmd.market, mark, index, rate,
                                  remainder, cmd.ts))

@@ -23,6 +23,10 @@ Invariants:
   nothing and hashes nothing.
 * A :class:`Balance` record is never replaced once created: orders keep a reference to
   the record they lock (``Order.pair``) instead of looking it up per fill.
+* Isolated positions (:mod:`engine_svc.core.isolated`) live under accounts of their own
+  (:func:`iso_account`), so the cross-margin rules apply to each one alone; such an
+  account's cash is zero between commands (its proceeds go to the owner) and is never
+  published; ``isolated[owner]`` lists the owner's open ones.
 """
 
 from __future__ import annotations
@@ -42,6 +46,21 @@ INSURANCE_FUND: Final = "__insurance__"
 liquidation deficits out; it also holds positions it took over from liquidations. It may
 be seeded with an ordinary Deposit and may go negative (socialised loss is not modelled)."""
 
+
+ISO_PREFIX: Final = "__iso:"
+"""Accounts holding isolated positions are named ``__iso:<position id>``: no user id may
+start with ``__`` (those are the house's), so they never collide with a user."""
+
+
+def iso_account(pid: int) -> str:
+    """The ledger account that holds isolated position ``pid``."""
+    return ISO_PREFIX + str(pid)
+
+
+def is_house(user: str) -> bool:
+    """An account id no user may trade, deposit to or be: the fee account, the insurance
+    fund, isolated-position accounts (every id starting with ``__``)."""
+    return user.startswith("__")
 
 
 class Position:
@@ -75,9 +94,10 @@ class Position:
 
 
 class Balance:
-    """One (user, asset) account: ``available`` and ``locked`` minor units."""
+    """One (user, asset) account: ``available`` and ``locked`` minor units. ``iso``: the
+    cash of an isolated position's account (zero between commands, never published)."""
 
-    __slots__ = ("asset", "available", "locked", "touched", "user")
+    __slots__ = ("asset", "available", "iso", "locked", "touched", "user")
 
     def __init__(self, user: str, asset: str, available: int = 0, locked: int = 0) -> None:
         self.available = available
@@ -85,31 +105,49 @@ class Balance:
         self.user = user
         self.asset = asset
         self.touched = False
+        self.iso = user.startswith(ISO_PREFIX)
 
 
 class PositionRef:
-    """A position with its (user, market) key and touched flag: the ledger's hot handle."""
+    """A position with its (account, market) key and touched flag: the ledger's hot handle.
 
-    __slots__ = ("key", "pos", "touched")
+    ``owner`` is the user the position belongs to and ``pid`` its isolated position id (0
+    for the cross position, whose account is the owner; an isolated position's account is
+    :func:`iso_account` of its id)."""
 
-    def __init__(self, key: tuple[str, str], pos: Position) -> None:
+    __slots__ = ("key", "owner", "pid", "pos", "touched")
+
+    def __init__(self, key: tuple[str, str], pos: Position, owner: str = "",
+                 pid: int = 0) -> None:
         self.key = key
         self.pos = pos
         self.touched = False
+        self.owner = owner or key[0]
+        self.pid = pid
 
 
 class Ledger:
     """All balances (a :class:`Balance` per user and asset) and positions."""
 
-    __slots__ = ("balances", "pos_refs", "positions", "touched_balances", "touched_positions")
+    __slots__ = ("balances", "iso_closed", "iso_dirty", "isolated", "pos_refs", "positions",
+                 "touched_balances", "touched_positions")
 
     def __init__(self) -> None:
         self.balances: dict[str, dict[str, Balance]] = {}
         self.positions: dict[tuple[str, str], Position] = {}
+        """(account, market) -> position: the owner's cross position, or an isolated one
+        under its own account (:func:`iso_account`)."""
         self.touched_balances: list[Balance] = []
         self.pos_refs: dict[str, dict[str, PositionRef]] = {}
-        """user -> market -> handle on ``positions[user, market]`` (a lazily built cache)."""
+        """account -> market -> handle on ``positions[account, market]``."""
         self.touched_positions: list[PositionRef] = []
+        self.isolated: dict[str, dict[int, PositionRef]] = {}
+        """owner -> position id -> handle of each isolated position the owner has."""
+        self.iso_dirty = False
+        """Set when an isolated account's cash moved (settled at the end of the command,
+        :mod:`engine_svc.core.isolated`)."""
+        self.iso_closed: list[PositionRef] = []
+        """Isolated positions seen at size zero this command (candidates to forget)."""
 
     def record(self, user: str, asset: str) -> Balance:
         """The balance record, created at zero (not marked touched)."""
@@ -131,6 +169,8 @@ class Ledger:
         if not bal.touched:
             bal.touched = True
             self.touched_balances.append(bal)
+            if bal.iso:
+                self.iso_dirty = True
 
     def find(self, user: str, asset: str) -> Balance | None:
         assets = self.balances.get(user)
@@ -172,13 +212,52 @@ class Ledger:
         self.touch_position(ref)
         return ref
 
+    def isolated_position(self, owner: str, market: str, pid: int) -> PositionRef:
+        """Isolated position ``pid`` of ``owner``, created flat if new; marks it touched."""
+        mine = self.isolated.get(owner)
+        ref = mine.get(pid) if mine is not None else None
+        if ref is None:
+            account = iso_account(pid)
+            pos = self.positions[account, market] = Position()
+            ref = PositionRef((account, market), pos, owner, pid)
+            self.pos_refs[account] = {market: ref}
+            if mine is None:
+                mine = self.isolated[owner] = {}
+            mine[pid] = ref
+        self.touch_position(ref)
+        return ref
+
+    def find_isolated(self, owner: str, pid: int) -> PositionRef | None:
+        mine = self.isolated.get(owner)
+        return mine.get(pid) if mine is not None else None
+
+    def drop_isolated(self, ref: PositionRef) -> None:
+        """Forget a closed isolated position (its account holds nothing)."""
+        account, _ = ref.key
+        del self.positions[ref.key]
+        del self.pos_refs[account]
+        self.balances.pop(account, None)
+        mine = self.isolated[ref.owner]
+        del mine[ref.pid]
+        if not mine:
+            del self.isolated[ref.owner]
+
+    def adopt_isolated(self, owner: str, market: str, pid: int, pos: Position) -> None:
+        """Register a restored isolated position (snapshot load): no touch, no event."""
+        account = iso_account(pid)
+        self.positions[account, market] = pos
+        ref = PositionRef((account, market), pos, owner, pid)
+        self.pos_refs[account] = {market: ref}
+        self.isolated.setdefault(owner, {})[pid] = ref
+
     def touch_position(self, ref: PositionRef) -> None:
         if not ref.touched:
             ref.touched = True
             self.touched_positions.append(ref)
 
     def user_positions(self, user: str) -> list[tuple[str, Position]]:
-        """(market, position) of every position ``user`` has, sorted by market."""
+        """(market, position) of every position of account ``user``, sorted by market (a
+        user's cross positions; an isolated account's one position)."""
         refs = self.pos_refs.get(user)
         if not refs:
             return []

@@ -23,6 +23,10 @@ How, for a user being liquidated:
    the fund pays the deficit: the user ends at zero, never below (their loss never
    exceeds their collateral).
 
+An isolated position (:mod:`engine_svc.core.isolated`) is swept as an account of its
+own: step 1 cancels the rest of the order that opened it, steps 2-5 use only what the
+position holds (the close order is its owner's, for self-trade prevention and events).
+
 Events: the orders' own events, then one ``PositionLiquidated`` per position; the fund's
 and the user's ``BalanceChanged`` / ``PositionChanged`` follow with the account events.
 Conservation holds exactly: every step moves money between accounts.
@@ -41,7 +45,7 @@ from engine_svc.core.enums import (
     TimeInForce,
 )
 from engine_svc.core.events import OrderAccepted, PositionLiquidated
-from engine_svc.core.ledger import INSURANCE_FUND, USD, Position
+from engine_svc.core.ledger import INSURANCE_FUND, ISO_PREFIX, USD, Position, PositionRef
 from engine_svc.core.markets import MarketSpec
 from engine_svc.core.matching import cancel, run
 from engine_svc.core.risk import close_lots
@@ -65,12 +69,31 @@ def _ref_price(st: State, spec: MarketSpec, pos: Position) -> int:
     return max(1, abs(pos.cost) // (abs(pos.size) * spec.notional_unit))
 
 
+def _victims(st: State, user: str) -> list[Order]:
+    """Step 1's orders: a cross user's USD-locking orders; for an isolated position's
+    account, the rest of the order that opened it."""
+    pref = _isolated(st, user)
+    if pref is not None:
+        opening = st.live.get(pref.pid)
+        return [opening] if opening is not None and opening.user_id == pref.owner else []
+    return sorted((o for o in st.live.values() if o.user_id == user
+                   and o.pair is not None and o.pair.asset == USD), key=lambda o: o.id)
+
+
+def _isolated(st: State, account: str) -> PositionRef | None:
+    """The position of an isolated position's account (None for a user)."""
+    if not account.startswith(ISO_PREFIX):
+        return None
+    (pref,) = st.ledger.pos_refs[account].values()
+    return pref
+
+
 def liquidate(st: State, user: str, ts: int) -> None:
-    """Steps 1-5 of the module doc for one user."""
-    victims = sorted((o for o in st.live.values() if o.user_id == user
-                      and o.pair is not None and o.pair.asset == USD), key=lambda o: o.id)
-    for order in victims:
+    """Steps 1-5 of the module doc for one user (or one isolated position's account)."""
+    for order in _victims(st, user):
         cancel(st, st.markets[order.market], order, CancelReason.LIQUIDATION)
+    pref = _isolated(st, user)
+    owner, pid = (pref.owner, pref.pid) if pref is not None else (user, 0)
     records: list[tuple[str, int, int, int, int]] = []
     fees: list[int] = []
     for market, pos in st.ledger.user_positions(user):
@@ -78,7 +101,7 @@ def liquidate(st: State, user: str, ts: int) -> None:
             continue
         spec = st.markets[market]
         ref, size = _ref_price(st, spec, pos), pos.size
-        on_book = _close_on_book(st, spec, user, size, ref, ts)
+        on_book = _close_on_book(st, spec, user, owner, pid, size, ref, ts)
         left = abs(pos.size)
         if left:
             _to_fund(st, spec, user, pos, ref, left)
@@ -97,12 +120,12 @@ def liquidate(st: State, user: str, ts: int) -> None:
     fund.available -= covered
     for i, (market, size, ref, on_book, left) in enumerate(records):
         st.out.append(PositionLiquidated(
-            st.seq(), st.last_seq, user, market, size, ref, on_book, left, fees[i],
-            covered if i == len(records) - 1 else 0, ts))
+            st.seq(), st.last_seq, owner, market, size, ref, on_book, left, fees[i],
+            covered if i == len(records) - 1 else 0, ts, pid))
 
 
-def _close_on_book(st: State, spec: MarketSpec, user: str, size: int, ref: int,
-                   ts: int) -> int:
+def _close_on_book(st: State, spec: MarketSpec, user: str, owner: str, pid: int, size: int,
+                   ref: int, ts: int) -> int:
     """Step 2: lots closed against the book within the bound (none in a halted market)."""
     if spec.status is MarketStatus.HALTED:
         return 0
@@ -121,11 +144,12 @@ def _close_on_book(st: State, spec: MarketSpec, user: str, size: int, ref: int,
     qty = abs(size)
     oid = st.next_order_id
     st.next_order_id = oid + 1
-    order = Order(oid, user, spec.symbol, side, OrderType.MARKET, limit, qty,
+    order = Order(oid, owner, spec.symbol, side, OrderType.MARKET, limit, qty,
                   TimeInForce.IOC, ts, None, False, True, StpMode.CANCEL_TAKER, 1)
-    order.pair = st.ledger.record(user, USD)
-    st.out.append(OrderAccepted(st.seq(), st.last_seq, oid, user, spec.symbol, side,
-                               OrderType.MARKET, limit, qty, TimeInForce.IOC, None, ts))
+    order.pair = st.ledger.record(user, USD)  # an isolated position pays from its own
+    order.position_id = pid
+    st.out.append(OrderAccepted(st.seq(), st.last_seq, oid, owner, spec.symbol, side,
+                               OrderType.MARKET, limit, qty, TimeInForce.IOC, None, ts, pid))
     run(st, spec, book, order, limit)
     return order.filled
 

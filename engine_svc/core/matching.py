@@ -19,6 +19,10 @@ Invariants and rules:
 * FOK is checked before anything moves, with the same STP rule as matching.
 * Perp risk hold under cross margin: once any market has a mark, a perp order (not
   reduce-only) needs ``available + min(unrealised PnL, 0) >= hold`` (see :mod:`perp`).
+* Isolated positions (:mod:`isolated`): ``margin_mode`` ISOLATED on a perp opens one
+  (position id = order id); ``position_id`` makes the order reduce-only on that position
+  of the caller in that market (POSITION_NOT_FOUND otherwise); spot, or ISOLATED with
+  reduce-only and no position, is INVALID_MARGIN_MODE.
 * Post-only orders that would cross are rejected (POST_ONLY_WOULD_TAKE), never repriced.
 * Reduce-only (perps): the quantity is *clamped* at entry to the position it can close
   (rejected with REDUCE_ONLY_WOULD_INCREASE if that is zero), and a reduce-only order
@@ -39,10 +43,12 @@ from __future__ import annotations
 
 from typing import Final
 
+from engine_svc.core import isolated
 from engine_svc.core.book import Ladder, Order, OrderBook, PriceLevel
 from engine_svc.core.commands import PlaceOrder
 from engine_svc.core.enums import (
     CancelReason,
+    MarginMode,
     OrderStatus,
     OrderType,
     RejectReason,
@@ -51,7 +57,7 @@ from engine_svc.core.enums import (
     TimeInForce,
 )
 from engine_svc.core.events import OrderAccepted, OrderCanceled, OrderFilled, OrderRejected
-from engine_svc.core.ledger import FEE_ACCOUNT, INSURANCE_FUND
+from engine_svc.core.ledger import is_house
 from engine_svc.core.markets import MarketSpec
 from engine_svc.core.perp import unrealized_loss
 from engine_svc.core.registry import entry_refusal
@@ -61,7 +67,6 @@ from engine_svc.core.trigger_rules import attach, attach_reason
 from engine_svc.core.units import MAX_UNITS, ceil_div
 
 MAX_CLIENT_ID: Final = 64
-HOUSE_ACCOUNTS: Final = (FEE_ACCOUNT, INSURANCE_FUND)
 
 
 def reject(st: State, user: str, market: str, reason: RejectReason,
@@ -85,7 +90,7 @@ def check_size(spec: MarketSpec, price: int | None, qty: int) -> RejectReason | 
 
 def _validate(spec: MarketSpec, cmd: PlaceOrder) -> RejectReason | None:
     user = cmd.user_id
-    if not user or user in HOUSE_ACCOUNTS:
+    if not user or is_house(user):
         return RejectReason.INVALID_ORDER
     coid = cmd.client_order_id
     if coid is not None and not 0 < len(coid) <= MAX_CLIENT_ID:
@@ -110,6 +115,21 @@ def _validate(spec: MarketSpec, cmd: PlaceOrder) -> RejectReason | None:
     elif cmd.reduce_only:
         return RejectReason.INVALID_ORDER
     return check_size(spec, price, cmd.quantity)
+
+
+def _isolated_reason(spec: MarketSpec, cmd: PlaceOrder) -> RejectReason | None:
+    """An isolated order: perps only; opening (ISOLATED, not reduce-only) or naming a
+    position to reduce (``position_id`` > 0)."""
+    if not spec.is_perp or (cmd.reduce_only and not cmd.position_id):
+        return RejectReason.INVALID_MARGIN_MODE
+    if cmd.position_id < 0:
+        return RejectReason.POSITION_NOT_FOUND
+    return None
+
+
+def reduces(cmd: PlaceOrder) -> bool:
+    """Reduce-only, by flag or by naming an isolated position."""
+    return cmd.reduce_only or cmd.position_id != 0
 
 
 def _entry_prices(
@@ -181,8 +201,14 @@ def _admit(st: State, spec: MarketSpec, cmd: PlaceOrder
     """Validation stage: (quantity, limit price, lock price) or why not."""
     user = cmd.user_id
     reason = _validate(spec, cmd)
+    if reason is None and (cmd.position_id or cmd.margin_mode is not MarginMode.CROSS):
+        reason = _isolated_reason(spec, cmd)
+    reduce_only = reduces(cmd)
     if reason is None:
-        reason = entry_refusal(spec, cmd.reduce_only)
+        reason = entry_refusal(spec, reduce_only)
+    if reason is None and cmd.position_id and isolated.find(
+            st, user, cmd.market, cmd.position_id) is None:
+        reason = RejectReason.POSITION_NOT_FOUND
     if reason is not None:
         return reason
     if cmd.stop_loss is not None or cmd.take_profit is not None:
@@ -192,8 +218,8 @@ def _admit(st: State, spec: MarketSpec, cmd: PlaceOrder
     if cmd.client_order_id is not None and (user, cmd.client_order_id) in st.client_ids:
         return RejectReason.DUPLICATE_CLIENT_ORDER_ID
     qty = cmd.quantity
-    if cmd.reduce_only:
-        qty = min(qty, st.ledger.reducible(user, cmd.market, cmd.side))
+    if reduce_only:
+        qty = min(qty, isolated.reducible(st, user, cmd.market, cmd.side, cmd.position_id))
         if qty == 0:
             return RejectReason.REDUCE_ONLY_WOULD_INCREASE
     book = st.books[cmd.market]
@@ -212,16 +238,17 @@ def _hold(st: State, spec: MarketSpec, cmd: PlaceOrder, qty: int, limit: int,
           lock_price: int) -> Order | None:
     """Risk stage: lock what the order could spend and accept it, or reject."""
     user, side = cmd.user_id, cmd.side
-    if cmd.type is OrderType.LIMIT and cmd.tif is TimeInForce.GTC and not cmd.reduce_only \
+    reduce_only = reduces(cmd)
+    if cmd.type is OrderType.LIMIT and cmd.tif is TimeInForce.GTC and not reduce_only \
             and st.at_open_order_limit(user, cmd.market):
         reject(st, user, cmd.market, RejectReason.TOO_MANY_OPEN_ORDERS, 0, cmd.client_order_id)
         return None
-    per_lot = lock_per_lot(spec, side, lock_price, cmd.leverage, cmd.reduce_only)
+    per_lot = lock_per_lot(spec, side, lock_price, cmd.leverage, reduce_only)
     asset = lock_asset(spec, side)
     need = qty * per_lot
     bal = st.ledger.find(user, asset)
     if bal is None or bal.available < need or (
-            st.marked and spec.is_perp and not cmd.reduce_only
+            st.marked and spec.is_perp and not reduce_only
             and bal.available + unrealized_loss(st, user) < need):
         reason = RejectReason.INSUFFICIENT_MARGIN if spec.is_perp else \
             RejectReason.INSUFFICIENT_BALANCE
@@ -229,11 +256,15 @@ def _hold(st: State, spec: MarketSpec, cmd: PlaceOrder, qty: int, limit: int,
         return None
     oid = st.new_order_id()
     order = Order(oid, user, cmd.market, side, cmd.type, limit, qty, cmd.tif, cmd.ts,
-                  cmd.client_order_id, cmd.post_only, cmd.reduce_only, cmd.stp, cmd.leverage)
+                  cmd.client_order_id, cmd.post_only, reduce_only, cmd.stp, cmd.leverage)
     order.lock_per_lot, order.locked, order.pair = per_lot, need, bal
+    pid = cmd.position_id
+    if not pid and cmd.margin_mode is MarginMode.ISOLATED:
+        pid = oid
+    order.position_id = pid
     st.ledger.lock(bal, need)
     st.out.append(OrderAccepted(st.seq(), st.last_seq, oid, user, cmd.market, side, cmd.type,
-                                limit, qty, cmd.tif, cmd.client_order_id, cmd.ts))
+                                limit, qty, cmd.tif, cmd.client_order_id, cmd.ts, pid))
     return order
 
 

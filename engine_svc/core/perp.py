@@ -172,3 +172,15 @@ def position_risks(st: State, user: str) -> dict[str, PositionRisk]:
         out[market] = PositionRisk(market, pos.size, entry, mark, upnl, pos.margin, lev,
                                    liquidation_price(st, user, market, risk), pos.realized)
     return out
+
+
+def isolated_risks(st: State, owner: str) -> dict[int, PositionRisk]:
+    """position id -> :class:`PositionRisk` of each of ``owner``'s open isolated positions,
+    each valued as the only position of its own account."""
+    out: dict[int, PositionRisk] = {}
+    for pid, ref in sorted(st.ledger.isolated.get(owner, {}).items()):
+        risks = position_risks(st, ref.key[0])
+        risk = risks.get(ref.key[1])
+        if risk is not None:
+            out[pid] = risk
+    return out

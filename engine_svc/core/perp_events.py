@@ -71,10 +71,12 @@ class PositionLiquidated:
     fee: int
     fund_covered: int
     ts: int
+    position_id: int
 
     def __init__(
         self, seq: int, cmd_seq: int, user_id: str, market: str, size: int, mark_price: int,
         closed_on_book: int, taken_by_fund: int, fee: int, fund_covered: int, ts: int,
+        position_id: int = 0,
     ) -> None:
         self.seq = seq
         self.cmd_seq = cmd_seq
@@ -87,6 +89,7 @@ class PositionLiquidated:
         self.fee = fee
         self.fund_covered = fund_covered
         self.ts = ts
+        self.position_id = position_id
 
 
 @dataclass(slots=True, init=False)
@@ -101,10 +104,11 @@ class FundingPaid:
     rate_ppm: int
     amount: int
     ts: int
+    position_id: int
 
     def __init__(
         self, seq: int, cmd_seq: int, user_id: str, market: str, size: int, rate_ppm: int,
-        amount: int, ts: int,
+        amount: int, ts: int, position_id: int = 0,
     ) -> None:
         self.seq = seq
         self.cmd_seq = cmd_seq
@@ -114,6 +118,7 @@ class FundingPaid:
         self.rate_ppm = rate_ppm
         self.amount = amount
         self.ts = ts
+        self.position_id = position_id
 
 
 @dataclass(slots=True, init=False)
@@ -168,11 +173,12 @@ class TriggerPlaced:
     limit_price: int
     order_id: int
     ts: int
+    position_id: int
 
     def __init__(
         self, seq: int, cmd_seq: int, trigger_id: int, user_id: str, market: str, side: Side,
         kind: TriggerKind, trigger_price: int, quantity: int, limit_price: int, order_id: int,
-        ts: int,
+        ts: int, position_id: int = 0,
     ) -> None:
         self.seq = seq
         self.cmd_seq = cmd_seq
@@ -186,6 +192,7 @@ class TriggerPlaced:
         self.limit_price = limit_price
         self.order_id = order_id
         self.ts = ts
+        self.position_id = position_id
 
 
 @dataclass(slots=True, init=False)

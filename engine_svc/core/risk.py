@@ -17,13 +17,16 @@ Rules (all integers, rounding always in the exchange's favour):
   it on a full close), the opening part moves ``ceil(price*q*u/leverage)`` into margin.
 * Settlement touches, in this order: the order's locked record (``Order.pair``), the
   spot counter-asset, the fee account, then the perp position (event order depends on it).
+* An order with a ``position_id`` moves that isolated position (opened by its first
+  fill); what its closing part frees goes to the position's own account first
+  (:mod:`engine_svc.core.isolated`).
 """
 
 from __future__ import annotations
 
 from engine_svc.core.book import Order
 from engine_svc.core.enums import Side
-from engine_svc.core.ledger import Balance, Ledger, Position
+from engine_svc.core.ledger import USD, Balance, Ledger, Position
 from engine_svc.core.markets import MarketSpec
 from engine_svc.core.units import ceil_div
 
@@ -95,8 +98,10 @@ def settle_perp(ledger: Ledger, spec: MarketSpec, order: Order, price: int, lots
     ledger.touch(fees)
     fees.available += charged
     ref = order.pos
+    pid = order.position_id
     if ref is None:
-        ref = order.pos = ledger.position(order.user_id, spec.symbol)
+        ref = order.pos = ledger.isolated_position(order.user_id, spec.symbol, pid) if pid \
+            else ledger.position(order.user_id, spec.symbol)
     else:
         ledger.touch_position(ref)
     pos = ref.pos
@@ -104,7 +109,10 @@ def settle_perp(ledger: Ledger, spec: MarketSpec, order: Order, price: int, lots
     realized = 0
     if closing:
         before = pos.realized
-        bal.available += close_lots(pos, price * closing * unit, closing)
+        # an isolated close pays into the position's own account (settled at the end of
+        # the command: engine_svc.core.isolated)
+        into = ledger.balance(ref.key[0], USD) if pid else bal
+        into.available += close_lots(pos, price * closing * unit, closing)
         realized = pos.realized - before
     opening = lots - closing
     if opening:

@@ -12,6 +12,9 @@ Invariants:
   before managed triggers (9 values) loads as a stop-loss / take-profit without an order.
   A trigger's order, while it may still fill, is found again among the resting orders
   (a snapshot is taken between commands, when every attached order is live).
+* Isolated positions are a list of their own (id, owner, market, position); an order
+  row's 20th value and a trigger row's 14th are the isolated position id (images written
+  before isolated positions load them as 0: cross).
 * The open-order and trigger limits are part of the image (images without them load the
   defaults).
 * The registry (assets and markets with their status, fees and leverage caps) is part of
@@ -36,7 +39,7 @@ from engine_svc.core.enums import (
     TimeInForce,
     TriggerKind,
 )
-from engine_svc.core.ledger import Balance, Position
+from engine_svc.core.ledger import ISO_PREFIX, Balance, Position
 from engine_svc.core.risk import lock_asset
 from engine_svc.core.state import (
     DEFAULT_MAX_OPEN_ORDERS,
@@ -54,6 +57,7 @@ def _order(o: Order) -> list[Any]:
         o.id, o.user_id, o.market, o.side.value, o.type.value, o.price, o.quantity,
         o.remaining, o.filled, o.tif.value, o.ts, o.client_order_id, o.post_only,
         o.reduce_only, o.stp.value, o.leverage, o.status.value, o.lock_per_lot, o.locked,
+        o.position_id,
     ]
 
 
@@ -62,6 +66,7 @@ def _unorder(r: list[Any]) -> Order:
               r[10], r[11], r[12], r[13], StpMode(r[14]), r[15])
     o.remaining, o.filled, o.status = r[7], r[8], OrderStatus(r[16])
     o.lock_per_lot, o.locked = r[17], r[18]
+    o.position_id = r[19] if len(r) > 19 else 0
     return o
 
 
@@ -76,7 +81,10 @@ def dump(st: State) -> dict[str, Any]:
         "next_fill_id": st.next_fill_id,
         "balances": {u: {a: [b.available, b.locked] for a, b in sorted(assets.items())}
                      for u, assets in sorted(ledger.balances.items())},
-        "positions": [[u, m, *p.as_list()] for (u, m), p in sorted(ledger.positions.items())],
+        "positions": [[u, m, *p.as_list()] for (u, m), p in sorted(ledger.positions.items())
+                      if not u.startswith(ISO_PREFIX)],
+        "isolated": sorted([ref.pid, owner, ref.key[1], *ref.pos.as_list()]
+                           for owner, refs in ledger.isolated.items() for ref in refs.values()),
         "orders": {m: [_order(o) for o in book.resting_orders()]
                    for m, book in sorted(st.books.items())},
         "triggers": [t.as_list() for _, t in sorted(st.triggers.items())],
@@ -108,6 +116,8 @@ def load(st: State, image: dict[str, Any]) -> None:
         ledger.balances[user] = {a: Balance(user, a, *p) for a, p in assets.items()}
     for user, market, *values in image["positions"]:
         ledger.adopt(user, market, Position(*values))
+    for pid, owner, market, *values in image.get("isolated", []):
+        ledger.adopt_isolated(owner, market, pid, Position(*values))
     for rows in image["orders"].values():
         for row in rows:
             order = _unorder(row)

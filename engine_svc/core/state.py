@@ -22,7 +22,7 @@ from typing import Final
 from engine_svc.core.book import Order, OrderBook
 from engine_svc.core.enums import OrderStatus, Side, TriggerKind
 from engine_svc.core.events import BalanceChanged, Event, PositionChanged
-from engine_svc.core.ledger import FEE_ACCOUNT, Balance, Ledger
+from engine_svc.core.ledger import FEE_ACCOUNT, Balance, Ledger, iso_account
 from engine_svc.core.markets import MarketConfig, MarketSpec
 
 FINAL_MEMORY: Final = 10_000
@@ -69,12 +69,14 @@ class Trigger:
     still fill (None once it is final).
     """
 
-    __slots__ = ("id", "kind", "leverage", "limit_price", "market", "order_id", "parent",
-                 "price", "quantity", "reduce_only", "side", "slippage", "ts", "user_id")
+    __slots__ = ("account", "id", "kind", "leverage", "limit_price", "market", "order_id",
+                 "parent", "position_id", "price", "quantity", "reduce_only", "side",
+                 "slippage", "ts", "user_id")
 
     def __init__(self, id: int, user_id: str, market: str, side: Side, kind: TriggerKind,
                  price: int, quantity: int, slippage: int, ts: int, limit_price: int = 0,
-                 leverage: int = 1, reduce_only: bool = False, order_id: int = 0) -> None:
+                 leverage: int = 1, reduce_only: bool = False, order_id: int = 0,
+                 position_id: int = 0) -> None:
         self.id = id
         self.user_id = user_id
         self.market = market
@@ -88,6 +90,10 @@ class Trigger:
         self.leverage = leverage
         self.reduce_only = reduce_only
         self.order_id = order_id
+        self.position_id = position_id
+        """A stop-loss / take-profit's isolated position (0: the cross position)."""
+        self.account = iso_account(position_id) if position_id else user_id
+        """The ledger account of the position it closes."""
         self.parent: Order | None = None
 
     @property
@@ -98,7 +104,7 @@ class Trigger:
     def as_list(self) -> list[object]:
         return [self.id, self.user_id, self.market, self.side.value, self.kind.value,
                 self.price, self.quantity, self.slippage, self.ts, self.limit_price,
-                self.leverage, self.reduce_only, self.order_id]
+                self.leverage, self.reduce_only, self.order_id, self.position_id]
 
 
 class State:
@@ -161,7 +167,8 @@ class State:
         """True once any market has a mark price (cross-margin checks start then)."""
         self.triggers: dict[int, Trigger] = {}
         self.trigger_keys: dict[tuple[str, str], set[int]] = {}
-        """(user, market) -> ids of the armed triggers on that position."""
+        """(account, market) -> ids of the armed triggers on that position (the account is
+        the user for a cross position, an isolated position's own account otherwise)."""
         self.trigger_counts: dict[str, int] = {}
         """user -> number of armed triggers (users with none are dropped)."""
         self.attached: dict[int, Trigger] = {}
@@ -188,14 +195,14 @@ class State:
 
     def add_trigger(self, trig: Trigger) -> None:
         self.triggers[trig.id] = trig
-        self.trigger_keys.setdefault((trig.user_id, trig.market), set()).add(trig.id)
+        self.trigger_keys.setdefault((trig.account, trig.market), set()).add(trig.id)
         self.trigger_counts[trig.user_id] = self.trigger_counts.get(trig.user_id, 0) + 1
         if trig.parent is not None:
             self.attached[trig.id] = trig
 
     def drop_trigger(self, trig: Trigger) -> None:
         del self.triggers[trig.id]
-        key = (trig.user_id, trig.market)
+        key = (trig.account, trig.market)
         ids = self.trigger_keys[key]
         ids.discard(trig.id)
         if not ids:
@@ -255,6 +262,9 @@ class State:
             if self.client_ids.get(key) is order:
                 del self.client_ids[key]
         order.set_status(status)
+        ref = order.pos
+        if ref is not None and ref.pid and not ref.pos.size:
+            self.ledger.iso_closed.append(ref)  # an isolated trade over: forget it
         final = self.final
         final[order.id] = (order.user_id, status)
         if len(final) > FINAL_MEMORY:
@@ -265,13 +275,17 @@ class State:
         ledger, out, cmd = self.ledger, self.out, self.last_seq
         for bal in ledger.touched_balances:
             bal.touched = False
+            if bal.iso:
+                continue  # an isolated position's cash: zero now, never published
             out.append(BalanceChanged(self.seq(), cmd, bal.user, bal.asset, bal.available,
                                       bal.locked))
         ledger.touched_balances.clear()
         for ref in ledger.touched_positions:
             ref.touched = False
-            user, market = ref.key
             p = ref.pos
-            out.append(PositionChanged(self.seq(), cmd, user, market, p.size, p.cost, p.margin,
-                                       p.realized))
+            pid = ref.pid
+            if pid and not p.size:
+                ledger.iso_closed.append(ref)
+            out.append(PositionChanged(self.seq(), cmd, ref.owner, ref.key[1], p.size, p.cost,
+                                       p.margin, p.realized, pid))
         ledger.touched_positions.clear()

@@ -13,10 +13,11 @@ Rules:
 * A trigger price must be in (0, MAX_UNITS) and, once the market has a mark, on the far
   side of it: a condition that already holds is refused (a stop-loss for a long must be
   below the mark, its take-profit above; a stop buy above the mark, a stop sell below).
-* An order's ``stop_loss`` / ``take_profit`` (perps, not reduce-only) close what the
-  order opens: the closing side, and for a LIMIT order also on the far side of its limit
-  price (a long's stop-loss below it, its take-profit above). Each counts against the
-  user's trigger limit (TOO_MANY_TRIGGERS) when the order is placed.
+* An order's ``stop_loss`` / ``take_profit`` (perps, not reduce-only, not naming an
+  isolated position) close what the order opens (an ISOLATED order's: its own position):
+  the closing side, and for a LIMIT order also on the far side of its limit price (a
+  long's stop-loss below it, its take-profit above). Each counts against the user's
+  trigger limit (TOO_MANY_TRIGGERS) when the order is placed.
 * Such a trigger is armed when the order is accepted with ``quantity`` 0 and follows the
   order's fills: at the end of every command its quantity is the order's filled lots
   (``TriggerUpdated`` when that changed). Once the order is final it stays armed with
@@ -30,6 +31,7 @@ from engine_svc.core.book import Order
 from engine_svc.core.commands import PlaceOrder
 from engine_svc.core.enums import CancelReason, OrderType, RejectReason, Side, TriggerKind
 from engine_svc.core.events import TriggerCanceled, TriggerPlaced, TriggerUpdated
+from engine_svc.core.isolated import reducible
 from engine_svc.core.markets import MarketSpec
 from engine_svc.core.state import State, Trigger
 from engine_svc.core.units import MAX_UNITS
@@ -68,7 +70,7 @@ def attach_reason(st: State, spec: MarketSpec, cmd: PlaceOrder) -> RejectReason 
     if not spec.is_perp:
         return RejectReason.INVALID_STOP_LOSS if sl is not None \
             else RejectReason.INVALID_TAKE_PROFIT
-    if cmd.reduce_only:
+    if cmd.reduce_only or cmd.position_id:
         return RejectReason.INVALID_ORDER
     side = closing_side(cmd.side)
     limit = cmd.price if cmd.type is OrderType.LIMIT else None
@@ -95,11 +97,12 @@ def attach(st: State, cmd: PlaceOrder, order: Order) -> None:
         tid = st.next_trigger_id
         st.next_trigger_id = tid + 1
         trig = Trigger(tid, order.user_id, order.market, side, kind, price, 0,
-                       cmd.slippage_bps, cmd.ts, 0, 1, False, order.id)
+                       cmd.slippage_bps, cmd.ts, 0, 1, False, order.id, order.position_id)
         trig.parent = order
         st.add_trigger(trig)
         st.out.append(TriggerPlaced(st.seq(), st.last_seq, tid, order.user_id, order.market,
-                                    side, kind, price, 0, 0, order.id, cmd.ts))
+                                    side, kind, price, 0, 0, order.id, cmd.ts,
+                                    order.position_id))
 
 
 def cancel(st: State, trig: Trigger, reason: CancelReason) -> None:
@@ -127,7 +130,7 @@ def follow_fills(st: State, ts: int) -> None:
             continue
         if trig.quantity == 0:
             cancel(st, trig, CancelReason.PARENT_CANCELED)
-        elif st.ledger.reducible(trig.user_id, trig.market, trig.side) == 0:
+        elif reducible(st, trig.user_id, trig.market, trig.side, trig.position_id) == 0:
             cancel(st, trig, CancelReason.POSITION_CLOSED)
         else:
             trig.parent = None

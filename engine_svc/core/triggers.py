@@ -8,8 +8,10 @@ Rules (conditions and an order's attached stop-loss / take-profit: :mod:`trigger
   side of the mark (INVALID_TRIGGER_PRICE), ``quantity`` is valid lots (INVALID_QUANTITY;
   required for stops, None for a stop-loss / take-profit means the whole position), the
   slippage is in [0, 10000) (INVALID_SLIPPAGE), and then by kind:
-  STOP_LOSS / TAKE_PROFIT: no ``limit_price`` (INVALID_LIMIT_PRICE) and ``side`` reduces
-  the user's position (REDUCE_ONLY_WOULD_INCREASE); STOP_MARKET: no ``limit_price``;
+  STOP_LOSS / TAKE_PROFIT: no ``limit_price`` (INVALID_LIMIT_PRICE), a ``position_id``
+  that is the user's open isolated position in the market (POSITION_NOT_FOUND; 0: the
+  cross position) and ``side`` reduces that position (REDUCE_ONLY_WOULD_INCREASE); stops
+  name no position (INVALID_ORDER); STOP_MARKET: no ``limit_price``;
   STOP_LIMIT: a ``limit_price`` whose notional is in range (INVALID_LIMIT_PRICE); stops:
   ``leverage`` in 1..max (INVALID_LEVERAGE). Last, the user's trigger limit
   (TOO_MANY_TRIGGERS, see ``SetTriggerLimit``).
@@ -38,6 +40,7 @@ Rules (conditions and an order's attached stop-loss / take-profit: :mod:`trigger
 
 from __future__ import annotations
 
+from engine_svc.core import isolated
 from engine_svc.core.commands import CancelTrigger, MoveTrigger, PlaceOrder, PlaceTrigger
 from engine_svc.core.enums import (
     CancelReason,
@@ -48,7 +51,7 @@ from engine_svc.core.enums import (
     TriggerKind,
 )
 from engine_svc.core.events import TriggerFired, TriggerPlaced
-from engine_svc.core.ledger import FEE_ACCOUNT, INSURANCE_FUND
+from engine_svc.core.ledger import is_house
 from engine_svc.core.markets import MarketSpec
 from engine_svc.core.matching import cancel as cancel_order
 from engine_svc.core.matching import check_size, place, reject
@@ -68,9 +71,14 @@ def _kind_reason(st: State, spec: MarketSpec, cmd: PlaceTrigger) -> RejectReason
     if kind is TriggerKind.STOP_LOSS or kind is TriggerKind.TAKE_PROFIT:
         if cmd.limit_price is not None:
             return RejectReason.INVALID_LIMIT_PRICE
-        if st.ledger.reducible(cmd.user_id, cmd.market, cmd.side) == 0:
+        if cmd.position_id and isolated.find(st, cmd.user_id, cmd.market,
+                                             cmd.position_id) is None:
+            return RejectReason.POSITION_NOT_FOUND
+        if isolated.reducible(st, cmd.user_id, cmd.market, cmd.side, cmd.position_id) == 0:
             return RejectReason.REDUCE_ONLY_WOULD_INCREASE
         return None
+    if cmd.position_id:
+        return RejectReason.INVALID_ORDER  # a stop order opens; it names no position
     if cmd.quantity is None:
         return RejectReason.INVALID_QUANTITY
     if not 1 <= cmd.leverage <= spec.max_leverage:
@@ -87,8 +95,10 @@ def _reason(st: State, cmd: PlaceTrigger) -> RejectReason | None:
     spec = st.markets.get(cmd.market)
     if spec is None or not spec.is_perp:
         return RejectReason.UNKNOWN_MARKET
-    if not cmd.user_id or cmd.user_id in (FEE_ACCOUNT, INSURANCE_FUND):
+    if not cmd.user_id or is_house(cmd.user_id):
         return RejectReason.INVALID_ORDER
+    if cmd.position_id < 0:
+        return RejectReason.POSITION_NOT_FOUND
     if not price_ok(st, cmd.market, cmd.side, cmd.kind, cmd.trigger_price):
         return RejectReason.INVALID_TRIGGER_PRICE
     if cmd.quantity is not None:
@@ -112,11 +122,11 @@ def arm(st: State, cmd: PlaceTrigger) -> None:
     limit = cmd.limit_price or 0
     trig = Trigger(tid, cmd.user_id, cmd.market, cmd.side, cmd.kind, cmd.trigger_price,
                    cmd.quantity or 0, cmd.slippage_bps, cmd.ts, limit, cmd.leverage,
-                   cmd.reduce_only, 0)
+                   cmd.reduce_only, 0, cmd.position_id)
     st.add_trigger(trig)
     st.out.append(TriggerPlaced(st.seq(), st.last_seq, tid, trig.user_id, trig.market,
                                 trig.side, trig.kind, trig.price, trig.quantity, limit, 0,
-                                cmd.ts))
+                                cmd.ts, cmd.position_id))
     return None
 
 
@@ -190,7 +200,7 @@ def fire(st: State, market: str, mark: int, ts: int) -> None:
 
 def _close(st: State, trig: Trigger, mark: int, ts: int) -> None:
     """A stop-loss / take-profit: a reduce-only market order closing its quantity."""
-    lots = st.ledger.reducible(trig.user_id, trig.market, trig.side)
+    lots = isolated.reducible(st, trig.user_id, trig.market, trig.side, trig.position_id)
     if trig.quantity or trig.order_id:
         lots = min(lots, trig.quantity)
     if lots == 0:
@@ -205,7 +215,8 @@ def _close(st: State, trig: Trigger, mark: int, ts: int) -> None:
         cancel_order(st, st.markets[trig.market], parent, CancelReason.TRIGGER_FIRED)
     place(st, PlaceOrder(user_id=trig.user_id, market=trig.market, side=trig.side,
                          quantity=lots, type=OrderType.MARKET, tif=TimeInForce.IOC,
-                         reduce_only=True, leverage=1, slippage_bps=trig.slippage, ts=ts))
+                         reduce_only=True, leverage=1, slippage_bps=trig.slippage, ts=ts,
+                         position_id=trig.position_id))
 
 
 def _stop(st: State, trig: Trigger, mark: int, ts: int) -> None:

@@ -11,6 +11,7 @@ from engine_svc.core import (
     Deposit,
     Engine,
     Event,
+    MarginMode,
     OrderFilled,
     OrderRejected,
     OrderType,
@@ -95,6 +96,8 @@ def conservation_gaps(e: Engine, users: list[str]) -> dict[str, int]:
             if asset == "USD":
                 for pos in e.positions(user).values():
                     held += pos.margin - pos.cost
+                for _, pos in e.isolated_positions(user).values():
+                    held += pos.margin - pos.cost
         dep, wd = e.totals(asset)
         gaps[asset] = held - (dep - wd)
     return gaps
@@ -126,10 +129,15 @@ def _random_command(rng: Any, u: str, i: int) -> Any:
     roll = rng.random()
     price = MIDS[mkt] + rng.randint(-20, 20)
     extra: dict[str, Any] = {"ts": i, "stp": rng.choice(list(StpMode))}
+    recent = rng.randint(max(1, i // 2 - 40), i // 2 + 2)
     if mkt.endswith("PERP"):
         extra["leverage"] = rng.choice([1, 5, 20])
         extra["reduce_only"] = rng.random() < 0.1
-    recent = rng.randint(max(1, i // 2 - 40), i // 2 + 2)
+        if rng.random() < 0.15:  # an isolated position of its own, or reduce one by id
+            if extra["reduce_only"]:
+                extra["position_id"] = recent
+            else:
+                extra["margin_mode"] = MarginMode.ISOLATED
     if roll < 0.45:
         extra["tif"] = rng.choice([TimeInForce.GTC] * 4 + [TimeInForce.IOC, TimeInForce.FOK])
         extra["post_only"] = extra["tif"] is TimeInForce.GTC and rng.random() < 0.1

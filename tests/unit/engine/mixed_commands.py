@@ -4,7 +4,9 @@ Spot and perp orders (GTC/IOC/FOK limits, post-only, reduce-only, client ids, ma
 orders), cancels by id and by client id, cancel-all, replaces, deposits and withdrawals,
 index-price ticks with occasional jumps (so positions are liquidated), funding rounds,
 triggers (stop-loss / take-profit, an order's own following its fills, stop orders) with
-their moves and cancels, changes of the open-order and trigger limits, and the registry:
+their moves and cancels, isolated positions (ISOLATED orders, orders and stop-loss /
+take-profit triggers naming a position, so isolated positions are also funded and
+liquidated), changes of the open-order and trigger limits, and the registry:
 TATA-INR (INR 2 decimals, tick 0.05) added at the opening, then markets halted, made
 close-only and reopened, and their fees moved.
 The generator watches the engine's events to know live order and trigger ids, so it is
@@ -27,6 +29,7 @@ from engine_svc.core import (
     Deposit,
     Engine,
     Event,
+    MarginMode,
     MarketKind,
     MarketStatus,
     MoveTrigger,
@@ -34,6 +37,7 @@ from engine_svc.core import (
     OrderType,
     PlaceOrder,
     PlaceTrigger,
+    PositionChanged,
     ReplaceOrder,
     SetIndexPrice,
     SetOpenOrderLimit,
@@ -63,6 +67,8 @@ class MixedCommands:
         self.live: list[tuple[str, int]] = []
         self.trigger_ids: list[tuple[str, int]] = []
         self.coids: list[tuple[str, str]] = []
+        self.isolated: dict[int, tuple[str, str, int]] = {}
+        """position id -> (owner, market, size) of the open isolated positions seen."""
         self.ts = 0
         self.tx = 0
         choices: list[tuple[float, Callable[[], Command]]] = [
@@ -73,6 +79,7 @@ class MixedCommands:
             (0.0005, self.open_limit), (0.01, self.gamble), (0.002, self.refill),
             (0.002, self.market_status), (0.0005, self.market_fees),
             (0.01, self.move_trigger), (0.0005, self.trigger_limit),
+            (0.03, self.reduce_isolated),
         ]
         self.table = choices
 
@@ -104,6 +111,11 @@ class MixedCommands:
                 self.live.append((e.user_id, e.order_id))
             elif isinstance(e, TriggerPlaced):
                 self.trigger_ids.append((e.user_id, e.trigger_id))
+            elif isinstance(e, PositionChanged) and e.position_id:
+                if e.size:
+                    self.isolated[e.position_id] = (e.user_id, e.market, e.size)
+                else:
+                    self.isolated.pop(e.position_id, None)
 
     # ------------------------------------------------------------------ kinds
     def _pop(self, pool: list[tuple[str, int]]) -> tuple[str, int] | None:
@@ -140,7 +152,37 @@ class MixedCommands:
             post_only=tif is TimeInForce.GTC and rng.random() < 0.1,
             reduce_only=perp and stop_loss is None and rng.random() < 0.05,
             stp=rng.choice(list(StpMode)), leverage=rng.choice([1, 5, 10, 20]) if perp else 1,
-            ts=self.ts, stop_loss=stop_loss, take_profit=take_profit)
+            ts=self.ts, stop_loss=stop_loss, take_profit=take_profit,
+            margin_mode=self._mode(perp))
+
+    def _mode(self, perp: bool) -> MarginMode:
+        """ISOLATED for about one perp order in six (and, refused, one spot order in 200)."""
+        odds = 0.16 if perp else 0.005
+        return MarginMode.ISOLATED if self.rng.random() < odds else MarginMode.CROSS
+
+    def reduce_isolated(self) -> Command:
+        """An order naming an isolated position: mostly its owner's closing order (all,
+        part, or more than it holds), sometimes a stranger's or a stale id."""
+        rng = self.rng
+        if not self.isolated:
+            return self.market()
+        pid = rng.choice(sorted(self.isolated))
+        user, market, size = self.isolated[pid]
+        side = Side.SELL if size > 0 else Side.BUY
+        if rng.random() < 0.05:
+            user = rng.choice(self.users)
+        if rng.random() < 0.05:
+            pid += rng.choice([-1, 1, 10**6])
+        qty = rng.choice([abs(size), max(1, abs(size) // 2), abs(size) + 5])
+        if rng.random() < 0.5:
+            return PlaceOrder(user_id=user, market=market, side=side, quantity=qty,
+                              type=OrderType.MARKET, slippage_bps=500, position_id=pid,
+                              ts=self.ts)
+        return PlaceOrder(user_id=user, market=market, side=side, quantity=qty,
+                          price=self._price(market, Side.BUY if side is Side.SELL
+                                            else Side.SELL, 40),
+                          tif=rng.choice([TimeInForce.IOC, TimeInForce.GTC]),
+                          position_id=pid, ts=self.ts)
 
     def market(self) -> Command:
         rng = self.rng
@@ -150,7 +192,8 @@ class MixedCommands:
             user_id=rng.choice(self.users), market=market,
             side=rng.choice([Side.BUY, Side.SELL]), quantity=rng.randint(1, 40),
             type=OrderType.MARKET, slippage_bps=rng.choice([10, 100, 500]),
-            reduce_only=perp and rng.random() < 0.2, leverage=10 if perp else 1, ts=self.ts)
+            reduce_only=perp and rng.random() < 0.2, leverage=10 if perp else 1, ts=self.ts,
+            margin_mode=self._mode(perp))
 
     def cancel(self) -> Command:
         found = self._pop(self.live)
@@ -200,7 +243,14 @@ class MixedCommands:
         stop = kind in (TriggerKind.STOP_MARKET, TriggerKind.STOP_LIMIT)
         limit = max(1, price + rng.randint(-200, 200)) if kind is TriggerKind.STOP_LIMIT \
             else None
-        return PlaceTrigger(user_id=rng.choice(self.users), market=market, side=side,
+        user, pid = rng.choice(self.users), 0
+        if not stop and self.isolated and rng.random() < 0.3:
+            pid = rng.choice(sorted(self.isolated))
+            user, market, size = self.isolated[pid]
+            side = Side.SELL if size > 0 else Side.BUY
+            price = self.index[market] + (1 if (side is Side.BUY) == (
+                kind is TriggerKind.STOP_LOSS) else -1) * rng.randint(1, 300)
+        return PlaceTrigger(user_id=user, market=market, side=side, position_id=pid,
                             kind=kind, trigger_price=max(1, price),
                             quantity=rng.randint(1, 20) if stop else
                             rng.choice([None, rng.randint(1, 20)]), ts=self.ts,

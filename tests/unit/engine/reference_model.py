@@ -8,6 +8,13 @@ Perps: index and mark prices, funding and the cross-margin admission rule are mo
 liquidation is not (the differential test keeps users far from maintenance margin and
 asserts the engine liquidates nobody). Triggers are in :mod:`reference_triggers`.
 
+Isolated positions: ``iso[pid] = [owner, market, size, cost, margin, realized]``, opened
+by an ISOLATED order's first fill (pid = its id), reduced by orders naming the pid. What a
+close frees and funding are the position's ``iso_cash`` during a command; at its end the
+cash goes to the owner's USD (a shortfall from the position's margin, then the fund), and
+a flat position whose opening order is no longer on the book (and has no trigger) is
+forgotten.
+
 Registry: runtime assets and markets are taken as given (the generated commands are valid;
 refusals are unit-tested). A HALTED market refuses every order and every replace that does
 not shrink in place, and fires no trigger; a CLOSE_ONLY one the same, except reduce-only
@@ -31,6 +38,7 @@ from engine_svc.core import (
     CancelOrder,
     CancelTrigger,
     Deposit,
+    MarginMode,
     MarketConfig,
     MarketKind,
     MarketSpec,
@@ -80,6 +88,7 @@ class RefOrder:
     is_market: bool
     tif: TimeInForce
     filled: int = 0
+    pid: int = 0
 
 
 Fill = tuple[int, str, int, int, int, int, int, int]
@@ -107,6 +116,8 @@ class RefModel:
         self.last: dict[str, int] = {}
         self.max_open = 200
         self.triggers = RefTriggers(self)
+        self.iso: dict[int, list[Any]] = {}
+        self.iso_cash: dict[int, int] = {}
 
     # ------------------------------------------------------------ helpers
     def b(self, user: str, asset: str) -> list[int]:
@@ -138,8 +149,16 @@ class RefModel:
         opp = self.opposite(market, side)
         return opp[0].price if opp else None
 
-    def reducible(self, user: str, market: str, side: Side) -> int:
-        size = self.pos.get((user, market), [0, 0, 0, 0])[0]
+    def iso_pos(self, user: str, market: str, pid: int) -> list[Any] | None:
+        p = self.iso.get(pid)
+        return p if p is not None and p[0] == user and p[1] == market else None
+
+    def reducible(self, user: str, market: str, side: Side, pid: int = 0) -> int:
+        if pid:
+            ip = self.iso_pos(user, market, pid)
+            size = ip[2] if ip is not None else 0
+        else:
+            size = self.pos.get((user, market), [0, 0, 0, 0])[0]
         if side is Side.SELL:
             return max(size, 0)
         return max(-size, 0)
@@ -176,7 +195,27 @@ class RefModel:
             SetTriggerLimit: trig.set_limit,
         }[type(cmd)]
         handler(cmd)
+        self.settle_iso_cash()
         trig.settle()
+        self.forget_closed_iso()
+
+    def settle_iso_cash(self) -> None:
+        for pid, cash in sorted(self.iso_cash.items()):
+            p = self.iso[pid]
+            if cash > 0:
+                self.b(p[0], "USD")[0] += cash
+            elif cash < 0:
+                take = min(p[4], -cash)
+                p[4] -= take
+                self.b(FUND, "USD")[0] += cash + take
+        self.iso_cash = {}
+
+    def forget_closed_iso(self) -> None:
+        for pid in [pid for pid, p in self.iso.items() if p[2] == 0]:
+            if any(o.id == pid for o in self.book) or any(
+                    t.pid == pid for t in self.triggers.armed.values()):
+                continue
+            del self.iso[pid]
 
     # ----------------------------------------------------------- registry
     def add_asset(self, c: AddAsset) -> None:
@@ -282,7 +321,7 @@ class RefModel:
     # -------------------------------------------------------------- orders
     def check_place(self, spec: MarketSpec, c: PlaceOrder) -> R | None:
         mkt = c.type is OrderType.MARKET
-        if not c.user_id or c.user_id == FEES:
+        if not c.user_id or c.user_id.startswith("__"):
             return R.INVALID_ORDER
         if c.client_order_id is not None and not 0 < len(c.client_order_id) <= 64:
             return R.INVALID_ORDER
@@ -312,7 +351,8 @@ class RefModel:
         if spec is None:
             self.reject = R.UNKNOWN_MARKET
             return
-        r = self.check_place(spec, c) or self.closed_to(spec, c.reduce_only)
+        ro = c.reduce_only or c.position_id != 0
+        r = self.check_place(spec, c) or self.iso_reason(spec, c) or self.closed_to(spec, ro)
         if r is None and (c.stop_loss is not None or c.take_profit is not None):
             r = self.triggers.bracket_reason(spec, c)
         if r is None and c.client_order_id is not None and any(
@@ -320,8 +360,8 @@ class RefModel:
         ):
             r = R.DUPLICATE_CLIENT_ORDER_ID
         qty = c.quantity
-        if r is None and c.reduce_only:
-            qty = min(qty, self.reducible(c.user_id, c.market, c.side))
+        if r is None and ro:
+            qty = min(qty, self.reducible(c.user_id, c.market, c.side, c.position_id))
             if qty == 0:
                 r = R.REDUCE_ONLY_WOULD_INCREASE
         if r is not None:
@@ -335,26 +375,43 @@ class RefModel:
         if c.tif is TimeInForce.FOK and self.fillable(c, limit) < qty:
             self.reject = R.FOK_NOT_FILLABLE
             return
-        may_rest = c.type is OrderType.LIMIT and c.tif is TimeInForce.GTC and not c.reduce_only
+        may_rest = c.type is OrderType.LIMIT and c.tif is TimeInForce.GTC and not ro
         if may_rest and sum(o.user == c.user_id and o.market == c.market
                             for o in self.book) >= self.max_open:
             self.reject = R.TOO_MANY_OPEN_ORDERS
             return
-        per_lot = self.per_lot(spec, c.side, lock_price, c.leverage, c.reduce_only)
+        per_lot = self.per_lot(spec, c.side, lock_price, c.leverage, ro)
         bal = self.b(c.user_id, self.asset(spec, c.side))
-        loss = self.loss(c.user_id) if spec.is_perp and not c.reduce_only else 0
+        loss = self.loss(c.user_id) if spec.is_perp and not ro else 0
         if bal[0] + loss < qty * per_lot:
             self.reject = R.INSUFFICIENT_MARGIN if spec.is_perp else R.INSUFFICIENT_BALANCE
             return
         bal[0] -= qty * per_lot
         bal[1] += qty * per_lot
         o = RefOrder(self.next_id, c.user_id, c.market, c.side, limit, qty, per_lot,
-                     c.leverage, 0, c.client_order_id, c.post_only, c.reduce_only, c.stp,
+                     c.leverage, 0, c.client_order_id, c.post_only, ro, c.stp,
                      c.type is OrderType.MARKET, c.tif)
+        o.pid = c.position_id or (o.id if c.margin_mode is MarginMode.ISOLATED else 0)
         self.next_id += 1
         if c.stop_loss is not None or c.take_profit is not None:
             self.triggers.attach(c, o)
         self.run(spec, o)
+
+    def iso_reason(self, spec: MarketSpec, c: PlaceOrder) -> R | None:
+        """After the validation, before the market status: ISOLATED is for perps and
+        opens; a position id must be >= 0 and, after the status, the caller's open
+        isolated position in that market."""
+        if not c.position_id and c.margin_mode is MarginMode.CROSS:
+            return None
+        if not spec.is_perp or (c.reduce_only and not c.position_id):
+            return R.INVALID_MARGIN_MODE
+        if c.position_id < 0:
+            return R.POSITION_NOT_FOUND
+        closed = self.closed_to(spec, bool(c.position_id))
+        if closed is None and c.position_id and self.iso_pos(
+                c.user_id, c.market, c.position_id) is None:
+            return R.POSITION_NOT_FOUND
+        return closed
 
     def entry_prices(self, spec: MarketSpec, c: PlaceOrder) -> tuple[int, int] | R:
         best = self.best(c.market, c.side)
@@ -451,7 +508,11 @@ class RefModel:
                 q[0] += notional - f
             return f
         q[0] -= f
-        p = self.pos.setdefault((o.user, spec.symbol), [0, 0, 0, 0])
+        if o.pid:
+            p = self.iso.setdefault(o.pid, [o.user, spec.symbol, 0, 0, 0, 0])[2:]
+            held = self.iso[o.pid]
+        else:
+            p = self.pos.setdefault((o.user, spec.symbol), [0, 0, 0, 0])
         sign = 1 if o.side is Side.BUY else -1
         close = min(qty, max(-sign * p[0], 0))
         if close:
@@ -464,7 +525,10 @@ class RefModel:
             p[1] -= cost_part
             p[2] -= margin_part
             p[3] += pnl
-            q[0] += margin_part + pnl
+            if o.pid:
+                self.iso_cash[o.pid] = self.iso_cash.get(o.pid, 0) + margin_part + pnl
+            else:
+                q[0] += margin_part + pnl
         opened = qty - close
         if opened:
             cash = price * opened * spec.notional_unit
@@ -473,6 +537,8 @@ class RefModel:
             p[2] += margin
             p[0] += sign * opened
             p[1] += sign * cash
+        if o.pid:
+            held[2:] = p
         return f
 
     def replace(self, c: ReplaceOrder) -> None:
@@ -553,16 +619,22 @@ class RefModel:
         rate = max(-cap, min(cap, premium))
         paid = 0
         payers = []
-        for (u, m), p in sorted(self.pos.items()):
-            if m != c.market or not p[0] or not rate:
+        held = [(u, p, 0) for (u, m), p in sorted(self.pos.items()) if m == c.market] + [
+            (p[0], p[2:], pid) for pid, p in sorted(self.iso.items()) if p[1] == c.market]
+        for u, p, pid in held:
+            if not p[0] or not rate:
                 continue
             exact = abs(p[0]) * mark * spec.notional_unit * abs(rate)
             if (p[0] > 0) == (rate > 0):
                 amount = -ceil_div(exact, 1_000_000)
-                payers.append(u)
+                if not pid:
+                    payers.append(u)
             else:
                 amount = exact // 1_000_000
-            self.b(u, "USD")[0] += amount
+            if pid:
+                self.iso_cash[pid] = self.iso_cash.get(pid, 0) + amount
+            else:
+                self.b(u, "USD")[0] += amount
             paid += amount
         if rate:
             self.b(FUND, "USD")[0] -= paid

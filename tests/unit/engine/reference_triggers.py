@@ -48,6 +48,7 @@ class RefTrigger:
     ro: bool = False
     order_id: int = 0
     parent: RefOrder | None = None
+    pid: int = 0
 
 
 def below(side: Side, kind: TriggerKind) -> bool:
@@ -71,7 +72,8 @@ class RefTriggers:
 
     def view(self, user: str) -> list[tuple[Any, ...]]:
         return [(t.id, t.market, t.side, t.kind, t.price, t.qty, t.limit, t.order_id,
-                 t.parent is not None) for _, t in sorted(self.armed.items()) if t.user == user]
+                 t.parent is not None, t.pid) for _, t in sorted(self.armed.items())
+                if t.user == user]
 
     def count(self, user: str) -> int:
         return sum(t.user == user for t in self.armed.values())
@@ -86,7 +88,7 @@ class RefTriggers:
     def bracket_reason(self, spec: MarketSpec, c: PlaceOrder) -> RejectReason | None:
         if not spec.is_perp:
             return R.INVALID_STOP_LOSS if c.stop_loss is not None else R.INVALID_TAKE_PROFIT
-        if c.reduce_only:
+        if c.reduce_only or c.position_id:
             return R.INVALID_ORDER
         side = Side.SELL if c.side is Side.BUY else Side.BUY
         for kind, price, reason in ((TriggerKind.STOP_LOSS, c.stop_loss, R.INVALID_STOP_LOSS),
@@ -111,7 +113,7 @@ class RefTriggers:
             if price is not None:
                 self.armed[self.next_id] = RefTrigger(
                     self.next_id, c.user_id, c.market, side, kind, price, 0, c.slippage_bps,
-                    order_id=order.id, parent=order)
+                    order_id=order.id, parent=order, pid=order.pid)
                 self.next_id += 1
 
     # ------------------------------------------------------------ commands
@@ -119,8 +121,10 @@ class RefTriggers:
         m, spec = self.m, self.m.cfg.markets.get(c.market)
         if spec is None or not spec.is_perp:
             return R.UNKNOWN_MARKET
-        if not c.user_id or c.user_id in ("__fees__", "__insurance__"):
+        if not c.user_id or c.user_id.startswith("__"):
             return R.INVALID_ORDER
+        if c.position_id < 0:
+            return R.POSITION_NOT_FOUND
         if not self.price_ok(c.market, c.side, c.kind, c.trigger_price):
             return R.INVALID_TRIGGER_PRICE
         if c.quantity is not None and m.size_reason(spec, None, c.quantity) is not None:
@@ -136,9 +140,13 @@ class RefTriggers:
         if c.kind in ON_POSITION:
             if c.limit_price is not None:
                 return R.INVALID_LIMIT_PRICE
-            if self.m.reducible(c.user_id, c.market, c.side) == 0:
+            if c.position_id and self.m.iso_pos(c.user_id, c.market, c.position_id) is None:
+                return R.POSITION_NOT_FOUND
+            if self.m.reducible(c.user_id, c.market, c.side, c.position_id) == 0:
                 return R.REDUCE_ONLY_WOULD_INCREASE
             return None
+        if c.position_id:
+            return R.INVALID_ORDER
         if c.quantity is None:
             return R.INVALID_QUANTITY
         if not 1 <= c.leverage <= spec.max_leverage:
@@ -157,7 +165,7 @@ class RefTriggers:
         self.armed[self.next_id] = RefTrigger(
             self.next_id, c.user_id, c.market, c.side, c.kind, c.trigger_price,
             c.quantity or 0, c.slippage_bps, c.limit_price or 0, c.leverage,
-            c.reduce_only)
+            c.reduce_only, pid=c.position_id)
         self.next_id += 1
 
     def mine(self, user: str, tid: int) -> RefTrigger | None:
@@ -203,7 +211,7 @@ class RefTriggers:
             if t.id not in self.armed:
                 continue
             if t.kind in ON_POSITION:
-                lots = self.m.reducible(t.user, market, t.side)
+                lots = self.m.reducible(t.user, market, t.side, t.pid)
                 if t.qty or t.order_id:
                     lots = min(lots, t.qty)
                 if lots == 0:
@@ -216,7 +224,7 @@ class RefTriggers:
                 self._order(PlaceOrder(user_id=t.user, market=market, side=t.side,
                                        quantity=lots, type=OrderType.MARKET,
                                        tif=TimeInForce.IOC, reduce_only=True, leverage=1,
-                                       slippage_bps=t.slip))
+                                       slippage_bps=t.slip, position_id=t.pid))
             else:
                 del self.armed[t.id]
                 limit = t.kind is TriggerKind.STOP_LIMIT
@@ -245,10 +253,10 @@ class RefTriggers:
             if any(o is t.parent for o in book):
                 continue
             t.parent = None
-            if t.qty == 0 or self.m.reducible(t.user, t.market, t.side) == 0:
+            if t.qty == 0 or self.m.reducible(t.user, t.market, t.side, t.pid) == 0:
                 del self.armed[tid]
         for tid in sorted(self.armed):
             t = self.armed[tid]
             if t.kind in ON_POSITION and t.parent is None and \
-                    self.m.reducible(t.user, t.market, t.side) == 0:
+                    self.m.reducible(t.user, t.market, t.side, t.pid) == 0:
                 del self.armed[tid]

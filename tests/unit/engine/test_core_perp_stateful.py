@@ -11,6 +11,12 @@ on a position its side cannot reduce (unless its order may still fill), an order
 attached triggers holding exactly its filled lots, and no user past the trigger limit.
 Managed triggers (stop orders, moves, cancels, an order's stop-loss / take-profit) are
 rules like any other. Snapshot/restore round-trips are a rule of their own.
+
+Isolated positions are traded beside cross ones (opened by ISOLATED orders, reduced and
+closed by orders and triggers naming them, funded, liquidated on their own): their sizes
+count in the zero sum, their accounts hold no cash between commands, their margin never
+goes negative, an isolated liquidation never lowers its owner's cross balance, and a
+trigger naming one has that position to reduce.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from engine_svc.core import (
     Command,
     Deposit,
     Engine,
+    MarginMode,
     MarketStatus,
     MoveTrigger,
     OrderAccepted,
@@ -57,6 +64,7 @@ users = st.sampled_from(USERS[:3])
 markets = st.sampled_from(MARKETS)
 sides = st.sampled_from(list(Side))
 ON_POSITION = [TriggerKind.STOP_LOSS, TriggerKind.TAKE_PROFIT]
+ISO, CROSS = MarginMode.ISOLATED, MarginMode.CROSS
 STOPS = [TriggerKind.STOP_MARKET, TriggerKind.STOP_LIMIT]
 
 
@@ -80,14 +88,21 @@ class PerpRisk(RuleBasedStateMachine):
 
     def run(self, cmd: Command) -> None:
         status = {m: self.engine.config.markets[m].status for m in MARKETS}
+        before = {u: self.engine.balances(u).get("USD", (0, 0))[0] for u in USERS}
         events = self.engine.apply(cmd)
         for e in events:
             if isinstance(e, OrderFilled | TriggerFired):
                 assert status[e.market] is not MarketStatus.HALTED, (cmd, e)
             if isinstance(e, OrderAccepted) and isinstance(cmd, PlaceOrder) \
                     and status[e.market] is MarketStatus.CLOSE_ONLY:
-                assert cmd.reduce_only, cmd
-        self.liquidated = {e.user_id for e in events if isinstance(e, PositionLiquidated)}
+                assert cmd.reduce_only or cmd.position_id, cmd
+        self.liquidated = {e.user_id for e in events
+                           if isinstance(e, PositionLiquidated) and not e.position_id}
+        if isinstance(cmd, SetIndexPrice) and not self.liquidated and not any(
+                isinstance(e, TriggerFired | OrderAccepted) for e in events):
+            # only isolated liquidations moved money: owners' cross balances never fall
+            for user in {e.user_id for e in events if isinstance(e, PositionLiquidated)}:
+                assert self.engine.balances(user)["USD"][0] >= before[user], (cmd, user)
         for e in events:
             if isinstance(e, TriggerFired):
                 assert e.trigger_id not in self.fired, "a trigger fired twice"
@@ -108,21 +123,45 @@ class PerpRisk(RuleBasedStateMachine):
     @rule(user=users, market=markets, side=sides, qty=st.integers(1, 40),
           offset_bps=st.integers(-150, 150), lev=st.sampled_from([3, 10, 25, 50, 50]),
           tif=st.sampled_from([TimeInForce.GTC, TimeInForce.GTC, TimeInForce.IOC]),
-          reduce_only=st.booleans())
+          reduce_only=st.booleans(), iso=st.sampled_from([False, False, True]))
     def place_limit(self, user: str, market: str, side: Side, qty: int, offset_bps: int,
-                    lev: int, tif: TimeInForce, reduce_only: bool) -> None:
+                    lev: int, tif: TimeInForce, reduce_only: bool, iso: bool) -> None:
         price = max(1, self.index[market] * (10_000 + offset_bps) // 10_000)
         self.run(PlaceOrder(user_id=user, market=market, side=side, quantity=qty, price=price,
                             leverage=lev, tif=tif, reduce_only=reduce_only and tif is not
-                            TimeInForce.GTC))
+                            TimeInForce.GTC, margin_mode=ISO if iso else CROSS))
 
     @rule(user=users, market=markets, side=sides, qty=st.integers(1, 40),
-          lev=st.sampled_from([10, 50]), reduce_only=st.booleans())
+          lev=st.sampled_from([10, 50]), reduce_only=st.booleans(),
+          iso=st.sampled_from([False, False, True]))
     def place_market(self, user: str, market: str, side: Side, qty: int, lev: int,
-                     reduce_only: bool) -> None:
+                     reduce_only: bool, iso: bool) -> None:
         self.run(PlaceOrder(user_id=user, market=market, side=side, quantity=qty,
                             type=OrderType.MARKET, leverage=lev, reduce_only=reduce_only,
-                            slippage_bps=300))
+                            slippage_bps=300, margin_mode=ISO if iso else CROSS))
+
+    def isolated(self, pick: int) -> tuple[str, int, str, int] | None:
+        """(owner, position id, market, size) of one open isolated position."""
+        held = [(u, pid, m, p.size) for u in USERS
+                for pid, (m, p) in self.engine.isolated_positions(u).items()]
+        return held[pick % len(held)] if held else None
+
+    @rule(pick=st.integers(0, 10**6), qty=st.one_of(st.none(), st.integers(1, 40)),
+          offset_bps=st.one_of(st.none(), st.integers(-150, 150)))
+    def close_isolated(self, pick: int, qty: int | None, offset_bps: int | None) -> None:
+        """Reduce one isolated position (all of it when ``qty`` is None) by its id, with a
+        market order or an IOC limit."""
+        held = self.isolated(pick)
+        if held is None:
+            return
+        user, pid, market, size = held
+        price = None if offset_bps is None else \
+            max(1, self.index[market] * (10_000 + offset_bps) // 10_000)
+        self.run(PlaceOrder(user_id=user, market=market,
+                            side=Side.SELL if size > 0 else Side.BUY,
+                            quantity=qty or abs(size) or 1, price=price,
+                            type=OrderType.MARKET if price is None else OrderType.LIMIT,
+                            tif=TimeInForce.IOC, slippage_bps=300, position_id=pid))
 
     @rule(market=markets, spread_bps=st.integers(1, 100), qty=st.integers(1, 60))
     def quote(self, market: str, spread_bps: int, qty: int) -> None:
@@ -153,13 +192,18 @@ class PerpRisk(RuleBasedStateMachine):
           qty=st.one_of(st.none(), st.integers(1, 20)))
     def place_trigger(self, user: str, market: str, wrong_side: int, kind: TriggerKind,
                       offset_bps: int, qty: int | None) -> None:
-        """Mostly on the closing side of the user's position (sometimes the wrong one)."""
+        """Mostly on the closing side of the user's position (sometimes the wrong one), a
+        third of the time on one of the user's isolated positions."""
         pos = self.engine.positions(user).get(market)
+        pid = 0
+        held = self.engine.isolated_positions(user)
+        if held and wrong_side % 3 == 0:
+            pid, (market, pos) = sorted(held.items())[wrong_side % len(held)]
         closing = Side.SELL if pos is not None and pos.size > 0 else Side.BUY
         side = closing if wrong_side else (Side.BUY if closing is Side.SELL else Side.SELL)
         price = max(1, self.index[market] * (10_000 + offset_bps) // 10_000)
         self.run(PlaceTrigger(user_id=user, market=market, side=side, kind=kind,
-                              trigger_price=price, quantity=qty))
+                              trigger_price=price, quantity=qty, position_id=pid))
 
     @rule(user=users, market=markets, side=sides, kind=st.sampled_from(STOPS),
           offset_bps=st.integers(-300, 300), limit_bps=st.integers(-200, 200),
@@ -243,6 +287,10 @@ class PerpRisk(RuleBasedStateMachine):
         for user in [*USERS, INSURANCE_FUND]:
             for market, pos in self.engine.positions(user).items():
                 total[market] += pos.size
+            for pid, (market, pos) in self.engine.isolated_positions(user).items():
+                total[market] += pos.size
+                assert pos.margin >= 0, (user, pid)
+                assert self.engine.balances(f"__iso:{pid}").get("USD", (0, 0)) == (0, 0)
         assert all(v == 0 for v in total.values()), total
         for market in MARKETS:
             bid, ask = self.engine.best_bid_ask(market)
@@ -274,7 +322,12 @@ class PerpRisk(RuleBasedStateMachine):
                     continue
                 if t.kind in STOPS:
                     continue
-                size = positions[t.market].size if t.market in positions else 0
+                if t.position_id:
+                    held = self.engine.isolated_positions(user).get(t.position_id)
+                    assert held is not None and held[0] == t.market, (user, t)
+                    size = held[1].size
+                else:
+                    size = positions[t.market].size if t.market in positions else 0
                 assert (size > 0) if t.side is Side.SELL else (size < 0), (user, t)
                 assert t.quantity > 0 or not t.order_id, (user, t)
 

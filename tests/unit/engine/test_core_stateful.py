@@ -35,6 +35,7 @@ from engine_svc.core import (
     Command,
     Deposit,
     Engine,
+    MarginMode,
     MarketKind,
     MarketStatus,
     MoveTrigger,
@@ -116,14 +117,17 @@ class EngineVsReference(RuleBasedStateMachine):
     @rule(user=users, market=markets, side=sides, qty=st.integers(0, 30),
           offset=st.integers(-15, 15), tif=TIFS,
           post_only=st.booleans(), coid=coids, stp=st.sampled_from(list(StpMode)),
-          lev=st.sampled_from([1, 5, 20, 60]))
+          lev=st.sampled_from([1, 5, 20, 60]), iso=st.sampled_from([False, False, True]))
     def place_limit(self, user: str, market: str, side: Side, qty: int, offset: int,
                     tif: TimeInForce, post_only: bool, coid: str | None, stp: StpMode,
-                    lev: int) -> None:
+                    lev: int, iso: bool) -> None:
+        """ISOLATED orders (at most 3x: their own margin must outlast the index moves and
+        funding of a run) beside cross ones; on spot they are refused."""
         self.run(PlaceOrder(
             user_id=user, market=market, side=side, quantity=qty, price=MID[market] + offset,
             tif=tif, post_only=post_only and tif is TimeInForce.GTC, client_order_id=coid,
-            stp=stp, leverage=lev if market.endswith("PERP") else 1,
+            stp=stp, leverage=(min(lev, 3) if iso else lev) if market.endswith("PERP") else 1,
+            margin_mode=MarginMode.ISOLATED if iso else MarginMode.CROSS,
         ))
 
     @rule(user=users, market=markets, side=sides, qty=st.integers(1, 40),
@@ -137,6 +141,62 @@ class EngineVsReference(RuleBasedStateMachine):
             slippage_bps=slip, stp=stp, tif=TimeInForce.FOK if fok else TimeInForce.IOC,
             reduce_only=reduce_only and perp, leverage=10 if perp else 1,
         ))
+
+    @rule(user=users, side=sides, qty=st.integers(1, 30),
+          offset=st.one_of(st.none(), st.integers(-15, 15)), lev=st.integers(1, 3),
+          tif=TIFS, stp=st.sampled_from(list(StpMode)))
+    def open_isolated(self, user: str, side: Side, qty: int, offset: int | None, lev: int,
+                      tif: TimeInForce, stp: StpMode) -> None:
+        """An ISOLATED BTC-PERP order, limit at MID + offset or market, most often after
+        another user's resting order it can take."""
+        price = None if offset is None else MID["BTC-PERP"] + offset
+        self.counterparty(user, side, qty, price, lev)
+        self.run(PlaceOrder(user_id=user, market="BTC-PERP", side=side, quantity=qty,
+                            price=price, type=OrderType.MARKET if price is None
+                            else OrderType.LIMIT, tif=tif, leverage=lev, stp=stp,
+                            margin_mode=MarginMode.ISOLATED))
+
+    @rule(user=users, pick=st.integers(0, 10**6), side=sides, qty=st.integers(1, 30),
+          offset=st.one_of(st.none(), st.integers(-15, 15)), tif=TIFS)
+    def reduce_isolated(self, user: str, pick: int, side: Side, qty: int, offset: int | None,
+                        tif: TimeInForce) -> None:
+        """An order naming one of the user's isolated positions (or someone else's, a
+        closed or an unknown one): limit at MID + offset, or market."""
+        owned = [(u, pid) for u in USERS for pid in self.engine.isolated_positions(u)]
+        if not owned and pick % 5:  # open one first (it may not fill)
+            self.counterparty(user, side, qty + 1, None, 2)
+            self.run(PlaceOrder(user_id=user, market="BTC-PERP", side=side, quantity=qty + 1,
+                                type=OrderType.MARKET, leverage=2,
+                                margin_mode=MarginMode.ISOLATED))
+            owned = [(u, pid) for u in USERS for pid in self.engine.isolated_positions(u)]
+        if owned and pick % 5:
+            user, pid = owned[pick % len(owned)]
+        else:  # someone else's, a closed or an unknown one
+            pid = owned[pick % len(owned)][1] if owned and pick % 2 else pick % 60 - 2
+        side = self.closing_side(user, pid) if pick % 7 else side
+        price = None if offset is None else MID["BTC-PERP"] + offset
+        self.counterparty(user, side, qty, price, pick % 3 + 1)
+        self.run(PlaceOrder(user_id=user, market="BTC-PERP", side=side, quantity=qty,
+                            price=price, type=OrderType.MARKET if price is None
+                            else OrderType.LIMIT, tif=tif, position_id=pid, leverage=1))
+
+    def counterparty(self, user: str, side: Side, qty: int, price: int | None,
+                     lev: int) -> None:
+        """Another user rests what ``user``'s order on ``side`` may take (2 times in 3)."""
+        if qty % 3 == 0:
+            return
+        other = USERS[(USERS.index(user) + qty) % 3]
+        if other == user:
+            other = USERS[(USERS.index(user) + 1) % 3]
+        mid = MID["BTC-PERP"]
+        at = price if price is not None else mid
+        self.run(PlaceOrder(user_id=other, market="BTC-PERP",
+                            side=Side.SELL if side is Side.BUY else Side.BUY, quantity=qty,
+                            price=at, leverage=lev))
+
+    def closing_side(self, user: str, pid: int) -> Side:
+        held = self.engine.isolated_positions(user).get(pid)
+        return Side.SELL if held is not None and held[1].size > 0 else Side.BUY
 
     @rule(user=users, side=sides, qty=st.integers(1, 30), offset=st.integers(-15, 15))
     def place_reduce_only(self, user: str, side: Side, qty: int, offset: int) -> None:
@@ -223,13 +283,20 @@ class EngineVsReference(RuleBasedStateMachine):
     def place_trigger(self, user: str, side: Side, kind: TriggerKind, offset: int,
                       limit_offset: int, qty: int | None, lev: int, reduce_only: bool,
                       wrong: int, market: str) -> None:
-        """Mostly well-formed (a limit price for STOP_LIMIT only), sometimes not."""
+        """Mostly well-formed (a limit price for STOP_LIMIT only), sometimes not; some on
+        one of the user's isolated positions (or a position id that is not theirs)."""
         mid = MID[market]
         with_limit = (kind is TriggerKind.STOP_LIMIT) != (wrong == 0)
+        mine = sorted(self.engine.isolated_positions(user))
+        pid = 0
+        if wrong % 3 == 1:
+            pid = mine[wrong % len(mine)] if mine else 0
+        elif wrong == 5:
+            pid = 7 + wrong
         self.run(PlaceTrigger(
             user_id=user, market=market, side=side, kind=kind, trigger_price=mid + offset,
             quantity=qty, limit_price=mid + limit_offset if with_limit else None,
-            leverage=lev, reduce_only=reduce_only))
+            leverage=lev, reduce_only=reduce_only, position_id=pid))
 
     @rule(pick=st.integers(0, 10**6), owner=st.booleans(),
           offset=st.one_of(st.none(), st.integers(-2_500, 2_500)),
@@ -282,13 +349,18 @@ class EngineVsReference(RuleBasedStateMachine):
             pos = {m: p.as_list() for m, p in self.engine.positions(user).items()}
             ref_pos = {m: p for (u, m), p in self.ref.pos.items() if u == user and any(p)}
             assert pos == ref_pos, user
+            iso = {pid: [m, *p.as_list()] for pid, (m, p) in
+                   self.engine.isolated_positions(user).items()}
+            ref_iso = {pid: p[1:] for pid, p in self.ref.iso.items() if p[0] == user}
+            assert iso == ref_iso, user
         assert all(gap == 0 for gap in conservation_gaps(self.engine, USERS).values())
 
     @invariant()
     def same_triggers(self) -> None:
         for user in USERS:
             mine = [(t.trigger_id, t.market, t.side, t.kind, t.trigger_price, t.quantity,
-                     t.limit_price, t.order_id, t.pending) for t in self.engine.triggers(user)]
+                     t.limit_price, t.order_id, t.pending, t.position_id)
+                    for t in self.engine.triggers(user)]
             assert mine == self.ref.triggers.view(user), user
 
     @invariant()

@@ -181,7 +181,8 @@ def test_triggers_match_the_reference(seed: int) -> None:
         assert got == ref.fills, (i, cmd)
         for user in USERS:
             mine = [(t.trigger_id, t.market, t.side, t.kind, t.trigger_price, t.quantity,
-                     t.limit_price, t.order_id, t.pending) for t in engine.triggers(user)]
+                     t.limit_price, t.order_id, t.pending, t.position_id)
+                    for t in engine.triggers(user)]
             assert mine == ref.triggers.view(user), (i, cmd, user)
         seen.update(e.kind.value for e in events if isinstance(e, TriggerFired))
         if i % 50 == 0:
