@@ -22,7 +22,7 @@ async def test_concurrent_upgrades_create_every_table_once(database: str) -> Non
     await asyncio.gather(migrations.upgrade(database), migrations.upgrade(database))
     await migrations.upgrade(database)
     version = await fetch(database, "SELECT version_num FROM alembic_version")
-    assert [r["version_num"] for r in version] == ["0003"]
+    assert [r["version_num"] for r in version] == ["0004"]
     tables = await fetch(database, "SELECT tablename FROM pg_tables WHERE schemaname='public'")
     assert {r["tablename"] for r in tables} == {*metadata.tables, "alembic_version"}
     numeric = await fetch(database, "SELECT count(*) AS n FROM information_schema.columns "
@@ -60,7 +60,7 @@ async def test_a_database_of_the_previous_release_upgrades_and_reads(database: s
         await conn.close()
     await migrations.upgrade(database)
     version = await fetch(database, "SELECT version_num FROM alembic_version")
-    assert [r["version_num"] for r in version] == ["0003"]
+    assert [r["version_num"] for r in version] == ["0004"]
     [position] = await fetch(database, "SELECT exit_quantity, exit_notional FROM positions")
     assert tuple(position.values()) == (0, 0)
     engine = create_engine(database)
