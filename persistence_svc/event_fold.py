@@ -129,8 +129,9 @@ class Rows:
     """symbol -> the ``markets`` row (runtime registry; the last change wins)."""
     assets: dict[str, tuple[object, ...]] = field(default_factory=dict)
     exits: Exits = field(default_factory=Exits)  # the current command's
-    # positions whose new size is not the prior state plus the command's fills: the prior
-    # state was stale (the writer reports them; nothing here can correct them)
+    # positions whose new size is not the prior state plus the command's fills (the prior
+    # state was stale), or that fills moved with no position event following (the fills
+    # went to the wrong position): the writer reports them; nothing here can correct them
     unexplained: list[PositionKey] = field(default_factory=list)
 
 
@@ -199,9 +200,14 @@ def fold(events: list[event_pb2.EngineEvent], orders: dict[int, OrderRow],
 
 
 def finish(rows: Rows) -> Rows:
-    """The balances' last states as decimals, once every slice is folded."""
+    """The balances' last states as decimals, once every slice is folded; positions the
+    batch's fills moved without a position event after them are unexplained too (a fill
+    folded onto another position than the engine moved: e.g. an order of an isolated
+    position whose order event lacks its ``position_id``)."""
     rows.balances = {k: (Decimal(a), Decimal(lk), q)
                      for k, (a, lk, q) in rows.balance_text.items()}
+    rows.unexplained.extend(sorted(rows.exits.running))
+    rows.exits.running.clear()
     return rows
 
 

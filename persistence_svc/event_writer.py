@@ -269,8 +269,9 @@ def _report(rows: ef.Rows) -> None:
     history would be wrong) are logged and counted, never silently written."""
     for user, market, position_id in rows.unexplained:
         metrics.POSITION_MISMATCHES.inc()
-        log.error("position %s/%s%s: its new size is not its prior state plus the fills "
-                  "(a stale prior state?); its history may be wrong", user, market,
+        log.error("position %s/%s%s: its new size is not its prior state plus the fills, "
+                  "or fills moved it with no position event (a stale prior state, or an "
+                  "order naming another position?); its history may be wrong", user, market,
                   f"/{position_id}" if position_id else "")
 
 

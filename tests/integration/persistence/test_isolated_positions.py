@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 from google.protobuf import json_format
 from persistence_harness import Persistence, fetch
+from prometheus_client import REGISTRY
 from test_queries import auth
 from trademesh.v1 import event_pb2
 from trademesh.v1 import persistence_pb2 as pb
@@ -172,3 +173,35 @@ async def test_plain_and_pipelined_writes_agree(settings: Settings) -> None:
         assert await image(dsn) == plain
     finally:
         await db.dispose()
+
+
+async def test_a_position_mismatch_is_counted_per_position(settings: Settings) -> None:
+    """Position 3's close written over a database that never saw it open (its open batch
+    lost: a stale prior state) counts one mismatch, for that position only."""
+    dsn, parts = settings.postgres_dsn, s.batches()
+    await migrations.upgrade(dsn)
+    db = create_engine(dsn)
+    writer = EventWriter(db)
+    metric = "trademesh_persistence_position_mismatches_total"
+    try:
+        assert await writer.committed("e1") == 0
+        for part in parts[:8]:
+            await writer.commit("e1", part)
+        before = REGISTRY.get_sample_value(metric)
+        assert before is not None
+        await execute(dsn, "DELETE FROM positions WHERE position_id = '3'")
+        assert await writer.commit("e1", parts[8]) == parts[8][-1].sequence
+        assert REGISTRY.get_sample_value(metric) == before + 1
+        assert await fetch(dsn, "SELECT * FROM closed_positions WHERE position_id = '3'") == []
+        assert await writer.commit("e1", parts[9]) == parts[9][-1].sequence
+        assert REGISTRY.get_sample_value(metric) == before + 1  # the rest is explained
+    finally:
+        await db.dispose()
+
+
+async def execute(dsn: str, sql: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()

@@ -91,3 +91,15 @@ def test_the_mismatch_check_is_per_position() -> None:
     assert rows.unexplained == [("u", SOL, "3")]
     assert closed(rows, "u") == []  # nothing to close from a position never seen open
     assert ef.fold(parts[8], dict(orders), dict(before)).unexplained == []
+
+
+def test_fills_onto_a_position_without_its_event_are_reported() -> None:
+    """An isolated order whose event lacks its position id (a broken contract): its fill
+    is folded onto the cross position, which no position event follows; the fold says so
+    instead of leaving the cross position's history quietly wrong."""
+    broken = s.order(3, "u", s.BUY, "4", mode=s.ISO)  # no position_id
+    parts = s.batches([s.OPEN[0], s.OPEN[1], [broken, *s.OPEN[2][1:]]])
+    state = folded(parts)
+    assert state[1].unexplained == []
+    assert state[2].unexplained == [("u", SOL, "")]
+    assert folded(s.batches(s.OPEN))[2].unexplained == []
