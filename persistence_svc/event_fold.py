@@ -14,6 +14,11 @@ order and writes the result. Invariants (see also :mod:`persistence_svc.schema`)
   liquidation's lots taken by the insurance fund at its price), the leverage it had and
   why it closed (the position event's ``close_reason``, else CLOSED); a perp fill row
   carries the PnL it realized (the engine's figure); see :mod:`persistence_svc.exits`;
+* positions are keyed by (user, market, position id): ``""`` is the netted cross
+  position, any other id an isolated position (the id of the order that opened it), each
+  with its own stream of position events; a fill moves the position its order names (the
+  order row's ``position_id``, else cross), a liquidation the one it names, and a close
+  row says ISOLATED for a position with an id;
 * a runtime asset or market (``asset`` / ``market`` bodies) is one row per symbol, the last
   change winning (``markets`` keeps status, fees and leverage cap current);
 * an event without a body changes nothing (a refused transfer, or a balance change the
