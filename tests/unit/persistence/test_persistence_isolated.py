@@ -103,3 +103,14 @@ def test_fills_onto_a_position_without_its_event_are_reported() -> None:
     assert state[1].unexplained == []
     assert state[2].unexplained == [("u", SOL, "")]
     assert folded(s.batches(s.OPEN))[2].unexplained == []
+
+
+def test_a_trigger_close_of_an_isolated_position_says_so() -> None:
+    for reason, name in ((s.account_pb2.ClosedPosition.STOP_LOSS, "STOP_LOSS"),
+                         (s.account_pb2.ClosedPosition.TAKE_PROFIT, "TAKE_PROFIT")):
+        order, execution, _, mm = s.FULL[1]
+        fired = s.position("u", "0", "0", "0", "60", "3", reason)
+        parts = s.batches([*s.OPEN, *s.HALF, s.FULL[0], [order, execution, fired, mm]])
+        [row] = closed(folded(parts)[-1], "u")
+        assert (row["position_id"], row["margin_mode"], row["close_reason"]) == \
+            ("3", "ISOLATED", name)
