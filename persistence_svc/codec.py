@@ -47,7 +47,9 @@ def order(r: Rec) -> order_pb2.Order:
         time_in_force=order_pb2.TimeInForce.Value(r.tif),
         status=order_pb2.OrderStatus.Value(r.status), price=dec(r.price),
         quantity=dec(r.quantity), filled_quantity=dec(r.filled), average_price=dec(average),
-        reason=r.reason or "", create_time=ts(r.created_ms), update_time=ts(r.updated_ms))
+        reason=r.reason or "", create_time=ts(r.created_ms), update_time=ts(r.updated_ms),
+        margin_mode=order_pb2.MarginMode.Value(r.margin_mode or "MARGIN_MODE_UNSPECIFIED"),
+        position_id=r.position_id or "")
 
 
 def fill(r: Rec) -> order_pb2.Fill:
@@ -60,12 +62,14 @@ def fill(r: Rec) -> order_pb2.Fill:
 
 
 def closed_position(r: Rec) -> account_pb2.ClosedPosition:
-    """Rows from before these columns: no exit price, leverage 0, CROSS (every position
-    was), reason CLOSE_REASON_UNSPECIFIED."""
+    """``position_id`` is the isolated position's (empty for cross); the history cursor is
+    ``closed_position_id``. Rows from before these columns: no exit price, leverage 0, CROSS
+    (every position was), reason CLOSE_REASON_UNSPECIFIED."""
     reason = account_pb2.ClosedPosition.CloseReason.Value(r.close_reason or
                                                           "CLOSE_REASON_UNSPECIFIED")
     return account_pb2.ClosedPosition(
-        position_id=str(r.id), market=r.market, side=order_pb2.Side.Value(r.side),
+        closed_position_id=str(r.id), position_id=r.position_id or "", market=r.market,
+        side=order_pb2.Side.Value(r.side),
         size=dec(r.size), entry_price=dec(r.entry_price), realized_pnl=dec(r.realized_pnl),
         open_time=ts(r.opened_ms), close_time=ts(r.closed_ms), exit_price=dec(r.exit_price),
         leverage=r.leverage or 0,
@@ -77,14 +81,15 @@ def liquidation(r: Rec) -> account_pb2.Liquidation:
         liquidation_id=r.liquidation_id, user_id=r.user_id, market=r.market,
         side=order_pb2.Side.Value(r.side), size=dec(r.size), price=dec(r.price),
         fee=dec(r.fee), insurance_fund_delta=dec(r.insurance_fund_delta), time=ts(r.ts_ms),
-        closed_on_book=dec(r.closed_on_book), taken_by_fund=dec(r.taken_by_fund))
+        closed_on_book=dec(r.closed_on_book), taken_by_fund=dec(r.taken_by_fund),
+        position_id=r.position_id or "")
 
 
 def funding(r: Rec) -> account_pb2.FundingPayment:
     return account_pb2.FundingPayment(
         payment_id=str(r.id), market=r.market, rate=dec(r.rate),
         position_size=dec(r.position_size), amount=dec(r.amount), time=ts(r.ts_ms),
-        user_id=r.user_id)
+        user_id=r.user_id, position_id=r.position_id or "")
 
 
 def ledger_entry(r: Rec) -> account_pb2.LedgerEntry:

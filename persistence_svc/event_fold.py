@@ -14,6 +14,11 @@ order and writes the result. Invariants (see also :mod:`persistence_svc.schema`)
   liquidation's lots taken by the insurance fund at its price), the leverage it had and
   why it closed (the position event's ``close_reason``, else CLOSED); a perp fill row
   carries the PnL it realized (the engine's figure); see :mod:`persistence_svc.exits`;
+* positions are keyed by (user, market, position id): ``""`` is the netted cross
+  position, any other id an isolated position (the id of the order that opened it), each
+  with its own stream of position events; a fill moves the position its order names (the
+  order row's ``position_id``, else cross), a liquidation the one it names, and a close
+  row says ISOLATED for a position with an id;
 * a runtime asset or market (``asset`` / ``market`` bodies) is one row per symbol, the last
   change winning (``markets`` keeps status, fees and leverage cap current);
 * an event without a body changes nothing (a refused transfer, or a balance change the
@@ -32,7 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from trademesh.v1 import event_pb2, market_pb2, order_pb2
+from trademesh.v1 import account_pb2, event_pb2, market_pb2, order_pb2
 
 from persistence_svc.copy_csv import Accounts, Fields, Number, Numbers, number, optional
 from persistence_svc.exits import INSURANCE_FUND, Exits, exit_price, leverage, reason_name
@@ -45,6 +50,8 @@ TYPE_NAME = {v: k for k, v in order_pb2.OrderType.items()}
 TIF_NAME = {v: k for k, v in order_pb2.TimeInForce.items()}
 KIND_NAME = {v: k for k, v in market_pb2.MarketKind.items()}
 STATUS_NAME = {v: k for k, v in market_pb2.MarketStatus.items()}
+MARGIN_NAME = {order_pb2.CROSS: "CROSS", order_pb2.ISOLATED: "ISOLATED"}
+PositionKey = tuple[str, str, str]  # (user, market, position id: "" for cross)
 
 
 @dataclass(slots=True)
@@ -66,6 +73,8 @@ class OrderRow:
     created_ms: int
     updated_ms: int
     event_seq: int
+    margin_mode: str | None = None  # perps: CROSS / ISOLATED; None: spot (or not recorded)
+    position_id: str | None = None  # the isolated position it opens or reduces; None: cross
 
 
 @dataclass(slots=True)
@@ -82,6 +91,7 @@ class PositionRow:
     event_seq: int
     exit_quantity: Decimal = ZERO  # lots closed since the position opened
     exit_notional: Decimal = ZERO  # their price times quantity
+    position_id: str = ""  # an isolated position's id; "" for the cross position
 
 
 @dataclass(slots=True)
@@ -103,7 +113,7 @@ class Rows:
     ``event_writer.COPY_LINES``)."""
 
     orders: dict[int, OrderRow]
-    positions: dict[tuple[str, str], PositionRow]
+    positions: dict[PositionKey, PositionRow]
     fills: list[str] = field(default_factory=list)
     trades: list[str] = field(default_factory=list)
     ledger: list[str] = field(default_factory=list)
@@ -114,7 +124,7 @@ class Rows:
     candles: dict[tuple[str, int], Candle] = field(default_factory=dict)
     changed_orders: set[int] = field(default_factory=set)
     new_orders: set[int] = field(default_factory=set)  # created in the batch: not in the DB
-    changed_positions: set[tuple[str, str]] = field(default_factory=set)
+    changed_positions: set[PositionKey] = field(default_factory=set)
     balance_text: dict[tuple[str, str], tuple[str, str, int]] = field(default_factory=dict)
     numbers: Numbers = field(default_factory=Numbers)
     notionals: dict[tuple[str, str], Number] = field(default_factory=dict)
@@ -124,9 +134,10 @@ class Rows:
     """symbol -> the ``markets`` row (runtime registry; the last change wins)."""
     assets: dict[str, tuple[object, ...]] = field(default_factory=dict)
     exits: Exits = field(default_factory=Exits)  # the current command's
-    # positions whose new size is not the prior state plus the command's fills: the prior
-    # state was stale (the writer reports them; nothing here can correct them)
-    unexplained: list[tuple[str, str]] = field(default_factory=list)
+    # positions whose new size is not the prior state plus the command's fills (the prior
+    # state was stale), or that fills moved with no position event following (the fills
+    # went to the wrong position): the writer reports them; nothing here can correct them
+    unexplained: list[PositionKey] = field(default_factory=list)
 
 
 def touched_orders(events: list[event_pb2.EngineEvent]) -> set[int]:
@@ -143,21 +154,24 @@ def touched_orders(events: list[event_pb2.EngineEvent]) -> set[int]:
     return needed - created
 
 
-def touched_positions(events: list[event_pb2.EngineEvent]) -> set[tuple[str, str]]:
-    return {(ev.position.user_id, ev.position.market) for ev in events
-            if ev.WhichOneof("body") == "position"}
+def touched_positions(events: list[event_pb2.EngineEvent]) -> set[PositionKey]:
+    return {position_key(ev.position) for ev in events if ev.WhichOneof("body") == "position"}
+
+
+def position_key(p: account_pb2.Position) -> PositionKey:
+    return (p.user_id, p.market, p.position_id)
 
 
 Body = tuple[str, event_pb2.EngineEvent]  # an event with a body, and the body's kind
 
 
 def touched(events: list[event_pb2.EngineEvent]
-            ) -> tuple[set[int], set[tuple[str, str]], list[Body]]:
+            ) -> tuple[set[int], set[PositionKey], list[Body]]:
     """:func:`touched_orders`, :func:`touched_positions` and the events with a body (what
     :func:`fold_bodies` takes), in one pass."""
     created: set[int] = set()
     needed: set[int] = set()
-    keys: set[tuple[str, str]] = set()
+    keys: set[PositionKey] = set()
     bodies: list[Body] = []
     for ev in events:
         kind = ev.WhichOneof("body")
@@ -173,7 +187,7 @@ def touched(events: list[event_pb2.EngineEvent]
             if o.order_id and (status := o.status) != order_pb2.REJECTED:
                 (created if status == order_pb2.NEW else needed).add(int(o.order_id))
         elif kind == "position":
-            keys.add((ev.position.user_id, ev.position.market))
+            keys.add(position_key(ev.position))
     return needed - created, keys, bodies
 
 
@@ -183,7 +197,7 @@ def ms(ev: event_pb2.EngineEvent) -> int:
 
 
 def fold(events: list[event_pb2.EngineEvent], orders: dict[int, OrderRow],
-         positions: dict[tuple[str, str], PositionRow]) -> Rows:
+         positions: dict[PositionKey, PositionRow]) -> Rows:
     """Folds ``events`` (consecutive, in order) over the loaded prior state."""
     rows = Rows(orders, positions)
     fold_bodies(rows, [(k, ev) for ev in events if (k := ev.WhichOneof("body")) is not None])
@@ -191,9 +205,14 @@ def fold(events: list[event_pb2.EngineEvent], orders: dict[int, OrderRow],
 
 
 def finish(rows: Rows) -> Rows:
-    """The balances' last states as decimals, once every slice is folded."""
+    """The balances' last states as decimals, once every slice is folded; positions the
+    batch's fills moved without a position event after them are unexplained too (a fill
+    folded onto another position than the engine moved: e.g. an order of an isolated
+    position whose order event lacks its ``position_id``)."""
     rows.balances = {k: (Decimal(a), Decimal(lk), q)
                      for k, (a, lk, q) in rows.balance_text.items()}
+    rows.unexplained.extend(sorted(rows.exits.running))
+    rows.exits.running.clear()
     return rows
 
 
@@ -236,7 +255,7 @@ def _order(rows: Rows, ev: event_pb2.EngineEvent) -> None:
             oid, o.user_id, o.market, o.client_order_id or None, SIDE[o.side],
             TYPE_NAME[o.type], TIF_NAME[o.time_in_force], "NEW",
             rows.numbers[o.price].value if o.price else None, qty, qty, ZERO, ZERO, None, t, t,
-            ev.sequence)
+            ev.sequence, MARGIN_NAME.get(o.margin_mode), o.position_id or None)
         rows.new_orders.add(oid)
     else:
         row = rows.orders[oid]
@@ -264,13 +283,15 @@ def _execution(rows: Rows, ev: event_pb2.EngineEvent, t: int) -> None:
     for fill, remaining, liquidity in ((taker, ex.taker_remaining, "TAKER"),
                                        (maker, ex.maker_remaining, "MAKER")):
         oid, fee, user = int(fill.order_id), nums[fill.fee], fields[fill.user_id]
+        order = rows.orders[oid]
         realized = nums[fill.realized_pnl].text if fill.realized_pnl else ""  # NULL: spot
         rows.fills.append(f"{fill_id},{liquidity},{oid},{user},{market},{SIDE[fill.side]},"
                           f"{line},{fee.text},{fields[fill.fee_asset]},{t},{seq},{realized}\n")
         if ex.perp:
-            rows.exits.trade(rows.positions, (fill.user_id, trade.market),
+            rows.exits.trade(rows.positions, (fill.user_id, trade.market,
+                                              order.position_id or ""),
                              fill.side == order_pb2.BUY, qty.value, price.value)
-        _fill_order(rows, oid, nums[remaining].value, qty.value, notional.value, t, seq)
+        _fill_order(rows, order, nums[remaining].value, qty.value, notional.value, t, seq)
         if fee.value:  # _post's order and signs
             rows.ledger.append(f"{seq},{rows.accounts[fill.user_id]},{user},{quote},"
                                f"{fee.negated},FEE,{tail}")
@@ -296,13 +317,12 @@ def _spot(rows: Rows, head: str, buyer: str, seller: str, base: tuple[str, Numbe
                     f"{s}{quote_asset},{notional.text}{tail}")
 
 
-def _fill_order(rows: Rows, oid: int, remaining: Decimal, qty: Decimal, notional: Decimal,
-                t: int, seq: int) -> None:
-    row = rows.orders[oid]
+def _fill_order(rows: Rows, row: OrderRow, remaining: Decimal, qty: Decimal,
+                notional: Decimal, t: int, seq: int) -> None:
     row.remaining, row.filled, row.notional = remaining, row.filled + qty, row.notional + notional
     row.status = "FILLED" if remaining == 0 else "PARTIALLY_FILLED"
     row.updated_ms, row.event_seq = t, seq
-    rows.changed_orders.add(oid)
+    rows.changed_orders.add(row.order_id)
 
 
 def _post(rows: Rows, seq: int, t: int, asset: str, amount: Decimal, kind: str, ref: str,
@@ -341,7 +361,7 @@ def _funding(rows: Rows, ev: event_pb2.EngineEvent) -> None:
     f, t = ev.funding, ms(ev)
     amount = Decimal(f.amount)
     rows.funding.append((f.user_id, f.market, Decimal(f.rate), Decimal(f.position_size),
-                         amount, t, ev.sequence))
+                         amount, t, ev.sequence, f.position_id or None))
     _post(rows, ev.sequence, t, "USD", amount, "FUNDING", f"funding:{ev.sequence}", f.market,
           ("funding", None), (f"user:{f.user_id}", f.user_id))
 
@@ -356,16 +376,17 @@ def _liquidation(rows: Rows, ev: event_pb2.EngineEvent) -> None:
     rows.liquidations.append((q.liquidation_id, q.user_id, q.market, SIDE[q.side],
                               Decimal(q.size), price, Decimal(q.fee),
                               Decimal(q.insurance_fund_delta), ms(ev), ev.sequence, on_book,
-                              taken))
+                              taken, q.position_id or None))
     if taken:
         long = q.side == order_pb2.BUY
-        rows.exits.trade(rows.positions, (q.user_id, q.market), not long, taken, price)
-        rows.exits.trade(rows.positions, (INSURANCE_FUND, q.market), long, taken, price)
+        rows.exits.trade(rows.positions, (q.user_id, q.market, q.position_id), not long, taken,
+                         price)
+        rows.exits.trade(rows.positions, (INSURANCE_FUND, q.market, ""), long, taken, price)
 
 
 def _position(rows: Rows, ev: event_pb2.EngineEvent) -> None:
     p, t, seq = ev.position, ms(ev), ev.sequence
-    key = (p.user_id, p.market)
+    key = position_key(p)
     size = Decimal(p.size) * (-1 if p.side == order_pb2.SELL else 1)
     realized = Decimal(p.realized_pnl)
     old = rows.positions.get(key)
@@ -387,14 +408,16 @@ def _position(rows: Rows, ev: event_pb2.EngineEvent) -> None:
                             realized - old.realized_at_open, old.opened_ms, t, seq,
                             exit_price(exit_qty, exit_notional, abs(old_size)),
                             leverage(abs(old_size), old.entry_price, old.margin),
-                            "CROSS", reason_name(ev.close_reason)))
+                            "ISOLATED" if p.position_id else "CROSS",
+                            reason_name(ev.close_reason), p.position_id or None))
     opening = size != 0 and (old_size == 0 or flipped)
     if closed or opening:
         exit_qty = exit_notional = ZERO  # a new position's exits start now
     rows.positions[key] = PositionRow(
         p.user_id, p.market, size, Decimal(p.cost), Decimal(p.entry_price), Decimal(p.margin),
         realized, realized if opening or old is None else old.realized_at_open,
-        t if opening or old is None else old.opened_ms, seq, exit_qty, exit_notional)
+        t if opening or old is None else old.opened_ms, seq, exit_qty, exit_notional,
+        p.position_id)
     rows.changed_positions.add(key)
 
 

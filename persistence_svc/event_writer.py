@@ -50,26 +50,31 @@ from persistence_svc.copy_csv import csv_bytes, lines_bytes, order_lines
 log = logging.getLogger("trademesh.persistence.event_writer")
 ORDER_COLS = ("order_id", "user_id", "market", "client_order_id", "side", "type", "tif",
               "status", "price", "quantity", "remaining", "filled", "notional", "reason",
-              "created_ms", "updated_ms", "event_seq")
+              "created_ms", "updated_ms", "event_seq", "margin_mode", "position_id")
 ORDER_TYPES = ("bigint", "text", "text", "text", "text", "text", "text", "text", "numeric",
-               "numeric", "numeric", "numeric", "numeric", "text", "bigint", "bigint", "bigint")
+               "numeric", "numeric", "numeric", "numeric", "text", "bigint", "bigint", "bigint",
+               "text", "text")
 ORDER_VALUES = attrgetter(*ORDER_COLS)
 POSITION_COLS = ("user_id", "market", "size", "cost", "entry_price", "margin", "realized_pnl",
-                 "realized_at_open", "opened_ms", "event_seq", "exit_quantity", "exit_notional")
+                 "realized_at_open", "opened_ms", "event_seq", "exit_quantity", "exit_notional",
+                 "position_id")
 POSITION_VALUES = attrgetter(*POSITION_COLS)
-POSITION_TYPES = ("text", "text") + ("numeric",) * 6 + ("bigint", "bigint", "numeric", "numeric")
+POSITION_TYPES = ("text", "text") + ("numeric",) * 6 + ("bigint", "bigint", "numeric", "numeric",
+                                                        "text")
 CANDLE_COLS = ("market", "open_ms", "open", "high", "low", "close", "volume", "first_trade",
                "last_trade", "trades")
 CANDLE_TYPES = ("text", "bigint") + ("numeric",) * 5 + ("bigint", "bigint", "int")
 COPIES = {  # table: (attribute of Rows, columns)
     "closed_positions": ("closed", ("user_id", "market", "side", "size", "entry_price",
                                     "realized_pnl", "opened_ms", "closed_ms", "event_seq",
-                                    "exit_price", "leverage", "margin_mode", "close_reason")),
+                                    "exit_price", "leverage", "margin_mode", "close_reason",
+                                    "position_id")),
     "funding_payments": ("funding", ("user_id", "market", "rate", "position_size", "amount",
-                                     "ts_ms", "event_seq")),
+                                     "ts_ms", "event_seq", "position_id")),
     "liquidations": ("liquidations", ("liquidation_id", "user_id", "market", "side", "size",
                                       "price", "fee", "insurance_fund_delta", "ts_ms",
-                                      "event_seq", "closed_on_book", "taken_by_fund")),
+                                      "event_seq", "closed_on_book", "taken_by_fund",
+                                      "position_id")),
 }
 COPY_LINES = {  # table: (attribute of Rows holding COPY lines, columns)
     "fills": ("fills", ("fill_id", "liquidity", "order_id", "user_id", "market", "side", "price",
@@ -99,7 +104,7 @@ def _upsert_sql(table: str, cols: tuple[str, ...], types: tuple[str, ...],
 
 UPSERT_ORDERS = _upsert_sql("orders", ORDER_COLS, ORDER_TYPES, ("order_id",))
 UPSERT_POSITIONS = _upsert_sql("positions", POSITION_COLS, POSITION_TYPES,
-                               ("user_id", "market"))
+                               ("user_id", "market", "position_id"))
 UPSERT_CANDLES = _upsert_sql("candles_1m", CANDLE_COLS, CANDLE_TYPES, ("market", "open_ms"),
                              CANDLE_MERGE)
 UPSERT_BALANCES = _upsert_sql("balances", ("user_id", "asset", "available", "locked",
@@ -136,7 +141,7 @@ class Session:
     engine_id: str
     expected: int  # the committed sequence once every prepared batch is in
     orders: dict[int, ef.OrderRow] = field(default_factory=dict)
-    positions: dict[tuple[str, str], ef.PositionRow] = field(default_factory=dict)
+    positions: dict[ef.PositionKey, ef.PositionRow] = field(default_factory=dict)
     pipelined: bool = True
     connection: AsyncConnection | None = None  # held for the stream: no checkout per batch
 
@@ -262,10 +267,12 @@ async def _write_fresh(raw: asyncpg.Connection, committed: int,
 def _report(rows: ef.Rows) -> None:
     """Positions the batch's fills do not explain (folded over a stale prior state: their
     history would be wrong) are logged and counted, never silently written."""
-    for user, market in rows.unexplained:
+    for user, market, position_id in rows.unexplained:
         metrics.POSITION_MISMATCHES.inc()
-        log.error("position %s/%s: its new size is not its prior state plus the fills "
-                  "(a stale prior state?); its history may be wrong", user, market)
+        log.error("position %s/%s%s: its new size is not its prior state plus the fills, "
+                  "or fills moved it with no position event (a stale prior state, or an "
+                  "order naming another position?); its history may be wrong", user, market,
+                  f"/{position_id}" if position_id else "")
 
 
 def encode(rows: ef.Rows, into: Prepared) -> Prepared:
@@ -349,13 +356,15 @@ async def _load_orders(raw: asyncpg.Connection, ids: set[int]) -> dict[int, ef.O
     return {r["order_id"]: ef.OrderRow(*r.values()) for r in found}
 
 
-async def _load_positions(raw: asyncpg.Connection, keys: set[tuple[str, str]]
-                          ) -> dict[tuple[str, str], ef.PositionRow]:
+async def _load_positions(raw: asyncpg.Connection, keys: set[ef.PositionKey]
+                          ) -> dict[ef.PositionKey, ef.PositionRow]:
     if not keys:
         return {}
-    users, markets = zip(*keys, strict=True)
+    users, markets, ids = zip(*keys, strict=True)
     found = await raw.fetch(
         f"SELECT {', '.join(POSITION_COLS)} FROM positions p JOIN unnest($1::text[], "
-        "$2::text[]) AS k(u, m) ON p.user_id = k.u AND p.market = k.m",
-        list(users), list(markets))
-    return {(r["user_id"], r["market"]): ef.PositionRow(*r.values()) for r in found}
+        "$2::text[], $3::text[]) AS k(u, m, i) "
+        "ON p.user_id = k.u AND p.market = k.m AND p.position_id = k.i",
+        list(users), list(markets), list(ids))
+    return {(r["user_id"], r["market"], r["position_id"]): ef.PositionRow(*r.values())
+            for r in found}

@@ -24,7 +24,7 @@ from trademesh.v1 import account_pb2
 INSURANCE_FUND = "__insurance__"  # the engine's insurance-fund account (it takes over lots)
 EXIT_PLACES = Decimal("1e-12")  # an exit price that does not terminate is rounded here
 ZERO = Decimal(0)
-Key = tuple[str, str]  # (user, market)
+Key = tuple[str, str, str]  # (user, market, position id: "" for the cross position)
 
 
 class PositionState(Protocol):

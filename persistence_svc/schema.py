@@ -15,6 +15,11 @@ Invariants:
   trade id, ledger entry id, position id, payment id) with ``before``, so a cursor is stable
   while new rows arrive (they only get larger ids); each has an index on ``(user_id, id)``
   or ``(market, id)``.
+* Positions are keyed by ``(user_id, market, position_id)``: ``position_id`` is ``''`` for
+  the netted cross position of a market, else an isolated position's id (the id of the
+  order that opened it, never reused); history rows (orders, closed positions, funding
+  payments, liquidations) carry it as NULL for cross. A closed isolated position keeps its
+  row at size 0, like a flat cross position.
 * Columns added after the first release are nullable (or have a default) and are added by
   later migrations with ``ADD COLUMN IF NOT EXISTS``, so a database from an older release
   upgrades in place; NULL there means "not recorded" (rows written before the column).
@@ -54,6 +59,12 @@ def big(name: str) -> Column[int]:
     return Column(name, BigInteger, nullable=False)
 
 
+def position_id() -> Column[str]:
+    """An isolated position's id (the decimal id of the order that opened it) on a history
+    row; NULL for the cross position (and for rows written before 0004, all cross)."""
+    return Column("position_id", String(20))
+
+
 users = Table(
     "users", metadata, Column("id", String(36), primary_key=True),
     Column("email", String(320), nullable=False, unique=True),
@@ -76,6 +87,8 @@ orders = Table(
     Column("reason", String(32)), big("created_ms"),
     big("updated_ms"),
     big("event_seq"),
+    Column("margin_mode", String(8)),  # perps: CROSS / ISOLATED; NULL: spot (or before 0004)
+    position_id(),  # the isolated position it opens or reduces; NULL: cross
     Index("orders_user_order", "user_id", "order_id"))
 
 fills = Table(
@@ -123,7 +136,9 @@ positions = Table(
     # lots closed since the position opened, and their price times quantity (exit price)
     Column("exit_quantity", Numeric, nullable=False, server_default="0"),
     Column("exit_notional", Numeric, nullable=False, server_default="0"),
-    PrimaryKeyConstraint("user_id", "market"))
+    # '' for the cross position of (user, market), else the isolated position's id
+    Column("position_id", String(20), nullable=False, server_default=""),
+    PrimaryKeyConstraint("user_id", "market", "position_id", name="positions_pkey"))
 
 closed_positions = Table(
     "closed_positions", metadata, _id(), Column("user_id", String(64), nullable=False),
@@ -132,8 +147,9 @@ closed_positions = Table(
     num("realized_pnl"), big("opened_ms"),
     big("closed_ms"), big("event_seq"),
     Column("exit_price", Numeric), Column("leverage", Integer),
-    Column("margin_mode", String(8)),  # CROSS; NULL (before 0003) was CROSS too
+    Column("margin_mode", String(8)),  # CROSS / ISOLATED; NULL (before 0003) was CROSS
     Column("close_reason", String(16)),  # CLOSED, LIQUIDATED, STOP_LOSS, TAKE_PROFIT
+    position_id(),
     Index("closed_positions_user_id", "user_id", "id"))
 
 funding_payments = Table(
@@ -141,6 +157,7 @@ funding_payments = Table(
     Column("market", String(32), nullable=False), num("rate"),
     num("position_size"), num("amount"),
     big("ts_ms"), big("event_seq"),
+    position_id(),
     Index("funding_user_id", "user_id", "id"))
 
 liquidations = Table(
@@ -152,6 +169,7 @@ liquidations = Table(
     num("insurance_fund_delta"),
     big("ts_ms"), big("event_seq"),
     Column("closed_on_book", Numeric), Column("taken_by_fund", Numeric),
+    position_id(),
     Index("liquidations_user_id", "user_id", "id"))
 
 candles_1m = Table(

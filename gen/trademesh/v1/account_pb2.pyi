@@ -225,6 +225,7 @@ class ClosedPosition(_message.Message):
     LEVERAGE_FIELD_NUMBER: _builtins.int
     MARGIN_MODE_FIELD_NUMBER: _builtins.int
     CLOSE_REASON_FIELD_NUMBER: _builtins.int
+    CLOSED_POSITION_ID_FIELD_NUMBER: _builtins.int
     market: _builtins.str
     side: _order_pb2.Side.ValueType
     size: _builtins.str
@@ -242,12 +243,18 @@ class ClosedPosition(_message.Message):
     included).
     """
     position_id: _builtins.str
+    """The isolated position's id (the id of the order that opened it); empty for a cross
+    position. (Before isolated positions it held this row's history cursor, now
+    `closed_position_id`.)
+    """
     leverage: _builtins.int
     """Entry notional over the margin held, just before the close, rounded to an integer
     (as GetPositions' leverage, which uses the mark); 0 when not recorded.
     """
     margin_mode: _order_pb2.MarginMode.ValueType
     close_reason: Global___ClosedPosition.CloseReason.ValueType
+    closed_position_id: _builtins.str
+    """The history cursor (``before``) for closed positions: this close's own id."""
     @_builtins.property
     def open_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -267,10 +274,11 @@ class ClosedPosition(_message.Message):
         leverage: _builtins.int = ...,
         margin_mode: _order_pb2.MarginMode.ValueType = ...,
         close_reason: Global___ClosedPosition.CloseReason.ValueType = ...,
+        closed_position_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["close_time", b"close_time", "open_time", b"open_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["close_reason", b"close_reason", "close_time", b"close_time", "entry_price", b"entry_price", "exit_price", b"exit_price", "leverage", b"leverage", "margin_mode", b"margin_mode", "market", b"market", "open_time", b"open_time", "position_id", b"position_id", "realized_pnl", b"realized_pnl", "side", b"side", "size", b"size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["close_reason", b"close_reason", "close_time", b"close_time", "closed_position_id", b"closed_position_id", "entry_price", b"entry_price", "exit_price", b"exit_price", "leverage", b"leverage", "margin_mode", b"margin_mode", "market", b"market", "open_time", b"open_time", "position_id", b"position_id", "realized_pnl", b"realized_pnl", "side", b"side", "size", b"size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

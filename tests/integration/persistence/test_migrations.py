@@ -22,7 +22,7 @@ async def test_concurrent_upgrades_create_every_table_once(database: str) -> Non
     await asyncio.gather(migrations.upgrade(database), migrations.upgrade(database))
     await migrations.upgrade(database)
     version = await fetch(database, "SELECT version_num FROM alembic_version")
-    assert [r["version_num"] for r in version] == ["0003"]
+    assert [r["version_num"] for r in version] == ["0004"]
     tables = await fetch(database, "SELECT tablename FROM pg_tables WHERE schemaname='public'")
     assert {r["tablename"] for r in tables} == {*metadata.tables, "alembic_version"}
     numeric = await fetch(database, "SELECT count(*) AS n FROM information_schema.columns "
@@ -60,7 +60,7 @@ async def test_a_database_of_the_previous_release_upgrades_and_reads(database: s
         await conn.close()
     await migrations.upgrade(database)
     version = await fetch(database, "SELECT version_num FROM alembic_version")
-    assert [r["version_num"] for r in version] == ["0003"]
+    assert [r["version_num"] for r in version] == ["0004"]
     [position] = await fetch(database, "SELECT exit_quantity, exit_notional FROM positions")
     assert tuple(position.values()) == (0, 0)
     engine = create_engine(database)
@@ -79,3 +79,89 @@ async def test_a_database_of_the_previous_release_upgrades_and_reads(database: s
     assert (fill.price, fill.realized_pnl) == ("84.5", "")
     assert (liq.liquidation_id, liq.size, liq.closed_on_book, liq.taken_by_fund) == \
         ("4", "10", "", "")
+
+
+ISOLATED_COLUMNS = importlib.import_module(  # the columns 0004 adds
+    "persistence_svc.migrations.versions.0004_isolated_positions").COLUMNS
+PRIMARY_KEY = ("SELECT string_agg(a.attname, ',' ORDER BY k.n) AS cols FROM pg_index i "
+               "CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) "
+               "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+               "WHERE i.indrelid = 'positions'::regclass AND i.indisprimary")
+
+
+async def as_0003(database: str) -> None:
+    """A database as release 0003 left it: no 0004 columns, positions keyed by (user,
+    market); a cross position, a closed position, an order, a funding payment and a
+    liquidation in it."""
+    await migrations.upgrade(database, "0003")
+    conn = await asyncpg.connect(database)
+    try:
+        for table, column, _ in ISOLATED_COLUMNS:  # 0001 builds the current tables
+            await conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        await conn.execute("ALTER TABLE positions ADD CONSTRAINT positions_pkey "
+                           "PRIMARY KEY (user_id, market)")
+        await conn.execute(
+            "INSERT INTO positions (user_id, market, size, cost, entry_price, margin, "
+            "realized_pnl, realized_at_open, opened_ms, event_seq) "
+            "VALUES ('u', 'SOL-PERP', 2, 200, 100, 20, 5, 0, 1, 1)")
+        await conn.execute(
+            "INSERT INTO closed_positions (user_id, market, side, size, entry_price, "
+            "realized_pnl, opened_ms, closed_ms, event_seq, exit_price, leverage, "
+            "margin_mode, close_reason) "
+            "VALUES ('u', 'SOL-PERP', 'BUY', 10, 100, 50, 1, 2, 3, 105, 10, 'CROSS', 'CLOSED')")
+        await conn.execute(
+            "INSERT INTO orders (order_id, user_id, market, side, type, tif, status, price, "
+            "quantity, remaining, filled, notional, created_ms, updated_ms, event_seq) "
+            "VALUES (7, 'u', 'SOL-PERP', 'BUY', 'LIMIT', 'GTC', 'FILLED', 100, 2, 0, 2, 200, "
+            "1, 1, 1)")
+        await conn.execute(
+            "INSERT INTO funding_payments (user_id, market, rate, position_size, amount, "
+            "ts_ms, event_seq) VALUES ('u', 'SOL-PERP', 0.0001, 2, -0.02, 2, 4)")
+        await conn.execute(
+            "INSERT INTO liquidations (liquidation_id, user_id, market, side, size, price, "
+            "fee, insurance_fund_delta, ts_ms, event_seq) "
+            "VALUES ('5', 'u', 'SOL-PERP', 'SELL', 1, 90, 0, 0, 2, 5)")
+    finally:
+        await conn.close()
+
+
+async def test_a_0003_database_upgrades_to_isolated_positions_in_place(database: str) -> None:
+    """0003 → 0004 keeps every row (all of them cross: position id '' / NULL), re-keys
+    positions by (user, market, position id), and history reads the old rows as cross."""
+    await as_0003(database)
+    assert [r["cols"] for r in await fetch(database, PRIMARY_KEY)] == ["user_id,market"]
+    await migrations.upgrade(database)
+    await migrations.upgrade(database)  # idempotent
+    version = await fetch(database, "SELECT version_num FROM alembic_version")
+    assert [r["version_num"] for r in version] == ["0004"]
+    assert [r["cols"] for r in await fetch(database, PRIMARY_KEY)] == \
+        ["user_id,market,position_id"]
+    [position] = await fetch(database, "SELECT size, realized_pnl, position_id FROM positions")
+    assert tuple(position.values()) == (2, 5, "")
+    conn = await asyncpg.connect(database)
+    try:  # an isolated position beside the cross one of the same user and market
+        await conn.execute(
+            "INSERT INTO positions (user_id, market, size, cost, entry_price, margin, "
+            "realized_pnl, realized_at_open, opened_ms, event_seq, position_id) "
+            "VALUES ('u', 'SOL-PERP', 1, 100, 100, 10, 0, 0, 9, 9, '9')")
+    finally:
+        await conn.close()
+    keys = await fetch(database, "SELECT position_id FROM positions ORDER BY position_id")
+    assert [r["position_id"] for r in keys] == ["", "9"]
+    engine = create_engine(database)
+    try:
+        history, page = HistoryRepository(engine), Page.of("", 0, "")
+        [closed] = [codec.closed_position(r) for r in await history.closed_positions("u", page)]
+        [order] = [codec.order(r) for r in await history.orders("u", page)]
+        [paid] = [codec.funding(r) for r in await history.funding("u", page)]
+        [liq] = [codec.liquidation(r) for r in await history.liquidations("u", page)]
+    finally:
+        await engine.dispose()
+    assert (closed.size, closed.exit_price, closed.realized_pnl, closed.close_reason) == \
+        ("10", "105", "50", account_pb2.ClosedPosition.CLOSED)
+    assert (closed.position_id, closed.margin_mode, closed.closed_position_id) == \
+        ("", order_pb2.CROSS, "1")
+    assert (order.order_id, order.filled_quantity, order.position_id, order.margin_mode) == \
+        ("7", "2", "", order_pb2.MARGIN_MODE_UNSPECIFIED)
+    assert (paid.amount, paid.position_id) == ("-0.02", "")
+    assert (liq.liquidation_id, liq.size, liq.position_id) == ("5", "1", "")

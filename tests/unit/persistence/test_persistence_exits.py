@@ -30,7 +30,8 @@ def deposit(user: str, dollars: int) -> Deposit:
 
 def closed(rows: ef.Rows, user: str) -> list[dict[str, Any]]:
     cols = ("user_id", "market", "side", "size", "entry_price", "realized_pnl", "opened_ms",
-            "closed_ms", "event_seq", "exit_price", "leverage", "margin_mode", "close_reason")
+            "closed_ms", "event_seq", "exit_price", "leverage", "margin_mode", "close_reason",
+            "position_id")
     return [dict(zip(cols, r, strict=True)) for r in rows.closed if r[0] == user]
 
 
@@ -50,7 +51,7 @@ def test_partial_closes_average_into_the_exit_price() -> None:
     assert (row["realized_pnl"], row["leverage"], row["close_reason"]) == \
         (Decimal(-20), 10, "CLOSED")
     assert fill_pnl(rows, "b") == ["0", "40", "-60"]
-    assert rows.positions["b", SOL].exit_quantity == 0  # flat: a new position starts clean
+    assert rows.positions["b", SOL, ""].exit_quantity == 0  # flat: a new position starts clean
 
 
 def test_a_flip_closes_the_old_side_at_the_flipping_fill() -> None:
@@ -62,7 +63,7 @@ def test_a_flip_closes_the_old_side_at_the_flipping_fill() -> None:
     [row] = closed(rows, "b")
     assert (row["size"], row["exit_price"], row["realized_pnl"], row["leverage"]) == \
         (Decimal(5), Decimal(101), Decimal(5), 5)
-    short = rows.positions["b", SOL]
+    short = rows.positions["b", SOL, ""]
     assert (short.size, short.exit_quantity, short.exit_notional) == (Decimal(-3), 0, 0)
 
 
@@ -74,8 +75,8 @@ def test_a_partial_close_is_remembered_until_the_close() -> None:
     cut = max(i for i, e in enumerate(events) if e.WhichOneof("body") == "position"
               and e.position.user_id == "b" and e.position.size == "7") + 1
     first = ef.fold(events[:cut], {}, {})
-    assert (first.positions["b", SOL].exit_quantity,
-            first.positions["b", SOL].exit_notional) == (Decimal(3), Decimal(360))
+    assert (first.positions["b", SOL, ""].exit_quantity,
+            first.positions["b", SOL, ""].exit_notional) == (Decimal(3), Decimal(360))
     second = ef.fold(events[cut:], dict(first.orders), dict(first.positions))
     [row] = closed(second, "b")
     assert (row["size"], row["exit_price"], row["realized_pnl"]) == \
@@ -97,7 +98,7 @@ def test_a_liquidation_records_book_and_fund_lots_at_their_prices() -> None:
     [liq] = rows.liquidations
     assert (liq[4], liq[5], liq[10], liq[11]) == (Decimal(10), Decimal(85), Decimal(4),
                                                   Decimal(6))
-    fund = rows.positions[exits.INSURANCE_FUND, SOL]
+    fund = rows.positions[exits.INSURANCE_FUND, SOL, ""]
     assert fund.size == 6  # it took the long's last 6 lots
 
 
@@ -146,4 +147,4 @@ def test_a_stale_prior_state_is_reported_not_silently_folded() -> None:
     right = ef.fold(events[cut:], dict(first.orders), dict(first.positions))
     assert right.unexplained == [] and len(closed(right, "long")) == 1
     stale = ef.fold(events[cut:], dict(first.orders), {})  # the open not seen
-    assert ("long", SOL) in stale.unexplained and closed(stale, "long") == []
+    assert ("long", SOL, "") in stale.unexplained and closed(stale, "long") == []

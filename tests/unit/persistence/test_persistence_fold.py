@@ -83,4 +83,4 @@ def test_a_closed_perp_position_leaves_a_row() -> None:
     by_user = {r[0]: r for r in rows.closed}
     assert by_user["b"][2] == "BUY" and by_user["b"][3] == Decimal("0.0005")
     assert by_user["b"][5] == Decimal("0.005")  # 0.0005 BTC up 10 USD
-    assert rows.positions["b", "BTC-PERP"].size == 0
+    assert rows.positions["b", "BTC-PERP", ""].size == 0
