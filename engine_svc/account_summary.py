@@ -6,7 +6,9 @@ order or a withdrawal commit; ``margin_ratio = MM / E`` rounded up (towards liqu
 to :data:`RATIO_PLACES`, "0" without maintenance margin, empty when equity is not
 positive. Each open position's share: its margin, unrealised PnL and maintenance margin
 ``ceil(|size| * mark * u * mmr)`` (``|cost|`` for ``|size| * mark * u`` before the market
-has a mark), which sum to the account's.
+has a mark), which sum to the account's. Isolated positions follow, each with its own
+figures and ``margin_ratio = MM / (margin + U)`` (same rounding): they are not part of
+the account's (cross) figures above, which they never draw on.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ def summary(engine: Engine, config: MarketConfig, user: str) -> account_pb2.Acco
         if pos.size:
             spec = config.markets[market]
             out.positions.append(_position(spec, pos, engine.mark_price(market), money))
+    for pid, (market, pos) in engine.isolated_positions(user).items():
+        if pos.size:
+            spec = config.markets[market]
+            row = _position(spec, pos, engine.mark_price(market), money, pid)
+            out.positions.append(row)
     return out
 
 
@@ -60,10 +67,15 @@ def maintenance(spec: MarketSpec, pos: Position, mark: int | None) -> int:
 
 
 def _position(spec: MarketSpec, pos: Position, mark: int | None,
-              money: Callable[[int], str]) -> account_pb2.PositionMargin:
+              money: Callable[[int], str], pid: int = 0) -> account_pb2.PositionMargin:
     upnl = pos.size * mark * spec.notional_unit - pos.cost if mark is not None else 0
-    return account_pb2.PositionMargin(
-        market=spec.symbol, margin_mode=order_pb2.CROSS,
+    mm = maintenance(spec, pos, mark)
+    row = account_pb2.PositionMargin(
+        market=spec.symbol, margin_mode=order_pb2.ISOLATED if pid else order_pb2.CROSS,
         side=order_pb2.BUY if pos.size > 0 else order_pb2.SELL,
         size=formatter(spec.lot_size)(abs(pos.size)), margin=money(pos.margin),
-        unrealized_pnl=money(upnl), maintenance_margin=money(maintenance(spec, pos, mark)))
+        unrealized_pnl=money(upnl), maintenance_margin=money(mm))
+    if pid:
+        row.position_id = str(pid)
+        row.margin_ratio = margin_ratio(mm, pos.margin + upnl)
+    return row

@@ -18,6 +18,7 @@ from engine_svc.core.commands import DEFAULT_SLIPPAGE_BPS, PlaceOrder
 from engine_svc.core.engine import Quote
 from engine_svc.core.enums import (
     Liquidity,
+    MarginMode,
     OrderStatus,
     OrderType,
     Side,
@@ -30,7 +31,7 @@ from engine_svc.core.state import Trade
 from engine_svc.core.units import ValidationError
 from engine_svc.decimal_edge import formatter, parse_units
 from engine_svc.order_views import OrderRecord
-from mesh_runtime.ascii_digits import NotAsciiDigits, parse_ascii_uint
+from mesh_runtime.ascii_digits import NotAsciiDigits, is_ascii_digits, parse_ascii_uint
 
 MAX_ORDER_ID = 2**63 - 1
 LIQUIDITY = {Liquidity.MAKER: order_pb2.MAKER, Liquidity.TAKER: order_pb2.TAKER}
@@ -135,13 +136,46 @@ def place_order(req: engine_pb2.PlaceOrderRequest, config: MarketConfig, user_id
     stop_loss = take_profit = None
     if req.stop_loss or req.take_profit:
         stop_loss, take_profit = _brackets(req, spec)
+    mode, position_id = margin(req.margin_mode, req.position_id, spec, req.reduce_only)
     return PlaceOrder(
         user_id=user_id, market=spec.symbol, side=side, quantity=quantity, type=otype,
         price=price, tif=tif, post_only=req.post_only, reduce_only=req.reduce_only,
         client_order_id=identifier(req.client_order_id, "clientOrderId", MAX_CLIENT_ORDER_ID),
         stp=stp, leverage=leverage, slippage_bps=slippage, ts=ts, stop_loss=stop_loss,
-        take_profit=take_profit,
+        take_profit=take_profit, margin_mode=mode, position_id=position_id,
     )
+
+
+MARGIN_IN: dict[int, MarginMode] = {order_pb2.CROSS: MarginMode.CROSS,
+                                    order_pb2.ISOLATED: MarginMode.ISOLATED}
+
+
+def position_id(text: str, field: str = "positionId") -> int:
+    """An isolated position's id in ASCII digits (empty: none, 0). A well-formed id no
+    position can have (0, or beyond 64 bits) is -1: the core's POSITION_NOT_FOUND."""
+    if not text:
+        return 0
+    if not is_ascii_digits(text):
+        raise ValidationError(field, "INVALID", "must be a position id in ASCII digits")
+    value = int(text)
+    return value if 0 < value < 2**63 else -1
+
+
+def margin(mode_value: int, pid_text: str, spec: MarketSpec, reduce_only: bool
+           ) -> tuple[MarginMode, int]:
+    """The order's margin mode and the isolated position it names (0: none)."""
+    mode = _enum(mode_value, MARGIN_IN, "marginMode", MarginMode.CROSS)
+    pid = position_id(pid_text)
+    if (mode is MarginMode.ISOLATED or pid) and not spec.is_perp:
+        raise ValidationError("marginMode" if not pid else "positionId", "NOT_ALLOWED",
+                              "spot markets have no margin")
+    if pid and mode_value == order_pb2.CROSS:
+        raise ValidationError("marginMode", "CONFLICT",
+                              "an order naming an isolated position is ISOLATED")
+    if mode is MarginMode.ISOLATED and reduce_only and not pid:
+        raise ValidationError("marginMode", "CONFLICT",
+                              "a reduce-only ISOLATED order needs the positionId it reduces")
+    return mode, pid
 
 
 def _brackets(req: engine_pb2.PlaceOrderRequest, spec: MarketSpec
@@ -152,7 +186,7 @@ def _brackets(req: engine_pb2.PlaceOrderRequest, spec: MarketSpec
     if not spec.is_perp:
         raise ValidationError(name, "NOT_ALLOWED",
                               "stop-loss and take-profit apply to perp positions")
-    if req.reduce_only:
+    if req.reduce_only or req.position_id:
         raise ValidationError(name, "NOT_ALLOWED", "a reduce-only order opens nothing to cover")
     return (ticks(spec, req.stop_loss, "stopLoss") if req.stop_loss else None,
             ticks(spec, req.take_profit, "takeProfit") if req.take_profit else None)
@@ -237,6 +271,10 @@ def order(record: OrderRecord, config: MarketConfig) -> order_pb2.Order:
         reason=record.reason, create_time=timestamp(record.created),
         update_time=timestamp(record.updated),
     )
+    if record.position_id:
+        msg.position_id, msg.margin_mode = str(record.position_id), order_pb2.ISOLATED
+    elif spec.is_perp:
+        msg.margin_mode = order_pb2.CROSS
     if record.stop_loss is not None:
         msg.stop_loss = price_of(record.stop_loss)
     if record.take_profit is not None:
@@ -278,14 +316,18 @@ def balances(config: MarketConfig, raw: dict[str, tuple[int, int]]) -> list[acco
     ) for asset, (avail, locked) in sorted(raw.items())]
 
 
-def position(spec: MarketSpec, user_id: str, risk: PositionRisk) -> account_pb2.Position:
+def position(spec: MarketSpec, user_id: str, risk: PositionRisk,
+             position_id: int = 0) -> account_pb2.Position:
     """A perp position with its entry, mark, unrealised PnL, margin, leverage and the mark
-    at which it would be liquidated (the core's cross-margin figures)."""
+    at which it would be liquidated (the core's figures: cross margin, or an isolated
+    position's own when ``position_id`` names one)."""
     money, price = formatter(spec.quote.minor), formatter(spec.tick_size)
     msg = account_pb2.Position(
         market=spec.symbol, user_id=user_id, size=formatter(spec.lot_size)(abs(risk.size)),
         margin=money(risk.margin), realized_pnl=money(risk.realized_pnl),
-        unrealized_pnl=money(risk.unrealized_pnl))
+        unrealized_pnl=money(risk.unrealized_pnl),
+        position_id=str(position_id) if position_id else "",
+        margin_mode=order_pb2.ISOLATED if position_id else order_pb2.CROSS)
     if risk.size == 0:
         return msg
     msg.side = order_pb2.BUY if risk.size > 0 else order_pb2.SELL

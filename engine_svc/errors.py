@@ -27,8 +27,9 @@ _CODES: dict[RejectReason, grpc.StatusCode] = {
         _R.INVALID_PRICE, _R.INVALID_QUANTITY,
         _R.INVALID_AMOUNT, _R.INVALID_LEVERAGE, _R.INVALID_SLIPPAGE, _R.INVALID_ORDER,
         _R.INVALID_TRIGGER_PRICE, _R.INVALID_LIMIT_PRICE, _R.INVALID_STOP_LOSS,
-        _R.INVALID_TAKE_PROFIT)},
+        _R.INVALID_TAKE_PROFIT, _R.INVALID_MARGIN_MODE)},
     _R.ORDER_NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    _R.POSITION_NOT_FOUND: grpc.StatusCode.NOT_FOUND,
     _R.TRIGGER_NOT_FOUND: grpc.StatusCode.NOT_FOUND,
     _R.ORDER_ALREADY_FINAL: grpc.StatusCode.ABORTED,
     _R.DUPLICATE_CLIENT_ORDER_ID: grpc.StatusCode.ALREADY_EXISTS,
@@ -45,6 +46,7 @@ _FIELDS: dict[RejectReason, str] = {
     _R.INVALID_LEVERAGE: "leverage", _R.INVALID_SLIPPAGE: "slippageBps",
     _R.INVALID_TRIGGER_PRICE: "triggerPrice", _R.INVALID_LIMIT_PRICE: "limitPrice",
     _R.INVALID_STOP_LOSS: "stopLoss", _R.INVALID_TAKE_PROFIT: "takeProfit",
+    _R.INVALID_MARGIN_MODE: "marginMode", _R.POSITION_NOT_FOUND: "positionId",
 }
 
 _REACHED = ("out of range, or already reached: a stop-loss or a sell stop must be below "
@@ -65,6 +67,9 @@ _MESSAGES: dict[RejectReason, str] = {
     _R.FOK_NOT_FILLABLE: "a fill-or-kill order cannot be filled entirely now",
     _R.NO_LIQUIDITY: "there is no liquidity on the other side",
     _R.TRIGGER_NOT_FOUND: "no such trigger",
+    _R.POSITION_NOT_FOUND: "no such open isolated position of yours in this market",
+    _R.INVALID_MARGIN_MODE: "ISOLATED is for perp orders that open a position (reduce one "
+                            "by its positionId)",
     _R.TOO_MANY_TRIGGERS: "too many armed triggers: cancel some first "
                           "(TRADEMESH_MAX_TRIGGERS)",
     _R.INVALID_TRIGGER_PRICE: _REACHED,

@@ -15,8 +15,12 @@ strings with the market's and asset's specs. Mapping:
 * ``TriggerPlaced`` / ``TriggerUpdated`` / ``TriggerFired`` / ``TriggerCanceled`` →
   ``trigger`` (action ARMED / UPDATED / FIRED / CANCELED; for the user channel).
 
+Isolated positions: events of one carry its ``position_id`` (orders, positions,
+liquidations, funding, triggers) and ``margin_mode`` ISOLATED; perp orders and positions
+without one are CROSS.
+
 Close reasons: a ``position`` event carries ``close_reason`` LIQUIDATED when a
-``PositionLiquidated`` of the same command named its user and market, STOP_LOSS /
+``PositionLiquidated`` of the same command named its user, market and position, STOP_LOSS /
 TAKE_PROFIT when a ``TriggerFired`` did (the later one wins: a sweep runs after the
 triggers); the encoder remembers only the command being encoded (forgotten at the next
 one, or when the events do not continue: a resent batch).
@@ -105,7 +109,8 @@ class EventEncoder:
         self._command = -1  # the command whose close reasons are remembered
         self._seq = -1  # the last event encoded
         # (user, market) -> close reason
-        self._reasons: dict[tuple[str, str], Reason] = {}
+        self._reasons: dict[tuple[str, str, int], Reason] = {}
+        """(user, market, position id) -> why the position closes in this command."""
         self._handlers: dict[str, Callable[[event_pb2.EngineEvent, Body], None]] = {
             "OrderAccepted": self._accepted, "OrderRejected": self._rejected,
             "OrderFilled": self._filled, "OrderCanceled": self._canceled,
@@ -216,6 +221,11 @@ class EventEncoder:
         o.type, o.time_in_force, o.status = TYPES[b["type"]], TIFS[b["tif"]], order_pb2.NEW
         o.price = self._price[market].text(b["price"]) if b["price"] else ""
         o.quantity = self._qty[market].text(b["quantity"])
+        pid = b.get("position_id") or 0  # absent from entries older than isolated positions
+        if pid:
+            o.position_id, o.margin_mode = str(pid), order_pb2.ISOLATED
+        elif self._markets[market].is_perp:
+            o.margin_mode = order_pb2.CROSS
 
     def _rejected(self, event: event_pb2.EngineEvent, b: Body) -> None:
         o = event.order
@@ -281,7 +291,12 @@ class EventEncoder:
             p.entry_price = "0"
         p.margin, p.realized_pnl = quote.text(b["margin"]), quote.text(b["realized_pnl"])
         p.cost = quote.text(cost)
-        reason = self._reasons.get((p.user_id, spec.symbol))
+        pid = b.get("position_id") or 0
+        if pid:
+            p.position_id, p.margin_mode = str(pid), order_pb2.ISOLATED
+        else:
+            p.margin_mode = order_pb2.CROSS
+        reason = self._reasons.get((p.user_id, spec.symbol, pid))
         if reason is not None:
             event.close_reason = reason
 
@@ -298,7 +313,9 @@ class EventEncoder:
         liq.closed_on_book = self._qty[spec.symbol].text(int(b["closed_on_book"]))
         liq.taken_by_fund = self._qty[spec.symbol].text(int(b["taken_by_fund"]))
         liq.time.CopyFrom(event.time)
-        self._reasons[b["user_id"], spec.symbol] = CLOSED_BY["LIQUIDATED"]
+        pid = b.get("position_id") or 0
+        liq.position_id = str(pid) if pid else ""
+        self._reasons[b["user_id"], spec.symbol, pid] = CLOSED_BY["LIQUIDATED"]
 
     def _funding(self, event: event_pb2.EngineEvent, b: Body) -> None:
         spec = self._markets[b["market"]]
@@ -309,6 +326,8 @@ class EventEncoder:
         pay.position_size = self._qty[spec.symbol].text(size)
         pay.amount = self._asset[spec.quote.symbol].text(int(b["amount"]))
         pay.time.CopyFrom(event.time)
+        pid = b.get("position_id") or 0
+        pay.position_id = str(pid) if pid else ""
 
     def _trigger(self, event: event_pb2.EngineEvent, b: Body,
                  action: trigger_pb2.TriggerAction.ValueType) -> trigger_pb2.Trigger:
@@ -333,6 +352,8 @@ class EventEncoder:
         t.kind, t.side = KINDS[b["kind"]], SIDES[b["side"]]
         t.order_id, t.pending = str(order_id) if order_id else "", bool(order_id)
         t.create_time.CopyFrom(event.time)
+        pid = b.get("position_id") or 0
+        t.position_id = str(pid) if pid else ""
 
     def _trigger_updated(self, event: event_pb2.EngineEvent, b: Body) -> None:
         self._trigger_prices(self._trigger(event, b, trigger_pb2.TRIGGER_UPDATED), b)
@@ -346,7 +367,8 @@ class EventEncoder:
         if kind is not None:
             t.kind = KINDS[kind]
         if kind in CLOSED_BY:
-            self._reasons[b["user_id"], b["market"]] = CLOSED_BY[kind]
+            pid = b.get("position_id") or 0
+            self._reasons[b["user_id"], b["market"], pid] = CLOSED_BY[kind]
         event.trigger.mark_price = self._price[b["market"]].text(b["mark_price"])
 
     def _trigger_canceled(self, event: event_pb2.EngineEvent, b: Body) -> None:

@@ -71,6 +71,8 @@ class OrderRecord:
     fills: list[FillRecord] = field(default_factory=list)
     stop_loss: int | None = None
     take_profit: int | None = None
+    position_id: int = 0
+    """The isolated position it opens (its own id) or reduces; 0: cross."""
 
     def to_json(self) -> list[Any]:
         return [self.order_id, self.user_id, self.market, self.side.value, self.type.value,
@@ -79,19 +81,20 @@ class OrderRecord:
                 self.slippage_bps, self.status.value, self.filled, self.filled_ticks_lots,
                 self.reason, self.created, self.updated,
                 [[f.fill_id, f.price, f.quantity, f.fee, f.liquidity.value, f.ts, f.realized]
-                 for f in self.fills], self.stop_loss, self.take_profit]
+                 for f in self.fills], self.stop_loss, self.take_profit, self.position_id]
 
     @classmethod
     def from_json(cls, row: list[Any]) -> OrderRecord:
         (oid, user, market, side, typ, tif, price, qty, coid, post, reduce, lev, stp, slip,
          status, filled, ftl, reason, created, updated, fills, *brackets) = row
-        stop_loss, take_profit = brackets or (None, None)  # rows written before them
+        stop_loss, take_profit = brackets[:2] or (None, None)  # rows written before them
+        position_id = brackets[2] if len(brackets) > 2 else 0
         return cls(oid, user, market, Side(side), OrderType(typ), TimeInForce(tif), price, qty,
                    coid, post, reduce, lev, StpMode(stp), slip, OrderStatus(status), filled,
                    ftl, reason, created, updated,
                    [FillRecord(f[0], f[1], f[2], f[3], Liquidity(f[4]), f[5],
                                f[6] if len(f) > 6 else None) for f in fills],
-                   stop_loss, take_profit)
+                   stop_loss, take_profit, position_id)
 
 
 class OrderViews:
@@ -171,9 +174,11 @@ class OrderViews:
 
 def _new_record(e: OrderAccepted, command: Command) -> OrderRecord:
     record = OrderRecord(e.order_id, e.user_id, e.market, e.side, e.type, e.tif, e.price,
-                         e.quantity, e.client_order_id, created=e.ts, updated=e.ts)
+                         e.quantity, e.client_order_id, created=e.ts, updated=e.ts,
+                         position_id=e.position_id)
     if isinstance(command, PlaceOrder):
-        record.post_only, record.reduce_only = command.post_only, command.reduce_only
+        record.post_only = command.post_only
+        record.reduce_only = command.reduce_only or command.position_id != 0
         record.leverage, record.stp = command.leverage, command.stp
         record.slippage_bps = command.slippage_bps if command.type is OrderType.MARKET else 0
         record.stop_loss, record.take_profit = command.stop_loss, command.take_profit

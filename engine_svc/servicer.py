@@ -14,10 +14,10 @@ from typing import Any
 import grpc
 from trademesh.v1 import engine_pb2, engine_pb2_grpc
 
-from engine_svc import account_summary, codec, errors
+from engine_svc import account_summary, close_requests, codec, errors
 from engine_svc.core import commands as cmd
 from engine_svc.core.commands import Command
-from engine_svc.core.enums import OrderType, RejectReason, Side
+from engine_svc.core.enums import RejectReason
 from engine_svc.core.events import Event, OrderRejected, TransferRejected
 from engine_svc.core.units import ValidationError
 from engine_svc.core_build import core_build
@@ -30,7 +30,6 @@ from engine_svc.trigger_calls import TriggerCalls
 from mesh_runtime.call_policy import current_caller
 
 Context = grpc.aio.ServicerContext[Any, Any]
-CLOSE_SLIPPAGE_BPS = 500
 MAX_DEPTH = 1000
 
 
@@ -156,10 +155,15 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
         if request.market:
             await self._market(context, request.market)
         out = []
-        for market, risk in self._seq.engine.position_risks(user).items():
+        engine = self._seq.engine
+        for market, risk in engine.position_risks(user).items():
             if risk.size == 0 or (request.market and market != request.market):
                 continue
             out.append(codec.position(self._config.markets[market], user, risk))
+        for pid, risk in engine.isolated_risks(user).items():
+            if risk.size == 0 or (request.market and risk.market != request.market):
+                continue
+            out.append(codec.position(self._config.markets[risk.market], user, risk, pid))
         return engine_pb2.GetPositionsResponse(positions=out)
 
     async def GetAccountSummary(self, request: engine_pb2.GetAccountSummaryRequest,
@@ -307,17 +311,14 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
         await self._readable(context)
         user = await self._user(context)
         spec = await self._market(context, request.market)
-        position = self._seq.engine.positions(user).get(spec.symbol)
-        if position is None or position.size == 0:
-            await errors.abort(context, errors.rejection(RejectReason.REDUCE_ONLY_WOULD_INCREASE))
-        slippage = request.slippage_bps or CLOSE_SLIPPAGE_BPS
-        if slippage >= 10_000:
-            await errors.abort(context, errors.invalid(
-                ValidationError("slippageBps", "TOO_LARGE", "must be below 10000")))
-        command = cmd.PlaceOrder(
-            user_id=user, market=spec.symbol, side=Side.SELL if position.size > 0 else Side.BUY,
-            quantity=abs(position.size), type=OrderType.MARKET, reduce_only=True,
-            slippage_bps=slippage, ts=self._clock())
+        try:
+            command = close_requests.close_command(
+                self._seq.engine, spec, user, request.position_id, request.quantity,
+                request.percent, request.slippage_bps, self._clock())
+        except ValidationError as err:
+            await errors.abort(context, errors.invalid(err))
+        except close_requests.NothingToClose as nothing:
+            await errors.abort(context, errors.rejection(nothing.reason))
         order = await self._apply(context, command, self._order_result)
         return engine_pb2.ClosePositionResponse(order=order)
 

@@ -63,11 +63,16 @@ class TriggerCalls:
 
     async def place(self, request: engine_pb2.PlaceTriggerRequest,
                     user: str) -> engine_pb2.PlaceTriggerResponse:
-        position = self._seq.engine.positions(user).get(request.market)
+        engine = self._seq.engine
+        position = engine.positions(user).get(request.market)
+        size = position.size if position else 0
+        if request.position_id and request.position_id.isascii() \
+                and request.position_id.isdigit() and len(request.position_id) <= 19:
+            held = engine.isolated_positions(user).get(int(request.position_id))
+            size = held[1].size if held is not None and held[0] == request.market else 0
         try:
-            command = trigger_codec.place_trigger(
-                request, self._seq.config, user, position.size if position else 0,
-                self._clock())
+            command = trigger_codec.place_trigger(request, self._seq.config, user, size,
+                                                  self._clock())
         except ValidationError as err:
             raise errors.invalid(err) from None
 

@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from trademesh.v1 import engine_pb2, trigger_pb2
 
-from engine_svc.codec import SIDE_IN, SIDE_OUT, lots, market_spec, ticks, timestamp
+from engine_svc.codec import (
+    SIDE_IN,
+    SIDE_OUT,
+    lots,
+    market_spec,
+    position_id,
+    ticks,
+    timestamp,
+)
 from engine_svc.core.commands import DEFAULT_SLIPPAGE_BPS, MoveTrigger, PlaceTrigger
 from engine_svc.core.engine import TriggerView
 from engine_svc.core.enums import Side, TriggerKind
@@ -93,9 +101,14 @@ def _stop_fields(req: engine_pb2.PlaceTriggerRequest, spec: MarketSpec, kind: Tr
 
 def place_trigger(req: engine_pb2.PlaceTriggerRequest, config: MarketConfig, user_id: str,
                   position: int, ts: int) -> PlaceTrigger:
-    """``position`` is the caller's signed size in the market now (for the default side)."""
+    """``position`` is the caller's signed size now of the position it names (the cross one
+    of the market, or the isolated ``position_id``), for the default side."""
     spec = perp_spec(config, req.market)
     kind = _kind(req.kind)
+    pid = position_id(req.position_id)
+    if pid and kind not in ON_POSITION:
+        raise ValidationError("positionId", "NOT_ALLOWED",
+                              "only a stop-loss or take-profit closes a position")
     if not req.trigger_price:
         raise ValidationError("triggerPrice", "REQUIRED", "is required")
     price = ticks(spec, req.trigger_price, "triggerPrice")
@@ -108,7 +121,8 @@ def place_trigger(req: engine_pb2.PlaceTriggerRequest, config: MarketConfig, use
                         trigger_price=price, quantity=quantity,
                         slippage_bps=_slippage(req.slippage_bps, kind), ts=ts,
                         limit_price=limit, leverage=leverage,
-                        reduce_only=req.reduce_only and kind not in ON_POSITION)
+                        reduce_only=req.reduce_only and kind not in ON_POSITION,
+                        position_id=pid)
 
 
 def move_trigger(req: engine_pb2.MoveTriggerRequest, spec: MarketSpec, user_id: str,
@@ -134,7 +148,8 @@ def trigger(view: TriggerView, spec: MarketSpec, user_id: str) -> trigger_pb2.Tr
         quantity="" if whole else qty_of(view.quantity),
         limit_price=price_of(view.limit_price) if view.limit_price else "",
         order_id=str(view.order_id) if view.order_id else "", pending=view.pending,
-        user_id=user_id, create_time=timestamp(view.ts))
+        user_id=user_id, create_time=timestamp(view.ts),
+        position_id=str(view.position_id) if view.position_id else "")
     if view.kind not in ON_POSITION:
         msg.leverage, msg.reduce_only = view.leverage, view.reduce_only
     return msg

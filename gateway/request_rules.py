@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from mesh_runtime.ascii_digits import ASCII_ID_PATTERN
+from mesh_runtime.ascii_digits import ASCII_ID_PATTERN, PERCENT_PATTERN
 
 Schema = dict[str, Any]
 
@@ -51,6 +51,12 @@ FIELD_RULES: dict[str, Schema] = {
                              "UNKNOWN_ASSET"},
     "order_id": _ID,
     "trigger_id": _ID,
+    "position_id": {**_ID, "description": "an isolated position's id (the id of the order "
+                                          "that opened it); one the caller has not got open "
+                                          "is 404 POSITION_NOT_FOUND"},
+    "percent": {"pattern": PERCENT_PATTERN, "maxLength": 38,
+                "description": "a percentage in (0, 100], e.g. \"50\" (rounded down to "
+                               "whole lots)"},
     "before": {**_ID, "description": "an id from a previous page: older rows than it"},
     "client_order_id": {"pattern": PRINTABLE_ID_PATTERN, "minLength": 1, "maxLength": 64,
                         "description": "1 to 64 printable ASCII characters"},
@@ -124,6 +130,8 @@ NOT_FOUND_FIELDS: dict[str, str] = {
     "asset": "UNKNOWN_ASSET: no asset has this symbol",
     "order_id": "ORDER_NOT_FOUND: the caller has no order with this id",
     "client_order_id": "ORDER_NOT_FOUND: the caller has no live order with this clientOrderId",
+    "position_id": "POSITION_NOT_FOUND: the caller has no open isolated position with this "
+                   "id in this market",
 }
 
 

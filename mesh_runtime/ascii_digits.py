@@ -18,6 +18,10 @@ _DIGITS = re.compile(r"[0-9]+", re.ASCII)
 _DECIMAL = re.compile(r"[0-9]{1,30}(?:\.[0-9]{1,30})?", re.ASCII)
 ID_MAX_DIGITS = 19  # a signed 64-bit id: at most 9223372036854775807
 ASCII_ID_PATTERN = f"^[0-9]{{1,{ID_MAX_DIGITS}}}$"
+PERCENT_PATTERN = (r"^(?:100(?:\.0{1,18})?|[1-9][0-9]?(?:\.[0-9]{1,18})?"
+                   r"|0\.0{0,17}[1-9][0-9]{0,17})$")
+"""A percentage in (0, 100] as a plain ASCII decimal of at most 18 places (no sign,
+exponent, spaces or leading zeros)."""
 
 
 class NotAsciiDigits(ValueError):

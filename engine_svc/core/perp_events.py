@@ -239,10 +239,11 @@ class TriggerFired:
     quantity: int
     kind: TriggerKind
     ts: int
+    position_id: int
 
     def __init__(
         self, seq: int, cmd_seq: int, trigger_id: int, user_id: str, market: str, mark_price: int,
-        quantity: int, kind: TriggerKind, ts: int,
+        quantity: int, kind: TriggerKind, ts: int, position_id: int = 0,
     ) -> None:
         self.seq = seq
         self.cmd_seq = cmd_seq
@@ -253,6 +254,7 @@ class TriggerFired:
         self.quantity = quantity
         self.kind = kind
         self.ts = ts
+        self.position_id = position_id
 
 
 @dataclass(slots=True, init=False)

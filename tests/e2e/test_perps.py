@@ -119,3 +119,77 @@ async def _until_liquidation(ws: Any) -> dict[str, Any]:
 async def test_funding_history_answers(api: httpx.AsyncClient) -> None:
     trader = await new_trader(api)
     assert await trader.call("GET", "/history/funding") == []
+
+
+async def test_isolated_positions_live_apart_close_by_id_and_liquidate_alone(
+        api: httpx.AsyncClient, perp_mesh: tuple[Mesh, dict[str, str]]) -> None:
+    """Two isolated longs beside a cross one: each with its own margin and liquidation
+    price; one closed by half and then liquidated on its own, the other closed by id; the
+    cross account untouched by the liquidation; history names them."""
+    _, env = perp_mesh
+    admin = token(env, "--admin")
+    await set_index(api, admin, "100")
+    maker, trader, stranger = [await new_trader(api) for _ in range(3)]
+    await maker.deposit("USD", "1000000")
+    await trader.deposit("USD", "1000")
+    await maker.place(market="SOL-PERP", side="SELL", quantity="20", price="100", leverage=2)
+    a = await trader.place(market="SOL-PERP", side="BUY", quantity="10", price="100",
+                           leverage=10, marginMode="ISOLATED")
+    b = await trader.place(market="SOL-PERP", side="BUY", quantity="6", price="100",
+                           leverage=5, marginMode="ISOLATED")
+    await trader.place(market="SOL-PERP", side="BUY", quantity="4", price="100", leverage=10)
+    assert (a["marginMode"], a["positionId"]) == ("ISOLATED", a["orderId"])
+    rows = {r.get("positionId", ""): r for r in await trader.call("GET", "/account/positions")}
+    assert set(rows) == {"", a["orderId"], b["orderId"]}
+    assert rows[""]["marginMode"] == "CROSS" and rows[""]["size"] == "4"
+    # each isolated position is backed by its own margin only: 100 + 10 (m - 100) = 0.05 m
+    assert (rows[a["orderId"]]["margin"], rows[a["orderId"]]["liquidationPrice"]) == (
+        "100", "90.453")
+    assert (rows[b["orderId"]]["margin"], rows[b["orderId"]]["liquidationPrice"]) == (
+        "120", "80.403")
+    assert not rows[""].get("liquidationPrice")  # 739 of free collateral: none
+    summary = await trader.call("GET", "/account/summary")
+    assert Decimal(summary["initialMargin"]) == 40  # the cross figures leave them out
+    ratios = {p.get("positionId", ""): p.get("marginRatio", "") for p in summary["positions"]}
+    # MM / (margin + U): 5 / 100 at a mark of 100 (the earlier test leaves it near there)
+    assert ratios[""] == "" and Decimal("0.049") < Decimal(ratios[a["orderId"]]) < Decimal("0.052")
+
+    # refusals name the field
+    close = "/positions/SOL-PERP/close"
+    for body, status, field in (({"positionId": "999999"}, 404, "positionId"),
+                                ({"positionId": "x1"}, 400, "positionId"),
+                                ({"positionId": a["orderId"], "quantity": "1",
+                                  "percent": "5"}, 400, "percent"),
+                                ({"positionId": a["orderId"], "percent": "101"}, 400,
+                                 "percent")):
+        answer = await api.post(close, json=body, headers=trader.headers)
+        assert answer.status_code == status and field in answer.text, (body, answer.text)
+    stolen = await api.post(close, json={"positionId": a["orderId"]}, headers=stranger.headers)
+    assert stolen.status_code == 404
+    spot = await api.post("/orders", headers=trader.headers, json={
+        "market": "SOL-USD", "side": "BUY", "type": "LIMIT", "quantity": "1", "price": "1",
+        "marginMode": "ISOLATED"})
+    assert spot.status_code == 400 and "marginMode" in spot.text
+
+    await maker.place(market="SOL-PERP", side="BUY", quantity="20", price="100", leverage=2)
+    half = await trader.call("POST", close, json={"positionId": a["orderId"], "percent": "50"})
+    assert (half["status"], half["filledQuantity"], half["positionId"]) == (
+        "FILLED", "5", a["orderId"])
+    await trader.call("POST", close, json={"positionId": b["orderId"]})
+    rows = {r.get("positionId", ""): r for r in await trader.call("GET", "/account/positions")}
+    assert set(rows) == {"", a["orderId"]} and rows[a["orderId"]]["size"] == "5"
+
+    await maker.call("DELETE", "/orders")  # no bids: the fund takes the liquidated lots
+    cash = (await trader.balances())["USD"]
+    await set_index(api, admin, "90")  # below A's 90.453; far above the cross position's
+    rows = await eventually(lambda: trader.call("GET", "/account/positions"),
+                            lambda rows: len(rows) == 1)
+    assert [r["marginMode"] for r in rows] == ["CROSS"]
+    assert (await trader.balances())["USD"] == cash  # A's loss stopped at its margin
+    liquidations = await eventually(lambda: trader.call("GET", "/history/liquidations"), bool)
+    assert [r.get("positionId") for r in liquidations] == [a["orderId"]]
+    closed = await eventually(lambda: trader.call("GET", "/history/positions"),
+                              lambda rows: len(rows) >= 2)
+    reasons = {r.get("positionId", ""): (r["marginMode"], r["closeReason"]) for r in closed}
+    assert reasons[a["orderId"]] == ("ISOLATED", "LIQUIDATED")
+    assert reasons[b["orderId"]] == ("ISOLATED", "CLOSED")

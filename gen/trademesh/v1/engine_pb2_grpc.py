@@ -284,7 +284,8 @@ class EngineServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ClosePosition(self, request, context):
-        """Closes the caller's whole position with a reduce-only market order.
+        """Closes the caller's position with a reduce-only market order: the cross position of the
+        market, or an isolated one by position_id; all of it, or a quantity or percent.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -68,7 +68,9 @@ class EngineStub:
     QuoteOrder: _grpc.UnaryUnaryMultiCallable[_engine_pb2.QuoteOrderRequest, _engine_pb2.QuoteOrderResponse]
     """What a market order of this size would get now: average and worst price."""
     ClosePosition: _grpc.UnaryUnaryMultiCallable[_engine_pb2.ClosePositionRequest, _engine_pb2.ClosePositionResponse]
-    """Closes the caller's whole position with a reduce-only market order."""
+    """Closes the caller's position with a reduce-only market order: the cross position of the
+    market, or an isolated one by position_id; all of it, or a quantity or percent.
+    """
     GetDepth: _grpc.UnaryUnaryMultiCallable[_engine_pb2.GetDepthRequest, _engine_pb2.GetDepthResponse]
     """The market's L2 book as [[price, quantity]] pairs, best first, with the market's depth
     sequence: the counter of the feed's depth@M, so a snapshot (limit at most 100, the
@@ -168,7 +170,9 @@ class EngineAsyncStub(EngineStub):
     QuoteOrder: _aio.UnaryUnaryMultiCallable[_engine_pb2.QuoteOrderRequest, _engine_pb2.QuoteOrderResponse]  # type: ignore[assignment]
     """What a market order of this size would get now: average and worst price."""
     ClosePosition: _aio.UnaryUnaryMultiCallable[_engine_pb2.ClosePositionRequest, _engine_pb2.ClosePositionResponse]  # type: ignore[assignment]
-    """Closes the caller's whole position with a reduce-only market order."""
+    """Closes the caller's position with a reduce-only market order: the cross position of the
+    market, or an isolated one by position_id; all of it, or a quantity or percent.
+    """
     GetDepth: _aio.UnaryUnaryMultiCallable[_engine_pb2.GetDepthRequest, _engine_pb2.GetDepthResponse]  # type: ignore[assignment]
     """The market's L2 book as [[price, quantity]] pairs, best first, with the market's depth
     sequence: the counter of the feed's depth@M, so a snapshot (limit at most 100, the
@@ -355,7 +359,9 @@ class EngineServicer(metaclass=_abc_1.ABCMeta):
         request: _engine_pb2.ClosePositionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_engine_pb2.ClosePositionResponse, _abc.Awaitable[_engine_pb2.ClosePositionResponse]]:
-        """Closes the caller's whole position with a reduce-only market order."""
+        """Closes the caller's position with a reduce-only market order: the cross position of the
+        market, or an isolated one by position_id; all of it, or a quantity or percent.
+        """
 
     @_abc_1.abstractmethod
     def GetDepth(
