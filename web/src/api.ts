@@ -62,6 +62,9 @@ export interface Position {
   leverage?: number;
   liquidationPrice?: string;
   realizedPnl?: string;
+  /** An isolated position's id (the order that opened it); absent for the cross position. */
+  positionId?: string;
+  marginMode?: "CROSS" | "ISOLATED";
 }
 
 export interface Balance {

@@ -123,7 +123,7 @@ export function mountAccount(ctx: Ctx): { reload(): void } {
   };
 
   const positionColumns: Column<Position>[] = [
-    { title: "Market", cell: (p) => p.market },
+    { title: "Market", cell: (p) => (p.positionId ? `${p.market} · isolated #${p.positionId}` : p.market) },
     { title: "Side", cell: (p) => (p.side === "BUY" ? "Long" : "Short"), cls: (p) => sideClass(p.side) },
     { title: "Size", cell: (p) => p.size },
     { title: "Entry", cell: (p) => p.entryPrice },
@@ -135,8 +135,10 @@ export function mountAccount(ctx: Ctx): { reload(): void } {
     { title: "", cell: (p) => closeButton(p) },
   ];
   const closeButton = (p: Position): Node => {
-    const b = h("button", { type: "button", "aria-label": `Close ${p.market} position` }, "Close");
-    b.addEventListener("click", () => act(`Closed ${p.market}`, () => ctx.api.post(`/positions/${p.market}/close`, {})));
+    const which = p.positionId ? `${p.market} isolated position ${p.positionId}` : `${p.market} position`;
+    const b = h("button", { type: "button", "aria-label": `Close ${which}` }, "Close");
+    const body = p.positionId ? { positionId: p.positionId } : {};
+    b.addEventListener("click", () => act(`Closed ${which}`, () => ctx.api.post(`/positions/${p.market}/close`, body)));
     return b;
   };
 
@@ -145,7 +147,7 @@ export function mountAccount(ctx: Ctx): { reload(): void } {
       body.replaceChildren(h("p", { class: "empty" }, "Sign in to see your positions, orders and history."));
       return;
     }
-    if (active === "positions") body.replaceChildren(table(positions, positionColumns, "No open positions.", (p) => p.market));
+    if (active === "positions") body.replaceChildren(table(positions, positionColumns, "No open positions.", (p) => `${p.market}#${p.positionId ?? ""}`));
     else if (active === "orders") {
       const all = h("button", { type: "button", disabled: !orders.length }, "Cancel all");
       all.addEventListener("click", () => act("Canceled all orders", () => ctx.api.call("DELETE", "/orders")));

@@ -1,4 +1,4 @@
-// Order entry: limit/market, time in force, post-only, reduce-only, leverage, stop-loss /
+// Order entry: limit/market, time in force, post-only, reduce-only, leverage, isolated margin, stop-loss /
 // take-profit. A market order is quoted first (`POST /orders/quote`: average and worst price,
 // slippage from the best price) and placed on a second, confirming press. The API's field
 // violations are shown on their fields; anything else above the button.
@@ -50,6 +50,7 @@ export function mountOrderForm(ctx: Ctx, host: HTMLElement): void {
   const slippage = h("input", { type: "number", min: "0", step: "1", value: "50" });
   const postOnly = h("input", { type: "checkbox", id: "f-postOnly" });
   const reduceOnly = h("input", { type: "checkbox", id: "f-reduceOnly" });
+  const isolated = h("input", { type: "checkbox", id: "f-isolated" });
   const quoteBox = h("dl", { class: "quote", "data-testid": "quote", hidden: true });
   const formError = h("p", { class: "form-error", role: "alert", "data-testid": "form-error" });
   const info = mountOrderInfo(ctx, () => ({
@@ -76,6 +77,7 @@ export function mountOrderForm(ctx: Ctx, host: HTMLElement): void {
   const tifRow = field("timeInForce", "Time in force", tif);
   const perpRows = h("div", { class: "perp-only", style: "display:grid;gap:8px" },
     field("leverage", "Leverage", leverage),
+    h("label", { class: "check", title: "A position of its own, backed only by this order's margin" }, isolated, "Isolated margin"),
     h("div", { class: "row2" }, field("stopLoss", "Stop-loss", text("optional")), field("takeProfit", "Take-profit", text("optional"))));
   const slippageRow = field("slippageBps", "Max slippage (bps)", slippage);
   const limitOnly = h("div", { class: "row2" }, h("label", { class: "check" }, postOnly, "Post-only"),
@@ -127,6 +129,7 @@ export function mountOrderForm(ctx: Ctx, host: HTMLElement): void {
     if (m.kind === "PERP") {
       order["leverage"] = Number(value("leverage") || "1");
       if (reduceOnly.checked) order["reduceOnly"] = true;
+      if (isolated.checked) order["marginMode"] = "ISOLATED";
       if (value("stopLoss")) order["stopLoss"] = value("stopLoss");
       if (value("takeProfit")) order["takeProfit"] = value("takeProfit");
     }
