@@ -31,13 +31,13 @@ TABLES = ("orders", "fills", "trades", "balances", "ledger_entries", "positions"
           "closed_positions", "candles_1m")
 
 
-async def table_image(dsn: str) -> dict[str, object]:
+async def table_image(dsn: str, tables: tuple[str, ...] = TABLES) -> dict[str, object]:
     """Row counts plus a content hash of every table the writer touches."""
     conn = await asyncpg.connect(dsn)
     try:
         return {t: await conn.fetchval(f"SELECT count(*)::text || md5(coalesce(string_agg("
                                        f"t::text, ',' ORDER BY t::text), '')) FROM {t} t")
-                for t in TABLES}
+                for t in tables}
     finally:
         await conn.close()
 

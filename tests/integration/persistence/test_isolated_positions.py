@@ -27,21 +27,17 @@ from persistence_svc import migrations
 from persistence_svc.db import create_engine
 from persistence_svc.event_writer import EventWriter
 from persistence_svc.sync_stream import SyncStream
+from tests.integration.persistence.test_exactly_once import table_image
+from tests.integration.persistence.test_writer_liquidation_history import execute
 from tests.unit.persistence import isolated_stream as s
 
 TABLES = ("orders", "fills", "trades", "balances", "ledger_entries", "positions",
           "closed_positions", "funding_payments", "liquidations", "candles_1m", "sync_state")
 
 
-async def image(dsn: str) -> dict[str, str]:
+async def image(dsn: str) -> dict[str, object]:
     """Row counts and a content hash of every table the writer touches."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        return {t: await conn.fetchval(f"SELECT count(*)::text || md5(coalesce(string_agg("
-                                       f"t::text, ',' ORDER BY t::text), '')) FROM {t} t")
-                for t in TABLES}
-    finally:
-        await conn.close()
+    return await table_image(dsn, TABLES)
 
 
 async def stream(writer: EventWriter, parts: list[list[event_pb2.EngineEvent]]) -> list[int]:
@@ -199,9 +195,3 @@ async def test_a_position_mismatch_is_counted_per_position(settings: Settings) -
         await db.dispose()
 
 
-async def execute(dsn: str, sql: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
