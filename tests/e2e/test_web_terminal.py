@@ -334,6 +334,36 @@ async def set_index(rest: httpx.AsyncClient, admin: str, price: str, market: str
     assert answer.status_code == 200, answer.text
 
 
+async def test_an_isolated_position_is_opened_and_closed_from_the_page(
+        browser: Any, mesh_and_env: tuple[Mesh, dict[str, str]]) -> None:
+    """The ticket's "Isolated margin" box opens a position of its own beside the cross one;
+    the positions table lists it with its id, and its Close button closes only it."""
+    mesh, env = mesh_and_env
+    errors: list[str] = []
+    page = await open_terminal(browser, mesh, errors, market="BTC-PERP")
+    api = f"http://127.0.0.1:{mesh.ports['gateway_port']}/api/v1"
+    async with httpx.AsyncClient(base_url=api, timeout=20) as rest:
+        await set_index(rest, token(env, "--admin"), "50000", market="BTC-PERP")
+        await trader(rest)
+        await rest.post("/orders", json={"market": "BTC-PERP", "side": "SELL", "type": "LIMIT",
+                                         "quantity": "0.2", "price": "50000", "leverage": 5})
+        await sign_up_and_deposit(page, "isolated", amount="5000")
+        await page.get_by_label("Leverage").fill("10")
+        await place_limit(page, "Buy", "50000", "0.1")  # cross
+        await page.locator("tr[data-key='BTC-PERP']").filter(has_text="Long").wait_for()
+        await page.get_by_label("Isolated margin").check()
+        await place_limit(page, "Buy", "50000", "0.1")
+        isolated = page.locator("tr[data-key^='BTC-PERP#']")
+        await isolated.filter(has_text="isolated #").wait_for()
+        await shot(page, "11-isolated-beside-cross")
+        await rest.post("/orders", json={"market": "BTC-PERP", "side": "BUY", "type": "LIMIT",
+                                         "quantity": "0.2", "price": "49990", "leverage": 5})
+        await isolated.get_by_role("button", name="Close").click()
+        await isolated.wait_for(state="detached")
+        await page.locator("tr[data-key='BTC-PERP']").filter(has_text="Long").wait_for()
+    assert errors == []
+
+
 async def trader(rest: httpx.AsyncClient) -> None:
     login = {"email": f"rest-{uuid.uuid4().hex[:8]}@example.com", "password": PASSWORD}
     token = (await rest.post("/auth/signup", json=login)).json()["token"]

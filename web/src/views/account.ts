@@ -147,7 +147,7 @@ export function mountAccount(ctx: Ctx): { reload(): void } {
       body.replaceChildren(h("p", { class: "empty" }, "Sign in to see your positions, orders and history."));
       return;
     }
-    if (active === "positions") body.replaceChildren(table(positions, positionColumns, "No open positions.", (p) => `${p.market}#${p.positionId ?? ""}`));
+    if (active === "positions") body.replaceChildren(table(positions, positionColumns, "No open positions.", (p) => (p.positionId ? `${p.market}#${p.positionId}` : p.market)));
     else if (active === "orders") {
       const all = h("button", { type: "button", disabled: !orders.length }, "Cancel all");
       all.addEventListener("click", () => act("Canceled all orders", () => ctx.api.call("DELETE", "/orders")));
