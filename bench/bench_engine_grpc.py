@@ -23,6 +23,7 @@ import asyncio
 import random
 import statistics
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 
 import grpc
@@ -69,27 +70,28 @@ async def fixed_rate(stub: engine_pb2_grpc.EngineAsyncStub, engine: RunningEngin
     rng = random.Random(1)
     meta = {u: engine.metadata(u) for u in USERS}
     latencies: list[float] = []
-    errors = 0
+    errors: Counter[str] = Counter()
     start = time.perf_counter() + 0.1
     total = int(rate * seconds)
 
     async def one(intended: float, request: engine_pb2.PlaceOrderRequest, user: str) -> None:
-        nonlocal errors
         delay = intended - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
         try:
             await stub.PlaceOrder(request, metadata=meta[user], timeout=30)
-        except grpc.aio.AioRpcError:
-            errors += 1
+        except grpc.aio.AioRpcError as err:
+            errors[f"{err.code().name}: {err.details()}"] += 1
         latencies.append(time.perf_counter() - intended)
 
     tasks = [asyncio.create_task(one(start + i / rate, order(rng), rng.choice(USERS)))
              for i in range(total)]
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - start
-    print(f"  unary at {rate:.0f}/s offered: {total / elapsed:.0f}/s done, {errors} errors; "
-          f"{percentiles(latencies)}")
+    print(f"  unary at {rate:.0f}/s offered: {total / elapsed:.0f}/s done, "
+          f"{sum(errors.values())} errors; {percentiles(latencies)}")
+    for error, count in errors.most_common(3):
+        print(f"    {count} x {error}")
 
 
 async def saturation(stub: engine_pb2_grpc.EngineAsyncStub, engine: RunningEngine, seconds: float,
