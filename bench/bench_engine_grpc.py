@@ -6,12 +6,14 @@ PostgreSQL (snapshots) and a real ``trademesh engine`` process, then measures:
 * unary PlaceOrder at a constant offered rate (open loop: latency from each request's
   *intended* send time, so queueing delay is counted);
 * unary PlaceOrder at saturation (many concurrent callers);
-* the streaming PlaceOrders rpc (many orders per message, several messages in flight).
+* the streaming PlaceOrders rpc (many orders per message, several messages in flight),
+  one stream per user, many users at once.
 
 * the streaming rpc at a constant offered rate (50 orders per message).
 
 Usage: python -m bench.bench_engine_grpc [--fsync always|everysec|both] [--rate 1000]
        [--seconds 10] [--stream-rate 5000] [--stream-orders 200000] [--batch 500]
+       [--stream-users 16]
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import asyncio
 import random
 import statistics
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 
 import grpc
@@ -28,7 +31,7 @@ from trademesh.v1 import engine_pb2, engine_pb2_grpc, order_pb2
 
 from bench.engine_harness import RunningEngine, engine_process
 
-USERS = [f"bench-{i}" for i in range(8)]
+USERS = [f"bench-{i}" for i in range(64)]
 
 
 def order(rng: random.Random) -> engine_pb2.PlaceOrderRequest:
@@ -67,27 +70,28 @@ async def fixed_rate(stub: engine_pb2_grpc.EngineAsyncStub, engine: RunningEngin
     rng = random.Random(1)
     meta = {u: engine.metadata(u) for u in USERS}
     latencies: list[float] = []
-    errors = 0
+    errors: Counter[str] = Counter()
     start = time.perf_counter() + 0.1
     total = int(rate * seconds)
 
     async def one(intended: float, request: engine_pb2.PlaceOrderRequest, user: str) -> None:
-        nonlocal errors
         delay = intended - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
         try:
             await stub.PlaceOrder(request, metadata=meta[user], timeout=30)
-        except grpc.aio.AioRpcError:
-            errors += 1
+        except grpc.aio.AioRpcError as err:
+            errors[f"{err.code().name}: {err.details()}"] += 1
         latencies.append(time.perf_counter() - intended)
 
     tasks = [asyncio.create_task(one(start + i / rate, order(rng), rng.choice(USERS)))
              for i in range(total)]
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - start
-    print(f"  unary at {rate:.0f}/s offered: {total / elapsed:.0f}/s done, {errors} errors; "
-          f"{percentiles(latencies)}")
+    print(f"  unary at {rate:.0f}/s offered: {total / elapsed:.0f}/s done, "
+          f"{sum(errors.values())} errors; {percentiles(latencies)}")
+    for error, count in errors.most_common(3):
+        print(f"    {count} x {error}")
 
 
 async def saturation(stub: engine_pb2_grpc.EngineAsyncStub, engine: RunningEngine, seconds: float,
@@ -103,38 +107,51 @@ async def saturation(stub: engine_pb2_grpc.EngineAsyncStub, engine: RunningEngin
             await stub.PlaceOrder(order(rng), metadata=meta[rng.choice(USERS)], timeout=30)
             latencies.append(time.perf_counter() - sent)
 
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), engine.cpu_seconds()
     await asyncio.gather(*(worker(i) for i in range(workers)))
-    elapsed = time.perf_counter() - began
-    print(f"  unary saturation ({workers} callers): {len(latencies) / elapsed:.0f} orders/s; "
+    elapsed, cpu = time.perf_counter() - began, engine.cpu_seconds() - cpu
+    print(f"  unary saturation ({workers} callers): {len(latencies) / elapsed:.0f} orders/s, "
+          f"engine CPU {cpu / max(1, len(latencies)) * 1e6:.0f} µs per order; "
           f"{percentiles(latencies)}")
 
 
 async def streaming(stub: engine_pb2_grpc.EngineAsyncStub, engine: RunningEngine, total: int,
-                    batch: int, in_flight: int = 4) -> None:
+                    batch: int, users: int, in_flight: int = 4) -> None:
+    """``users`` streams at once, one per user (a stream is one caller's), each with
+    ``in_flight`` messages out: different users' crossing orders really match (one user's
+    would cancel by self-trade prevention and hide the matching cost)."""
     rng = random.Random(2)
-    messages = [engine_pb2.PlaceOrdersRequest(batch_id=i, orders=[order(rng) for _ in range(batch)])
-                for i in range(total // batch)]
-    window = asyncio.Semaphore(in_flight)
-    sent_at: dict[int, float] = {}
+    per_user = max(1, total // batch // users)
+    streams = [[engine_pb2.PlaceOrdersRequest(batch_id=i, orders=[order(rng) for _ in range(batch)])
+                for i in range(per_user)] for _ in range(users)]
     latencies: list[float] = []
+    counts = {"done": 0, "refused": 0, "filled": 0}
 
-    async def requests() -> AsyncIterator[engine_pb2.PlaceOrdersRequest]:
-        for message in messages:
-            await window.acquire()
-            sent_at[message.batch_id] = time.perf_counter()
-            yield message
+    async def one_stream(user: str, messages: list[engine_pb2.PlaceOrdersRequest]) -> None:
+        window = asyncio.Semaphore(in_flight)
+        sent_at: dict[int, float] = {}
 
-    began = time.perf_counter()
-    done = rejected = 0
-    async for reply in stub.PlaceOrders(requests(), metadata=engine.metadata(USERS[0])):
-        latencies.append(time.perf_counter() - sent_at[reply.batch_id])
-        done += len(reply.results)
-        rejected += sum(1 for r in reply.results if r.error.code)
-        window.release()
-    elapsed = time.perf_counter() - began
-    print(f"  streaming ({batch}/message, {in_flight} in flight): {done / elapsed:.0f} orders/s "
-          f"({done} orders, {rejected} refused); per-message {percentiles(latencies)}")
+        async def requests() -> AsyncIterator[engine_pb2.PlaceOrdersRequest]:
+            for message in messages:
+                await window.acquire()
+                sent_at[message.batch_id] = time.perf_counter()
+                yield message
+
+        async for reply in stub.PlaceOrders(requests(), metadata=engine.metadata(user)):
+            latencies.append(time.perf_counter() - sent_at[reply.batch_id])
+            counts["done"] += len(reply.results)
+            counts["refused"] += sum(1 for r in reply.results if r.error.code)
+            counts["filled"] += sum(1 for r in reply.results if r.order.fills)
+            window.release()
+
+    began, cpu = time.perf_counter(), engine.cpu_seconds()
+    await asyncio.gather(*(one_stream(USERS[i % len(USERS)], streams[i]) for i in range(users)))
+    elapsed, cpu = time.perf_counter() - began, engine.cpu_seconds() - cpu
+    print(f"  streaming ({users} users' streams, {batch}/message, {in_flight} in flight each): "
+          f"{counts['done'] / elapsed:.0f} orders/s, engine CPU "
+          f"{cpu / max(1, counts['done']) * 1e6:.0f} µs per order ({counts['done']} orders, "
+          f"{counts['filled']} (partly) filled, {counts['refused']} refused); "
+          f"per-message {percentiles(latencies)}")
 
 
 async def streaming_fixed_rate(stub: engine_pb2_grpc.EngineAsyncStub, engine: RunningEngine,
@@ -172,7 +189,7 @@ async def run(fsync: str, args: argparse.Namespace) -> None:
         await fixed_rate(stub, engine, args.rate, args.seconds)
         await saturation(stub, engine, args.seconds)
         await streaming_fixed_rate(stub, engine, args.stream_rate, args.seconds)
-        await streaming(stub, engine, args.stream_orders, args.batch)
+        await streaming(stub, engine, args.stream_orders, args.batch, args.stream_users)
 
 
 def main() -> None:
@@ -184,6 +201,8 @@ def main() -> None:
                         help="offered orders/s for the fixed-rate streaming run")
     parser.add_argument("--stream-orders", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--stream-users", type=int, default=16,
+                        help="concurrent PlaceOrders streams, one user each")
     args = parser.parse_args()
     for fsync in (["always", "everysec"] if args.fsync == "both" else [args.fsync]):
         asyncio.run(run(fsync, args))  # spawns the engine: the standard loop (Child)

@@ -5,7 +5,8 @@ market maker, rate limits raised), signs up ``--users`` traders with deposits, t
 ``wrk`` ``--runs`` times against ``POST /api/v1/orders``: GTC limit buys far below any ask
 (they rest; nothing trades), each request from the next trader in turn (a Lua script holds
 their tokens and a table of on-grid prices: no float ever makes a price). Prints each run's
-orders/s, latency percentiles and non-201 answers, and the median of the runs.
+orders/s, latency percentiles, non-201 answers and each mesh process's CPU time per
+order, and the median of the runs.
 
 Usage: python -m bench.bench_rest_wrk [--connections 64] [--threads 2] [--seconds 10]
        [--runs 3] [--users 64] [--market SOL-USD]
@@ -26,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.bench_rest import Mesh, running_mesh, settled, sign_up
+from bench.bench_rest import Mesh, cpu_seconds, running_mesh, settled, sign_up
 
 LUA = """
 local tokens = %(tokens)s
@@ -72,6 +73,8 @@ def parse(output: str) -> dict[str, float]:
     figures: dict[str, float] = {"non2xx": 0.0}
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
     figures["rate"] = float(rate.group(1)) if rate else float("nan")
+    count = re.search(r"^\s*(\d+) requests in", output, flags=re.M)
+    figures["requests"] = float(count.group(1)) if count else float("nan")
     for pct, value, unit in re.findall(r"^\s+(50|90|99)%\s+([\d.]+)(us|ms|s)\s*$", output,
                                        flags=re.M):
         figures[f"p{pct}"] = float(value) * UNITS[unit]
@@ -82,12 +85,27 @@ def parse(output: str) -> dict[str, float]:
 
 
 def run_wrk(mesh: Mesh, script: Path, args: argparse.Namespace) -> dict[str, float]:
+    """One wrk run's figures, with each mesh process's CPU time per request (µs): a cost
+    that the other load on a shared machine disturbs far less than the rate."""
     url = f"http://127.0.0.1:{mesh.ports['gateway_port']}"
+    before = cpu_seconds(mesh.proc.pid)
     out = subprocess.run(
         ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.seconds}s",
          "--latency", "-s", str(script), url],
         capture_output=True, text=True, timeout=args.seconds + 60, check=True).stdout
-    return parse(out)
+    after = cpu_seconds(mesh.proc.pid)
+    figures = parse(out)
+    for name, seconds in after.items():
+        if name != "bench client" and figures["requests"] > 0:
+            figures[f"cpu:{name}"] = (seconds - before.get(name, 0.0)) / figures["requests"] * 1e6
+    return figures
+
+
+def cpu_line(figures: dict[str, float]) -> str:
+    """The processes' CPU µs per request, busiest first (above 1 µs)."""
+    costs = sorted(((v, k[4:]) for k, v in figures.items() if k.startswith("cpu:")),
+                   reverse=True)
+    return ", ".join(f"{name} {value:.0f}" for value, name in costs if value >= 1)
 
 
 def main() -> None:
@@ -106,17 +124,19 @@ def main() -> None:
         script.write_text(asyncio.run(prepare(mesh, args.users, args.market)))
         warm = argparse.Namespace(**{**vars(args), "seconds": 3})
         run_wrk(mesh, script, warm)
-        rates = []
+        rates, cpu = [], []
         for run in range(1, args.runs + 1):
             asyncio.run(settled(mesh))
             f = run_wrk(mesh, script, args)
             rates.append(f["rate"])
+            cpu.append(sum(v for k, v in f.items() if k.startswith("cpu:")))
             print(f"run {run}: {f['rate']:,.0f} orders/s, latency ms p50 {f.get('p50', 0):.2f} "
                   f"p90 {f.get('p90', 0):.2f} p99 {f.get('p99', 0):.2f}, "
-                  f"non-201 answers {f['non2xx']:.0f}", flush=True)
+                  f"non-201 answers {f['non2xx']:.0f}; CPU µs per order: {cpu_line(f)}",
+                  flush=True)
         print(f"median of {args.runs} runs: {statistics.median(rates):,.0f} orders/s "
-              f"({args.connections} connections, {args.users} users, wrk -t{args.threads})",
-              flush=True)
+              f"({args.connections} connections, {args.users} users, wrk -t{args.threads}); "
+              f"mesh CPU {statistics.median(cpu):,.0f} µs per order", flush=True)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import psutil
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from mesh_runtime.child_process import Child, ChildSpec
@@ -48,6 +49,12 @@ class RunningEngine:
     signer: TokenSigner
     data_dir: Path
     ca_pem: bytes
+    pid: int  # the engine process
+
+    def cpu_seconds(self) -> float:
+        """The engine process's user + system CPU time so far."""
+        times = psutil.Process(self.pid).cpu_times()
+        return float(times.user + times.system)
 
     def metadata(self, user: str) -> tuple[tuple[str, str], ...]:
         return (("authorization", f"Bearer {self.signer.issue(user)[0]}"),)
@@ -100,7 +107,8 @@ async def engine_process(appendfsync: str = "always") -> AsyncIterator[RunningEn
             await wait_serving(f"127.0.0.1:{port}", ca_pem)
             signer = TokenSigner.from_file(private, settings.jwt_issuer, settings.jwt_audience,
                                            3600)
-            yield RunningEngine(f"127.0.0.1:{port}", signer, data, ca_pem)
+            assert child.pid is not None
+            yield RunningEngine(f"127.0.0.1:{port}", signer, data, ca_pem, child.pid)
         finally:
             await child.stop()
             await postgres.stop()

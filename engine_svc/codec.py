@@ -46,6 +46,15 @@ TYPE_OUT = {m: order_pb2.OrderType.Value(m.value) for m in OrderType}
 TIF_OUT = {m: order_pb2.TimeInForce.Value(m.value) for m in TimeInForce}
 STP_OUT = {m: order_pb2.SelfTradePrevention.Value(m.value) for m in StpMode}
 STATUS_OUT = {m: order_pb2.OrderStatus.Value(m.value) for m in OrderStatus}
+# The order renders (several lookups per order) key by the member's ``_value_``, a str with
+# a cached hash: hashing an Enum member itself is a call into Python (``Enum.__hash__``).
+_SIDE_OUT = {m.value: n for m, n in SIDE_OUT.items()}
+_TYPE_OUT = {m.value: n for m, n in TYPE_OUT.items()}
+_TIF_OUT = {m.value: n for m, n in TIF_OUT.items()}
+_STP_OUT = {m.value: n for m, n in STP_OUT.items()}
+_STATUS_OUT = {m.value: n for m, n in STATUS_OUT.items()}
+_LIQUIDITY = {m.value: n for m, n in LIQUIDITY.items()}
+_MARKET = OrderType.MARKET.value
 T = TypeVar("T")
 MAX_CLIENT_ORDER_ID = 64
 MAX_TRANSACTION_ID = 128
@@ -60,6 +69,13 @@ def decimal_text(value: Decimal) -> str:
 def timestamp(ms: int) -> timestamp_pb2.Timestamp:
     seconds, millis = divmod(ms, 1000)
     return timestamp_pb2.Timestamp(seconds=seconds, nanos=millis * 1_000_000)
+
+
+def set_time(field: timestamp_pb2.Timestamp, ms: int) -> None:
+    """Sets a message's timestamp field in place (no Timestamp built, then copied in)."""
+    seconds, millis = divmod(ms, 1000)
+    field.seconds = seconds
+    field.nanos = millis * 1_000_000
 
 
 def market_spec(config: MarketConfig, symbol: str, field: str = "market") -> MarketSpec:
@@ -233,7 +249,7 @@ def execution(record: OrderRecord, config: MarketConfig) -> order_pb2.Order:
     spec = config.markets[record.market]
     msg = order_pb2.Order(
         order_id=str(record.order_id), client_order_id=record.client_order_id or "",
-        status=STATUS_OUT[record.status],
+        status=_STATUS_OUT[record.status._value_],
         filled_quantity=formatter(spec.lot_size)(record.filled),
         average_price=_average(record, spec), reason=record.reason)
     if record.fills:
@@ -242,35 +258,41 @@ def execution(record: OrderRecord, config: MarketConfig) -> order_pb2.Order:
 
 
 def _add_fills(msg: order_pb2.Order, record: OrderRecord, spec: MarketSpec) -> None:
+    """The record's fills, each built in place in ``msg.fills`` (no copy)."""
     price_of, qty_of = formatter(spec.tick_size), formatter(spec.lot_size)
     fee_of, fee_asset = formatter(spec.quote.minor), spec.quote.symbol
-    side = SIDE_OUT[record.side]
+    side = _SIDE_OUT[record.side._value_]
     perp = spec.is_perp
-    msg.fills.extend(order_pb2.Fill(
-        fill_id=str(f.fill_id), order_id=msg.order_id, market=record.market, side=side,
-        price=price_of(f.price), quantity=qty_of(f.quantity), fee=fee_of(f.fee),
-        fee_asset=fee_asset, liquidity=LIQUIDITY[f.liquidity], time=timestamp(f.ts),
-        user_id=record.user_id, trade_id=str(f.fill_id),
-        realized_pnl=fee_of(f.realized) if perp and f.realized is not None else "",
-    ) for f in record.fills)
+    order_id, market, user_id, add = msg.order_id, record.market, record.user_id, msg.fills.add
+    for f in record.fills:
+        fill_id = str(f.fill_id)
+        fill = add(
+            fill_id=fill_id, order_id=order_id, market=market, side=side,
+            price=price_of(f.price), quantity=qty_of(f.quantity), fee=fee_of(f.fee),
+            fee_asset=fee_asset, liquidity=_LIQUIDITY[f.liquidity._value_],
+            user_id=user_id, trade_id=fill_id,
+            realized_pnl=fee_of(f.realized) if perp and f.realized is not None else "")
+        set_time(fill.time, f.ts)
 
 
 def order(record: OrderRecord, config: MarketConfig) -> order_pb2.Order:
     spec = config.markets[record.market]
     price_of, qty_of = formatter(spec.tick_size), formatter(spec.lot_size)
+    otype = record.type._value_
     msg = order_pb2.Order(
         order_id=str(record.order_id), client_order_id=record.client_order_id or "",
-        user_id=record.user_id, market=record.market, side=SIDE_OUT[record.side],
-        type=TYPE_OUT[record.type], time_in_force=TIF_OUT[record.tif],
-        status=STATUS_OUT[record.status],
-        price="" if record.type is OrderType.MARKET else price_of(record.price),
+        user_id=record.user_id, market=record.market, side=_SIDE_OUT[record.side._value_],
+        type=_TYPE_OUT[otype], time_in_force=_TIF_OUT[record.tif._value_],
+        status=_STATUS_OUT[record.status._value_],
+        price="" if otype == _MARKET else price_of(record.price),
         quantity=qty_of(record.quantity), filled_quantity=qty_of(record.filled),
         average_price=_average(record, spec), post_only=record.post_only,
         reduce_only=record.reduce_only, leverage=record.leverage,
-        self_trade_prevention=STP_OUT[record.stp], slippage_bps=record.slippage_bps,
-        reason=record.reason, create_time=timestamp(record.created),
-        update_time=timestamp(record.updated),
+        self_trade_prevention=_STP_OUT[record.stp._value_], slippage_bps=record.slippage_bps,
+        reason=record.reason,
     )
+    set_time(msg.create_time, record.created)
+    set_time(msg.update_time, record.updated)
     if record.position_id:
         msg.position_id, msg.margin_mode = str(record.position_id), order_pb2.ISOLATED
     elif spec.is_perp:

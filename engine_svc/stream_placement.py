@@ -63,8 +63,9 @@ class StreamPlacement:
                     yield answer
                     return
                 batch_id, placing = answer
-                yield engine_pb2.PlaceOrdersResponse(results=await _results(placing),
-                                                     batch_id=batch_id)
+                response = engine_pb2.PlaceOrdersResponse(batch_id=batch_id)
+                await _results(placing, response.results)
+                yield response
             await reader  # its error, if the stream broke
         finally:
             reader.cancel()
@@ -108,8 +109,10 @@ class StreamPlacement:
             return _Placing(outcomes, None, errors.unavailable(str(err)))
 
 
-async def _results(placing: _Placing) -> list[engine_pb2.PlaceOrderResult]:
-    """One result per order: its validation error, or what the sequencer answered."""
+async def _results(placing: _Placing, into: Any) -> None:
+    """One result per order, added to ``into`` (a response's repeated ``results``, each
+    filled in place: one copy of each order, not two): its validation error, or what the
+    sequencer answered."""
     applied: list[Any] = []
     if placing.queued is not None:
         try:
@@ -117,12 +120,11 @@ async def _results(placing: _Placing) -> list[engine_pb2.PlaceOrderResult]:
         except EngineUnavailable as err:
             placing.refusal = errors.unavailable(str(err))
     queued = iter(applied)
-    results = []
+    add = into.add
     for outcome in placing.outcomes:
         result = outcome if outcome is not None else \
             placing.refusal if placing.refusal is not None else next(queued)
         if isinstance(result, errors.DomainError):
-            results.append(engine_pb2.PlaceOrderResult(error=result.status))
+            add().error.CopyFrom(result.status)
         else:
-            results.append(engine_pb2.PlaceOrderResult(order=result))
-    return results
+            add().order.CopyFrom(result)

@@ -195,7 +195,7 @@ async def run(settings: Settings) -> None:
                        grace_seconds=settings.shutdown_grace_seconds)
     server = AsgiServer(build_app(settings), settings.host, settings.gateway_port,
                         settings.log_level, lifespan="on",
-                        grace_seconds=settings.shutdown_grace_seconds)
+                        grace_seconds=settings.shutdown_grace_seconds, coalesce_writes=True)
     tune_gc()
 
     async def stop() -> None:
