@@ -11,6 +11,8 @@ Pushing never blocks and never waits for the client. Per mode:
 * ``CONFLATE`` (ticker, kline, mark): only the newest message per key is kept.
 
 Messages of one channel leave in the order they were pushed (conflated ones collapse).
+:meth:`Outbox.push_all` is ``push`` of each message in turn, in one call (a tick's worth
+of messages shared by many outboxes: see ``Hub.settle``).
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class Outbox(Generic[P]):
     #: for any of them: see ``ws_bridge``); then only that pacer may call ``wait``.
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Its public channels' messages come through ``Hub.settle`` (a pacer's outbox).
+    deferred: bool = False
 
     def push(self, message: Message[P]) -> None:
         if self.closed_reason is not None:
@@ -79,6 +83,19 @@ class Outbox(Generic[P]):
             self._latest.pop(key, None)
             self._latest[key] = message
         self.wakeup.set()
+
+    def push_all(self, messages: list[Message[P]], plain: bool) -> None:
+        """``push`` of each of ``messages`` in order; ``plain``: all of them are STRICT or
+        DIFF, so while the queue stays under half full they are simply appended."""
+        if self.closed_reason is not None:
+            return
+        items = self._items
+        if plain and not self._stale and len(items) + len(messages) < self.limit // 2:
+            items.extend(messages)  # what push does to each, below every limit
+            self.wakeup.set()
+            return
+        for message in messages:
+            self.push(message)
 
     def forget(self, channel: str) -> None:
         """Drops everything queued for ``channel`` (after an unsubscribe)."""

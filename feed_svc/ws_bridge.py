@@ -5,7 +5,9 @@ socket). By default every message is its own frame, exactly as API.md describes;
 that connects to ``/ws?batch=1`` instead gets what is waiting as one frame, a JSON array of
 messages in order (a single waiting message goes alone, as an object).
 
-Batched connections are written by one shared pacer, not by a task each: a tick comes a
+Batched connections are written by one shared pacer, not by a task each, and their
+outboxes are deferred: the hub hands them a tick's messages in one call each
+(``Hub.settle``, at the start of every tick) instead of one call per message. A tick comes a
 little after the first message waits (longer as connections grow, and never sooner than
 the last tick's work took: see ``Limits``), and in one pass every batched connection with
 something waiting gets it as one frame. Connections whose waiting messages are the same
@@ -75,6 +77,7 @@ class Bridge:
         self._work = 0.0  # seconds the last tick took
         self._turn = 0  # where the next tick starts writing: each connection goes first in turn
         metrics.bind_subscriptions(hub.subscription_count)
+        hub.when_pending(self._demand.set)
 
     @property
     def paced(self) -> int:
@@ -172,6 +175,7 @@ class Bridge:
         while self._paced:
             await self._demand.wait()
             await asyncio.sleep(self._linger())
+            self._hub.settle()  # before the clear: settle's pushes set the demand again
             self._demand.clear()
             if await self._flush():
                 self._demand.set()  # more than one frame's worth was waiting
@@ -194,6 +198,7 @@ class Bridge:
         for start in range(0, len(entries), FLUSH_CHUNK):
             if start:
                 await asyncio.sleep(0)
+                self._hub.settle()  # what came meanwhile (no resnapshot older than a diff)
             began = time.perf_counter()
             more = _flush_some(entries[start:start + FLUSH_CHUNK], shared) or more
             work += time.perf_counter() - began
