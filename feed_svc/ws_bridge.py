@@ -215,13 +215,14 @@ class Bridge:
             await asyncio.wait_for(websocket.close(CLOSE_POLICY, reason[:120]), CLOSE_SECONDS)
 
 
-#: One tick's rendered arrays by the identities of their messages (the list keeps those
-#: alive, so no identity is reused while the tick lasts).
-_Shared = dict[tuple[int, ...], tuple[list[Message[Frame]], bytes]]
+#: One tick's rendered arrays by the identities of their messages, or of the list itself
+#: when an outbox handed over a list it shares (``Outbox.shared``); the value keeps the
+#: list and its messages alive, so no identity is reused while the tick lasts.
+_Shared = dict[int | tuple[int, ...], tuple[list[Message[Frame]], bytes]]
 
 
 def _flush_some(entries: list[_Paced], shared: _Shared) -> bool:
-    more = False
+    more, sent = False, 0
     for entry in entries:
         outbox = entry.session.outbox
         if entry.stalled or not len(outbox):
@@ -233,11 +234,12 @@ def _flush_some(entries: list[_Paced], shared: _Shared) -> bool:
         messages = outbox.take_now(MOST_PER_FRAME)
         if not messages:
             continue  # closed: the endpoint ends the connection
-        metrics.WS_MESSAGES.inc(len(messages))
+        sent += len(messages)
         if len(messages) == 1:
-            frame = _wire(messages[0])
-        else:
-            key = tuple(map(id, messages))
+            frame = messages[0].payload.wire
+        else:  # the list handed to many outboxes by Hub.settle, or the same messages
+            key: int | tuple[int, ...] = id(messages) if outbox.shared else \
+                tuple(map(id, messages))
             hit = shared.get(key)
             if hit is None:
                 hit = shared[key] = (messages, text_frame(_array(messages)))
@@ -245,15 +247,12 @@ def _flush_some(entries: list[_Paced], shared: _Shared) -> bool:
         entry.socket.write(frame)
         if len(outbox):
             more = True
+    metrics.WS_MESSAGES.inc(sent)
     return more
 
 
 def _array(messages: list[Message[Frame]]) -> str:
     return "[" + ",".join([m.payload.text for m in messages]) + "]"
-
-
-def _wire(message: Message[Frame]) -> bytes:
-    return message.payload.wire
 
 
 async def healthz(_: Request) -> JSONResponse:

@@ -148,4 +148,11 @@ def test_settle_shares_one_list_among_outboxes_with_the_same_channels() -> None:
     hub.settle()
     taken = [box.take_now() for box in boxes]
     assert [len(t) for t in taken] == [2, 2, 2]
-    assert all(a is b for a, b in zip(taken[0], taken[1], strict=True))  # the same messages
+    assert taken[0] is taken[1] is taken[2] and all(box.shared for box in boxes)  # one list
+    hub.subscribe(boxes[0], Channel(Kind.DEPTH, "SOL-USD"))  # nothing to send yet
+    trade = market_pb2.Trade(trade_id="3", market="SOL-USD", price="1", quantity="1")
+    hub.apply(feed_pb2.PublishMarketDataRequest(trade=trade))
+    hub.settle()
+    first, second = boxes[0].take_now(), boxes[1].take_now()
+    assert first == second and first is not second  # other channels: another group, another list
+    assert boxes[0].shared and boxes[1].shared
