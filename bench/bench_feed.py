@@ -11,7 +11,9 @@ engine event's time (the command's timestamp) to a client's receipt, p50/p99/max
 on a sample of clients (every client counts its messages and trades: ``trades_per_client_min``
 equal to ``trades`` means every client got every trade; sampled clients also check order).
 Every client connects from 127.0.0.1, so the benchmark raises its own feed's per-address
-cap (``TRADEMESH_FEED_MAX_CONNECTIONS_PER_ADDRESS``) to the largest ``--clients`` and some.
+cap (``TRADEMESH_FEED_MAX_CONNECTIONS_PER_ADDRESS``) to the largest ``--clients`` and some,
+and its own soft open-files limit (``RLIMIT_NOFILE``, inherited by the feed it starts) to
+what that many sockets need, up to the hard limit (nothing system-wide).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import asyncio
 import base64
 import json
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -331,7 +334,21 @@ def _at(ordered: list[float], share: float) -> float | None:
     return round(ordered[max(0, int(len(ordered) * share) - 1)], 1) if ordered else None
 
 
+def raise_open_files(clients: int) -> None:
+    """A soft ``RLIMIT_NOFILE`` for ``clients`` sockets and some (this process and the
+    children it starts); never above the hard limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = clients + 1_024
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        ceiling = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
+        if ceiling < wanted:
+            print(f"open files: at most {ceiling} (hard limit); {clients} clients need "
+                  f"about {wanted}", file=sys.stderr)
+
+
 async def main(args: argparse.Namespace) -> None:
+    raise_open_files(max(args.clients))
     with tempfile.TemporaryDirectory(prefix="tm-bench-feed-") as tmp:
         data = Path(tmp)
         os.chmod(data, 0o755)

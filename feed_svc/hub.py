@@ -12,6 +12,13 @@ Invariants:
 * ``tickers`` carries each market's ticker at most once per ``TICKERS_INTERVAL_MS`` (the
   newest one; :mod:`feed_svc.pacer`), so it stays bounded however busy the markets are.
 * ``apply`` only pushes into outboxes (never waits), so a slow client delays nobody.
+* Deferred outboxes (``Outbox.deferred``: the WebSocket pacer's) get their public channels'
+  messages in one ``push_all`` per outbox per :meth:`Hub.settle` (the pacer calls it each
+  tick) instead of one ``push`` per message: a message waits in ``_pending`` once, not in
+  every outbox, and outboxes with the same channels share one list of it. ``settle`` runs
+  before anything else reaches a deferred outbox (a subscription's first state, a user
+  event, a reply: ``Session``) or changes who listens, so every outbox ends up with what
+  pushing at once would have given it, in the same order.
 """
 
 from __future__ import annotations
@@ -53,7 +60,12 @@ class Hub:
         self._pacer = Pacer(TICKERS_INTERVAL_MS)
         self._marks: dict[str, market_pb2.MarkPrice] = {}
         self._indexes: dict[str, market_pb2.MarkPrice] = {}
-        self._listeners: dict[str, set[Box]] = defaultdict(set)
+        self._listeners: dict[str, set[Box]] = defaultdict(set)  # pushed at once
+        self._deferred: dict[str, set[Box]] = defaultdict(set)  # pushed at settle()
+        self._groups: dict[frozenset[str], set[Box]] = {}  # deferred outboxes by channels
+        self._group_of: dict[Box, frozenset[str]] = {}
+        self._pending: list[Message[Frame]] = []
+        self._wakers: list[Callable[[], None]] = []
         self._users: dict[str, set[Box]] = defaultdict(set)
         self.applied = 0
         self._last_user_seq: dict[str, int] = {}
@@ -67,10 +79,15 @@ class Hub:
     # ------------------------------------------------------------ subscribers
     def subscribe(self, box: Box, channel: Channel, user_id: str = "") -> None:
         """Adds ``box`` to ``channel`` and queues the channel's current state to it."""
+        self.settle()
         if channel.kind is Kind.USER:
             self._users[user_id].add(box)
             return
-        self._listeners[channel.name].add(box)
+        if box.deferred:
+            self._deferred[channel.name].add(box)
+            self._regroup(box, self._group_of.get(box, frozenset()) | {channel.name})
+        else:
+            self._listeners[channel.name].add(box)
         if channel.kind is Kind.TICKERS:
             for market in sorted(self.markets):
                 if self._has_ticker(market):
@@ -81,21 +98,58 @@ class Hub:
             box.push(current)
 
     def unsubscribe(self, box: Box, channel: Channel, user_id: str = "") -> None:
-        group = self._users.get(user_id) if channel.kind is Kind.USER else \
-            self._listeners.get(channel.name)
+        self.settle()
+        if channel.kind is Kind.USER:
+            group = self._users.get(user_id)
+        elif box.deferred:
+            group = self._deferred.get(channel.name)
+            self._regroup(box, self._group_of.get(box, frozenset()) - {channel.name})
+        else:
+            group = self._listeners.get(channel.name)
         if group is not None:
             group.discard(box)
         box.forget(channel.name)
 
     def drop(self, box: Box) -> None:
         """Forgets ``box`` everywhere (its connection ended)."""
-        for group in (*self._listeners.values(), *self._users.values()):
+        for group in (*self._listeners.values(), *self._deferred.values(),
+                      *self._users.values()):
             group.discard(box)
+        self._regroup(box, frozenset())
 
     def subscription_count(self) -> int:
         """Subscriptions held now (safe to call from another thread: reads snapshots)."""
-        groups = [*list(self._listeners.values()), *list(self._users.values())]
+        groups = [*list(self._listeners.values()), *list(self._deferred.values()),
+                  *list(self._users.values())]
         return sum(len(group) for group in groups)
+
+    # ------------------------------------------------------------ deferred outboxes
+    def when_pending(self, wake: Callable[[], None]) -> None:
+        """Calls ``wake`` whenever a message starts waiting for :meth:`settle`."""
+        self._wakers.append(wake)
+
+    def settle(self) -> None:
+        """Hands the waiting messages to the deferred outboxes: one ``push_all`` each."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        for channels, boxes in self._groups.items():
+            chunk = [m for m in pending if m.channel in channels]
+            if chunk:
+                plain = all(m.mode is Mode.STRICT or m.mode is Mode.DIFF for m in chunk)
+                for box in boxes:
+                    box.push_all(chunk, plain)
+
+    def _regroup(self, box: Box, channels: frozenset[str]) -> None:
+        old = self._group_of.pop(box, None)
+        if old is not None:
+            group = self._groups[old]
+            group.discard(box)
+            if not group:
+                del self._groups[old]
+        if channels:
+            self._group_of[box] = channels
+            self._groups.setdefault(channels, set()).add(box)
 
     def current(self, channel: Channel) -> Message[Frame] | None:
         """The channel's state as one message: a depth snapshot, the ticker, the open
@@ -126,11 +180,19 @@ class Hub:
         return self.current(Channel(Kind.DEPTH, name.partition("@")[2]))
 
     def _push(self, name: str, mode: Mode, frame: Callable[[], Frame], key: str = "") -> None:
-        boxes = self._listeners.get(name)
-        if boxes:
+        boxes, deferred = self._listeners.get(name), self._deferred.get(name)
+        if boxes or deferred:
             message = Message(name, mode, frame(), key)
-            for box in boxes:
+            for box in boxes or ():
                 box.push(message)
+            if deferred:
+                if not self._pending:
+                    for wake in self._wakers:
+                        wake()
+                self._pending.append(message)
+
+    def _listened(self, name: str) -> bool:
+        return bool(self._listeners.get(name) or self._deferred.get(name))
 
     # ------------------------------------------------------------ engine messages
     def apply(self, request: PublishRequest) -> None:
@@ -213,6 +275,7 @@ class Hub:
         self._last_user_seq[event.user_id] = event.sequence
         boxes = self._users.get(event.user_id)
         if boxes:
+            self.settle()  # the user's outboxes may be deferred: their earlier messages first
             message = Message("user", Mode.STRICT, codec.user_frame(event))
             for box in boxes:
                 box.push(message)
@@ -269,19 +332,15 @@ class Hub:
         return Message(TICKERS_CHANNEL, Mode.CONFLATE, frame, key=f"{TICKERS_CHANNEL}/{market}")
 
     def _push_ticker(self, market: str) -> None:
-        if self._listeners.get(f"ticker@{market}"):
-            message = self._ticker_message(market)
-            for box in self._listeners[message.channel]:
-                box.push(message)
-        if self._listeners.get(TICKERS_CHANNEL) and self._pacer.due(market, self._clock()):
+        name = f"ticker@{market}"
+        self._push(name, Mode.CONFLATE, lambda: codec.ticker_frame(name, self.ticker(market)))
+        if self._listened(TICKERS_CHANNEL) and self._pacer.due(market, self._clock()):
             self._push_tickers(market)
 
     def _push_tickers(self, market: str) -> None:
-        boxes = self._listeners.get(TICKERS_CHANNEL)
-        if boxes:
-            message = self._tickers_message(market)
-            for box in boxes:
-                box.push(message)
+        self._push(TICKERS_CHANNEL, Mode.CONFLATE,
+                   lambda: codec.ticker_frame(TICKERS_CHANNEL, self.ticker(market)),
+                   key=f"{TICKERS_CHANNEL}/{market}")
 
     def _candle_message(self, name: str, market: str, interval: str,
                         candle: Candle) -> Message[Frame]:
@@ -290,7 +349,6 @@ class Hub:
 
     def _push_candle(self, market: str, interval: str, candle: Candle) -> None:
         name = f"kline_{interval}@{market}"
-        if self._listeners.get(name):
-            message = self._candle_message(name, market, interval, candle)
-            for box in self._listeners[name]:
-                box.push(message)
+        self._push(name, Mode.CONFLATE,
+                   lambda: codec.candle_frame(name, market, interval, candle),
+                   key=f"{name}/{candle.open_time}")

@@ -11,6 +11,10 @@ Pushing never blocks and never waits for the client. Per mode:
 * ``CONFLATE`` (ticker, kline, mark): only the newest message per key is kept.
 
 Messages of one channel leave in the order they were pushed (conflated ones collapse).
+:meth:`Outbox.push_all` is ``push`` of each message in turn, in one call (a tick's worth
+of messages shared by many outboxes: see ``Hub.settle``). When that list is all that waits,
+``take_now`` returns the list itself and says so (``shared``): outboxes that got the same
+list hand over the same object, which the pacer frames once (it must not be changed).
 """
 
 from __future__ import annotations
@@ -52,10 +56,16 @@ class Outbox(Generic[P]):
     #: for any of them: see ``ws_bridge``); then only that pacer may call ``wait``.
     wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     closed: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Its public channels' messages come through ``Hub.settle`` (a pacer's outbox).
+    deferred: bool = False
+    #: The last ``take_now`` returned the very list ``push_all`` was given.
+    shared: bool = False
+    _whole: list[Message[P]] | None = None  # that list, while it is all that waits
 
     def push(self, message: Message[P]) -> None:
         if self.closed_reason is not None:
             return
+        self._whole = None
         mode = message.mode
         if mode is Mode.STRICT:
             if len(self._items) >= self.limit:
@@ -80,8 +90,23 @@ class Outbox(Generic[P]):
             self._latest[key] = message
         self.wakeup.set()
 
+    def push_all(self, messages: list[Message[P]], plain: bool) -> None:
+        """``push`` of each of ``messages`` in order; ``plain``: all of them are STRICT or
+        DIFF, so while the queue stays under half full they are simply appended."""
+        if self.closed_reason is not None:
+            return
+        items = self._items
+        if plain and not self._stale and len(items) + len(messages) < self.limit // 2:
+            self._whole = None if items or self._latest else messages
+            items.extend(messages)  # what push does to each, below every limit
+            self.wakeup.set()
+            return
+        for message in messages:
+            self.push(message)
+
     def forget(self, channel: str) -> None:
         """Drops everything queued for ``channel`` (after an unsubscribe)."""
+        self._whole = None
         self._drop_items(channel)
         self._stale.discard(channel)
         for key in [k for k, m in self._latest.items() if m.channel == channel]:
@@ -90,6 +115,7 @@ class Outbox(Generic[P]):
     def close(self, reason: str) -> None:
         if self.closed_reason is None:
             self.closed_reason = reason
+            self._whole = None
             self._items.clear()
             self._latest.clear()
         self.wakeup.set()
@@ -114,7 +140,13 @@ class Outbox(Generic[P]):
         """What :meth:`take` returns, without waiting (empty when nothing is waiting)."""
         if self.closed_reason is not None:
             return []
-        items = self._items
+        items, whole = self._items, self._whole
+        self._whole = None
+        if whole is not None and len(items) <= most:  # nothing else waits (see push_all)
+            self.shared = True
+            items.clear()
+            return whole
+        self.shared = False
         if len(items) <= most:
             out = list(items)
             items.clear()

@@ -77,12 +77,14 @@ class Session:
     def __init__(self, hub: Hub, verifier: TokenCheck | None, limits: Limits,
                  wakeup: asyncio.Event | None = None) -> None:
         """``wakeup``: an event to set on every queued message instead of the outbox's
-        own (a pacer serving many sessions waits on one shared event)."""
+        own (a pacer serving many sessions waits on one shared event); such an outbox is
+        deferred (its channels' messages come at ``Hub.settle``, which that pacer calls)."""
         self.state = State.CONNECTING
         self._hub, self._verifier, self._limits = hub, verifier, limits
         self.outbox: Outbox[Frame] = Outbox(limits.queue, hub.resnapshot)
         if wakeup is not None:
             self.outbox.wakeup = wakeup
+            self.outbox.deferred = True
         self.channels: dict[str, Channel] = {}
         self.user_id = ""
         self._later: list[Channel] = []
@@ -122,7 +124,7 @@ class Session:
             body: dict[str, Any] = {"result": result, "id": request_id}
         except RequestError as err:
             body = {"error": {"code": err.code, "message": str(err)}, "id": request_id}
-        self.outbox.push(Message("", Mode.STRICT, Frame.reply(body)))
+        self._reply(body)
         later, self._later = self._later, []
         for channel in later:
             self._hub.subscribe(self.outbox, channel, self.user_id)
@@ -148,7 +150,7 @@ class Session:
         body = {"error": {"code": "RATE_LIMITED", "message": "at most "
                           f"{limits.requests_per_second:g} requests per second (burst "
                           f"{limits.request_burst}); this one was not processed"}, "id": None}
-        self.outbox.push(Message("", Mode.STRICT, Frame.reply(body)))
+        self._reply(body)
         return False
 
     def _dispatch(self, method: object, params: object) -> Any:
@@ -200,10 +202,15 @@ class Session:
             self._hub.unsubscribe(self.outbox, user, self.user_id)
         self.user_id = ""
         self._token_watch = None
-        self.outbox.push(Message("", Mode.STRICT, Frame.reply({"error": {
+        self._reply({"error": {
             "code": "UNAUTHENTICATED",
             "message": f"{reason}: the user channel has stopped; AUTH again to resume"},
-            "id": None})))
+            "id": None})
+
+    def _reply(self, body: dict[str, Any]) -> None:
+        """Queues ``body`` after every message published before it (``Hub.settle``)."""
+        self._hub.settle()
+        self.outbox.push(Message("", Mode.STRICT, Frame.reply(body)))
 
     def _channels(self, params: list[Any]) -> list[Channel]:
         try:

@@ -46,12 +46,14 @@ class SocketGone(ConnectionError):
 class FrameSocket:
     """Writes pre-encoded data frames to one uvicorn ``websockets-sansio`` connection."""
 
-    __slots__ = ("_protocol", "_transport", "_writable")
+    __slots__ = ("_closing", "_protocol", "_transport", "_writable", "_writable_now")
 
     def __init__(self, protocol: WebSocketsSansIOProtocol) -> None:
         self._protocol = protocol
         self._transport = protocol.transport
         self._writable = protocol.writable
+        self._writable_now = protocol.writable.is_set  # bound once: called every tick
+        self._closing = protocol.transport.is_closing
 
     @classmethod
     def of(cls, websocket: WebSocket) -> FrameSocket | None:
@@ -61,11 +63,12 @@ class FrameSocket:
     @property
     def gone(self) -> bool:
         p = self._protocol
-        return p.disconnected or p.close_sent or self._transport.is_closing()
+        return p.disconnected or p.close_sent or self._closing()
 
     def ready(self) -> bool:
         """True when a frame can be written now: open, and the write buffer not full."""
-        return self._writable.is_set() and not self.gone
+        p = self._protocol
+        return self._writable_now() and not (p.disconnected or p.close_sent or self._closing())
 
     def write(self, frame: bytes) -> None:
         """Writes ``frame`` now (after :meth:`ready`); the transport buffers the rest."""

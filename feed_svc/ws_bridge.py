@@ -5,7 +5,9 @@ socket). By default every message is its own frame, exactly as API.md describes;
 that connects to ``/ws?batch=1`` instead gets what is waiting as one frame, a JSON array of
 messages in order (a single waiting message goes alone, as an object).
 
-Batched connections are written by one shared pacer, not by a task each: a tick comes a
+Batched connections are written by one shared pacer, not by a task each, and their
+outboxes are deferred: the hub hands them a tick's messages in one call each
+(``Hub.settle``, at the start of every tick) instead of one call per message. A tick comes a
 little after the first message waits (longer as connections grow, and never sooner than
 the last tick's work took: see ``Limits``), and in one pass every batched connection with
 something waiting gets it as one frame. Connections whose waiting messages are the same
@@ -75,6 +77,7 @@ class Bridge:
         self._work = 0.0  # seconds the last tick took
         self._turn = 0  # where the next tick starts writing: each connection goes first in turn
         metrics.bind_subscriptions(hub.subscription_count)
+        hub.when_pending(self._demand.set)
 
     @property
     def paced(self) -> int:
@@ -172,6 +175,7 @@ class Bridge:
         while self._paced:
             await self._demand.wait()
             await asyncio.sleep(self._linger())
+            self._hub.settle()  # before the clear: settle's pushes set the demand again
             self._demand.clear()
             if await self._flush():
                 self._demand.set()  # more than one frame's worth was waiting
@@ -194,6 +198,7 @@ class Bridge:
         for start in range(0, len(entries), FLUSH_CHUNK):
             if start:
                 await asyncio.sleep(0)
+                self._hub.settle()  # what came meanwhile (no resnapshot older than a diff)
             began = time.perf_counter()
             more = _flush_some(entries[start:start + FLUSH_CHUNK], shared) or more
             work += time.perf_counter() - began
@@ -210,13 +215,14 @@ class Bridge:
             await asyncio.wait_for(websocket.close(CLOSE_POLICY, reason[:120]), CLOSE_SECONDS)
 
 
-#: One tick's rendered arrays by the identities of their messages (the list keeps those
-#: alive, so no identity is reused while the tick lasts).
-_Shared = dict[tuple[int, ...], tuple[list[Message[Frame]], bytes]]
+#: One tick's rendered arrays by the identities of their messages, or of the list itself
+#: when an outbox handed over a list it shares (``Outbox.shared``); the value keeps the
+#: list and its messages alive, so no identity is reused while the tick lasts.
+_Shared = dict[int | tuple[int, ...], tuple[list[Message[Frame]], bytes]]
 
 
 def _flush_some(entries: list[_Paced], shared: _Shared) -> bool:
-    more = False
+    more, sent = False, 0
     for entry in entries:
         outbox = entry.session.outbox
         if entry.stalled or not len(outbox):
@@ -228,11 +234,12 @@ def _flush_some(entries: list[_Paced], shared: _Shared) -> bool:
         messages = outbox.take_now(MOST_PER_FRAME)
         if not messages:
             continue  # closed: the endpoint ends the connection
-        metrics.WS_MESSAGES.inc(len(messages))
+        sent += len(messages)
         if len(messages) == 1:
-            frame = _wire(messages[0])
-        else:
-            key = tuple(map(id, messages))
+            frame = messages[0].payload.wire
+        else:  # the list handed to many outboxes by Hub.settle, or the same messages
+            key: int | tuple[int, ...] = id(messages) if outbox.shared else \
+                tuple(map(id, messages))
             hit = shared.get(key)
             if hit is None:
                 hit = shared[key] = (messages, text_frame(_array(messages)))
@@ -240,15 +247,12 @@ def _flush_some(entries: list[_Paced], shared: _Shared) -> bool:
         entry.socket.write(frame)
         if len(outbox):
             more = True
+    metrics.WS_MESSAGES.inc(sent)
     return more
 
 
 def _array(messages: list[Message[Frame]]) -> str:
     return "[" + ",".join([m.payload.text for m in messages]) + "]"
-
-
-def _wire(message: Message[Frame]) -> bytes:
-    return message.payload.wire
 
 
 async def healthz(_: Request) -> JSONResponse:

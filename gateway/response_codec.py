@@ -12,14 +12,14 @@ from typing import Any
 import orjson
 from starlette.responses import JSONResponse
 
-from gateway import fast_json
 from gateway.routes import Route
+from mesh_runtime import proto_json
 
 
 def to_json(message: Any) -> Any:
     """``message`` as a JSON-compatible value with the gateway's JSON options (what
-    ``json_format.MessageToDict`` prints, compiled per type: :mod:`gateway.fast_json`)."""
-    return fast_json.to_json(message)
+    ``json_format.MessageToDict`` prints, compiled per type: `mesh_runtime.proto_json`)."""
+    return proto_json.to_json(message)
 
 
 def response_json(route: Route, message: Any) -> Any:

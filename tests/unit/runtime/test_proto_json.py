@@ -1,8 +1,10 @@
-"""gateway.fast_json renders exactly what json_format.MessageToDict does (with the
-gateway's options), on random instances of every message of the contracts."""
+"""mesh_runtime.proto_json renders exactly what json_format.MessageToDict does (with the
+gateway's options, fields in the same order), on random instances of every message of the
+contracts."""
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -21,7 +23,7 @@ from trademesh.v1 import (
     persistence_pb2,
 )
 
-from gateway.fast_json import to_json
+from mesh_runtime.proto_json import to_json
 
 MODULES = [account_pb2, auth_pb2, engine_pb2, event_pb2, feed_pb2, market_pb2, order_pb2,
            persistence_pb2]
@@ -104,3 +106,4 @@ def test_the_same_json_as_json_format(cls: type[Message]) -> None:
             message, preserving_proto_field_name=False,
             always_print_fields_with_no_presence=True)
         assert to_json(message) == expected
+        assert json.dumps(to_json(message)) == json.dumps(expected)  # the same order too

@@ -1,4 +1,5 @@
-"""Protobuf messages → JSON values, compiled per message type.
+"""Protobuf messages → JSON values, compiled per message type: the one renderer of the
+gateway's responses and the feed's WebSocket data.
 
 The same output as ``json_format.MessageToDict(message,
 always_print_fields_with_no_presence=True)`` (lowerCamelCase names; every field without
@@ -7,15 +8,17 @@ by name; Timestamps in RFC 3339), at a fraction of the cost: each message type's
 are looked up once, not on every call. A type with anything this module does not render
 itself (floating point, ``Any``, wrappers, ...) is rendered by ``json_format`` whole; the
 ``google.protobuf`` struct types (``Value``, ``ListValue``, ``Struct``) by ``json_format``
-in place. ``tests/unit/gateway/test_fast_json.py`` checks the equality on every message of
-the contracts.
+in place. ``tests/unit/runtime/test_proto_json.py`` checks the equality on every message of
+the contracts; ``tests/unit/feed/test_frame_json.py`` on every message the feed sends.
+Fields come in ``json_format``'s order too (the set ones by field number, then the unset
+ones without presence in declaration order), so ``json.dumps`` of either is the same text.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -56,21 +59,44 @@ def _compile(descriptor: Descriptor) -> Render:
     if descriptor.full_name.startswith("google.protobuf."):
         return _whole
     try:
-        fields = [(f.name, f.json_name, f.has_presence and not f.is_repeated,
-                   _value_renderer(f)) for f in descriptor.fields]
+        fields = [_Field(f.name, f.json_name, f.has_presence and not f.is_repeated,
+                         _value_renderer(f), place) for place, f in enumerate(descriptor.fields)]
     except _Unsupported:
         return _whole
-    return _message_renderer(fields)
+    return _message_renderer(sorted(fields, key=lambda f: descriptor.fields[f.place].number))
 
 
-def _message_renderer(fields: list[tuple[str, str, bool, Render | None]]) -> Render:
+class _Field(NamedTuple):
+    name: str
+    json_name: str
+    presence: bool
+    value: Render | None  # None: the value as it is
+    place: int  # where the message declares it
+
+
+def _message_renderer(by_number: list[_Field]) -> Render:
+    """``json_format``'s order: set fields by number (``ListFields``), then the unset
+    fields without presence (falsy: zero, empty, False) by declaration."""
+    declared = [f.place for f in by_number] == sorted(f.place for f in by_number)
+
     def render(message: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name, json_name, presence, value in fields:
-            if presence and not message.HasField(name):
-                continue
-            raw = getattr(message, name)
-            out[json_name] = raw if value is None else value(raw)
+        unset: list[tuple[_Field, Any]] = []
+        for field in by_number:
+            if field.presence:
+                if not message.HasField(field.name):
+                    continue
+                raw = getattr(message, field.name)
+            else:
+                raw = getattr(message, field.name)
+                if not raw:
+                    unset.append((field, raw))
+                    continue
+            out[field.json_name] = raw if field.value is None else field.value(raw)
+        if not declared:
+            unset.sort(key=lambda pair: pair[0].place)
+        for field, raw in unset:
+            out[field.json_name] = raw if field.value is None else field.value(raw)
         return out
 
     return render
