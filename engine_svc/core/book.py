@@ -13,6 +13,10 @@ Invariants:
   other level insertions/removals are O(levels) memmoves, a few dozen bytes in practice.
   Ask keys are negated prices so that, on both sides, the best level has the largest key.
 * A book at rest is never crossed: best bid < best ask (the matcher guarantees it).
+* A resting order points to its level (``Order.level``) and a level to its ladder, so
+  taking an order out needs no lookup. Those references are cleared as orders leave, so
+  the only reference cycles are the live book's own (ladder, levels, resting orders): what
+  a command frees is freed by reference counting, never left to the cyclic GC.
 """
 
 from __future__ import annotations
@@ -72,7 +76,8 @@ class Order:
         self.position_id = 0
         """The isolated position it opens (its own id) or reduces; 0: cross."""
         self.level: PriceLevel | None = None
-        """The price level it rests in (set by :meth:`Ladder.add`; stale once not resting)."""
+        """The price level it rests in while resting (set by :meth:`Ladder.add`, cleared by
+        :meth:`Ladder.remove`, so a dead entry in a level's deque makes no cycle)."""
 
     def clone(self) -> Order:
         """A new object with the same fields (a re-entering order leaves its old one behind)."""
@@ -171,6 +176,7 @@ class Ladder:
         assert level is not None and level.ladder is self
         price = level.price
         order.resting = False
+        order.level = None  # no order -> level -> deque -> order cycle for the cyclic GC
         level.total -= order.remaining
         level.count -= 1
         if level.count == 0:
