@@ -13,6 +13,10 @@ Invariants:
   other level insertions/removals are O(levels) memmoves, a few dozen bytes in practice.
   Ask keys are negated prices so that, on both sides, the best level has the largest key.
 * A book at rest is never crossed: best bid < best ask (the matcher guarantees it).
+* A resting order points to its level (``Order.level``) and a level to its ladder, so
+  taking an order out needs no lookup. Those references are cleared as orders leave, so
+  the only reference cycles are the live book's own (ladder, levels, resting orders): what
+  a command frees is freed by reference counting, never left to the cyclic GC.
 """
 
 from __future__ import annotations
@@ -33,8 +37,8 @@ class Order:
     """A live (or just finished) order; mutable, owned by the engine."""
 
     __slots__ = (
-        "client_order_id", "filled", "id", "leverage", "lock_per_lot", "locked", "market",
-        "pair", "pos", "position_id", "post_only", "price", "quantity", "reduce_only",
+        "client_order_id", "filled", "id", "level", "leverage", "lock_per_lot", "locked",
+        "market", "pair", "pos", "position_id", "post_only", "price", "quantity", "reduce_only",
         "remaining", "resting", "side", "status", "stp", "tif", "ts", "type", "user_id",
     )
 
@@ -71,6 +75,9 @@ class Order:
         market, or its isolated one), once filled."""
         self.position_id = 0
         """The isolated position it opens (its own id) or reduces; 0: cross."""
+        self.level: PriceLevel | None = None
+        """The price level it rests in while resting (set by :meth:`Ladder.add`, cleared by
+        :meth:`Ladder.remove`, so a dead entry in a level's deque makes no cycle)."""
 
     def clone(self) -> Order:
         """A new object with the same fields (a re-entering order leaves its old one behind)."""
@@ -80,6 +87,7 @@ class Order:
         twin.remaining, twin.filled, twin.status = self.remaining, self.filled, self.status
         twin.resting, twin.lock_per_lot, twin.locked = self.resting, self.lock_per_lot, self.locked
         twin.pair, twin.pos, twin.position_id = self.pair, self.pos, self.position_id
+        twin.level = self.level
         return twin
 
     def set_status(self, status: OrderStatus) -> None:
@@ -96,10 +104,12 @@ class Order:
 class PriceLevel:
     """FIFO queue of orders at one price."""
 
-    __slots__ = ("count", "orders", "price", "total")
+    __slots__ = ("count", "ladder", "orders", "price", "total")
 
-    def __init__(self, price: int) -> None:
+    def __init__(self, price: int, ladder: Ladder) -> None:
         self.price = price
+        self.ladder = ladder
+        """The ladder it is in, so a resting order is removed without any lookup."""
         self.orders: deque[Order] = deque()
         self.total = 0
         self.count = 0
@@ -146,7 +156,7 @@ class Ladder:
         price = order.price
         level = self.levels.get(price)
         if level is None:
-            level = self.levels[price] = PriceLevel(price)
+            level = self.levels[price] = PriceLevel(price, self)
             key = self.key(price)
             keys = self.keys
             if not keys or key > keys[-1]:
@@ -158,12 +168,15 @@ class Ladder:
         level.total += order.remaining
         level.count += 1
         order.resting = True
+        order.level = level
 
     def remove(self, order: Order) -> None:
         """Take a resting order out (cancel or full fill)."""
-        price = order.price
-        level = self.levels[price]
+        level = order.level
+        assert level is not None and level.ladder is self
+        price = level.price
         order.resting = False
+        order.level = None  # no order -> level -> deque -> order cycle for the cyclic GC
         level.total -= order.remaining
         level.count -= 1
         if level.count == 0:
@@ -214,7 +227,9 @@ class OrderBook:
 
     def shrink(self, order: Order, new_remaining: int) -> None:
         """Reduce a resting order's open quantity in place, keeping its priority."""
-        self.ladder(order.side).levels[order.price].total -= order.remaining - new_remaining
+        level = order.level
+        assert level is not None
+        level.total -= order.remaining - new_remaining
         order.remaining = new_remaining
 
     def best_bid(self) -> int | None:

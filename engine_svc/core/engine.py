@@ -230,7 +230,7 @@ class Engine:
         if order is None or order.user_id != cmd.user_id:
             order = self._owned(cmd.user_id, cmd.order_id)  # emits the rejection
         if order is not None:
-            matching.cancel(st, st.markets[order.market], order, CancelReason.USER)
+            matching.cancel(st, order, CancelReason.USER)
 
     def _cancel_by_client_id(self, cmd: CancelByClientId) -> None:
         order = self._st.client_ids.get((cmd.user_id, cmd.client_order_id))
@@ -238,8 +238,7 @@ class Engine:
             matching.reject(self._st, cmd.user_id, "", RejectReason.ORDER_NOT_FOUND, 0,
                             cmd.client_order_id)
             return
-        spec = self.config.markets[order.market]
-        matching.cancel(self._st, spec, order, CancelReason.USER)
+        matching.cancel(self._st, order, CancelReason.USER)
 
     def _cancel_all(self, cmd: CancelAll) -> None:
         st = self._st
@@ -251,8 +250,7 @@ class Engine:
                           and (cmd.market is None or o.market == cmd.market)),
                          key=lambda o: o.id)
         for order in victims:
-            matching.cancel(st, self.config.markets[order.market], order,
-                            CancelReason.CANCEL_ALL)
+            matching.cancel(st, order, CancelReason.CANCEL_ALL)
 
     def _replace(self, cmd: ReplaceOrder) -> None:
         order = self._owned(cmd.user_id, cmd.order_id)

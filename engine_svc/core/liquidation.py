@@ -91,7 +91,7 @@ def _isolated(st: State, account: str) -> PositionRef | None:
 def liquidate(st: State, user: str, ts: int) -> None:
     """Steps 1-5 of the module doc for one user (or one isolated position's account)."""
     for order in _victims(st, user):
-        cancel(st, st.markets[order.market], order, CancelReason.LIQUIDATION)
+        cancel(st, order, CancelReason.LIQUIDATION)
     pref = _isolated(st, user)
     owner, pid = (pref.owner, pref.pid) if pref is not None else (user, 0)
     records: list[tuple[str, int, int, int, int]] = []

@@ -134,13 +134,16 @@ def reduces(cmd: PlaceOrder) -> bool:
 
 def _entry_prices(
     spec: MarketSpec, book: OrderBook, cmd: PlaceOrder
-) -> tuple[int, int] | RejectReason:
-    """(limit price, lock price) for the order, or why it cannot enter."""
+) -> tuple[int, int, RejectReason | None]:
+    """(limit price, lock price, None) for the order, or (0, 0, why it cannot enter).
+
+    A fixed-length tuple, not a union with the reason: mypyc returns it as a C struct
+    (no tuple object, no boxed ints)."""
     is_buy = cmd.side is Side.BUY
     top = (book.asks if is_buy else book.bids).top
     if cmd.type is OrderType.MARKET:
         if top is None:
-            return RejectReason.NO_LIQUIDITY
+            return 0, 0, RejectReason.NO_LIQUIDITY
         best, slip = top.price, cmd.slippage_bps
         if is_buy:
             limit = best * (10_000 + slip) // 10_000
@@ -148,19 +151,19 @@ def _entry_prices(
             limit = max(1, ceil_div(best * (10_000 - slip), 10_000))
         reason = check_size(spec, limit, cmd.quantity)
         if reason is not None:
-            return reason
-        return limit, (limit if is_buy else best)
+            return 0, 0, reason
+        return limit, (limit if is_buy else best), None
     price = cmd.price
     assert price is not None
     if top is None:
-        return price, price
+        return price, price, None
     best = top.price
     crosses = best <= price if is_buy else best >= price
     if crosses and cmd.post_only:
-        return RejectReason.POST_ONLY_WOULD_TAKE
+        return 0, 0, RejectReason.POST_ONLY_WOULD_TAKE
     if crosses and not is_buy:
-        return price, best
-    return price, price
+        return price, best, None
+    return price, price, None
 
 
 def fillable(ladder: Ladder, side: Side, limit: int, qty: int, user: str, stp: StpMode) -> int:
@@ -183,22 +186,25 @@ def fillable(ladder: Ladder, side: Side, limit: int, qty: int, user: str, stp: S
 def place(st: State, cmd: PlaceOrder) -> None:
     """Apply a PlaceOrder: admit -> risk hold -> match -> rest/cancel; all as events."""
     spec = st.markets.get(cmd.market)
-    entry = _admit(st, spec, cmd) if spec is not None else RejectReason.UNKNOWN_MARKET
-    if not isinstance(entry, tuple):
-        return reject(st, cmd.user_id, cmd.market, entry, 0, cmd.client_order_id)
-    assert spec is not None
-    qty, limit, lock_price = entry
+    if spec is None:
+        return reject(st, cmd.user_id, cmd.market, RejectReason.UNKNOWN_MARKET, 0,
+                      cmd.client_order_id)
+    book = st.books[cmd.market]
+    qty, limit, lock_price, reason = _admit(st, spec, book, cmd)
+    if reason is not None:
+        return reject(st, cmd.user_id, cmd.market, reason, 0, cmd.client_order_id)
     order = _hold(st, spec, cmd, qty, limit, lock_price)
     if order is not None:
         if cmd.stop_loss is not None or cmd.take_profit is not None:
             attach(st, cmd, order)
-        run(st, spec, st.books[cmd.market], order, order.price)
+        run(st, spec, book, order, order.price)
     return None
 
 
-def _admit(st: State, spec: MarketSpec, cmd: PlaceOrder
-           ) -> tuple[int, int, int] | RejectReason:
-    """Validation stage: (quantity, limit price, lock price) or why not."""
+def _admit(st: State, spec: MarketSpec, book: OrderBook, cmd: PlaceOrder
+           ) -> tuple[int, int, int, RejectReason | None]:
+    """Validation stage: (quantity, limit price, lock price, None) or (0, 0, 0, why not)
+    (a fixed-length tuple: a C struct under mypyc, see :func:`_entry_prices`)."""
     user = cmd.user_id
     reason = _validate(spec, cmd)
     if reason is None and (cmd.position_id or cmd.margin_mode is not MarginMode.CROSS):
@@ -210,28 +216,26 @@ def _admit(st: State, spec: MarketSpec, cmd: PlaceOrder
             st, user, cmd.market, cmd.position_id) is None:
         reason = RejectReason.POSITION_NOT_FOUND
     if reason is not None:
-        return reason
+        return 0, 0, 0, reason
     if cmd.stop_loss is not None or cmd.take_profit is not None:
         reason = attach_reason(st, spec, cmd)
         if reason is not None:
-            return reason
+            return 0, 0, 0, reason
     if cmd.client_order_id is not None and (user, cmd.client_order_id) in st.client_ids:
-        return RejectReason.DUPLICATE_CLIENT_ORDER_ID
+        return 0, 0, 0, RejectReason.DUPLICATE_CLIENT_ORDER_ID
     qty = cmd.quantity
     if reduce_only:
         qty = min(qty, isolated.reducible(st, user, cmd.market, cmd.side, cmd.position_id))
         if qty == 0:
-            return RejectReason.REDUCE_ONLY_WOULD_INCREASE
-    book = st.books[cmd.market]
-    prices = _entry_prices(spec, book, cmd)
-    if not isinstance(prices, tuple):
-        return prices
-    limit, lock_price = prices
+            return 0, 0, 0, RejectReason.REDUCE_ONLY_WOULD_INCREASE
+    limit, lock_price, reason = _entry_prices(spec, book, cmd)
+    if reason is not None:
+        return 0, 0, 0, reason
     if cmd.tif is TimeInForce.FOK and fillable(
         book.opposite(cmd.side), cmd.side, limit, qty, user, cmd.stp
     ) < qty:
-        return RejectReason.FOK_NOT_FILLABLE
-    return qty, limit, lock_price
+        return 0, 0, 0, RejectReason.FOK_NOT_FILLABLE
+    return qty, limit, lock_price, None
 
 
 def _hold(st: State, spec: MarketSpec, cmd: PlaceOrder, qty: int, limit: int,
@@ -279,7 +283,7 @@ def run(st: State, spec: MarketSpec, book: OrderBook, order: Order, limit: int) 
     else:
         if stopped is None:
             stopped = _remainder_reason(book, order)
-        cancel(st, spec, order, stopped)
+        cancel(st, order, stopped)
 
 
 def _remainder_reason(book: OrderBook, order: Order) -> CancelReason:
@@ -305,7 +309,7 @@ def _rest(st: State, spec: MarketSpec, book: OrderBook, order: Order) -> None:
     st.rest(order)
 
 
-def cancel(st: State, spec: MarketSpec, order: Order, reason: CancelReason) -> None:
+def cancel(st: State, order: Order, reason: CancelReason) -> None:
     """Cancel an order's remainder and release its hold."""
     remaining = order.remaining
     locked = order.locked
@@ -332,7 +336,7 @@ def match(st: State, spec: MarketSpec, book: OrderBook, taker: Order, limit: int
         maker = level.head()
         if maker.user_id == user:
             if taker.stp is not StpMode.CANCEL_TAKER:
-                cancel(st, spec, maker, CancelReason.SELF_TRADE)
+                cancel(st, maker, CancelReason.SELF_TRADE)
             if taker.stp is not StpMode.CANCEL_MAKER:
                 return CancelReason.SELF_TRADE
             continue

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import deque
 from typing import Any, Final
 
 from engine_svc.core import registry
@@ -45,6 +44,7 @@ from engine_svc.core.state import (
     DEFAULT_MAX_OPEN_ORDERS,
     DEFAULT_MAX_TRIGGERS,
     RECENT_TRADES,
+    RecentTrade,
     State,
     Trigger,
 )
@@ -132,7 +132,7 @@ def load(st: State, image: dict[str, Any]) -> None:
     st.max_open_orders = image.get("max_open_orders", DEFAULT_MAX_OPEN_ORDERS)
     st.max_triggers = image.get("max_triggers", DEFAULT_MAX_TRIGGERS)
     for oid, user, status in image["final"]:
-        st.final[oid] = (user, OrderStatus(status))
+        st.remember_final(oid, user, OrderStatus(status))
     st.deposit_ids, st.withdraw_ids = set(image["deposit_ids"]), set(image["withdraw_ids"])
     st.deposited, st.withdrawn = dict(image["deposited"]), dict(image["withdrawn"])
     for market, s in image["stats"].items():
@@ -142,8 +142,9 @@ def load(st: State, image: dict[str, Any]) -> None:
         stats.mark_price = s.get("mark_price")
         if stats.mark_price is not None:
             st.marked = True
-        stats.trades = deque(((fill, price, qty, Side(side), ts)
-                              for fill, price, qty, side, ts in s["trades"]), maxlen=RECENT_TRADES)
+        stats.trades = [RecentTrade(fill, price, qty, Side(side), ts)
+                        for fill, price, qty, side, ts in s["trades"][-RECENT_TRADES:]]
+        stats.next_trade = 0  # oldest first, so a full ring's oldest is at 0
 
 
 def digest(image: dict[str, Any]) -> str:

@@ -16,7 +16,6 @@ Invariants:
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
 from typing import Final
 
 from engine_svc.core.book import Order, OrderBook
@@ -34,30 +33,56 @@ DEFAULT_MAX_TRIGGERS: Final = 100
 
 Trade = tuple[int, int, int, str, int]
 """(fill_id, price_ticks, qty_lots, taker side value, ts): as queries and snapshots show it."""
-RecentTrade = tuple[int, int, int, Side, int]
-"""A trade as :class:`MarketStats` keeps it: the taker side as the enum member."""
+
+
+class RecentTrade:
+    """A trade as :class:`MarketStats` keeps it (a native object: no tuple of boxed ints
+    per fill)."""
+
+    __slots__ = ("fill_id", "price", "qty", "side", "ts")
+
+    def __init__(self, fill_id: int, price: int, qty: int, side: Side, ts: int) -> None:
+        self.fill_id = fill_id
+        self.price = price
+        self.qty = qty
+        self.side = side
+        self.ts = ts
+
+    def as_trade(self) -> Trade:
+        return self.fill_id, self.price, self.qty, self.side.value, self.ts
 
 
 class MarketStats:
     """Cheap per-market ticker inputs and the perp index/mark prices (ticks)."""
 
-    __slots__ = ("index_price", "last_price", "mark_price", "trades", "volume")
+    __slots__ = ("index_price", "last_price", "mark_price", "next_trade", "trades", "volume")
 
     def __init__(self) -> None:
         self.last_price: int | None = None
         self.volume = 0
         self.index_price: int | None = None
         self.mark_price: int | None = None
-        self.trades: deque[RecentTrade] = deque(maxlen=RECENT_TRADES)
+        self.trades: list[RecentTrade] = []
+        """The last RECENT_TRADES trades as a ring: once full, the oldest is at
+        ``next_trade`` (the next one overwritten)."""
+        self.next_trade = 0
 
     def recent_trades(self) -> list[Trade]:
         """Oldest first, the side as its value."""
-        return [(fill, price, qty, side.value, ts) for fill, price, qty, side, ts in self.trades]
+        trades, start = self.trades, self.next_trade
+        return [t.as_trade() for t in trades[start:]] + [t.as_trade() for t in trades[:start]]
 
     def record_trade(self, fill_id: int, price: int, qty: int, side: Side, ts: int) -> None:
         self.last_price = price
         self.volume += qty
-        self.trades.append((fill_id, price, qty, side, ts))
+        trade = RecentTrade(fill_id, price, qty, side, ts)
+        trades = self.trades
+        if len(trades) < RECENT_TRADES:
+            trades.append(trade)
+        else:
+            i = self.next_trade
+            trades[i] = trade
+            self.next_trade = i + 1 if i + 1 < RECENT_TRADES else 0
 
 
 class Trigger:
@@ -118,6 +143,8 @@ class State:
         "event_seq",
         "fees",
         "final",
+        "final_oldest",
+        "final_ring",
         "last_seq",
         "ledger",
         "live",
@@ -152,8 +179,12 @@ class State:
         self.client_ids: dict[tuple[str, str], Order] = {}
         self.open_orders: dict[str, dict[str, int]] = {}
         self.max_open_orders = DEFAULT_MAX_OPEN_ORDERS
-        self.final: OrderedDict[int, tuple[str, OrderStatus]] = OrderedDict()
-        """order id -> (owner, final status)."""
+        self.final: dict[int, tuple[str, OrderStatus]] = {}
+        """order id -> (owner, final status), oldest first."""
+        self.final_ring: list[int] = []
+        """The ids of ``final`` (at most FINAL_MEMORY) as a ring whose oldest entry is at
+        ``final_oldest`` once full: the next one forgotten."""
+        self.final_oldest = 0
         self.last_seq = 0
         self.event_seq = 0
         self.next_order_id = 1
@@ -238,7 +269,9 @@ class State:
 
     def unrest(self, order: Order) -> None:
         """Take a resting order out of its book and the live index (not the client ids)."""
-        self.books[order.market].remove(order)
+        level = order.level
+        assert level is not None
+        level.ladder.remove(order)
         del self.live[order.id]
         counts = self.open_orders[order.user_id]
         left = counts[order.market] - 1
@@ -261,31 +294,57 @@ class State:
             key = (order.user_id, order.client_order_id)
             if self.client_ids.get(key) is order:
                 del self.client_ids[key]
-        order.set_status(status)
+        current = order.status
+        if current is OrderStatus.NEW or current is OrderStatus.PARTIALLY_FILLED:
+            order.status = status  # FILLED / CANCELED: edges of the lifecycle table
+        else:
+            order.set_status(status)
         ref = order.pos
         if ref is not None and ref.pid and not ref.pos.size:
             self.ledger.iso_closed.append(ref)  # an isolated trade over: forget it
+        self.remember_final(order.id, order.user_id, status)
+
+    def remember_final(self, order_id: int, user: str, status: OrderStatus) -> None:
+        """Record a finished order in ``final``, forgetting the oldest beyond FINAL_MEMORY
+        (a dict in first-finished order and a ring of its ids: no OrderedDict links, no
+        deque method calls)."""
         final = self.final
-        final[order.id] = (order.user_id, status)
-        if len(final) > FINAL_MEMORY:
-            final.popitem(last=False)
+        known = len(final)
+        final[order_id] = (user, status)
+        if len(final) != known:
+            ring = self.final_ring
+            if known < FINAL_MEMORY:
+                ring.append(order_id)
+            else:
+                oldest = self.final_oldest
+                del final[ring[oldest]]
+                ring[oldest] = order_id
+                oldest += 1
+                self.final_oldest = oldest if oldest < FINAL_MEMORY else 0
 
     def flush_accounts(self) -> None:
         """Emit one BalanceChanged / PositionChanged per touched key, then clear."""
-        ledger, out, cmd = self.ledger, self.out, self.last_seq
-        for bal in ledger.touched_balances:
-            bal.touched = False
-            if bal.iso:
-                continue  # an isolated position's cash: zero now, never published
-            out.append(BalanceChanged(self.seq(), cmd, bal.user, bal.asset, bal.available,
-                                      bal.locked))
-        ledger.touched_balances.clear()
-        for ref in ledger.touched_positions:
-            ref.touched = False
-            p = ref.pos
-            pid = ref.pid
-            if pid and not p.size:
-                ledger.iso_closed.append(ref)
-            out.append(PositionChanged(self.seq(), cmd, ref.owner, ref.key[1], p.size, p.cost,
-                                       p.margin, p.realized, pid))
-        ledger.touched_positions.clear()
+        ledger, out, cmd, seq = self.ledger, self.out, self.last_seq, self.event_seq
+        balances = ledger.touched_balances
+        if balances:
+            for bal in balances:
+                bal.touched = False
+                if bal.iso:
+                    continue  # an isolated position's cash: zero now, never published
+                seq += 1
+                out.append(BalanceChanged(seq, cmd, bal.user, bal.asset, bal.available,
+                                          bal.locked))
+            balances.clear()
+        refs = ledger.touched_positions
+        if refs:
+            for ref in refs:
+                ref.touched = False
+                p = ref.pos
+                pid = ref.pid
+                if pid and not p.size:
+                    ledger.iso_closed.append(ref)
+                seq += 1
+                out.append(PositionChanged(seq, cmd, ref.owner, ref.key[1], p.size, p.cost,
+                                           p.margin, p.realized, pid))
+            refs.clear()
+        self.event_seq = seq

@@ -212,7 +212,7 @@ def _close(st: State, trig: Trigger, mark: int, ts: int) -> None:
     st.out.append(TriggerFired(st.seq(), st.last_seq, trig.id, trig.user_id, trig.market,
                                mark, lots, trig.kind, ts, trig.position_id))
     if parent is not None and parent.id in st.live:
-        cancel_order(st, st.markets[trig.market], parent, CancelReason.TRIGGER_FIRED)
+        cancel_order(st, parent, CancelReason.TRIGGER_FIRED)
     place(st, PlaceOrder(user_id=trig.user_id, market=trig.market, side=trig.side,
                          quantity=lots, type=OrderType.MARKET, tif=TimeInForce.IOC,
                          reduce_only=True, leverage=1, slippage_bps=trig.slippage, ts=ts,
