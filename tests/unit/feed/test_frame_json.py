@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
-from google.protobuf.message import Message
 from trademesh.v1 import event_pb2, feed_pb2
 
 from feed_svc.codec import Frame
+from tests.random_protos import fill
 
 F = FieldDescriptor
 DATA_KINDS = [f.name for f in feed_pb2.SubscribeResponse.DESCRIPTOR.oneofs_by_name["data"].fields]
@@ -37,67 +37,17 @@ def before(response: feed_pb2.SubscribeResponse) -> str:
     return json.dumps({"stream": response.channel, "data": data}, separators=(",", ":"))
 
 
-def fill(message: Message, rng: random.Random, depth: int = 0) -> None:
-    """Sets a random subset of ``message``'s fields (the rest stay at their defaults)."""
-    for field in message.DESCRIPTOR.fields:
-        if rng.random() < 0.35:
-            continue
-        if field.is_repeated:
-            for _ in range(rng.randint(0, 3)):
-                _put(message, field, rng, depth, repeated=True)
-        else:
-            _put(message, field, rng, depth, repeated=False)
-
-
-def _put(message: Message, field: FieldDescriptor, rng: random.Random, depth: int,
-         repeated: bool) -> None:
-    if field.type == F.TYPE_MESSAGE:
-        target = getattr(message, field.name)
-        sub = target.add() if repeated else target
-        if field.message_type.full_name == "google.protobuf.Timestamp":
-            sub.FromSeconds(rng.randint(0, 4_000_000_000))
-            sub.nanos = rng.choice([0, 1_000_000, 123_456_789])
-        elif depth < 3:
-            fill(sub, rng, depth + 1)
-        if not repeated:
-            sub.SetInParent()
-        return
-    value = _scalar(field, rng)
-    if repeated:
-        getattr(message, field.name).append(value)
-    else:
-        setattr(message, field.name, value)
-
-
-def _scalar(field: FieldDescriptor, rng: random.Random) -> Any:
-    kind = field.type
-    if kind == F.TYPE_STRING:
-        return rng.choice(STRINGS)
-    if kind == F.TYPE_BOOL:
-        return rng.random() < 0.5
-    if kind == F.TYPE_ENUM:
-        return rng.choice([v.number for v in field.enum_type.values])
-    if kind in (F.TYPE_UINT64, F.TYPE_FIXED64):
-        return rng.choice([0, 1, 2**53 + 1, 2**64 - 1])
-    if kind in (F.TYPE_UINT32, F.TYPE_FIXED32):
-        return rng.choice([0, 7, 2**32 - 1])
-    if kind in (F.TYPE_INT32, F.TYPE_SINT32, F.TYPE_SFIXED32):
-        return rng.choice([0, -5, 2**31 - 1])
-    assert kind in (F.TYPE_INT64, F.TYPE_SINT64, F.TYPE_SFIXED64), field.full_name
-    return rng.choice([0, -1, 2**63 - 1, -(2**63)])
-
-
 def response(kind: str, channel: str, rng: random.Random | None,
              event_kind: str = "") -> feed_pb2.SubscribeResponse:
     out = feed_pb2.SubscribeResponse(channel=channel)
     body = getattr(out, kind)
     if rng is not None:
-        fill(body, rng)
+        fill(body, rng, STRINGS, skip=0.35)
     body.SetInParent()
     if event_kind:
         event = getattr(body, event_kind)
         if rng is not None:
-            fill(event, rng)
+            fill(event, rng, STRINGS, skip=0.35)
         event.SetInParent()
     return out
 
