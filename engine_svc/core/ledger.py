@@ -48,8 +48,9 @@ be seeded with an ordinary Deposit and may go negative (socialised loss is not m
 
 
 ISO_PREFIX: Final = "__iso:"
-"""Accounts holding isolated positions are named ``__iso:<position id>``: no user id may
-start with ``__`` (those are the house's), so they never collide with a user."""
+"""Accounts holding isolated positions are named ``__iso:<position id>``. Ids starting with
+``__`` are the house's: no order or trigger may name one, and no deposit or withdrawal an
+isolated position's, so a user can never act as (or pay into) one."""
 
 
 def iso_account(pid: int) -> str:
