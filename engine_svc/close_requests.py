@@ -50,15 +50,11 @@ def close_command(engine: Engine, spec: MarketSpec, user: str, pid_text: str,
 
 
 def _size(engine: Engine, spec: MarketSpec, user: str, pid: int) -> int:
-    if pid:
-        held = engine.isolated_positions(user).get(pid)
-        if held is None or held[0] != spec.symbol or held[1].size == 0:
-            raise NothingToClose(RejectReason.POSITION_NOT_FOUND)
-        return held[1].size
-    position = engine.positions(user).get(spec.symbol)
-    if position is None or position.size == 0:
-        raise NothingToClose(RejectReason.REDUCE_ONLY_WOULD_INCREASE)
-    return position.size
+    size = engine.position_size(user, spec.symbol, pid)
+    if not size:
+        raise NothingToClose(RejectReason.POSITION_NOT_FOUND if pid
+                             else RejectReason.REDUCE_ONLY_WOULD_INCREASE)
+    return size
 
 
 def _lots(spec: MarketSpec, held: int, quantity: str, percent: str) -> int:

@@ -14,6 +14,7 @@ from typing import Any
 from trademesh.v1 import engine_pb2
 
 from engine_svc import errors, trigger_codec
+from engine_svc.codec import position_id
 from engine_svc.core.commands import CancelTrigger, Command
 from engine_svc.core.engine import TriggerView
 from engine_svc.core.enums import RejectReason
@@ -63,14 +64,9 @@ class TriggerCalls:
 
     async def place(self, request: engine_pb2.PlaceTriggerRequest,
                     user: str) -> engine_pb2.PlaceTriggerResponse:
-        engine = self._seq.engine
-        position = engine.positions(user).get(request.market)
-        size = position.size if position else 0
-        if request.position_id and request.position_id.isascii() \
-                and request.position_id.isdigit() and len(request.position_id) <= 19:
-            held = engine.isolated_positions(user).get(int(request.position_id))
-            size = held[1].size if held is not None and held[0] == request.market else 0
         try:
+            size = self._seq.engine.position_size(user, request.market,
+                                                  position_id(request.position_id))
             command = trigger_codec.place_trigger(request, self._seq.config, user, size,
                                                   self._clock())
         except ValidationError as err:

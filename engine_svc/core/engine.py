@@ -390,6 +390,16 @@ class Engine:
         :meth:`position_risks` (its liquidation price is its own)."""
         return perp.isolated_risks(self._st, user_id)
 
+    def position_size(self, user_id: str, market: str, position_id: int = 0) -> int:
+        """Signed lots of the user's cross position in ``market`` (``position_id`` 0) or of
+        their open isolated position ``position_id`` there; 0 when there is none."""
+        st = self._st
+        if position_id:
+            ref = isolated.find(st, user_id, market, position_id)
+            return ref.pos.size if ref is not None else 0
+        pos = st.ledger.positions.get((user_id, market))
+        return pos.size if pos is not None else 0
+
     def isolated_positions(self, user_id: str) -> dict[int, tuple[str, Position]]:
         """position id -> (market, a copy of the isolated position)."""
         refs = self._st.ledger.isolated.get(user_id, {})

@@ -59,7 +59,7 @@ def iso_account(pid: int) -> str:
 
 
 def is_house(user: str) -> bool:
-    """An account id no user may trade, deposit to or be: the fee account, the insurance
+    """An account id no order or trigger may be placed for: the fee account, the insurance
     fund, isolated-position accounts (every id starting with ``__``)."""
     return user.startswith("__")
 
@@ -215,16 +215,9 @@ class Ledger:
 
     def isolated_position(self, owner: str, market: str, pid: int) -> PositionRef:
         """Isolated position ``pid`` of ``owner``, created flat if new; marks it touched."""
-        mine = self.isolated.get(owner)
-        ref = mine.get(pid) if mine is not None else None
+        ref = self.find_isolated(owner, pid)
         if ref is None:
-            account = iso_account(pid)
-            pos = self.positions[account, market] = Position()
-            ref = PositionRef((account, market), pos, owner, pid)
-            self.pos_refs[account] = {market: ref}
-            if mine is None:
-                mine = self.isolated[owner] = {}
-            mine[pid] = ref
+            ref = self.adopt_isolated(owner, market, pid, Position())
         self.touch_position(ref)
         return ref
 
@@ -243,13 +236,15 @@ class Ledger:
         if not mine:
             del self.isolated[ref.owner]
 
-    def adopt_isolated(self, owner: str, market: str, pid: int, pos: Position) -> None:
-        """Register a restored isolated position (snapshot load): no touch, no event."""
+    def adopt_isolated(self, owner: str, market: str, pid: int, pos: Position) -> PositionRef:
+        """Register an isolated position (a new one, or restored by a snapshot load): no
+        touch, no event."""
         account = iso_account(pid)
         self.positions[account, market] = pos
         ref = PositionRef((account, market), pos, owner, pid)
         self.pos_refs[account] = {market: ref}
         self.isolated.setdefault(owner, {})[pid] = ref
+        return ref
 
     def touch_position(self, ref: PositionRef) -> None:
         if not ref.touched:
