@@ -199,7 +199,8 @@ class Hub:
         field = request.WhichOneof("data")
         if field is not None:
             self._handlers[field](request)
-            self.applied += 1
+            if field != "batch":  # a batch's items were counted one by one
+                self.applied += 1
 
     def _batch(self, request: PublishRequest) -> None:
         """A traced run of engine items: applied in order, then a ``feed.fanout`` span (from
@@ -207,7 +208,6 @@ class Hub:
         batch = request.batch
         for item in batch.items:
             self.apply(item)
-        self.applied -= 1  # the items were counted
         tracing.span_under(batch.traceparents, "feed.fanout", batch.received_unix_nanos,
                            time.time_ns(), {"trademesh.feed.items": len(batch.items)})
 

@@ -156,3 +156,16 @@ def test_settle_shares_one_list_among_outboxes_with_the_same_channels() -> None:
     first, second = boxes[0].take_now(), boxes[1].take_now()
     assert first == second and first is not second  # other channels: another group, another list
     assert boxes[0].shared and boxes[1].shared
+
+
+def test_applied_counts_the_items_of_a_batch_not_the_batch() -> None:
+    hub = Hub(MARKETS, lambda: T0)
+    mark = feed_pb2.PublishMarketDataRequest(
+        mark=market_pb2.MarkPrice(market="BTC-PERP", mark_price="100"))
+    hub.apply(mark)
+    assert hub.applied == 1
+    hub.apply(feed_pb2.PublishMarketDataRequest(
+        batch=feed_pb2.MarketDataBatch(items=[mark, mark, mark])))
+    assert hub.applied == 4
+    hub.apply(feed_pb2.PublishMarketDataRequest(batch=feed_pb2.MarketDataBatch()))
+    assert hub.applied == 4
