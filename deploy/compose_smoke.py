@@ -47,6 +47,14 @@ ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"
 MARKET = "SOL-USD"
 RETRYABLE = {409, 502, 503, 504}  # 409: the same Idempotency-Key still in flight
+RATE_LIMIT_SECONDS = 60.0
+HISTORY_PAGE = 250
+
+
+def retry_after(response: httpx.Response) -> float:
+    """The whole seconds a 429 asks to wait (1 when the header is missing or malformed)."""
+    value = response.headers.get("retry-after", "")
+    return float(value) if value.isdigit() and 0 < int(value) <= 30 else 1.0
 
 
 def heading(text: str) -> None:
@@ -169,17 +177,27 @@ class Trader:
         self.client, self.name = client, name
         self.headers = {"Authorization": f"Bearer {token}"}
         self.upstreams: set[str] = set()
+        self.rate_limited = 0
 
     async def call(self, method: str, path: str, body: Any = None,
                    key: str | None = None) -> httpx.Response:
+        """One request as a polite client makes it: a 429 is waited out for its
+        ``Retry-After`` and sent again (at most ``RATE_LIMIT_SECONDS`` in all), since the
+        per-user limit (200 at once, 100/s) is shorter than a check of every order on a fast
+        machine."""
         headers = dict(self.headers)
         if key:
             headers["Idempotency-Key"] = key
-        response = await self.client.request(method, "/api/v1" + path, json=body,
-                                             headers=headers)
-        if "x-trademesh-upstream" in response.headers:
-            self.upstreams.add(response.headers["x-trademesh-upstream"])
-        return response
+        deadline = time.monotonic() + RATE_LIMIT_SECONDS
+        while True:
+            response = await self.client.request(method, "/api/v1" + path, json=body,
+                                                 headers=headers)
+            if "x-trademesh-upstream" in response.headers:
+                self.upstreams.add(response.headers["x-trademesh-upstream"])
+            if response.status_code != 429 or time.monotonic() >= deadline:
+                return response
+            self.rate_limited += 1
+            await asyncio.sleep(retry_after(response))
 
     async def must(self, method: str, path: str, body: Any = None) -> Any:
         response = await self.call(method, path, body)
@@ -400,12 +418,25 @@ async def check_orders(acks: list[Ack]) -> dict[Trader, set[str]]:
     return fills
 
 
+async def all_fills(trader: Trader) -> list[str]:
+    """The trader's fill ids in the history, every page (newest first, ``before`` the last
+    id of the previous page; pages of 250, so that a run pages on any machine), at most 400
+    pages."""
+    recorded: list[str] = []
+    query = f"/history/fills?market={MARKET}&limit={HISTORY_PAGE}"
+    for _ in range(400):
+        rows = await trader.must("GET", query + (f"&before={recorded[-1]}" if recorded else ""))
+        recorded += [r["fillId"] for r in rows]
+        if len(rows) < HISTORY_PAGE:
+            return recorded
+    raise RuntimeError(f"{trader.name}: more than 400 pages of fills")
+
+
 async def check_history(fills: dict[Trader, set[str]]) -> None:
     """Persistence holds every fill of the acknowledged orders, none twice."""
     for trader, ids in fills.items():
         async def complete(trader: Trader = trader, ids: set[str] = ids) -> bool:
-            rows = await trader.must("GET", f"/history/fills?market={MARKET}&limit=1000")
-            recorded = [r["fillId"] for r in rows]
+            recorded = await all_fills(trader)
             if len(set(recorded)) != len(recorded):
                 raise RuntimeError(f"{trader.name}: a fill recorded twice in the history")
             return ids <= set(recorded)
@@ -439,7 +470,9 @@ async def after_crash(client: httpx.AsyncClient, seller: Trader, buyer: Trader,
         print(f"/readyz through the load balancer: 200 six times in a row, "
               f"{time.monotonic() - started:.1f} s after the restarts were healthy")
         fills = await check_orders(acks)
-        print(f"{len(acks)} acknowledged orders all present, fills adding up")
+        waits = seller.rate_limited + buyer.rate_limited
+        print(f"{len(acks)} acknowledged orders all present, fills adding up "
+              f"(during the run {waits} answers 429 were waited out for their Retry-After)")
         await check_history(fills)
         seller.upstreams.clear()
         buyer.upstreams.clear()
