@@ -24,6 +24,7 @@ import base64
 import json
 import os
 import resource
+import signal
 import statistics
 import sys
 import tempfile
@@ -38,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.engine_harness import bench_pki, free_port, wait_serving
 from mesh_runtime import event_loop
+from mesh_runtime.child_process import die_with_parent
 from mesh_runtime.config import Settings
 from mesh_runtime.embedded_postgres import EmbeddedPostgres
 from mesh_runtime.embedded_redis import EmbeddedRedis
@@ -371,7 +373,9 @@ async def main(args: argparse.Namespace) -> None:
                                        3600)
         env = {**os.environ, **settings.as_env()}
         children = [await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--role", role, env=env) for role in ("feed", "engine")]
+            sys.executable, __file__, "--role", role, env=env,
+            preexec_fn=die_with_parent(signal.SIGTERM, os.getpid()))
+            for role in ("feed", "engine")]
         try:
             await wait_serving(settings.address("feed"), ca_pem)
             await wait_serving(settings.address("engine"), ca_pem)

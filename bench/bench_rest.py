@@ -44,6 +44,7 @@ import httpx
 import orjson
 
 from mesh_runtime import event_loop
+from mesh_runtime.child_process import die_with_parent
 
 READY_LINE = "Press Ctrl-C to stop."
 UP_TIMEOUT = 180.0
@@ -160,7 +161,8 @@ def running_mesh() -> Iterator[Mesh]:
     out_path = root / "up.out"
     with open(out_path, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "trademesh_cli", "up"], env=env,
-                                cwd=root, stdout=out, stderr=subprocess.STDOUT)
+                                cwd=root, stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=die_with_parent(signal.SIGTERM, os.getpid()))
     mesh = Mesh(proc, out_path, ports)
     try:
         deadline = time.monotonic() + UP_TIMEOUT

@@ -49,7 +49,8 @@ def _open_log(path: Path) -> BinaryIO:
     return open(path, "ab")
 
 
-def _die_with_parent(death_signal: int, parent_pid: int) -> Callable[[], None]:
+def die_with_parent(death_signal: int, parent_pid: int) -> Callable[[], None]:
+    """A ``preexec_fn``: the child gets ``death_signal`` when ``parent_pid`` dies."""
     def preexec() -> None:
         _LIBC.prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
         if os.getppid() != parent_pid:  # the parent died before prctl took effect
@@ -100,7 +101,7 @@ class Child:
                 env=dict(spec.env),
                 cwd=spec.cwd,
                 process_group=0,
-                preexec_fn=_die_with_parent(spec.death_signal, os.getpid()),
+                preexec_fn=die_with_parent(spec.death_signal, os.getpid()),
                 **ids,  # type: ignore[arg-type]
             )
 

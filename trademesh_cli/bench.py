@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import runpy
+import signal
 import sys
+from types import FrameType
 
 BENCHMARKS = {
     "core": "bench.bench_core",
@@ -14,7 +16,13 @@ BENCHMARKS = {
     "rest": "bench.bench_rest",
     "rest-wrk": "bench.bench_rest_wrk",
     "metrics-cost": "bench.bench_metrics_cost",
+    "feed": "bench.bench_feed",
+    "web": "bench.bench_web",
 }
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command(args: argparse.Namespace) -> int:
     module = BENCHMARKS[args.name]
+    # SIGTERM (``timeout``, a CI runner) stops a benchmark as Ctrl-C does: its ``finally``
+    # blocks stop the servers it started (which also die with it: ``die_with_parent``)
+    signal.signal(signal.SIGTERM, _interrupt)
     sys.argv = [module, *args.args]
     runpy.run_module(module, run_name="__main__", alter_sys=True)
     return 0
