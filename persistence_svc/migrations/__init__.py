@@ -1,8 +1,9 @@
 """Alembic migrations for the persistence schema, runnable from code.
 
 ``await upgrade(dsn)`` (or ``upgrade_sync(dsn)`` outside an event loop) brings the database
-to the newest revision. Concurrent callers serialize on a PostgreSQL advisory lock, so
-several persistence replicas may start at once.
+to the newest revision; ``await downgrade(dsn, revision)`` takes it back to an older one.
+Concurrent callers serialize on a PostgreSQL advisory lock, so several persistence replicas
+may start at once.
 """
 
 from __future__ import annotations
@@ -43,3 +44,19 @@ async def upgrade(dsn: str, revision: str = "head") -> None:
 
 def upgrade_sync(dsn: str, revision: str = "head") -> None:
     asyncio.run(upgrade(dsn, revision))
+
+
+def _downgrade(connection: Connection, revision: str) -> None:
+    connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
+    command.downgrade(alembic_config(connection), revision)
+
+
+async def downgrade(dsn: str, revision: str) -> None:
+    """Back to ``revision`` (a release's rollback: what a newer revision added is dropped,
+    rows only it can hold, such as isolated positions for 0004, with it)."""
+    engine = create_engine(dsn, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_downgrade, revision)
+    finally:
+        await engine.dispose()

@@ -165,3 +165,34 @@ async def test_a_0003_database_upgrades_to_isolated_positions_in_place(database:
         ("7", "2", "", order_pb2.MARGIN_MODE_UNSPECIFIED)
     assert (paid.amount, paid.position_id) == ("-0.02", "")
     assert (liq.liquidation_id, liq.size, liq.position_id) == ("5", "1", "")
+
+
+async def test_0004_downgrades_to_0003_and_upgrades_again(database: str) -> None:
+    """A rollback to 0003: the isolated positions' current rows go (a two-column key cannot
+    hold them), the cross ones stay, the 0004 columns and key are gone; 0004 again after."""
+    await as_0003(database)
+    await migrations.upgrade(database)
+    conn = await asyncpg.connect(database)
+    try:
+        await conn.execute(
+            "INSERT INTO positions (user_id, market, size, cost, entry_price, margin, "
+            "realized_pnl, realized_at_open, opened_ms, event_seq, position_id) "
+            "VALUES ('u', 'SOL-PERP', 1, 100, 100, 10, 0, 0, 9, 9, '9')")
+    finally:
+        await conn.close()
+    await migrations.downgrade(database, "0003")
+    version = await fetch(database, "SELECT version_num FROM alembic_version")
+    assert [r["version_num"] for r in version] == ["0003"]
+    assert [r["cols"] for r in await fetch(database, PRIMARY_KEY)] == ["user_id,market"]
+    [position] = await fetch(database, "SELECT user_id, size, realized_pnl FROM positions")
+    assert tuple(position.values()) == ("u", 2, 5)
+    left = await fetch(database, "SELECT table_name, column_name FROM "
+                                 "information_schema.columns WHERE table_schema = 'public' "
+                                 "AND column_name IN ('position_id', 'margin_mode')")
+    assert [(r["table_name"], r["column_name"]) for r in left] == \
+        [("closed_positions", "margin_mode")]  # 0003's
+    await migrations.upgrade(database)
+    assert [r["cols"] for r in await fetch(database, PRIMARY_KEY)] == \
+        ["user_id,market,position_id"]
+    [again] = await fetch(database, "SELECT size, position_id FROM positions")
+    assert tuple(again.values()) == (2, "")
