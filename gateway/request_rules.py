@@ -51,12 +51,12 @@ FIELD_RULES: dict[str, Schema] = {
                              "UNKNOWN_ASSET"},
     "order_id": _ID,
     "trigger_id": _ID,
-    "position_id": {**_ID, "description": "an isolated position's id (the id of the order "
-                                          "that opened it); one the caller has not got open "
-                                          "is 404 POSITION_NOT_FOUND"},
+    "position_id": {**_ID, "description": "an isolated position's id in ASCII digits (the "
+                                          "id of the order that opened it); one the caller "
+                                          "has not got open is 404 POSITION_NOT_FOUND"},
     "percent": {"pattern": PERCENT_PATTERN, "maxLength": 38,
-                "description": "a percentage in (0, 100], e.g. \"50\" (rounded down to "
-                               "whole lots)"},
+                "description": "a percentage in (0, 100] with at most 18 decimal places, "
+                               "e.g. \"50\" (rounded down to whole lots)"},
     "before": {**_ID, "description": "an id from a previous page: older rows than it"},
     "client_order_id": {"pattern": PRINTABLE_ID_PATTERN, "minLength": 1, "maxLength": 64,
                         "description": "1 to 64 printable ASCII characters"},
@@ -169,10 +169,21 @@ def violation(rule: Mapping[str, Any], value: object) -> str | None:
         if "maxLength" in rule and len(value) > rule["maxLength"]:
             return f"must be at most {rule['maxLength']} characters"
         if "pattern" in rule and compiled_pattern(rule["pattern"]).search(value) is None:
-            return f"must match {rule['pattern']}"
+            return _expected(rule)
     elif isinstance(value, int) and "maximum" in rule and value > rule["maximum"]:
         return f"must be at most {rule['maximum']}"
     return None
+
+
+def _expected(rule: Mapping[str, Any]) -> str:
+    """What a value that misses the rule's pattern should have been, in words: the rule's
+    description up to its first ``;``, without a closing parenthetical ("must be a positive
+    ASCII decimal string, e.g. "141.39""); the pattern itself when there is none (the
+    OpenAPI document states every pattern)."""
+    description = str(rule.get("description", "")).split(";")[0].strip()
+    if description.endswith(")") and " (" in description:
+        description = description[:description.rindex(" (")]
+    return f"must be {description}" if description else f"must match {rule['pattern']}"
 
 
 _PATTERNS: dict[str, re.Pattern[str]] = {}

@@ -47,18 +47,19 @@ def refusal(table: RouteTable, method: str, path: str, body: Any = None,
     ({"side": 1}, "side", "a string"),  # an enum number
     ({"side": "SIDE_UNSPECIFIED"}, "side", "not one of BUY, SELL"),
     ({"market": None}, "market", "not be null"),
-    ({"market": "btc-perp"}, "market", "must match"),
-    ({"market": "BTC-PERP\n"}, "market", "must match"),
-    ({"quantity": "1e3"}, "quantity", "must match"),
-    ({"quantity": "٣"}, "quantity", "must match"),
-    ({"quantity": "-1"}, "quantity", "must match"),
-    ({"quantity": "0"}, "quantity", "must match"),  # schemathesis: valid, then refused
-    ({"price": "0.000"}, "price", "must match"),
+    ({"market": "btc-perp"}, "market", "must be a market symbol such as BTC-PERP"),
+    ({"market": "BTC-PERP\n"}, "market", "must be a market symbol such as BTC-PERP"),
+    ({"quantity": "1e3"}, "quantity", "must be a positive ASCII decimal string"),
+    ({"quantity": "٣"}, "quantity", "must be a positive ASCII decimal string"),
+    ({"quantity": "-1"}, "quantity", "must be a positive ASCII decimal string"),
+    # schemathesis: valid, then refused
+    ({"quantity": "0"}, "quantity", "must be a positive ASCII decimal string"),
+    ({"price": "0.000"}, "price", "must be a positive ASCII decimal string"),
     ({"clientOrderId": "x" * 65}, "clientOrderId", "at most 64"),
-    ({"clientOrderId": "a\x01b"}, "clientOrderId", "must match"),
-    ({"clientOrderId": " padded"}, "clientOrderId", "must match"),
+    ({"clientOrderId": "a\x01b"}, "clientOrderId", "must be 1 to 64 printable ASCII characters"),
+    ({"clientOrderId": " padded"}, "clientOrderId", "must be 1 to 64 printable ASCII characters"),
     ({"slippageBps": 10000}, "slippageBps", "at most 9999"),
-    ({"market": ""}, "market", "must match"),
+    ({"market": ""}, "market", "must be a market symbol such as BTC-PERP"),
 ])
 def test_a_body_outside_the_document_is_400_naming_the_field(
         table: RouteTable, change: dict[str, Any], field: str, fragment: str) -> None:
