@@ -17,6 +17,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -377,6 +378,46 @@ async def rest_order(rest: httpx.AsyncClient, price: str) -> str:
                                               "quantity": "1", "price": price})
     assert placed.status_code == 201, placed.text
     return str(placed.json()["orderId"])
+
+
+async def test_the_terminal_waits_for_an_exchange_that_is_away(
+        browser: Any, mesh: Mesh) -> None:
+    """The API behind a proxy that answers 502 with an HTML page, then with no markets,
+    then as the gateway: the page says which, retries by itself, and starts once it can."""
+    errors: list[str] = []
+    context = await browser.new_context(viewport=VIEWPORT)
+    page = await context.new_page()
+    page.set_default_timeout(STEP_MS)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    proxy = {"answer": "502"}
+
+    async def through_proxy(route: Any) -> None:
+        if proxy["answer"] == "502":
+            await route.fulfill(status=502, content_type="text/html",
+                                body="<html><body><h1>502 Bad Gateway</h1></body></html>")
+        elif proxy["answer"] == "no markets" and route.request.url.endswith("/markets"):
+            await route.fulfill(status=200, content_type="application/json", body="[]")
+        else:
+            await route.continue_()
+
+    await page.route(lambda url: urlsplit(url).path in ("/config.json", "/api/v1/markets"),
+                     through_proxy)
+    await page.goto(f"http://127.0.0.1:{mesh.ports['gateway_port']}/#{MARKET}")
+    banner = page.locator("#startup")
+    await banner.filter(
+        has_text="The exchange cannot be reached (HTTP 502); retrying…").wait_for()
+    async with page.expect_request(lambda request: request.url.endswith("/config.json")):
+        pass  # it asks again by itself
+    assert "Unexpected token" not in await page.locator("body").inner_text()
+    await shot(page, "12-exchange-away")
+    proxy["answer"] = "no markets"
+    await banner.filter(has_text="The exchange lists no markets yet; retrying…").wait_for()
+    proxy["answer"] = "up"
+    await banner.wait_for(state="hidden")
+    await page.wait_for_function("() => window.__trademesh?.metrics.feedConnects >= 1")
+    await page.get_by_test_id("book-state").filter(has_text="live").wait_for()
+    assert errors == []
+    await context.close()
 
 
 async def test_the_gateway_serves_the_terminal_beside_the_api(mesh: Mesh) -> None:
