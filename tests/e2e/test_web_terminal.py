@@ -64,9 +64,9 @@ async def browser(mesh: Mesh) -> AsyncIterator[Any]:
 
 
 async def open_terminal(browser: Any, mesh: Mesh, errors: list[str],
-                        market: str = MARKET) -> Any:
+                        market: str = MARKET, viewport: dict[str, int] = VIEWPORT) -> Any:
     """A page of the terminal in a context of its own; its uncaught errors go to ``errors``."""
-    context = await browser.new_context(viewport=VIEWPORT)
+    context = await browser.new_context(viewport=viewport)
     page = await context.new_page()
     page.set_default_timeout(STEP_MS)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -378,6 +378,58 @@ async def rest_order(rest: httpx.AsyncClient, price: str) -> str:
                                               "quantity": "1", "price": price})
     assert placed.status_code == 201, placed.text
     return str(placed.json()["orderId"])
+
+
+# the page's panels, and the header's sign-in controls: each must fit the width
+PANELS = ("markets", "chart-panel", "book", "entry", "trades", "account", "session")
+OUT_OF_PLACE = """(ids) => {
+    const problems = [];
+    const page = document.scrollingElement;
+    if (page.scrollWidth > innerWidth) problems.push(`page ${page.scrollWidth} > ${innerWidth}`);
+    for (const id of ids) {
+        const panel = document.getElementById(id);
+        panel.scrollIntoView({block: "start"});
+        const r = panel.getBoundingClientRect();
+        // a fraction of a pixel off is the layout's rounding, not an overflow
+        if (r.width <= 0 || r.left < -1 || r.right > innerWidth + 1 || r.top < -1
+            || r.top >= innerHeight)
+            problems.push(`${id} at ${r.left},${r.top}..${r.right}`);
+    }
+    window.scrollTo(0, 0);
+    return problems;
+}"""
+
+
+@pytest.mark.parametrize("width,height", [(375, 812), (800, 900), (1440, 900)])
+async def test_a_trader_on_a_small_screen_scrolls_down_and_trades(
+        browser: Any, mesh: Mesh, width: int, height: int) -> None:
+    """Every panel lies within the width (no sideways scrolling) and is reached by scrolling;
+    the ticket places an order and its fill is told. The spot market, so the perp tests'
+    books stay theirs."""
+    errors: list[str] = []
+    page = await open_terminal(browser, mesh, errors, market="SOL-USD",
+                               viewport={"width": width, "height": height})
+    assert await page.evaluate(OUT_OF_PLACE, list(PANELS)) == []
+    await sign_up_and_deposit(page, f"w{width}")
+    assert await page.evaluate(OUT_OF_PLACE, list(PANELS)) == []
+    api = f"http://127.0.0.1:{mesh.ports['gateway_port']}/api/v1"
+    async with httpx.AsyncClient(base_url=api, timeout=20) as rest:
+        await trader(rest)
+        deposit = await rest.post("/account/deposit", json={
+            "asset": "SOL", "amount": "5", "transactionId": uuid.uuid4().hex})
+        assert deposit.status_code == 200, deposit.text
+        ask = await rest.post("/orders", json={"market": "SOL-USD", "side": "SELL",
+                                               "type": "LIMIT", "quantity": "1", "price": "21"})
+        assert ask.status_code == 201, ask.text
+    await book_has(page, "asks", "21")
+    await place_limit(page, "Buy", "21", "1")
+    fill = page.locator(".notice.fill", has_text="Filled: BUY 1 SOL-USD @ 21")
+    await fill.wait_for()
+    assert await page.evaluate(OUT_OF_PLACE, list(PANELS)) == []
+    await shot(page, f"13-fill-at-{width}x{height}")
+    if width < 600:
+        await page.screenshot(path=str(ARTIFACTS / f"14-full-page-{width}.png"), full_page=True)
+    assert errors == []
 
 
 async def test_the_terminal_waits_for_an_exchange_that_is_away(
