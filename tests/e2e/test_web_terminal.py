@@ -7,7 +7,10 @@ the first sees the fill notice, the position and the history without reloading. 
 first page's WebSocket is cut (the page says so, reconnects, and its book is live again
 with what changed meanwhile), and a lost depth diff is detected by sequence and resynced.
 Last, a 10x long opened from the page is liquidated by an operator's index move and the
-page says so. Screenshots of the main views go to ``test-artifacts/web-terminal/``.
+page says so. On a phone's and a tablet's width the page scrolls down, never sideways, and
+trades, its fill notice leaving the submit button free; behind a proxy answering 502 the
+page says so and starts once the API answers. Screenshots of the main views go to
+``test-artifacts/web-terminal/``.
 """
 
 from __future__ import annotations
@@ -398,14 +401,21 @@ OUT_OF_PLACE = """(ids) => {
     window.scrollTo(0, 0);
     return problems;
 }"""
+SUBMIT_UNCOVERED = """() => {
+    const submit = document.querySelector("[data-testid=submit]");
+    submit.scrollIntoView({block: "end"});
+    const r = submit.getBoundingClientRect();
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    return hit === submit || submit.contains(hit) ? "" : hit?.outerHTML.slice(0, 120) ?? "nothing";
+}"""
 
 
 @pytest.mark.parametrize("width,height", [(375, 812), (800, 900), (1440, 900)])
 async def test_a_trader_on_a_small_screen_scrolls_down_and_trades(
         browser: Any, mesh: Mesh, width: int, height: int) -> None:
     """Every panel lies within the width (no sideways scrolling) and is reached by scrolling;
-    the ticket places an order and its fill is told. The spot market, so the perp tests'
-    books stay theirs."""
+    the ticket places an order whose fill notice leaves its submit button free, and the
+    notice goes away by itself. The spot market, so the perp tests' books stay theirs."""
     errors: list[str] = []
     page = await open_terminal(browser, mesh, errors, market="SOL-USD",
                                viewport={"width": width, "height": height})
@@ -425,8 +435,12 @@ async def test_a_trader_on_a_small_screen_scrolls_down_and_trades(
     await place_limit(page, "Buy", "21", "1")
     fill = page.locator(".notice.fill", has_text="Filled: BUY 1 SOL-USD @ 21")
     await fill.wait_for()
+    assert await page.evaluate(SUBMIT_UNCOVERED) == ""
     assert await page.evaluate(OUT_OF_PLACE, list(PANELS)) == []
+    await page.evaluate("() => document.querySelector('[data-testid=submit]')"
+                        ".scrollIntoView({block: 'end'})")
     await shot(page, f"13-fill-at-{width}x{height}")
+    await fill.wait_for(state="detached")  # a fill notice expires; no one has to dismiss it
     if width < 600:
         await page.screenshot(path=str(ARTIFACTS / f"14-full-page-{width}.png"), full_page=True)
     assert errors == []

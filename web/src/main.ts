@@ -109,7 +109,7 @@ function mountViews(ctx: Ctx): Views {
   const entry = document.getElementById("entry")!;
   const authBox = h("div", {});
   const orderBox = h("div", {});
-  entry.append(h("h2", {}, "Order entry"), authBox, orderBox);
+  entry.prepend(h("h2", {}, "Order entry"), authBox, orderBox); // the notices stay below
   mountOrderForm(ctx, orderBox);
   mountAccount(ctx);
   mountSession(ctx, authBox, (signedIn) => { orderBox.hidden = !signedIn; });
