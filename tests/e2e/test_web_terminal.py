@@ -410,7 +410,7 @@ SUBMIT_UNCOVERED = """() => {
 }"""
 
 
-@pytest.mark.parametrize("width,height", [(375, 812), (800, 900), (1440, 900)])
+@pytest.mark.parametrize("width,height", [(360, 740), (375, 812), (800, 900), (1440, 900)])
 async def test_a_trader_on_a_small_screen_scrolls_down_and_trades(
         browser: Any, mesh: Mesh, width: int, height: int) -> None:
     """Every panel lies within the width (no sideways scrolling) and is reached by scrolling;
@@ -438,7 +438,7 @@ async def test_a_trader_on_a_small_screen_scrolls_down_and_trades(
     assert await page.evaluate(SUBMIT_UNCOVERED) == ""
     assert await page.evaluate(OUT_OF_PLACE, list(PANELS)) == []
     await page.evaluate("() => document.querySelector('[data-testid=submit]')"
-                        ".scrollIntoView({block: 'end'})")
+                        ".scrollIntoView({block: 'center'})")  # the notices below it in view
     await shot(page, f"13-fill-at-{width}x{height}")
     await fill.wait_for(state="detached")  # a fill notice expires; no one has to dismiss it
     if width < 600:
