@@ -7,7 +7,10 @@ the first sees the fill notice, the position and the history without reloading. 
 first page's WebSocket is cut (the page says so, reconnects, and its book is live again
 with what changed meanwhile), and a lost depth diff is detected by sequence and resynced.
 Last, a 10x long opened from the page is liquidated by an operator's index move and the
-page says so. Screenshots of the main views go to ``test-artifacts/web-terminal/``.
+page says so. On a phone's and a tablet's width the page scrolls down, never sideways, and
+trades, its fill notice leaving the submit button free; behind a proxy answering 502 the
+page says so and starts once the API answers. Screenshots of the main views go to
+``test-artifacts/web-terminal/``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -63,9 +67,9 @@ async def browser(mesh: Mesh) -> AsyncIterator[Any]:
 
 
 async def open_terminal(browser: Any, mesh: Mesh, errors: list[str],
-                        market: str = MARKET) -> Any:
+                        market: str = MARKET, viewport: dict[str, int] = VIEWPORT) -> Any:
     """A page of the terminal in a context of its own; its uncaught errors go to ``errors``."""
-    context = await browser.new_context(viewport=VIEWPORT)
+    context = await browser.new_context(viewport=viewport)
     page = await context.new_page()
     page.set_default_timeout(STEP_MS)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -377,6 +381,109 @@ async def rest_order(rest: httpx.AsyncClient, price: str) -> str:
                                               "quantity": "1", "price": price})
     assert placed.status_code == 201, placed.text
     return str(placed.json()["orderId"])
+
+
+# the page's panels, and the header's sign-in controls: each must fit the width
+PANELS = ("markets", "chart-panel", "book", "entry", "trades", "account", "session")
+OUT_OF_PLACE = """(ids) => {
+    const problems = [];
+    const page = document.scrollingElement;
+    if (page.scrollWidth > innerWidth) problems.push(`page ${page.scrollWidth} > ${innerWidth}`);
+    for (const id of ids) {
+        const panel = document.getElementById(id);
+        panel.scrollIntoView({block: "start"});
+        const r = panel.getBoundingClientRect();
+        // a fraction of a pixel off is the layout's rounding, not an overflow
+        if (r.width <= 0 || r.left < -1 || r.right > innerWidth + 1 || r.top < -1
+            || r.top >= innerHeight)
+            problems.push(`${id} at ${r.left},${r.top}..${r.right}`);
+    }
+    window.scrollTo(0, 0);
+    return problems;
+}"""
+SUBMIT_UNCOVERED = """() => {
+    const submit = document.querySelector("[data-testid=submit]");
+    submit.scrollIntoView({block: "end"});
+    const r = submit.getBoundingClientRect();
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    return hit === submit || submit.contains(hit) ? "" : hit?.outerHTML.slice(0, 120) ?? "nothing";
+}"""
+
+
+@pytest.mark.parametrize("width,height", [(360, 740), (375, 812), (800, 900), (1440, 900)])
+async def test_a_trader_on_a_small_screen_scrolls_down_and_trades(
+        browser: Any, mesh: Mesh, width: int, height: int) -> None:
+    """Every panel lies within the width (no sideways scrolling) and is reached by scrolling;
+    the ticket places an order whose fill notice leaves its submit button free, and the
+    notice goes away by itself. The spot market, so the perp tests' books stay theirs."""
+    errors: list[str] = []
+    page = await open_terminal(browser, mesh, errors, market="SOL-USD",
+                               viewport={"width": width, "height": height})
+    assert await page.evaluate(OUT_OF_PLACE, list(PANELS)) == []
+    await sign_up_and_deposit(page, f"w{width}")
+    assert await page.evaluate(OUT_OF_PLACE, list(PANELS)) == []
+    api = f"http://127.0.0.1:{mesh.ports['gateway_port']}/api/v1"
+    async with httpx.AsyncClient(base_url=api, timeout=20) as rest:
+        await trader(rest)
+        deposit = await rest.post("/account/deposit", json={
+            "asset": "SOL", "amount": "5", "transactionId": uuid.uuid4().hex})
+        assert deposit.status_code == 200, deposit.text
+        ask = await rest.post("/orders", json={"market": "SOL-USD", "side": "SELL",
+                                               "type": "LIMIT", "quantity": "1", "price": "21"})
+        assert ask.status_code == 201, ask.text
+    await book_has(page, "asks", "21")
+    await place_limit(page, "Buy", "21", "1")
+    fill = page.locator(".notice.fill", has_text="Filled: BUY 1 SOL-USD @ 21")
+    await fill.wait_for()
+    assert await page.evaluate(SUBMIT_UNCOVERED) == ""
+    assert await page.evaluate(OUT_OF_PLACE, list(PANELS)) == []
+    await page.evaluate("() => document.querySelector('[data-testid=submit]')"
+                        ".scrollIntoView({block: 'center'})")  # the notices below it in view
+    await shot(page, f"13-fill-at-{width}x{height}")
+    await fill.wait_for(state="detached")  # a fill notice expires; no one has to dismiss it
+    if width < 600:
+        await page.screenshot(path=str(ARTIFACTS / f"14-full-page-{width}.png"), full_page=True)
+    assert errors == []
+
+
+async def test_the_terminal_waits_for_an_exchange_that_is_away(
+        browser: Any, mesh: Mesh) -> None:
+    """The API behind a proxy that answers 502 with an HTML page, then with no markets,
+    then as the gateway: the page says which, retries by itself, and starts once it can."""
+    errors: list[str] = []
+    context = await browser.new_context(viewport=VIEWPORT)
+    page = await context.new_page()
+    page.set_default_timeout(STEP_MS)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    proxy = {"answer": "502"}
+
+    async def through_proxy(route: Any) -> None:
+        if proxy["answer"] == "502":
+            await route.fulfill(status=502, content_type="text/html",
+                                body="<html><body><h1>502 Bad Gateway</h1></body></html>")
+        elif proxy["answer"] == "no markets" and route.request.url.endswith("/markets"):
+            await route.fulfill(status=200, content_type="application/json", body="[]")
+        else:
+            await route.continue_()
+
+    await page.route(lambda url: urlsplit(url).path in ("/config.json", "/api/v1/markets"),
+                     through_proxy)
+    await page.goto(f"http://127.0.0.1:{mesh.ports['gateway_port']}/#{MARKET}")
+    banner = page.locator("#startup")
+    await banner.filter(
+        has_text="The exchange cannot be reached (HTTP 502); retrying…").wait_for()
+    async with page.expect_request(lambda request: request.url.endswith("/config.json")):
+        pass  # it asks again by itself
+    assert "Unexpected token" not in await page.locator("body").inner_text()
+    await shot(page, "12-exchange-away")
+    proxy["answer"] = "no markets"
+    await banner.filter(has_text="The exchange lists no markets yet; retrying…").wait_for()
+    proxy["answer"] = "up"
+    await banner.wait_for(state="hidden")
+    await page.wait_for_function("() => window.__trademesh?.metrics.feedConnects >= 1")
+    await page.get_by_test_id("book-state").filter(has_text="live").wait_for()
+    assert errors == []
+    await context.close()
 
 
 async def test_the_gateway_serves_the_terminal_beside_the_api(mesh: Mesh) -> None:

@@ -104,7 +104,7 @@ export class Api {
   /** Called when a signed-in call is refused as unauthenticated (expired or revoked). */
   onUnauthorized: () => void = () => {};
 
-  constructor(private readonly base = "/api/v1") {}
+  constructor(readonly base = "/api/v1") {}
 
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = {};

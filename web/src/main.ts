@@ -17,6 +17,7 @@ import { mountOrderForm } from "./views/orderform.js";
 import { mountOwnOrders } from "./views/ownorders.js";
 import { mountSession } from "./views/session.js";
 import { mountTrades, type TradesView } from "./views/trades.js";
+import { fetchJson, parseConfig, parseMarkets, untilLoaded } from "./startup.js";
 
 type Data = Record<string, unknown>;
 
@@ -76,6 +77,15 @@ function showState(views: Views): (state: FeedState, detail: string) => void {
   };
 }
 
+/** The start's problem (the exchange not answering, no markets) above the panels, or none. */
+function showStartup(problem: string | null, waitMs: number): void {
+  const banner = document.getElementById("startup")!;
+  const text = problem === null ? "" : `${problem}; retrying…`;
+  banner.hidden = problem === null;
+  if (banner.textContent !== text) banner.textContent = text;
+  banner.title = problem === null ? "" : `next try in ${Math.round(waitMs / 1000)} s`;
+}
+
 function mountViews(ctx: Ctx): Views {
   const chart = mountChart(ctx, (from, to) => {
     ctx.feed.unsubscribe([`kline_${from}@${ctx.market.symbol}`]);
@@ -99,7 +109,7 @@ function mountViews(ctx: Ctx): Views {
   const entry = document.getElementById("entry")!;
   const authBox = h("div", {});
   const orderBox = h("div", {});
-  entry.append(h("h2", {}, "Order entry"), authBox, orderBox);
+  entry.prepend(h("h2", {}, "Order entry"), authBox, orderBox); // the notices stay below
   mountOrderForm(ctx, orderBox);
   mountAccount(ctx);
   mountSession(ctx, authBox, (signedIn) => { orderBox.hidden = !signedIn; });
@@ -112,12 +122,12 @@ async function main(): Promise<void> {
     depthDiffs: 0, depthGaps: 0, bookRenders: 0, bookWorkMs: 0, feedConnects: 0,
   };
   const api = new Api();
-  const marketsLoading = api.get<Market[]>("/markets");
-  const config = await fetch("/config.json").then((r) => r.json() as Promise<{ wsUrl: string }>);
+  const [config, markets] = await untilLoaded(
+    () => Promise.all([fetchJson("/config.json").then(parseConfig), fetchJson(`${api.base}/markets`).then(parseMarkets)]),
+    showStartup);
   const wanted = decodeURIComponent(location.hash.slice(1));
   const early: [string, Data][] = [];
   const [feed, late] = openFeed(config.wsUrl, wanted, metrics, early);
-  const markets = await marketsLoading;
   const market = markets.find((m) => m.symbol === wanted) ?? markets.find((m) => m.kind === "PERP") ?? markets[0];
   const ctx: Ctx = { api, feed, bus: new Bus(), markets, market, metrics, email: "", marks: new Map() };
   if (wanted && wanted !== market.symbol) feed.unsubscribe(marketChannels(wanted, "1m"));

@@ -3,18 +3,24 @@
 import { h } from "../dom.js";
 import type { Ctx } from "../state.js";
 
-const SHOWN_MS = 8_000;
-const MAX_SHOWN = 5;
+type Kind = "fill" | "liquidation" | "info" | "error";
 
-export function notify(kind: "fill" | "liquidation" | "info" | "error", text: string): void {
+/** How long a notice of each kind stays; a liquidation or an error stays until dismissed. */
+const SHOWN_MS: Record<Kind, number | null> = { fill: 6_000, info: 6_000, liquidation: null, error: null };
+const MAX_SHOWN = 4;
+
+/** A notice in the order entry panel, below the ticket (in the page's flow, so it covers no
+ * control), newest first. */
+export function notify(kind: Kind, text: string): void {
   const box = document.getElementById("notices");
   if (!box) return;
   const close = h("button", { "aria-label": "Dismiss", class: "muted" }, "×");
   const note = h("div", { class: `notice ${kind}` }, h("span", {}, text), " ", close);
   close.addEventListener("click", () => note.remove());
-  box.append(note);
-  while (box.children.length > MAX_SHOWN) box.firstElementChild?.remove();
-  window.setTimeout(() => note.remove(), SHOWN_MS);
+  box.prepend(note);
+  while (box.children.length > MAX_SHOWN) box.lastElementChild?.remove();
+  const shown = SHOWN_MS[kind];
+  if (shown !== null) window.setTimeout(() => note.remove(), shown);
 }
 
 interface FillEvent { side?: string; quantity?: string; market?: string; price?: string; liquidity?: string }
