@@ -154,6 +154,9 @@ class Session:
         return False
 
     def _dispatch(self, method: object, params: object) -> Any:
+        if method not in ("PING", "SUBSCRIBE", "UNSUBSCRIBE"):  # (AUTH: answered before)
+            raise RequestError("INVALID_REQUEST", f"method: unknown method {method!r} "
+                                                  "(AUTH, PING, SUBSCRIBE or UNSUBSCRIBE)")
         if method == "PING" and params is None:  # the one request that needs no params
             params = []
         if not isinstance(params, list):
@@ -164,9 +167,7 @@ class Session:
             raise RequestError("INVALID_REQUEST", "params: expected at least one channel")
         if method == "SUBSCRIBE":
             return self._subscribe(params)
-        if method == "UNSUBSCRIBE":
-            return self._unsubscribe(params)
-        raise RequestError("INVALID_REQUEST", f"method: unknown method {method!r}")
+        return self._unsubscribe(params)
 
     async def _auth(self, params: object) -> Any:
         if not isinstance(params, list) or len(params) != 1 or not isinstance(params[0], str) \

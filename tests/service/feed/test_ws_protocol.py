@@ -28,6 +28,11 @@ async def test_errors_keep_the_connection_usable(feed: Feed) -> None:
         assert reply["error"]["code"] == "UNAUTHENTICATED"
         reply = await client.call("FROB", [])
         assert reply["error"]["code"] == "INVALID_REQUEST"
+        for method, params in (("FROB", None), ("FROB", "x"), (None, [])):
+            await client.ws.send(json.dumps({"method": method, "params": params, "id": 9}))
+            reply = await client.next()  # the method named first, whatever params hold
+            assert reply["error"] == {"code": "INVALID_REQUEST", "message": (
+                f"method: unknown method {method!r} (AUTH, PING, SUBSCRIBE or UNSUBSCRIBE)")}
         reply = await client.call("SUBSCRIBE", ["depth@btc-perp"])
         assert "upper case: BTC-PERP" in reply["error"]["message"]
         for bad in ({"method": "SUBSCRIBE", "id": 50}, {"method": "UNSUBSCRIBE", "params": [],
