@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from engine_svc import codec
 from engine_svc.codec import position_id
 from engine_svc.core.commands import PlaceOrder
 from engine_svc.core.engine import Engine
@@ -61,7 +62,7 @@ def _lots(spec: MarketSpec, held: int, quantity: str, percent: str) -> int:
     if quantity and percent:
         raise ValidationError("percent", "CONFLICT", "give quantity or percent, not both")
     if quantity:
-        return spec.qty_to_lots(quantity)
+        return codec.lots(spec, quantity)
     if not percent:
         return held
     if PERCENT.fullmatch(percent) is None:

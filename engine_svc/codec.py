@@ -31,6 +31,7 @@ from engine_svc.core.state import Trade
 from engine_svc.core.units import ValidationError
 from engine_svc.decimal_edge import formatter, parse_units
 from engine_svc.order_views import OrderRecord
+from engine_svc.wire_decimal import checked
 from mesh_runtime.ascii_digits import NotAsciiDigits, is_ascii_digits, parse_ascii_uint
 
 MAX_ORDER_ID = 2**63 - 1
@@ -128,12 +129,15 @@ def _enum(value: int, members: dict[int, T], field: str, default: T | None = Non
 
 
 def lots(spec: MarketSpec, text: str, field: str = "quantity") -> int:
-    units = parse_units(text, spec.lot_size, lambda t: spec.qty_to_lots(t, field))
+    """A client's quantity text in lots (the plain case fast; the rest as the core reads
+    it, after the wire's own check of the text)."""
+    units = parse_units(text, spec.lot_size, lambda t: spec.qty_to_lots(checked(t, field), field))
     return units if units >= spec.min_lots else spec.qty_to_lots(text, field)
 
 
 def ticks(spec: MarketSpec, text: str, field: str = "price") -> int:
-    return parse_units(text, spec.tick_size, lambda t: spec.price_to_ticks(t, field))
+    return parse_units(text, spec.tick_size,
+                       lambda t: spec.price_to_ticks(checked(t, field), field))
 
 
 def place_order(req: engine_pb2.PlaceOrderRequest, config: MarketConfig, user_id: str,
@@ -377,7 +381,7 @@ def amount(config: MarketConfig, asset: str, value: str) -> tuple[AssetSpec, int
     spec = asset_spec(config, asset)
     if not value:
         raise ValidationError("amount", "REQUIRED", "is required")
-    return spec, spec.amount_to_units(value, "amount")
+    return spec, spec.amount_to_units(checked(value, "amount"), "amount")
 
 
 def price_text(spec: MarketSpec, ticks: int | None) -> str:

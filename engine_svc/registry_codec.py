@@ -14,6 +14,7 @@ from engine_svc.core.commands import AddAsset, AddMarket, UpdateMarket
 from engine_svc.core.enums import MarketKind, MarketStatus
 from engine_svc.core.markets import MarketConfig
 from engine_svc.core.units import ValidationError
+from engine_svc.wire_decimal import checked
 
 KIND_IN = {market_pb2.MarketKind.Value(k.value): k for k in MarketKind}
 STATUS_IN = {market_pb2.MarketStatus.Value(s.value): s for s in MarketStatus}
@@ -35,6 +36,11 @@ def add_market(req: engine_pb2.AddMarketRequest, ts: int) -> AddMarket:
                         ("lotSize", m.lot_size)):
         if not value:
             raise ValidationError(name, "REQUIRED", "is required")
+    for name, value in (("tickSize", m.tick_size), ("lotSize", m.lot_size),
+                        ("minQuantity", m.min_quantity),
+                        ("maintenanceMarginRate", m.maintenance_margin_rate)):
+        if value:
+            checked(value, name)  # the wire's decimal text (the core also reads 1e-3)
     return AddMarket(
         symbol=m.symbol, kind=kind, base_asset=m.base_asset, quote_asset=m.quote_asset,
         tick_size=m.tick_size, lot_size=m.lot_size, min_quantity=m.min_quantity,

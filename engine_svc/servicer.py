@@ -244,10 +244,10 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
         try:
             if not request.price and not request.quantity:
                 raise ValidationError("price", "REQUIRED", "give a new price or quantity")
-            price = spec.price_to_ticks(request.price) if request.price else None
+            price = codec.ticks(spec, request.price) if request.price else None
             open_lots = None
             if request.quantity:
-                total = spec.qty_to_lots(request.quantity)
+                total = codec.lots(spec, request.quantity)
                 if total <= record.filled:
                     raise ValidationError("quantity", "TOO_SMALL",
                                           "must exceed the quantity already filled")
@@ -301,7 +301,7 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
             side = codec.side(request.side)
             if not request.quantity:
                 raise ValidationError("quantity", "REQUIRED", "is required")
-            lots = spec.qty_to_lots(request.quantity)
+            lots = codec.lots(spec, request.quantity)
         except ValidationError as err:
             await errors.abort(context, errors.invalid(err))
         return codec.quote(spec, self._seq.engine.quote(spec.symbol, side, lots))

@@ -147,6 +147,9 @@ async def test_a_user_cannot_see_or_touch_another_users_order(harness: EngineHar
     ({"quantity": "0"}, "quantity"),
     ({"quantity": "NaN"}, "quantity"),
     ({"quantity": "1e400"}, "quantity"),
+    ({"quantity": "1e0"}, "quantity"),  # exact, but API.md's decimals have no exponent
+    ({"price": "1E2"}, "price"),
+    ({"price": "100e0"}, "price"),
     ({"quantity": "0.001"}, "quantity"),
     ({"quantity": "abc"}, "quantity"),
     ({"price": ""}, "price"),
@@ -365,3 +368,22 @@ async def test_stop_loss_arms_on_the_filled_position_and_fires_on_the_mark(
         await h.stub.PlaceOrder(_limit("SOL-USD", order_pb2.BUY, "1", "100", stop_loss="90"),
                                 metadata=h.auth("alice"))
     assert _error(err.value)[2] == ["stopLoss"]
+
+
+@pytest.mark.parametrize("amount", ["1e3", "1E3", "1000e0", " 5", "5.", "٣"])
+async def test_amounts_are_the_contracts_decimal_text(harness: EngineHarness, amount: str) -> None:
+    """Over gRPC as over REST: an exponent, a space, a bare point or another script's digit
+    is refused naming the amount, and nothing is credited; a sign is the contract's."""
+    h = harness
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await h.stub.Deposit(engine_pb2.DepositRequest(asset="USD", amount=amount,
+                                                       transaction_id="tx-" + amount),
+                             metadata=h.auth("alice"))
+    assert _error(err.value) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_AMOUNT",
+                                 ["amount"])
+    assert "is not a decimal number" in (err.value.details() or "")
+    balances = await h.stub.GetBalances(engine_pb2.GetBalancesRequest(), metadata=h.auth("alice"))
+    assert list(balances.balances) == []
+    signed = await h.stub.Deposit(engine_pb2.DepositRequest(
+        asset="USD", amount="+5", transaction_id="tx-signed"), metadata=h.auth("alice"))
+    assert not signed.duplicate

@@ -85,6 +85,8 @@ async def test_list_trade_halt_restart(harness: EngineHarness) -> None:
     ({"tick_size": "0"}, "tickSize", grpc.StatusCode.INVALID_ARGUMENT),
     ({"tick_size": "-0.05"}, "tickSize", grpc.StatusCode.INVALID_ARGUMENT),
     ({"tick_size": "0.001"}, "tickSize", grpc.StatusCode.INVALID_ARGUMENT),
+    ({"tick_size": "5e-2"}, "tickSize", grpc.StatusCode.INVALID_ARGUMENT),  # API.md: no exponent
+    ({"min_quantity": "1E0"}, "minQuantity", grpc.StatusCode.INVALID_ARGUMENT),
     ({"lot_size": "0"}, "lotSize", grpc.StatusCode.INVALID_ARGUMENT),
     ({"lot_size": "0.5"}, "lotSize", grpc.StatusCode.INVALID_ARGUMENT),
     ({"kind": market_pb2.MARKET_KIND_UNSPECIFIED}, "kind", grpc.StatusCode.INVALID_ARGUMENT),
