@@ -351,7 +351,7 @@ def position(spec: MarketSpec, user_id: str, risk: PositionRisk,
     msg = account_pb2.Position(
         market=spec.symbol, user_id=user_id, size=formatter(spec.lot_size)(abs(risk.size)),
         margin=money(risk.margin), realized_pnl=money(risk.realized_pnl),
-        unrealized_pnl=money(risk.unrealized_pnl),
+        unrealized_pnl=money(risk.unrealized_pnl), cost=money(risk.cost),
         position_id=str(position_id) if position_id else "",
         margin_mode=order_pb2.ISOLATED if position_id else order_pb2.CROSS)
     if risk.size == 0:

@@ -67,6 +67,7 @@ class PositionRisk(NamedTuple):
     leverage: Decimal | None
     liquidation_price: int | None
     realized_pnl: int
+    cost: int  # signed cost basis in quote minor units (negative for a short)
 
 
 def sample_mark(st: State, spec: MarketSpec, index: int) -> int:
@@ -170,7 +171,8 @@ def position_risks(st: State, user: str) -> dict[str, PositionRisk]:
                 if pos.margin else None
         upnl = pos.size * mark * unit - pos.cost if mark is not None and pos.size else 0
         out[market] = PositionRisk(market, pos.size, entry, mark, upnl, pos.margin, lev,
-                                   liquidation_price(st, user, market, risk), pos.realized)
+                                   liquidation_price(st, user, market, risk), pos.realized,
+                                   pos.cost)
     return out
 
 

@@ -244,8 +244,11 @@ async def test_perp_position_and_close(harness: EngineHarness) -> None:
     positions = await h.stub.GetPositions(engine_pb2.GetPositionsRequest(),
                                           metadata=h.auth("alice"))
     [pos] = positions.positions
-    assert (pos.market, pos.side, pos.size, pos.entry_price, pos.margin) == \
-        ("SOL-PERP", order_pb2.BUY, "10", "100", "100")
+    assert (pos.market, pos.side, pos.size, pos.entry_price, pos.margin, pos.cost) == \
+        ("SOL-PERP", order_pb2.BUY, "10", "100", "100", "1000")
+    [short] = (await h.stub.GetPositions(engine_pb2.GetPositionsRequest(),
+                                         metadata=h.auth("mm"))).positions
+    assert (short.side, short.size, short.cost) == (order_pb2.SELL, "10", "-1000")
     await h.stub.PlaceOrder(_limit("SOL-PERP", order_pb2.BUY, "10", "110", leverage=5),
                             metadata=h.auth("mm"))
     closed = await h.stub.ClosePosition(engine_pb2.ClosePositionRequest(market="SOL-PERP"),
