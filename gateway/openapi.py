@@ -7,7 +7,8 @@ not ``public_route`` need ``bearerAuth``. The gateway's own answers are listed t
 403 (access rules), 413 (body limit), 429 (rate limits, with ``Retry-After``), and on POST
 the ``Idempotency-Key`` header with its 409 and 422. What a request's fields may hold (and
 which it needs) comes from :mod:`gateway.request_rules`, which the gateway enforces; 400
-and, for fields naming a market, asset or order, 404 are declared. A route that creates
+and, for fields naming a market, asset, order or position, 404 are declared (not for the
+history lists, whose fields only filter). A route that creates
 (201) links to every route whose path ids (``orderId``, ...) its answer carries, so
 clients and stateful testers can follow them.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.request_rules import EXAMPLES, NOT_FOUND_FIELDS, required_fields
+from gateway.request_rules import EXAMPLES, not_found, required_fields
 from gateway.routes import Route
 from gateway.schemas import Schema, SchemaRegistry
 
@@ -141,7 +142,7 @@ def _gateway_errors(route: Route) -> dict[str, Any]:
     if fields or route.body:
         errors["400"] = _error("a field is malformed, missing or refused (the details name "
                                "it; a market's grid, a balance and the like are checked here)")
-    unknown = [NOT_FOUND_FIELDS[name] for name in sorted(fields & NOT_FOUND_FIELDS.keys())]
+    unknown = not_found(route.method.input_type)
     if unknown:
         errors["404"] = _error("; ".join(unknown))
     if not route.public:

@@ -6,9 +6,12 @@ route's ``market`` or ``order_id`` inherits them): a JSON Schema fragment (``pat
 ``minLength``/``maxLength``, ``enum``, ``maximum``) that the gateway checks on the raw
 parameter or JSON value. A value outside it is a 400 naming the field before any upstream
 call; a well-formed value the upstream does not know (a market that is not listed, an order
-the caller has not got) is the upstream's 404. Beside them: the fields a message requires
-(present and not empty), and groups of which it needs at least one. Request enums offer
-their named values only (the ``*_UNSPECIFIED`` zero is what leaving the field out means).
+the caller has not got) is the upstream's 404, unless the field only filters (a history
+list's ``market`` and ``positionId``: an empty page). ``MESSAGE_RULES`` and
+``MESSAGE_NOT_FOUND`` override the field tables per message. Beside them: the fields a
+message requires (present and not empty), and groups of which it needs at least one.
+Request enums offer their named values only (the ``*_UNSPECIFIED`` zero is what leaving the
+field out means).
 
 The patterns are ASCII by construction: ids are ``[0-9]`` (never ``str.isdigit()``, which
 takes ``"²"`` and ``"٣"``), symbols ``[A-Z0-9]``, client ids printable ASCII.
@@ -88,9 +91,24 @@ SIGNUP_EMAIL_PATTERN = (f"^(?:{_ATOM}{{1,64}}|(?:{_ATOM}{{1,15}}\\.){{1,3}}{_ATO
 SIGNUP_PASSWORD_PATTERN = ("^(?:[ -~]{8,72}|[ -~\\u0080-\\u07ff]{8,36}"
                            "|[ -~\\u0080-\\uffff]{8,24}|[^\\x00-\\x1f\\x7f]{8,18})$")
 
+# The history lists' ``market`` and ``positionId`` are filters: a well-formed value the
+# caller has no rows of is an empty page, never a 404 (persistence_svc.history_filters).
+HISTORY_LISTS = tuple(f"trademesh.v1.{name}Request" for name in (
+    "ListOrderHistory", "ListFills", "ListClosedPositions", "ListFundingPayments",
+    "ListLedger", "ListLiquidations"))
+_HISTORY_FILTERS: dict[str, Schema] = {
+    "market": {**_MARKET, "description": "only rows of this market (a symbol such as "
+                                         "BTC-PERP; one the caller has no rows of: none)"},
+    "position_id": {**_ID, "description": "only rows of this isolated position (the id of "
+                                          "the order that opened it; leading zeros are "
+                                          "ignored; one the caller has not got: none)"},
+}
+
 # Per message: overrides of FIELD_RULES (sign-up states the email and password policy; a
-# new asset's symbol and decimals are the registry's rules, engine_svc.core.registry).
+# new asset's symbol and decimals are the registry's rules, engine_svc.core.registry; the
+# history lists' filters).
 MESSAGE_RULES: dict[str, dict[str, Schema]] = {
+    **{name: _HISTORY_FILTERS for name in HISTORY_LISTS},
     "trademesh.v1.AddAssetRequest": {
         "symbol": {"pattern": "^[A-Z][A-Z0-9]{0,11}$", "maxLength": 12,
                    "description": "a new asset's symbol: a capital letter, then up to 11 "
@@ -133,6 +151,8 @@ NOT_FOUND_FIELDS: dict[str, str] = {
     "position_id": "POSITION_NOT_FOUND: the caller has no open isolated position with this "
                    "id in this market",
 }
+# Per message: its own table instead (the history lists' fields are filters: no 404).
+MESSAGE_NOT_FOUND: dict[str, dict[str, str]] = {name: {} for name in HISTORY_LISTS}
 
 
 # A request body that works on a fresh mesh with a funded account (the built-in markets'
@@ -149,6 +169,12 @@ def field_rule(message: Any, field: Any) -> Schema:
     """The rule fragment for ``field`` of request ``message`` (empty when it has none)."""
     override = MESSAGE_RULES.get(message.full_name, {}).get(field.name)
     return dict(override if override is not None else FIELD_RULES.get(field.name, {}))
+
+
+def not_found(message: Any) -> list[str]:
+    """Why a well-formed request ``message`` may be a 404, one text per field (by name)."""
+    table = MESSAGE_NOT_FOUND.get(message.full_name, NOT_FOUND_FIELDS)
+    return [table[name] for name in sorted(f.name for f in message.fields) if name in table]
 
 
 def required_fields(message: Any) -> tuple[str, ...]:

@@ -3,7 +3,9 @@ liquidations, and a market's public trades. Newest first, ``limit`` rows (defaul
 most 1000) with ids below ``before`` when given; optionally only one ``side`` (rows that
 have one), one order ``status``, and times ``from <= t < to`` (each table's time: an
 order's creation, a fill's or trade's time, a position's closing, a payment's, a ledger
-entry's, a liquidation's). The ``user_id`` filter is always applied by the caller's
+entry's, a liquidation's), and one isolated ``position_id`` (orders, closed positions,
+funding payments and liquidations carry it; a fill is its order's, so fills are those of
+the caller's orders that carry it). The ``user_id`` filter is always applied by the caller's
 verified identity, never by a request field, so another user's rows are never read.
 """
 
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Column, Row, Select, Table, select
+from sqlalchemy import Column, ColumnElement, Row, Select, Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mesh_runtime.ascii_digits import NotAsciiDigits, parse_ascii_uint
@@ -75,7 +77,19 @@ def _paged(table: Table, key: Column[Any], owner: Column[Any], owner_value: str,
         query = query.where(time >= only.start_ms)
     if time is not None and only.end_ms is not None:
         query = query.where(time < only.end_ms)
+    if only.position_id is not None:
+        query = query.where(_of_position(table, owner_value, only.position_id))
     return query.order_by(key.desc()).limit(page.limit)
+
+
+def _of_position(table: Table, user_id: str, position_id: str) -> ColumnElement[bool]:
+    """The rows of one isolated position: its own column where the table has one, else
+    (fills) those of the user's orders that opened or reduced it."""
+    if "position_id" in table.c:
+        return table.c.position_id == position_id
+    orders = schema.orders
+    return table.c.order_id.in_(select(orders.c.order_id).where(
+        orders.c.user_id == user_id, orders.c.position_id == position_id))
 
 
 class HistoryRepository:

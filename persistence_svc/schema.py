@@ -14,7 +14,8 @@ Invariants:
 * History queries page by a monotonic ``BIGINT`` id the client sees (order id, fill id,
   trade id, ledger entry id, position id, payment id) with ``before``, so a cursor is stable
   while new rows arrive (they only get larger ids); each has an index on ``(user_id, id)``
-  or ``(market, id)``.
+  or ``(market, id)``; the ``positionId`` filter's, partial, on ``(user_id, position_id,
+  id)`` where ``position_id`` is set (fills are found through their orders).
 * Positions are keyed by ``(user_id, market, position_id)``: ``position_id`` is ``''`` for
   the netted cross position of a market, else an isolated position's id (the id of the
   order that opened it, never reused); history rows (orders, closed positions, funding
@@ -42,6 +43,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -57,6 +59,12 @@ def num(name: str) -> Column[Decimal]:
 
 def big(name: str) -> Column[int]:
     return Column(name, BigInteger, nullable=False)
+
+
+def by_position(table: str, key: str) -> Index:
+    """The history's ``positionId`` filter's index: isolated positions' rows only."""
+    return Index(f"{table}_user_position", "user_id", "position_id", key,
+                 postgresql_where=text("position_id IS NOT NULL"))
 
 
 def position_id() -> Column[str]:
@@ -89,7 +97,7 @@ orders = Table(
     big("event_seq"),
     Column("margin_mode", String(8)),  # perps: CROSS / ISOLATED; NULL: spot (or before 0004)
     position_id(),  # the isolated position it opens or reduces; NULL: cross
-    Index("orders_user_order", "user_id", "order_id"))
+    Index("orders_user_order", "user_id", "order_id"), by_position("orders", "order_id"))
 
 fills = Table(
     "fills", metadata, _id(), big("fill_id"),
@@ -150,7 +158,7 @@ closed_positions = Table(
     Column("margin_mode", String(8)),  # CROSS / ISOLATED; NULL (before 0003) was CROSS
     Column("close_reason", String(16)),  # CLOSED, LIQUIDATED, STOP_LOSS, TAKE_PROFIT
     position_id(),
-    Index("closed_positions_user_id", "user_id", "id"))
+    Index("closed_positions_user_id", "user_id", "id"), by_position("closed_positions", "id"))
 
 funding_payments = Table(
     "funding_payments", metadata, _id(), Column("user_id", String(64), nullable=False),
@@ -158,7 +166,7 @@ funding_payments = Table(
     num("position_size"), num("amount"),
     big("ts_ms"), big("event_seq"),
     position_id(),
-    Index("funding_user_id", "user_id", "id"))
+    Index("funding_user_id", "user_id", "id"), by_position("funding", "id"))
 
 liquidations = Table(
     "liquidations", metadata, _id(), Column("liquidation_id", String(64), nullable=False,
@@ -170,7 +178,7 @@ liquidations = Table(
     big("ts_ms"), big("event_seq"),
     Column("closed_on_book", Numeric), Column("taken_by_fund", Numeric),
     position_id(),
-    Index("liquidations_user_id", "user_id", "id"))
+    Index("liquidations_user_id", "user_id", "id"), by_position("liquidations", "event_seq"))
 
 candles_1m = Table(
     "candles_1m", metadata, Column("market", String(32), nullable=False),

@@ -175,7 +175,7 @@ async def test_isolated_positions_live_apart_close_by_id_and_liquidate_alone(
     half = await trader.call("POST", close, json={"positionId": a["orderId"], "percent": "50"})
     assert (half["status"], half["filledQuantity"], half["positionId"]) == (
         "FILLED", "5", a["orderId"])
-    await trader.call("POST", close, json={"positionId": b["orderId"]})
+    closed_b = await trader.call("POST", close, json={"positionId": b["orderId"]})
     rows = {r.get("positionId", ""): r for r in await trader.call("GET", "/account/positions")}
     assert set(rows) == {"", a["orderId"]} and rows[a["orderId"]]["size"] == "5"
 
@@ -193,3 +193,31 @@ async def test_isolated_positions_live_apart_close_by_id_and_liquidate_alone(
     reasons = {r.get("positionId", ""): (r["marginMode"], r["closeReason"]) for r in closed}
     assert reasons[a["orderId"]] == ("ISOLATED", "LIQUIDATED")
     assert reasons[b["orderId"]] == ("ISOLATED", "CLOSED")
+    await check_history_by_position(api, trader, {a["orderId"]: half["orderId"],
+                                                  b["orderId"]: closed_b["orderId"]})
+
+
+async def check_history_by_position(api: httpx.AsyncClient, trader: Trader,
+                                    closes: dict[str, str]) -> None:
+    """``?positionId=`` keeps each isolated position's rows apart from the other's and the
+    cross position's; leading zeros are read as the number; an unknown id is an empty page,
+    a malformed one a 400 naming positionId."""
+    [(a, half_a), (b, close_b)] = closes.items()
+
+    async def rows(path: str, position: str) -> Any:
+        return await trader.call("GET", path, params={"positionId": position})
+
+    assert [o["orderId"] for o in await rows("/history/orders", a)] == [half_a, a]
+    assert [o["orderId"] for o in await rows("/history/orders", "00" + b)] == [close_b, b]
+    assert {f["orderId"] for f in await rows("/history/fills", a)} == {a, half_a}
+    assert {f["orderId"] for f in await rows("/history/fills", b)} == {b, close_b}
+    assert [(p["positionId"], p["closeReason"]) for p in await rows("/history/positions", a)] \
+        == [(a, "LIQUIDATED")]
+    assert [p["closeReason"] for p in await rows("/history/positions", b)] == ["CLOSED"]
+    assert [q["positionId"] for q in await rows("/history/liquidations", a)] == [a]
+    assert await rows("/history/liquidations", b) == []
+    for path in ("/history/orders", "/history/fills", "/history/positions",
+                 "/history/funding", "/history/liquidations"):
+        assert await rows(path, "999999999") == [], path  # a filter, not a lookup
+        answer = await api.get(path, params={"positionId": "4x"}, headers=trader.headers)
+        assert answer.status_code == 400 and "positionId" in answer.text, (path, answer.text)

@@ -191,12 +191,18 @@ class ListOrderHistoryRequest(_message.Message):
     TO_TIME_FIELD_NUMBER: _builtins.int
     SIDE_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
+    POSITION_ID_FIELD_NUMBER: _builtins.int
     market: _builtins.str
     limit: _builtins.int
     before: _builtins.str
     """Cursor: only entries older than this id."""
     side: _order_pb2.Side.ValueType
     status: _order_pb2.OrderStatus.ValueType
+    position_id: _builtins.str
+    """Only the rows of this isolated position (its id: the id of the order that opened
+    it; 1-19 ASCII digits, leading zeros ignored); empty: every row. An id the caller
+    has not got gives an empty page.
+    """
     @_builtins.property
     def from_time(self) -> _timestamp_pb2.Timestamp:
         """Only rows at or after this time."""
@@ -215,10 +221,11 @@ class ListOrderHistoryRequest(_message.Message):
         to_time: _timestamp_pb2.Timestamp | None = ...,
         side: _order_pb2.Side.ValueType = ...,
         status: _order_pb2.OrderStatus.ValueType = ...,
+        position_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["from_time", b"from_time", "to_time", b"to_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "from_time", b"from_time", "limit", b"limit", "market", b"market", "side", b"side", "status", b"status", "to_time", b"to_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "from_time", b"from_time", "limit", b"limit", "market", b"market", "position_id", b"position_id", "side", b"side", "status", b"status", "to_time", b"to_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -254,10 +261,16 @@ class ListFillsRequest(_message.Message):
     FROM_TIME_FIELD_NUMBER: _builtins.int
     TO_TIME_FIELD_NUMBER: _builtins.int
     SIDE_FIELD_NUMBER: _builtins.int
+    POSITION_ID_FIELD_NUMBER: _builtins.int
     market: _builtins.str
     limit: _builtins.int
     before: _builtins.str
     side: _order_pb2.Side.ValueType
+    position_id: _builtins.str
+    """Only the rows of this isolated position (its id: the id of the order that opened
+    it; 1-19 ASCII digits, leading zeros ignored); empty: every row. An id the caller
+    has not got gives an empty page.
+    """
     @_builtins.property
     def from_time(self) -> _timestamp_pb2.Timestamp:
         """Only rows at or after this time."""
@@ -275,10 +288,11 @@ class ListFillsRequest(_message.Message):
         from_time: _timestamp_pb2.Timestamp | None = ...,
         to_time: _timestamp_pb2.Timestamp | None = ...,
         side: _order_pb2.Side.ValueType = ...,
+        position_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["from_time", b"from_time", "to_time", b"to_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "from_time", b"from_time", "limit", b"limit", "market", b"market", "side", b"side", "to_time", b"to_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "from_time", b"from_time", "limit", b"limit", "market", b"market", "position_id", b"position_id", "side", b"side", "to_time", b"to_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -314,10 +328,16 @@ class ListClosedPositionsRequest(_message.Message):
     FROM_TIME_FIELD_NUMBER: _builtins.int
     TO_TIME_FIELD_NUMBER: _builtins.int
     SIDE_FIELD_NUMBER: _builtins.int
+    POSITION_ID_FIELD_NUMBER: _builtins.int
     market: _builtins.str
     limit: _builtins.int
     before: _builtins.str
     side: _order_pb2.Side.ValueType
+    position_id: _builtins.str
+    """Only the rows of this isolated position (its id: the id of the order that opened
+    it; 1-19 ASCII digits, leading zeros ignored); empty: every row. An id the caller
+    has not got gives an empty page.
+    """
     @_builtins.property
     def from_time(self) -> _timestamp_pb2.Timestamp:
         """Only rows at or after this time."""
@@ -335,10 +355,11 @@ class ListClosedPositionsRequest(_message.Message):
         from_time: _timestamp_pb2.Timestamp | None = ...,
         to_time: _timestamp_pb2.Timestamp | None = ...,
         side: _order_pb2.Side.ValueType = ...,
+        position_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["from_time", b"from_time", "to_time", b"to_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "from_time", b"from_time", "limit", b"limit", "market", b"market", "side", b"side", "to_time", b"to_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "from_time", b"from_time", "limit", b"limit", "market", b"market", "position_id", b"position_id", "side", b"side", "to_time", b"to_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -373,9 +394,15 @@ class ListFundingPaymentsRequest(_message.Message):
     BEFORE_FIELD_NUMBER: _builtins.int
     FROM_TIME_FIELD_NUMBER: _builtins.int
     TO_TIME_FIELD_NUMBER: _builtins.int
+    POSITION_ID_FIELD_NUMBER: _builtins.int
     market: _builtins.str
     limit: _builtins.int
     before: _builtins.str
+    position_id: _builtins.str
+    """Only the rows of this isolated position (its id: the id of the order that opened
+    it; 1-19 ASCII digits, leading zeros ignored); empty: every row. An id the caller
+    has not got gives an empty page.
+    """
     @_builtins.property
     def from_time(self) -> _timestamp_pb2.Timestamp:
         """Only rows at or after this time."""
@@ -392,10 +419,11 @@ class ListFundingPaymentsRequest(_message.Message):
         before: _builtins.str = ...,
         from_time: _timestamp_pb2.Timestamp | None = ...,
         to_time: _timestamp_pb2.Timestamp | None = ...,
+        position_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["from_time", b"from_time", "to_time", b"to_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "from_time", b"from_time", "limit", b"limit", "market", b"market", "to_time", b"to_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "from_time", b"from_time", "limit", b"limit", "market", b"market", "position_id", b"position_id", "to_time", b"to_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -488,11 +516,17 @@ class ListLiquidationsRequest(_message.Message):
     FROM_TIME_FIELD_NUMBER: _builtins.int
     TO_TIME_FIELD_NUMBER: _builtins.int
     SIDE_FIELD_NUMBER: _builtins.int
+    POSITION_ID_FIELD_NUMBER: _builtins.int
     market: _builtins.str
     limit: _builtins.int
     before: _builtins.str
     side: _order_pb2.Side.ValueType
     """The liquidated position's side."""
+    position_id: _builtins.str
+    """Only the rows of this isolated position (its id: the id of the order that opened
+    it; 1-19 ASCII digits, leading zeros ignored); empty: every row. An id the caller
+    has not got gives an empty page.
+    """
     @_builtins.property
     def from_time(self) -> _timestamp_pb2.Timestamp:
         """Only rows at or after this time."""
@@ -510,10 +544,11 @@ class ListLiquidationsRequest(_message.Message):
         from_time: _timestamp_pb2.Timestamp | None = ...,
         to_time: _timestamp_pb2.Timestamp | None = ...,
         side: _order_pb2.Side.ValueType = ...,
+        position_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["from_time", b"from_time", "to_time", b"to_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "from_time", b"from_time", "limit", b"limit", "market", b"market", "side", b"side", "to_time", b"to_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["before", b"before", "from_time", b"from_time", "limit", b"limit", "market", b"market", "position_id", b"position_id", "side", b"side", "to_time", b"to_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

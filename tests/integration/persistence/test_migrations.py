@@ -22,7 +22,7 @@ async def test_concurrent_upgrades_create_every_table_once(database: str) -> Non
     await asyncio.gather(migrations.upgrade(database), migrations.upgrade(database))
     await migrations.upgrade(database)
     version = await fetch(database, "SELECT version_num FROM alembic_version")
-    assert [r["version_num"] for r in version] == ["0004"]
+    assert [r["version_num"] for r in version] == ["0005"]
     tables = await fetch(database, "SELECT tablename FROM pg_tables WHERE schemaname='public'")
     assert {r["tablename"] for r in tables} == {*metadata.tables, "alembic_version"}
     numeric = await fetch(database, "SELECT count(*) AS n FROM information_schema.columns "
@@ -60,7 +60,7 @@ async def test_a_database_of_the_previous_release_upgrades_and_reads(database: s
         await conn.close()
     await migrations.upgrade(database)
     version = await fetch(database, "SELECT version_num FROM alembic_version")
-    assert [r["version_num"] for r in version] == ["0004"]
+    assert [r["version_num"] for r in version] == ["0005"]
     [position] = await fetch(database, "SELECT exit_quantity, exit_notional FROM positions")
     assert tuple(position.values()) == (0, 0)
     engine = create_engine(database)
@@ -79,6 +79,17 @@ async def test_a_database_of_the_previous_release_upgrades_and_reads(database: s
     assert (fill.price, fill.realized_pnl) == ("84.5", "")
     assert (liq.liquidation_id, liq.size, liq.closed_on_book, liq.taken_by_fund) == \
         ("4", "10", "", "")
+
+
+POSITION_INDEXES = importlib.import_module(  # the indexes 0005 adds
+    "persistence_svc.migrations.versions.0005_position_indexes").INDEXES
+
+
+async def position_indexes(database: str) -> dict[str, str]:
+    """The positionId filter's indexes there are: name -> definition."""
+    rows = await fetch(database, "SELECT indexname, indexdef FROM pg_indexes "
+                                 "WHERE indexname LIKE '%_user_position'")
+    return {r["indexname"]: r["indexdef"] for r in rows}
 
 
 ISOLATED_COLUMNS = importlib.import_module(  # the columns 0004 adds
@@ -133,9 +144,10 @@ async def test_a_0003_database_upgrades_to_isolated_positions_in_place(database:
     await migrations.upgrade(database)
     await migrations.upgrade(database)  # idempotent
     version = await fetch(database, "SELECT version_num FROM alembic_version")
-    assert [r["version_num"] for r in version] == ["0004"]
+    assert [r["version_num"] for r in version] == ["0005"]
     assert [r["cols"] for r in await fetch(database, PRIMARY_KEY)] == \
         ["user_id,market,position_id"]
+    assert set(await position_indexes(database)) == {n for n, _, _ in POSITION_INDEXES}
     [position] = await fetch(database, "SELECT size, realized_pnl, position_id FROM positions")
     assert tuple(position.values()) == (2, 5, "")
     conn = await asyncpg.connect(database)
@@ -196,3 +208,22 @@ async def test_0004_downgrades_to_0003_and_upgrades_again(database: str) -> None
         ["user_id,market,position_id"]
     [again] = await fetch(database, "SELECT size, position_id FROM positions")
     assert tuple(again.values()) == (2, "")
+
+
+async def test_a_0004_database_gets_the_position_filter_indexes(database: str) -> None:
+    """0004 → 0005 adds the partial (user, position id, page key) indexes in place: the
+    same ones a new database gets from the schema; downgrading drops them."""
+    await migrations.upgrade(database)
+    fresh = await position_indexes(database)
+    assert set(fresh) == {n for n, _, _ in POSITION_INDEXES}
+    assert all(d.endswith("WHERE (position_id IS NOT NULL)") for d in fresh.values()), fresh
+    conn = await asyncpg.connect(database)
+    try:  # as 0004 left it (0001 builds the current schema: undo 0005)
+        for name, _, _ in POSITION_INDEXES:
+            await conn.execute(f"DROP INDEX {name}")
+        await conn.execute("UPDATE alembic_version SET version_num = '0004'")
+    finally:
+        await conn.close()
+    assert await position_indexes(database) == {}
+    await migrations.upgrade(database)
+    assert await position_indexes(database) == fresh

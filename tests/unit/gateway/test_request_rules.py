@@ -93,6 +93,11 @@ def test_a_replacement_needs_a_price_or_a_quantity(table: RouteTable,
     ("GET", "/api/v1/markets/0/ticker", [], "market"),
     ("GET", "/api/v1/history/fills", [("limit", "1001")], "limit"),
     ("GET", "/api/v1/history/fills", [("before", "٣")], "before"),
+    ("GET", "/api/v1/history/fills", [("positionId", "٣")], "positionId"),
+    ("GET", "/api/v1/history/orders", [("positionId", "-41")], "positionId"),
+    ("GET", "/api/v1/history/positions", [("positionId", "")], "positionId"),
+    ("GET", "/api/v1/history/funding", [("positionId", "41 ")], "positionId"),
+    ("GET", "/api/v1/history/liquidations", [("positionId", "1" * 20)], "positionId"),
     ("GET", "/api/v1/markets/BTC-PERP/candles", [("interval", "2m")], "interval"),
     ("GET", "/api/v1/markets/BTC-PERP/candles", [], "interval"),
 ])
@@ -126,6 +131,32 @@ def test_the_document_states_the_rules(document: dict[str, Any]) -> None:
     assert "SIDE_UNSPECIFIED" in order["side"]["enum"]
     responses = document["paths"]["/api/v1/markets/{market}/ticker"]["get"]["responses"]
     assert "UNKNOWN_MARKET" in responses["404"]["description"]
+
+
+HISTORY_PATHS = ["/api/v1/history/orders", "/api/v1/history/fills",
+                 "/api/v1/history/positions", "/api/v1/history/funding",
+                 "/api/v1/history/liquidations"]
+
+
+@pytest.mark.parametrize("path", HISTORY_PATHS)
+def test_the_history_position_filter_is_documented_as_a_filter(
+        table: RouteTable, document: dict[str, Any], path: str) -> None:
+    operation = document["paths"][path]["get"]
+    params = {p["name"]: p["schema"] for p in operation["parameters"] if p["in"] == "query"}
+    assert params["positionId"]["pattern"] == "^[0-9]{1,19}$"
+    assert "only rows of this isolated position" in params["positionId"]["description"]
+    assert "404" not in params["positionId"]["description"] + params["market"]["description"]
+    assert "404" not in operation["responses"]  # a filter: an unknown id is an empty page
+    found = table.match("GET", path)
+    request = build_request(found.route, b"", {}, [("positionId", "041")])
+    assert request.position_id == "041"  # as given: persistence reads it as 41
+
+
+def test_closing_by_position_id_keeps_its_404(document: dict[str, Any]) -> None:
+    close = document["paths"]["/api/v1/positions/{market}/close"]["post"]["responses"]
+    assert "POSITION_NOT_FOUND" in close["404"]["description"]
+    ledger = document["paths"]["/api/v1/history/ledger"]["get"]["responses"]
+    assert "404" not in ledger  # its market only filters too
 
 
 @pytest.mark.parametrize(("rule", "value", "ok"), [
