@@ -124,11 +124,12 @@ class FeedServicer(feed_pb2_grpc.FeedServicer):
 
     async def GetMarketTicker(self, request: feed_pb2.GetMarketTickerRequest,
                               context: Context) -> feed_pb2.GetMarketTickerResponse:
-        if request.market not in self._hub.markets:
-            reason, text = ("REQUIRED", "is required") if not request.market else \
-                ("UNKNOWN_MARKET", f"unknown market {request.market!r}")
+        if request.market not in self._hub.markets:  # a well-formed unknown one: 404
+            code, reason, text = (grpc.StatusCode.INVALID_ARGUMENT, "REQUIRED", "is required") \
+                if not request.market else \
+                (grpc.StatusCode.NOT_FOUND, "UNKNOWN_MARKET", f"unknown market {request.market!r}")
             await rich_errors.abort(context, rich_errors.rich_status(
-                grpc.StatusCode.INVALID_ARGUMENT, reason, f"market: {text}", "market"))
+                code, reason, f"market: {text}", "market"))
         return feed_pb2.GetMarketTickerResponse(ticker=self._hub.ticker(request.market))
 
     async def ListTickers(self, request: feed_pb2.ListTickersRequest,
