@@ -36,8 +36,9 @@ _CODES: dict[RejectReason, grpc.StatusCode] = {
     _R.DUPLICATE_TRANSACTION: grpc.StatusCode.ALREADY_EXISTS,
     **{r: grpc.StatusCode.FAILED_PRECONDITION for r in (
         _R.INSUFFICIENT_BALANCE, _R.INSUFFICIENT_MARGIN, _R.REDUCE_ONLY_WOULD_INCREASE,
-        _R.TOO_MANY_OPEN_ORDERS, _R.TOO_MANY_TRIGGERS, _R.POST_ONLY_WOULD_TAKE,
-        _R.FOK_NOT_FILLABLE, _R.NO_LIQUIDITY, _R.MARKET_HALTED, _R.MARKET_CLOSE_ONLY)},
+        _R.TOO_MANY_OPEN_ORDERS, _R.TOO_MANY_POSITIONS, _R.TOO_MANY_TRIGGERS,
+        _R.POST_ONLY_WOULD_TAKE, _R.FOK_NOT_FILLABLE, _R.NO_LIQUIDITY, _R.MARKET_HALTED,
+        _R.MARKET_CLOSE_ONLY)},
 }
 
 _FIELDS: dict[RejectReason, str] = {
@@ -63,6 +64,8 @@ _MESSAGES: dict[RejectReason, str] = {
     _R.REDUCE_ONLY_WOULD_INCREASE: "a reduce-only order must reduce an open position",
     _R.TOO_MANY_OPEN_ORDERS: "too many open orders in this market: cancel some first "
                              "(TRADEMESH_MAX_OPEN_ORDERS)",
+    _R.TOO_MANY_POSITIONS: "too many open isolated positions (at most 100 per user): close "
+                           "some first",
     _R.POST_ONLY_WOULD_TAKE: "a post-only order would take liquidity",
     _R.FOK_NOT_FILLABLE: "a fill-or-kill order cannot be filled entirely now",
     _R.NO_LIQUIDITY: "there is no liquidity on the other side",

@@ -247,6 +247,10 @@ def _hold(st: State, spec: MarketSpec, cmd: PlaceOrder, qty: int, limit: int,
             and st.at_open_order_limit(user, cmd.market):
         reject(st, user, cmd.market, RejectReason.TOO_MANY_OPEN_ORDERS, 0, cmd.client_order_id)
         return None
+    if not cmd.position_id and cmd.margin_mode is MarginMode.ISOLATED \
+            and st.at_isolated_limit(user):
+        reject(st, user, cmd.market, RejectReason.TOO_MANY_POSITIONS, 0, cmd.client_order_id)
+        return None
     per_lot = lock_per_lot(spec, side, lock_price, cmd.leverage, reduce_only)
     asset = lock_asset(spec, side)
     need = qty * per_lot

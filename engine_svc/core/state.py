@@ -29,6 +29,11 @@ DEFAULT_MAX_OPEN_ORDERS: Final = 200
 """Live orders one user may have in one market until a ``SetOpenOrderLimit`` says otherwise."""
 RECENT_TRADES: Final = 100
 DEFAULT_MAX_TRIGGERS: Final = 100
+MAX_ISOLATED_POSITIONS: Final = 100
+"""Isolated positions one user may hold at once (all markets): every one is an account of
+its own that each index price and funding sweep values, so their number is bounded like
+open orders are. An order that would open one more is refused (TOO_MANY_POSITIONS);
+reducing or closing never is."""
 """Armed triggers one user may have until a ``SetTriggerLimit`` says otherwise."""
 
 Trade = tuple[int, int, int, str, int]
@@ -281,6 +286,10 @@ class State:
             del counts[order.market]
         else:
             del self.open_orders[order.user_id]
+
+    def at_isolated_limit(self, user: str) -> bool:
+        mine = self.ledger.isolated.get(user)
+        return mine is not None and len(mine) >= MAX_ISOLATED_POSITIONS
 
     def at_open_order_limit(self, user: str, market: str) -> bool:
         counts = self.open_orders.get(user)

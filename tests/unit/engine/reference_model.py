@@ -59,6 +59,7 @@ from engine_svc.core import (
     UpdateMarket,
     Withdraw,
 )
+from engine_svc.core.state import MAX_ISOLATED_POSITIONS
 
 FEES = "__fees__"
 FUND = "__insurance__"
@@ -375,10 +376,9 @@ class RefModel:
         if c.tif is TimeInForce.FOK and self.fillable(c, limit) < qty:
             self.reject = R.FOK_NOT_FILLABLE
             return
-        may_rest = c.type is OrderType.LIMIT and c.tif is TimeInForce.GTC and not ro
-        if may_rest and sum(o.user == c.user_id and o.market == c.market
-                            for o in self.book) >= self.max_open:
-            self.reject = R.TOO_MANY_OPEN_ORDERS
+        r = self.count_reason(c, ro)
+        if r is not None:
+            self.reject = r
             return
         per_lot = self.per_lot(spec, c.side, lock_price, c.leverage, ro)
         bal = self.b(c.user_id, self.asset(spec, c.side))
@@ -396,6 +396,18 @@ class RefModel:
         if c.stop_loss is not None or c.take_profit is not None:
             self.triggers.attach(c, o)
         self.run(spec, o)
+
+    def count_reason(self, c: PlaceOrder, ro: bool) -> R | None:
+        """The per-user counts: live orders in the market (a GTC limit that may rest), open
+        isolated positions (an order that opens one)."""
+        may_rest = c.type is OrderType.LIMIT and c.tif is TimeInForce.GTC and not ro
+        if may_rest and sum(o.user == c.user_id and o.market == c.market
+                            for o in self.book) >= self.max_open:
+            return R.TOO_MANY_OPEN_ORDERS
+        if not c.position_id and c.margin_mode is MarginMode.ISOLATED and sum(
+                p[0] == c.user_id for p in self.iso.values()) >= MAX_ISOLATED_POSITIONS:
+            return R.TOO_MANY_POSITIONS
+        return None
 
     def iso_reason(self, spec: MarketSpec, c: PlaceOrder) -> R | None:
         """After the validation, before the market status: ISOLATED is for perps and

@@ -35,6 +35,7 @@ from engine_svc.core import (
     TriggerPlaced,
     default_markets,
 )
+from engine_svc.core.state import MAX_ISOLATED_POSITIONS
 
 P = 500_000
 BTC = "BTC-PERP"
@@ -305,3 +306,27 @@ def test_house_and_isolated_account_ids_cannot_trade_or_deposit() -> None:
     pid = iso_long(funded(a={"USD": 10**8}, b={"USD": 10**9}), 1)
     assert reason(e.apply(buy(f"__iso:{pid}", 1, P))) is RejectReason.INVALID_ORDER
     assert reason(e.apply(deposit(f"__iso:{pid}", "USD", 5))) is RejectReason.INVALID_AMOUNT
+
+
+def test_a_user_holds_at_most_max_isolated_positions_and_closing_frees_one() -> None:
+    """Each isolated position is an account every sweep values: 100 per user at most. The
+    101st opening order is refused (nothing locked, no order), reducing one never is, and
+    a closed one frees its slot once its order is final."""
+    e = funded(a={"USD": 10**9}, b={"USD": 10**10})
+    pids = [iso_long(e, qty=1) for _ in range(MAX_ISOLATED_POSITIONS)]
+    assert len(e.isolated_positions("a")) == MAX_ISOLATED_POSITIONS
+    e.apply(sell("b", 1, P))
+    before = e.balances("a")["USD"]
+    refused = e.apply(buy("a", 1, P, margin_mode=ISO))
+    assert reason(refused) is RejectReason.TOO_MANY_POSITIONS
+    assert not any(isinstance(x, OrderAccepted) for x in refused)
+    assert e.balances("a")["USD"] == before
+    cross = e.apply(buy("a", 1, P))  # cross orders are not counted
+    assert accepted(cross).position_id == 0
+    e.apply(buy("b", 1, P))  # a bid for a's close
+    closing = e.apply(sell("a", 1, P, position_id=pids[0]))
+    assert accepted(closing).position_id == pids[0]
+    assert len(e.isolated_positions("a")) == MAX_ISOLATED_POSITIONS - 1
+    e.apply(sell("b", 1, P))
+    assert accepted(e.apply(buy("a", 1, P, margin_mode=ISO))).position_id > 0
+    gaps_zero(e)
