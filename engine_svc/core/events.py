@@ -59,7 +59,8 @@ class OrderAccepted:
     set at entry (not a price the order asked for). ``reduce_only`` is the effective flag
     (set, or implied by naming an isolated ``position_id``); ``slippage_bps`` is 0 for a
     LIMIT order; ``stop_loss`` / ``take_profit`` are the attached trigger prices in ticks
-    (``None``: none). Liquidation orders are reduce-only MARKET IOC at leverage 1.
+    (``None``: none). A liquidation's order is reduce-only MARKET IOC at leverage 1, its
+    ``slippage_bps`` the market's liquidation slippage (from the reference price).
     """
 
     seq: int

@@ -124,6 +124,30 @@ def test_an_order_a_trigger_places_shows_its_own_terms_live_and_on_the_link() ->
     assert (fired[0].reduce_only, fired[0].leverage, fired[0].price) == (True, 1, "")
 
 
+def test_a_liquidation_order_shows_its_own_terms_live_and_on_the_link() -> None:
+    """a's 10x long at 50,000.0 is liquidated when the index falls to 39,999.9: the
+    engine's close is a reduce-only MARKET order bounded by the liquidation slippage."""
+    deposits = [Deposit(user_id=u, asset="USD", amount=amount, tx_id=u, ts=1)
+                for u, amount in (("a", 10_225_000), ("b", 10**9), ("mm", 10**9))]
+    events, views = run([
+        *deposits,
+        PlaceOrder(user_id="b", market=BTC, side=Side.SELL, quantity=10, price=500_000,
+                   leverage=10, ts=2),
+        PlaceOrder(user_id="a", market=BTC, side=Side.BUY, quantity=10, price=500_000,
+                   leverage=10, ts=3),
+        PlaceOrder(user_id="mm", market=BTC, side=Side.BUY, quantity=20, price=399_000,
+                   leverage=10, ts=4),
+        SetIndexPrice(market=BTC, price=399_999, ts=5)])
+    assert any(e.HasField("liquidation") for e in events)
+    [close] = [o for o in accepted(events).values() if o.type == order_pb2.MARKET]
+    record = views.get(close.user_id, int(close.order_id))
+    assert record is not None
+    assert terms(close) == terms(codec.order(record, default_markets()))
+    spec = default_markets().markets[BTC]
+    assert (close.user_id, close.reduce_only, close.leverage, close.slippage_bps,
+            close.price) == ("a", True, 1, spec.liquidation_slippage_bps, "")
+
+
 def test_the_core_event_says_what_the_order_asked_for() -> None:
     engine = Engine(default_markets())
     engine.apply(Deposit(user_id="a", asset="USD", amount=10**10, tx_id="a", ts=1))
