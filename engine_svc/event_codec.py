@@ -4,7 +4,11 @@ One core event becomes exactly one ``EngineEvent`` with the same sequence number
 stream persistence sees stays gap-free. Integers (ticks, lots, minor units) become decimal
 strings with the market's and asset's specs. Mapping:
 
-* ``OrderAccepted`` → ``order`` (status NEW); ``OrderCanceled`` → ``order`` (CANCELED,
+* ``OrderAccepted`` → ``order`` (status NEW) with the order's terms: post-only,
+  reduce-only, leverage, self-trade prevention, slippage bound and bracket prices; a MARKET
+  order has no ``price`` (its bound is ``slippage_bps``). Entries written before the core
+  event carried those terms leave them unset (``self_trade_prevention`` UNSPECIFIED says
+  so) and keep the price they were sent with then; ``OrderCanceled`` → ``order`` (CANCELED,
   ``reason``); ``OrderReplaced`` → ``order`` with status UNSPECIFIED (an amendment: new
   price and remaining quantity); ``OrderRejected`` → ``order`` (REJECTED; changes nothing).
 * ``OrderFilled`` → ``execution``: the taker's and the maker's fill (with the PnL each
@@ -56,6 +60,8 @@ Events = RepeatedCompositeFieldContainer[event_pb2.EngineEvent]
 SIDES = {"BUY": order_pb2.BUY, "SELL": order_pb2.SELL}
 TYPES = {name: order_pb2.OrderType.Value(name) for name in ("LIMIT", "MARKET")}
 TIFS = {name: order_pb2.TimeInForce.Value(name) for name in ("GTC", "IOC", "FOK")}
+STPS = {name: order_pb2.SelfTradePrevention.Value(name)
+        for name in ("CANCEL_TAKER", "CANCEL_MAKER", "CANCEL_BOTH")}
 Reason: TypeAlias = account_pb2.ClosedPosition.CloseReason.ValueType
 CLOSED_BY: dict[str, Reason] = {"LIQUIDATED": account_pb2.ClosedPosition.LIQUIDATED,
              "STOP_LOSS": account_pb2.ClosedPosition.STOP_LOSS,
@@ -219,13 +225,28 @@ class EventEncoder:
         o.order_id, o.client_order_id = str(b["order_id"]), b["client_order_id"] or ""
         o.user_id, o.market, o.side = b["user_id"], market, SIDES[b["side"]]
         o.type, o.time_in_force, o.status = TYPES[b["type"]], TIFS[b["tif"]], order_pb2.NEW
-        o.price = self._price[market].text(b["price"]) if b["price"] else ""
         o.quantity = self._qty[market].text(b["quantity"])
+        if "stp" in b:  # the order's terms; absent from entries older than them
+            self._terms(o, b)
+        elif b["price"]:  # such an entry went out with a MARKET order's bound as its price
+            o.price = self._price[market].text(b["price"])
         pid = b.get("position_id") or 0  # absent from entries older than isolated positions
         if pid:
             o.position_id, o.margin_mode = str(pid), order_pb2.ISOLATED
         elif self._markets[market].is_perp:
             o.margin_mode = order_pb2.CROSS
+
+    def _terms(self, o: order_pb2.Order, b: Body) -> None:
+        """What the order asked for: its limit price (none for MARKET: the bound it stops
+        at is ``slippage_bps``), flags, leverage, self-trade prevention and brackets."""
+        price = self._price[b["market"]]
+        o.price = price.text(b["price"]) if b["type"] == "LIMIT" else ""
+        o.post_only, o.reduce_only = b["post_only"], b["reduce_only"]
+        o.leverage, o.self_trade_prevention = b["leverage"], STPS[b["stp"]]
+        o.slippage_bps = b["slippage_bps"]
+        stop_loss, take_profit = b["stop_loss"], b["take_profit"]
+        o.stop_loss = price.text(stop_loss) if stop_loss is not None else ""
+        o.take_profit = price.text(take_profit) if take_profit is not None else ""
 
     def _rejected(self, event: event_pb2.EngineEvent, b: Body) -> None:
         o = event.order

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine_svc.core.commands import Command, PlaceOrder
+from engine_svc.core.commands import Command
 from engine_svc.core.enums import (
     Liquidity,
     OrderStatus,
@@ -122,7 +122,7 @@ class OrderViews:
 
     def _fold(self, command: Command, event: Event) -> OrderRecord | None:
         if isinstance(event, OrderAccepted) and event.order_id not in self._orders:
-            record = _new_record(event, command)
+            record = _new_record(event)
             self._orders[event.order_id] = record
             return record
         if isinstance(event, OrderFilled):
@@ -174,17 +174,14 @@ class OrderViews:
         return views
 
 
-def _new_record(e: OrderAccepted, command: Command) -> OrderRecord:
-    record = OrderRecord(e.order_id, e.user_id, e.market, e.side, e.type, e.tif, e.price,
-                         e.quantity, e.client_order_id, created=e.ts, updated=e.ts,
-                         position_id=e.position_id)
-    if isinstance(command, PlaceOrder):
-        record.post_only = command.post_only
-        record.reduce_only = command.reduce_only or command.position_id != 0
-        record.leverage, record.stp = command.leverage, command.stp
-        record.slippage_bps = command.slippage_bps if command.type is OrderType.MARKET else 0
-        record.stop_loss, record.take_profit = command.stop_loss, command.take_profit
-    return record
+def _new_record(e: OrderAccepted) -> OrderRecord:
+    """The order as the core accepted it (its terms from the event, so an order a trigger
+    or a liquidation placed shows its own flags, not the command's that set it off)."""
+    return OrderRecord(e.order_id, e.user_id, e.market, e.side, e.type, e.tif, e.price,
+                       e.quantity, e.client_order_id, e.post_only, e.reduce_only, e.leverage,
+                       e.stp, e.slippage_bps, created=e.ts, updated=e.ts,
+                       stop_loss=e.stop_loss, take_profit=e.take_profit,
+                       position_id=e.position_id)
 
 
 def _amend(record: OrderRecord, event: OrderCanceled | OrderReplaced, ts: int) -> None:

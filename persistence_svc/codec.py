@@ -39,17 +39,28 @@ def user(record: UserRecord) -> account_pb2.User:
 
 
 def order(r: Rec) -> order_pb2.Order:
+    """A MARKET order has no price (its bound is ``slippage_bps``; rows of older releases
+    hold that bound as the price, not shown). The terms (post-only, reduce-only, leverage,
+    self-trade prevention, slippage, brackets) of rows written before they were recorded
+    (NULL: before 0006, or from an older engine's events) are left unset: false, 0,
+    SELF_TRADE_PREVENTION_UNSPECIFIED and empty, not guessed."""
     average = r.notional / r.filled if r.filled else None
     return order_pb2.Order(
         order_id=str(r.order_id), client_order_id=r.client_order_id or "", user_id=r.user_id,
         market=r.market, side=order_pb2.Side.Value(r.side),
         type=order_pb2.OrderType.Value(r.type),
         time_in_force=order_pb2.TimeInForce.Value(r.tif),
-        status=order_pb2.OrderStatus.Value(r.status), price=dec(r.price),
+        status=order_pb2.OrderStatus.Value(r.status),
+        price="" if r.type == "MARKET" else dec(r.price),
         quantity=dec(r.quantity), filled_quantity=dec(r.filled), average_price=dec(average),
         reason=r.reason or "", create_time=ts(r.created_ms), update_time=ts(r.updated_ms),
         margin_mode=order_pb2.MarginMode.Value(r.margin_mode or "MARGIN_MODE_UNSPECIFIED"),
-        position_id=r.position_id or "")
+        position_id=r.position_id or "", post_only=bool(r.post_only),
+        reduce_only=bool(r.reduce_only), leverage=r.leverage or 0,
+        self_trade_prevention=order_pb2.SelfTradePrevention.Value(
+            r.self_trade_prevention or "SELF_TRADE_PREVENTION_UNSPECIFIED"),
+        slippage_bps=r.slippage_bps or 0, stop_loss=dec(r.stop_loss),
+        take_profit=dec(r.take_profit))
 
 
 def fill(r: Rec) -> order_pb2.Fill:

@@ -87,5 +87,6 @@ def lines_bytes(lines: list[str]) -> bytes:
 def order_lines(records: list[Row]) -> list[str]:
     """Order rows (``event_writer.ORDER_COLS`` order) as lines."""
     return [f"{a},{field(b)},{field(c)},{optional(d)},{e},{f},{g},{h},{optional(i)},{j},{k},"
-            f"{m},{n},{optional(o)},{p},{q},{r},{optional(s)},{optional(u)}\n"
-            for a, b, c, d, e, f, g, h, i, j, k, m, n, o, p, q, r, s, u in records]
+            f"{m},{n},{optional(o)},{p},{q},{r},{optional(s)},{optional(u)},"
+            f"{','.join(map(optional, terms))}\n"
+            for a, b, c, d, e, f, g, h, i, j, k, m, n, o, p, q, r, s, u, *terms in records]

@@ -8,7 +8,9 @@ order and writes the result. Invariants (see also :mod:`persistence_svc.schema`)
   outside world, ``fees`` collects trading fees, ``pnl`` is realized PnL's counterpart);
 * an order row reflects every state change: accepted (NEW), fills (PARTIALLY_FILLED /
   FILLED, ``remaining``, ``filled``, ``notional``), amendments and cancels; a REJECTED
-  event changes nothing (a refused place never had an order id);
+  event changes nothing (a refused place never had an order id); a MARKET order has no
+  price, and its terms (flags, leverage, self-trade prevention, slippage, brackets) are
+  those its accepting event carries, NULL when that event predates them;
 * a position that goes to zero or flips side leaves one ``closed_positions`` row, with
   the lots closed since it opened, their average exit price (the closing fills', and a
   liquidation's lots taken by the insurance fund at its price), the leverage it had and
@@ -48,6 +50,7 @@ ZERO = Decimal(0)
 SIDE = {order_pb2.BUY: "BUY", order_pb2.SELL: "SELL"}
 TYPE_NAME = {v: k for k, v in order_pb2.OrderType.items()}
 TIF_NAME = {v: k for k, v in order_pb2.TimeInForce.items()}
+STP_NAME = {v: k for k, v in order_pb2.SelfTradePrevention.items()}
 KIND_NAME = {v: k for k, v in market_pb2.MarketKind.items()}
 STATUS_NAME = {v: k for k, v in market_pb2.MarketStatus.items()}
 MARGIN_NAME = {order_pb2.CROSS: "CROSS", order_pb2.ISOLATED: "ISOLATED"}
@@ -75,6 +78,14 @@ class OrderRow:
     event_seq: int
     margin_mode: str | None = None  # perps: CROSS / ISOLATED; None: spot (or not recorded)
     position_id: str | None = None  # the isolated position it opens or reduces; None: cross
+    # Its terms; all None when the accepting event did not carry them (see _terms).
+    post_only: bool | None = None
+    reduce_only: bool | None = None
+    leverage: int | None = None
+    self_trade_prevention: str | None = None
+    slippage_bps: int | None = None
+    stop_loss: Decimal | None = None  # None also when it has none
+    take_profit: Decimal | None = None
 
 
 @dataclass(slots=True)
@@ -251,11 +262,14 @@ def _order(rows: Rows, ev: event_pb2.EngineEvent) -> None:
     oid = int(o.order_id)
     if o.status == order_pb2.NEW:
         qty = rows.numbers[o.quantity].value
-        rows.orders[oid] = OrderRow(
+        price = o.price if o.type != order_pb2.MARKET else ""  # older links sent the bound
+        row = rows.orders[oid] = OrderRow(
             oid, o.user_id, o.market, o.client_order_id or None, SIDE[o.side],
             TYPE_NAME[o.type], TIF_NAME[o.time_in_force], "NEW",
-            rows.numbers[o.price].value if o.price else None, qty, qty, ZERO, ZERO, None, t, t,
+            rows.numbers[price].value if price else None, qty, qty, ZERO, ZERO, None, t, t,
             ev.sequence, MARGIN_NAME.get(o.margin_mode), o.position_id or None)
+        if o.self_trade_prevention:
+            _terms(rows, row, o)
         rows.new_orders.add(oid)
     else:
         row = rows.orders[oid]
@@ -315,6 +329,16 @@ def _spot(rows: Rows, head: str, buyer: str, seller: str, base: tuple[str, Numbe
     rows.ledger += (f"{s}{base_asset},{qty.negated}{tail}", f"{b}{base_asset},{qty.text}{tail}",
                     f"{b}{quote_asset},{notional.negated}{tail}",
                     f"{s}{quote_asset},{notional.text}{tail}")
+
+
+def _terms(rows: Rows, row: OrderRow, o: order_pb2.Order) -> None:
+    """The order's terms, from an accepting event that carries them (the engine always sets
+    a self-trade prevention mode then; events of older engines leave the row's None)."""
+    row.post_only, row.reduce_only, row.leverage = o.post_only, o.reduce_only, o.leverage
+    row.self_trade_prevention = STP_NAME[o.self_trade_prevention]
+    row.slippage_bps = o.slippage_bps
+    row.stop_loss = rows.numbers[o.stop_loss].value if o.stop_loss else None
+    row.take_profit = rows.numbers[o.take_profit].value if o.take_profit else None
 
 
 def _fill_order(rows: Rows, row: OrderRow, remaining: Decimal, qty: Decimal,

@@ -50,10 +50,12 @@ from persistence_svc.copy_csv import csv_bytes, lines_bytes, order_lines
 log = logging.getLogger("trademesh.persistence.event_writer")
 ORDER_COLS = ("order_id", "user_id", "market", "client_order_id", "side", "type", "tif",
               "status", "price", "quantity", "remaining", "filled", "notional", "reason",
-              "created_ms", "updated_ms", "event_seq", "margin_mode", "position_id")
+              "created_ms", "updated_ms", "event_seq", "margin_mode", "position_id",
+              "post_only", "reduce_only", "leverage", "self_trade_prevention", "slippage_bps",
+              "stop_loss", "take_profit")  # ef.OrderRow's fields, in order
 ORDER_TYPES = ("bigint", "text", "text", "text", "text", "text", "text", "text", "numeric",
                "numeric", "numeric", "numeric", "numeric", "text", "bigint", "bigint", "bigint",
-               "text", "text")
+               "text", "text", "boolean", "boolean", "int", "text", "int", "numeric", "numeric")
 ORDER_VALUES = attrgetter(*ORDER_COLS)
 POSITION_COLS = ("user_id", "market", "size", "cost", "entry_price", "margin", "realized_pnl",
                  "realized_at_open", "opened_ms", "event_seq", "exit_quantity", "exit_notional",

@@ -97,6 +97,12 @@ orders = Table(
     big("event_seq"),
     Column("margin_mode", String(8)),  # perps: CROSS / ISOLATED; NULL: spot (or before 0004)
     position_id(),  # the isolated position it opens or reduces; NULL: cross
+    # Its terms (0006); all NULL on rows written before them (not recorded). stop_loss /
+    # take_profit are NULL also when the order has none; slippage_bps is 0 for LIMIT.
+    Column("post_only", Boolean), Column("reduce_only", Boolean),
+    Column("leverage", Integer), Column("self_trade_prevention", String(16)),
+    Column("slippage_bps", Integer), Column("stop_loss", Numeric),
+    Column("take_profit", Numeric),
     Index("orders_user_order", "user_id", "order_id"), by_position("orders", "order_id"))
 
 fills = Table(

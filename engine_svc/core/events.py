@@ -22,7 +22,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine_svc.core.enums import CancelReason, OrderType, RejectReason, Side, TimeInForce
+from engine_svc.core.enums import (
+    CancelReason,
+    OrderType,
+    RejectReason,
+    Side,
+    StpMode,
+    TimeInForce,
+)
 from engine_svc.core.market_events import (
     AssetAdded,
     MarketChanged,
@@ -46,6 +53,16 @@ from engine_svc.core.perp_events import (
 
 @dataclass(slots=True, init=False)
 class OrderAccepted:
+    """An order entered the book's matching (it may fill, rest or be canceled next).
+
+    ``price`` is the limit price, or for a MARKET order the bound its ``slippage_bps``
+    set at entry (not a price the order asked for). ``reduce_only`` is the effective flag
+    (set, or implied by naming an isolated ``position_id``); ``slippage_bps`` is 0 for a
+    LIMIT order; ``stop_loss`` / ``take_profit`` are the attached trigger prices in ticks
+    (``None``: none). A liquidation's order is reduce-only MARKET IOC at leverage 1, its
+    ``slippage_bps`` the market's liquidation slippage (from the reference price).
+    """
+
     seq: int
     cmd_seq: int
     order_id: int
@@ -59,11 +76,20 @@ class OrderAccepted:
     client_order_id: str | None
     ts: int
     position_id: int
+    post_only: bool
+    reduce_only: bool
+    leverage: int
+    stp: StpMode
+    slippage_bps: int
+    stop_loss: int | None
+    take_profit: int | None
 
     def __init__(
         self, seq: int, cmd_seq: int, order_id: int, user_id: str, market: str, side: Side,
         type: OrderType, price: int, quantity: int, tif: TimeInForce, client_order_id: str | None,
-        ts: int, position_id: int = 0,
+        ts: int, position_id: int = 0, post_only: bool = False, reduce_only: bool = False,
+        leverage: int = 1, stp: StpMode = StpMode.CANCEL_TAKER, slippage_bps: int = 0,
+        stop_loss: int | None = None, take_profit: int | None = None,
     ) -> None:
         self.seq = seq
         self.cmd_seq = cmd_seq
@@ -78,6 +104,13 @@ class OrderAccepted:
         self.client_order_id = client_order_id
         self.ts = ts
         self.position_id = position_id
+        self.post_only = post_only
+        self.reduce_only = reduce_only
+        self.leverage = leverage
+        self.stp = stp
+        self.slippage_bps = slippage_bps
+        self.stop_loss = stop_loss
+        self.take_profit = take_profit
 
 
 @dataclass(slots=True, init=False)

@@ -149,7 +149,8 @@ def _close_on_book(st: State, spec: MarketSpec, user: str, owner: str, pid: int,
     order.pair = st.ledger.record(user, USD)  # an isolated position pays from its own
     order.position_id = pid
     st.out.append(OrderAccepted(st.seq(), st.last_seq, oid, owner, spec.symbol, side,
-                               OrderType.MARKET, limit, qty, TimeInForce.IOC, None, ts, pid))
+                               OrderType.MARKET, limit, qty, TimeInForce.IOC, None, ts, pid,
+                               False, True, 1, StpMode.CANCEL_TAKER, slip))
     run(st, spec, book, order, limit)
     return order.filled
 

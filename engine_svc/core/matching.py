@@ -271,8 +271,11 @@ def _hold(st: State, spec: MarketSpec, cmd: PlaceOrder, qty: int, limit: int,
         pid = oid
     order.position_id = pid
     st.ledger.lock(bal, need)
+    slippage = cmd.slippage_bps if cmd.type is OrderType.MARKET else 0
     st.out.append(OrderAccepted(st.seq(), st.last_seq, oid, user, cmd.market, side, cmd.type,
-                                limit, qty, cmd.tif, cmd.client_order_id, cmd.ts, pid))
+                                limit, qty, cmd.tif, cmd.client_order_id, cmd.ts, pid,
+                                cmd.post_only, reduce_only, cmd.leverage, cmd.stp, slippage,
+                                cmd.stop_loss, cmd.take_profit))
     return order
 
 

@@ -159,6 +159,46 @@ async def test_perp_positions_after_a_cross(api: httpx.AsyncClient) -> None:
     assert (other["side"], other["size"]) == ("SELL", "0.01")
 
 
+async def test_history_shows_each_order_as_the_engine_does_live(
+        api: httpx.AsyncClient) -> None:
+    """A post-only order with brackets and a self-trade prevention mode, a MARKET order
+    with a slippage bound and a reduce-only close: ``/history/orders`` shows each as
+    ``/orders/{id}`` does, field for field (fills apart), MARKET without a price."""
+    long, short = await new_trader(api), await new_trader(api)
+    for trader in (long, short):
+        await trader.deposit("USD", "100000")
+    price = await index_price(api, "BTC-PERP")
+    maker = await short.place(
+        market="BTC-PERP", side="SELL", quantity="0.01", price=str(price), postOnly=True,
+        leverage=2, selfTradePrevention="CANCEL_BOTH", stopLoss=str(price * 6 // 5),
+        takeProfit=str(price * 4 // 5))
+    taker = await long.place(market="BTC-PERP", side="BUY", type="MARKET",
+                             timeInForce="IOC", quantity="0.01", slippageBps=100, leverage=3)
+    close = await long.place(market="BTC-PERP", side="SELL", quantity="0.01",
+                             price=str(price * 2), reduceOnly=True, timeInForce="IOC",
+                             leverage=3)
+    assert (maker["status"], taker["status"], close["status"]) == (
+        "NEW", "FILLED", "CANCELED"), (maker, taker, close)
+    for trader, placed in ((short, [maker]), (long, [taker, close])):
+        ids = {o["orderId"] for o in placed}
+        rows = await eventually(
+            lambda t=trader: t.call("GET", "/history/orders"),
+            lambda rows, ids=ids: {r["orderId"] for r in rows if r["status"] != "NEW"} >= ids)
+        history = {r["orderId"]: r for r in rows}
+        for oid in ids:
+            live = await trader.call("GET", f"/orders/{oid}")
+            del live["fills"]  # history lists them at /history/fills
+            assert history[oid].pop("fills") == [], oid
+            assert history[oid] == live, oid
+    market = await long.call("GET", f"/orders/{taker['orderId']}")
+    assert (market["price"], market["slippageBps"], market["leverage"]) == ("", 100, 3)
+    bracketed = await short.call("GET", f"/orders/{maker['orderId']}")
+    assert (bracketed["postOnly"], bracketed["selfTradePrevention"],
+            bracketed["stopLoss"], bracketed["leverage"]) == (
+        True, "CANCEL_BOTH", str(price * 6 // 5), 2)
+    assert (await long.call("GET", f"/orders/{close['orderId']}"))["reduceOnly"] is True
+
+
 async def test_another_users_order_is_404(api: httpx.AsyncClient) -> None:
     owner, stranger = await new_trader(api), await new_trader(api)
     await owner.deposit("SOL", "5")

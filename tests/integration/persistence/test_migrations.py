@@ -14,6 +14,7 @@ from persistence_svc.db import create_engine
 from persistence_svc.history import HistoryRepository, Page
 from persistence_svc.schema import metadata
 
+HEAD = "0006"
 OLD_COLUMNS = importlib.import_module(  # the columns 0003 adds
     "persistence_svc.migrations.versions.0003_history_columns").COLUMNS
 
@@ -22,7 +23,7 @@ async def test_concurrent_upgrades_create_every_table_once(database: str) -> Non
     await asyncio.gather(migrations.upgrade(database), migrations.upgrade(database))
     await migrations.upgrade(database)
     version = await fetch(database, "SELECT version_num FROM alembic_version")
-    assert [r["version_num"] for r in version] == ["0005"]
+    assert [r["version_num"] for r in version] == [HEAD]
     tables = await fetch(database, "SELECT tablename FROM pg_tables WHERE schemaname='public'")
     assert {r["tablename"] for r in tables} == {*metadata.tables, "alembic_version"}
     numeric = await fetch(database, "SELECT count(*) AS n FROM information_schema.columns "
@@ -60,7 +61,7 @@ async def test_a_database_of_the_previous_release_upgrades_and_reads(database: s
         await conn.close()
     await migrations.upgrade(database)
     version = await fetch(database, "SELECT version_num FROM alembic_version")
-    assert [r["version_num"] for r in version] == ["0005"]
+    assert [r["version_num"] for r in version] == [HEAD]
     [position] = await fetch(database, "SELECT exit_quantity, exit_notional FROM positions")
     assert tuple(position.values()) == (0, 0)
     engine = create_engine(database)
@@ -144,7 +145,7 @@ async def test_a_0003_database_upgrades_to_isolated_positions_in_place(database:
     await migrations.upgrade(database)
     await migrations.upgrade(database)  # idempotent
     version = await fetch(database, "SELECT version_num FROM alembic_version")
-    assert [r["version_num"] for r in version] == ["0005"]
+    assert [r["version_num"] for r in version] == [HEAD]
     assert [r["cols"] for r in await fetch(database, PRIMARY_KEY)] == \
         ["user_id,market,position_id"]
     assert set(await position_indexes(database)) == {n for n, _, _ in POSITION_INDEXES}
@@ -227,3 +228,90 @@ async def test_a_0004_database_gets_the_position_filter_indexes(database: str) -
     assert await position_indexes(database) == {}
     await migrations.upgrade(database)
     assert await position_indexes(database) == fresh
+
+
+TERM_COLUMNS = importlib.import_module(  # the columns 0006 adds
+    "persistence_svc.migrations.versions.0006_order_terms").COLUMNS
+ORDER = ("INSERT INTO orders (order_id, user_id, market, side, type, tif, status, price, "
+         "quantity, remaining, filled, notional, created_ms, updated_ms, event_seq, "
+         "margin_mode) VALUES ($1, 'u', 'BTC-PERP', 'BUY', $2, $3, 'FILLED', $4, 2, 0, 2, "
+         "100000, 1, 1, $1, 'CROSS')")
+
+
+async def as_0005(database: str) -> None:
+    """A database as release 0005 left it: no order terms; a LIMIT order and a MARKET
+    order (whose slippage bound 0005 stored as its price) in it."""
+    await migrations.upgrade(database, "0005")
+    conn = await asyncpg.connect(database)
+    try:
+        for table, column, _ in TERM_COLUMNS:  # 0001 builds the current tables
+            await conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        await conn.execute(ORDER, 1, "LIMIT", "GTC", 50000)
+        await conn.execute(ORDER, 2, "MARKET", "IOC", 50500)
+    finally:
+        await conn.close()
+
+
+async def term_columns(database: str) -> list[str]:
+    found = await fetch(database, "SELECT column_name FROM information_schema.columns "
+                                  "WHERE table_schema = 'public' AND table_name = 'orders' "
+                                  "ORDER BY ordinal_position")
+    names = [r["column_name"] for r in found]
+    return [n for n in names if n in {c for _, c, _ in TERM_COLUMNS}]
+
+
+async def test_a_0005_database_upgrades_to_order_terms_in_place(database: str) -> None:
+    """0005 → 0006 keeps the orders, whose terms read as not recorded (unset, not guessed)
+    and a MARKET order without its bound as price; an order written after has them."""
+    await as_0005(database)
+    assert await term_columns(database) == []
+    await migrations.upgrade(database)
+    await migrations.upgrade(database)  # idempotent
+    version = await fetch(database, "SELECT version_num FROM alembic_version")
+    assert [r["version_num"] for r in version] == [HEAD]
+    assert await term_columns(database) == [c for _, c, _ in TERM_COLUMNS]
+    conn = await asyncpg.connect(database)
+    try:
+        await conn.execute(ORDER, 3, "LIMIT", "GTC", 49900)
+        await conn.execute(
+            "UPDATE orders SET post_only = true, reduce_only = false, leverage = 10, "
+            "self_trade_prevention = 'CANCEL_BOTH', slippage_bps = 0, stop_loss = 48000, "
+            "take_profit = 52000 WHERE order_id = 3")
+    finally:
+        await conn.close()
+    engine = create_engine(database)
+    try:
+        rows = await HistoryRepository(engine).orders("u", Page.of("", 0, ""))
+        limit, market, recorded = sorted((codec.order(r) for r in rows),
+                                         key=lambda o: int(o.order_id))
+    finally:
+        await engine.dispose()
+    for old in (limit, market):
+        assert (old.post_only, old.reduce_only, old.leverage, old.self_trade_prevention,
+                old.slippage_bps, old.stop_loss, old.take_profit) == (
+            False, False, 0, order_pb2.SELF_TRADE_PREVENTION_UNSPECIFIED, 0, "", "")
+    assert (limit.price, limit.filled_quantity, market.price) == ("50000", "2", "")
+    assert (recorded.post_only, recorded.leverage, recorded.self_trade_prevention,
+            recorded.stop_loss, recorded.take_profit) == (
+        True, 10, order_pb2.CANCEL_BOTH, "48000", "52000")
+
+
+async def test_0006_downgrades_to_0005_and_upgrades_again(database: str) -> None:
+    """A rollback to 0005 drops the terms (the orders stay); 0006 again after, NULL."""
+    await as_0005(database)
+    await migrations.upgrade(database)
+    conn = await asyncpg.connect(database)
+    try:
+        await conn.execute("UPDATE orders SET leverage = 5, post_only = true")
+    finally:
+        await conn.close()
+    await migrations.downgrade(database, "0005")
+    version = await fetch(database, "SELECT version_num FROM alembic_version")
+    assert [r["version_num"] for r in version] == ["0005"]
+    assert await term_columns(database) == []
+    kept = await fetch(database, "SELECT order_id, price FROM orders ORDER BY order_id")
+    assert [tuple(r.values()) for r in kept] == [(1, 50000), (2, 50500)]
+    await migrations.upgrade(database)
+    assert await term_columns(database) == [c for _, c, _ in TERM_COLUMNS]
+    again = await fetch(database, "SELECT leverage, post_only FROM orders")
+    assert [tuple(r.values()) for r in again] == [(None, None), (None, None)]
