@@ -15,6 +15,7 @@ from engine_svc.core import Engine
 from engine_svc.core.events import BalanceChanged, Event, PositionChanged
 from engine_svc.core.markets import MarketConfig, default_markets
 from engine_svc.event_codec import EventEncoder
+from engine_svc.journal import split_entry
 from engine_svc.outbox_span import Record, expand_raw, is_span, records
 from tests.unit.engine.mixed_commands import generate
 
@@ -114,3 +115,18 @@ def test_a_read_starting_inside_a_span_sends_only_what_follows(
     got = link([r for _, _, r in tail], [], after=first, registry=engine.config)
     assert got[0].sequence == first + 1
     assert [e.sequence for e in got] == list(range(first + 1, new[-1][1] + 1))
+
+
+def test_an_entry_names_the_span_of_each_record() -> None:
+    plain = {b"f": b"7", b"r": b"a\nb"}
+    assert split_entry(plain) == [(7, 7, b"a"), (8, 8, b"b")]  # as written before spans
+    spans = {b"f": b"7", b"r": b"a\nb\nc", b"n": b"1 4 1"}
+    assert split_entry(spans) == [(7, 7, b"a"), (8, 11, b"b"), (12, 12, b"c")]
+    with pytest.raises(ValueError, match="3 records, 2 spans"):
+        split_entry({b"f": b"7", b"r": b"a\nb\nc", b"n": b"1 4"})
+
+
+def test_a_span_row_of_the_wrong_shape_is_refused() -> None:
+    raw = b'{"@type":"AccountsChanged","seq":3,"cmd_seq":2,"b":[["u","USD",1]],"p":[]}'
+    with pytest.raises(ValueError):
+        expand_raw(3, raw)
