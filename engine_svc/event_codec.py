@@ -38,7 +38,9 @@ same user and asset is sent as the envelope only (sequence, command sequence and
 Nested copies persistence does not read are left out: a fill's ``fill_id``, ``trade_id``,
 ``market``, ``price``, ``quantity`` and ``time`` are the execution's ``trade``'s, and nested
 times are the envelope's. Outbox JSON is parsed with orjson; a body with a float (an integer
-beyond 64 bits) is parsed again with :mod:`json`, which keeps integers exact.
+beyond 64 bits) is parsed again with :mod:`json`, which keeps integers exact. A span
+record (a command's account changes, :mod:`engine_svc.outbox_span`) is expanded to the
+events it covers first; only orjson writes spans, so their integers fit 64 bits.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from trademesh.v1 import account_pb2, event_pb2, market_pb2, order_pb2, trigger_
 
 from engine_svc.core.enums import MarketKind
 from engine_svc.core.markets import AssetSpec, MarketConfig, MarketSpec
+from engine_svc.outbox_span import expand, is_span
 
 Body = dict[str, Any]
 Events = RepeatedCompositeFieldContainer[event_pb2.EngineEvent]
@@ -141,17 +144,25 @@ class EventEncoder:
         }
 
     def encode(self, raw: bytes) -> event_pb2.EngineEvent:
-        """One outbox entry, in full."""
+        """One one-event outbox record (not a span), in full."""
         body = decode(raw)
         event = event_pb2.EngineEvent(sequence=body["seq"], command_sequence=body["cmd_seq"],
                                       user_id=body.get("user_id") or "")
         self._body(event, body, True)
         return event
 
-    def encode_batch(self, raws: Sequence[bytes], into: Events) -> None:
-        """Consecutive outbox entries appended to ``into`` (built in place, not copied);
-        superseded balance changes as envelopes only."""
-        bodies = [decode(raw) for raw in raws]
+    def encode_batch(self, raws: Sequence[bytes], into: Events, after: int = 0) -> None:
+        """The events of consecutive outbox records (spans expanded) with sequence above
+        ``after``, appended to ``into`` (built in place, not copied); superseded balance
+        changes as envelopes only."""
+        bodies: list[Body] = []
+        for raw in raws:
+            if is_span(raw):
+                bodies.extend(expand(orjson.loads(raw)))
+            else:
+                bodies.append(decode(raw))
+        if bodies and bodies[0]["seq"] <= after:
+            bodies = [body for body in bodies if body["seq"] > after]
         last: dict[tuple[str, str], int] = {}
         for i, body in enumerate(bodies):
             if body["@type"] == "BalanceChanged":

@@ -38,6 +38,7 @@ from engine_svc.core.markets import MarketConfig
 from engine_svc.durable_traces import DurableTraces
 from engine_svc.event_codec import EventEncoder
 from engine_svc.journal import Journal, split_entry
+from engine_svc.outbox_span import Record
 from mesh_runtime import tracing
 from mesh_runtime.config import Settings
 from mesh_runtime.tls import mesh_channel
@@ -193,9 +194,9 @@ class EventLink:
     async def _next_batch(self, after: int) -> persistence_pb2.SyncEventsRequest:
         """Up to about ``max_batch`` outbox events after ``after``; waits for the first.
         The request is built in place (protobuf copies nested messages on assignment)."""
-        records = await self._read(after)
-        if len(records) < self._max_batch:  # read to the end: the newest is the head
-            self.head = max(self.head, records[-1][0])
+        records, count = await self._read(after)
+        if count < self._max_batch:  # read to the end: the newest is the head
+            self.head = max(self.head, records[-1][1])
         else:
             self.head = max(self.head, await self._journal.last_event_seq())
         request = persistence_pb2.SyncEventsRequest()
@@ -203,21 +204,22 @@ class EventLink:
         for start in range(0, len(records), ENCODE_SLICE):
             if start:
                 await asyncio.sleep(0)
-            self._encoder.encode_batch([raw for _, raw in records[start:start + ENCODE_SLICE]],
-                                       events)
+            self._encoder.encode_batch(
+                [raw for _, _, raw in records[start:start + ENCODE_SLICE]], events, after)
         if events[0].sequence != after + 1:
             raise Resync(f"the outbox continues at {events[0].sequence}, not {after + 1}")
         return request
 
-    async def _read(self, after: int) -> list[tuple[int, bytes]]:
-        """Outbox records above ``after``: whole stream entries (one sequencer batch each),
-        about ``max_batch`` records. Waits (XREAD BLOCK) only for the first entry; then
-        reads 1, 2, 4 … entries at a time so a large backlog is not fetched in one go."""
+    async def _read(self, after: int) -> tuple[list[Record], int]:
+        """Outbox records ending above ``after`` and how many events they hold: whole
+        stream entries (one sequencer batch each), about ``max_batch`` events. Waits (XREAD
+        BLOCK) only for the first entry; then reads 1, 2, 4 … entries at a time so a large
+        backlog is not fetched in one go."""
         assert self._redis is not None
-        records: list[tuple[int, bytes]] = []
+        records: list[Record] = []
         count, cursor = 1, f"{after}-0"
         block: int | None = self._block_ms
-        while len(records) < self._max_batch:
+        while not records or records[-1][1] - after < self._max_batch:
             found: Any = await self._redis.xread({self._journal.outbox_key: cursor},
                                                  count=count, block=block)
             if not found:
@@ -225,7 +227,7 @@ class EventLink:
                     break
                 continue
             for entry_id, fields in found[0][1]:
-                records.extend(r for r in split_entry(fields) if r[0] > after)
+                records.extend(r for r in split_entry(fields) if r[1] > after)
                 cursor = bytes(entry_id).decode()
             count, block = min(count * 2, READ_ENTRIES), None
-        return records
+        return records, records[-1][1] - after

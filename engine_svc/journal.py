@@ -7,6 +7,10 @@ Invariants:
   JSON records contain no raw newline). Redis refuses an id that is not above the
   stream's top, so a duplicate write or a second (stale) engine writing the same journal
   fails instead of forking history.
+* An outbox record may span several sequence numbers (a command's account changes, see
+  :mod:`engine_svc.outbox_span`); an entry holding one has the field ``n``: how many
+  sequence numbers each record covers, space-separated. Without ``n`` (every journal
+  entry, and outbox entries written before spans) each record is one sequence number.
 * A batch of commands and the events they produced are appended in one MULTI/EXEC: one
   round trip per batch (group commit). With ``appendfsync always`` Redis answers only
   after the write is on disk, so an answered append is durable.
@@ -21,6 +25,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
+
+from engine_svc.outbox_span import Record, expand_raw
 
 JOURNAL_STREAM = "trademesh:journal"
 OUTBOX_STREAM = "trademesh:outbox"
@@ -40,13 +46,22 @@ class Journal:
         self.outbox_key = outbox
 
     async def append(self, commands: Sequence[tuple[int, bytes]],
-                     events: Sequence[tuple[int, bytes]]) -> None:
-        """Appends consecutive commands (seq, body) and events (seq, body), all or none."""
+                     events: Sequence[Record]) -> None:
+        """Appends consecutive commands (seq, body) and event records (first seq, last seq,
+        body), all or none."""
         pipe = self._redis.pipeline(transaction=True)
-        for key, records in ((self.journal_key, commands), (self.outbox_key, events)):
-            if records:
-                pipe.xadd(key, {"f": records[0][0], "r": SEPARATOR.join(r for _, r in records)},
-                          id=f"{records[-1][0]}-0")
+        if commands:
+            pipe.xadd(self.journal_key, {"f": commands[0][0],
+                                         "r": SEPARATOR.join(r for _, r in commands)},
+                      id=f"{commands[-1][0]}-0")
+        if events:
+            fields: dict[str, int | bytes] = {
+                "f": events[0][0], "r": SEPARATOR.join(r for _, _, r in events)}
+            if events[-1][1] - events[0][0] + 1 != len(events):  # a record spans
+                fields["n"] = b" ".join(b"%d" % (last - first + 1)
+                                        for first, last, _ in events)
+            pipe.xadd(self.outbox_key, fields,  # type: ignore[arg-type]
+                      id=f"{events[-1][1]}-0")
         try:
             await pipe.execute()
         except ResponseError as err:
@@ -66,23 +81,27 @@ class Journal:
 
     async def commands_after(self, seq: int) -> AsyncIterator[tuple[int, bytes]]:
         """Journaled commands with sequence above ``seq``, in order."""
-        async for item in self.records_after(self.journal_key, seq):
-            yield item
+        async for first, _, raw in self.records_after(self.journal_key, seq):
+            yield first, raw
 
     async def events_after(self, seq: int) -> AsyncIterator[tuple[int, bytes]]:
-        """Outbox events with sequence above ``seq``, in order."""
-        async for item in self.records_after(self.outbox_key, seq):
-            yield item
+        """Outbox events with sequence above ``seq``, in order, one record per event (spans
+        expanded)."""
+        async for first, _, raw in self.records_after(self.outbox_key, seq):
+            for item in expand_raw(first, raw):
+                if item[0] > seq:
+                    yield item
 
-    async def records_after(self, key: str, after: int) -> AsyncIterator[tuple[int, bytes]]:
+    async def records_after(self, key: str, after: int) -> AsyncIterator[Record]:
+        """Records (first seq, last seq, body) ending above ``after``, in order."""
         start = f"({after}-0"
         while True:
             chunk: list[Any] = await self._redis.xrange(key, min=start, max="+",
                                                         count=READ_CHUNK) or []
             for entry_id, fields in chunk:
-                for item in split_entry(fields):
-                    if item[0] > after:
-                        yield item
+                for record in split_entry(fields):
+                    if record[1] > after:
+                        yield record
                 start = f"({bytes(entry_id).decode()}"
             if len(chunk) < READ_CHUNK:
                 return
@@ -98,7 +117,19 @@ class Journal:
                                 approximate=False)
 
 
-def split_entry(fields: dict[Any, Any]) -> list[tuple[int, bytes]]:
-    """The (seq, record) pairs of one stream entry."""
+def split_entry(fields: dict[Any, Any]) -> list[Record]:
+    """The records (first seq, last seq, body) of one stream entry."""
     first = int(fields[b"f"])
-    return [(first + i, record) for i, record in enumerate(bytes(fields[b"r"]).split(SEPARATOR))]
+    raws = bytes(fields[b"r"]).split(SEPARATOR)
+    spans = fields.get(b"n")
+    if spans is None:
+        return [(first + i, first + i, raw) for i, raw in enumerate(raws)]
+    counts = bytes(spans).split()
+    if len(counts) != len(raws):
+        raise ValueError(f"outbox entry at {first}: {len(raws)} records, {len(counts)} spans")
+    out: list[Record] = []
+    for raw, count in zip(raws, counts, strict=True):
+        last = first + int(count) - 1
+        out.append((first, last, raw))
+        first = last + 1
+    return out

@@ -39,6 +39,7 @@ from engine_svc.core.markets import MarketConfig
 from engine_svc.durable_traces import DurableTraces
 from engine_svc.journal import Journal, JournalConflict
 from engine_svc.order_views import OrderRecord, OrderViews
+from engine_svc.outbox_span import Record, records
 from engine_svc.snapshot_fork import ForkedSnapshot, ForkedSnapshotFailed
 from engine_svc.snapshot_store import SnapshotStore
 from mesh_runtime import tracing
@@ -62,14 +63,14 @@ class BatchListener(Protocol):
         """The state was rebuilt from the journal: resynchronise from a fresh read."""
 
 
-def _traced(batch: list[_Pending[Any]], events: list[tuple[int, bytes]], began_ns: int,
+def _traced(batch: list[_Pending[Any]], events: list[Record], began_ns: int,
             durable: DurableTraces) -> list[SpanContext]:
     """The traced callers in ``batch``; their events are noted as on their way to
     persistence before the journal write (the event link may read them from the outbox
     before the write's answer arrives here)."""
     traced = [item.trace for item in batch if item.trace is not None]
     if traced and events:
-        durable.journaled(events[-1][0], traced, began_ns)
+        durable.journaled(events[-1][1], traced, began_ns)
     return traced
 
 
@@ -235,7 +236,7 @@ class Sequencer:
 
     async def _process(self, batch: list[_Pending[Any]]) -> None:
         commands: list[tuple[int, bytes]] = []
-        events: list[tuple[int, bytes]] = []
+        events: list[Record] = []  # a command's account changes are one record
         results: list[tuple[_Pending[Any], list[Any], BaseException | None]] = []
         engine, views, encode = self.state.engine, self.state.views, command_codec.encode
         emitted_all: list[Event] = []
@@ -246,7 +247,7 @@ class Sequencer:
                 emitted = engine.apply(command)
                 touched = views.apply(command, emitted)
                 commands.append((engine.last_seq, encode(command)))
-                events.extend((e.seq, encode(e)) for e in emitted)
+                events.extend(records(emitted))
                 emitted_all.extend(emitted)
                 try:
                     rendered.append(item.render(emitted, touched))

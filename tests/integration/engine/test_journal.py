@@ -8,6 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
+from engine_svc import command_codec, outbox_span
+from engine_svc.core import Deposit, Engine, OrderType, PlaceOrder, Side
+from engine_svc.core.markets import default_markets
 from engine_svc.journal import Journal, JournalConflict
 
 
@@ -20,13 +23,34 @@ async def journal(redis_url: str) -> AsyncIterator[Journal]:
 
 
 async def test_append_and_read_back_in_order(journal: Journal) -> None:
-    await journal.append([(1, b"a"), (2, b"b")], [(1, b"e1")])
-    await journal.append([(3, b"c")], [(2, b"e2"), (3, b"e3")])
+    await journal.append([(1, b"a"), (2, b"b")], [(1, 1, b"e1")])
+    await journal.append([(3, b"c")], [(2, 2, b"e2"), (3, 3, b"e3")])
     assert [x async for x in journal.commands_after(0)] == [(1, b"a"), (2, b"b"), (3, b"c")]
     assert [x async for x in journal.commands_after(2)] == [(3, b"c")]
     assert [s async for s, _ in journal.events_after(1)] == [2, 3]
     assert await journal.last_command_seq() == 3
     assert await journal.last_event_seq() == 3
+
+
+async def test_a_span_record_is_read_back_as_its_events(journal: Journal) -> None:
+    engine = Engine(default_markets())
+    engine.apply(Deposit(user_id="a", asset="USD", amount=10**9, tx_id="d1", ts=1))
+    engine.apply(Deposit(user_id="b", asset="SOL", amount=10**9, tx_id="d2", ts=1))
+    await journal.append([(1, b"c1"), (2, b"c2")], [])  # the deposits' events: not here
+    emitted = engine.apply(PlaceOrder(user_id="b", market="SOL-USD", side=Side.SELL,
+                                      price=100_000, quantity=2, ts=2, leverage=1))
+    emitted += engine.apply(PlaceOrder(user_id="a", market="SOL-USD", side=Side.BUY,
+                                       type=OrderType.MARKET, quantity=2, ts=3, leverage=1))
+    records = outbox_span.records(emitted[:2]) + outbox_span.records(emitted[2:])
+    assert len(records) < len(emitted)  # the fill's four balance changes are one record
+    start = emitted[0].seq
+    await journal.append([(3, b"c3"), (4, b"c4")], records)
+    want = [(e.seq, command_codec.encode(e)) for e in emitted]
+    assert await journal.last_event_seq() == emitted[-1].seq
+    assert [x async for x in journal.events_after(start - 1)] == want
+    span = next(r for r in records if r[1] > r[0] + 1)
+    assert [x async for x in journal.events_after(span[0])] == \
+        [w for w in want if w[0] > span[0]]  # a read from inside the span
 
 
 async def test_empty_journal_has_sequence_zero(journal: Journal) -> None:

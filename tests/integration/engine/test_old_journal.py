@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from engine_svc import command_codec
+from engine_svc import command_codec, outbox_span
 from engine_svc.core import Deposit
 from engine_svc.core.markets import default_markets
 from engine_svc.journal import Journal
@@ -40,7 +40,7 @@ async def test_recovery_from_the_old_format_continues_the_old_outbox(
                     for i, raw in enumerate(old.commands[first:first + BATCH])]
         events = []
         for evs in old.events[first:first + BATCH]:
-            events += [(seq + i + 1, raw) for i, raw in enumerate(evs)]
+            events += [(seq + i + 1, seq + i + 1, raw) for i, raw in enumerate(evs)]
             seq += len(evs)
         await journal.append(commands, events)
     snapshots = await PostgresSnapshotStore.connect(database)
@@ -57,6 +57,6 @@ async def test_recovery_from_the_old_format_continues_the_old_outbox(
     emitted = engine.apply(command)
     assert emitted and emitted[0].seq == seq + 1
     await journal.append([(engine.last_seq, command_codec.encode(command))],
-                         [(e.seq, command_codec.encode(e)) for e in emitted])
+                         outbox_span.records(emitted))
     assert [s async for s, _ in journal.events_after(seq - 1)] == \
         list(range(seq, engine.event_seq + 1))
