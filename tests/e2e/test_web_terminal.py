@@ -186,8 +186,15 @@ async def amend_and_cancel_all(page: Any) -> None:
     await book_has(page, "bids", "130")
     await page.get_by_role("tab", name="Open orders", exact=True).click()
     await page.get_by_role("button", name="Amend order").first.click()
+    await page.get_by_role("button", name="Save").click()  # unchanged: nothing is sent
+    await page.get_by_text("nothing to amend").wait_for()
+    await page.get_by_role("button", name="Amend order").first.click()
     await page.get_by_label("New price for order").fill("131")
-    await page.get_by_role("button", name="Save").click()
+    async with page.expect_response(  # the amendment itself, then its effect on the book
+            lambda r: r.request.method == "PATCH" and "/orders/" in r.url) as amended:
+        await page.get_by_role("button", name="Save").click()
+    response = await amended.value
+    assert response.status == 200, await response.text()
     await book_has(page, "bids", "131")
     await page.locator("[data-testid=bids] .book-row[data-price='130']").wait_for(state="detached")
     await page.get_by_role("button", name="Cancel all").click()

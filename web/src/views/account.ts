@@ -92,9 +92,12 @@ export function mountAccount(ctx: Ctx): { reload(): void } {
     return h("span", { class: "toolbar" }, amend, cancel);
   };
   // The order being amended and what the trader typed: a refresh of the table (a fill, a
-  // reload) must not throw the half-typed amendment away.
+  // reload) must not throw the half-typed amendment away. The form itself is kept and moved
+  // into the new row, so the input being typed into is never replaced under the caret.
   let amending: { orderId: string; price: string; quantity: string } | null = null;
+  let amendNode: { orderId: string; node: Node } | null = null;
   const amendForm = (o: Order): Node => {
+    if (amendNode?.orderId === o.orderId && amending?.orderId === o.orderId) return amendNode.node;
     const typed = amending?.orderId === o.orderId ? amending : null;
     const price = h("input", { type: "text", value: typed?.price ?? o.price ?? "", "aria-label": `New price for order ${o.orderId}` });
     const qty = h("input", { type: "text", value: typed?.quantity ?? o.quantity, "aria-label": `New quantity for order ${o.orderId}` });
@@ -106,7 +109,7 @@ export function mountAccount(ctx: Ctx): { reload(): void } {
     const save = h("button", { type: "submit" }, "Save");
     const back = h("button", { type: "button" }, "Back");
     back.addEventListener("click", () => {
-      amending = null;
+      amending = amendNode = null;
       render();
     });
     const form = h("form", { class: "toolbar" }, price, qty, save, back);
@@ -115,10 +118,16 @@ export function mountAccount(ctx: Ctx): { reload(): void } {
       const change: Record<string, string> = {};
       if (price.value.trim() !== (o.price ?? "")) change["price"] = price.value.trim();
       if (qty.value.trim() !== o.quantity) change["quantity"] = qty.value.trim();
-      amending = null;
+      amending = amendNode = null;
+      if (Object.keys(change).length === 0) { // nothing changed: nothing to send
+        notify("info", `Order ${o.orderId}: nothing to amend`);
+        render();
+        return;
+      }
       void act(`Amended order ${o.orderId}`, () => ctx.api.call("PATCH", `/orders/${o.orderId}`, change));
     });
     if (!typed || document.activeElement === document.body) queueMicrotask(() => price.focus());
+    amendNode = { orderId: o.orderId, node: form };
     return form;
   };
 
