@@ -97,11 +97,13 @@ HISTORY_LISTS = tuple(f"trademesh.v1.{name}Request" for name in (
     "ListOrderHistory", "ListFills", "ListClosedPositions", "ListFundingPayments",
     "ListLedger", "ListLiquidations"))
 _HISTORY_FILTERS: dict[str, Schema] = {
-    "market": {**_MARKET, "description": "only rows of this market (a symbol such as "
-                                         "BTC-PERP; one the caller has no rows of: none)"},
-    "position_id": {**_ID, "description": "only rows of this isolated position (the id of "
-                                          "the order that opened it; leading zeros are "
-                                          "ignored; one the caller has not got: none)"},
+    "market": {**_MARKET, "description": "a market symbol such as BTC-PERP, to list only "
+                                         "its rows (one the caller has no rows of gives an "
+                                         "empty page)"},
+    "position_id": {**_ID, "description": "an isolated position's id in ASCII digits, to "
+                                          "list only its rows (the id of the order that "
+                                          "opened it; leading zeros are ignored; one the "
+                                          "caller has not got gives an empty page)"},
 }
 
 # Per message: overrides of FIELD_RULES (sign-up states the email and password policy; a
@@ -206,10 +208,25 @@ def _expected(rule: Mapping[str, Any]) -> str:
     description up to its first ``;``, without a closing parenthetical ("must be a positive
     ASCII decimal string, e.g. "141.39""); the pattern itself when there is none (the
     OpenAPI document states every pattern)."""
-    description = str(rule.get("description", "")).split(";")[0].strip()
-    if description.endswith(")") and " (" in description:
-        description = description[:description.rindex(" (")]
+    description = _outside_parentheses_before(str(rule.get("description", "")), ";").strip()
+    if description.endswith(")"):  # drop the closing parenthetical, nested ones included
+        depth = 0
+        for i in range(len(description) - 1, -1, -1):
+            depth += {")": 1, "(": -1}.get(description[i], 0)
+            if depth == 0:
+                description = description[:i].rstrip()
+                break
     return f"must be {description}" if description else f"must match {rule['pattern']}"
+
+
+def _outside_parentheses_before(text: str, mark: str) -> str:
+    """``text`` up to the first ``mark`` that is not inside parentheses."""
+    depth = 0
+    for i, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == mark and depth == 0:
+            return text[:i]
+    return text
 
 
 _PATTERNS: dict[str, re.Pattern[str]] = {}

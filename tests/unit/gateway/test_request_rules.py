@@ -12,7 +12,7 @@ import pytest
 from gateway.errors import GatewayError
 from gateway.openapi import build_openapi
 from gateway.request_codec import build_request
-from gateway.request_rules import violation
+from gateway.request_rules import FIELD_RULES, MESSAGE_RULES, _expected, violation
 from gateway.router import RouteTable
 from gateway.routes import default_file_descriptors, load_routes
 
@@ -144,7 +144,7 @@ def test_the_history_position_filter_is_documented_as_a_filter(
     operation = document["paths"][path]["get"]
     params = {p["name"]: p["schema"] for p in operation["parameters"] if p["in"] == "query"}
     assert params["positionId"]["pattern"] == "^[0-9]{1,19}$"
-    assert "only rows of this isolated position" in params["positionId"]["description"]
+    assert "to list only its rows" in params["positionId"]["description"]
     assert "404" not in params["positionId"]["description"] + params["market"]["description"]
     assert "404" not in operation["responses"]  # a filter: an unknown id is an empty page
     found = table.match("GET", path)
@@ -229,3 +229,20 @@ def test_the_documented_examples_are_requests_the_gateway_takes(
     found = table.match("POST", "/api/v1/orders")
     message = build_request(found.route, json.dumps(place["example"]).encode(), {}, [])
     assert (message.market, message.price, message.quantity) == ("SOL-USD", "1", "1")
+
+
+def test_every_pattern_refusal_says_what_was_expected_in_words() -> None:
+    """The 400 for a value that misses a pattern quotes the rule's description (up to its
+    first top-level ';', without a closing parenthetical), never a cut one or the regex."""
+    rules = [*FIELD_RULES.items(),
+             *[(name, rule) for table in MESSAGE_RULES.values() for name, rule in table.items()]]
+    for name, rule in rules:
+        if "pattern" not in rule:
+            continue
+        text = _expected(rule)
+        assert text.startswith("must be ") and "must match" not in text, (name, text)
+        assert text.count("(") == text.count(")") + text.count("]"), (name, text)  # (0, 100]
+        assert not text.endswith((" (", ",", ";", ":")), (name, text)
+    history = MESSAGE_RULES["trademesh.v1.ListOrderHistoryRequest"]["position_id"]
+    assert _expected(history) == \
+        "must be an isolated position's id in ASCII digits, to list only its rows"
