@@ -9,6 +9,7 @@ may start at once.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -28,35 +29,33 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def _upgrade(connection: Connection, revision: str) -> None:
+Step = Callable[[Config, str], None]  # alembic's command.upgrade or command.downgrade
+
+
+def _locked(connection: Connection, step: Step, revision: str) -> None:
     connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
-    command.upgrade(alembic_config(connection), revision)
+    step(alembic_config(connection), revision)
 
 
-async def upgrade(dsn: str, revision: str = "head") -> None:
+async def _migrate(dsn: str, step: Step, revision: str) -> None:
+    """``step`` to ``revision`` in one transaction, under the advisory lock."""
     engine = create_engine(dsn, pool_size=1)
     try:
         async with engine.begin() as conn:
-            await conn.run_sync(_upgrade, revision)
+            await conn.run_sync(_locked, step, revision)
     finally:
         await engine.dispose()
+
+
+async def upgrade(dsn: str, revision: str = "head") -> None:
+    await _migrate(dsn, command.upgrade, revision)
 
 
 def upgrade_sync(dsn: str, revision: str = "head") -> None:
     asyncio.run(upgrade(dsn, revision))
 
 
-def _downgrade(connection: Connection, revision: str) -> None:
-    connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
-    command.downgrade(alembic_config(connection), revision)
-
-
 async def downgrade(dsn: str, revision: str) -> None:
     """Back to ``revision`` (a release's rollback: what a newer revision added is dropped,
     rows only it can hold, such as isolated positions for 0004, with it)."""
-    engine = create_engine(dsn, pool_size=1)
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(_downgrade, revision)
-    finally:
-        await engine.dispose()
+    await _migrate(dsn, command.downgrade, revision)
