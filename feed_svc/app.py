@@ -28,6 +28,7 @@ from feed_svc.seeder import Seeder
 from feed_svc.servicer import FeedServicer
 from feed_svc.session import Limits
 from feed_svc.ws_bridge import Bridge, build_app
+from mesh_runtime.builtin_markets import BUILTIN_MARKETS
 from mesh_runtime.client_address import TrustedProxies
 from mesh_runtime.config import Settings
 from mesh_runtime.dependencies import redis_probe, watch_health
@@ -38,7 +39,7 @@ from mesh_runtime.serving import GrpcService, Registrar, serve_until_signal
 from mesh_runtime.tokens import TokenVerifier
 
 SERVICE_NAME = feed_pb2.DESCRIPTOR.services_by_name["Feed"].full_name
-DEFAULT_MARKETS = ("BTC-PERP", "ETH-PERP", "SOL-PERP", "SOL-USD")
+DEFAULT_MARKETS = BUILTIN_MARKETS
 log = logging.getLogger("trademesh.feed")
 
 

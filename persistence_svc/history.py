@@ -19,6 +19,7 @@ from sqlalchemy import Column, ColumnElement, Row, Select, Table, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mesh_runtime.ascii_digits import NotAsciiDigits, parse_ascii_uint
+from mesh_runtime.builtin_markets import BUILTIN_MARKETS
 from persistence_svc import schema
 from persistence_svc.history_filters import Filters, filters
 
@@ -134,3 +135,10 @@ class HistoryRepository:
             raise InvalidQuery("market", "is required")
         t = schema.trades
         return await self._rows(_paged(t, t.c.trade_id, t.c.market, page.market, page))
+
+    async def market_exists(self, market: str) -> bool:
+        """A built-in market, or one added at runtime (its registry row)."""
+        if market in BUILTIN_MARKETS:
+            return True
+        m = schema.markets
+        return bool(await self._rows(select(m.c.symbol).where(m.c.symbol == market)))

@@ -131,7 +131,17 @@ class PersistenceServicer(persistence_pb2_grpc.PersistenceServicer):
                 Page.of(request.market, request.limit, request.before))
         except InvalidQuery as err:
             await errors.abort(context, errors.invalid(err))
+        if not rows:
+            await self._known_market(context, request.market)
         return pb.ListTradesResponse(trades=[codec.trade(r) for r in rows])
+
+    async def _known_market(self, context: Context, market: str) -> None:
+        """A well-formed market that is not listed is NOT_FOUND (asked only when it has
+        no rows: one with rows exists)."""
+        if not await self._history.market_exists(market):
+            await errors.abort(context, errors.status(
+                grpc.StatusCode.NOT_FOUND, "UNKNOWN_MARKET", f"market: unknown market "
+                f"{market!r}", "market"))
 
     async def GetCandles(self, request: pb.GetCandlesRequest,
                          context: Context) -> pb.GetCandlesResponse:
@@ -142,6 +152,8 @@ class PersistenceServicer(persistence_pb2_grpc.PersistenceServicer):
                                                self._clock())
         except InvalidQuery as err:
             await errors.abort(context, errors.invalid(err))
+        if not rows:
+            await self._known_market(context, request.market)
         return pb.GetCandlesResponse(
             candles=[codec.candle(request.market, request.interval, c) for c in rows])
 

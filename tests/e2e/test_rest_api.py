@@ -282,7 +282,8 @@ async def test_public_market_data(api: httpx.AsyncClient) -> None:
         assert (await api.get(path)).status_code == 200, path
     candles = await api.get("/markets/SOL-USD/candles", params={"interval": "1m"})
     assert candles.status_code == 200, candles.text
-    for path in ("/markets/NOPE-USD/depth", "/markets/NOPE-USD/ticker"):
+    for path in ("/markets/NOPE-USD/depth", "/markets/NOPE-USD/ticker",
+                 "/markets/NOPE-USD/trades", "/markets/NOPE-USD/candles?interval=1m"):
         unknown = await api.get(path)  # well-formed, not listed: 404 as the document says
         assert (unknown.status_code, unknown.json()["error"]["code"]) == \
             (404, "UNKNOWN_MARKET"), (path, unknown.text)
