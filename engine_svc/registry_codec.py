@@ -58,6 +58,10 @@ def update_market(req: engine_pb2.UpdateMarketRequest, ts: int) -> UpdateMarket:
         if member is None:
             raise ValidationError("status", "INVALID_ENUM", "OPEN, HALTED or CLOSE_ONLY")
         status = member.value
+    if not status and not any(req.HasField(name) for name in (
+            "maker_fee_bps", "taker_fee_bps", "max_leverage")):
+        raise ValidationError("status", "REQUIRED", "give at least one of status, makerFeeBps, "
+                                                    "takerFeeBps, maxLeverage")
     return UpdateMarket(
         market=req.market, status=status,
         maker_fee_bps=req.maker_fee_bps if req.HasField("maker_fee_bps") else None,

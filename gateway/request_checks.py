@@ -187,6 +187,13 @@ _SCALAR_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
+def _given(message: Any, field: Any) -> bool:
+    """Set by the request: present for a field with presence (an explicit 0 fee counts),
+    not empty for the others."""
+    return bool(message.HasField(field.name) if field.has_presence
+                else getattr(message, field.name))
+
+
 def check_required(message: Any) -> None:
     """The fields ``message`` requires are set (not empty), and one of each group."""
     descriptor = message.DESCRIPTOR
@@ -194,6 +201,6 @@ def check_required(message: Any) -> None:
         if not getattr(message, name):
             raise bad_request(descriptor.fields_by_name[name].json_name, "is required")
     group = at_least_one(descriptor)
-    if group and not any(getattr(message, name) for name in group):
+    if group and not any(_given(message, descriptor.fields_by_name[name]) for name in group):
         names = [descriptor.fields_by_name[name].json_name for name in group]
         raise bad_request(names[0], "give at least one of " + ", ".join(names))

@@ -141,6 +141,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 
 AT_LEAST_ONE: dict[str, tuple[str, ...]] = {
     "trademesh.v1.ReplaceOrderRequest": ("price", "quantity"),
+    "trademesh.v1.UpdateMarketRequest": ("status", "maker_fee_bps", "taker_fee_bps",
+                                         "max_leverage"),
 }
 
 

@@ -81,6 +81,9 @@ async def _list_trade_halt(api: httpx.AsyncClient, env: dict[str, str]
     await seller.place(market=M, side="SELL", quantity="10", price="1000.05")
     filled = await buyer.place(market=M, side="BUY", quantity="4", price="1000.05")
     assert (filled["status"], filled["filledQuantity"]) == ("FILLED", "4")
+    for empty in ({"json": {}}, {}):  # no body, or nothing in it: nothing to update
+        nothing = await _admin(api, admin, "PATCH", f"/admin/markets/{M}", 400, **empty)
+        assert nothing["error"]["details"][0]["field"] == "status", nothing
     halted = await _admin(api, admin, "PATCH", f"/admin/markets/{M}",
                           json={"status": "HALTED", "takerFeeBps": 7})
     assert (halted["status"], halted["takerFeeBps"]) == ("HALTED", 7)

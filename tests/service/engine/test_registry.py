@@ -125,6 +125,12 @@ async def test_bad_assets_updates_and_callers(harness: EngineHarness) -> None:
     fee = await _refused(h.stub.UpdateMarket(engine_pb2.UpdateMarketRequest(
         market="SOL-USD", maker_fee_bps=-1), metadata=h.admin()))
     assert fee[0] == grpc.StatusCode.INVALID_ARGUMENT and fee[2] == ["makerFeeBps"]
+    nothing = await _refused(h.stub.UpdateMarket(engine_pb2.UpdateMarketRequest(
+        market="SOL-USD"), metadata=h.admin()))  # an update that changes nothing
+    assert nothing[0] == grpc.StatusCode.INVALID_ARGUMENT and nothing[2] == ["status"]
+    free = await h.stub.UpdateMarket(engine_pb2.UpdateMarketRequest(
+        market="SOL-USD", maker_fee_bps=0), metadata=h.admin())  # an explicit 0 is a change
+    assert free.market.maker_fee_bps == 0
     for call in (h.stub.AddAsset(engine_pb2.AddAssetRequest(symbol="INR", decimals=2),
                                  metadata=h.auth("mallory")),
                  h.stub.AddMarket(engine_pb2.AddMarketRequest(market=TATA),
