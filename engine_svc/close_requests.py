@@ -15,7 +15,6 @@ import re
 from decimal import Decimal
 
 from engine_svc import codec
-from engine_svc.codec import position_id
 from engine_svc.core.commands import PlaceOrder
 from engine_svc.core.engine import Engine
 from engine_svc.core.enums import OrderType, RejectReason, Side
@@ -38,7 +37,7 @@ class NothingToClose(Exception):
 def close_command(engine: Engine, spec: MarketSpec, user: str, pid_text: str,
                   quantity: str, percent: str, slippage_bps: int, ts: int) -> PlaceOrder:
     """The order that closes what the request asks (module rules)."""
-    pid = position_id(pid_text)
+    pid = codec.position_id(pid_text)
     size = _size(engine, spec, user, pid)
     slippage = slippage_bps or CLOSE_SLIPPAGE_BPS
     if slippage >= 10_000:

@@ -41,8 +41,7 @@ def records(emitted: Sequence[Event]) -> list[Record]:
     for e in emitted:
         kind = type(e)
         if kind is BalanceChanged or kind is PositionChanged:
-            if (balances or positions) and (
-                    e.cmd_seq != cmd or (positions and kind is BalanceChanged)):
+            if positions and kind is BalanceChanged:  # keep the order: a new span
                 out.append(_span(first, last, cmd, balances, positions))
                 balances, positions = [], []
             if not balances and not positions:
