@@ -8,8 +8,8 @@ messages in order (a single waiting message goes alone, as an object).
 Batched connections are written by one shared pacer, not by a task each, and their
 outboxes are deferred: the hub hands them a tick's messages in one call each
 (``Hub.settle``, at the start of every tick) instead of one call per message. A tick comes a
-little after the first message waits (longer as connections grow, and never sooner than
-the last tick's work took: see ``Limits``), and in one pass every batched connection with
+little after the first message waits (longer as connections grow, and as the last tick's
+work grows: see ``Limits``), and in one pass every batched connection with
 something waiting gets it as one frame. Connections whose waiting messages are the same
 (the usual case: same channels, caught up) share one rendered, framed array: the JSON is
 joined and framed once per tick, not once per client, and written straight to each
@@ -50,7 +50,12 @@ log = logging.getLogger("trademesh.feed.ws")
 CLOSE_POLICY = 1008
 CLOSE_SECONDS = 10.0
 MOST_PER_FRAME = 256
-FLUSH_CHUNK = 200  # connections written between two turns of the event loop
+#: Connections written between two turns of the event loop. A trade crosses the feed's
+#: loop four or five times before anyone gets it (the engine's message, the Redis write, the
+#: read, a gRPC subscriber's writer), each turn waiting for the chunk being written: at
+#: 2,000 clients chunks of 200 (~4 ms each) held the hub's own delay at p50 26 ms, chunks
+#: of 50 at 12 ms (bench_feed, 2026-12-05).
+FLUSH_CHUNK = 50
 
 
 @dataclass(eq=False, slots=True)
@@ -183,7 +188,8 @@ class Bridge:
     def _linger(self) -> float:
         limits = self._limits
         return min(limits.linger_seconds,
-                   max(0.001, limits.linger_per_connection * len(self._paced), self._work))
+                   max(0.001, limits.linger_per_connection * len(self._paced),
+                       limits.linger_share * self._work))
 
     async def _flush(self) -> bool:
         """One tick: every ready paced connection's waiting messages as one frame, in
