@@ -21,7 +21,7 @@ from trademesh.v1 import engine_pb2, engine_pb2_grpc, market_pb2, order_pb2
 
 from trademesh_cli.mm import metrics
 from trademesh_cli.mm.prices import IndexPrices
-from trademesh_cli.mm.quotes import Grid, LadderRule, Quote, ladder, moved
+from trademesh_cli.mm.quotes import Grid, LadderRule, Quote, ladder, moved, requote_plan
 
 log = logging.getLogger("trademesh.mm")
 
@@ -114,10 +114,35 @@ class MarketMaker:
         if not taken and not moved(state.quoted_index, index, self._requote_bps):
             return
         quotes = ladder(index, await self._inventory(state), state.grid, state.rule)
-        await self._stub.CancelAllOrders(engine_pb2.CancelAllOrdersRequest(
-            market=state.market.symbol), metadata=self._meta, timeout=5)
-        await self._place(state, quotes)
+        await self._requote(state, list(open_orders.orders), quotes)
         state.quoted_index, state.quoted = index, quotes
+
+    async def _requote(self, state: MarketState, old: list[order_pb2.Order],
+                       quotes: list[Quote]) -> None:
+        """Replaces the ``old`` quotes with ``quotes`` without ever leaving a side of the
+        book empty that both ladders quote (cancelling everything first would: a market
+        order arriving in between found no liquidity). The new quotes that trade against
+        no old one go first; then the old quotes the others would trade against (post-only
+        would refuse them) are cancelled and the others placed; then the rest of the old."""
+        plan = requote_plan(old, quotes)
+        refused = await self._place(state, plan.first)
+        await self._cancel(plan.crossed)
+        refused += await self._place(state, plan.then)
+        await self._cancel(plan.stale)
+        metrics.placed(state.market.symbol, len(quotes) - len(refused), refused)
+
+    async def _cancel(self, orders: list[order_pb2.Order]) -> None:
+        """Cancels ``orders`` by id, together; one filled or cancelled meanwhile is fine."""
+        async def one(order_id: str) -> None:
+            try:
+                await self._stub.CancelOrder(engine_pb2.CancelOrderRequest(
+                    order_id=order_id), metadata=self._meta, timeout=5)
+            except grpc.aio.AioRpcError as err:
+                if err.code() not in (grpc.StatusCode.NOT_FOUND,
+                                      grpc.StatusCode.FAILED_PRECONDITION):
+                    raise
+
+        await asyncio.gather(*(one(order.order_id) for order in orders))
 
     async def _inventory(self, state: MarketState) -> Decimal:
         market = state.market
@@ -132,7 +157,10 @@ class MarketMaker:
                      if b.asset == market.base_asset), Decimal(0))
         return held - Decimal(SEED.get(market.base_asset, "0"))
 
-    async def _place(self, state: MarketState, quotes: list[Quote]) -> None:
+    async def _place(self, state: MarketState, quotes: list[Quote]) -> list[str]:
+        """Places ``quotes`` as one message; the reasons of those refused."""
+        if not quotes:
+            return []
         market = state.market
         leverage = self._leverage if market.kind == market_pb2.PERP else 0
         orders = [engine_pb2.PlaceOrderRequest(
@@ -143,10 +171,12 @@ class MarketMaker:
         async def one_message() -> AsyncIterator[engine_pb2.PlaceOrdersRequest]:
             yield engine_pb2.PlaceOrdersRequest(orders=orders)
 
+        refused: list[str] = []
         async for reply in self._stub.PlaceOrders(one_message(), metadata=self._meta,
                                                   timeout=10):
-            refused = [r.error.message for r in reply.results if r.error.code]
-            metrics.placed(market.symbol, len(reply.results) - len(refused),
-                           [metrics.reason(r.error) for r in reply.results if r.error.code])
-            if refused:
-                log.debug("%s: %d quotes refused (%s)", market.symbol, len(refused), refused[0])
+            errors = [r.error for r in reply.results if r.error.code]
+            if errors:
+                log.debug("%s: %d quotes refused (%s)", market.symbol, len(errors),
+                          errors[0].message)
+            refused += [metrics.reason(error) for error in errors]
+        return refused

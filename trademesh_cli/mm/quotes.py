@@ -9,8 +9,10 @@ bounded however the market moves.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Generic, Protocol, TypeVar
 
 BPS = Decimal(10_000)
 
@@ -65,3 +67,51 @@ def ladder(index: Decimal, inventory: Decimal, grid: Grid, rule: LadderRule) -> 
 def moved(old: Decimal | None, new: Decimal, threshold_bps: Decimal) -> bool:
     """True when ``new`` is ``threshold_bps`` or more away from ``old`` (or there is none)."""
     return old is None or old <= 0 or abs(new - old) / old * BPS >= threshold_bps
+
+
+class Resting(Protocol):
+    """An open quote as the engine lists it (``order_pb2.Order``: side 1 BUY, 2 SELL)."""
+
+    @property
+    def side(self) -> int: ...
+
+    @property
+    def price(self) -> str: ...
+
+
+R = TypeVar("R", bound=Resting)
+BUY_SIDE = 1
+
+
+@dataclass(frozen=True, slots=True)
+class RequotePlan(Generic[R]):
+    """A requote in four steps, in order: place ``first``, cancel ``crossed``, place
+    ``then``, cancel ``stale``. ``first`` are the new quotes that trade against no old
+    one; ``crossed`` the old quotes some of ``then`` would trade against."""
+
+    first: list[Quote]
+    crossed: list[R]
+    then: list[Quote]
+    stale: list[R]
+
+
+def _crosses(quote: Quote, order: Resting) -> bool:
+    is_buy = order.side == BUY_SIDE
+    if (quote.side == "BUY") == is_buy:
+        return False
+    price = Decimal(order.price)
+    return quote.price >= price if quote.side == "BUY" else quote.price <= price
+
+
+def requote_plan(old: Sequence[R], quotes: list[Quote]) -> RequotePlan[R]:
+    """How to move from the ``old`` quotes to ``quotes`` so that a side both ladders
+    quote is never empty (see :class:`RequotePlan`)."""
+    first: list[Quote] = []
+    then: list[Quote] = []
+    for quote in quotes:
+        (then if any(_crosses(quote, o) for o in old) else first).append(quote)
+    crossed: list[R] = []
+    stale: list[R] = []
+    for order in old:
+        (crossed if any(_crosses(q, order) for q in then) else stale).append(order)
+    return RequotePlan(first, crossed, then, stale)

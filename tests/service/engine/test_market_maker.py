@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from decimal import Decimal
+from typing import Any
 
 import grpc
 from trademesh.v1 import engine_pb2, market_pb2, order_pb2
@@ -97,3 +99,56 @@ async def test_quotes_a_market_added_at_runtime_and_leaves_a_halted_one_alone(
     await bot.tick(bot.markets["SOL-PERP"])
     bids, asks = await _book(h, "SOL-PERP")
     assert len(bids) == len(asks) == 5
+
+
+class _Watched:
+    """The engine stub, checking the book after each of the bot's writes: a requote must
+    never leave a side empty that both ladders quote (a market order in between would find
+    no liquidity)."""
+
+    WRITES = ("CancelOrder", "CancelAllOrders", "PlaceOrder", "PlaceOrders")
+
+    def __init__(self, h: EngineHarness, market: str) -> None:
+        self._h, self._market = h, market
+        self.books: list[tuple[int, int]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self._h.stub, name)
+        if name not in self.WRITES:
+            return call
+        if name == "PlaceOrders":
+            async def stream(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+                async for reply in call(*args, **kwargs):
+                    yield reply
+                await self._look()
+            return stream
+
+        async def unary(*args: Any, **kwargs: Any) -> Any:
+            reply = await call(*args, **kwargs)
+            await self._look()
+            return reply
+        return unary
+
+    async def _look(self) -> None:
+        bids, asks = await _book(self._h, self._market)
+        self.books.append((len(bids), len(asks)))
+
+
+async def test_a_requote_never_leaves_a_side_of_the_book_empty(harness: EngineHarness) -> None:
+    h = harness
+    prices = IndexPrices({"SOL": Decimal(150), "BTC": Decimal(60_000), "ETH": Decimal(3_000)})
+    watched = _Watched(h, "SOL-PERP")
+    bot = MarketMaker(watched, h.auth("market-maker"), prices)  # type: ignore[arg-type]
+    await bot.start()
+    state = bot.markets["SOL-PERP"]
+    await bot.tick(state)
+    watched.books.clear()
+    # a small move, a jump up past the whole ladder, a jump down past it, and back
+    for index in ("150.1", "170", "130", "150"):
+        prices.set("SOL", Decimal(index))
+        await bot.tick(state)
+        bids, asks = await _book(h, "SOL-PERP")
+        assert len(bids) == len(asks) == 5, index  # the new ladder, whole
+        assert Decimal(bids[0]) < Decimal(index) < Decimal(asks[0])
+    assert len(watched.books) >= 4 * 3  # placed, and the old quotes cancelled one by one
+    assert all(bids and asks for bids, asks in watched.books), watched.books

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trademesh_cli.mm.quotes import Grid, LadderRule, ladder, moved
+from trademesh_cli.mm.quotes import Grid, LadderRule, Quote, ladder, moved, requote_plan
 
 GRID = Grid(tick=Decimal("0.01"), lot=Decimal("0.01"), min_quantity=Decimal("0.01"))
 RULE = LadderRule(levels=3, half_spread_bps=Decimal(10), step_bps=Decimal(10),
@@ -50,3 +51,36 @@ def test_requote_threshold() -> None:
     assert moved(None, Decimal(100), Decimal(5))
     assert not moved(Decimal(100), Decimal("100.04"), Decimal(5))
     assert moved(Decimal(100), Decimal("100.05"), Decimal(5))
+
+
+@dataclass(frozen=True)
+class _Open:
+    side: int
+    price: str
+
+
+def test_a_small_move_places_everything_first_then_cancels_the_old() -> None:
+    old = [_Open(1, "99.9"), _Open(2, "100.1")]
+    quotes = [Quote("BUY", Decimal("99.95"), Decimal(1)), Quote("SELL", Decimal("100.15"),
+                                                               Decimal(1))]
+    plan = requote_plan(old, quotes)
+    assert (plan.first, plan.crossed, plan.then, plan.stale) == (quotes, [], [], old)
+
+
+def test_a_jump_up_places_the_asks_then_cancels_the_crossed_asks_before_the_bids() -> None:
+    old = [_Open(1, "99.9"), _Open(1, "99.8"), _Open(2, "100.1"), _Open(2, "100.9")]
+    bid, ask = Quote("BUY", Decimal("100.5"), Decimal(1)), Quote("SELL", Decimal("100.6"),
+                                                                 Decimal(1))
+    plan = requote_plan(old, [bid, ask])
+    # the new ask crosses no old bid; the new bid would take the old ask at 100.1 only
+    assert plan.first == [ask] and plan.then == [bid]
+    assert plan.crossed == [old[2]] and plan.stale == [old[0], old[1], old[3]]
+
+
+def test_a_jump_down_mirrors_it() -> None:
+    old = [_Open(1, "99.9"), _Open(2, "100.1")]
+    bid, ask = Quote("BUY", Decimal("99.0"), Decimal(1)), Quote("SELL", Decimal("99.5"),
+                                                                Decimal(1))
+    plan = requote_plan(old, [bid, ask])
+    assert plan.first == [bid] and plan.then == [ask]
+    assert plan.crossed == [old[0]] and plan.stale == [old[1]]
