@@ -150,5 +150,5 @@ async def test_a_requote_never_leaves_a_side_of_the_book_empty(harness: EngineHa
         bids, asks = await _book(h, "SOL-PERP")
         assert len(bids) == len(asks) == 5, index  # the new ladder, whole
         assert Decimal(bids[0]) < Decimal(index) < Decimal(asks[0])
-    assert len(watched.books) >= 4 * 3  # placed, and the old quotes cancelled one by one
     assert all(bids and asks for bids, asks in watched.books), watched.books
+    assert len(watched.books) >= 4 * 3  # placed, and the old quotes cancelled one by one
