@@ -15,6 +15,7 @@ page says so and starts once the API answers. Screenshots of the main views go t
 
 from __future__ import annotations
 
+import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -160,6 +161,10 @@ async def sells_into_the_bid_with_a_quote(taker: Any) -> None:
     await shot(taker, "04-market-quote")
     await taker.get_by_test_id("submit").click()  # second press: the order
     await taker.locator(".notice", has_text="Filled: SELL 2 SOL-PERP @ 140").wait_for()
+    # in the history a MARKET order has no limit price: the cell says so in a word
+    await taker.get_by_role("tab", name="Order history", exact=True).click()
+    sold = taker.get_by_test_id("account-body").locator("tr", has_text="MARKET")
+    await sold.locator("td", has_text=re.compile("^market$")).wait_for()
 
 
 async def sees_fill_position_and_history(maker: Any) -> None:

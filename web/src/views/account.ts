@@ -216,13 +216,19 @@ export function mountAccount(ctx: Ctx): { reload(): void } {
   return { reload: scheduleReload };
 }
 
+/** A MARKET order has no limit price (its bound is its slippage): said in words, not a dash. */
+function orderPrice(r: Row): string {
+  const price = r["price"] as string | undefined;
+  return price ? price : r["type"] === "MARKET" ? "market" : dash(price);
+}
+
 function historyTable(tab: Tab, rows: Row[]): HTMLElement {
   const s = (k: string) => (r: Row) => dash(r[k] as string | undefined);
   const when = (k: string) => (r: Row) => dateTimeText(r[k] as string | undefined);
   const side: Column<Row> = { title: "Side", cell: s("side"), cls: (r) => sideClass(r["side"] as string) };
   const specs: Partial<Record<Tab, [Column<Row>[], string]>> = {
     "history-orders": [[{ title: "Time", cell: when("createTime") }, { title: "Market", cell: s("market") }, side,
-      { title: "Type", cell: s("type") }, { title: "Price", cell: s("price") }, { title: "Quantity", cell: s("quantity") },
+      { title: "Type", cell: s("type") }, { title: "Price", cell: orderPrice }, { title: "Quantity", cell: s("quantity") },
       { title: "Filled", cell: s("filledQuantity") }, { title: "Avg. price", cell: s("averagePrice") }, { title: "Status", cell: s("status") }], "No orders yet."],
     "history-fills": [[{ title: "Time", cell: when("time") }, { title: "Market", cell: s("market") }, side,
       { title: "Price", cell: s("price") }, { title: "Quantity", cell: s("quantity") }, { title: "Fee", cell: (r: Row) => `${dash(r["fee"] as string)} ${(r["feeAsset"] as string) ?? ""}` },
