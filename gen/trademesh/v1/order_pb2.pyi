@@ -274,9 +274,11 @@ class Order(_message.Message):
     time_in_force: Global___TimeInForce.ValueType
     status: Global___OrderStatus.ValueType
     price: _builtins.str
+    """The limit price; empty for a MARKET order, whose bound is slippage_bps."""
     quantity: _builtins.str
     filled_quantity: _builtins.str
     average_price: _builtins.str
+    """The quantity-weighted price of its fills; empty before the first."""
     post_only: _builtins.bool
     reduce_only: _builtins.bool
     leverage: _builtins.int
