@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import base64
 import json
+import logging
 import os
 import resource
 import signal
@@ -87,6 +88,8 @@ async def engine_role() -> None:
 
 async def feed_role() -> None:
     from feed_svc.app import run
+    # no persistence runs here: the feed's 24h seed would retry (and say so) all along
+    logging.getLogger("trademesh.feed.seeder").setLevel(logging.ERROR)
     profile_to = os.environ.get("BENCH_FEED_PROFILE")  # a path: profile the feed into it
     if not profile_to:
         await run(Settings.from_env())
