@@ -13,6 +13,7 @@ import grpc
 from google.rpc import status_pb2
 
 from engine_svc.core.enums import RejectReason
+from engine_svc.core.state import MAX_ISOLATED_POSITIONS
 from engine_svc.core.units import ValidationError
 from mesh_runtime.rich_errors import abort as abort_with
 from mesh_runtime.rich_errors import rich_status
@@ -64,8 +65,8 @@ _MESSAGES: dict[RejectReason, str] = {
     _R.REDUCE_ONLY_WOULD_INCREASE: "a reduce-only order must reduce an open position",
     _R.TOO_MANY_OPEN_ORDERS: "too many open orders in this market: cancel some first "
                              "(TRADEMESH_MAX_OPEN_ORDERS)",
-    _R.TOO_MANY_POSITIONS: "too many open isolated positions (at most 100 per user): close "
-                           "some first",
+    _R.TOO_MANY_POSITIONS: f"too many open isolated positions (at most "
+                           f"{MAX_ISOLATED_POSITIONS} per user): close some first",
     _R.POST_ONLY_WOULD_TAKE: "a post-only order would take liquidity",
     _R.FOK_NOT_FILLABLE: "a fill-or-kill order cannot be filled entirely now",
     _R.NO_LIQUIDITY: "there is no liquidity on the other side",

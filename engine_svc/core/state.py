@@ -29,12 +29,12 @@ DEFAULT_MAX_OPEN_ORDERS: Final = 200
 """Live orders one user may have in one market until a ``SetOpenOrderLimit`` says otherwise."""
 RECENT_TRADES: Final = 100
 DEFAULT_MAX_TRIGGERS: Final = 100
+"""Armed triggers one user may have until a ``SetTriggerLimit`` says otherwise."""
 MAX_ISOLATED_POSITIONS: Final = 100
 """Isolated positions one user may hold at once (all markets): every one is an account of
 its own that each index price and funding sweep values, so their number is bounded like
 open orders are. An order that would open one more is refused (TOO_MANY_POSITIONS);
 reducing or closing never is."""
-"""Armed triggers one user may have until a ``SetTriggerLimit`` says otherwise."""
 
 Trade = tuple[int, int, int, str, int]
 """(fill_id, price_ticks, qty_lots, taker side value, ts): as queries and snapshots show it."""

@@ -96,11 +96,12 @@ class RequotePlan(Generic[R]):
 
 
 def _crosses(quote: Quote, order: Resting) -> bool:
-    is_buy = order.side == BUY_SIDE
-    if (quote.side == "BUY") == is_buy:
+    """``quote`` would trade against ``order`` (opposite sides, prices that meet)."""
+    buys = quote.side == "BUY"
+    if buys == (order.side == BUY_SIDE):
         return False
     price = Decimal(order.price)
-    return quote.price >= price if quote.side == "BUY" else quote.price <= price
+    return quote.price >= price if buys else quote.price <= price
 
 
 def requote_plan(old: Sequence[R], quotes: list[Quote]) -> RequotePlan[R]:
