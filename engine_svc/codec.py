@@ -29,7 +29,7 @@ from engine_svc.core.markets import AssetSpec, MarketConfig, MarketSpec
 from engine_svc.core.perp import PositionRisk
 from engine_svc.core.state import Trade
 from engine_svc.core.units import ValidationError
-from engine_svc.decimal_edge import formatter, parse_units
+from engine_svc.decimal_edge import formatter, plain_units
 from engine_svc.order_views import OrderRecord
 from engine_svc.wire_decimal import checked
 from mesh_runtime.ascii_digits import NotAsciiDigits, is_ascii_digits, parse_ascii_uint
@@ -131,13 +131,13 @@ def _enum(value: int, members: dict[int, T], field: str, default: T | None = Non
 def lots(spec: MarketSpec, text: str, field: str = "quantity") -> int:
     """A client's quantity text in lots (the plain case fast; the rest as the core reads
     it, after the wire's own check of the text)."""
-    units = parse_units(text, spec.lot_size, lambda t: spec.qty_to_lots(checked(t, field), field))
-    return units if units >= spec.min_lots else spec.qty_to_lots(text, field)
+    units = plain_units(text, spec.lot_size)
+    return units if units >= spec.min_lots else spec.qty_to_lots(checked(text, field), field)
 
 
 def ticks(spec: MarketSpec, text: str, field: str = "price") -> int:
-    return parse_units(text, spec.tick_size,
-                       lambda t: spec.price_to_ticks(checked(t, field), field))
+    return plain_units(text, spec.tick_size) or \
+        spec.price_to_ticks(checked(text, field), field)
 
 
 def place_order(req: engine_pb2.PlaceOrderRequest, config: MarketConfig, user_id: str,

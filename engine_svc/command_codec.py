@@ -9,7 +9,9 @@ replay applies the very same commands.
 from __future__ import annotations
 
 import dataclasses
+import operator
 import typing
+from collections.abc import Callable
 from enum import Enum
 from functools import cache
 from typing import Any
@@ -34,19 +36,48 @@ class CorruptJournalEntry(ValueError):
 KIND = "@type"
 
 
-@cache
 def _prefix(cls: type) -> bytes:
     return b'{"' + KIND.encode() + b'":"' + cls.__name__.encode() + b'",'
+
+
+class _Layout:
+    """How a record class is written: its ``@type`` prefix, its field names in definition
+    order, a getter of their values as one tuple, and which of them hold enums."""
+
+    def __init__(self, cls: type) -> None:
+        self.prefix = _prefix(cls)
+        self.names: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(cls))
+        getter = operator.attrgetter(*self.names)  # one name: the value, not a 1-tuple
+        self.values: Callable[[object], Any] = getter if len(self.names) > 1 else \
+            (lambda record: (getter(record),))
+        enums = _enum_fields(cls)
+        self.enum_positions: tuple[int, ...] = tuple(
+            i for i, name in enumerate(self.names) if name in enums)
+
+
+_LAYOUTS: dict[type, _Layout] = {}
 
 
 def encode(record: Command | Event) -> bytes:
     """Canonical JSON of a command (for the journal) or an event (for the outbox).
 
-    orjson writes the dataclass as an object (never empty: every record has fields); the
-    ``@type`` member is spliced in front of its first member.
+    The object orjson writes for the dataclass (every field in definition order, enums by
+    value; never empty: every record has fields), with the ``@type`` member spliced in
+    front of its first member. The fields go to orjson as a dict, the enums its type hints
+    declare already replaced by their values (any other enum orjson writes the same way):
+    the same bytes, without orjson's generic dataclass walk and ``Enum.value`` lookups
+    (a PlaceOrder in about half the time).
     """
     cls: type = type(record)
-    return _prefix(cls) + orjson.dumps(record)[1:]
+    layout = _LAYOUTS.get(cls)
+    if layout is None:
+        layout = _LAYOUTS[cls] = _Layout(cls)
+    values = list(layout.values(record))
+    for i in layout.enum_positions:
+        value = values[i]
+        if value is not None:
+            values[i] = value._value_
+    return layout.prefix + orjson.dumps(dict(zip(layout.names, values, strict=True)))[1:]
 
 
 @cache

@@ -1,11 +1,11 @@
 """Which build of the engine core runs here: compiled by mypyc, or interpreted.
 
-The install compiles the modules listed in ``setup.py`` (``engine_svc/core`` and
-``engine_svc/decimal_edge.py``) when a C compiler is present; the extension modules sit
-beside their ``.py`` sources and Python's import system prefers them. This module reports
-which one was imported (:func:`core_build`), finds compiled modules older than their
-source (:func:`stale_modules`: an editable install not rebuilt after an edit), and can make
-a process import the sources instead (:func:`use_interpreted_core`), which is how the
+The install compiles the modules listed in :data:`COMPILED_SOURCES` (the engine core and
+the hot edge modules every order crosses) when a C compiler is present; the extension
+modules sit beside their ``.py`` sources and Python's import system prefers them. This
+module reports which one was imported (:func:`core_build`), finds compiled modules older
+than their source (:func:`stale_modules`: an editable install not rebuilt after an edit),
+and can make a process import the sources instead (:func:`use_interpreted_core`), which is how the
 differential test and the benchmarks run the interpreted build beside the compiled one::
 
     python -m engine_svc.core_build --interpreted -m bench.bench_core -n 200000
@@ -29,10 +29,25 @@ from typing import Final, Literal
 
 CoreBuild = Literal["compiled", "interpreted"]
 
-COMPILED_MODULES: Final = ("engine_svc.core", "engine_svc.decimal_edge")
-"""Module prefixes the install may compile (keep in step with ``setup.py``)."""
+COMPILED_SOURCES: Final = (
+    "engine_svc/core",              # the matching core: commands in, events out
+    "engine_svc/decimal_edge.py",   # decimal text <-> grid units
+    "engine_svc/codec.py",          # requests validated into commands, answers rendered
+    "engine_svc/command_codec.py",  # commands and events to journal / outbox JSON
+    "engine_svc/outbox_span.py",    # a command's outbox records
+    "engine_svc/order_views.py",    # the orders' read model, folded per command
+    "engine_svc/event_codec.py",    # outbox records to the event link's messages
+)
+"""What ``setup.py`` hands to mypyc, relative to the project root: the core, and the
+pure, fully typed modules every order crosses on its way in and out (compiling them cut
+the engine's CPU per streamed order by about a sixth)."""
+
+COMPILED_MODULES: Final = tuple(
+    source.removesuffix(".py").replace("/", ".") for source in COMPILED_SOURCES)
+"""The module names (or package prefixes) of :data:`COMPILED_SOURCES`."""
 
 _ENGINE_DIR: Final = Path(__file__).resolve().parent
+_ROOT: Final = _ENGINE_DIR.parent
 
 
 def why_interpreted(environ: Mapping[str, str] | None = None) -> str | None:
@@ -79,12 +94,13 @@ def compiled_available() -> bool:
 def stale_modules() -> list[str]:
     """Compiled modules whose ``.py`` source is newer than the extension module."""
     stale: list[str] = []
-    for source in [*sorted((_ENGINE_DIR / "core").glob("*.py")),
-                   _ENGINE_DIR / "decimal_edge.py"]:
+    sources = [path for entry in COMPILED_SOURCES for path in
+               ([_ROOT / entry] if entry.endswith(".py") else sorted((_ROOT / entry).glob("*.py")))]
+    for source in sources:
         for ext in importlib.machinery.EXTENSION_SUFFIXES:
             compiled = source.with_name(source.stem + ext)
             if compiled.exists() and compiled.stat().st_mtime < source.stat().st_mtime:
-                stale.append(str(source.relative_to(_ENGINE_DIR.parent)))
+                stale.append(str(source.relative_to(_ROOT)))
     return stale
 
 

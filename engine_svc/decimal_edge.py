@@ -10,14 +10,14 @@ would. Formatting is exact and matches ``format(Decimal(units) * step).normalize
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from decimal import Decimal
 from functools import cache
 
 from engine_svc.core.units import MAX_UNITS
 
-_PLAIN = re.compile(r"([0-9]{1,30})(?:\.([0-9]{1,30}))?", re.ASCII)
+_MAX_DIGITS = 30
+"""Longest run of digits on either side of the point the fast path takes."""
 _POW10: list[int] = [10**n for n in range(80)]
 
 
@@ -29,12 +29,19 @@ def _step_parts(step: Decimal) -> tuple[int, int]:
     return int("".join(map(str, digits))), exponent
 
 
-def parse_units(text: str, step: Decimal, slow: Callable[[str], int]) -> int:
-    """``text`` in units of ``step``; ``slow(text)`` decides every case but the plain one."""
-    match = _PLAIN.fullmatch(text)
-    if match is None:
-        return slow(text)
-    whole, fraction = match.group(1), match.group(2) or ""
+def _digits(text: str) -> bool:
+    """1 to :data:`_MAX_DIGITS` ASCII digits (``"²"`` and ``"٣"`` are digits to
+    ``str.isdigit``, not here)."""
+    return 0 < len(text) <= _MAX_DIGITS and text.isascii() and text.isdigit()
+
+
+def plain_units(text: str, step: Decimal) -> int:
+    """``text`` in units of ``step`` when it is the plain case (ASCII digits, at most one
+    point with digits on both sides, exactly on the grid, positive and below the cap);
+    0 otherwise (no plain text is worth 0 units), for the core's converter to decide."""
+    whole, point, fraction = text.partition(".")
+    if not _digits(whole) or (point and not _digits(fraction)):
+        return 0
     coefficient, exponent = _step_parts(step)
     value = int(whole + fraction)
     power = -len(fraction) - exponent
@@ -43,8 +50,13 @@ def parse_units(text: str, step: Decimal, slow: Callable[[str], int]) -> int:
     else:
         units, rest = divmod(value, coefficient * _POW10[-power])
     if rest or units <= 0 or units >= MAX_UNITS:
-        return slow(text)
+        return 0
     return units
+
+
+def parse_units(text: str, step: Decimal, slow: Callable[[str], int]) -> int:
+    """``text`` in units of ``step``; ``slow(text)`` decides every case but the plain one."""
+    return plain_units(text, step) or slow(text)
 
 
 @cache

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine_svc.core.units import ValidationError, decimal_to_units, units_to_decimal
-from engine_svc.decimal_edge import formatter, parse_units
+from engine_svc.decimal_edge import formatter, parse_units, plain_units
 
 STEPS = [Decimal(s) for s in ("0.1", "0.0001", "0.001", "0.01", "1", "0.25", "5", "10",
                               "0.000001", "0.00000001")]
@@ -63,3 +63,9 @@ def test_anything_unusual_gets_the_cores_answer(text: str) -> None:
     step = Decimal("0.001")
     with pytest.raises(ValidationError):
         parse_units(text, step, _slow(step))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("text", ["1.", ".5", "١٢", "²", "1" * 31, "1." + "0" * 31, " 1", "+1",
+                                  "1_0", "0.0"])
+def test_plain_units_leaves_anything_but_plain_digits_to_the_core(text: str) -> None:
+    assert plain_units(text, Decimal("0.001")) == 0
