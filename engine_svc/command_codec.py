@@ -51,8 +51,7 @@ class _Layout:
         self.values: Callable[[object], Any] = getter if len(self.names) > 1 else \
             (lambda record: (getter(record),))
         enums = _enum_fields(cls)
-        self.enum_positions: tuple[int, ...] = tuple(
-            i for i, name in enumerate(self.names) if name in enums)
+        self.enum_names: tuple[str, ...] = tuple(n for n in self.names if n in enums)
 
 
 _LAYOUTS: dict[type, _Layout] = {}
@@ -72,12 +71,16 @@ def encode(record: Command | Event) -> bytes:
     layout = _LAYOUTS.get(cls)
     if layout is None:
         layout = _LAYOUTS[cls] = _Layout(cls)
-    values = list(layout.values(record))
-    for i in layout.enum_positions:
-        value = values[i]
+    values: tuple[Any, ...] = layout.values(record)
+    names = layout.names
+    body: dict[str, Any] = {}
+    for i in range(len(names)):  # compiled, twice as fast as dict(zip(...))
+        body[names[i]] = values[i]
+    for name in layout.enum_names:
+        value = body[name]
         if value is not None:
-            values[i] = value._value_
-    return layout.prefix + orjson.dumps(dict(zip(layout.names, values, strict=True)))[1:]
+            body[name] = value._value_
+    return layout.prefix + orjson.dumps(body)[1:]
 
 
 @cache

@@ -36,7 +36,7 @@ FINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTE
 _FINAL_VALUES = frozenset(status.value for status in FINAL)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class FillRecord:
     fill_id: int
     price: int
@@ -47,9 +47,22 @@ class FillRecord:
     realized: int | None = None  # perp PnL realized (quote minor units; 0 on spot); None
     # in a record saved before it was kept
 
+    def __init__(self, fill_id: int, price: int, quantity: int, fee: int,
+                 liquidity: Liquidity, ts: int, realized: int | None = None) -> None:
+        self.fill_id = fill_id
+        self.price = price
+        self.quantity = quantity
+        self.fee = fee
+        self.liquidity = liquidity
+        self.ts = ts
+        self.realized = realized
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, init=False)
 class OrderRecord:
+    """An order as its owner reads it, folded from the events (``__init__`` written out,
+    as the core's events do: one is built for every order)."""
+
     order_id: int
     user_id: str
     market: str
@@ -75,6 +88,41 @@ class OrderRecord:
     take_profit: int | None = None
     position_id: int = 0
     """The isolated position it opens (its own id) or reduces; 0: cross."""
+
+    def __init__(
+        self, order_id: int, user_id: str, market: str, side: Side, type: OrderType,
+        tif: TimeInForce, price: int, quantity: int, client_order_id: str | None,
+        post_only: bool = False, reduce_only: bool = False, leverage: int = 1,
+        stp: StpMode = StpMode.CANCEL_TAKER, slippage_bps: int = 0,
+        status: OrderStatus = OrderStatus.NEW, filled: int = 0, filled_ticks_lots: int = 0,
+        reason: str = "", created: int = 0, updated: int = 0,
+        fills: list[FillRecord] | None = None, stop_loss: int | None = None,
+        take_profit: int | None = None, position_id: int = 0,
+    ) -> None:
+        self.order_id = order_id
+        self.user_id = user_id
+        self.market = market
+        self.side = side
+        self.type = type
+        self.tif = tif
+        self.price = price
+        self.quantity = quantity
+        self.client_order_id = client_order_id
+        self.post_only = post_only
+        self.reduce_only = reduce_only
+        self.leverage = leverage
+        self.stp = stp
+        self.slippage_bps = slippage_bps
+        self.status = status
+        self.filled = filled
+        self.filled_ticks_lots = filled_ticks_lots
+        self.reason = reason
+        self.created = created
+        self.updated = updated
+        self.fills = [] if fills is None else fills
+        self.stop_loss = stop_loss
+        self.take_profit = take_profit
+        self.position_id = position_id
 
     def to_json(self) -> list[Any]:
         return [self.order_id, self.user_id, self.market, self.side.value, self.type.value,

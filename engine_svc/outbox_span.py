@@ -39,21 +39,19 @@ def records(emitted: Sequence[Event]) -> list[Record]:
     positions: list[list[Any]] = []
     first = cmd = last = 0
     for e in emitted:
-        kind = type(e)
-        if kind is BalanceChanged or kind is PositionChanged:
-            if positions and kind is BalanceChanged:  # keep the order: a new span
+        is_balance = isinstance(e, BalanceChanged)
+        if is_balance or isinstance(e, PositionChanged):
+            if positions and is_balance:  # keep the order: a new span
                 out.append(_span(first, last, cmd, balances, positions))
                 balances, positions = [], []
             if not balances and not positions:
                 first, cmd = e.seq, e.cmd_seq
             last = e.seq
-            if kind is BalanceChanged:
-                b: Any = e
-                balances.append([b.user_id, b.asset, b.available, b.locked])
-            else:
-                p: Any = e
-                positions.append([p.user_id, p.market, p.size, p.cost, p.margin,
-                                  p.realized_pnl, p.position_id])
+            if isinstance(e, BalanceChanged):  # typed: the compiled build reads it natively
+                balances.append([e.user_id, e.asset, e.available, e.locked])
+            elif isinstance(e, PositionChanged):
+                positions.append([e.user_id, e.market, e.size, e.cost, e.margin,
+                                  e.realized_pnl, e.position_id])
             continue
         if balances or positions:
             out.append(_span(first, last, cmd, balances, positions))
