@@ -157,6 +157,7 @@ async def run(settings: Settings) -> None:
                               token_check=TokenCheck(verifier, revocations),
                               grace_seconds=settings.shutdown_grace_seconds)
         redis_ok = redis_probe(settings.redis_dsn)
+        stack.push_async_callback(redis_ok.aclose)
 
         async def ready() -> bool:
             return sequencer.healthy and not task.done() and await redis_ok()

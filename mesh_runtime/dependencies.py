@@ -20,45 +20,74 @@ log = logging.getLogger("trademesh.dependencies")
 Probe = Callable[[], Awaitable[bool]]
 
 
-def redis_probe(url: str, timeout: float = 1.0) -> Probe:
-    async def probe() -> bool:
-        client = aioredis.Redis.from_url(url, socket_connect_timeout=timeout,
-                                         socket_timeout=timeout)
+class RedisProbe:
+    """PING over one kept connection, reopened after a failure (a client per probe opened
+    a connection every second, and read redis-py's version from its metadata each time)."""
+
+    def __init__(self, url: str, timeout: float = 1.0) -> None:
+        self._client = aioredis.Redis.from_url(url, socket_connect_timeout=timeout,
+                                               socket_timeout=timeout, max_connections=2)
+
+    async def __call__(self) -> bool:
         try:
-            return bool(await client.ping())
+            return bool(await self._client.ping())
         except (OSError, aioredis.RedisError):
             return False
-        finally:
-            await client.aclose()
 
-    return probe
+    async def aclose(self) -> None:
+        await self._client.aclose()
 
 
-def postgres_probe(url: str, timeout: float = 1.0) -> Probe:
-    async def probe() -> bool:
+class PostgresProbe:
+    """``SELECT 1`` over one kept connection, reopened after a failure (a connection per
+    probe cost PostgreSQL a backend process every second)."""
+
+    def __init__(self, url: str, timeout: float = 1.0) -> None:
+        self._url, self._timeout = url, timeout
+        self._conn: asyncpg.Connection | None = None
+
+    async def __call__(self) -> bool:
         try:
-            conn = await asyncpg.connect(url, timeout=timeout)
-        except (TimeoutError, OSError, asyncpg.PostgresError):
+            if self._conn is None or self._conn.is_closed():
+                self._conn = await asyncpg.connect(self._url, timeout=self._timeout)
+            return bool(await self._conn.fetchval("SELECT 1", timeout=self._timeout) == 1)
+        except Exception as err:  # asyncpg's errors share no base: any failure is "down"
+            log.debug("postgres probe failed: %r", err)
+            await self.aclose()  # whatever state it is in, the next probe starts afresh
             return False
-        try:
-            return bool(await conn.fetchval("SELECT 1", timeout=timeout) == 1)
-        finally:
-            await conn.close(timeout=timeout)
 
-    return probe
+    async def aclose(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            conn.terminate()
+
+
+def redis_probe(url: str, timeout: float = 1.0) -> RedisProbe:
+    return RedisProbe(url, timeout)
+
+
+def postgres_probe(url: str, timeout: float = 1.0) -> PostgresProbe:
+    return PostgresProbe(url, timeout)
 
 
 async def watch_health(service: GrpcService, probes: Sequence[tuple[str, Probe]],
                        interval: float = 1.0) -> None:
-    """Sets ``service`` SERVING while every probe passes; runs until cancelled."""
+    """Sets ``service`` SERVING while every probe passes; runs until cancelled, then closes
+    the probes that keep a connection."""
     last: bool | None = None
-    while True:
-        results = await asyncio.gather(*(probe() for _, probe in probes))
-        healthy = all(results)
-        if healthy != last:
-            down = [name for (name, _), ok in zip(probes, results, strict=True) if not ok]
-            log.info("%s %s", service.name,
-                     "serving" if healthy else f"not serving: waiting for {', '.join(down)}")
-            await service.set_serving(healthy)
-            last = healthy
-        await asyncio.sleep(interval)
+    try:
+        while True:
+            results = await asyncio.gather(*(probe() for _, probe in probes))
+            healthy = all(results)
+            if healthy != last:
+                down = [name for (name, _), ok in zip(probes, results, strict=True) if not ok]
+                log.info("%s %s", service.name,
+                         "serving" if healthy else f"not serving: waiting for {', '.join(down)}")
+                await service.set_serving(healthy)
+                last = healthy
+            await asyncio.sleep(interval)
+    finally:
+        for _, probe in probes:
+            close = getattr(probe, "aclose", None)
+            if close is not None:
+                await close()
