@@ -21,10 +21,12 @@ from engine_svc.core.enums import (
     MarginMode,
     OrderStatus,
     OrderType,
+    RejectReason,
     Side,
     StpMode,
     TimeInForce,
 )
+from engine_svc.core.events import Event, OrderRejected, TransferRejected
 from engine_svc.core.markets import AssetSpec, MarketConfig, MarketSpec
 from engine_svc.core.perp import PositionRisk
 from engine_svc.core.state import Trade
@@ -244,6 +246,16 @@ def _slippage(value: int, otype: OrderType) -> int:
     if value >= 10_000:
         raise ValidationError("slippageBps", "TOO_LARGE", "must be below 10000")
     return value
+
+
+def rejected(events: list[Event]) -> RejectReason | None:
+    """Why a command was refused (its events' order or transfer rejection), or None; a
+    repeated transaction id is no refusal (the deposit or withdrawal already happened)."""
+    for event in events:
+        if isinstance(event, (OrderRejected, TransferRejected)) and \
+                event.reason is not RejectReason.DUPLICATE_TRANSACTION:
+            return event.reason
+    return None
 
 
 def execution(record: OrderRecord, config: MarketConfig) -> order_pb2.Order:

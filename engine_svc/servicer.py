@@ -18,7 +18,7 @@ from engine_svc import account_summary, close_requests, codec, errors
 from engine_svc.core import commands as cmd
 from engine_svc.core.commands import Command
 from engine_svc.core.enums import RejectReason
-from engine_svc.core.events import Event, OrderRejected, TransferRejected
+from engine_svc.core.events import Event, TransferRejected
 from engine_svc.core.units import ValidationError
 from engine_svc.core_build import core_build
 from engine_svc.depth_views import DepthViews
@@ -34,11 +34,8 @@ MAX_DEPTH = 1000
 
 
 def _rejection(events: list[Event]) -> errors.DomainError | None:
-    for event in events:
-        if isinstance(event, OrderRejected | TransferRejected) and \
-                event.reason is not RejectReason.DUPLICATE_TRANSACTION:
-            return errors.rejection(event.reason)
-    return None
+    reason = codec.rejected(events)
+    return None if reason is None else errors.rejection(reason)
 
 
 class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
