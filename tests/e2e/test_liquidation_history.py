@@ -68,11 +68,15 @@ async def open_long(api: httpx.AsyncClient, admin: str) -> Trader:
         lambda: api.get("/markets/SOL-PERP/depth"),
         lambda r: r.json()["asks"] and abs(Decimal(r.json()["asks"][0][0]) - 150) < 8)
     assert quotes.json()["asks"], quotes.text
+    # fill-or-kill: while the maker requotes, the book can hold part of its old ladder
+    # and part of the new, too little within the slippage bound for 10 (a plain market
+    # order then fills in part, the rest canceled); all or nothing, and again a moment later
     body = {"market": "SOL-PERP", "side": "BUY", "type": "MARKET", "quantity": "10",
-            "leverage": 10, "slippageBps": 200}
-    for _ in range(50):  # the maker requotes by cancel-all then place: an empty book for an
-        answer = await api.post("/orders", json=body, headers=long.headers)  # instant
-        if answer.status_code != 400 or answer.json()["error"]["code"] != "NO_LIQUIDITY":
+            "leverage": 10, "slippageBps": 200, "timeInForce": "FOK"}
+    for _ in range(50):
+        answer = await api.post("/orders", json=body, headers=long.headers)
+        if answer.status_code != 400 or \
+                answer.json()["error"]["code"] not in ("NO_LIQUIDITY", "FOK_NOT_FILLABLE"):
             break
         await asyncio.sleep(0.1)
     assert answer.status_code == 201, answer.text

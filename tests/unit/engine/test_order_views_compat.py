@@ -1,8 +1,12 @@
-"""Order views saved in a snapshot by an older release (fills without realized PnL) load."""
+"""Order views saved in a snapshot by an older release (fills without realized PnL) load;
+the records' written-out ``__init__`` keeps every field."""
 
 from __future__ import annotations
 
-from engine_svc.order_views import OrderRecord
+import dataclasses
+
+from engine_svc.core.enums import Liquidity, OrderStatus, OrderType, Side, StpMode, TimeInForce
+from engine_svc.order_views import FillRecord, OrderRecord
 
 
 def test_a_fill_saved_without_realized_pnl_loads_as_unknown() -> None:
@@ -20,18 +24,6 @@ def test_a_fill_saved_without_realized_pnl_loads_as_unknown() -> None:
 def test_every_field_round_trips_and_defaults_hold() -> None:
     """``OrderRecord`` / ``FillRecord`` write their ``__init__`` out: each field is taken
     (in definition order) and kept, and the defaults are the dataclass's."""
-    import dataclasses
-
-    from engine_svc.core.enums import (
-        Liquidity,
-        OrderStatus,
-        OrderType,
-        Side,
-        StpMode,
-        TimeInForce,
-    )
-    from engine_svc.order_views import FillRecord
-
     fill = FillRecord(3, 100_000, 1000, 5, Liquidity.MAKER, 2, 77)
     values = [9, "u", "ETH-PERP", Side.SELL, OrderType.MARKET, TimeInForce.IOC, 123, 456,
               "c-9", True, True, 7, StpMode.CANCEL_BOTH, 250, OrderStatus.FILLED, 456, 56_088,
