@@ -104,7 +104,7 @@ def log_core_build() -> str:
     build = core_build()
     stale = stale_modules() if build == "compiled" else []
     log.info("matching core: %s%s", build,
-             f" (older than its source: {', '.join(stale)}; rerun pip install -e .)"
+             f" (stale extension modules shadow {', '.join(stale)}; rerun pip install -e .)"
              if stale else "")
     return build
 

@@ -4,9 +4,10 @@ The install compiles the modules listed in :data:`COMPILED_SOURCES` (the engine 
 the hot edge modules every order crosses) when a C compiler is present; the extension
 modules sit beside their ``.py`` sources and Python's import system prefers them. This
 module reports which one was imported (:func:`core_build`), finds compiled modules older
-than their source (:func:`stale_modules`: an editable install not rebuilt after an edit),
-and can make a process import the sources instead (:func:`use_interpreted_core`), which is how the
-differential test and the benchmarks run the interpreted build beside the compiled one::
+than their source or left by an older build (:func:`stale_modules`: an editable install
+not rebuilt after an edit or a checkout), and can make a process import the sources
+instead (:func:`use_interpreted_core`), which is how the differential test and the
+benchmarks run the interpreted build beside the compiled one::
 
     python -m engine_svc.core_build --interpreted -m bench.bench_core -n 200000
 
@@ -91,17 +92,23 @@ def compiled_available() -> bool:
                for ext in importlib.machinery.EXTENSION_SUFFIXES)
 
 
-def stale_modules() -> list[str]:
-    """Compiled modules whose ``.py`` source is newer than the extension module."""
-    stale: list[str] = []
-    sources = [path for entry in COMPILED_SOURCES for path in
-               ([_ROOT / entry] if entry.endswith(".py") else sorted((_ROOT / entry).glob("*.py")))]
-    for source in sources:
+def stale_modules(root: Path = _ROOT) -> list[str]:
+    """Sources (relative to ``root``) that an extension module shadows wrongly: compiled
+    ones newer than their extension module, and ones no longer compiled that still have an
+    extension module beside them (an older build's, which Python would import instead)."""
+    sources = {path for entry in COMPILED_SOURCES for path in
+               ([root / entry] if entry.endswith(".py") else (root / entry).glob("*.py"))}
+    stale: set[Path] = set()
+    for directory in {source.parent for source in sources}:
         for ext in importlib.machinery.EXTENSION_SUFFIXES:
-            compiled = source.with_name(source.stem + ext)
-            if compiled.exists() and compiled.stat().st_mtime < source.stat().st_mtime:
-                stale.append(str(source.relative_to(_ROOT)))
-    return stale
+            for built in directory.glob("*" + ext):
+                source = built.with_name(built.name.removesuffix(ext) + ".py")
+                if source in sources:
+                    if built.stat().st_mtime < source.stat().st_mtime:
+                        stale.add(source)
+                elif source.exists():
+                    stale.add(source)
+    return sorted(str(source.relative_to(root)) for source in stale)
 
 
 class _SourceFinder(importlib.machinery.PathFinder):
