@@ -246,15 +246,20 @@ async def reconnects_after_a_cut(page: Any, rest: httpx.AsyncClient) -> None:
 async def resyncs_after_a_lost_diff(page: Any, rest: httpx.AsyncClient) -> None:
     """A diff lost on the way: the next one is a gap, the page resubscribes. The page drops
     the first diff after the hook; under load the feed may send a slow client a fresh
-    snapshot instead of queued diffs, so orders keep coming (at most five) until a later
-    diff has shown the gap; then every level is on the page."""
-    before = await page.evaluate("() => window.__trademesh.metrics.depthSnapshots")
+    snapshot instead of queued diffs, which heals the loss before any diff shows it: then
+    the hook is set again. Orders keep coming (at most five) until a later diff has shown
+    the gap; then every level is on the page."""
+    snapshots = "() => window.__trademesh.metrics.depthSnapshots"
+    before = armed_at = await page.evaluate(snapshots)
     await page.evaluate("() => window.__trademesh.loseNextDiff()")
     placed: dict[str, str] = {}
     for price in ("171.5", "172.5", "173.5", "174.5", "175.5"):
         placed[price] = await rest_order(rest, price)
         if len(placed) >= 2 and await gap_seen(page):
             break
+        if await page.evaluate(snapshots) > armed_at:  # a snapshot came first: lose again
+            armed_at = await page.evaluate(snapshots)
+            await page.evaluate("() => window.__trademesh.loseNextDiff()")
     assert await gap_seen(page), "no diff after the lost one showed the gap"
     for price in placed:
         await book_has(page, "asks", price)
