@@ -148,13 +148,14 @@ async def run(settings: Settings) -> None:
         await configure(sequencer, settings)
         revocations = RedisRevocations.from_url(settings.redis_dsn)
         stack.push_async_callback(revocations.close)
+        tokens = TokenCheck(verifier, revocations)
         servicer = EngineServicer(sequencer, wall_clock_ms,
                                   persisted=lambda: (link.committed, link.connected),
-                                  core=log_core_build(), depth=publisher.depth)
+                                  core=log_core_build(), depth=publisher.depth, tokens=tokens)
         service = GrpcService("engine", settings.host, settings.engine_port,
                               [register(servicer)], tls=tls,
                               mesh_port=settings.engine_mesh_port,
-                              token_check=TokenCheck(verifier, revocations),
+                              token_check=tokens,
                               grace_seconds=settings.shutdown_grace_seconds)
         redis_ok = redis_probe(settings.redis_dsn)
         stack.push_async_callback(redis_ok.aclose)

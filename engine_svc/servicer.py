@@ -28,6 +28,7 @@ from engine_svc.sequencer import EngineUnavailable, Sequencer
 from engine_svc.stream_placement import StreamPlacement
 from engine_svc.trigger_calls import TriggerCalls
 from mesh_runtime.call_policy import current_caller
+from mesh_runtime.revocation import TokenCheck
 
 Context = grpc.aio.ServicerContext[Any, Any]
 MAX_DEPTH = 1000
@@ -41,7 +42,8 @@ def _rejection(events: list[Event]) -> errors.DomainError | None:
 class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
     def __init__(self, sequencer: Sequencer, clock_ms: Callable[[], int],
                  persisted: Callable[[], tuple[int, bool]] = lambda: (0, False),
-                 core: str | None = None, *, depth: DepthViews | None = None) -> None:
+                 core: str | None = None, *, depth: DepthViews | None = None,
+                 tokens: TokenCheck | None = None) -> None:
         self._seq = sequencer
         if depth is None:  # no publisher shares its views: follow the batches alone
             depth = DepthViews(sequencer)
@@ -53,6 +55,7 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
         self._streamed = StreamPlacement(sequencer, clock_ms, self._order_result,
                                          self._execution_result)
         self._triggers = TriggerCalls(sequencer, clock_ms)
+        self._tokens = tokens  # relayed orders' tokens (None: RelayOrders refuses them all)
 
     @property
     def _config(self) -> Any:
@@ -362,6 +365,17 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
         go to the sequencer as it arrives; answers leave in order."""
         user = await self._user(context)
         async for answer in self._streamed.answers(request_iterator, user):
+            if isinstance(answer, errors.DomainError):
+                await errors.abort(context, answer)
+            yield answer
+
+    async def RelayOrders(self, request_iterator: AsyncIterator[engine_pb2.RelayOrdersRequest],
+                          context: Context) -> AsyncIterator[engine_pb2.RelayOrdersResponse]:
+        """The gateway's REST orders, each placed as its own token's verified subject
+        (:meth:`StreamPlacement.relayed`)."""
+        if self._tokens is None:
+            await errors.abort(context, errors.unavailable("this engine accepts no tokens"))
+        async for answer in self._streamed.relayed(request_iterator, self._tokens):
             if isinstance(answer, errors.DomainError):
                 await errors.abort(context, answer)
             yield answer

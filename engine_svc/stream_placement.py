@@ -7,14 +7,19 @@ instead of waiting for this one's journal write; the answers leave in message or
 refused). At most ``MAX_MESSAGES_IN_FLIGHT`` messages wait for their answers; then the
 stream's own flow control holds the caller. Orders may carry a stop-loss / take-profit,
 as with ``PlaceOrder``.
+
+``Engine.RelayOrders`` is the same flow for the gateway's REST orders, many traders' on one
+stream: each order carries its trader's token, verified here (signature, expiry,
+revocation) before the order is placed as that token's subject.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from trademesh.v1 import engine_pb2
 
@@ -24,6 +29,8 @@ from engine_svc.core.events import Event
 from engine_svc.core.units import ValidationError
 from engine_svc.order_views import OrderRecord
 from engine_svc.sequencer import EngineUnavailable, Sequencer
+from mesh_runtime.revocation import RevocationUnavailable, TokenCheck
+from mesh_runtime.tokens import InvalidToken
 
 MAX_ORDERS_PER_MESSAGE = 1000
 MAX_MESSAGES_IN_FLIGHT = 64
@@ -41,6 +48,8 @@ class _Placing:
 
 
 _Answer = tuple[int, _Placing] | errors.DomainError
+_Place = Callable[[Any], Awaitable[_Placing]]
+_Response = TypeVar("_Response", engine_pb2.PlaceOrdersResponse, engine_pb2.RelayOrdersResponse)
 
 
 class StreamPlacement:
@@ -51,19 +60,39 @@ class StreamPlacement:
         self._seq, self._clock = sequencer, clock_ms
         self._whole, self._execution = whole, execution
 
-    async def answers(self, requests: AsyncIterator[engine_pb2.PlaceOrdersRequest], user: str,
-                      ) -> AsyncIterator[engine_pb2.PlaceOrdersResponse | errors.DomainError]:
-        """One response per message, in order; a DomainError (then nothing more) when a
-        message is refused whole."""
+    def answers(self, requests: AsyncIterator[engine_pb2.PlaceOrdersRequest], user: str,
+                ) -> AsyncIterator[engine_pb2.PlaceOrdersResponse | errors.DomainError]:
+        """``PlaceOrders``: one response per message, in order; a DomainError (then nothing
+        more) when a message is refused whole."""
+        async def place(message: engine_pb2.PlaceOrdersRequest) -> _Placing:
+            render = self._whole if message.full_orders else self._execution
+            return self._queue(message.orders, itertools.repeat(user), render)
+
+        return self._answered(requests, place, engine_pb2.PlaceOrdersResponse)
+
+    def relayed(self, requests: AsyncIterator[engine_pb2.RelayOrdersRequest], tokens: TokenCheck,
+                ) -> AsyncIterator[engine_pb2.RelayOrdersResponse | errors.DomainError]:
+        """``RelayOrders``: as :meth:`answers`, each order placed as its own token's verified
+        subject (an order whose token fails is refused alone) and answered whole."""
+        async def place(message: engine_pb2.RelayOrdersRequest) -> _Placing:
+            relayed = message.orders
+            users = [await _subject(tokens, item.token) for item in relayed]
+            return self._queue([item.order for item in relayed], users, self._whole)
+
+        return self._answered(requests, place, engine_pb2.RelayOrdersResponse)
+
+    async def _answered(self, requests: AsyncIterator[Any], place: _Place,
+                        response_class: type[_Response],
+                        ) -> AsyncIterator[_Response | errors.DomainError]:
         answers: asyncio.Queue[_Answer | None] = asyncio.Queue(MAX_MESSAGES_IN_FLIGHT)
-        reader = asyncio.create_task(self._read(requests, user, answers))
+        reader = asyncio.create_task(_read(requests, place, answers))
         try:
             while (answer := await answers.get()) is not None:
                 if isinstance(answer, errors.DomainError):
                     yield answer
                     return
                 batch_id, placing = answer
-                response = engine_pb2.PlaceOrdersResponse(batch_id=batch_id)
+                response = response_class(batch_id=batch_id)
                 await _results(placing, response.results)
                 yield response
             await reader  # its error, if the stream broke
@@ -71,34 +100,20 @@ class StreamPlacement:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
 
-    async def _read(self, requests: AsyncIterator[engine_pb2.PlaceOrdersRequest], user: str,
-                    answers: asyncio.Queue[_Answer | None]) -> None:
-        """Queues each message's orders as it arrives; None after the last (or a failure:
-        ``answers`` then re-raises it); nothing more once cancelled."""
-        try:
-            async for message in requests:
-                if len(message.orders) > MAX_ORDERS_PER_MESSAGE:
-                    await answers.put(errors.invalid(ValidationError(
-                        "orders", "TOO_MANY", f"at most {MAX_ORDERS_PER_MESSAGE} per message")))
-                    return
-                render = self._whole if message.full_orders else self._execution
-                await answers.put((message.batch_id, self._queue(message.orders, user, render)))
-        except asyncio.CancelledError:
-            raise
-        except BaseException:
-            await answers.put(None)
-            raise
-        await answers.put(None)
-
-    def _queue(self, requests: Sequence[engine_pb2.PlaceOrderRequest], user: str,
-               render: Render) -> _Placing:
-        """Validates each order and queues the valid ones as one batch, now."""
+    def _queue(self, requests: Sequence[engine_pb2.PlaceOrderRequest],
+               users: Iterable[str | errors.DomainError], render: Render) -> _Placing:
+        """Validates each order and queues the valid ones as one batch, now; an order whose
+        caller could not be established gets that refusal."""
         outcomes: list[Any] = []
         commands: list[Command] = []
         now = self._clock()
-        for request in requests:
+        config = self._seq.config
+        for request, user in zip(requests, users, strict=False):
+            if isinstance(user, errors.DomainError):
+                outcomes.append(user)
+                continue
             try:
-                commands.append(codec.place_order(request, self._seq.config, user, now))
+                commands.append(codec.place_order(request, config, user, now))
                 outcomes.append(None)
             except ValidationError as err:
                 outcomes.append(errors.invalid(err))
@@ -107,6 +122,35 @@ class StreamPlacement:
                             if commands else None)
         except EngineUnavailable as err:
             return _Placing(outcomes, None, errors.unavailable(str(err)))
+
+
+async def _read(requests: AsyncIterator[Any], place: _Place,
+                answers: asyncio.Queue[_Answer | None]) -> None:
+    """Queues each message's orders as it arrives; None after the last (or a failure:
+    ``answers`` then re-raises it); nothing more once cancelled."""
+    try:
+        async for message in requests:
+            if len(message.orders) > MAX_ORDERS_PER_MESSAGE:
+                await answers.put(errors.invalid(ValidationError(
+                    "orders", "TOO_MANY", f"at most {MAX_ORDERS_PER_MESSAGE} per message")))
+                return
+            await answers.put((message.batch_id, await place(message)))
+    except asyncio.CancelledError:
+        raise
+    except BaseException:
+        await answers.put(None)
+        raise
+    await answers.put(None)
+
+
+async def _subject(tokens: TokenCheck, token: str) -> str | errors.DomainError:
+    """The verified subject of a relayed order's token, or why it is refused."""
+    try:
+        return (await tokens.verify(token)).user_id
+    except InvalidToken as err:
+        return errors.unauthenticated(str(err))
+    except RevocationUnavailable as err:
+        return errors.unavailable(str(err))
 
 
 async def _results(placing: _Placing, into: Any) -> None:

@@ -1,11 +1,14 @@
-"""Placing REST orders over the engine's ``PlaceOrders`` stream, one stream per caller.
+"""Placing REST orders over the engine's ``RelayOrders`` stream: every caller's orders on
+one stream per gateway.
 
-A unary gRPC call costs both processes far more than one message on an open stream, and
-orders that arrive together travel together: while a caller's batch is at the engine, its
-next orders wait here and leave as the next message (one sequencer batch). Identity stays
-the caller's own: a stream is opened with the caller's ``authorization`` (the engine checks
-it as for any call) and only ever carries requests that arrived with that same header and
-that the gateway has just verified (signature, expiry, revocation).
+A unary gRPC call costs both processes far more than one order in a stream message, and
+orders that arrive together travel together: while ``max_in_flight`` messages are at the
+engine, the orders arriving meanwhile wait here and leave as the next message, whoever
+sent them (one sequencer batch). Identity stays each caller's own: the stream is opened
+with the gateway's certificate (the only principal ``RelayOrders`` admits), and each order
+carries the token its request arrived with, which the gateway has just verified
+(signature, expiry, revocation) and the engine verifies again before placing the order as
+that token's subject.
 
 Invariants:
 
@@ -16,8 +19,8 @@ Invariants:
   nothing placed). Once sent, a deadline gives :class:`OutcomePending` (a 504 that still
   receives the engine's answer: an ``Idempotency-Key`` then stores that answer, so a
   retry with the key learns what happened instead of placing the order twice).
-* A stream closes after ``idle_seconds`` without requests; at most ``max_streams`` are
-  open (beyond that :meth:`OrderStreams.place` returns None: the caller goes unary).
+* The stream closes after ``idle_seconds`` without requests, or when it fails (every
+  request on it answered with the failure); the next request opens a new one.
 """
 
 from __future__ import annotations
@@ -35,10 +38,11 @@ from gateway.errors import GatewayError
 from gateway.upstream_errors import from_rpc_error
 
 log = logging.getLogger("trademesh.gateway.orders")
-METHOD = "/trademesh.v1.Engine/PlaceOrders"
+METHOD = "/trademesh.v1.Engine/RelayOrders"
 MAX_BATCH = 200  # orders per stream message (the engine accepts up to 1,000)
+MAX_IN_FLIGHT = 2  # messages at the engine at once; later orders wait to go together
 Result = engine_pb2.PlaceOrderResult
-Waiting = tuple[engine_pb2.PlaceOrderRequest, "asyncio.Future[Result]"]
+Waiting = tuple[engine_pb2.RelayedOrder, "asyncio.Future[Result]"]
 
 
 class OutcomePending(GatewayError):
@@ -68,17 +72,17 @@ def stream_failed(error: BaseException) -> GatewayError:
                         headers={"Retry-After": "1"})
 
 
-class CallerStream:
-    """One caller's open ``PlaceOrders`` stream with its writer and reader tasks."""
+class RelayStream:
+    """An open ``RelayOrders`` stream with its writer and reader tasks."""
 
-    def __init__(self, channel: grpc.aio.Channel, authorization: str, idle_seconds: float,
-                 on_close: Callable[[CallerStream], None]) -> None:
-        self.authorization = authorization
+    def __init__(self, channel: grpc.aio.Channel, idle_seconds: float, max_in_flight: int,
+                 on_close: Callable[[RelayStream], None]) -> None:
         self._idle_seconds, self._on_close = idle_seconds, on_close
+        self._max_in_flight = max_in_flight
         method = channel.stream_stream(
-            METHOD, request_serializer=engine_pb2.PlaceOrdersRequest.SerializeToString,
-            response_deserializer=engine_pb2.PlaceOrdersResponse.FromString)
-        self._call: Any = method(metadata=(("authorization", authorization),))  # type: ignore[call-arg]
+            METHOD, request_serializer=engine_pb2.RelayOrdersRequest.SerializeToString,
+            response_deserializer=engine_pb2.RelayOrdersResponse.FromString)
+        self._call: Any = method()  # type: ignore[call-arg]
         self._queue: list[Waiting] = []
         self._sent: dict[int, list[asyncio.Future[Result]]] = {}
         self._ids = itertools.count(1)
@@ -86,15 +90,17 @@ class CallerStream:
         self.closed = False
         self._tasks = [asyncio.create_task(self._write()), asyncio.create_task(self._read())]
 
-    async def place(self, request: engine_pb2.PlaceOrderRequest, deadline_seconds: float,
-                    ) -> Result:
-        """The engine's answer to ``request``; GatewayError if the stream fails first."""
+    async def place(self, token: str, request: engine_pb2.PlaceOrderRequest,
+                    deadline_seconds: float) -> Result:
+        """The engine's answer to ``request``, placed as ``token``'s subject; GatewayError
+        if the stream fails first."""
         if self.closed:
             raise stream_failed(ConnectionError("stream closed"))
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        waiting = (request, future)
+        waiting = (engine_pb2.RelayedOrder(token=token, order=request), future)
         self._queue.append(waiting)
-        self._wakeup.set()
+        if len(self._sent) < self._max_in_flight:
+            self._wakeup.set()
         try:
             return await asyncio.wait_for(asyncio.shield(future), deadline_seconds)
         except TimeoutError:
@@ -109,7 +115,7 @@ class CallerStream:
     async def _write(self) -> None:
         try:
             while True:
-                while not self._queue:
+                while not self._queue or len(self._sent) >= self._max_in_flight:
                     self._wakeup.clear()
                     try:
                         await asyncio.wait_for(self._wakeup.wait(), self._idle_seconds)
@@ -121,9 +127,8 @@ class CallerStream:
                 taken, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
                 batch_id = next(self._ids)
                 self._sent[batch_id] = [future for _, future in taken]
-                await self._call.write(engine_pb2.PlaceOrdersRequest(
-                    orders=[request for request, _ in taken], batch_id=batch_id,
-                    full_orders=True))
+                await self._call.write(engine_pb2.RelayOrdersRequest(
+                    orders=[relayed for relayed, _ in taken], batch_id=batch_id))
         except asyncio.CancelledError as err:
             self._fail(err)
             raise
@@ -136,6 +141,8 @@ class CallerStream:
         try:
             async for response in self._call:
                 futures = self._sent.pop(response.batch_id, [])
+                if self._queue:
+                    self._wakeup.set()  # the orders that waited for this answer leave now
                 for future, result in zip(futures, response.results, strict=False):
                     if not future.done():
                         future.set_result(result)
@@ -176,37 +183,40 @@ class CallerStream:
 
 
 class OrderStreams:
-    """The open caller streams, by ``authorization`` header."""
+    """The gateway's relay stream to the engine, opened on first use and again after it
+    closes."""
 
-    def __init__(self, channel: Callable[[], grpc.aio.Channel], *, max_streams: int = 1_000,
-                 idle_seconds: float = 30.0) -> None:
-        self._channel, self._max, self._idle = channel, max_streams, idle_seconds
-        self._streams: dict[str, CallerStream] = {}
-        self._closing: dict[CallerStream, asyncio.Task[None]] = {}
+    def __init__(self, channel: Callable[[], grpc.aio.Channel], *, idle_seconds: float = 30.0,
+                 max_in_flight: int = MAX_IN_FLIGHT) -> None:
+        self._channel, self._idle, self._max_in_flight = channel, idle_seconds, max_in_flight
+        self._stream: RelayStream | None = None
+        self._closing: dict[RelayStream, asyncio.Task[None]] = {}
 
     async def place(self, authorization: str, request: engine_pb2.PlaceOrderRequest,
                     deadline_seconds: float) -> Result | None:
-        """The answer to ``request`` over the caller's stream; None when no stream can be
-        opened now (too many callers): the caller then makes the unary call."""
-        stream = self._streams.get(authorization)
+        """The answer to ``request`` over the relay stream, placed as the subject of
+        ``authorization``'s bearer token; None when it carries none (the caller then makes
+        the unary call, which refuses it as the engine's policy says)."""
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        stream = self._stream
         if stream is None or stream.closed:
-            if len(self._streams) >= self._max:
-                return None
-            stream = CallerStream(self._channel(), authorization, self._idle, self._closed)
-            self._streams[authorization] = stream
-        return await stream.place(request, deadline_seconds)
+            stream = RelayStream(self._channel(), self._idle, self._max_in_flight, self._closed)
+            self._stream = stream
+        return await stream.place(token.strip(), request, deadline_seconds)
 
-    def _closed(self, stream: CallerStream) -> None:
-        if self._streams.get(stream.authorization) is stream:
-            del self._streams[stream.authorization]
+    def _closed(self, stream: RelayStream) -> None:
+        if self._stream is stream:
+            self._stream = None
         self._closing[stream] = asyncio.get_running_loop().create_task(self._reap(stream))
 
-    async def _reap(self, stream: CallerStream) -> None:
+    async def _reap(self, stream: RelayStream) -> None:
         await stream.wait_closed()
         self._closing.pop(stream, None)
 
     async def close(self) -> None:
-        streams = [*self._streams.values(), *self._closing]
-        self._streams.clear()
+        streams = [*([self._stream] if self._stream is not None else []), *self._closing]
+        self._stream = None
         for stream in streams:
             await stream.close()

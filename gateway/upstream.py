@@ -3,8 +3,9 @@
 The channels go to each service's mesh listener with mutual TLS, presenting the gateway's
 certificate; a user's call carries the user's token, which the service's policy checks.
 
-Order placement (without triggers) goes over the caller's ``PlaceOrders`` stream
-(:mod:`gateway.order_streams`); everything else is a unary call.
+Order placement (without triggers) goes over the gateway's ``RelayOrders`` stream, each
+order with its caller's token (:mod:`gateway.order_streams`); everything else is a unary
+call.
 
 Calls are generic: a ``unary_unary`` multicallable per rpc path, with the request and
 response classes taken from the route's descriptors. Python gRPC propagates no deadline on
@@ -56,7 +57,7 @@ class Upstreams:
         deadline_seconds: float,
     ) -> Any:
         """Calls ``route``'s rpc; raises grpc.aio.AioRpcError (or, for an order placed over
-        the caller's stream, GatewayError) when it fails."""
+        the relay stream, GatewayError) when it fails."""
         if route.grpc_path == PLACE_ORDER and not (request.stop_loss or request.take_profit) \
                 and not tracing.traced(metadata):  # a traced order goes unary: its trace too
             authorization = dict(metadata).get("authorization")

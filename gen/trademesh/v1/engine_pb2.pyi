@@ -1387,3 +1387,80 @@ class PlaceOrdersResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PlaceOrdersResponse: _TypeAlias = PlaceOrdersResponse  # noqa: Y015
+
+@_typing.final
+class RelayedOrder(_message.Message):
+    """A trader's order as the gateway relays it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOKEN_FIELD_NUMBER: _builtins.int
+    ORDER_FIELD_NUMBER: _builtins.int
+    token: _builtins.str
+    """The trader's bearer token (the JWT itself, without "Bearer ")."""
+    @_builtins.property
+    def order(self) -> Global___PlaceOrderRequest:
+        """May carry stop_loss / take_profit, as with PlaceOrder."""
+
+    def __init__(
+        self,
+        *,
+        token: _builtins.str = ...,
+        order: Global___PlaceOrderRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["order", b"order"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["order", b"order", "token", b"token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RelayedOrder: _TypeAlias = RelayedOrder  # noqa: Y015
+
+@_typing.final
+class RelayOrdersRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORDERS_FIELD_NUMBER: _builtins.int
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    batch_id: _builtins.int
+    """Echoed in the response."""
+    @_builtins.property
+    def orders(self) -> _containers.RepeatedCompositeFieldContainer[Global___RelayedOrder]: ...
+    def __init__(
+        self,
+        *,
+        orders: _abc.Iterable[Global___RelayedOrder] | None = ...,
+        batch_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "orders", b"orders"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RelayOrdersRequest: _TypeAlias = RelayOrdersRequest  # noqa: Y015
+
+@_typing.final
+class RelayOrdersResponse(_message.Message):
+    """One result per relayed order, in the message's order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    batch_id: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___PlaceOrderResult]: ...
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___PlaceOrderResult] | None = ...,
+        batch_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RelayOrdersResponse: _TypeAlias = RelayOrdersResponse  # noqa: Y015

@@ -136,6 +136,11 @@ class EngineStub:
                 request_serializer=trademesh_dot_v1_dot_engine__pb2.PlaceOrdersRequest.SerializeToString,
                 response_deserializer=trademesh_dot_v1_dot_engine__pb2.PlaceOrdersResponse.FromString,
                 _registered_method=True)
+        self.RelayOrders = channel.stream_stream(
+                '/trademesh.v1.Engine/RelayOrders',
+                request_serializer=trademesh_dot_v1_dot_engine__pb2.RelayOrdersRequest.SerializeToString,
+                response_deserializer=trademesh_dot_v1_dot_engine__pb2.RelayOrdersResponse.FromString,
+                _registered_method=True)
         self.AddAsset = channel.unary_unary(
                 '/trademesh.v1.Engine/AddAsset',
                 request_serializer=trademesh_dot_v1_dot_engine__pb2.AddAssetRequest.SerializeToString,
@@ -333,6 +338,17 @@ class EngineServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RelayOrders(self, request_iterator, context):
+        """The gateway's REST orders, many traders' on one stream: each order carries its
+        trader's token, which the engine verifies itself (signature, expiry, revocation) and
+        places the order as that token's subject; an order whose token fails is refused alone
+        (UNAUTHENTICATED, or UNAVAILABLE when revocation cannot be checked). Answers as
+        PlaceOrders with full_orders set: one response per message, one result per order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def AddAsset(self, request, context):
         """Admin: add an asset (e.g. INR with 2 decimals). A journaled engine command: it
         survives restarts. ALREADY_EXISTS for a symbol in use; INVALID_ARGUMENT naming the
@@ -505,6 +521,11 @@ def add_EngineServicer_to_server(servicer, server):
                     servicer.PlaceOrders,
                     request_deserializer=trademesh_dot_v1_dot_engine__pb2.PlaceOrdersRequest.FromString,
                     response_serializer=trademesh_dot_v1_dot_engine__pb2.PlaceOrdersResponse.SerializeToString,
+            ),
+            'RelayOrders': grpc.stream_stream_rpc_method_handler(
+                    servicer.RelayOrders,
+                    request_deserializer=trademesh_dot_v1_dot_engine__pb2.RelayOrdersRequest.FromString,
+                    response_serializer=trademesh_dot_v1_dot_engine__pb2.RelayOrdersResponse.SerializeToString,
             ),
             'AddAsset': grpc.unary_unary_rpc_method_handler(
                     servicer.AddAsset,
@@ -1089,6 +1110,33 @@ class Engine:
             '/trademesh.v1.Engine/PlaceOrders',
             trademesh_dot_v1_dot_engine__pb2.PlaceOrdersRequest.SerializeToString,
             trademesh_dot_v1_dot_engine__pb2.PlaceOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RelayOrders(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/trademesh.v1.Engine/RelayOrders',
+            trademesh_dot_v1_dot_engine__pb2.RelayOrdersRequest.SerializeToString,
+            trademesh_dot_v1_dot_engine__pb2.RelayOrdersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -92,6 +92,13 @@ class EngineStub:
     identity and execution state (order_id, client_order_id, status, filled_quantity,
     average_price, reason, fills); the fields the request set are not echoed.
     """
+    RelayOrders: _grpc.StreamStreamMultiCallable[_engine_pb2.RelayOrdersRequest, _engine_pb2.RelayOrdersResponse]
+    """The gateway's REST orders, many traders' on one stream: each order carries its
+    trader's token, which the engine verifies itself (signature, expiry, revocation) and
+    places the order as that token's subject; an order whose token fails is refused alone
+    (UNAUTHENTICATED, or UNAVAILABLE when revocation cannot be checked). Answers as
+    PlaceOrders with full_orders set: one response per message, one result per order.
+    """
     AddAsset: _grpc.UnaryUnaryMultiCallable[_engine_pb2.AddAssetRequest, _engine_pb2.AddAssetResponse]
     """Admin: add an asset (e.g. INR with 2 decimals). A journaled engine command: it
     survives restarts. ALREADY_EXISTS for a symbol in use; INVALID_ARGUMENT naming the
@@ -193,6 +200,13 @@ class EngineAsyncStub(EngineStub):
     back in order, one response per request message. Each result's order carries its
     identity and execution state (order_id, client_order_id, status, filled_quantity,
     average_price, reason, fills); the fields the request set are not echoed.
+    """
+    RelayOrders: _aio.StreamStreamMultiCallable[_engine_pb2.RelayOrdersRequest, _engine_pb2.RelayOrdersResponse]  # type: ignore[assignment]
+    """The gateway's REST orders, many traders' on one stream: each order carries its
+    trader's token, which the engine verifies itself (signature, expiry, revocation) and
+    places the order as that token's subject; an order whose token fails is refused alone
+    (UNAUTHENTICATED, or UNAVAILABLE when revocation cannot be checked). Answers as
+    PlaceOrders with full_orders set: one response per message, one result per order.
     """
     AddAsset: _aio.UnaryUnaryMultiCallable[_engine_pb2.AddAssetRequest, _engine_pb2.AddAssetResponse]  # type: ignore[assignment]
     """Admin: add an asset (e.g. INR with 2 decimals). A journaled engine command: it
@@ -412,6 +426,19 @@ class EngineServicer(metaclass=_abc_1.ABCMeta):
         back in order, one response per request message. Each result's order carries its
         identity and execution state (order_id, client_order_id, status, filled_quantity,
         average_price, reason, fills); the fields the request set are not echoed.
+        """
+
+    @_abc_1.abstractmethod
+    def RelayOrders(
+        self,
+        request_iterator: _MaybeAsyncIterator[_engine_pb2.RelayOrdersRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_engine_pb2.RelayOrdersResponse], _abc.AsyncIterator[_engine_pb2.RelayOrdersResponse]]:
+        """The gateway's REST orders, many traders' on one stream: each order carries its
+        trader's token, which the engine verifies itself (signature, expiry, revocation) and
+        places the order as that token's subject; an order whose token fails is refused alone
+        (UNAUTHENTICATED, or UNAVAILABLE when revocation cannot be checked). Answers as
+        PlaceOrders with full_orders set: one response per message, one result per order.
         """
 
     @_abc_1.abstractmethod

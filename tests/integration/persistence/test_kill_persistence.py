@@ -4,13 +4,14 @@ duplicated (count and sum compared with the engine's events)."""
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from persistence_harness import EngineSide, assert_fills_match, free_port, scenario, wait_for
 
@@ -38,6 +39,20 @@ def spawn(settings: Settings, port: int) -> subprocess.Popen[bytes]:
     raise TimeoutError("persistence did not start")
 
 
+async def bounded(awaitable: Awaitable[object], seconds: float, what: str) -> None:
+    """Awaits ``awaitable`` for at most ``seconds``; on a hang, fails naming ``what`` with
+    every task's stack (where it waits), instead of leaving pytest's timeout to kill it."""
+    try:
+        await asyncio.wait_for(awaitable, seconds)
+    except TimeoutError:
+        stacks = io.StringIO()
+        for task in asyncio.all_tasks():
+            stacks.write(f"--- {task!r}\n")
+            task.print_stack(file=stacks)
+        raise AssertionError(f"not {what} within {seconds} s; tasks:\n"
+                             f"{stacks.getvalue()}") from None
+
+
 def _advanced(engine: EngineSide, before: int) -> Callable[[], bool]:
     return lambda: engine.link is not None and engine.link.committed > before
 
@@ -56,7 +71,7 @@ async def test_kill_9_of_persistence_mid_stream(settings: Settings) -> None:
             await wait_for(_advanced(engine, engine.link.committed), 30)
             os.kill(proc.pid, signal.SIGKILL)  # while batches are in flight
             await asyncio.to_thread(proc.wait)
-            await submitted
+            await bounded(submitted, 60, f"burst {burst}'s orders answered")
             proc = await asyncio.to_thread(spawn, settings, port)
         await engine.drained(60)
         await assert_fills_match(engine)
@@ -64,4 +79,4 @@ async def test_kill_9_of_persistence_mid_stream(settings: Settings) -> None:
     finally:
         proc.kill()
         await asyncio.to_thread(proc.wait)
-        await engine.stop()
+        await bounded(engine.stop(), 30, "the engine side stopped")

@@ -21,7 +21,7 @@ from mesh_runtime.config import Settings
 from mesh_runtime.revocation import MemoryRevocations, TokenCheck
 from mesh_runtime.serving import GrpcService
 from mesh_runtime.tokens import TokenSigner, TokenVerifier, ensure_keypair
-from tests.tls import files, user_channel
+from tests.tls import files, service_channel, user_channel
 
 
 class FakeClock:
@@ -53,6 +53,13 @@ class EngineHarness:
         assert self.channel is not None
         return engine_pb2_grpc.EngineStub(self.channel)
 
+    def mesh_stub(self, identity: str) -> tuple[grpc.aio.Channel, engine_pb2_grpc.EngineStub]:
+        """A channel to the mesh listener presenting ``identity``'s certificate (the
+        caller closes it), and a stub on it."""
+        assert self.service is not None
+        channel = service_channel(f"127.0.0.1:{self.service.mesh_port}", identity)
+        return channel, engine_pb2_grpc.EngineStub(channel)
+
     def auth(self, user: str) -> tuple[tuple[str, str], ...]:
         return (("authorization", f"Bearer {self.signer.issue(user)[0]}"),)
 
@@ -64,10 +71,11 @@ class EngineHarness:
         self.sequencer, _ = await build(self.settings, self.stack)
         self.task = asyncio.create_task(self.sequencer.run())
         await configure(self.sequencer, self.settings)
-        servicer = EngineServicer(self.sequencer, self.clock)
+        tokens = TokenCheck(self.verifier, self.revocations)
+        servicer = EngineServicer(self.sequencer, self.clock, tokens=tokens)
         self.service = GrpcService("engine", "127.0.0.1", 0, [register(servicer)],
                                    tls=files("engine"), mesh_port=0, grace_seconds=1,
-                                   token_check=TokenCheck(self.verifier, self.revocations))
+                                   token_check=tokens)
         await self.service.start()
         self.channel = user_channel(f"127.0.0.1:{self.service.port}")
 

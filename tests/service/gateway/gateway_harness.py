@@ -45,9 +45,12 @@ class Seen:
 @dataclass
 class Recorder:
     calls: list[Seen] = field(default_factory=list)
+    relayed: list[int] = field(default_factory=list)  # orders per RelayOrders message
 
-    def record(self, request: Any, context: Any) -> None:
+    def record(self, request: Any, context: Any, token: str | None = None) -> None:
         metadata = {k: v for k, v in context.invocation_metadata() if isinstance(v, str)}
+        if token is not None:
+            metadata["authorization"] = f"Bearer {token}"
         self.calls.append(Seen(metadata, context.time_remaining(), request))
 
 
@@ -84,12 +87,15 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
                                 quantity=request.quantity, status=order_pb2.NEW)
         return engine_pb2.PlaceOrderResponse(order=order)
 
-    async def PlaceOrders(self, requests: Any, context: Any) -> Any:
-        """What the gateway places orders over: each answered as PlaceOrder would."""
+    async def RelayOrders(self, requests: Any, context: Any) -> Any:
+        """What the gateway places orders over: each answered as PlaceOrder would, and
+        recorded with the token it was relayed with as its ``authorization``."""
         async for message in requests:
+            self.recorder.relayed.append(len(message.orders))
             results = []
-            for request in message.orders:
-                self.recorder.record(request, context)
+            for relayed in message.orders:
+                request = relayed.order
+                self.recorder.record(request, context, token=relayed.token)
                 if request.quantity == "7":  # a slow answer (the caller's deadline passes)
                     await asyncio.sleep(1.5)
                 if request.quantity == "13":  # the stream breaks (an engine restart)
@@ -101,7 +107,7 @@ class EngineServicer(engine_pb2_grpc.EngineServicer):
                                         side=request.side, quantity=request.quantity,
                                         status=order_pb2.NEW)
                 results.append(engine_pb2.PlaceOrderResult(order=order))
-            yield engine_pb2.PlaceOrdersResponse(results=results, batch_id=message.batch_id)
+            yield engine_pb2.RelayOrdersResponse(results=results, batch_id=message.batch_id)
 
     async def ListMarkets(self, request: Any, context: Any) -> Any:
         markets = [market_pb2.Market(symbol="BTC-PERP", kind=market_pb2.PERP, max_leverage=20),

@@ -60,8 +60,8 @@ def test_unknown_service_names_are_reported() -> None:
     assert method_policy(method) == Policy(admin=True, services=frozenset({"gateway"}))
     # the same walk with a mesh that has no gateway flags the name
     problems = list(policy_problems(method.containing_service, known_services=("engine",)))
-    assert problems == ["trademesh.v1.Engine.GetEngineStatus: call_policy names unknown "
-                        "service 'gateway'"]
+    assert problems == [f"trademesh.v1.Engine.{name}: call_policy names unknown service "
+                        "'gateway'" for name in ("GetEngineStatus", "RelayOrders")]
 
 
 def test_health_and_reflection_are_built_in_public() -> None:
@@ -79,6 +79,7 @@ def test_health_and_reflection_are_built_in_public() -> None:
     ("/trademesh.v1.Persistence/ListFills", Policy(user=True)),
     ("/trademesh.v1.Feed/SetIndexPrice", Policy(admin=True)),
     ("/trademesh.v1.Engine/PlaceOrders", Policy(user=True)),
+    ("/trademesh.v1.Engine/RelayOrders", Policy(services=frozenset({"gateway"}))),
     ("/trademesh.v1.Auth/Signin", PUBLIC),
 ])
 def test_the_issue_s_closures(path: str, expected: Policy) -> None:
