@@ -55,8 +55,9 @@ def test_the_fast_path_sets_what_the_parser_would(case: tuple[Any, dict[str, Any
     try:
         json_format.ParseDict(payload, parsed, ignore_unknown_fields=False)
         parses = True
-    except (json_format.ParseError, SystemError):  # protobuf's upb on a surrogate enum name
-        parses = False
+    except Exception:  # ParseError, and (upb) SystemError for a surrogate
+        parses = False  # enum name, OverflowError for an infinite float: the gateway's type
+        # checks refuse those before the parser sees them
     if taken:
         assert parses and fast == parsed, payload
     else:
