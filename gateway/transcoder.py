@@ -104,7 +104,8 @@ class Transcoder:
             key = parse_key(request.headers.get(IDEMPOTENCY_HEADER))
         store = self.guards.idempotency
         if key is None or store is None:
-            return _to_response(await self._call(request, found, raw_body, request_id, client))
+            response, _ = await self._answer(request, found, raw_body, request_id, client)
+            return response
         scope = f"user:{claims.user_id}" if claims else f"ip:{client}"
         print_ = fingerprint(request.method, request.url.path, request.url.query, raw_body)
         stored, replayed = await store.run(
@@ -137,7 +138,16 @@ class Transcoder:
 
     async def _call(self, request: Request, found: RouteMatch, raw_body: bytes,
                     request_id: str, client: str) -> StoredResponse:
-        """The answer to one upstream call, success or error, ready to send or to store."""
+        """The answer to one upstream call, success or error, ready to store."""
+        response, later = await self._answer(request, found, raw_body, request_id, client)
+        return _stored(response, later)
+
+    async def _answer(self, request: Request, found: RouteMatch, raw_body: bytes,
+                      request_id: str, client: str,
+                      ) -> tuple[Response, Callable[[], Awaitable[StoredResponse]] | None]:
+        """The answer to one upstream call, success or error, ready to send; and for an
+        order whose outcome was still pending at its deadline, how to render the outcome
+        once it arrives (for an ``Idempotency-Key`` to store)."""
         route = found.route
         try:
             message = build_request(route, raw_body, found.path_values,
@@ -148,14 +158,14 @@ class Transcoder:
                                                         route.public), timeout)
         except OutcomePending as exc:
             later = exc.reply
-            return _stored(error_response(exc), None if later is None else
-                           lambda: _render(route, later()))
+            return error_response(exc), None if later is None else \
+                (lambda: _render(route, later()))
         except GatewayError as exc:
-            return _stored(error_response(exc))
+            return error_response(exc), None
         except grpc.aio.AioRpcError as exc:
-            return _stored(error_response(from_rpc_error(exc)))
-        return _stored(FastJSONResponse(response_json(route, reply),
-                                        status_code=route.success_status))
+            return error_response(from_rpc_error(exc)), None
+        return FastJSONResponse(response_json(route, reply),
+                                status_code=route.success_status), None
 
     async def _read_body(self, request: Request) -> bytes:
         _check_content_type(request.headers.get("content-type"))
