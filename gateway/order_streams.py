@@ -36,6 +36,7 @@ from trademesh.v1 import engine_pb2
 
 from gateway.errors import GatewayError
 from gateway.upstream_errors import from_rpc_error
+from mesh_runtime.tokens import InvalidToken, bearer_token
 
 log = logging.getLogger("trademesh.gateway.orders")
 METHOD = "/trademesh.v1.Engine/RelayOrders"
@@ -197,14 +198,15 @@ class OrderStreams:
         """The answer to ``request`` over the relay stream, placed as the subject of
         ``authorization``'s bearer token; None when it carries none (the caller then makes
         the unary call, which refuses it as the engine's policy says)."""
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        try:
+            token = bearer_token(authorization)
+        except InvalidToken:
             return None
         stream = self._stream
         if stream is None or stream.closed:
             stream = RelayStream(self._channel(), self._idle, self._max_in_flight, self._closed)
             self._stream = stream
-        return await stream.place(token.strip(), request, deadline_seconds)
+        return await stream.place(token, request, deadline_seconds)
 
     def _closed(self, stream: RelayStream) -> None:
         if self._stream is stream:
