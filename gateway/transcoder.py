@@ -150,8 +150,7 @@ class Transcoder:
         once it arrives (for an ``Idempotency-Key`` to store)."""
         route = found.route
         try:
-            message = build_request(route, raw_body, found.path_values,
-                                    request.query_params.multi_items())
+            message = build_request(route, raw_body, found.path_values, _query(request))
             timeout = call_timeout(self.timeout_seconds, request.headers.get(TIMEOUT_HEADER))
             reply = await self.upstreams.call(route, message,
                                               _metadata(request, request_id, client,
@@ -181,6 +180,14 @@ class Transcoder:
                 raise _too_large(self.max_body_bytes)
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _query(request: Request) -> list[tuple[str, str]]:
+    """The query's parameters, in order (none parsed for a request without a query, as an
+    order's POST is)."""
+    if not request.scope.get("query_string"):
+        return []
+    return request.query_params.multi_items()
 
 
 def _sent_path(request: Request) -> str:

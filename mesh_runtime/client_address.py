@@ -17,6 +17,7 @@ attacker could dodge by hopping addresses (sign-in lockout, connection caps) cou
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -56,10 +57,12 @@ class TrustedProxies:
     def client_address(self, peer: str, forwarded_for: Iterable[str] = ()) -> str:
         """The client's address for a connection from ``peer`` carrying the given
         ``X-Forwarded-For`` header values (in the order they arrived)."""
+        if not self.networks:
+            return _canonical(peer)
         hop = parse_address(peer)
         if hop is None:
             return peer
-        if not self.networks or not self.trusts(hop):
+        if not self.trusts(hop):
             return str(hop)
         entries = [e.strip() for value in forwarded_for for e in value.split(",")][-MAX_HOPS:]
         for entry in reversed(entries):
@@ -75,6 +78,15 @@ class TrustedProxies:
 NO_PROXIES = TrustedProxies()
 
 
+@functools.lru_cache(maxsize=4096)
+def _canonical(peer: str) -> str:
+    """``peer`` as :meth:`TrustedProxies.client_address` answers it with no proxies (a
+    client's connections come from one address: parsed once, not per request)."""
+    hop = parse_address(peer)
+    return peer if hop is None else str(hop)
+
+
+@functools.lru_cache(maxsize=4096)  # addresses are immutable; peers repeat
 def parse_address(text: str) -> IpAddress | None:
     """An IP address as peers and proxies write it (``1.2.3.4``, ``1.2.3.4:5678``, ``::1``,
     ``[::1]:5678``, ``ipv6:[::1]:5678`` as gRPC says it), canonical; None if it is none."""

@@ -17,6 +17,7 @@ ones without presence in declaration order), so ``json.dumps`` of either is the 
 from __future__ import annotations
 
 import base64
+import datetime
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -45,8 +46,30 @@ def _whole(message: Any) -> Any:
     return json_format.MessageToDict(message, always_print_fields_with_no_presence=True)
 
 
+_SECONDS_MIN, _SECONDS_MAX = -62_135_596_800, 253_402_300_799  # 0001-01-01 .. 9999-12-31
+_EPOCH = datetime.datetime(1970, 1, 1)
+_seconds_text: dict[int, str] = {}  # whole seconds rendered lately (answers share them)
+
+
 def _timestamp(message: Any) -> Any:
-    return message.ToJsonString()
+    """``Timestamp.ToJsonString``'s text (3, 6 or 9 fraction digits, as few as exact), its
+    whole seconds rendered once for every timestamp in the same second."""
+    seconds, nanos = message.seconds, message.nanos
+    if not (_SECONDS_MIN <= seconds <= _SECONDS_MAX and 0 <= nanos < 1_000_000_000):
+        return message.ToJsonString()  # its own error
+    text = _seconds_text.get(seconds)
+    if text is None:
+        if len(_seconds_text) >= 4096:
+            _seconds_text.clear()
+        text = _seconds_text[seconds] = \
+            (_EPOCH + datetime.timedelta(seconds=seconds)).isoformat()
+    if nanos == 0:
+        return text + "Z"
+    if nanos % 1_000_000 == 0:
+        return f"{text}.{nanos // 1_000_000:03d}Z"
+    if nanos % 1000 == 0:
+        return f"{text}.{nanos // 1000:06d}Z"
+    return f"{text}.{nanos:09d}Z"
 
 
 class _Unsupported(Exception):

@@ -24,6 +24,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
 from mesh_runtime.grpc_metrics import server_interceptors
+from mesh_runtime.log_output import SecondCachedFormatter, TurnFlushedHandler
 from mesh_runtime.pki import TlsFiles
 from mesh_runtime.policy_interceptor import CallPolicyInterceptor
 from mesh_runtime.reflection import enable_reflection
@@ -182,10 +183,9 @@ def install_signal_handlers(stop: Callable[[], Coroutine[Any, Any, None]]) -> No
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = TurnFlushedHandler()  # standard error; a loop turn's lines in one write
+    handler.setFormatter(SecondCachedFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     # The format names no thread, process or source line: records need not look them up
     # (the logging HOWTO's "Optimization"; the gateway logs a line per request).
     logging.logThreads = False
