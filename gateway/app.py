@@ -86,6 +86,8 @@ def build_app(
             follower.cancel()
             await asyncio.gather(follower, return_exceptions=True)
         await upstreams.close()
+        if guards is not None and guards.limiter is not None:
+            await guards.limiter.close()  # its own connection (it reopens one if called)
         if client is not None:
             await client.aclose()
 

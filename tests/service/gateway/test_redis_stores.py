@@ -131,6 +131,7 @@ async def test_the_limiter_takes_from_every_bucket_or_none(redis: aioredis.Redis
     assert await limiter.wait_seconds("10.0.0.1", "u2") == 0  # the IP had one left
     assert await limiter.wait_seconds("10.0.0.1", None) > 0
     assert await limiter.wait_seconds("10.0.0.2", "u2") == 0
+    await limiter.close()
 
 
 async def test_concurrent_checks_share_a_call_and_each_takes_its_own_token(
@@ -144,8 +145,33 @@ async def test_concurrent_checks_share_a_call_and_each_takes_its_own_token(
     assert waits[10:] == [0] * 6  # other buckets untouched by u1's refusals
     refused = await limiter.wait_seconds("10.0.0.9", "u1")
     assert 0 < refused <= waits[3]  # the refusals took nothing: no deeper into debt
+    await limiter.close()
+
+
+async def test_the_limiter_loads_its_script_again_into_a_redis_that_lost_it(
+        redis: aioredis.Redis) -> None:
+    limiter = RateLimiter(redis, RateLimits(per_user=Bucket(2, 0.001),
+                                            per_ip=Bucket(100, 0.001)))
+    assert await limiter.wait_seconds("10.0.1.1", "flushed") == 0
+    await redis.script_flush()  # as after a restart without persistence
+    assert await limiter.wait_seconds("10.0.1.1", "flushed") == 0
+    assert await limiter.wait_seconds("10.0.1.1", "flushed") > 0  # the same bucket, empty
+    await limiter.close()
+
+
+async def test_the_limiter_opens_a_new_connection_after_losing_its_own(
+        redis: aioredis.Redis) -> None:
+    limiter = RateLimiter(redis, RateLimits(per_user=Bucket(1, 0.001),
+                                            per_ip=Bucket(100, 0.001)))
+    assert await limiter.wait_seconds("10.0.1.2", "killed") == 0
+    await redis.client_kill_filter(_type="normal", skipme=True)  # the limiter's connection
+    await limiter.wait_seconds("10.0.1.2", "killed")  # admitted (failing open) or refused
+    assert await limiter.wait_seconds("10.0.1.2", "killed") > 0  # reconnected: bucket empty
+    await limiter.close()
 
 
 async def test_the_limiter_admits_when_redis_is_gone(nowhere: aioredis.Redis) -> None:
     limiter = RateLimiter(nowhere, RateLimits())
     assert await limiter.wait_seconds("10.0.0.1", "u1") == 0
+    assert await limiter.wait_seconds("10.0.0.1", "u1") == 0  # tried again, still admitting
+    await limiter.close()
