@@ -170,8 +170,10 @@ async def before_crash(ports: Ports, timings: dict[str, float]
                        ) -> tuple[httpx.AsyncClient, Trader, Trader, list[TradeWatch], list[Ack]]:
     client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports.rest}", timeout=15)
     with step("trade through the load balancer", timings):
-        seller = await sign_up(client, "seller", "SOL", "1000")
-        buyer = await sign_up(client, "buyer", "USD", "1000000")
+        # funded for far more orders than the check can place (one SOL each; 1,000 ran out
+        # on a fast machine during the kill -9 step)
+        seller = await sign_up(client, "seller", "SOL", "100000")
+        buyer = await sign_up(client, "buyer", "USD", "20000000")
         watches = [await TradeWatch.open(f"ws://127.0.0.1:{ports.ws}/ws") for _ in range(2)]
         replicas = {w.upstream for w in watches}
         print(f"WebSockets held on feed replicas: {', '.join(sorted(replicas))}")

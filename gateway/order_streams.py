@@ -66,6 +66,35 @@ def _retrieved(future: asyncio.Future[Result]) -> None:
         future.exception()
 
 
+async def _until(future: asyncio.Future[Result], seconds: float) -> Result:
+    """``future``'s outcome, or TimeoutError after ``seconds``; ``future`` itself is never
+    cancelled (its outcome may still be wanted): ``wait_for(shield(future))`` with one
+    future and one timer rather than the tasks and callbacks those build."""
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[Result] = loop.create_future()
+
+    def settle(done: asyncio.Future[Result]) -> None:
+        if waiter.done():  # timed out or cancelled meanwhile
+            _retrieved(done)
+        elif done.cancelled():
+            waiter.cancel()
+        elif (error := done.exception()) is not None:
+            waiter.set_exception(error)
+        else:
+            waiter.set_result(done.result())
+
+    def expire() -> None:
+        if not waiter.done():
+            waiter.set_exception(TimeoutError())
+
+    future.add_done_callback(settle)
+    timer = loop.call_later(seconds, expire)
+    try:
+        return await waiter
+    finally:  # settle stays: an outcome nobody waits for any more is marked seen
+        timer.cancel()
+
+
 def stream_failed(error: BaseException) -> GatewayError:
     if isinstance(error, grpc.aio.AioRpcError):
         return from_rpc_error(error)
@@ -103,7 +132,7 @@ class RelayStream:
         if len(self._sent) < self._max_in_flight:
             self._wakeup.set()
         try:
-            return await asyncio.wait_for(asyncio.shield(future), deadline_seconds)
+            return await _until(future, deadline_seconds)
         except TimeoutError:
             for i, queued in enumerate(self._queue):
                 if queued is waiting:  # never sent: nothing was placed

@@ -101,9 +101,21 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys)  # one, not one per body
+
+
+def _json(raw: bytes) -> Any:
+    """``json.loads(raw, object_pairs_hook=_unique_keys)``, its decoder built once: a body
+    is decoded as UTF-8 unless its first bytes say UTF-16/32 or a UTF-8 BOM (then as
+    ``json.loads`` would)."""
+    if raw[:1] in (b"\x00", b"\xef", b"\xfe", b"\xff") or raw[1:2] == b"\x00":
+        return json.loads(raw, object_pairs_hook=_unique_keys)
+    return _DECODER.decode(raw.decode("utf-8", "surrogatepass"))
+
+
 def _merge_body(message: Any, body_field: str, raw_body: bytes) -> None:
     try:
-        payload = json.loads(raw_body or b"{}", object_pairs_hook=_unique_keys)
+        payload = _json(raw_body or b"{}")
     except _DuplicateKey as dup:
         raise bad_request(dup.key, "given more than once") from None
     except (ValueError, UnicodeDecodeError) as exc:
