@@ -145,7 +145,10 @@ class EventEncoder:
 
     def encode(self, raw: bytes) -> event_pb2.EngineEvent:
         """One one-event outbox record (not a span), in full."""
-        body = decode(raw)
+        return self.encode_fields(decode(raw))
+
+    def encode_fields(self, body: Body) -> event_pb2.EngineEvent:
+        """:meth:`encode` of a record already decoded (``command_codec.fields``)."""
         event = event_pb2.EngineEvent(sequence=body["seq"], command_sequence=body["cmd_seq"],
                                       user_id=body.get("user_id") or "")
         self._body(event, body, True)

@@ -245,7 +245,7 @@ class MarketDataPublisher:
         elif isinstance(event, OrderFilled):
             trade = self._trade(event)
             yield Request(trade=trade)
-            encoded = self._encoder.encode(command_codec.encode(event))
+            encoded = self._encoder.encode_fields(command_codec.fields(event))
             for fill in (encoded.execution.taker, encoded.execution.maker):
                 fill.fill_id = fill.trade_id = trade.trade_id
                 fill.market, fill.price, fill.quantity = trade.market, trade.price, \
@@ -255,7 +255,7 @@ class MarketDataPublisher:
                     sequence=encoded.sequence, command_sequence=encoded.command_sequence,
                     time=trade.time, user_id=fill.user_id, fill=fill))
         elif getattr(event, "user_id", ""):
-            yield Request(user_event=self._encoder.encode(command_codec.encode(event)))
+            yield Request(user_event=self._encoder.encode_fields(command_codec.fields(event)))
 
     def _mark(self, market: str, mark: int, index: int, ts: int) -> market_pb2.MarkPrice:
         """``mark@M``: the engine's mark and index, the funding rate the next settlement

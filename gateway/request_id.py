@@ -31,11 +31,18 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = [(k, v) for k, v in scope["headers"] if k != HEADER]
-        given = dict(scope["headers"]).get(HEADER, b"").decode("latin-1")
-        request_id = given if _ACCEPTABLE.match(given) else os.urandom(16).hex()
+        headers = []
+        given = b""
+        for pair in scope["headers"]:  # one pass; the last one given counts
+            if pair[0] == HEADER:
+                given = pair[1]
+            else:
+                headers.append(pair)
+        text = given.decode("latin-1")
+        request_id = text if _ACCEPTABLE.match(text) else os.urandom(16).hex()
         encoded = request_id.encode("latin-1")
-        scope = {**scope, "headers": [*headers, (HEADER, encoded)]}
+        headers.append((HEADER, encoded))
+        scope = {**scope, "headers": headers}
         label = None if self._metrics is None else self._metrics.label(scope["path"])
         scope[ROUTE_KEY] = label
         started = time.perf_counter()
@@ -44,8 +51,10 @@ class RequestIdMiddleware:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = int(message["status"])
-                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() != HEADER]
-                message = {**message, "headers": [*kept, (b"X-Request-Id", encoded)]}
+                kept = [pair for pair in message.get("headers", ())
+                        if pair[0].lower() != HEADER]
+                kept.append((b"X-Request-Id", encoded))
+                message = {**message, "headers": kept}
             await send(message)
 
         try:
