@@ -6,7 +6,7 @@ event loop's thread emits in one turn of the loop together, at the end of that t
 writes): one system call per turn, not one per line. Warnings and errors, and records
 from a thread without a running loop, are written at once (after anything pending, so the
 order holds). At most one turn's lines wait; ``flush`` (called by ``logging.shutdown`` at
-exit) writes them.
+exit) writes them; a forked child drops its copy of them (its parent writes them).
 
 :class:`SecondCachedFormatter` renders a record's time once per second, not per record.
 """
@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
+import weakref
 from typing import TextIO
 
 
@@ -26,6 +28,7 @@ class TurnFlushedHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().__init__(stream)
         self._pending: list[str] = []
         self._flush_on: asyncio.AbstractEventLoop | None = None  # the loop to flush them
+        _HANDLERS.add(self)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -83,6 +86,20 @@ class SecondCachedFormatter(logging.Formatter):
             self._text = time.strftime(self.default_time_format, self.converter(second))
             self._second = second
         return f"{self._text},{int(record.msecs):03d}"
+
+
+_HANDLERS: weakref.WeakSet[TurnFlushedHandler] = weakref.WeakSet()
+
+
+def _forget_in_child() -> None:
+    """A forked child (the engine's snapshot writer) does not write its parent's pending
+    lines: the parent will."""
+    for handler in list(_HANDLERS):
+        handler._pending.clear()
+        handler._flush_on = None
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

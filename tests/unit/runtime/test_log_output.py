@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import warnings
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -115,3 +118,28 @@ def test_an_explicit_date_format_is_loggings(datefmt: str) -> None:
     record = logging.makeLogRecord({"msg": "x"})
     assert SecondCachedFormatter("%(message)s").formatTime(record, datefmt) == \
         logging.Formatter().formatTime(record, datefmt)
+
+
+def test_a_forked_child_does_not_write_its_parents_pending_lines(tmp_path: Path) -> None:
+    out = tmp_path / "log.txt"
+    with out.open("w") as stream:
+        handler = TurnFlushedHandler(stream)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log = logging.getLogger("test.log_output.fork")
+        log.handlers[:] = [handler]
+        log.propagate = False
+        log.setLevel(logging.INFO)
+
+        async def main() -> None:
+            log.info("pending in the parent")
+            with warnings.catch_warnings():  # (3.12 warns of fork() beside threads)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+            if pid == 0:  # the child: a warning writes what is pending, then leaves
+                log.warning("from the child")
+                os._exit(0)
+            await asyncio.to_thread(os.waitpid, pid, 0)
+
+        asyncio.run(main())
+        handler.flush()
+    assert out.read_text().splitlines() == ["from the child", "pending in the parent"]
