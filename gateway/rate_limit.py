@@ -85,7 +85,7 @@ Check = tuple[list[str], list[float], "asyncio.Future[float]"]
 class DirectScript:
     """A Lua script called on a connection of its own (the client's settings: address,
     credentials, TLS, timeouts): the call packed, sent and its answer read, without the
-    client's per-call pool checkout and retry wrapper (measured: about half of a call's
+    client's per-call pool checkout and retry wrapper (measured: about a quarter of a call's
     CPU). One call at a time (the limiter sends one at a time). ``EVALSHA``, then ``EVAL``
     when the server does not have the script (a restarted Redis). A failed or cancelled
     call drops the connection; the next call opens a new one.
