@@ -43,7 +43,7 @@ METHOD = "/trademesh.v1.Engine/RelayOrders"
 MAX_BATCH = 200  # orders per stream message (the engine accepts up to 1,000)
 MAX_IN_FLIGHT = 2  # messages at the engine at once; later orders wait to go together
 Result = engine_pb2.PlaceOrderResult
-Waiting = tuple[engine_pb2.RelayedOrder, "asyncio.Future[Result]"]
+Waiting = tuple[str, engine_pb2.PlaceOrderRequest, "asyncio.Future[Result]"]  # token, order
 
 
 class OutcomePending(GatewayError):
@@ -127,7 +127,7 @@ class RelayStream:
         if self.closed:
             raise stream_failed(ConnectionError("stream closed"))
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        waiting = (engine_pb2.RelayedOrder(token=token, order=request), future)
+        waiting = (token, request, future)
         self._queue.append(waiting)
         if len(self._sent) < self._max_in_flight:
             self._wakeup.set()
@@ -156,9 +156,12 @@ class RelayStream:
                             return
                 taken, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
                 batch_id = next(self._ids)
-                self._sent[batch_id] = [future for _, future in taken]
-                await self._call.write(engine_pb2.RelayOrdersRequest(
-                    orders=[relayed for relayed, _ in taken], batch_id=batch_id))
+                self._sent[batch_id] = [future for _, _, future in taken]
+                message = engine_pb2.RelayOrdersRequest(batch_id=batch_id)
+                add = message.orders.add
+                for token, order, _ in taken:  # built in place: each order copied once
+                    add(token=token, order=order)
+                await self._call.write(message)
         except asyncio.CancelledError as err:
             self._fail(err)
             raise
@@ -196,7 +199,7 @@ class RelayStream:
         """Closes the stream: every request not yet answered gets ``error``'s answer."""
         self._retire()
         self._call.cancel()
-        waiting = [f for _, f in self._queue] + [f for fs in self._sent.values() for f in fs]
+        waiting = [f for _, _, f in self._queue] + [f for fs in self._sent.values() for f in fs]
         self._queue.clear()
         self._sent.clear()
         for future in waiting:

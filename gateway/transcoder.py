@@ -119,8 +119,6 @@ class Transcoder:
     def client_address(self, request: Request) -> str:
         """Who sent ``request``: the TCP peer, or what a trusted proxy forwarded."""
         peer = request.client.host if request.client else "unknown"
-        if not self.proxies.networks:  # nobody's X-Forwarded-For is believed: not read
-            return self.proxies.client_address(peer)
         return self.proxies.client_address(peer, request.headers.getlist(FORWARDED_FOR))
 
     async def _admit(self, request: Request, found: RouteMatch, client: str) -> Claims | None:
