@@ -51,12 +51,12 @@ STP_OUT = {m: order_pb2.SelfTradePrevention.Value(m.value) for m in StpMode}
 STATUS_OUT = {m: order_pb2.OrderStatus.Value(m.value) for m in OrderStatus}
 # The order renders (several lookups per order) key by the member's ``_value_``, a str with
 # a cached hash: hashing an Enum member itself is a call into Python (``Enum.__hash__``).
-_SIDE_OUT = {m.value: n for m, n in SIDE_OUT.items()}
+SIDE_BY_VALUE = {m.value: n for m, n in SIDE_OUT.items()}
 _TYPE_OUT = {m.value: n for m, n in TYPE_OUT.items()}
 _TIF_OUT = {m.value: n for m, n in TIF_OUT.items()}
 _STP_OUT = {m.value: n for m, n in STP_OUT.items()}
-_STATUS_OUT = {m.value: n for m, n in STATUS_OUT.items()}
-_LIQUIDITY = {m.value: n for m, n in LIQUIDITY.items()}
+STATUS_BY_VALUE = {m.value: n for m, n in STATUS_OUT.items()}
+LIQUIDITY_BY_VALUE = {m.value: n for m, n in LIQUIDITY.items()}
 _MARKET = OrderType.MARKET.value
 T = TypeVar("T")
 MAX_CLIENT_ORDER_ID = 64
@@ -265,9 +265,9 @@ def execution(record: OrderRecord, config: MarketConfig) -> order_pb2.Order:
     spec = config.markets[record.market]
     msg = order_pb2.Order(
         order_id=str(record.order_id), client_order_id=record.client_order_id or "",
-        status=_STATUS_OUT[record.status._value_],
+        status=STATUS_BY_VALUE[record.status._value_],
         filled_quantity=formatter(spec.lot_size)(record.filled),
-        average_price=_average(record, spec), reason=record.reason)
+        average_price=average_price(record, spec), reason=record.reason)
     if record.fills:
         _add_fills(msg, record, spec)
     return msg
@@ -277,7 +277,7 @@ def _add_fills(msg: order_pb2.Order, record: OrderRecord, spec: MarketSpec) -> N
     """The record's fills, each built in place in ``msg.fills`` (no copy)."""
     price_of, qty_of = formatter(spec.tick_size), formatter(spec.lot_size)
     fee_of, fee_asset = formatter(spec.quote.minor), spec.quote.symbol
-    side = _SIDE_OUT[record.side._value_]
+    side = SIDE_BY_VALUE[record.side._value_]
     perp = spec.is_perp
     order_id, market, user_id, add = msg.order_id, record.market, record.user_id, msg.fills.add
     for f in record.fills:
@@ -285,7 +285,7 @@ def _add_fills(msg: order_pb2.Order, record: OrderRecord, spec: MarketSpec) -> N
         fill = add(
             fill_id=fill_id, order_id=order_id, market=market, side=side,
             price=price_of(f.price), quantity=qty_of(f.quantity), fee=fee_of(f.fee),
-            fee_asset=fee_asset, liquidity=_LIQUIDITY[f.liquidity._value_],
+            fee_asset=fee_asset, liquidity=LIQUIDITY_BY_VALUE[f.liquidity._value_],
             user_id=user_id, trade_id=fill_id,
             realized_pnl=fee_of(f.realized) if perp and f.realized is not None else "")
         set_time(fill.time, f.ts)
@@ -297,12 +297,12 @@ def order(record: OrderRecord, config: MarketConfig) -> order_pb2.Order:
     otype = record.type._value_
     msg = order_pb2.Order(
         order_id=str(record.order_id), client_order_id=record.client_order_id or "",
-        user_id=record.user_id, market=record.market, side=_SIDE_OUT[record.side._value_],
+        user_id=record.user_id, market=record.market, side=SIDE_BY_VALUE[record.side._value_],
         type=_TYPE_OUT[otype], time_in_force=_TIF_OUT[record.tif._value_],
-        status=_STATUS_OUT[record.status._value_],
+        status=STATUS_BY_VALUE[record.status._value_],
         price="" if otype == _MARKET else price_of(record.price),
         quantity=qty_of(record.quantity), filled_quantity=qty_of(record.filled),
-        average_price=_average(record, spec), post_only=record.post_only,
+        average_price=average_price(record, spec), post_only=record.post_only,
         reduce_only=record.reduce_only, leverage=record.leverage,
         self_trade_prevention=_STP_OUT[record.stp._value_], slippage_bps=record.slippage_bps,
         reason=record.reason,
@@ -322,7 +322,7 @@ def order(record: OrderRecord, config: MarketConfig) -> order_pb2.Order:
     return msg
 
 
-def _average(record: OrderRecord, spec: MarketSpec) -> str:
+def average_price(record: OrderRecord, spec: MarketSpec) -> str:
     if not record.filled:
         return ""
     avg = Decimal(record.filled_ticks_lots) / record.filled * spec.tick_size

@@ -14,7 +14,7 @@ from typing import Any
 import grpc
 from trademesh.v1 import engine_pb2, engine_pb2_grpc
 
-from engine_svc import account_summary, close_requests, codec, errors
+from engine_svc import account_summary, close_requests, codec, errors, order_wire
 from engine_svc.core import commands as cmd
 from engine_svc.core.commands import Command
 from engine_svc.core.enums import RejectReason
@@ -52,8 +52,8 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
         self._core = core or core_build()  # "compiled" or "interpreted"
         self._clock = clock_ms
         self._persisted = persisted  # (committed event sequence, link connected)
-        self._streamed = StreamPlacement(sequencer, clock_ms, self._order_result,
-                                         self._execution_result)
+        self._streamed = StreamPlacement(sequencer, clock_ms, self._order_wire,
+                                         self._execution_wire)
         self._triggers = TriggerCalls(sequencer, clock_ms)
         self._tokens = tokens  # relayed orders' tokens (None: RelayOrders refuses them all)
 
@@ -91,12 +91,22 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
         return codec.order(records[0], self._config) if records else \
             errors.rejection(RejectReason.ORDER_NOT_FOUND)
 
-    def _execution_result(self, events: list[Event], records: list[OrderRecord]) -> Any:
+    def _order_wire(self, events: list[Event], records: list[OrderRecord]) -> bytes:
+        """A streamed order's ``PlaceOrderResult`` wire bytes: the whole order."""
+        result = self._order_result(events, records)
+        if isinstance(result, errors.DomainError):
+            return order_wire.error_result(result.status.SerializeToString())
+        return order_wire.order_result(result.SerializeToString())
+
+    def _execution_wire(self, events: list[Event], records: list[OrderRecord]) -> bytes:
+        """A streamed order's ``PlaceOrderResult`` wire bytes: its execution state."""
         rejected = _rejection(events)
         if rejected is not None:
-            return rejected
-        return codec.execution(records[0], self._config) if records else \
-            errors.rejection(RejectReason.ORDER_NOT_FOUND)
+            return order_wire.error_result(rejected.status.SerializeToString())
+        if not records:
+            return order_wire.error_result(
+                errors.rejection(RejectReason.ORDER_NOT_FOUND).status.SerializeToString())
+        return order_wire.order_result(order_wire.execution(records[0], self._config))
 
     async def ListMarkets(self, request: engine_pb2.ListMarketsRequest,
                           context: Context) -> engine_pb2.ListMarketsResponse:

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from trademesh.v1 import engine_pb2
 
-from engine_svc import codec, errors
+from engine_svc import codec, errors, order_wire
 from engine_svc.core.commands import Command
 from engine_svc.core.events import Event
 from engine_svc.core.units import ValidationError
@@ -34,7 +34,8 @@ from mesh_runtime.tokens import InvalidToken
 
 MAX_ORDERS_PER_MESSAGE = 1000
 MAX_MESSAGES_IN_FLIGHT = 64
-Render = Callable[[list[Event], list[OrderRecord]], Any]
+Render = Callable[[list[Event], list[OrderRecord]], bytes]
+"""An applied order's ``PlaceOrderResult``, as wire bytes."""
 
 
 @dataclass(slots=True)
@@ -92,9 +93,8 @@ class StreamPlacement:
                     yield answer
                     return
                 batch_id, placing = answer
-                response = response_class(batch_id=batch_id)
-                await _results(placing, response.results)
-                yield response
+                results = await _results(placing)
+                yield response_class.FromString(order_wire.response(batch_id, results))
             await reader  # its error, if the stream broke
         finally:
             reader.cancel()
@@ -153,22 +153,22 @@ async def _subject(tokens: TokenCheck, token: str) -> str | errors.DomainError:
         return errors.unavailable(str(err))
 
 
-async def _results(placing: _Placing, into: Any) -> None:
-    """One result per order, added to ``into`` (a response's repeated ``results``, each
-    filled in place: one copy of each order, not two): its validation error, or what the
-    sequencer answered."""
-    applied: list[Any] = []
+async def _results(placing: _Placing) -> list[bytes]:
+    """One ``PlaceOrderResult`` (wire bytes) per order: its validation error, or what the
+    sequencer answered (the renders write the bytes: :mod:`engine_svc.order_wire`)."""
+    applied: list[bytes] = []
     if placing.queued is not None:
         try:
             applied = await placing.queued
         except EngineUnavailable as err:
             placing.refusal = errors.unavailable(str(err))
+    refusal = None if placing.refusal is None else \
+        order_wire.error_result(placing.refusal.status.SerializeToString())
     queued = iter(applied)
-    add = into.add
+    out: list[bytes] = []
     for outcome in placing.outcomes:
-        result = outcome if outcome is not None else \
-            placing.refusal if placing.refusal is not None else next(queued)
-        if isinstance(result, errors.DomainError):
-            add().error.CopyFrom(result.status)
+        if outcome is not None:
+            out.append(order_wire.error_result(outcome.status.SerializeToString()))
         else:
-            add().order.CopyFrom(result)
+            out.append(refusal if refusal is not None else next(queued))
+    return out
