@@ -19,8 +19,8 @@ from typing import Any
 import orjson
 
 from engine_svc.core import commands as core_commands
-from engine_svc.core.commands import Command
-from engine_svc.core.events import Event
+from engine_svc.core.commands import CancelOrder, Command, PlaceOrder
+from engine_svc.core.events import Event, OrderAccepted, OrderCanceled, OrderFilled
 
 COMMAND_TYPES: dict[str, type] = {
     name: cls for name, cls in vars(core_commands).items()
@@ -36,16 +36,11 @@ class CorruptJournalEntry(ValueError):
 KIND = "@type"
 
 
-def _prefix(cls: type) -> bytes:
-    return b'{"' + KIND.encode() + b'":"' + cls.__name__.encode() + b'",'
-
-
 class _Layout:
-    """How a record class is written: its ``@type`` prefix, its field names in definition
+    """How a record class is written: its ``@type``, its field names in definition
     order, a getter of their values as one tuple, and which of them hold enums."""
 
     def __init__(self, cls: type) -> None:
-        self.prefix = _prefix(cls)
         self.kind = cls.__name__
         self.names: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(cls))
         getter = operator.attrgetter(*self.names)  # one name: the value, not a 1-tuple
@@ -62,22 +57,70 @@ def encode(record: Command | Event) -> bytes:
     """Canonical JSON of a command (for the journal) or an event (for the outbox).
 
     The object orjson writes for the dataclass (every field in definition order, enums by
-    value; never empty: every record has fields), with the ``@type`` member spliced in
-    front of its first member. The fields go to orjson as a dict, the enums its type hints
-    declare already replaced by their values (any other enum orjson writes the same way):
-    the same bytes, without orjson's generic dataclass walk and ``Enum.value`` lookups
-    (a PlaceOrder in about half the time).
+    value), with the ``@type`` member in front: orjson writes :func:`fields`, not the
+    dataclass (no generic walk and ``Enum.value`` lookups in orjson).
     """
-    layout = _layout(type(record))
-    return layout.prefix + orjson.dumps(_body(layout, record, {}))[1:]
+    return orjson.dumps(fields(record))
 
 
 def fields(record: Command | Event) -> dict[str, Any]:
     """What decoding :func:`encode`'s bytes gives (``{"@type": <class name>, field:
-    value, ...}``, enums as their values), without writing and reading the JSON: for a
-    reader in this process (the engine's market-data publisher)."""
+    value, ...}``, enums as their values), without writing and reading the JSON: what
+    :func:`encode` writes, and what a reader in this process takes (the engine's
+    market-data publisher).
+
+    The kinds every order produces are written out field by field (:func:`_written_out`:
+    a dict display of native attribute reads, about three times faster than the general
+    loop); the tests hold them to the general form for every field value.
+    """
+    written = _written_out(record)
+    if written is not None:
+        return written
+    return general_fields(record)
+
+
+def general_fields(record: Command | Event) -> dict[str, Any]:
+    """:func:`fields` for any record, from its dataclass fields (definition order)."""
     layout = _layout(type(record))
     return _body(layout, record, {KIND: layout.kind})
+
+
+def _written_out(r: object) -> dict[str, Any] | None:
+    """:func:`general_fields` of the hot kinds (the same keys, order and values), else None."""
+    if isinstance(r, PlaceOrder):
+        return {KIND: "PlaceOrder", "user_id": r.user_id, "market": r.market,
+                "side": r.side._value_, "quantity": r.quantity, "type": r.type._value_,
+                "price": r.price, "tif": r.tif._value_, "post_only": r.post_only,
+                "reduce_only": r.reduce_only, "client_order_id": r.client_order_id,
+                "stp": r.stp._value_, "leverage": r.leverage, "slippage_bps": r.slippage_bps,
+                "ts": r.ts, "stop_loss": r.stop_loss, "take_profit": r.take_profit,
+                "margin_mode": r.margin_mode._value_, "position_id": r.position_id}
+    if isinstance(r, OrderAccepted):
+        return {KIND: "OrderAccepted", "seq": r.seq, "cmd_seq": r.cmd_seq,
+                "order_id": r.order_id, "user_id": r.user_id, "market": r.market,
+                "side": r.side._value_, "type": r.type._value_, "price": r.price,
+                "quantity": r.quantity, "tif": r.tif._value_,
+                "client_order_id": r.client_order_id, "ts": r.ts,
+                "position_id": r.position_id, "post_only": r.post_only,
+                "reduce_only": r.reduce_only, "leverage": r.leverage, "stp": r.stp._value_,
+                "slippage_bps": r.slippage_bps, "stop_loss": r.stop_loss,
+                "take_profit": r.take_profit}
+    if isinstance(r, OrderFilled):
+        return {KIND: "OrderFilled", "seq": r.seq, "cmd_seq": r.cmd_seq,
+                "fill_id": r.fill_id, "market": r.market, "price": r.price,
+                "quantity": r.quantity, "taker_side": r.taker_side._value_,
+                "taker_order_id": r.taker_order_id, "taker_user_id": r.taker_user_id,
+                "taker_fee": r.taker_fee, "taker_remaining": r.taker_remaining,
+                "maker_order_id": r.maker_order_id, "maker_user_id": r.maker_user_id,
+                "maker_fee": r.maker_fee, "maker_remaining": r.maker_remaining, "ts": r.ts,
+                "taker_realized": r.taker_realized, "maker_realized": r.maker_realized}
+    if isinstance(r, OrderCanceled):
+        return {KIND: "OrderCanceled", "seq": r.seq, "cmd_seq": r.cmd_seq,
+                "order_id": r.order_id, "user_id": r.user_id, "market": r.market,
+                "canceled_quantity": r.canceled_quantity, "reason": r.reason._value_}
+    if isinstance(r, CancelOrder):
+        return {KIND: "CancelOrder", "user_id": r.user_id, "order_id": r.order_id, "ts": r.ts}
+    return None
 
 
 def _layout(cls: type) -> _Layout:

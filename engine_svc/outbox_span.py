@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from engine_svc.command_codec import encode
+from engine_svc.command_codec import KIND, encode
 from engine_svc.core.events import BalanceChanged, Event, PositionChanged
 
 Body = dict[str, Any]
@@ -64,8 +64,8 @@ def records(emitted: Sequence[Event]) -> list[Record]:
 
 def _span(first: int, last: int, cmd: int, balances: list[list[Any]],
           positions: list[list[Any]]) -> Record:
-    body = orjson.dumps({"seq": first, "cmd_seq": cmd, "b": balances, "p": positions})
-    return first, last, SPAN_PREFIX + body[1:]
+    return first, last, orjson.dumps(
+        {KIND: SPAN, "seq": first, "cmd_seq": cmd, "b": balances, "p": positions})
 
 
 def is_span(raw: bytes) -> bool:
