@@ -34,6 +34,7 @@ _CLIENT_ORDER_ID: Final = b"\x12"  # 2
 _STATUS: Final = b"\x40"  # 8, enum
 _FILLED: Final = b"\x5a"  # 11
 _AVERAGE: Final = b"\x62"  # 12
+_FILLED_NOTHING: Final = _FILLED + b"\x01" + b"0"  # filled_quantity "0"
 _FILLS: Final = b"\xa2\x01"  # 20
 _REASON: Final = b"\xaa\x01"  # 21
 _FILL_TAGS: Final = (b"\x0a", b"\x12", b"\x1a", b"\x20", b"\x2a", b"\x32", b"\x3a", b"\x42",
@@ -83,12 +84,16 @@ def execution(record: OrderRecord, config: MarketConfig) -> bytes:
     """The wire bytes of ``codec.execution(record, config)``: the order's identity and
     execution state, with its fills."""
     spec = config.markets[record.market]
-    qty_of = formatter(spec.lot_size)
     out = bytearray()
     order_id = str(record.order_id)
     _text(out, _ORDER_ID, order_id)
     _text(out, _CLIENT_ORDER_ID, record.client_order_id or "")
     _number(out, _STATUS, STATUS_BY_VALUE[record.status._value_])
+    if not record.filled and not record.fills:  # most answers: "0", no average, no fill
+        out += _FILLED_NOTHING
+        _text(out, _REASON, record.reason)
+        return bytes(out)
+    qty_of = formatter(spec.lot_size)
     _text(out, _FILLED, qty_of(record.filled))
     _text(out, _AVERAGE, average_price(record, spec))
     if record.fills:
