@@ -31,7 +31,13 @@ from engine_svc.core.markets import AssetSpec, MarketConfig, MarketSpec
 from engine_svc.core.perp import PositionRisk
 from engine_svc.core.state import Trade
 from engine_svc.core.units import ValidationError
-from engine_svc.decimal_edge import formatter, plain_units
+from engine_svc.decimal_edge import (
+    formatter,
+    minor_formatter,
+    plain_units,
+    ppm_formatter,
+    round_half_even,
+)
 from engine_svc.order_views import OrderRecord
 from engine_svc.wire_decimal import checked
 from mesh_runtime.ascii_digits import NotAsciiDigits, is_ascii_digits, parse_ascii_uint
@@ -276,7 +282,7 @@ def execution(record: OrderRecord, config: MarketConfig) -> order_pb2.Order:
 def _add_fills(msg: order_pb2.Order, record: OrderRecord, spec: MarketSpec) -> None:
     """The record's fills, each built in place in ``msg.fills`` (no copy)."""
     price_of, qty_of = formatter(spec.tick_size), formatter(spec.lot_size)
-    fee_of, fee_asset = formatter(spec.quote.minor), spec.quote.symbol
+    fee_of, fee_asset = minor_formatter(spec.quote.scale), spec.quote.symbol
     side = SIDE_BY_VALUE[record.side._value_]
     perp = spec.is_perp
     order_id, market, user_id, add = msg.order_id, record.market, record.user_id, msg.fills.add
@@ -323,10 +329,12 @@ def order(record: OrderRecord, config: MarketConfig) -> order_pb2.Order:
 
 
 def average_price(record: OrderRecord, spec: MarketSpec) -> str:
+    """The fills' quantity-weighted price, to a millionth of a tick (half to even), in
+    integers: what ``Decimal`` division and ``quantize`` give at any realistic size."""
     if not record.filled:
         return ""
-    avg = Decimal(record.filled_ticks_lots) / record.filled * spec.tick_size
-    return decimal_text(avg.quantize(spec.tick_size / 10**6).normalize())
+    millionths = round_half_even(record.filled_ticks_lots * 10**6, record.filled)
+    return ppm_formatter(spec.tick_size)(millionths)
 
 
 def market(s: MarketSpec) -> market_pb2.Market:
@@ -359,7 +367,7 @@ def position(spec: MarketSpec, user_id: str, risk: PositionRisk,
     """A perp position with its entry, mark, unrealised PnL, margin, leverage and the mark
     at which it would be liquidated (the core's figures: cross margin, or an isolated
     position's own when ``position_id`` names one)."""
-    money, price = formatter(spec.quote.minor), formatter(spec.tick_size)
+    money, price = minor_formatter(spec.quote.scale), formatter(spec.tick_size)
     msg = account_pb2.Position(
         market=spec.symbol, user_id=user_id, size=formatter(spec.lot_size)(abs(risk.size)),
         margin=money(risk.margin), realized_pnl=money(risk.realized_pnl),

@@ -54,6 +54,28 @@ def plain_units(text: str, step: Decimal) -> int:
     return units
 
 
+@cache
+def minor_formatter(scale: int) -> Callable[[int], str]:
+    """:func:`formatter` of an asset's minor unit (``10**-scale``), keyed by the int: a
+    Decimal made per call hashes by modular exponentiation, once per call."""
+    return formatter(Decimal(1).scaleb(-scale))
+
+
+@cache
+def ppm_formatter(step: Decimal) -> Callable[[int], str]:
+    """:func:`formatter` of a millionth of ``step`` (a stored step's hash is cached)."""
+    return formatter(step / 10**6)
+
+
+def round_half_even(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` (denominator > 0) to the nearest int, ties to even."""
+    quotient, rest = divmod(numerator, denominator)
+    twice = 2 * rest
+    if twice > denominator or (twice == denominator and quotient & 1):
+        quotient += 1
+    return quotient
+
+
 def parse_units(text: str, step: Decimal, slow: Callable[[str], int]) -> int:
     """``text`` in units of ``step``; ``slow(text)`` decides every case but the plain one."""
     return plain_units(text, step) or slow(text)

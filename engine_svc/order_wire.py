@@ -22,7 +22,7 @@ from typing import Final
 
 from engine_svc.codec import LIQUIDITY_BY_VALUE, SIDE_BY_VALUE, STATUS_BY_VALUE, average_price
 from engine_svc.core.markets import MarketConfig
-from engine_svc.decimal_edge import formatter
+from engine_svc.decimal_edge import formatter, minor_formatter
 from engine_svc.order_views import OrderRecord
 
 _SMALL: Final = [bytes([i]) for i in range(128)]
@@ -97,7 +97,7 @@ def execution(record: OrderRecord, config: MarketConfig) -> bytes:
     _text(out, _FILLED, qty_of(record.filled))
     _text(out, _AVERAGE, average_price(record, spec))
     if record.fills:
-        price_of, fee_of = formatter(spec.tick_size), formatter(spec.quote.minor)
+        price_of, fee_of = formatter(spec.tick_size), minor_formatter(spec.quote.scale)
         fee_asset, market, user_id = spec.quote.symbol, record.market, record.user_id
         side = SIDE_BY_VALUE[record.side._value_]
         perp = spec.is_perp

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from google.protobuf import timestamp_pb2
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -80,3 +82,17 @@ def test_response_equals_the_message_built_field_by_field(
     assert engine_pb2.PlaceOrdersResponse.FromString(written) == expected
     assert engine_pb2.RelayOrdersResponse.FromString(written).SerializeToString() == \
         expected.SerializeToString()
+
+
+@given(st.sampled_from(sorted(CONFIG.markets)), st.integers(min_value=1, max_value=10**15),
+       st.integers(min_value=0, max_value=10**12))
+def test_average_price_is_the_decimal_quotient(market: str, filled: int, ticks: int) -> None:
+    """The integer average (half to even, a millionth of a tick) against the Decimal
+    division and quantize it replaced, over averages of up to 10**12 ticks."""
+    spec = CONFIG.markets[market]
+    record = OrderRecord(1, "u", market, Side.BUY, OrderType.LIMIT, TimeInForce.GTC, 1, 1, None)
+    record.filled = filled
+    record.filled_ticks_lots = ticks * filled + filled // 3  # averages between the ticks too
+    exact = Decimal(record.filled_ticks_lots) / filled * spec.tick_size
+    assert codec.average_price(record, spec) == \
+        codec.decimal_text(exact.quantize(spec.tick_size / 10**6))
