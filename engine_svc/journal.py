@@ -26,7 +26,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from engine_svc.outbox_span import Record, expand_raw
+from engine_svc.outbox_span import Record, expand_raw, joined, joined_commands
 
 JOURNAL_STREAM = "trademesh:journal"
 OUTBOX_STREAM = "trademesh:outbox"
@@ -51,15 +51,13 @@ class Journal:
         body), all or none."""
         pipe = self._redis.pipeline(transaction=True)
         if commands:
-            pipe.xadd(self.journal_key, {"f": commands[0][0],
-                                         "r": SEPARATOR.join(r for _, r in commands)},
+            pipe.xadd(self.journal_key, {"f": commands[0][0], "r": joined_commands(commands)},
                       id=f"{commands[-1][0]}-0")
         if events:
-            fields: dict[str, int | bytes] = {
-                "f": events[0][0], "r": SEPARATOR.join(r for _, _, r in events)}
-            if events[-1][1] - events[0][0] + 1 != len(events):  # a record spans
-                fields["n"] = b" ".join(b"%d" % (last - first + 1)
-                                        for first, last, _ in events)
+            bodies, counts = joined(events)
+            fields: dict[str, int | bytes] = {"f": events[0][0], "r": bodies}
+            if counts is not None:  # a record spans
+                fields["n"] = counts
             pipe.xadd(self.outbox_key, fields,  # type: ignore[arg-type]
                       id=f"{events[-1][1]}-0")
         try:

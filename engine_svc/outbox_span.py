@@ -96,3 +96,29 @@ def expand_raw(first: int, raw: bytes) -> list[tuple[int, bytes]]:
     if not is_span(raw):
         return [(first, raw)]
     return [(body["seq"], orjson.dumps(body)) for body in expand(orjson.loads(raw))]
+
+
+_COUNTS: list[bytes] = [b"%d" % n for n in range(256)]
+
+
+def joined(records: Sequence[Record]) -> tuple[bytes, bytes | None]:
+    """An outbox entry's fields from ``records`` (consecutive): their bodies
+    newline-joined, and how many sequence numbers each covers, space-separated (None when
+    each covers one: an entry without spans)."""
+    bodies: list[bytes] = []
+    counts: list[bytes] = []
+    spans = False
+    for first, last, body in records:
+        bodies.append(body)
+        count = last - first + 1
+        spans = spans or count != 1
+        counts.append(_COUNTS[count] if count < 256 else b"%d" % count)
+    return b"\n".join(bodies), b" ".join(counts) if spans else None
+
+
+def joined_commands(commands: Sequence[tuple[int, bytes]]) -> bytes:
+    """A journal entry's records: the commands' bodies, newline-joined."""
+    bodies: list[bytes] = []
+    for _, body in commands:
+        bodies.append(body)
+    return b"\n".join(bodies)

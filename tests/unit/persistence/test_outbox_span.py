@@ -8,6 +8,8 @@ from __future__ import annotations
 from itertools import pairwise
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from trademesh.v1 import event_pb2, persistence_pb2
 
 from engine_svc import command_codec
@@ -16,7 +18,7 @@ from engine_svc.core.events import BalanceChanged, Event, PositionChanged
 from engine_svc.core.markets import MarketConfig, default_markets
 from engine_svc.event_codec import EventEncoder
 from engine_svc.journal import split_entry
-from engine_svc.outbox_span import Record, expand_raw, is_span, records
+from engine_svc.outbox_span import Record, expand_raw, is_span, joined, joined_commands, records
 from tests.unit.engine.mixed_commands import generate
 
 SEED, COMMANDS = 11, 1500
@@ -130,3 +132,20 @@ def test_a_span_row_of_the_wrong_shape_is_refused() -> None:
     raw = b'{"@type":"AccountsChanged","seq":3,"cmd_seq":2,"b":[["u","USD",1]],"p":[]}'
     with pytest.raises(ValueError):
         expand_raw(3, raw)
+
+
+@given(st.integers(min_value=1, max_value=10**12),
+       st.lists(st.integers(min_value=1, max_value=300), min_size=1, max_size=50))
+def test_a_joined_entry_splits_into_its_records(first: int, counts: list[int]) -> None:
+    """What the journal writes for consecutive records (:func:`joined`) reads back as those
+    records; an entry whose records each cover one sequence number has no ``n``."""
+    written: list[Record] = []
+    seq = first
+    for i, count in enumerate(counts):
+        written.append((seq, seq + count - 1, b'{"i":%d}' % i))
+        seq += count
+    bodies, spans = joined(written)
+    assert (spans is None) == all(count == 1 for count in counts)
+    entry = {b"f": b"%d" % first, b"r": bodies, **({} if spans is None else {b"n": spans})}
+    assert split_entry(entry) == written
+    assert joined_commands([(s, b) for s, _, b in written]) == bodies
