@@ -8,13 +8,14 @@ malformed, negative, zero, NaN, huge or off the market's grid raises
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import TypeVar
 
 from google.protobuf import struct_pb2, timestamp_pb2
 from trademesh.v1 import account_pb2, engine_pb2, market_pb2, order_pb2
 
-from engine_svc.core.commands import DEFAULT_SLIPPAGE_BPS, PlaceOrder
+from engine_svc.core.commands import DEFAULT_SLIPPAGE_BPS, Command, PlaceOrder
 from engine_svc.core.engine import Quote
 from engine_svc.core.enums import (
     Liquidity,
@@ -172,6 +173,25 @@ def place_order(req: engine_pb2.PlaceOrderRequest, config: MarketConfig, user_id
         stp=stp, leverage=leverage, slippage_bps=slippage, ts=ts, stop_loss=stop_loss,
         take_profit=take_profit, margin_mode=mode, position_id=position_id,
     )
+
+
+def place_orders(requests: Iterable[engine_pb2.PlaceOrderRequest], config: MarketConfig,
+                 users: Iterable[object], ts: int) -> tuple[list[Command], list[object]]:
+    """A streamed message's orders, each placed as its user (paired in order): the valid
+    ones' commands, and one outcome per order: None (a command), its ValidationError, or
+    the user's own entry when that is not a user id (why its caller is refused)."""
+    commands: list[Command] = []
+    outcomes: list[object] = []
+    for request, user in zip(requests, users, strict=False):
+        if not isinstance(user, str):
+            outcomes.append(user)
+            continue
+        try:
+            commands.append(place_order(request, config, user, ts))
+            outcomes.append(None)
+        except ValidationError as err:
+            outcomes.append(err)
+    return commands, outcomes
 
 
 MARGIN_IN: dict[int, MarginMode] = {order_pb2.CROSS: MarginMode.CROSS,

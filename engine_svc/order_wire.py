@@ -18,9 +18,18 @@ the bytes and the parsed message, for generated records).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
-from engine_svc.codec import LIQUIDITY_BY_VALUE, SIDE_BY_VALUE, STATUS_BY_VALUE, average_price
+from engine_svc.codec import (
+    LIQUIDITY_BY_VALUE,
+    SIDE_BY_VALUE,
+    STATUS_BY_VALUE,
+    average_price,
+    rejected,
+)
+from engine_svc.core.enums import RejectReason
+from engine_svc.core.events import Event
 from engine_svc.core.markets import MarketConfig
 from engine_svc.decimal_edge import formatter, minor_formatter
 from engine_svc.order_views import OrderRecord
@@ -151,3 +160,22 @@ def response(batch_id: int, results: list[bytes]) -> bytes:
         _nested(out, _RESULTS, result)
     _number(out, _BATCH_ID, batch_id)
     return bytes(out)
+
+
+class ExecutionAnswers:
+    """A streamed order's answer, as the sequencer renders it (compiled: called for every
+    streamed order): its ``PlaceOrderResult`` with the order's execution state, or the
+    refusal ``refusal`` writes for why the core refused it."""
+
+    def __init__(self, config: Callable[[], MarketConfig],
+                 refusal: Callable[[RejectReason], bytes]) -> None:
+        self._config = config
+        self._refusal = refusal
+
+    def __call__(self, events: list[Event], records: list[OrderRecord]) -> bytes:
+        reason = rejected(events)
+        if reason is not None:
+            return self._refusal(reason)
+        if not records:
+            return self._refusal(RejectReason.ORDER_NOT_FOUND)
+        return order_result(execution(records[0], self._config()))

@@ -39,6 +39,11 @@ def _rejection(events: list[Event]) -> errors.DomainError | None:
     return None if reason is None else errors.rejection(reason)
 
 
+def _refusal_wire(reason: RejectReason) -> bytes:
+    """A streamed order's ``PlaceOrderResult`` wire bytes: the core's refusal."""
+    return order_wire.error_result(errors.rejection(reason).status.SerializeToString())
+
+
 class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
     def __init__(self, sequencer: Sequencer, clock_ms: Callable[[], int],
                  persisted: Callable[[], tuple[int, bool]] = lambda: (0, False),
@@ -52,8 +57,9 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
         self._core = core or core_build()  # "compiled" or "interpreted"
         self._clock = clock_ms
         self._persisted = persisted  # (committed event sequence, link connected)
-        self._streamed = StreamPlacement(sequencer, clock_ms, self._order_wire,
-                                         self._execution_wire)
+        self._streamed = StreamPlacement(
+            sequencer, clock_ms, self._order_wire,
+            order_wire.ExecutionAnswers(lambda: sequencer.config, _refusal_wire))
         self._triggers = TriggerCalls(sequencer, clock_ms)
         self._tokens = tokens  # relayed orders' tokens (None: RelayOrders refuses them all)
 
@@ -97,16 +103,6 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
         if isinstance(result, errors.DomainError):
             return order_wire.error_result(result.status.SerializeToString())
         return order_wire.order_result(result.SerializeToString())
-
-    def _execution_wire(self, events: list[Event], records: list[OrderRecord]) -> bytes:
-        """A streamed order's ``PlaceOrderResult`` wire bytes: its execution state."""
-        rejected = _rejection(events)
-        if rejected is not None:
-            return order_wire.error_result(rejected.status.SerializeToString())
-        if not records:
-            return order_wire.error_result(
-                errors.rejection(RejectReason.ORDER_NOT_FOUND).status.SerializeToString())
-        return order_wire.order_result(order_wire.execution(records[0], self._config))
 
     async def ListMarkets(self, request: engine_pb2.ListMarketsRequest,
                           context: Context) -> engine_pb2.ListMarketsResponse:

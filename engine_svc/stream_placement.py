@@ -24,7 +24,6 @@ from typing import Any, TypeVar
 from trademesh.v1 import engine_pb2
 
 from engine_svc import codec, errors, order_wire
-from engine_svc.core.commands import Command
 from engine_svc.core.events import Event
 from engine_svc.core.units import ValidationError
 from engine_svc.order_views import OrderRecord
@@ -104,19 +103,7 @@ class StreamPlacement:
                users: Iterable[str | errors.DomainError], render: Render) -> _Placing:
         """Validates each order and queues the valid ones as one batch, now; an order whose
         caller could not be established gets that refusal."""
-        outcomes: list[Any] = []
-        commands: list[Command] = []
-        now = self._clock()
-        config = self._seq.config
-        for request, user in zip(requests, users, strict=False):
-            if isinstance(user, errors.DomainError):
-                outcomes.append(user)
-                continue
-            try:
-                commands.append(codec.place_order(request, config, user, now))
-                outcomes.append(None)
-            except ValidationError as err:
-                outcomes.append(errors.invalid(err))
+        commands, outcomes = codec.place_orders(requests, self._seq.config, users, self._clock())
         try:
             return _Placing(outcomes, self._seq.enqueue_many(commands, render)
                             if commands else None)
@@ -168,7 +155,9 @@ async def _results(placing: _Placing) -> list[bytes]:
     out: list[bytes] = []
     for outcome in placing.outcomes:
         if outcome is not None:
-            out.append(order_wire.error_result(outcome.status.SerializeToString()))
+            refused = errors.invalid(outcome) if isinstance(outcome, ValidationError) else \
+                outcome
+            out.append(order_wire.error_result(refused.status.SerializeToString()))
         else:
             out.append(refusal if refusal is not None else next(queued))
     return out

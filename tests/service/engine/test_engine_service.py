@@ -11,6 +11,8 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from trademesh.v1 import engine_pb2, order_pb2
 
+from engine_svc import errors
+from engine_svc.core.enums import RejectReason
 from tests.service.engine.conftest import EngineHarness
 
 
@@ -306,6 +308,39 @@ async def test_streamed_orders_answer_whole_orders_and_refuse_triggers(
     assert (lean.results[0].order.market, lean.results[0].order.status) == ("", order_pb2.NEW)
     book = await h.stub.GetDepth(engine_pb2.GetDepthRequest(market="SOL-USD", limit=10))
     assert [lvl.values[0].string_value for lvl in book.asks] == ["200", "202"]
+
+
+async def test_lean_streamed_answers_carry_fills_and_the_cores_refusals(
+        harness: EngineHarness) -> None:
+    """A lean answer (wire bytes written by hand) of an order that took liquidity carries
+    its fills and average; one the core refused carries why, as PlaceOrder would."""
+    h = harness
+    await _fund(h, "mm", "SOL", "10", "m1")
+    await _fund(h, "taker", "USD", "10000", "t1")
+    await h.stub.PlaceOrder(_limit("SOL-USD", order_pb2.SELL, "1", "200"), metadata=h.auth("mm"))
+    await h.stub.PlaceOrder(_limit("SOL-USD", order_pb2.SELL, "2", "200.5"),
+                            metadata=h.auth("mm"))
+
+    async def requests():  # type: ignore[no-untyped-def]
+        yield engine_pb2.PlaceOrdersRequest(batch_id=3, orders=[
+            _limit("SOL-USD", order_pb2.BUY, "2", "200.5", client_order_id="sweep"),
+            _limit("SOL-USD", order_pb2.BUY, "1", "200.5", post_only=True)])
+
+    [reply] = [r async for r in h.stub.PlaceOrders(requests(), metadata=h.auth("taker"))]
+    taken = reply.results[0].order
+    assert (taken.status, taken.client_order_id, taken.filled_quantity, taken.average_price) \
+        == (order_pb2.FILLED, "sweep", "2", "200.25")
+    assert [(f.price, f.quantity, f.liquidity, f.order_id, f.user_id, f.fee_asset)
+            for f in taken.fills] == [("200", "1", order_pb2.TAKER, taken.order_id, "taker",
+                                       "USD"), ("200.5", "1", order_pb2.TAKER, taken.order_id,
+                                                "taker", "USD")]
+    assert all(f.fee and f.HasField("time") and f.trade_id == f.fill_id for f in taken.fills)
+    refused = reply.results[1]
+    assert not refused.HasField("order")
+    assert refused.error.code == errors.rejection(RejectReason.POST_ONLY_WOULD_TAKE).status.code
+    info = error_details_pb2.ErrorInfo()
+    assert any(d.Unpack(info) and info.reason == "POST_ONLY_WOULD_TAKE"
+               for d in refused.error.details)
 
 
 async def test_a_streamed_message_of_too_many_orders_ends_the_stream(
