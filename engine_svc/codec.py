@@ -284,21 +284,6 @@ def rejected(events: list[Event]) -> RejectReason | None:
     return None
 
 
-def execution(record: OrderRecord, config: MarketConfig) -> order_pb2.Order:
-    """The order's identity and execution state only (id, client id, status, filled,
-    average price, reason, fills): what a streamed placement answers, since the caller
-    sent the rest."""
-    spec = config.markets[record.market]
-    msg = order_pb2.Order(
-        order_id=str(record.order_id), client_order_id=record.client_order_id or "",
-        status=STATUS_BY_VALUE[record.status._value_],
-        filled_quantity=formatter(spec.lot_size)(record.filled),
-        average_price=average_price(record, spec), reason=record.reason)
-    if record.fills:
-        _add_fills(msg, record, spec)
-    return msg
-
-
 def _add_fills(msg: order_pb2.Order, record: OrderRecord, spec: MarketSpec) -> None:
     """The record's fills, each built in place in ``msg.fills`` (no copy)."""
     price_of, qty_of = formatter(spec.tick_size), formatter(spec.lot_size)

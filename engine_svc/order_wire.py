@@ -8,12 +8,13 @@ as the bytes it serialises to, and the response is parsed from their concatenati
 call (upb, C), which then serialises it for gRPC.
 
 Only what the encoding needs is written by hand: varints, length-delimited fields, and the
-fields of the execution answer (:func:`execution_result`, the same fields as
-:func:`engine_svc.codec.execution`). Proto3 rules: a scalar at its default (``""``, 0) is
-not written; a message field that is set is written even when empty (a fill's ``time``).
-Fields go in field-number order, as upb writes them, so the bytes equal
-``SerializeToString()`` of the message ``codec.execution`` builds (the tests check both
-the bytes and the parsed message, for generated records).
+fields of the execution answer (:func:`execution`: the order's identity and execution
+state, the fields of :func:`engine_svc.codec.order` a caller that sent the rest needs).
+Proto3 rules: a scalar at its default (``""``, 0) is not written; a message field that is
+set is written even when empty (a fill's ``time``). Fields go in field-number order, as
+upb writes them, so the bytes equal ``SerializeToString()`` of those fields of the message
+``codec.order`` builds (the tests check both the bytes and the parsed message, for
+generated records).
 """
 
 from __future__ import annotations
@@ -90,8 +91,8 @@ def _nested(out: bytearray, tag: bytes, body: bytes | bytearray) -> None:
 
 
 def execution(record: OrderRecord, config: MarketConfig) -> bytes:
-    """The wire bytes of ``codec.execution(record, config)``: the order's identity and
-    execution state, with its fills."""
+    """The wire bytes of the order's identity and execution state (id, client id, status,
+    filled quantity, average price, fills, reason), as ``codec.order`` renders them."""
     spec = config.markets[record.market]
     out = bytearray()
     order_id = str(record.order_id)

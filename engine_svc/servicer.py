@@ -58,7 +58,7 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
         self._clock = clock_ms
         self._persisted = persisted  # (committed event sequence, link connected)
         self._streamed = StreamPlacement(
-            sequencer, clock_ms, self._order_wire,
+            sequencer, clock_ms, self._whole_order_wire,
             order_wire.ExecutionAnswers(lambda: sequencer.config, _refusal_wire))
         self._triggers = TriggerCalls(sequencer, clock_ms)
         self._tokens = tokens  # relayed orders' tokens (None: RelayOrders refuses them all)
@@ -97,7 +97,7 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
         return codec.order(records[0], self._config) if records else \
             errors.rejection(RejectReason.ORDER_NOT_FOUND)
 
-    def _order_wire(self, events: list[Event], records: list[OrderRecord]) -> bytes:
+    def _whole_order_wire(self, events: list[Event], records: list[OrderRecord]) -> bytes:
         """A streamed order's ``PlaceOrderResult`` wire bytes: the whole order."""
         result = self._order_result(events, records)
         if isinstance(result, errors.DomainError):

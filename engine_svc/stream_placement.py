@@ -39,8 +39,9 @@ Render = Callable[[list[Event], list[OrderRecord]], bytes]
 
 @dataclass(slots=True)
 class _Placing:
-    """A message's orders: each one's validation error (or None: queued), the sequencer's
-    future for the queued ones, or why none could be queued."""
+    """A message's orders: each one's refusal before the sequencer (its ValidationError,
+    or its caller's DomainError) or None (queued), the sequencer's future for the queued
+    ones, or why none could be queued."""
 
     outcomes: list[Any]
     queued: asyncio.Future[list[Any]] | None
