@@ -11,9 +11,11 @@ Invariants:
   :mod:`engine_svc.outbox_span`); an entry holding one has the field ``n``: how many
   sequence numbers each record covers, space-separated. Without ``n`` (every journal
   entry, and outbox entries written before spans) each record is one sequence number.
-* A batch of commands and the events they produced are appended in one MULTI/EXEC: one
-  round trip per batch (group commit). With ``appendfsync always`` Redis answers only
-  after the write is on disk, so an answered append is durable.
+* A batch of commands and the events they produced are appended by one Lua script (atomic
+  in Redis, written to the AOF as one MULTI/EXEC block): one round trip per batch (group
+  commit), on a connection of its own (:mod:`mesh_runtime.direct_script`). With
+  ``appendfsync always`` Redis answers only after the write is on disk, so an answered
+  append is durable.
 * The journal is trimmed only below the newest snapshot (``XTRIM MINID``), never by length;
   readers skip records at or below the sequence they ask for.
 """
@@ -27,11 +29,31 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from engine_svc.outbox_span import Record, expand_raw, joined, joined_commands
+from mesh_runtime.direct_script import Arg, DirectScript
 
 JOURNAL_STREAM = "trademesh:journal"
 OUTBOX_STREAM = "trademesh:outbox"
 READ_CHUNK = 200
 SEPARATOR = b"\n"
+
+
+# Both entries of a batch, journal first: a refused id (a stale engine, a replayed batch)
+# stops the script before the outbox is touched. ARGV: the journal entry's id, first
+# sequence, records; the outbox entry's id, first sequence, records, spans; an empty id
+# skips that entry, empty spans are left out (every record one sequence number).
+_APPEND = """
+if ARGV[1] ~= '' then
+  redis.call('XADD', KEYS[1], ARGV[1], 'f', ARGV[2], 'r', ARGV[3])
+end
+if ARGV[4] ~= '' then
+  if ARGV[7] ~= '' then
+    redis.call('XADD', KEYS[2], ARGV[4], 'f', ARGV[5], 'r', ARGV[6], 'n', ARGV[7])
+  else
+    redis.call('XADD', KEYS[2], ARGV[4], 'f', ARGV[5], 'r', ARGV[6])
+  end
+end
+return 1
+"""
 
 
 class JournalConflict(RuntimeError):
@@ -42,26 +64,23 @@ class Journal:
     def __init__(self, client: aioredis.Redis, journal: str = JOURNAL_STREAM,
                  outbox: str = OUTBOX_STREAM) -> None:
         self._redis = client
+        self._append = DirectScript(client, _APPEND)
         self.journal_key = journal
         self.outbox_key = outbox
 
     async def append(self, commands: Sequence[tuple[int, bytes]],
                      events: Sequence[Record]) -> None:
         """Appends consecutive commands (seq, body) and event records (first seq, last seq,
-        body), all or none."""
-        pipe = self._redis.pipeline(transaction=True)
+        body) in one script. A refused journal id (:class:`JournalConflict`, fatal) writes
+        neither entry."""
+        args: list[Arg] = ["", "", "", "", "", "", ""]
         if commands:
-            pipe.xadd(self.journal_key, {"f": commands[0][0], "r": joined_commands(commands)},
-                      id=f"{commands[-1][0]}-0")
+            args[0:3] = f"{commands[-1][0]}-0", commands[0][0], joined_commands(commands)
         if events:
             bodies, counts = joined(events)
-            fields: dict[str, int | bytes] = {"f": events[0][0], "r": bodies}
-            if counts is not None:  # a record spans
-                fields["n"] = counts
-            pipe.xadd(self.outbox_key, fields,  # type: ignore[arg-type]
-                      id=f"{events[-1][1]}-0")
+            args[3:7] = f"{events[-1][1]}-0", events[0][0], bodies, counts or ""
         try:
-            await pipe.execute()
+            await self._append((self.journal_key, self.outbox_key), args)
         except ResponseError as err:
             if "equal or smaller" in str(err):
                 raise JournalConflict(str(err)) from err

@@ -10,14 +10,12 @@ or from none of them, and answers how long to wait otherwise. Time is Redis' own
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError
+
+from mesh_runtime.direct_script import DirectScript
 
 log = logging.getLogger("trademesh.gateway")
 KEY_PREFIX = "trademesh:ratelimit:"
@@ -80,42 +78,6 @@ class RateLimits:
 
 
 Check = tuple[list[str], list[float], "asyncio.Future[float]"]
-
-
-class DirectScript:
-    """A Lua script called on a connection of its own (the client's settings: address,
-    credentials, TLS, timeouts): the call packed, sent and its answer read, without the
-    client's per-call pool checkout and retry wrapper (measured: about a quarter of a call's
-    CPU). One call at a time (the limiter sends one at a time). ``EVALSHA``, then ``EVAL``
-    when the server does not have the script (a restarted Redis). A failed or cancelled
-    call drops the connection; the next call opens a new one.
-    """
-
-    def __init__(self, client: aioredis.Redis, script: str) -> None:
-        self._script = script
-        self._sha = hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
-        self._connection: Any = client.connection_pool.make_connection()  # type: ignore[no-untyped-call]
-
-    async def __call__(self, keys: Sequence[str], args: Sequence[float]) -> Any:
-        try:
-            try:
-                return await self._run("EVALSHA", self._sha, keys, args)
-            except NoScriptError:
-                return await self._run("EVAL", self._script, keys, args)
-        except BaseException:
-            await self.close()
-            raise
-
-    async def _run(self, command: str, script: str, keys: Sequence[str],
-                   args: Sequence[float]) -> Any:
-        connection = self._connection
-        await connection.send_packed_command(
-            connection.pack_command(command, script, len(keys), *keys, *args),
-            check_health=False)
-        return await connection.read_response()
-
-    async def close(self) -> None:
-        await self._connection.disconnect()
 
 
 class RateLimiter:

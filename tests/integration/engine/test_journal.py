@@ -65,6 +65,37 @@ async def test_a_stale_writer_is_refused(journal: Journal) -> None:
     assert [x async for x in journal.commands_after(0)] == [(1, b"a"), (2, b"b")]
 
 
+async def test_a_refused_journal_id_leaves_the_outbox_untouched(journal: Journal) -> None:
+    await journal.append([(1, b"a")], [(1, 1, b"e1")])
+    with pytest.raises(JournalConflict):
+        await journal.append([(1, b"again")], [(2, 2, b"e2")])
+    assert [x async for x in journal.events_after(0)] == [(1, b"e1")]
+    await journal.append([], [(2, 2, b"e2")])  # an outbox entry alone
+    await journal.append([(2, b"b")], [])
+    assert [x async for x in journal.events_after(0)] == [(1, b"e1"), (2, b"e2")]
+    assert [x async for x in journal.commands_after(0)] == [(1, b"a"), (2, b"b")]
+
+
+async def test_appends_go_on_after_redis_lost_the_script(journal: Journal,
+                                                          redis_url: str) -> None:
+    await journal.append([(1, b"a")], [])
+    async with aioredis.Redis.from_url(redis_url) as admin:
+        await admin.script_flush()  # as after a restart
+    await journal.append([(2, b"b")], [])
+    assert [x async for x in journal.commands_after(0)] == [(1, b"a"), (2, b"b")]
+
+
+async def test_an_append_on_a_killed_connection_fails_and_the_next_reconnects(
+        journal: Journal, redis_url: str) -> None:
+    await journal.append([(1, b"a")], [])
+    async with aioredis.Redis.from_url(redis_url) as admin:
+        await admin.client_kill_filter(_type="normal", skipme=True)
+    with pytest.raises(aioredis.ConnectionError):  # the sequencer rebuilds from the journal
+        await journal.append([(2, b"b")], [])
+    await journal.append([(2, b"b")], [])
+    assert [x async for x in journal.commands_after(0)] == [(1, b"a"), (2, b"b")]
+
+
 async def test_trim_keeps_everything_after_the_snapshot(journal: Journal) -> None:
     for first in (1, 4, 7):  # batches 1-3, 4-6, 7-9
         await journal.append([(i, str(i).encode()) for i in range(first, first + 3)], [])
