@@ -5,7 +5,8 @@ PostgreSQL (snapshots) and a real ``trademesh engine`` process, then measures:
 
 * unary PlaceOrder at a constant offered rate (open loop: latency from each request's
   *intended* send time, so queueing delay is counted);
-* unary PlaceOrder at saturation (many concurrent callers);
+* unary PlaceOrder at saturation (many concurrent callers), from this process and from
+  an outside client, h2load (:mod:`bench.h2load_unary`);
 * the streaming PlaceOrders rpc (many orders per message, several messages in flight),
   one stream per user, many users at once.
 
@@ -30,6 +31,7 @@ import grpc
 from trademesh.v1 import engine_pb2, engine_pb2_grpc, order_pb2
 
 from bench.engine_harness import RunningEngine, engine_process
+from bench.h2load_unary import h2load_saturation
 
 USERS = [f"bench-{i}" for i in range(64)]
 
@@ -188,6 +190,7 @@ async def run(fsync: str, args: argparse.Namespace) -> None:
         await fund(stub, engine)
         await fixed_rate(stub, engine, args.rate, args.seconds)
         await saturation(stub, engine, args.seconds)
+        await h2load_saturation(engine, USERS, args.seconds)
         await streaming_fixed_rate(stub, engine, args.stream_rate, args.seconds)
         await streaming(stub, engine, args.stream_orders, args.batch, args.stream_users)
 

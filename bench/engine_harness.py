@@ -50,6 +50,7 @@ class RunningEngine:
     data_dir: Path
     ca_pem: bytes
     pid: int  # the engine process
+    metrics_url: str  # its Prometheus /metrics
 
     def cpu_seconds(self) -> float:
         """The engine process's user + system CPU time so far."""
@@ -99,7 +100,9 @@ async def engine_process(appendfsync: str = "always") -> AsyncIterator[RunningEn
                             postgres_url=postgres.url, jwt_private_key_file=str(private),
                             jwt_public_key_file=str(public), log_level="WARNING",
                             max_open_orders=100_000_000)  # bench orders rest by the thousand
-        env = {**os.environ, **settings.as_env()}
+        metrics_port = free_port()
+        env = {**os.environ, **settings.as_env(),
+               "TRADEMESH_METRICS_ENGINE_PORT": str(metrics_port)}
         child = Child(ChildSpec("engine", [sys.executable, "-m", "trademesh_cli", "engine"],
                                 data / "logs" / "engine.log", env))
         await child.start()
@@ -108,7 +111,8 @@ async def engine_process(appendfsync: str = "always") -> AsyncIterator[RunningEn
             signer = TokenSigner.from_file(private, settings.jwt_issuer, settings.jwt_audience,
                                            3600)
             assert child.pid is not None
-            yield RunningEngine(f"127.0.0.1:{port}", signer, data, ca_pem, child.pid)
+            yield RunningEngine(f"127.0.0.1:{port}", signer, data, ca_pem, child.pid,
+                                f"http://127.0.0.1:{metrics_port}/metrics")
         finally:
             await child.stop()
             await postgres.stop()
