@@ -22,7 +22,6 @@ import struct
 import time
 import urllib.request
 from collections import Counter
-from pathlib import Path
 
 from trademesh.v1 import engine_pb2, order_pb2
 
@@ -68,7 +67,7 @@ async def h2load_saturation(engine: RunningEngine, users: list[str], seconds: fl
         request = engine_pb2.PlaceOrderRequest(
             market="SOL-USD", side=side, type=order_pb2.LIMIT, quantity="0.1", price="100.00",
             time_in_force=order_pb2.GTC)
-        body = Path(engine.data_dir) / f"h2load-{i}.bin"
+        body = engine.data_dir / f"h2load-{i}.bin"
         body.write_bytes(grpc_frame(request.SerializeToString()))
         token = dict(engine.metadata(users[i]))["authorization"]
         commands.append([

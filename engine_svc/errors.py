@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 import grpc
 from google.rpc import status_pb2
 
+from engine_svc import order_wire
 from engine_svc.core.enums import RejectReason
 from engine_svc.core.state import MAX_ISOLATED_POSITIONS
 from engine_svc.core.units import ValidationError
@@ -106,6 +107,10 @@ class DomainError(Exception):
     @property
     def code(self) -> grpc.StatusCode:
         return next(c for c in grpc.StatusCode if c.value[0] == self.status.code)
+
+    def placement_result(self) -> bytes:
+        """This refusal as a streamed order's ``PlaceOrderResult`` wire bytes."""
+        return order_wire.error_result(self.status.SerializeToString())
 
 
 

@@ -118,7 +118,4 @@ def joined(records: Sequence[Record]) -> tuple[bytes, bytes | None]:
 
 def joined_commands(commands: Sequence[tuple[int, bytes]]) -> bytes:
     """A journal entry's records: the commands' bodies, newline-joined."""
-    bodies: list[bytes] = []
-    for _, body in commands:
-        bodies.append(body)
-    return b"\n".join(bodies)
+    return b"\n".join([body for _, body in commands])

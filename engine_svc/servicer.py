@@ -41,7 +41,7 @@ def _rejection(events: list[Event]) -> errors.DomainError | None:
 
 def _refusal_wire(reason: RejectReason) -> bytes:
     """A streamed order's ``PlaceOrderResult`` wire bytes: the core's refusal."""
-    return order_wire.error_result(errors.rejection(reason).status.SerializeToString())
+    return errors.rejection(reason).placement_result()
 
 
 class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
@@ -101,7 +101,7 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
         """A streamed order's ``PlaceOrderResult`` wire bytes: the whole order."""
         result = self._order_result(events, records)
         if isinstance(result, errors.DomainError):
-            return order_wire.error_result(result.status.SerializeToString())
+            return result.placement_result()
         return order_wire.order_result(result.SerializeToString())
 
     async def ListMarkets(self, request: engine_pb2.ListMarketsRequest,

@@ -150,15 +150,14 @@ async def _results(placing: _Placing) -> list[bytes]:
             applied = await placing.queued
         except EngineUnavailable as err:
             placing.refusal = errors.unavailable(str(err))
-    refusal = None if placing.refusal is None else \
-        order_wire.error_result(placing.refusal.status.SerializeToString())
+    refusal = None if placing.refusal is None else placing.refusal.placement_result()
     queued = iter(applied)
     out: list[bytes] = []
     for outcome in placing.outcomes:
         if outcome is not None:
             refused = errors.invalid(outcome) if isinstance(outcome, ValidationError) else \
                 outcome
-            out.append(order_wire.error_result(refused.status.SerializeToString()))
+            out.append(refused.placement_result())
         else:
             out.append(refusal if refusal is not None else next(queued))
     return out
