@@ -16,9 +16,11 @@ Invariants:
   snapshot covers it) but keep their trades and user events. Every ``snapshot_seconds``
   the snapshots are sent again (same sequence: a no-op for a feed that is in step, a
   repair for one that missed something).
-* The queue is bounded: on overflow it is emptied and snapshots are resent rather than
-  skipping a diff. A batch whose sending failed is sent again after reconnecting (the feed
-  drops repeated trades and user events by id and sequence).
+* The queue is bounded by the events it holds (``max_queued_events``, not by batches: one
+  batch of a streamed placement holds thousands): on overflow it is emptied and snapshots
+  are resent rather than skipping a diff. While the feed is away the engine's memory (and
+  its collector's work) stays bounded. A batch whose sending failed is sent again after
+  reconnecting (the feed drops repeated trades and user events by id and sequence).
 * A market added at runtime (``MarketChanged`` with ``added``) is published from its
   batch on, after a round of snapshots that includes it.
 * The sequencer is never blocked: ``on_batch`` does O(touched markets * levels) work.
@@ -79,14 +81,14 @@ def wall_clock_ms() -> int:
 class MarketDataPublisher:
     def __init__(self, sequencer: Sequencer, settings: Settings, *,
                  depth: DepthViews | None = None, depth_levels: int = LEVELS,
-                 max_queue: int = 10_000, snapshot_seconds: float = 10.0,
+                 max_queued_events: int = 100_000, snapshot_seconds: float = 10.0,
                  write_interval: float = 0.01,
                  clock_ms: Callable[[], int] = wall_clock_ms) -> None:
         self._sequencer, self._target = sequencer, settings.mesh_address("feed")
         self._tls = settings.tls_files("engine")
         self._funding_ms = max(1, int(settings.funding_interval_seconds * 1000))
         self.depth = depth or DepthViews(sequencer, depth_levels)
-        self._max_queue = max_queue
+        self._max_queued = max_queued_events
         self._snapshot_seconds, self._clock = snapshot_seconds, clock_ms
         self._write_interval = write_interval  # at most one stream write per interval
         config = sequencer.config
@@ -94,6 +96,7 @@ class MarketDataPublisher:
         self._qty = {m: formatter(s.lot_size) for m, s in config.markets.items()}
         self._encoder = EventEncoder(config, clock_ms)
         self._queue: deque[_Batch] = deque()
+        self._queued = 0  # events in the queued batches
         self._wakeup = asyncio.Event()
         self._need_snapshot = True
         self.connected = asyncio.Event()
@@ -108,12 +111,14 @@ class MarketDataPublisher:
                 if isinstance(added, MarketChanged) and added.added:
                     self._add_market(added.symbol)
         depth = self.depth.advance(touched(events))
-        if len(self._queue) >= self._max_queue:
+        if self._queued + len(events) > self._max_queued and self._queue:
             self._queue.clear()
+            self._queued = 0
             self._need_snapshot = True
             self.overflows += 1
         traces = [tracing.traceparent(c) for c in self._sequencer.batch_traces]
         self._queue.append(_Batch(events, depth, traces))
+        self._queued += len(events)
         self._wakeup.set()
 
     def _add_market(self, market: str) -> None:
@@ -148,7 +153,7 @@ class MarketDataPublisher:
             except Exception:  # a translation bug: drop the batch, resync, keep publishing
                 log.exception("market data: a batch could not be published; resyncing")
                 if self._queue:
-                    self._queue.popleft()
+                    self._drop_first()
             finally:
                 self.connected.clear()
             await asyncio.sleep(delay)
@@ -199,7 +204,10 @@ class MarketDataPublisher:
         self.sent += len(items)
         for batch in taken:
             if self._queue and self._queue[0] is batch:
-                self._queue.popleft()
+                self._drop_first()
+
+    def _drop_first(self) -> None:
+        self._queued -= len(self._queue.popleft().events)
 
     async def _idle(self, call: Call) -> None:
         self._wakeup.clear()
