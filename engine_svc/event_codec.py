@@ -54,6 +54,7 @@ import orjson
 from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 from trademesh.v1 import account_pb2, event_pb2, market_pb2, order_pb2, trigger_pb2
 
+from engine_svc.command_codec import body_of
 from engine_svc.core.enums import MarketKind
 from engine_svc.core.markets import AssetSpec, MarketConfig, MarketSpec
 from engine_svc.outbox_span import expand, is_span
@@ -421,11 +422,12 @@ _RATE = Scale(Decimal("0.000001"))  # funding rates travel in parts per million
 
 
 def decode(raw: bytes) -> Body:
-    """Outbox JSON → dict, integers exact (orjson turns those beyond 64 bits into floats)."""
-    body: Body = orjson.loads(raw)
-    if float in map(type, body.values()):
-        body = json.loads(raw)
-    return body
+    """Outbox JSON (either form: :mod:`engine_svc.command_codec`) → the object form's dict,
+    integers exact (orjson turns those beyond 64 bits into floats)."""
+    parsed: Any = orjson.loads(raw)
+    if float in map(type, parsed.values() if isinstance(parsed, dict) else parsed):
+        parsed = json.loads(raw)
+    return body_of(parsed)
 
 
 def _plain(value: Decimal) -> str:

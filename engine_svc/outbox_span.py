@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from engine_svc.command_codec import KIND, encode
+from engine_svc.command_codec import KIND, body_of, compact
 from engine_svc.core.events import BalanceChanged, Event, PositionChanged
 
 Body = dict[str, Any]
@@ -56,7 +56,7 @@ def records(emitted: Sequence[Event]) -> list[Record]:
         if balances or positions:
             out.append(_span(first, last, cmd, balances, positions))
             balances, positions = [], []
-        out.append((e.seq, e.seq, encode(e)))
+        out.append((e.seq, e.seq, compact(e)))
     if balances or positions:
         out.append(_span(first, last, cmd, balances, positions))
     return out
@@ -91,8 +91,10 @@ def expand(body: Body) -> list[Body]:
 
 def expand_raw(first: int, raw: bytes) -> list[tuple[int, bytes]]:
     """The outbox record ``raw`` starting at sequence ``first`` → (sequence, one-event
-    JSON) per event it covers: a plain record as it is, a span as the records it replaced,
-    byte for byte."""
+    JSON in the object form) per event it covers: an object as it is, a compact record as
+    its object, a span as the records it replaced, byte for byte."""
+    if raw.startswith(b"["):
+        return [(first, orjson.dumps(body_of(orjson.loads(raw))))]
     if not is_span(raw):
         return [(first, raw)]
     return [(body["seq"], orjson.dumps(body)) for body in expand(orjson.loads(raw))]

@@ -238,7 +238,7 @@ class Sequencer:
         commands: list[tuple[int, bytes]] = []
         events: list[Record] = []  # a command's account changes are one record
         results: list[tuple[_Pending[Any], list[Any], BaseException | None]] = []
-        engine, views, encode = self.state.engine, self.state.views, command_codec.encode
+        engine, views, encode = self.state.engine, self.state.views, command_codec.compact
         emitted_all: list[Event] = []
         for item in batch:
             rendered: list[Any] = []
