@@ -10,7 +10,8 @@ is saved inside the engine snapshot, so replay rebuilds it exactly.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from engine_svc.core.commands import Command
@@ -83,7 +84,9 @@ class OrderRecord:
     reason: str = ""
     created: int = 0
     updated: int = 0
-    fills: list[FillRecord] = field(default_factory=list)
+    _fills: list[FillRecord] | None = None
+    """None until the first fill: most orders rest unfilled, and a list per order would be
+    one more object per resting order for the garbage collector to walk (``fills``)."""
     stop_loss: int | None = None
     take_profit: int | None = None
     position_id: int = 0
@@ -119,10 +122,21 @@ class OrderRecord:
         self.reason = reason
         self.created = created
         self.updated = updated
-        self.fills = [] if fills is None else fills
+        self._fills = fills or None
         self.stop_loss = stop_loss
         self.take_profit = take_profit
         self.position_id = position_id
+
+    @property
+    def fills(self) -> Sequence[FillRecord]:
+        """The order's fills, oldest first."""
+        return () if self._fills is None else self._fills
+
+    def add_fill(self, fill: FillRecord) -> None:
+        if self._fills is None:
+            self._fills = [fill]
+        else:
+            self._fills.append(fill)
 
     def to_json(self) -> list[Any]:
         return [self.order_id, self.user_id, self.market, self.side.value, self.type.value,
@@ -194,8 +208,8 @@ class OrderViews:
                 continue
             record.filled += e.quantity
             record.filled_ticks_lots += e.price * e.quantity
-            record.fills.append(FillRecord(e.fill_id, e.price, e.quantity, fee, liq, e.ts,
-                                           realized))
+            record.add_fill(FillRecord(e.fill_id, e.price, e.quantity, fee, liq, e.ts,
+                                       realized))
             record.status = OrderStatus.FILLED if remaining == 0 else OrderStatus.PARTIALLY_FILLED
             record.updated = e.ts
             last = record

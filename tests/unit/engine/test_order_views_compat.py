@@ -35,6 +35,10 @@ def test_every_field_round_trips_and_defaults_hold() -> None:
     assert OrderRecord.from_json(record.to_json()) == record
     bare = OrderRecord(*values[:9])
     for f in dataclasses.fields(OrderRecord)[9:]:
-        expected = [] if f.name == "fills" else f.default
-        assert getattr(bare, f.name) == expected, f.name
-    assert OrderRecord(*values[:9]).fills is not bare.fills  # a list of its own each
+        assert getattr(bare, f.name) == f.default, f.name
+    assert bare.fills == () and bare._fills is None  # no list until the first fill
+    other = OrderRecord(*values[:9])
+    bare.add_fill(fill)
+    bare.add_fill(fill)
+    assert list(bare.fills) == [fill, fill] and other.fills == ()  # a list of its own each
+    assert OrderRecord.from_json(other.to_json()) == other
