@@ -39,6 +39,7 @@ COMPILED_SOURCES: Final = (
     "engine_svc/order_views.py",    # the orders' read model, folded per command
     "engine_svc/event_codec.py",    # outbox records to the event link's messages
     "engine_svc/order_wire.py",     # streamed placements' answers as wire bytes
+    "engine_svc/batch_scan.py",     # what the batch listeners read of every event
 )
 """What ``setup.py`` hands to mypyc, relative to the project root: the core, and the
 pure, fully typed modules every order crosses on its way in and out (compiling them cut

@@ -23,13 +23,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from engine_svc.core.events import Event, OrderAccepted, OrderCanceled, OrderFilled, OrderReplaced
+from engine_svc.batch_scan import book_markets
+from engine_svc.core.events import Event
 from engine_svc.sequencer import Sequencer
 
 Levels = list[tuple[int, int]]
 Depth = tuple[Levels, Levels]
 LEVELS = 100  # per side: the depth of depth@M's book
-BOOK_EVENTS = (OrderAccepted, OrderFilled, OrderCanceled, OrderReplaced)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +101,6 @@ def changes(old: Levels, new: Levels) -> Levels:
     return changed
 
 
-def touched(events: Iterable[Event]) -> set[str]:
+def touched(events: list[Event]) -> set[str]:
     """The markets whose book a batch's events may have changed."""
-    return {e.market for e in events if isinstance(e, BOOK_EVENTS)}
+    return book_markets(events)

@@ -49,7 +49,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from trademesh.v1 import event_pb2, feed_pb2, feed_pb2_grpc, market_pb2
 
 from engine_svc import command_codec
-from engine_svc.core.events import AssetAdded, Event, IndexPriceSet, MarketChanged, OrderFilled
+from engine_svc.batch_scan import registry_changes
+from engine_svc.core.events import Event, IndexPriceSet, MarketChanged, OrderFilled
 from engine_svc.core.funding import rate_ppm
 from engine_svc.decimal_edge import formatter
 from engine_svc.depth_views import LEVELS, DepthDiff, DepthViews, touched
@@ -105,11 +106,10 @@ class MarketDataPublisher:
 
     # ------------------------------------------------------------ sequencer side
     def on_batch(self, events: list[Event]) -> None:
-        for added in events:
-            if isinstance(added, AssetAdded | MarketChanged):
-                self._encoder.learn(self._sequencer.config)
-                if isinstance(added, MarketChanged) and added.added:
-                    self._add_market(added.symbol)
+        for added in registry_changes(events):
+            self._encoder.learn(self._sequencer.config)
+            if isinstance(added, MarketChanged) and added.added:
+                self._add_market(added.symbol)
         depth = self.depth.advance(touched(events))
         if self._queued + len(events) > self._max_queued and self._queue:
             self._queue.clear()

@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from engine_svc.core.events import Event, OrderAccepted, OrderFilled, OrderRejected
+from engine_svc.batch_scan import order_counts
+from engine_svc.core.events import Event
 from mesh_runtime.cheap_metrics import Count, CounterFamily
 from mesh_runtime.metrics import LATENCY_BUCKETS
 
@@ -76,7 +77,6 @@ def snapshot_saved(seq: int, began: float) -> None:
 SNAPSHOT_AGE.set_function(lambda: time.time() - _last_saved["at"])
 
 
-_COUNTED = frozenset({OrderFilled, OrderAccepted, OrderRejected})
 
 
 class EventCounts:
@@ -88,20 +88,16 @@ class EventCounts:
         self._rejected: dict[tuple[str, str], Count] = {}
 
     def on_batch(self, events: list[Event]) -> None:
-        counted = _COUNTED  # one set lookup per event: most events are not counted here
-        for event in events:
-            if type(event) not in counted:
-                continue
-            if isinstance(event, OrderFilled):
-                self._child(self._fills, FILLS, event.market).inc()
-            elif isinstance(event, OrderAccepted):
-                self._child(self._accepted, ORDERS_ACCEPTED, event.market).inc()
-            elif isinstance(event, OrderRejected):
-                key = (event.market, event.reason.name)
-                child = self._rejected.get(key)
-                if child is None:
-                    child = self._rejected[key] = ORDERS_REJECTED.labels(*key)
-                child.inc()
+        counts = order_counts(events)
+        for market, n in counts.accepted.items():
+            self._child(self._accepted, ORDERS_ACCEPTED, market).inc(n)
+        for market, n in counts.fills.items():
+            self._child(self._fills, FILLS, market).inc(n)
+        for key, n in counts.rejected.items():
+            child = self._rejected.get(key)
+            if child is None:
+                child = self._rejected[key] = ORDERS_REJECTED.labels(*key)
+            child.inc(n)
 
     def on_reset(self) -> None:
         """Counters count what happened; a rebuilt state changes nothing here."""
