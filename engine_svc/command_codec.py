@@ -10,8 +10,9 @@ A record has two JSON forms, and every reader takes both:
   dataclass's field definition order, the same values. The sequencer writes it (the
   journal's commands and the outbox's events): about a third of the bytes, and a third of
   the work to write (issue #12). Its field order is the dataclass's, so a record's fields
-  may only ever be appended (with a default): :data:`COMPACT_LAYOUTS` pins the order of
-  the kinds on the hot path, and ``tests/unit/engine/test_command_codec.py`` every kind's.
+  may only ever be appended (with a default): ``tests/unit/engine/compact_layouts.json``
+  pins every kind's order, and a test holds the kinds written out by hand to the general
+  path.
   A compact record shorter than its class (written before a field was appended) takes the
   defaults of the fields it lacks.
 
@@ -134,27 +135,6 @@ def _written_out(r: object) -> dict[str, Any] | None:
     if isinstance(r, CancelOrder):
         return {KIND: "CancelOrder", "user_id": r.user_id, "order_id": r.order_id, "ts": r.ts}
     return None
-
-
-COMPACT_LAYOUTS: dict[str, tuple[str, ...]] = {
-    "PlaceOrder": ("user_id", "market", "side", "quantity", "type", "price", "tif",
-                   "post_only", "reduce_only", "client_order_id", "stp", "leverage",
-                   "slippage_bps", "ts", "stop_loss", "take_profit", "margin_mode",
-                   "position_id"),
-    "CancelOrder": ("user_id", "order_id", "ts"),
-    "OrderAccepted": ("seq", "cmd_seq", "order_id", "user_id", "market", "side", "type",
-                      "price", "quantity", "tif", "client_order_id", "ts", "position_id",
-                      "post_only", "reduce_only", "leverage", "stp", "slippage_bps",
-                      "stop_loss", "take_profit"),
-    "OrderFilled": ("seq", "cmd_seq", "fill_id", "market", "price", "quantity", "taker_side",
-                    "taker_order_id", "taker_user_id", "taker_fee", "taker_remaining",
-                    "maker_order_id", "maker_user_id", "maker_fee", "maker_remaining", "ts",
-                    "taker_realized", "maker_realized"),
-    "OrderCanceled": ("seq", "cmd_seq", "order_id", "user_id", "market",
-                      "canceled_quantity", "reason"),
-}
-"""The compact form's field order of the kinds :func:`compact` writes out by hand (each
-class's own definition order; a test holds the classes to it)."""
 
 
 def compact(record: Command | Event) -> bytes:

@@ -80,7 +80,7 @@ class DepthViews:
     # ------------------------------------------------------------ sequencer listener
     def on_batch(self, events: list[Event]) -> None:
         """As a sequencer listener of its own (when no publisher drives it)."""
-        self.advance(touched(events))
+        self.advance(book_markets(events))
 
     def on_reset(self) -> None:
         self.reset()
@@ -99,8 +99,3 @@ def changes(old: Levels, new: Levels) -> Levels:
     changed = [(p, q) for p, q in new if before.get(p) != q]
     changed.extend((p, 0) for p in before if p not in after)
     return changed
-
-
-def touched(events: list[Event]) -> set[str]:
-    """The markets whose book a batch's events may have changed."""
-    return book_markets(events)

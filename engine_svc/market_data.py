@@ -49,11 +49,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from trademesh.v1 import event_pb2, feed_pb2, feed_pb2_grpc, market_pb2
 
 from engine_svc import command_codec
-from engine_svc.batch_scan import registry_changes
+from engine_svc.batch_scan import book_markets, registry_changes
 from engine_svc.core.events import Event, IndexPriceSet, MarketChanged, OrderFilled
 from engine_svc.core.funding import rate_ppm
 from engine_svc.decimal_edge import formatter
-from engine_svc.depth_views import LEVELS, DepthDiff, DepthViews, touched
+from engine_svc.depth_views import LEVELS, DepthDiff, DepthViews
 from engine_svc.event_codec import EventEncoder
 from engine_svc.sequencer import Sequencer
 from mesh_runtime import tracing
@@ -110,7 +110,7 @@ class MarketDataPublisher:
             self._encoder.learn(self._sequencer.config)
             if isinstance(added, MarketChanged) and added.added:
                 self._add_market(added.symbol)
-        depth = self.depth.advance(touched(events))
+        depth = self.depth.advance(book_markets(events))
         if self._queued + len(events) > self._max_queued and self._queue:
             self._queue.clear()
             self._queued = 0

@@ -77,8 +77,6 @@ def snapshot_saved(seq: int, began: float) -> None:
 SNAPSHOT_AGE.set_function(lambda: time.time() - _last_saved["at"])
 
 
-
-
 class EventCounts:
     """A :class:`~engine_svc.sequencer.BatchListener` counting orders and fills."""
 

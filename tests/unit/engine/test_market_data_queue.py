@@ -37,18 +37,22 @@ def _batches(engine: Engine, count: int) -> list[list[Event]]:
     return out
 
 
-def test_the_queue_is_bounded_by_events(tmp_path: Path) -> None:
-    config = default_markets()
-    engine = Engine(config)
-    # the client never connects: the journal is not used by a sequencer that never runs
+def _publisher(tmp_path: Path, engine: Engine, bound: int) -> MarketDataPublisher:
+    """A publisher over a sequencer that never runs (its journal's client never connects)."""
+    config = engine.config
     journal = Journal(aioredis.Redis.from_url("redis://127.0.0.1:1/0"))
     sequencer = Sequencer(config, State(engine, OrderViews()), journal, _NoSnapshots())
+    return MarketDataPublisher(sequencer, Settings(data_dir=tmp_path),
+                               max_queued_events=bound)
+
+
+def test_the_queue_is_bounded_by_events(tmp_path: Path) -> None:
+    engine = Engine(default_markets())
     batches = _batches(engine, 6)
     assert all(type(b[0]).__name__ in ("DepositApplied", "OrderAccepted") for b in batches)
     sizes = [len(b) for b in batches]
     bound = sum(sizes[:4])
-    publisher = MarketDataPublisher(sequencer, Settings(data_dir=tmp_path),
-                                    max_queued_events=bound)
+    publisher = _publisher(tmp_path, engine, bound)
     for events in batches[:4]:  # exactly at the bound: kept
         publisher.on_batch(events)
     assert (len(publisher._queue), publisher._queued, publisher.overflows) == (4, bound, 0)
@@ -62,12 +66,8 @@ def test_the_queue_is_bounded_by_events(tmp_path: Path) -> None:
 
 
 def test_one_batch_larger_than_the_bound_is_still_queued(tmp_path: Path) -> None:
-    config = default_markets()
-    engine = Engine(config)
-    journal = Journal(aioredis.Redis.from_url("redis://127.0.0.1:1/0"))
-    sequencer = Sequencer(config, State(engine, OrderViews()), journal, _NoSnapshots())
-    publisher = MarketDataPublisher(sequencer, Settings(data_dir=tmp_path),
-                                    max_queued_events=1)
+    engine = Engine(default_markets())
+    publisher = _publisher(tmp_path, engine, 1)
     big = _batches(engine, 2)[1]
     assert len(big) > 1
     publisher.on_batch(big)
