@@ -127,7 +127,8 @@ async def build(settings: Settings, stack: AsyncExitStack,
     markets = config or default_markets()
     state = await load_state(markets, journal, store)
     return Sequencer(markets, state, journal, store,
-                     snapshot_every=settings.engine_snapshot_every), journal
+                     snapshot_every=settings.engine_snapshot_every,
+                     compress_snapshots=settings.engine_snapshot_compress), journal
 
 
 async def run(settings: Settings) -> None:

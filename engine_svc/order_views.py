@@ -139,12 +139,13 @@ class OrderRecord:
             self._fills.append(fill)
 
     def to_json(self) -> list[Any]:
-        return [self.order_id, self.user_id, self.market, self.side.value, self.type.value,
-                self.tif.value, self.price, self.quantity, self.client_order_id,
-                self.post_only, self.reduce_only, self.leverage, self.stp.value,
-                self.slippage_bps, self.status.value, self.filled, self.filled_ticks_lots,
+        # _value_: a member's value without Enum's descriptor (a snapshot reads every order)
+        return [self.order_id, self.user_id, self.market, self.side._value_, self.type._value_,
+                self.tif._value_, self.price, self.quantity, self.client_order_id,
+                self.post_only, self.reduce_only, self.leverage, self.stp._value_,
+                self.slippage_bps, self.status._value_, self.filled, self.filled_ticks_lots,
                 self.reason, self.created, self.updated,
-                [[f.fill_id, f.price, f.quantity, f.fee, f.liquidity.value, f.ts, f.realized]
+                [[f.fill_id, f.price, f.quantity, f.fee, f.liquidity._value_, f.ts, f.realized]
                  for f in self.fills], self.stop_loss, self.take_profit, self.position_id]
 
     @classmethod

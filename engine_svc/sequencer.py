@@ -21,7 +21,6 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -31,7 +30,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from opentelemetry.trace import SpanContext
 
-from engine_svc import command_codec, metrics
+from engine_svc import command_codec, metrics, snapshot_codec
 from engine_svc.core.commands import Command
 from engine_svc.core.engine import Engine
 from engine_svc.core.events import Event
@@ -112,7 +111,7 @@ async def load_state(config: MarketConfig, journal: Journal, snapshots: Snapshot
     if latest is None:
         state = State(Engine(config), OrderViews())
     else:
-        image = json.loads(latest[1])
+        image = snapshot_codec.decode(latest[1])
         state = State(Engine.restore(config, image["engine"]), OrderViews.load(image["views"]))
         if state.engine.last_seq != latest[0]:
             raise CorruptJournal(f"snapshot {latest[0]} holds seq {state.engine.last_seq}")
@@ -128,21 +127,26 @@ async def load_state(config: MarketConfig, journal: Journal, snapshots: Snapshot
     return state
 
 
-def snapshot_blob(state: State) -> tuple[int, bytes]:
-    image = {"engine": state.engine.snapshot(), "views": state.views.dump()}
-    return state.engine.last_seq, json.dumps(image, separators=(",", ":")).encode()
+def snapshot_image(state: State) -> dict[str, Any]:
+    return {"engine": state.engine.snapshot(), "views": state.views.dump()}
+
+
+def snapshot_blob(state: State, *, compress: bool = True) -> tuple[int, bytes]:
+    return state.engine.last_seq, snapshot_codec.encode(snapshot_image(state),
+                                                        compress=compress)
 
 
 class Sequencer:
     def __init__(self, config: MarketConfig, state: State, journal: Journal,
                  snapshots: SnapshotStore, *, max_batch: int = 2048,
-                 snapshot_every: int = 200_000) -> None:
+                 snapshot_every: int = 200_000, compress_snapshots: bool = True) -> None:
         self._defaults = config
         self.state = state
         self._journal = journal
         self._snapshots = snapshots
         self._max_batch = max_batch
         self._snapshot_every = snapshot_every
+        self._compress = compress_snapshots
         self._since_snapshot = 0
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._closing = False
@@ -226,7 +230,7 @@ class Sequencer:
         if self._snapshotting is not None:
             await self._snapshotting
         began = time.perf_counter()
-        seq, blob = snapshot_blob(self.state)
+        seq, blob = snapshot_blob(self.state, compress=self._compress)
         await self._save_snapshot(seq, blob, began)
 
     async def close(self) -> None:
@@ -345,7 +349,8 @@ class Sequencer:
         seq, began = state.engine.last_seq, time.perf_counter()
         if self._fork_snapshots:
             try:
-                child = ForkedSnapshot.start(lambda: snapshot_blob(state)[1])
+                child = ForkedSnapshot.start(
+                    lambda: snapshot_blob(state, compress=self._compress)[1])
             except ForkedSnapshotFailed as err:
                 log.warning("snapshot at seq %d in-process (%s)", seq, err)
             else:
@@ -353,7 +358,7 @@ class Sequencer:
                 self._snapshotting.add_done_callback(self._after_snapshot)
                 return
         self._snapshotting = asyncio.create_task(
-            self._save_snapshot(*snapshot_blob(state), began))
+            self._save_snapshot(*snapshot_blob(state, compress=self._compress), began))
         self._snapshotting.add_done_callback(self._after_snapshot)
 
     def _after_snapshot(self, _: asyncio.Task[None]) -> None:

@@ -92,6 +92,8 @@ class Settings:
     # Engine snapshots: every this many seconds (when anything changed) or commands.
     engine_snapshot_seconds: float = 60.0
     engine_snapshot_every: int = 200_000
+    # Snapshots zlib-compressed (off: plain JSON, which engines before 2026-12-06 read).
+    engine_snapshot_compress: bool = True
     # The most live orders one user may have in one market (journaled into the engine).
     max_open_orders: int = 200
     # The most armed triggers (stop-loss, take-profit, stop orders) one user may have.
@@ -255,8 +257,16 @@ def _check_proxies(text: str) -> None:
         raise ConfigError(f"{PREFIX}TRUSTED_PROXIES: {err}") from None
 
 
+_BOOLS = {"1": True, "true": True, "yes": True, "on": True,
+          "0": False, "false": False, "no": False, "off": False}
+
+
 def _parse(name: str, raw: str, kind: object) -> object:
     var = PREFIX + name.upper()
+    if kind in (bool, "bool"):
+        if raw.strip().lower() not in _BOOLS:
+            raise ConfigError(f"{var}={raw!r}: expected 1 or 0 (true/false, yes/no, on/off)")
+        return _BOOLS[raw.strip().lower()]
     try:
         if kind in (int, "int"):
             return int(raw)

@@ -27,7 +27,7 @@ from engine_svc.core import Engine
 from engine_svc.core.markets import default_markets
 from engine_svc.event_codec import EventEncoder
 from engine_svc.order_views import OrderViews
-from engine_svc.sequencer import State, snapshot_blob
+from engine_svc.sequencer import State, snapshot_image
 
 FIXTURE = Path(__file__).parent / "data" / "journal_a17a5e0.json.gz"
 SEED, COMMANDS, SNAPSHOT_AT = 7, 300, 200
@@ -78,7 +78,7 @@ def build() -> dict[str, object]:
         views.apply(cmd, emitted)
         events.append([command_codec.encode(e).decode() for e in emitted])
         if i == SNAPSHOT_AT:
-            snapshot = snapshot_blob(State(engine, views))[1].decode()
+            snapshot = json.dumps(snapshot_image(State(engine, views)), separators=(",", ":"))
     outbox = [e.encode() for evs in events for e in evs]
     return {
         "built_at": "a17a5e0", "commands": [command_codec.encode(c).decode() for c in commands],

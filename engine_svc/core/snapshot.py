@@ -54,9 +54,9 @@ VERSION: Final = 1
 
 def _order(o: Order) -> list[Any]:
     return [
-        o.id, o.user_id, o.market, o.side.value, o.type.value, o.price, o.quantity,
-        o.remaining, o.filled, o.tif.value, o.ts, o.client_order_id, o.post_only,
-        o.reduce_only, o.stp.value, o.leverage, o.status.value, o.lock_per_lot, o.locked,
+        o.id, o.user_id, o.market, o.side._value_, o.type._value_, o.price, o.quantity,
+        o.remaining, o.filled, o.tif._value_, o.ts, o.client_order_id, o.post_only,
+        o.reduce_only, o.stp._value_, o.leverage, o.status._value_, o.lock_per_lot, o.locked,
         o.position_id,
     ]
 
@@ -91,7 +91,7 @@ def dump(st: State) -> dict[str, Any]:
         "next_trigger_id": st.next_trigger_id,
         "max_open_orders": st.max_open_orders,
         "max_triggers": st.max_triggers,
-        "final": [[oid, user, status.value] for oid, (user, status) in st.final.items()],
+        "final": [[oid, user, status._value_] for oid, (user, status) in st.final.items()],
         "deposit_ids": sorted(st.deposit_ids),
         "withdraw_ids": sorted(st.withdraw_ids),
         "deposited": dict(sorted(st.deposited.items())),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import signal
@@ -14,7 +13,7 @@ import pytest
 import redis.asyncio as aioredis
 from trademesh.v1 import engine_pb2, order_pb2
 
-from engine_svc import command_codec
+from engine_svc import command_codec, snapshot_codec
 from engine_svc.core.engine import Engine
 from engine_svc.core.markets import default_markets
 from engine_svc.journal import Journal
@@ -143,7 +142,7 @@ async def test_a_snapshot_asked_for_during_a_failing_write_holds_only_journaled_
     await _snapshot_saved(seq)
     latest = await seq._snapshots.latest()
     assert latest is not None and latest[0] == 1  # t1 only
-    image = json.loads(latest[1])
+    image = snapshot_codec.decode(latest[1])
     assert image["engine"]["last_seq"] == 1 and image["engine"]["deposit_ids"] == ["t1"]
 
 

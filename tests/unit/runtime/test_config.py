@@ -44,6 +44,7 @@ def test_empty_variable_means_default() -> None:
     ("TRADEMESH_SHUTDOWN_GRACE_SECONDS", "-1"),
     ("TRADEMESH_JWT_TTL_SECONDS", "0"),
     ("TRADEMESH_EVENT_LOOP", "trio"),
+    ("TRADEMESH_ENGINE_SNAPSHOT_COMPRESS", "maybe"),
 ])
 def test_bad_values_are_refused_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
@@ -51,8 +52,17 @@ def test_bad_values_are_refused_naming_the_variable(name: str, value: str) -> No
 
 
 def test_as_env_round_trips() -> None:
-    s = Settings.from_env({"TRADEMESH_FEED_PORT": "1234", "TRADEMESH_MONGO_URL": "mongodb://x"})
+    s = Settings.from_env({"TRADEMESH_FEED_PORT": "1234", "TRADEMESH_MONGO_URL": "mongodb://x",
+                           "TRADEMESH_ENGINE_SNAPSHOT_COMPRESS": "0"})
     assert Settings.from_env(s.as_env()) == s
+
+
+@pytest.mark.parametrize(("raw", "value"), [("1", True), ("true", True), ("Yes", True),
+                                            ("on", True), ("0", False), ("False", False),
+                                            ("no", False), ("OFF", False)])
+def test_switches_read_the_usual_spellings(raw: str, value: bool) -> None:
+    assert Settings.from_env({"TRADEMESH_ENGINE_SNAPSHOT_COMPRESS": raw}).engine_snapshot_compress \
+        is value
 
 
 @pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
