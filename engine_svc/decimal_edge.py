@@ -21,35 +21,52 @@ _MAX_DIGITS = 30
 _POW10: list[int] = [10**n for n in range(80)]
 
 
-@cache
+_PARTS: dict[Decimal, tuple[int, int]] = {}
+""":func:`_step_parts` of the steps seen: a dict read from compiled code is a C call, a
+``functools.cache`` is a Python call per order field."""
+
+
 def _step_parts(step: Decimal) -> tuple[int, int]:
     """``step`` as (coefficient, exponent): 0.25 -> (25, -2)."""
-    _, digits, exponent = step.normalize().as_tuple()
-    assert isinstance(exponent, int)
-    return int("".join(map(str, digits))), exponent
-
-
-def _digits(text: str) -> bool:
-    """1 to :data:`_MAX_DIGITS` ASCII digits (``"²"`` and ``"٣"`` are digits to
-    ``str.isdigit``, not here)."""
-    return 0 < len(text) <= _MAX_DIGITS and text.isascii() and text.isdigit()
+    parts = _PARTS.get(step)
+    if parts is None:
+        _, digits, exponent = step.normalize().as_tuple()
+        assert isinstance(exponent, int)
+        parts = _PARTS[step] = int("".join(map(str, digits))), exponent
+    return parts
 
 
 def plain_units(text: str, step: Decimal) -> int:
-    """``text`` in units of ``step`` when it is the plain case (ASCII digits, at most one
-    point with digits on both sides, exactly on the grid, positive and below the cap);
-    0 otherwise (no plain text is worth 0 units), for the core's converter to decide."""
-    whole, point, fraction = text.partition(".")
-    if not _digits(whole) or (point and not _digits(fraction)):
+    """``text`` in units of ``step`` when it is the plain case (1 to :data:`_MAX_DIGITS`
+    ASCII digits, optionally a point and 1 to :data:`_MAX_DIGITS` more, exactly on the
+    grid, positive and below the cap); 0 otherwise (no plain text is worth 0 units), for
+    the core's converter to decide. (``"²"`` and ``"٣"`` are digits to ``str.isdigit``,
+    not here: the text must be ASCII.)"""
+    size = len(text)
+    if size == 0 or size > 2 * _MAX_DIGITS + 1 or not text.isascii():
         return 0
-    coefficient, exponent = _step_parts(step)
-    value = int(whole + fraction)
-    power = -len(fraction) - exponent
-    if power >= 0:
-        units, rest = divmod(value * _POW10[power], coefficient)
+    point = text.find(".")
+    if point < 0:
+        if size > _MAX_DIGITS or not text.isdigit():
+            return 0
+        value, places = int(text), 0
     else:
-        units, rest = divmod(value, coefficient * _POW10[-power])
-    if rest or units <= 0 or units >= MAX_UNITS:
+        places = size - point - 1
+        if point == 0 or places == 0 or point > _MAX_DIGITS or places > _MAX_DIGITS:
+            return 0
+        digits = text[:point] + text[point + 1:]
+        if not digits.isdigit():  # a second point, a sign, a space, ...
+            return 0
+        value = int(digits)
+    coefficient, exponent = _step_parts(step)
+    power = -places - exponent
+    divisor = coefficient
+    if power >= 0:
+        value *= _POW10[power]
+    else:
+        divisor = coefficient * _POW10[-power]
+    units = value // divisor
+    if units * divisor != value or units <= 0 or units >= MAX_UNITS:
         return 0
     return units
 

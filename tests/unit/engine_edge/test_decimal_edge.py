@@ -35,7 +35,8 @@ def test_parse_round_trips(step: Decimal, units: int) -> None:
     assert parse_units(text, step, _slow(step)) == units  # type: ignore[arg-type]
 
 
-@given(st.sampled_from(STEPS), st.text(alphabet="0123456789.-eE+ naNIf_\u0661\uff15", max_size=25))
+@given(st.sampled_from(STEPS), st.text(alphabet="0123456789.-eE+ naNIf_\u0661\uff15", max_size=25)
+       | st.text(alphabet="0123456789.", min_size=26, max_size=66))
 def test_parse_agrees_with_the_core_on_anything(step: Decimal, text: str) -> None:
     try:
         expected: object = decimal_to_units(text, step, "price")
@@ -51,7 +52,8 @@ def test_parse_agrees_with_the_core_on_anything(step: Decimal, text: str) -> Non
 @pytest.mark.parametrize(("text", "step", "units"), [
     ("141.39", Decimal("0.01"), 14139), ("100", Decimal("0.001"), 100_000),
     ("0.0001", Decimal("0.0001"), 1), ("2.50", Decimal("0.25"), 10), ("15", Decimal("5"), 3),
-    ("007.5", Decimal("0.1"), 75),
+    ("007.5", Decimal("0.1"), 75), ("0." + "0" * 29 + "5", Decimal("1E-30"), 5),
+    ("1" * 15 + ".5", Decimal("0.1"), int("1" * 15 + "5")),
 ])
 def test_known_values(text: str, step: Decimal, units: int) -> None:
     assert parse_units(text, step, _slow(step)) == units  # type: ignore[arg-type]
