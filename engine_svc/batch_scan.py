@@ -3,7 +3,8 @@
 Every event of every batch passes through each listener (several events per order); an
 interpreted loop over them cost the market-data publisher and the event counters about
 a twentieth of the engine's event loop under streamed placement. These functions are
-pure reads of the events, compiled with the core (:data:`engine_svc.core_build.COMPILED_SOURCES`).
+pure reads of the events, compiled with the core (:data:`engine_svc.core_build.COMPILED_SOURCES`);
+so is the depth views' per-batch diff of a market's top levels (:func:`changes`).
 """
 
 from __future__ import annotations
@@ -57,3 +58,12 @@ def order_counts(events: list[Event]) -> OrderCounts:
             key = (e.market, e.reason.name)
             rejected[key] = rejected.get(key, 0) + 1
     return counts
+
+
+def changes(old: list[tuple[int, int]], new: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Levels (price, quantity) that differ between two views of one side of a book;
+    removed ones with quantity 0."""
+    before, after = dict(old), dict(new)
+    changed = [(p, q) for p, q in new if before.get(p) != q]
+    changed.extend((p, 0) for p in before if p not in after)
+    return changed

@@ -23,11 +23,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from engine_svc.batch_scan import book_markets
+from engine_svc.batch_scan import book_markets, changes
 from engine_svc.core.events import Event
 from engine_svc.sequencer import Sequencer
 
-Levels = list[tuple[int, int]]
+Levels = list[tuple[int, int]]  # (price ticks, quantity lots), best first
 Depth = tuple[Levels, Levels]
 LEVELS = 100  # per side: the depth of depth@M's book
 
@@ -91,11 +91,3 @@ class DepthViews:
     def _read(self, market: str) -> None:
         self._views[market] = self._read_view(market)
         self._sequence.setdefault(market, self._base)
-
-
-def changes(old: Levels, new: Levels) -> Levels:
-    """Levels that differ between two views of one side; removed ones with quantity 0."""
-    before, after = dict(old), dict(new)
-    changed = [(p, q) for p, q in new if before.get(p) != q]
-    changed.extend((p, 0) for p in before if p not in after)
-    return changed

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine_svc.depth_views import changes
+from engine_svc.batch_scan import changes
 from feed_svc.book import Book
 from feed_svc.channels import Channel, Kind, UnknownChannel, parse
 from feed_svc.oracle import InvalidPrice, SimulatedOracle
