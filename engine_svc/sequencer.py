@@ -230,7 +230,7 @@ class Sequencer:
         if self._snapshotting is not None:
             await self._snapshotting
         began = time.perf_counter()
-        seq, blob = snapshot_blob(self.state, compress=self._compress)
+        seq, blob = self._blob(self.state)
         await self._save_snapshot(seq, blob, began)
 
     async def close(self) -> None:
@@ -349,8 +349,7 @@ class Sequencer:
         seq, began = state.engine.last_seq, time.perf_counter()
         if self._fork_snapshots:
             try:
-                child = ForkedSnapshot.start(
-                    lambda: snapshot_blob(state, compress=self._compress)[1])
+                child = ForkedSnapshot.start(lambda: self._blob(state)[1])
             except ForkedSnapshotFailed as err:
                 log.warning("snapshot at seq %d in-process (%s)", seq, err)
             else:
@@ -358,8 +357,11 @@ class Sequencer:
                 self._snapshotting.add_done_callback(self._after_snapshot)
                 return
         self._snapshotting = asyncio.create_task(
-            self._save_snapshot(*snapshot_blob(state, compress=self._compress), began))
+            self._save_snapshot(*self._blob(state), began))
         self._snapshotting.add_done_callback(self._after_snapshot)
+
+    def _blob(self, state: State) -> tuple[int, bytes]:
+        return snapshot_blob(state, compress=self._compress)
 
     def _after_snapshot(self, _: asyncio.Task[None]) -> None:
         if self._snapshot_due and not self._closing:  # asked for meanwhile: take it now
