@@ -128,7 +128,7 @@ async def build(settings: Settings, stack: AsyncExitStack,
     state = await load_state(markets, journal, store)
     return Sequencer(markets, state, journal, store,
                      snapshot_every=settings.engine_snapshot_every,
-                     compress_snapshots=settings.engine_snapshot_compress), journal
+                     compress_snapshots=settings.engine_snapshot_compress == "on"), journal
 
 
 async def run(settings: Settings) -> None:

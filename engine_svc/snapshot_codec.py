@@ -9,7 +9,7 @@ the engine runs on, while the engine's own event loop spent 0.4 s sending the by
 
 :func:`decode` reads both forms: a plain-JSON snapshot (an object starts with ``{``), as
 engines before this module wrote them, and a compressed one (which starts with zlib's
-header byte, never ``{``). ``TRADEMESH_ENGINE_SNAPSHOT_COMPRESS=0`` writes plain JSON, for
+header byte, never ``{``). ``TRADEMESH_ENGINE_SNAPSHOT_COMPRESS=off`` writes plain JSON, for
 a rollback to an engine that cannot read compressed snapshots.
 """
 

@@ -92,8 +92,9 @@ class Settings:
     # Engine snapshots: every this many seconds (when anything changed) or commands.
     engine_snapshot_seconds: float = 60.0
     engine_snapshot_every: int = 200_000
-    # Snapshots zlib-compressed (off: plain JSON, which engines before 2026-12-06 read).
-    engine_snapshot_compress: bool = True
+    # Snapshots zlib-compressed, on or off (off: plain JSON, which engines before 2026-12-06
+    # read).
+    engine_snapshot_compress: str = "on"
     # The most live orders one user may have in one market (journaled into the engine).
     max_open_orders: int = 200
     # The most armed triggers (stop-loss, take-profit, stop orders) one user may have.
@@ -157,17 +158,10 @@ class Settings:
             port = getattr(self, name)
             if not 0 <= port <= 65535:
                 raise ConfigError(f"{PREFIX}{name.upper()}={port}: a port is 0..65535")
-        if self.redis_appendfsync not in ("always", "everysec"):
-            raise ConfigError(f"{PREFIX}REDIS_APPENDFSYNC={self.redis_appendfsync!r}: "
-                              "expected always or everysec")
-        if self.feed_oracle not in ("simulated", "backpack", "off"):
-            raise ConfigError(f"{PREFIX}FEED_ORACLE={self.feed_oracle!r}: expected simulated, "
-                              "backpack or off")
-        if self.event_loop not in ("uvloop", "asyncio"):
-            raise ConfigError(f"{PREFIX}EVENT_LOOP={self.event_loop!r}: expected uvloop or "
-                              "asyncio")
-        if self.market_maker not in ("on", "off"):
-            raise ConfigError(f"{PREFIX}MARKET_MAKER={self.market_maker!r}: expected on or off")
+        for name, allowed in _CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{PREFIX}{name.upper()}={getattr(self, name)!r}: expected "
+                                  f"{', '.join(allowed[:-1])} or {allowed[-1]}")
         for name in ("bcrypt_rounds", "rate_limit_user_burst", "rate_limit_ip_burst",
                      "signin_max_failures", "signin_lockout_seconds",
                      "signin_max_failures_per_address", "feed_max_connections_per_address",
@@ -250,6 +244,16 @@ class Settings:
         return {PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}
 
 
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "redis_appendfsync": ("always", "everysec"),
+    "feed_oracle": ("simulated", "backpack", "off"),
+    "event_loop": ("uvloop", "asyncio"),
+    "market_maker": ("on", "off"),
+    "engine_snapshot_compress": ("on", "off"),
+}
+"""The settings that take one of a few words, and those words."""
+
+
 def _check_proxies(text: str) -> None:
     try:
         TrustedProxies.parse(text)
@@ -257,16 +261,8 @@ def _check_proxies(text: str) -> None:
         raise ConfigError(f"{PREFIX}TRUSTED_PROXIES: {err}") from None
 
 
-_BOOLS = {"1": True, "true": True, "yes": True, "on": True,
-          "0": False, "false": False, "no": False, "off": False}
-
-
 def _parse(name: str, raw: str, kind: object) -> object:
     var = PREFIX + name.upper()
-    if kind in (bool, "bool"):
-        if raw.strip().lower() not in _BOOLS:
-            raise ConfigError(f"{var}={raw!r}: expected 1 or 0 (true/false, yes/no, on/off)")
-        return _BOOLS[raw.strip().lower()]
     try:
         if kind in (int, "int"):
             return int(raw)
