@@ -1,8 +1,10 @@
 """Each market's depth sequence: the one counter of ``depth@M`` and REST depth.
 
 A :class:`DepthViews` keeps, per market, the top ``levels`` price levels per side of the
-*durable* book (read after each batch is journaled, on the sequencer's task) and the
-market's depth sequence. Every batch that changes a market's view gives it one diff with
+*durable* book and the market's depth sequence: a batch's touched markets are read when
+it is applied (:meth:`DepthViews.stage`, before the sequencer applies the next batch) and
+become the views once it is journaled (:meth:`DepthViews.advance`), both on the
+sequencer's task. Every batch that changes a market's view gives it one diff with
 the next sequence. The feed's ``depth@M`` carries those diffs and snapshots of the views;
 ``Engine.GetDepth`` answers from the same views with the same sequence, so a REST snapshot
 and the WebSocket diffs stitch: apply the diffs whose sequence is above the snapshot's.
@@ -20,6 +22,7 @@ Invariants:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -46,6 +49,7 @@ class DepthViews:
         self._views: dict[str, Depth] = {}
         self._sequence: dict[str, int] = {}
         self._base = sequencer.engine.last_seq
+        self._staged: deque[dict[str, Depth]] = deque()  # applied batches' reads, in order
         for market in sorted(sequencer.config.markets):
             self._read(market)
 
@@ -59,13 +63,27 @@ class DepthViews:
     def markets(self) -> list[str]:
         return sorted(self._views)
 
-    def advance(self, markets: Iterable[str]) -> list[DepthDiff]:
-        """After a durable batch: re-reads the touched markets; one diff per changed view."""
+    def stage(self, markets: Iterable[str]) -> None:
+        """A batch was applied: reads its touched markets, kept until it is durable."""
+        self._staged.append({market: self._read_view(market) for market in set(markets)})
+
+    def advance(self) -> list[DepthDiff]:
+        """The oldest staged batch is durable: its reads become the views; one diff per
+        changed view."""
+        return self._commit(self._staged.popleft() if self._staged else {})
+
+    def reset(self) -> list[DepthDiff]:
+        """After the state was rebuilt from the journal: staged reads dropped (their
+        batches were lost), every view re-read."""
+        self._staged.clear()
+        return self._commit({market: self._read_view(market) for market in self._views})
+
+    def _commit(self, reads: dict[str, Depth]) -> list[DepthDiff]:
         out: list[DepthDiff] = []
-        for market in sorted(set(markets)):
+        for market in sorted(reads):
             old = self._views.get(market, ([], []))
             self._sequence.setdefault(market, self._base)
-            new = self._read_view(market)
+            new = reads[market]
             bids, asks = changes(old[0], new[0]), changes(old[1], new[1])
             if bids or asks:
                 self._views[market] = new
@@ -73,14 +91,13 @@ class DepthViews:
                 out.append(DepthDiff(market, self._sequence[market], bids, asks))
         return out
 
-    def reset(self) -> list[DepthDiff]:
-        """After the state was rebuilt from the journal: every view re-read."""
-        return self.advance(self._views)
-
     # ------------------------------------------------------------ sequencer listener
-    def on_batch(self, events: list[Event]) -> None:
+    def on_applied(self, events: list[Event]) -> None:
         """As a sequencer listener of its own (when no publisher drives it)."""
-        self.advance(book_markets(events))
+        self.stage(book_markets(events))
+
+    def on_batch(self, events: list[Event]) -> None:
+        self.advance()
 
     def on_reset(self) -> None:
         self.reset()

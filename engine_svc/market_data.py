@@ -105,12 +105,15 @@ class MarketDataPublisher:
         self.overflows = 0
 
     # ------------------------------------------------------------ sequencer side
+    def on_applied(self, events: list[Event]) -> None:
+        self.depth.stage(book_markets(events))
+
     def on_batch(self, events: list[Event]) -> None:
         for added in registry_changes(events):
             self._encoder.learn(self._sequencer.config)
             if isinstance(added, MarketChanged) and added.added:
                 self._add_market(added.symbol)
-        depth = self.depth.advance(book_markets(events))
+        depth = self.depth.advance()
         if self._queued + len(events) > self._max_queued and self._queue:
             self._queue.clear()
             self._queued = 0

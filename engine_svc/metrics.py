@@ -85,6 +85,9 @@ class EventCounts:
         self._fills: dict[str, Count] = {}
         self._rejected: dict[tuple[str, str], Count] = {}
 
+    def on_applied(self, events: list[Event]) -> None:
+        """Counted once durable."""
+
     def on_batch(self, events: list[Event]) -> None:
         counts = order_counts(events)
         for market, n in counts.accepted.items():

@@ -3,19 +3,27 @@
 Pipeline per batch: take every queued command (up to ``max_batch``) → apply each to the
 core and fold it into the order views → render each caller's answer → append the batch's
 commands and events to the journal in one round trip → only then answer the callers.
+While one batch's journal write is out, the next batch (if anything is queued) is applied:
+its write is sent once the first is answered, so one write is out at a time, in order.
 
 Invariants:
 
 * An answer is sent only after its command is durable in the journal. A caller that
   gave up meanwhile still has its command applied; it learns the outcome by
   ``clientOrderId`` or order id, as after any timeout.
-* If the journal cannot be written, no caller of that batch gets an acknowledgement
-  (they get UNAVAILABLE), and the in-memory state, which is now ahead of the journal,
-  is thrown away and rebuilt from snapshot + journal before anything else is applied.
+* If the journal cannot be written, no caller of that batch, nor of the batch applied
+  behind it, gets an acknowledgement (they get UNAVAILABLE), and the in-memory state,
+  which is now ahead of the journal, is thrown away and rebuilt from snapshot + journal
+  before anything else is applied. A batch's write is sent only after the one before it
+  was answered, so the journal never holds a batch whose predecessor failed.
+* Listeners read the book of a batch when it is applied (:meth:`BatchListener.on_applied`,
+  before the next batch is applied) and publish it only once it is durable
+  (:meth:`BatchListener.on_batch`): market data never shows a state the journal may lose.
 * A ``JournalConflict`` (another engine wrote our sequence numbers) stops the engine:
   two writers must never both believe they own the books.
-* Snapshots are written atomically with their sequence number, and the journal is
-  trimmed only below a snapshot that has been saved.
+* Snapshots are written atomically with their sequence number, and taken only with no
+  write out and nothing applied beyond the journal; the journal is trimmed only below a
+  snapshot that has been saved.
 """
 
 from __future__ import annotations
@@ -51,15 +59,20 @@ Render = Callable[[list[Event], list[OrderRecord]], T]
 
 
 class BatchListener(Protocol):
-    """Told of every durable batch, in order, on the sequencer's task: must be quick (queue
-    the work, do it elsewhere) and must not raise."""
+    """Told of every batch, in order, on the sequencer's task: must be quick (queue the
+    work, do it elsewhere) and must not raise."""
+
+    def on_applied(self, events: list[Event]) -> None:
+        """A batch was applied (not yet durable) and the next one is not: the engine's book
+        is the batch's. Read what :meth:`on_batch` will need; publish nothing yet."""
 
     def on_batch(self, events: list[Event]) -> None:
         """The events of a batch that is now durable in the journal and outbox (the
         sequencer's ``batch_traces`` are its traced callers meanwhile)."""
 
     def on_reset(self) -> None:
-        """The state was rebuilt from the journal: resynchronise from a fresh read."""
+        """The state was rebuilt from the journal: batches applied but not heard of in
+        :meth:`on_batch` were lost; resynchronise from a fresh read."""
 
 
 def _traced(batch: list[_Pending[Any]], events: list[Record], began_ns: int,
@@ -89,6 +102,29 @@ class _Pending(Generic[T]):
     render: Render[T]
     future: asyncio.Future[list[T]] = field(default_factory=asyncio.Future)
     trace: SpanContext | None = None  # the caller's span, when it is traced
+
+
+@dataclass(slots=True)
+class _Applied:
+    """A batch applied to the core, with what its journal write and its callers need."""
+
+    batch: list[_Pending[Any]]
+    commands: list[tuple[int, bytes]] = field(default_factory=list)
+    events: list[Record] = field(default_factory=list)  # a command's account changes: one
+    emitted: list[Event] = field(default_factory=list)
+    results: list[tuple[_Pending[Any], list[Any], BaseException | None]] = \
+        field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Write:
+    """An applied batch whose journal write is out."""
+
+    applied: _Applied
+    task: asyncio.Task[None]
+    began: float
+    began_ns: int
+    traced: list[SpanContext]
 
 
 class _Signal(Enum):
@@ -206,27 +242,29 @@ class Sequencer:
         """The sequencer task: runs until :meth:`close` (then saves a final snapshot) or a
         fatal journal conflict."""
         stop = False
+        writing: _Write | None = None  # the batch whose journal write is out
         while not stop:
+            if writing is not None and (self._queue.empty() or self._snapshot_ready()):
+                await self._settle(writing, None)
+                writing = None
+            if self._snapshot_ready():  # nothing out: the state is all journaled
+                self._snapshot_now()
             first = await self._queue.get()
             if first is None:
                 break
-            if first is _SNAPSHOT:  # between batches: the state is all journaled
-                self._snapshot_now()
+            if first is _SNAPSHOT:
+                self._snapshot_due = True
                 continue
-            batch, size = [first], len(first.commands)
-            while size < self._max_batch and not self._queue.empty():
-                item = self._queue.get_nowait()
-                if item is None:
-                    stop = True
-                    break
-                if item is _SNAPSHOT:
-                    self._snapshot_due = True
+            batch, stop = self._take(first)
+            applied = self._apply(batch)
+            if writing is not None:
+                durable = await self._settle(writing, applied)
+                writing = None
+                if not durable:  # ``applied`` was failed with it; the state rebuilt
                     continue
-                batch.append(item)
-                size += len(item.commands)
-            await self._process(batch)
-            if self._snapshot_due and self.healthy:
-                self._snapshot_now()
+            writing = await self._write(applied)
+        if writing is not None:
+            await self._settle(writing, None)
         if self._snapshotting is not None:
             await self._snapshotting
         began = time.perf_counter()
@@ -238,12 +276,29 @@ class Sequencer:
         self._closing = True
         self._queue.put_nowait(None)
 
-    async def _process(self, batch: list[_Pending[Any]]) -> None:
-        commands: list[tuple[int, bytes]] = []
-        events: list[Record] = []  # a command's account changes are one record
-        results: list[tuple[_Pending[Any], list[Any], BaseException | None]] = []
+    def _take(self, first: _Pending[Any]) -> tuple[list[_Pending[Any]], bool]:
+        """``first`` and what is queued behind it, up to ``max_batch`` commands; True when
+        :meth:`close` was queued among them."""
+        batch, size = [first], len(first.commands)
+        while size < self._max_batch and not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is None:
+                return batch, True
+            if item is _SNAPSHOT:
+                self._snapshot_due = True
+                continue
+            batch.append(item)
+            size += len(item.commands)
+        return batch, False
+
+    def _snapshot_ready(self) -> bool:
+        return self._snapshot_due and self.healthy and (
+            self._snapshotting is None or self._snapshotting.done())
+
+    def _apply(self, batch: list[_Pending[Any]]) -> _Applied:
+        applied = _Applied(batch)
+        commands, events, emitted_all = applied.commands, applied.events, applied.emitted
         engine, views, encode = self.state.engine, self.state.views, command_codec.compact
-        emitted_all: list[Event] = []
         for item in batch:
             rendered: list[Any] = []
             failure: BaseException | None = None
@@ -258,43 +313,70 @@ class Sequencer:
                 except Exception as err:  # a rendering bug must not lose the batch
                     log.exception("rendering a result failed")
                     failure = err
-            results.append((item, rendered, failure))
+            applied.results.append((item, rendered, failure))
+        for listener in self._listeners:
+            try:
+                listener.on_applied(emitted_all)
+            except Exception:
+                log.exception("a batch listener failed")
+        return applied
+
+    async def _write(self, applied: _Applied) -> _Write:
+        """Sends ``applied``'s journal write; returns at once, the write left out."""
         began, began_ns = time.perf_counter(), time.time_ns()
-        traced = _traced(batch, events, began_ns, self.durable) if tracing.active() else []
+        events = applied.events
+        traced = _traced(applied.batch, events, began_ns, self.durable) \
+            if tracing.active() else []
+        task = asyncio.create_task(self._journal.append(applied.commands, events))
+        await asyncio.sleep(0)  # the task sends the request before the next batch is applied
+        return _Write(applied, task, began, began_ns, traced)
+
+    async def _settle(self, write: _Write, after: _Applied | None) -> bool:
+        """Waits for ``write``; once durable, tells the listeners and answers its callers
+        (True). If it failed, its callers and ``after``'s (applied behind it, not sent) get
+        UNAVAILABLE and the state is rebuilt from the journal (False)."""
+        applied = write.applied
         try:
-            await self._journal.append(commands, events)
-            metrics.JOURNAL_APPEND.observe(time.perf_counter() - began)
-            tracing.span_in(traced, "engine.journal_append", began_ns, time.time_ns(),
-                            {"trademesh.batch.commands": len(commands)})
-            metrics.BATCH_COMMANDS.observe(len(commands))
+            await write.task
+            metrics.JOURNAL_APPEND.observe(time.perf_counter() - write.began)
+            tracing.span_in(write.traced, "engine.journal_append", write.began_ns,
+                            time.time_ns(), {"trademesh.batch.commands": len(applied.commands)})
+            metrics.BATCH_COMMANDS.observe(len(applied.commands))
         except JournalConflict as err:
-            self._fail(batch, "another engine is writing this journal")
+            self._fail(applied.batch, "another engine is writing this journal")
+            if after is not None:
+                self._fail(after.batch, "another engine is writing this journal")
             self.fatal = err
             raise
         except Exception:
-            self.durable.discard_from(events[0][0] if traced and events else None)
+            events = applied.events
+            self.durable.discard_from(events[0][0] if write.traced and events else None)
             metrics.JOURNAL_FAILURES.inc()
             log.exception("journal append failed; rebuilding state from the journal")
             self.healthy = False  # before anyone hears of it: reads must not see this state
-            self._fail(batch, "the journal is unavailable; the command was not applied")
+            message = "the journal is unavailable; the command was not applied"
+            self._fail(applied.batch, message)
+            if after is not None:
+                self._fail(after.batch, message)
             await self._recover()
-            return
-        self.batch_traces = traced
+            return False
+        self.batch_traces = write.traced
         for listener in self._listeners:
             try:
-                listener.on_batch(emitted_all)
+                listener.on_batch(applied.emitted)
             except Exception:
                 log.exception("a batch listener failed")
-        for item, result, error in results:
+        for item, result, error in applied.results:
             if item.future.done():
                 continue
             if error is not None:
                 item.future.set_exception(error)
             else:
                 item.future.set_result(result)
-        self._since_snapshot += len(commands)
+        self._since_snapshot += len(applied.commands)
         if self._since_snapshot >= self._snapshot_every:
             self._snapshot_due = True
+        return True
 
     def _fail(self, batch: list[_Pending[Any]], message: str) -> None:
         for item in batch:

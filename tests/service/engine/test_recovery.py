@@ -238,6 +238,9 @@ class _Recorder:
         self.seqs: list[int] = []
         self.resets = 0
 
+    def on_applied(self, events: list[Any]) -> None:
+        pass
+
     def on_batch(self, events: list[Any]) -> None:
         self.seqs.extend(e.seq for e in events)
 
