@@ -32,7 +32,7 @@ from engine_svc.servicer import EngineServicer
 from engine_svc.snapshot_store import MongoSnapshotStore, PostgresSnapshotStore, SnapshotStore
 from mesh_runtime.config import Settings
 from mesh_runtime.dependencies import redis_probe, watch_health
-from mesh_runtime.gc_tuning import tune_gc
+from mesh_runtime.gc_tuning import collect_cycles_every, freeze_survivors, tune_gc
 from mesh_runtime.revocation import RedisRevocations, TokenCheck
 from mesh_runtime.serving import GrpcService, Registrar, serve_until_signal
 from mesh_runtime.tls import mesh_channel
@@ -145,6 +145,7 @@ async def run(settings: Settings) -> None:
             wall_clock_ms)
         sequencer.add_listener(publisher)
         tune_gc()
+        freeze_survivors()  # the book's objects are walked once, not by every older pass
         task = asyncio.create_task(sequencer.run())
         await configure(sequencer, settings)
         revocations = RedisRevocations.from_url(settings.redis_dsn)
@@ -178,6 +179,7 @@ async def run(settings: Settings) -> None:
             service,
             background=[lambda: watch_health(service, [("redis+sequencer", ready)]),
                         lambda: snapshot_timer(sequencer, settings.engine_snapshot_seconds),
+                        lambda: collect_cycles_every(settings.engine_gc_full_seconds),
                         link.run, publisher.run, revocations.follow, follower.run,
                         lambda: funding_loop(sequencer, settings.funding_interval_seconds,
                                              wall_clock_ms),

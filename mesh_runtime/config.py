@@ -95,6 +95,9 @@ class Settings:
     # Snapshots zlib-compressed, on or off (off: plain JSON, which engines before 2026-12-06
     # read).
     engine_snapshot_compress: str = "on"
+    # The engine freezes what survives a young GC pass (mesh_runtime.gc_tuning); every this
+    # many seconds it collects everything, frozen objects included (reference cycles).
+    engine_gc_full_seconds: float = 3600.0
     # The most live orders one user may have in one market (journaled into the engine).
     max_open_orders: int = 200
     # The most armed triggers (stop-loss, take-profit, stop orders) one user may have.
@@ -169,6 +172,8 @@ class Settings:
                      "feed_queue_size", "feed_max_message_bytes"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{PREFIX}{name.upper()} must be positive")
+        if self.engine_gc_full_seconds <= 0:
+            raise ConfigError(f"{PREFIX}ENGINE_GC_FULL_SECONDS must be positive")
         if self.feed_requests_per_second <= 0:
             raise ConfigError(f"{PREFIX}FEED_REQUESTS_PER_SECOND must be positive")
         if self.restart_limit < 0:

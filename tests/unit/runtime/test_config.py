@@ -45,6 +45,7 @@ def test_empty_variable_means_default() -> None:
     ("TRADEMESH_JWT_TTL_SECONDS", "0"),
     ("TRADEMESH_EVENT_LOOP", "trio"),
     ("TRADEMESH_ENGINE_SNAPSHOT_COMPRESS", "maybe"),
+    ("TRADEMESH_ENGINE_GC_FULL_SECONDS", "0"),
 ])
 def test_bad_values_are_refused_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
