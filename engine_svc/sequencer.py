@@ -328,7 +328,8 @@ class Sequencer:
         traced = _traced(applied.batch, events, began_ns, self.durable) \
             if tracing.active() else []
         task = asyncio.create_task(self._journal.append(applied.commands, events))
-        await asyncio.sleep(0)  # the task sends the request before the next batch is applied
+        if not self._queue.empty():  # the next batch is applied now: send this write first
+            await asyncio.sleep(0)
         return _Write(applied, task, began, began_ns, traced)
 
     async def _settle(self, write: _Write, after: _Applied | None) -> bool:
