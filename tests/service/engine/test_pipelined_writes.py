@@ -81,15 +81,24 @@ async def _pipelined(h: EngineHarness, gated: GatedJournal,
     return [first, second, third]
 
 
-async def test_the_next_batch_is_applied_during_a_write_and_answered_after_its_own(
-        harness: EngineHarness, monkeypatch: pytest.MonkeyPatch) -> None:
-    h = harness
+async def _three_deposits(h: EngineHarness, monkeypatch: pytest.MonkeyPatch, fail: set[int]
+                          ) -> tuple[GatedJournal, int, asyncio.Future[Any], asyncio.Future[Any]]:
+    """:func:`_pipelined` with three users' deposits (the writes in ``fail`` fail): the
+    gate, the sequence before them, the second and third calls."""
     assert h.sequencer is not None
     base = h.sequencer.engine.last_seq
     gated = _gate(h, monkeypatch)
+    gated.fail |= fail
     _, second, third = await _pipelined(h, gated, [
         lambda: _deposit(h, "a", "10", "t1"), lambda: _deposit(h, "b", "20", "t2"),
         lambda: _deposit(h, "c", "30", "t3")])
+    return gated, base, second, third
+
+
+async def test_the_next_batch_is_applied_during_a_write_and_answered_after_its_own(
+        harness: EngineHarness, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = harness
+    gated, base, second, third = await _three_deposits(h, monkeypatch, fail=set())
     await asyncio.sleep(0.05)
     assert not second.done() and not third.done()
     gated.release[1].set()
@@ -104,13 +113,7 @@ async def test_the_next_batch_is_applied_during_a_write_and_answered_after_its_o
 async def test_a_failed_write_fails_the_batch_applied_behind_it(
         harness: EngineHarness, monkeypatch: pytest.MonkeyPatch) -> None:
     h = harness
-    assert h.sequencer is not None
-    base = h.sequencer.engine.last_seq
-    gated = _gate(h, monkeypatch)
-    gated.fail.add(1)
-    _, second, third = await _pipelined(h, gated, [
-        lambda: _deposit(h, "a", "10", "t1"), lambda: _deposit(h, "b", "20", "t2"),
-        lambda: _deposit(h, "c", "30", "t3")])
+    gated, base, second, third = await _three_deposits(h, monkeypatch, fail={1})
     gated.release[1].set()
     for call in (second, third):
         with pytest.raises(grpc.aio.AioRpcError) as err:
