@@ -12,8 +12,10 @@ them on, a third of forks under load crashed); the garbage collector is off acro
 fork (a collection in the child runs finalizers — of gRPC objects, of asyncio tasks —
 whose threads and locks did not survive the fork; that crashed a child with SIGSEGV); the
 signal handlers are reset (a signal to the process group must not reach the parent's event
-loop through the inherited wakeup descriptor); and the child leaves with ``os._exit`` (no
-``atexit``, no finalizers, no gRPC or asyncio shutdown).
+loop through the inherited wakeup descriptor); the child runs ``CHILD_NICENESS`` lower in
+priority (on two cores it competes with the engine and its callers, which go first); and
+the child leaves with ``os._exit`` (no ``atexit``, no finalizers, no gRPC or asyncio
+shutdown).
 
 Anything unusual — ``fork`` refused, the child crashing, or running past its deadline (it
 is then killed) — raises :class:`ForkedSnapshotFailed`; the caller then serializes
@@ -31,6 +33,7 @@ import warnings
 from collections.abc import Callable
 
 DEFAULT_DEADLINE_S = 120.0
+CHILD_NICENESS = 10  # a snapshot is not urgent: the engine and its callers go first
 
 
 class ForkedSnapshotFailed(RuntimeError):
@@ -104,6 +107,7 @@ def _child(serialize: Callable[[], bytes], read_end: int, write_end: int) -> Non
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, signal.SIG_DFL)
+        os.nice(CHILD_NICENESS)
         os.close(read_end)
         view = memoryview(serialize())
         while view:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from engine_svc.snapshot_fork import ForkedSnapshot, ForkedSnapshotFailed
+from engine_svc.snapshot_fork import CHILD_NICENESS, ForkedSnapshot, ForkedSnapshotFailed
 
 
 async def test_the_child_serializes_the_state_as_it_was_at_the_fork() -> None:
@@ -31,6 +31,13 @@ async def test_the_collector_is_as_it_was_after_the_fork() -> None:
         assert await child.result() == b"y"
     finally:
         gc.enable()
+
+
+async def test_the_child_runs_at_a_lower_priority_than_the_engine() -> None:
+    engine = os.nice(0)
+    child = ForkedSnapshot.start(lambda: str(os.nice(0)).encode())
+    assert int(await child.result()) == min(engine + CHILD_NICENESS, 19)
+    assert os.nice(0) == engine  # the parent's own priority is untouched
 
 
 async def test_a_killed_child_is_a_failure() -> None:
