@@ -23,11 +23,12 @@ from trademesh.v1 import engine_pb2, engine_pb2_grpc
 from engine_svc.core.commands import SetOpenOrderLimit, SetTriggerLimit
 from engine_svc.core.markets import MarketConfig, default_markets
 from engine_svc.core_build import core_build, stale_modules
+from engine_svc.engine_state import load_state
 from engine_svc.event_link import EventLink
 from engine_svc.journal import Journal
 from engine_svc.market_data import MarketDataPublisher
 from engine_svc.perp_feeds import IndexFollower, funding_loop
-from engine_svc.sequencer import Sequencer, load_state
+from engine_svc.sequencer import Sequencer
 from engine_svc.servicer import EngineServicer
 from engine_svc.snapshot_store import MongoSnapshotStore, PostgresSnapshotStore, SnapshotStore
 from mesh_runtime.config import Settings

@@ -38,12 +38,13 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from opentelemetry.trace import SpanContext
 
-from engine_svc import command_codec, metrics, snapshot_codec
+from engine_svc import command_codec, metrics
 from engine_svc.core.commands import Command
 from engine_svc.core.engine import Engine
 from engine_svc.core.events import Event
 from engine_svc.core.markets import MarketConfig
 from engine_svc.durable_traces import DurableTraces
+from engine_svc.engine_state import CorruptJournal, State, load_state, snapshot_blob
 from engine_svc.journal import Journal, JournalConflict
 from engine_svc.order_views import OrderRecord, OrderViews
 from engine_svc.outbox_span import Record, records
@@ -90,10 +91,6 @@ class EngineUnavailable(RuntimeError):
     """The command was not applied (or not made durable): the caller may retry."""
 
 
-class CorruptJournal(RuntimeError):
-    """The journal does not continue the snapshot: refusing to start."""
-
-
 @dataclass(slots=True)
 class _Pending(Generic[T]):
     """Commands from one caller, applied in order; the caller gets one result per command."""
@@ -133,43 +130,6 @@ class _Signal(Enum):
 
 _SNAPSHOT = _Signal.SNAPSHOT
 _Item = _Pending[Any] | _Signal | None
-
-
-@dataclass(slots=True)
-class State:
-    engine: Engine
-    views: OrderViews
-
-
-async def load_state(config: MarketConfig, journal: Journal, snapshots: SnapshotStore) -> State:
-    """The newest snapshot plus every journaled command after it."""
-    latest = await snapshots.latest()
-    if latest is None:
-        state = State(Engine(config), OrderViews())
-    else:
-        image = snapshot_codec.decode(latest[1])
-        state = State(Engine.restore(config, image["engine"]), OrderViews.load(image["views"]))
-        if state.engine.last_seq != latest[0]:
-            raise CorruptJournal(f"snapshot {latest[0]} holds seq {state.engine.last_seq}")
-    replayed = 0
-    async for seq, raw in journal.commands_after(state.engine.last_seq):
-        if seq != state.engine.last_seq + 1:
-            raise CorruptJournal(f"journal jumps from {state.engine.last_seq} to {seq}")
-        command = command_codec.decode(raw)
-        state.views.apply(command, state.engine.apply(command))
-        replayed += 1
-    log.info("state loaded: snapshot %s + %d journaled commands → seq %d",
-             latest[0] if latest else "none", replayed, state.engine.last_seq)
-    return state
-
-
-def snapshot_image(state: State) -> dict[str, Any]:
-    return {"engine": state.engine.snapshot(), "views": state.views.dump()}
-
-
-def snapshot_blob(state: State, *, compress: bool = True) -> tuple[int, bytes]:
-    return state.engine.last_seq, snapshot_codec.encode(snapshot_image(state),
-                                                        compress=compress)
 
 
 class Sequencer:

@@ -25,9 +25,9 @@ from trademesh.v1 import event_pb2, persistence_pb2
 from engine_svc import command_codec
 from engine_svc.core import Engine
 from engine_svc.core.markets import default_markets
+from engine_svc.engine_state import State, snapshot_image
 from engine_svc.event_codec import EventEncoder
 from engine_svc.order_views import OrderViews
-from engine_svc.sequencer import State, snapshot_image
 
 FIXTURE = Path(__file__).parent / "data" / "journal_a17a5e0.json.gz"
 SEED, COMMANDS, SNAPSHOT_AT = 7, 300, 200

@@ -15,8 +15,8 @@ import redis.asyncio as aioredis
 from engine_svc import command_codec, outbox_span
 from engine_svc.core import Deposit
 from engine_svc.core.markets import default_markets
+from engine_svc.engine_state import load_state
 from engine_svc.journal import Journal
-from engine_svc.sequencer import load_state
 from engine_svc.snapshot_store import PostgresSnapshotStore
 from tests.old_journal import load
 

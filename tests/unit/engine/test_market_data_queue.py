@@ -9,10 +9,11 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from engine_svc.core import Engine, Event, default_markets
+from engine_svc.engine_state import State
 from engine_svc.journal import Journal
 from engine_svc.market_data import MarketDataPublisher
 from engine_svc.order_views import OrderViews
-from engine_svc.sequencer import Sequencer, State
+from engine_svc.sequencer import Sequencer
 from mesh_runtime.config import Settings
 from tests.unit.engine.core_stubs import buy, deposit
 

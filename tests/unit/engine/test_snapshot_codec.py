@@ -13,8 +13,8 @@ import pytest
 from engine_svc import snapshot_codec
 from engine_svc.core import Engine
 from engine_svc.core.markets import default_markets
+from engine_svc.engine_state import State, snapshot_blob, snapshot_image
 from engine_svc.order_views import OrderViews
-from engine_svc.sequencer import State, snapshot_blob, snapshot_image
 from tests.old_journal import load
 from tests.unit.engine.mixed_commands import generate
 
