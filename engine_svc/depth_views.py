@@ -65,7 +65,7 @@ class DepthViews:
 
     def stage(self, markets: Iterable[str]) -> None:
         """A batch was applied: reads its touched markets, kept until it is durable."""
-        self._staged.append({market: self._read_view(market) for market in set(markets)})
+        self._staged.append({market: self._read_view(market) for market in markets})
 
     def advance(self) -> list[DepthDiff]:
         """The oldest staged batch is durable: its reads become the views; one diff per

@@ -297,6 +297,7 @@ class Sequencer:
         (True). If it failed, its callers and ``after``'s (applied behind it, not sent) get
         UNAVAILABLE and the state is rebuilt from the journal (False)."""
         applied = write.applied
+        callers = applied.batch if after is None else applied.batch + after.batch
         try:
             await write.task
             metrics.JOURNAL_APPEND.observe(time.perf_counter() - write.began)
@@ -304,9 +305,7 @@ class Sequencer:
                             time.time_ns(), {"trademesh.batch.commands": len(applied.commands)})
             metrics.BATCH_COMMANDS.observe(len(applied.commands))
         except JournalConflict as err:
-            self._fail(applied.batch, "another engine is writing this journal")
-            if after is not None:
-                self._fail(after.batch, "another engine is writing this journal")
+            self._fail(callers, "another engine is writing this journal")
             self.fatal = err
             raise
         except Exception:
@@ -315,10 +314,7 @@ class Sequencer:
             metrics.JOURNAL_FAILURES.inc()
             log.exception("journal append failed; rebuilding state from the journal")
             self.healthy = False  # before anyone hears of it: reads must not see this state
-            message = "the journal is unavailable; the command was not applied"
-            self._fail(applied.batch, message)
-            if after is not None:
-                self._fail(after.batch, message)
+            self._fail(callers, "the journal is unavailable; the command was not applied")
             await self._recover()
             return False
         self.batch_traces = write.traced
