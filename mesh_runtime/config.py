@@ -169,13 +169,10 @@ class Settings:
                      "signin_max_failures", "signin_lockout_seconds",
                      "signin_max_failures_per_address", "feed_max_connections_per_address",
                      "idempotency_ttl_seconds", "max_body_bytes", "feed_max_subscriptions",
-                     "feed_queue_size", "feed_max_message_bytes"):
+                     "feed_queue_size", "feed_max_message_bytes", "feed_requests_per_second",
+                     "engine_gc_full_seconds"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{PREFIX}{name.upper()} must be positive")
-        if self.engine_gc_full_seconds <= 0:
-            raise ConfigError(f"{PREFIX}ENGINE_GC_FULL_SECONDS must be positive")
-        if self.feed_requests_per_second <= 0:
-            raise ConfigError(f"{PREFIX}FEED_REQUESTS_PER_SECOND must be positive")
         if self.restart_limit < 0:
             raise ConfigError(f"{PREFIX}RESTART_LIMIT must be 0 or more")
         if self.jwt_ttl_seconds <= 0:
