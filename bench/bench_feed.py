@@ -38,12 +38,13 @@ from trademesh.v1 import engine_pb2, engine_pb2_grpc, feed_pb2, feed_pb2_grpc, o
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.engine_harness import bench_pki, free_port, wait_serving
+from bench.engine_harness import bench_pki, wait_serving
 from mesh_runtime import event_loop
 from mesh_runtime.child_process import die_with_parent
 from mesh_runtime.config import Settings
 from mesh_runtime.embedded_postgres import EmbeddedPostgres
 from mesh_runtime.embedded_redis import EmbeddedRedis
+from mesh_runtime.ports import free_port
 from mesh_runtime.tls import tls_channel
 from mesh_runtime.tokens import TokenSigner, ensure_keypair
 

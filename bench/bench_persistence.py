@@ -24,7 +24,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
-from bench.engine_harness import bench_pki, free_port, wait_serving
+from bench.engine_harness import bench_pki, wait_serving
 from engine_svc.app import build
 from engine_svc.core import Deposit, OrderFilled, OrderType, PlaceOrder, Side
 from engine_svc.event_link import EventLink
@@ -34,6 +34,7 @@ from mesh_runtime.config import Settings
 from mesh_runtime.embedded_postgres import EmbeddedPostgres
 from mesh_runtime.embedded_redis import EmbeddedRedis
 from mesh_runtime.gc_tuning import tune_gc
+from mesh_runtime.ports import free_port
 from mesh_runtime.tokens import ensure_keypair
 
 MAKERS = 10  # fills per taker order: one taker sweeps ten one-lot makers

@@ -28,7 +28,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,7 @@ import orjson
 
 from mesh_runtime import event_loop
 from mesh_runtime.child_process import die_with_parent
+from mesh_runtime.ports import free_ports
 
 READY_LINE = "Press Ctrl-C to stop."
 UP_TIMEOUT = 180.0
@@ -61,17 +61,6 @@ GENEROUS_LIMITS = {"TRADEMESH_RATE_LIMIT_USER_BURST": "1000000",
                    "TRADEMESH_RATE_LIMIT_IP_PER_SECOND": "1000000",
                    # every bench order rests: the per-market open-order cap would refuse them
                    "TRADEMESH_MAX_OPEN_ORDERS": "100000000"}
-
-
-def free_ports(count: int) -> list[int]:
-    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
-    try:
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
 
 
 @dataclass

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 import tempfile
 from collections.abc import AsyncIterator
@@ -26,14 +25,9 @@ from mesh_runtime.config import Settings
 from mesh_runtime.embedded_postgres import EmbeddedPostgres
 from mesh_runtime.embedded_redis import EmbeddedRedis
 from mesh_runtime.pki import ensure_pki
+from mesh_runtime.ports import free_port
 from mesh_runtime.tls import tls_channel
 from mesh_runtime.tokens import TokenSigner, ensure_keypair
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def bench_pki(data_dir: Path) -> bytes:

@@ -1,7 +1,9 @@
-"""Is a TCP port free to listen on? Checked before anything starts; a clash names its variable."""
+"""Is a TCP port free to listen on? Checked before anything starts; a clash names its variable.
+Also picks free ports for tests and benchmarks, outside the kernel's ephemeral range."""
 
 from __future__ import annotations
 
+import random
 import socket
 from collections.abc import Iterable
 
@@ -39,3 +41,42 @@ def check_ports(host: str, ports: Iterable[tuple[str, int]]) -> None:
         if not port_is_free(host, port):
             raise PortInUseError(
                 f"port {port} on {host} is already in use; stop what holds it or set {var}")
+
+
+# Ports handed out by free_ports, never handed out twice by one process.
+_HANDED_OUT: set[int] = set()
+_LOWEST = 20000
+
+
+def _ephemeral_start() -> int:
+    """Where the kernel starts picking ports for outgoing connections (and for bind to 0)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as handle:
+            return int(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` distinct ports that bind on ``host`` now, for tests and benchmarks.
+
+    They are drawn at random from below the kernel's ephemeral range: binding port 0 would
+    pick from inside it, where every outgoing connection also takes its local port, so a
+    port found free could be taken by a connection before the server that wants it binds it.
+    A port is never handed out twice by one process."""
+    top = max(_ephemeral_start(), _LOWEST + 1000)
+    picks = random.SystemRandom()
+    chosen: list[int] = []
+    for _ in range(count * 200):
+        port = picks.randrange(_LOWEST, top)
+        if port not in _HANDED_OUT and port_is_free(host, port):
+            _HANDED_OUT.add(port)
+            chosen.append(port)
+            if len(chosen) == count:
+                return chosen
+    raise PortInUseError(f"no {count} free ports found on {host} in {_LOWEST}-{top - 1}")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """One port that binds on ``host`` now (see :func:`free_ports`)."""
+    return free_ports(1, host)[0]

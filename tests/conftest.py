@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import tempfile
 import threading
 import uuid
@@ -20,14 +19,9 @@ from typing import Any, TypeVar
 import pytest
 
 import mesh_runtime.grpc_env  # noqa: F401 - before anything imports grpc
+from mesh_runtime.ports import free_port
 
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class BackgroundLoop:

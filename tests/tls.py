@@ -69,7 +69,7 @@ def use_pki(settings: Settings) -> Settings:
 def free_mesh_ports(settings: Settings) -> Settings:
     """``settings`` with every mesh listener on its own free loopback port (so tests never
     meet the defaults a running mesh may hold)."""
-    from tests.conftest import free_port
+    from mesh_runtime.ports import free_port
 
     return settings.with_overrides(**{f"{service}_mesh_port": free_port()
                                       for service in ("engine", "persistence", "feed", "auth")})

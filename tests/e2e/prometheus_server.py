@@ -21,7 +21,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.e2e.test_mesh_up import free_ports
+from mesh_runtime.ports import free_ports
 
 DEPLOY_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "prometheus.yml"
 START_TIMEOUT = 60.0

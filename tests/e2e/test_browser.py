@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.test_mesh_up import Mesh, free_ports, running_mesh
+from mesh_runtime.ports import free_ports
+from tests.e2e.test_mesh_up import Mesh, running_mesh
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 STEP_MS = 15_000

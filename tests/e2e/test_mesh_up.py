@@ -29,6 +29,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
+from mesh_runtime.ports import free_ports
 from mesh_runtime.tls import tls_channel
 from tests.api_routes import ALL_ROUTES
 
@@ -49,18 +50,6 @@ READY_LINE = "Press Ctrl-C to stop."
 UP_TIMEOUT = 120.0
 STOP_TIMEOUT = 60.0
 API_ROUTES = ALL_ROUTES
-
-
-def free_ports(count: int) -> list[int]:
-    """``count`` distinct loopback ports that were free a moment ago."""
-    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
-    try:
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
 
 
 def listening(port: int) -> bool:

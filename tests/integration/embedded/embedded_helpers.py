@@ -12,13 +12,6 @@ from pathlib import Path
 import psutil
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def gone(pid: int) -> bool:
     """True if ``pid`` no longer runs (a zombie counts as gone)."""
     try:

@@ -11,12 +11,13 @@ from pathlib import Path
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
-from embedded_helpers import free_port, traversable_tmp
+from embedded_helpers import traversable_tmp
 from redis.exceptions import AuthenticationError, ResponseError
 
 from mesh_runtime.config import Settings
 from mesh_runtime.embedded_postgres import EmbeddedPostgres
 from mesh_runtime.embedded_redis import EmbeddedRedis
+from mesh_runtime.ports import free_port
 
 pytestmark = pytest.mark.timeout(180)
 OLD_HBA = "local all all trust\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n"

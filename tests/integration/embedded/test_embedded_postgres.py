@@ -11,9 +11,10 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from embedded_helpers import free_port, gone, listening, traversable_tmp
+from embedded_helpers import gone, listening, traversable_tmp
 
 from mesh_runtime.embedded_postgres import EmbeddedPostgres, EmbeddedServerError
+from mesh_runtime.ports import free_port
 
 
 @pytest.fixture

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-from embedded_helpers import free_port, gone, listening, traversable_tmp
+from embedded_helpers import gone, listening, traversable_tmp
 
 from mesh_runtime.embedded_postgres import EmbeddedServerError
 from mesh_runtime.embedded_redis import EmbeddedRedis
+from mesh_runtime.ports import free_port
 
 
 @pytest.fixture

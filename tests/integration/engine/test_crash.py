@@ -18,8 +18,8 @@ from trademesh.v1 import engine_pb2, engine_pb2_grpc, order_pb2
 
 from mesh_runtime.child_process import Child, ChildSpec
 from mesh_runtime.config import Settings
+from mesh_runtime.ports import free_port
 from mesh_runtime.tokens import TokenSigner, ensure_keypair
-from tests.conftest import free_port
 from tests.service.engine.conftest import reset_stores
 from tests.tls import free_mesh_ports, use_pki, user_channel
 

@@ -28,11 +28,11 @@ from gateway.app import build_app
 from gateway.transcoder import Guards
 from mesh_runtime.config import Settings
 from mesh_runtime.http_serving import AsgiServer
+from mesh_runtime.ports import free_port
 from mesh_runtime.revocation import TokenCheck
 from mesh_runtime.serving import GrpcService
 from mesh_runtime.tokens import TokenSigner, TokenVerifier, ensure_keypair
 from persistence_svc import app as persistence_app
-from tests.conftest import free_port
 from tests.tls import use_pki
 
 WAIT = 20.0

@@ -13,13 +13,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "service" / "feed"))
 
-from feed_clients import WAIT, free_port, make_settings, start_node
+from feed_clients import WAIT, make_settings, start_node
 from mesh_harness import Mesh, reset_stores
 from trademesh.v1 import engine_pb2_grpc
 
 from engine_svc.app import build, register, wall_clock_ms
 from engine_svc.market_data import MarketDataPublisher
 from engine_svc.servicer import EngineServicer
+from mesh_runtime.ports import free_port
 from mesh_runtime.revocation import TokenCheck
 from mesh_runtime.serving import GrpcService
 from mesh_runtime.tokens import TokenVerifier

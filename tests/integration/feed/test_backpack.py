@@ -11,10 +11,11 @@ from pathlib import Path
 import grpc
 import pytest
 import websockets
-from feed_clients import WAIT, WsClient, free_port, make_settings, start_node
+from feed_clients import WAIT, WsClient, make_settings, start_node
 from trademesh.v1 import feed_pb2, feed_pb2_grpc
 
 from feed_svc.backpack import BackpackOracle, parse_ticker
+from mesh_runtime.ports import free_port
 from tests.tls import user_channel
 
 RECORDED = [  # Backpack's public ticker stream format (E in microseconds)

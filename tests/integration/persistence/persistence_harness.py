@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -135,12 +134,6 @@ class EngineSide:
         assert self.link is not None and self.sequencer is not None
         last = self.sequencer.engine.event_seq
         await wait_for(lambda: self.link is not None and self.link.committed >= last, seconds)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def wait_for(predicate: Callable[[], bool], seconds: float) -> None:

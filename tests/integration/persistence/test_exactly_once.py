@@ -12,7 +12,6 @@ from persistence_harness import (
     Persistence,
     assert_fills_match,
     fetch,
-    free_port,
     run_all,
     scenario,
     wait_for,
@@ -22,6 +21,7 @@ from trademesh.v1 import event_pb2
 from engine_svc.event_codec import EventEncoder
 from engine_svc.journal import Journal
 from mesh_runtime.config import Settings
+from mesh_runtime.ports import free_port
 from mesh_runtime.tokens import TokenVerifier
 from persistence_svc import migrations
 from persistence_svc.db import create_engine

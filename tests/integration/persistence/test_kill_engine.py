@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
-from persistence_harness import Persistence, fetch, free_port
+from persistence_harness import Persistence, fetch
 from trademesh.v1 import engine_pb2, engine_pb2_grpc, order_pb2
 
 from engine_svc import command_codec
@@ -21,6 +21,7 @@ from engine_svc.core.markets import default_markets
 from engine_svc.journal import Journal
 from mesh_runtime.child_process import Child, ChildSpec
 from mesh_runtime.config import Settings
+from mesh_runtime.ports import free_port
 from mesh_runtime.tokens import TokenSigner
 from tests.integration.engine.test_crash import USERS, _serving, _stream_until_killed
 from tests.tls import user_channel

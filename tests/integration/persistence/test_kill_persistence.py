@@ -13,9 +13,10 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 
-from persistence_harness import EngineSide, assert_fills_match, free_port, scenario, wait_for
+from persistence_harness import EngineSide, assert_fills_match, scenario, wait_for
 
 from mesh_runtime.config import Settings
+from mesh_runtime.ports import free_port
 
 RUN = ("import asyncio; from mesh_runtime.config import Settings; "
        "from persistence_svc.app import run; asyncio.run(run(Settings.from_env()))")

@@ -7,7 +7,7 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from mesh_runtime.dependencies import PostgresProbe, RedisProbe
-from tests.conftest import free_port
+from mesh_runtime.ports import free_port
 
 PROBES = 5
 

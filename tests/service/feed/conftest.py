@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from feed_clients import Feed, free_port, make_settings, start_node
+from feed_clients import Feed, make_settings, start_node
+
+from mesh_runtime.ports import free_port
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +20,6 @@ from mesh_runtime.tokens import TokenSigner, ensure_keypair
 from tests.tls import service_channel, use_pki
 
 WAIT = 20.0  # seconds: the bound on every wait in these tests
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_settings(tmp_path: Path, redis_url: str) -> tuple[Settings, TokenSigner]:

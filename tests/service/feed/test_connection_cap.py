@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 import websockets
-from feed_clients import WAIT, free_port, make_settings, start_node
+from feed_clients import WAIT, make_settings, start_node
 from websockets.exceptions import InvalidStatus
 
 from feed_svc.app import FeedNode
+from mesh_runtime.ports import free_port
 
 pytestmark = pytest.mark.timeout(60)
 Open = Callable[..., Awaitable[websockets.ClientConnection]]

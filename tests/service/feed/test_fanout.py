@@ -10,9 +10,10 @@ import time
 
 import grpc
 import pytest
-from feed_clients import WAIT, Feed, WsClient, apply_depth, free_port, start_node
+from feed_clients import WAIT, Feed, WsClient, apply_depth, start_node
 from trademesh.v1 import feed_pb2, feed_pb2_grpc
 
+from mesh_runtime.ports import free_port
 from tests.tls import user_channel
 
 NOW = time.time_ns() // 1_000_000

@@ -8,10 +8,11 @@ import asyncio
 import time
 
 import redis.asyncio as aioredis
-from feed_clients import WAIT, FakeEngine, Feed, WsClient, free_port, start_node
+from feed_clients import WAIT, FakeEngine, Feed, WsClient, start_node
 from trademesh.v1 import event_pb2, feed_pb2, feed_pb2_grpc
 
 from feed_svc.app import FeedNode
+from mesh_runtime.ports import free_port
 from tests.tls import user_channel
 
 NOW = time.time_ns() // 1_000_000

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import grpc
 import pytest
-from feed_clients import Feed, WsClient, free_port, make_settings, start_node
+from feed_clients import Feed, WsClient, make_settings, start_node
 from trademesh.v1 import feed_pb2, feed_pb2_grpc
 
 from feed_svc.session import Limits
+from mesh_runtime.ports import free_port
 from mesh_runtime.revocation import RedisRevocations
 from mesh_runtime.tokens import TokenSigner
 from tests.tls import user_channel

@@ -25,7 +25,6 @@ from gateway_harness import (
     PersistenceServicer,
     Recorder,
     Registrar,
-    free_port,
     instantiate,
     registrar,
     wait_started,
@@ -38,6 +37,7 @@ from gateway.policy import GatewayPolicy
 from gateway.wiring import build_auth, redis_client
 from mesh_runtime.config import Settings
 from mesh_runtime.http_serving import QuietSignalServer
+from mesh_runtime.ports import free_port
 from mesh_runtime.revocation import TokenCheck
 from mesh_runtime.serving import GrpcService
 from mesh_runtime.tokens import TokenSigner, TokenVerifier, ensure_keypair

@@ -7,7 +7,6 @@ record the metadata and deadline each call arrived with.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -171,13 +170,6 @@ def registrar(add: Callable[[Any, grpc.aio.Server], None], servicer: Any, name: 
         add(servicer, server)
         return [name]
     return register
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -17,7 +17,7 @@ import bcrypt
 import grpc
 import httpx
 import pytest
-from gateway_harness import STEP_SECONDS, Mesh, free_port
+from gateway_harness import STEP_SECONDS, Mesh
 from trademesh.v1 import auth_pb2, auth_pb2_grpc
 
 from gateway.app import build_app
@@ -26,6 +26,7 @@ from gateway.policy import GatewayPolicy
 from gateway.wiring import build_auth, redis_client
 from mesh_runtime.config import Settings
 from mesh_runtime.http_serving import AsgiServer
+from mesh_runtime.ports import free_port
 from mesh_runtime.serving import GrpcService
 from tests.tls import files, user_channel
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from gateway_harness import GatewayFactory, Mesh, free_port
+from gateway_harness import GatewayFactory, Mesh
 
 from mesh_runtime.config import Settings
+from mesh_runtime.ports import free_port
 
 pytestmark = pytest.mark.timeout(60)
 

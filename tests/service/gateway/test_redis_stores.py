@@ -10,12 +10,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
-from gateway_harness import free_port
 
 from gateway.rate_limit import Bucket, RateLimiter, RateLimits
 from gateway.signin_lockout import SigninLockout
 from gateway.wiring import redis_client
 from mesh_runtime.config import Settings
+from mesh_runtime.ports import free_port
 from mesh_runtime.revocation import KEY_PREFIX, RedisRevocations, RevocationUnavailable
 
 pytestmark = pytest.mark.timeout(60)

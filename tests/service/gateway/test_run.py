@@ -10,11 +10,12 @@ import signal
 import grpc
 import httpx
 import pytest
-from gateway_harness import STEP_SECONDS, Mesh, free_port
+from gateway_harness import STEP_SECONDS, Mesh
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gateway.app import run
 from mesh_runtime.config import Settings
+from mesh_runtime.ports import free_port
 from tests.tls import user_channel
 
 pytestmark = pytest.mark.timeout(60)

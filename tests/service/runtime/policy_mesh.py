@@ -27,11 +27,11 @@ from gateway.auth_service import auth_registrar
 from gateway.policy import GatewayPolicy
 from gateway.wiring import build_auth, redis_client
 from mesh_runtime.config import Settings
+from mesh_runtime.ports import free_port
 from mesh_runtime.revocation import RedisRevocations, TokenCheck
 from mesh_runtime.serving import GrpcService
 from mesh_runtime.tokens import TokenSigner, TokenVerifier, ensure_keypair
 from persistence_svc import app as persistence_app
-from tests.conftest import free_port
 from tests.tls import service_channel, use_pki, user_channel
 
 SERVICES = ("engine", "persistence", "feed", "gateway")

@@ -6,19 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 
 import httpx
 from starlette.types import Receive, Scope, Send
 
 from mesh_runtime.http_serving import AsgiServer, TurnCoalescingTransport
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from mesh_runtime.ports import free_port
 
 
 async def echo_app(scope: Scope, receive: Receive, send: Send) -> None:

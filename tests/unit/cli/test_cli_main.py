@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from mesh_runtime.ports import free_port
 from trademesh_cli import service
 from trademesh_cli.main import build_parser, main
 
@@ -74,22 +75,14 @@ def test_bench_runs_the_core_benchmark(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_healthcheck_of_nothing_is_not_serving(capsys: pytest.CaptureFixture[str]) -> None:
-    from tests.conftest import free_port
 
     assert main(["healthcheck", f"127.0.0.1:{free_port()}", "--seconds", "0.5"]) == 1
     assert capsys.readouterr().out.strip() == "NOT SERVING"
 
 
-def _free_port() -> int:
-    import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_migrate_without_a_server_is_one_clear_line(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    url = f"postgresql://postgres:secret@127.0.0.1:{_free_port()}/trademesh"
+    url = f"postgresql://postgres:secret@127.0.0.1:{free_port()}/trademesh"
     monkeypatch.setenv("TRADEMESH_POSTGRES_URL", url)
     assert main(["migrate"]) == 1
     err = capsys.readouterr().err
