@@ -5,7 +5,7 @@
 * ``grpc_server_handling_seconds{grpc_type, grpc_service, grpc_method}`` (histogram; for a
   stream, its whole life)
 
-One interceptor wraps each method's behavior once (:mod:`mesh_runtime.method_wrapping`), with its
+One wrapping wraps each method's behavior once (:mod:`mesh_runtime.method_wrapping`), with its
 label children bound up front, so a call costs two clock reads, one histogram observation
 and two counter increments. The code is the one the call ended with: OK, what the servicer
 set or aborted with, CANCELLED when the client went away, UNKNOWN for an unhandled error.
@@ -114,10 +114,10 @@ class GrpcServerMetrics(MethodWrapping):
         return _unary_reply(measured, behavior)
 
 
-def server_interceptors() -> list[grpc.aio.ServerInterceptor[Any, Any]]:
-    """The metrics interceptor (unless ``TRADEMESH_METRICS=off``) and the tracing one
-    (while tracing is on: ``OTEL_EXPORTER_OTLP_ENDPOINT``)."""
-    chosen: list[grpc.aio.ServerInterceptor[Any, Any]] = []
+def server_wrappings() -> list[MethodWrapping]:
+    """The metrics wrapping (unless ``TRADEMESH_METRICS=off``) and the tracing one (while
+    tracing is on: ``OTEL_EXPORTER_OTLP_ENDPOINT``), each method's behavior wrapped once."""
+    chosen: list[MethodWrapping] = []
     if metrics.enabled():
         chosen.append(GrpcServerMetrics())
     if tracing.active():

@@ -14,7 +14,7 @@ coroutine function for single responses; for response streams either an async ge
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import grpc
@@ -22,9 +22,11 @@ import grpc
 if TYPE_CHECKING:
     Handler = grpc.RpcMethodHandler[Any, Any]
     _Base = grpc.aio.ServerInterceptor[Any, Any]
+    _Generic = grpc.GenericRpcHandler[Any, Any]
 else:  # not subscriptable at run time
     Handler = grpc.RpcMethodHandler
     _Base = grpc.aio.ServerInterceptor
+    _Generic = grpc.GenericRpcHandler
 Behavior = Callable[..., Any]
 Kind = Literal["unary", "client_stream", "server_stream", "bidi_stream"]
 Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[Handler]]
@@ -79,10 +81,55 @@ class MethodWrapping(_Base):  # type: ignore[misc]
         known = self._wrapped.get(method)
         if known is not None and known[0] is handler:
             return known[1]
-        wrapped = rewrapped(handler, lambda kind, behavior: self.wrap(kind, method, behavior))
+        wrapped = self.wrapped(method, handler)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def wrapped(self, method: str, handler: Handler) -> Handler:
+        """``method``'s ``handler`` with its behavior wrapped by :meth:`wrap`."""
+        return rewrapped(handler, lambda kind, behavior: self.wrap(kind, method, behavior))
+
+
+class WrappedHandlers(_Generic):  # type: ignore[misc]
+    """A generic handler whose methods reach the server already wrapped by ``wrappings``
+    (the first outermost), each method once: what the same wrappings do as interceptors,
+    without grpc.aio's interceptor chain, which runs a coroutine per interceptor on every
+    call only to be handed the same wrapped handler."""
+
+    def __init__(self, inner: _Generic,
+                 wrappings: Sequence[MethodWrapping]) -> None:
+        self._inner = inner
+        self._wrappings = tuple(reversed(wrappings))  # innermost first
+        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> Handler | None:
+        handler = self._inner.service(handler_call_details)
+        if handler is None:
+            return None
+        method = str(handler_call_details.method)
+        known = self._wrapped.get(method)
+        if known is not None and known[0] is handler:
+            return known[1]
+        wrapped = handler
+        for wrapping in self._wrappings:
+            wrapped = wrapping.wrapped(method, wrapped)
         self._wrapped[method] = (handler, wrapped)
         return wrapped
 
 
-__all__ = ["Behavior", "Handler", "Kind", "MethodWrapping", "rewrapped", "streams_requests",
-           "streams_responses"]
+class UnknownMethods(_Generic):  # type: ignore[misc]
+    """The last of a server's generic handlers: reached only by a call no other handler
+    serves, it tells each wrapping (:meth:`MethodWrapping.unknown`) and serves nothing, so
+    grpc answers UNIMPLEMENTED."""
+
+    def __init__(self, wrappings: Sequence[MethodWrapping]) -> None:
+        self._wrappings = tuple(wrappings)
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> None:
+        method = str(handler_call_details.method)
+        for wrapping in self._wrappings:
+            wrapping.unknown(method)
+
+
+__all__ = ["Behavior", "Handler", "Kind", "MethodWrapping", "UnknownMethods", "WrappedHandlers",
+           "rewrapped", "streams_requests", "streams_responses"]

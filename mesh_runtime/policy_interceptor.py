@@ -1,9 +1,10 @@
-"""The one server interceptor that enforces every rpc's ``call_policy``.
+"""The one guard that enforces every rpc's ``call_policy``.
 
 :class:`CallPolicyInterceptor` is installed by :class:`mesh_runtime.serving.GrpcService` on
-every server (no service can be built without it). ``HandlerCallDetails`` carries no peer,
-so it wraps each method's behavior once (:mod:`mesh_runtime.method_wrapping`) with a guard
-that runs first on every call, with the call's ``ServicerContext``:
+every server (no service can be built without it): it wraps each method's behavior once, as
+the method is registered (:class:`~mesh_runtime.method_wrapping.WrappedHandlers`; it works
+as a grpc.aio interceptor too), with a guard that runs first on every call, with the call's
+``ServicerContext``:
 
 1. a presented ``authorization: Bearer <jwt>`` must be valid and unrevoked
    (:class:`~mesh_runtime.revocation.TokenCheck`) — on public methods too; otherwise
@@ -158,7 +159,11 @@ class CallPolicyInterceptor(MethodWrapping):
 def caller_service(context: Context) -> str | None:
     """The service named by the call's verified client certificate (mesh listener), if
     any. Only the mesh listener asks for a certificate, and it verifies it against the
-    mesh CA before the call exists; elsewhere the key is absent."""
+    mesh CA before the call exists; elsewhere the key is absent. A call without any verified
+    peer identity (no client certificate: the public listener) skips building the whole
+    auth context, a dict holding the peer's PEM certificate, on every call."""
+    if context.peer_identities() is None:
+        return None
     ids = context.auth_context().get(_PEER_ID_KEY)
     if not ids:
         return None

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool
-from grpc_reflection.v1alpha import reflection, reflection_pb2
+from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 from grpc_reflection.v1alpha._async import ReflectionServicer
 
 V1_SERVICE = "grpc.reflection.v1.ServerReflection"
@@ -28,8 +28,8 @@ def enable_reflection(service_names: Iterable[str], server: grpc.aio.Server) -> 
     services; returns every name reflection lists."""
     ensure_v1_descriptors()
     listed = [*service_names, reflection.SERVICE_NAME, V1_SERVICE]
-    reflection.enable_server_reflection(listed, server)
     servicer = ReflectionServicer(listed)
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(servicer, server)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(V1_SERVICE, {
         "ServerReflectionInfo": grpc.stream_stream_rpc_method_handler(
             servicer.ServerReflectionInfo,

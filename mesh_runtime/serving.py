@@ -16,15 +16,16 @@ import logging
 import signal
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any, cast
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
-from mesh_runtime.grpc_metrics import server_interceptors
+from mesh_runtime.grpc_metrics import server_wrappings
 from mesh_runtime.log_output import SecondCachedFormatter, TurnFlushedHandler
+from mesh_runtime.method_wrapping import MethodWrapping, UnknownMethods, WrappedHandlers
 from mesh_runtime.pki import TlsFiles
 from mesh_runtime.policy_interceptor import CallPolicyInterceptor
 from mesh_runtime.reflection import enable_reflection
@@ -64,14 +65,18 @@ class GenericOnly:
     and, for every call that arrives, waits on all of them again (``asyncio.wait``, which
     checks and hooks each future): about 35 per call on the engine, ~6-8% of its event
     loop at unary saturation. With generic handlers only it waits on one; gRPC core serves
-    the same methods either way (unknown ones are still UNIMPLEMENTED)."""
+    the same methods either way (unknown ones are still UNIMPLEMENTED). Each handler's
+    methods are wrapped (:class:`~mesh_runtime.method_wrapping.WrappedHandlers`) as they are
+    added, instead of by interceptors on every call."""
 
-    def __init__(self, server: grpc.aio.Server) -> None:
+    def __init__(self, server: grpc.aio.Server, wrappings: Sequence[MethodWrapping]) -> None:
         self._server = server
+        self._wrappings = wrappings
 
     def add_generic_rpc_handlers(self,
                                  handlers: Iterable[grpc.GenericRpcHandler[Any, Any]]) -> None:
-        self._server.add_generic_rpc_handlers(tuple(handlers))
+        self._server.add_generic_rpc_handlers(
+            tuple(WrappedHandlers(handler, self._wrappings) for handler in handlers))
 
     def add_registered_method_handlers(self, service: str, handlers: dict[str, Any]) -> None:
         """Dropped: the generic handler added with them serves the same methods."""
@@ -104,21 +109,21 @@ class GrpcService:
         self.grace_seconds = grace_seconds
         self.health = HealthServicer()
         call_log = [RequestLogInterceptor()] if log.isEnabledFor(logging.DEBUG) else []
-        self.server = grpc.aio.server(
-            # metrics see every call (refusals too); then every rpc's declared call_policy,
-            # before anything else sees the call
-            interceptors=[*call_log, *server_interceptors(), CallPolicyInterceptor(token_check),
-                          *interceptors],
-            options=[("grpc.so_reuseport", 0), *options],
-        )
+        self.server = grpc.aio.server(interceptors=[*call_log, *interceptors],
+                                      options=[("grpc.so_reuseport", 0), *options])
+        # every method, health and reflection too, wrapped once as it is registered:
+        # metrics see every call (refusals too); then every rpc's declared call_policy,
+        # before anything else sees the call
+        wrappings = [*server_wrappings(), CallPolicyInterceptor(token_check)]
         self.service_names: list[str] = []
-        generic_only = cast(grpc.aio.Server, GenericOnly(self.server))
+        generic_only = cast(grpc.aio.Server, GenericOnly(self.server, wrappings))
         for register in registrars:
             self.service_names.extend(register(generic_only))
         health_pb2_grpc.add_HealthServicer_to_server(self.health, generic_only)
         enable_reflection([*self.service_names,
                            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name],
-                          self.server)
+                          generic_only)
+        self.server.add_generic_rpc_handlers((UnknownMethods(wrappings),))
         self.port = self._bind(host, port, public_server_credentials(tls))
         self.mesh_port = self._bind(host, mesh_port, mesh_server_credentials(tls))
         self._stopping = False

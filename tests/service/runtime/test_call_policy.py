@@ -9,6 +9,7 @@ The handlers here are trivial on purpose: they stand at real method paths of the
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -106,6 +107,14 @@ async def test_default_deny_at_run_time(service: GrpcService) -> None:
         == grpc.StatusCode.PERMISSION_DENIED
     assert await _call(user_channel(public), "NoSuchMethod") == grpc.StatusCode.UNIMPLEMENTED
     assert SEEN == []  # no handler ran
+
+
+async def test_a_call_to_a_method_nothing_serves_is_logged(
+        service: GrpcService, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, "trademesh"):
+        code = await _call(user_channel(f"127.0.0.1:{service.port}"), "NoSuchMethod")
+    assert code == grpc.StatusCode.UNIMPLEMENTED
+    assert "refused /trademesh.v1.Engine/NoSuchMethod: no such method" in caplog.messages
 
 
 async def test_the_servicer_sees_the_verified_caller(

@@ -16,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.http_metrics import RouteMetrics, name_route, route_metrics
 from gateway.request_id import RequestIdMiddleware
 from mesh_runtime import metrics
-from mesh_runtime.grpc_metrics import GrpcServerMetrics, server_interceptors
+from mesh_runtime.grpc_metrics import GrpcServerMetrics, server_wrappings
 from mesh_runtime.serving import GrpcService
 from tests.tls import files, user_channel
 
@@ -101,10 +101,10 @@ async def test_metrics_are_served_over_http_on_a_free_port() -> None:
 
 def test_metrics_off_puts_nothing_on_the_request_path(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRADEMESH_METRICS", "off")
-    assert server_interceptors() == []
+    assert server_wrappings() == []
     assert route_metrics(["/healthz"]) is None
     monkeypatch.setenv("TRADEMESH_METRICS", "on")
-    assert [type(i) for i in server_interceptors()] == [GrpcServerMetrics]
+    assert [type(i) for i in server_wrappings()] == [GrpcServerMetrics]
     assert route_metrics(["/healthz"]) is not None
 
 
