@@ -16,7 +16,6 @@ from google.protobuf import struct_pb2, timestamp_pb2
 from trademesh.v1 import account_pb2, engine_pb2, market_pb2, order_pb2
 
 from engine_svc.core.commands import DEFAULT_SLIPPAGE_BPS, Command, PlaceOrder
-from engine_svc.core.engine import Quote
 from engine_svc.core.enums import (
     Liquidity,
     MarginMode,
@@ -30,6 +29,7 @@ from engine_svc.core.enums import (
 from engine_svc.core.events import Event, OrderRejected, TransferRejected
 from engine_svc.core.markets import AssetSpec, MarketConfig, MarketSpec
 from engine_svc.core.perp import PositionRisk
+from engine_svc.core.reads import Quote
 from engine_svc.core.state import Trade
 from engine_svc.core.units import ValidationError
 from engine_svc.decimal_edge import (

@@ -22,9 +22,9 @@ from engine_svc.codec import (
     timestamp,
 )
 from engine_svc.core.commands import DEFAULT_SLIPPAGE_BPS, MoveTrigger, PlaceTrigger
-from engine_svc.core.engine import TriggerView
 from engine_svc.core.enums import Side, TriggerKind
 from engine_svc.core.markets import MarketConfig, MarketSpec
+from engine_svc.core.reads import TriggerView
 from engine_svc.core.units import ValidationError
 from engine_svc.decimal_edge import formatter
 from mesh_runtime.ascii_digits import is_ascii_digits

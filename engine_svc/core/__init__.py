@@ -25,7 +25,7 @@ from engine_svc.core.commands import (
     UpdateMarket,
     Withdraw,
 )
-from engine_svc.core.engine import Engine, OrderView, Quote, TriggerView
+from engine_svc.core.engine import Engine
 from engine_svc.core.enums import (
     CancelReason,
     Liquidity,
@@ -70,6 +70,7 @@ from engine_svc.core.events import (
 from engine_svc.core.ledger import FEE_ACCOUNT, INSURANCE_FUND, Position
 from engine_svc.core.markets import AssetSpec, MarketConfig, MarketSpec, default_markets
 from engine_svc.core.perp import AccountRisk, PositionRisk
+from engine_svc.core.reads import OrderView, Quote, TriggerView
 from engine_svc.core.units import MAX_UNITS, ValidationError
 
 __all__ = [
