@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from engine_svc import codec
+from engine_svc import request_codec
 from engine_svc.core.commands import PlaceOrder
 from engine_svc.core.engine import Engine
 from engine_svc.core.enums import OrderType, RejectReason, Side
@@ -37,7 +37,7 @@ class NothingToClose(Exception):
 def close_command(engine: Engine, spec: MarketSpec, user: str, pid_text: str,
                   quantity: str, percent: str, slippage_bps: int, ts: int) -> PlaceOrder:
     """The order that closes what the request asks (module rules)."""
-    pid = codec.position_id(pid_text)
+    pid = request_codec.position_id(pid_text)
     size = _size(engine, spec, user, pid)
     slippage = slippage_bps or CLOSE_SLIPPAGE_BPS
     if slippage >= 10_000:
@@ -61,7 +61,7 @@ def _lots(spec: MarketSpec, held: int, quantity: str, percent: str) -> int:
     if quantity and percent:
         raise ValidationError("percent", "CONFLICT", "give quantity or percent, not both")
     if quantity:
-        return codec.lots(spec, quantity)
+        return request_codec.lots(spec, quantity)
     if not percent:
         return held
     if PERCENT.fullmatch(percent) is None:

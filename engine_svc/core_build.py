@@ -33,7 +33,8 @@ CoreBuild = Literal["compiled", "interpreted"]
 COMPILED_SOURCES: Final = (
     "engine_svc/core",              # the matching core: commands in, events out
     "engine_svc/decimal_edge.py",   # decimal text <-> grid units
-    "engine_svc/codec.py",          # requests validated into commands, answers rendered
+    "engine_svc/request_codec.py",  # requests validated into commands
+    "engine_svc/codec.py",          # answers rendered
     "engine_svc/command_codec.py",  # commands and events to journal / outbox JSON
     "engine_svc/outbox_span.py",    # a command's outbox records
     "engine_svc/order_views.py",    # the orders' read model, folded per command

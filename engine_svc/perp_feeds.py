@@ -16,7 +16,7 @@ from collections.abc import Callable
 import grpc
 from trademesh.v1 import feed_pb2, feed_pb2_grpc
 
-from engine_svc import codec
+from engine_svc import request_codec
 from engine_svc.core.commands import SetIndexPrice, SettleFunding
 from engine_svc.core.units import ValidationError
 from engine_svc.sequencer import EngineUnavailable, Sequencer
@@ -67,7 +67,7 @@ class IndexFollower:
         if spec is None or not spec.is_perp:
             return
         try:
-            ticks = codec.ticks(spec, text, "indexPrice")
+            ticks = request_codec.ticks(spec, text, "indexPrice")
         except ValidationError as err:
             log.warning("ignored index price %r for %s: %s", text, market, err.message)
             return

@@ -14,7 +14,7 @@ from typing import Any
 import grpc
 from trademesh.v1 import engine_pb2, engine_pb2_grpc
 
-from engine_svc import account_summary, close_requests, codec, errors, order_wire
+from engine_svc import account_summary, close_requests, codec, errors, order_wire, request_codec
 from engine_svc.core import commands as cmd
 from engine_svc.core.commands import Command
 from engine_svc.core.enums import RejectReason
@@ -112,9 +112,9 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
                       context: Context) -> engine_pb2.DepositResponse:
         user = await self._user(context)
         try:
-            spec, units = codec.amount(self._config, request.asset, request.amount)
-            tx = codec.identifier(request.transaction_id, "transactionId",
-                                  codec.MAX_TRANSACTION_ID, required=True)
+            spec, units = request_codec.amount(self._config, request.asset, request.amount)
+            tx = request_codec.identifier(request.transaction_id, "transactionId",
+                                  request_codec.MAX_TRANSACTION_ID, required=True)
         except ValidationError as err:
             await errors.abort(context, errors.invalid(err))
         assert tx is not None
@@ -133,9 +133,9 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
                        context: Context) -> engine_pb2.WithdrawResponse:
         user = await self._user(context)
         try:
-            spec, units = codec.amount(self._config, request.asset, request.amount)
-            tx = codec.identifier(request.transaction_id, "transactionId",
-                                  codec.MAX_TRANSACTION_ID)
+            spec, units = request_codec.amount(self._config, request.asset, request.amount)
+            tx = request_codec.identifier(request.transaction_id, "transactionId",
+                                  request_codec.MAX_TRANSACTION_ID)
         except ValidationError as err:
             await errors.abort(context, errors.invalid(err))
         command = cmd.Withdraw(user_id=user, asset=spec.symbol, amount=units, tx_id=tx,
@@ -181,7 +181,7 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
 
     async def _market(self, context: Context, symbol: str) -> Any:
         try:
-            return codec.market_spec(self._config, symbol)
+            return request_codec.market_spec(self._config, symbol)
         except ValidationError as err:
             await errors.abort(context, errors.invalid(err))
 
@@ -196,7 +196,7 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
     async def _place_command(self, context: Context, request: engine_pb2.PlaceOrderRequest,
                              user: str) -> cmd.PlaceOrder:
         try:
-            return codec.place_order(request, self._config, user, self._clock())
+            return request_codec.place_order(request, self._config, user, self._clock())
         except ValidationError as err:
             await errors.abort(context, errors.invalid(err))
 
@@ -213,7 +213,7 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
         """A malformed id is INVALID_ARGUMENT naming ``orderId``; a well-formed one that no
         order can have is ORDER_NOT_FOUND, like any id the caller has no order under."""
         try:
-            oid = codec.order_id(raw)
+            oid = request_codec.order_id(raw)
         except ValidationError as err:
             await errors.abort(context, errors.invalid(err))
         if oid == 0:
@@ -250,10 +250,10 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
         try:
             if not request.price and not request.quantity:
                 raise ValidationError("price", "REQUIRED", "give a new price or quantity")
-            price = codec.ticks(spec, request.price) if request.price else None
+            price = request_codec.ticks(spec, request.price) if request.price else None
             open_lots = None
             if request.quantity:
-                total = codec.lots(spec, request.quantity)
+                total = request_codec.lots(spec, request.quantity)
                 if total <= record.filled:
                     raise ValidationError("quantity", "TOO_SMALL",
                                           "must exceed the quantity already filled")
@@ -276,8 +276,8 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
     ) -> engine_pb2.CancelOrderByClientIdResponse:
         user = await self._user(context)
         try:
-            coid = codec.identifier(request.client_order_id, "clientOrderId",
-                                    codec.MAX_CLIENT_ORDER_ID, required=True)
+            coid = request_codec.identifier(request.client_order_id, "clientOrderId",
+                                    request_codec.MAX_CLIENT_ORDER_ID, required=True)
         except ValidationError as err:
             await errors.abort(context, errors.invalid(err))
         assert coid is not None
@@ -304,10 +304,10 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
         await self._user(context)
         spec = await self._market(context, request.market)
         try:
-            side = codec.side(request.side)
+            side = request_codec.side(request.side)
             if not request.quantity:
                 raise ValidationError("quantity", "REQUIRED", "is required")
-            lots = codec.lots(spec, request.quantity)
+            lots = request_codec.lots(spec, request.quantity)
         except ValidationError as err:
             await errors.abort(context, errors.invalid(err))
         return codec.quote(spec, self._seq.engine.quote(spec.symbol, side, lots))

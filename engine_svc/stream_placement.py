@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from trademesh.v1 import engine_pb2
 
-from engine_svc import codec, errors, order_wire
+from engine_svc import errors, order_wire, request_codec
 from engine_svc.core.events import Event
 from engine_svc.core.units import ValidationError
 from engine_svc.order_views import OrderRecord
@@ -104,7 +104,8 @@ class StreamPlacement:
                users: Iterable[str | errors.DomainError], render: Render) -> _Placing:
         """Validates each order and queues the valid ones as one batch, now; an order whose
         caller could not be established gets that refusal."""
-        commands, outcomes = codec.place_orders(requests, self._seq.config, users, self._clock())
+        commands, outcomes = request_codec.place_orders(requests, self._seq.config, users,
+                                                        self._clock())
         try:
             return _Placing(outcomes, self._seq.enqueue_many(commands, render)
                             if commands else None)

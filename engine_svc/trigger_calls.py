@@ -14,13 +14,13 @@ from typing import Any
 from trademesh.v1 import engine_pb2
 
 from engine_svc import errors, trigger_codec
-from engine_svc.codec import position_id
 from engine_svc.core.commands import CancelTrigger, Command
 from engine_svc.core.enums import RejectReason
 from engine_svc.core.events import Event, OrderRejected, TriggerPlaced
 from engine_svc.core.reads import TriggerView
 from engine_svc.core.units import ValidationError
 from engine_svc.order_views import OrderRecord
+from engine_svc.request_codec import position_id
 from engine_svc.sequencer import EngineUnavailable, Sequencer
 
 

@@ -12,21 +12,14 @@ from __future__ import annotations
 
 from trademesh.v1 import engine_pb2, trigger_pb2
 
-from engine_svc.codec import (
-    SIDE_IN,
-    SIDE_OUT,
-    lots,
-    market_spec,
-    position_id,
-    ticks,
-    timestamp,
-)
+from engine_svc.codec import SIDE_OUT, timestamp
 from engine_svc.core.commands import DEFAULT_SLIPPAGE_BPS, MoveTrigger, PlaceTrigger
 from engine_svc.core.enums import Side, TriggerKind
 from engine_svc.core.markets import MarketConfig, MarketSpec
 from engine_svc.core.reads import TriggerView
 from engine_svc.core.units import ValidationError
 from engine_svc.decimal_edge import formatter
+from engine_svc.request_codec import SIDE_IN, lots, market_spec, position_id, ticks
 from mesh_runtime.ascii_digits import is_ascii_digits
 
 KIND_IN: dict[int, TriggerKind] = {trigger_pb2.TriggerKind.Value(k.value): k for k in TriggerKind}
