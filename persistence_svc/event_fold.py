@@ -36,17 +36,16 @@ consecutive slices of a batch (the writer yields to the event loop between them)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from decimal import Decimal
 
 from trademesh.v1 import account_pb2, event_pb2, market_pb2, order_pb2
 
-from persistence_svc.copy_csv import Accounts, Fields, Number, Numbers, number, optional
-from persistence_svc.exits import INSURANCE_FUND, Exits, exit_price, leverage, reason_name
+from persistence_svc.copy_csv import Number, number, optional
+from persistence_svc.exits import INSURANCE_FUND, exit_price, leverage, reason_name
+from persistence_svc.fold_rows import ZERO, Candle, OrderRow, PositionKey, PositionRow, Rows
 
 SETTLEMENT_ASSET = "USD"  # every perp settles in USD (the engine's MarketConfig invariant)
 MINUTE_MS = 60_000
-ZERO = Decimal(0)
 SIDE = {order_pb2.BUY: "BUY", order_pb2.SELL: "SELL"}
 TYPE_NAME = {v: k for k, v in order_pb2.OrderType.items()}
 TIF_NAME = {v: k for k, v in order_pb2.TimeInForce.items()}
@@ -54,103 +53,6 @@ STP_NAME = {v: k for k, v in order_pb2.SelfTradePrevention.items()}
 KIND_NAME = {v: k for k, v in market_pb2.MarketKind.items()}
 STATUS_NAME = {v: k for k, v in market_pb2.MarketStatus.items()}
 MARGIN_NAME = {order_pb2.CROSS: "CROSS", order_pb2.ISOLATED: "ISOLATED"}
-PositionKey = tuple[str, str, str]  # (user, market, position id: "" for cross)
-
-
-@dataclass(slots=True)
-class OrderRow:
-    order_id: int
-    user_id: str
-    market: str
-    client_order_id: str | None
-    side: str
-    type: str
-    tif: str
-    status: str
-    price: Decimal | None
-    quantity: Decimal
-    remaining: Decimal
-    filled: Decimal
-    notional: Decimal
-    reason: str | None
-    created_ms: int
-    updated_ms: int
-    event_seq: int
-    margin_mode: str | None = None  # perps: CROSS / ISOLATED; None: spot (or not recorded)
-    position_id: str | None = None  # the isolated position it opens or reduces; None: cross
-    # Its terms; all None when the accepting event did not carry them (see _terms).
-    post_only: bool | None = None
-    reduce_only: bool | None = None
-    leverage: int | None = None
-    self_trade_prevention: str | None = None
-    slippage_bps: int | None = None
-    stop_loss: Decimal | None = None  # None also when it has none
-    take_profit: Decimal | None = None
-
-
-@dataclass(slots=True)
-class PositionRow:
-    user_id: str
-    market: str
-    size: Decimal  # signed
-    cost: Decimal
-    entry_price: Decimal
-    margin: Decimal
-    realized_pnl: Decimal
-    realized_at_open: Decimal
-    opened_ms: int
-    event_seq: int
-    exit_quantity: Decimal = ZERO  # lots closed since the position opened
-    exit_notional: Decimal = ZERO  # their price times quantity
-    position_id: str = ""  # an isolated position's id; "" for the cross position
-
-
-@dataclass(slots=True)
-class Candle:
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    close: Decimal
-    volume: Decimal
-    first_trade: int
-    last_trade: int
-    trades: int
-
-
-@dataclass(slots=True)
-class Rows:
-    """Everything one batch writes; append-only lists and last-state-wins upserts.
-    ``fills``, ``trades`` and ``ledger`` are ``COPY`` lines (the columns of
-    ``event_writer.COPY_LINES``)."""
-
-    orders: dict[int, OrderRow]
-    positions: dict[PositionKey, PositionRow]
-    fills: list[str] = field(default_factory=list)
-    trades: list[str] = field(default_factory=list)
-    ledger: list[str] = field(default_factory=list)
-    closed: list[tuple[object, ...]] = field(default_factory=list)
-    funding: list[tuple[object, ...]] = field(default_factory=list)
-    liquidations: list[tuple[object, ...]] = field(default_factory=list)
-    balances: dict[tuple[str, str], tuple[Decimal, Decimal, int]] = field(default_factory=dict)
-    candles: dict[tuple[str, int], Candle] = field(default_factory=dict)
-    changed_orders: set[int] = field(default_factory=set)
-    new_orders: set[int] = field(default_factory=set)  # created in the batch: not in the DB
-    changed_positions: set[PositionKey] = field(default_factory=set)
-    balance_text: dict[tuple[str, str], tuple[str, str, int]] = field(default_factory=dict)
-    numbers: Numbers = field(default_factory=Numbers)
-    notionals: dict[tuple[str, str], Number] = field(default_factory=dict)
-    fields: Fields = field(default_factory=Fields)
-    accounts: Accounts = field(default_factory=Accounts)
-    markets: dict[str, tuple[object, ...]] = field(default_factory=dict)
-    """symbol -> the ``markets`` row (runtime registry; the last change wins)."""
-    assets: dict[str, tuple[object, ...]] = field(default_factory=dict)
-    exits: Exits = field(default_factory=Exits)  # the current command's
-    # positions whose new size is not the prior state plus the command's fills (the prior
-    # state was stale), or that fills moved with no position event following (the fills
-    # went to the wrong position): the writer reports them; nothing here can correct them
-    unexplained: list[PositionKey] = field(default_factory=list)
-
-
 def touched_orders(events: list[event_pb2.EngineEvent]) -> set[int]:
     """Order ids the batch changes but does not create: their rows must be loaded."""
     created: set[int] = set()

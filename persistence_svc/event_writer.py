@@ -46,13 +46,14 @@ from trademesh.v1 import event_pb2
 from persistence_svc import event_fold as ef
 from persistence_svc import metrics
 from persistence_svc.copy_csv import csv_bytes, lines_bytes, order_lines
+from persistence_svc.fold_rows import OrderRow, PositionKey, PositionRow, Rows
 
 log = logging.getLogger("trademesh.persistence.event_writer")
 ORDER_COLS = ("order_id", "user_id", "market", "client_order_id", "side", "type", "tif",
               "status", "price", "quantity", "remaining", "filled", "notional", "reason",
               "created_ms", "updated_ms", "event_seq", "margin_mode", "position_id",
               "post_only", "reduce_only", "leverage", "self_trade_prevention", "slippage_bps",
-              "stop_loss", "take_profit")  # ef.OrderRow's fields, in order
+              "stop_loss", "take_profit")  # OrderRow's fields, in order
 ORDER_TYPES = ("bigint", "text", "text", "text", "text", "text", "text", "text", "numeric",
                "numeric", "numeric", "numeric", "numeric", "text", "bigint", "bigint", "bigint",
                "text", "text", "boolean", "boolean", "int", "text", "int", "numeric", "numeric")
@@ -142,8 +143,8 @@ class Session:
 
     engine_id: str
     expected: int  # the committed sequence once every prepared batch is in
-    orders: dict[int, ef.OrderRow] = field(default_factory=dict)
-    positions: dict[ef.PositionKey, ef.PositionRow] = field(default_factory=dict)
+    orders: dict[int, OrderRow] = field(default_factory=dict)
+    positions: dict[PositionKey, PositionRow] = field(default_factory=dict)
     pipelined: bool = True
     connection: AsyncConnection | None = None  # held for the stream: no checkout per batch
 
@@ -205,7 +206,7 @@ class EventWriter:
                 raw = await driver(conn)
                 orders.update(await _load_orders(raw, order_ids - orders.keys()))
                 positions.update(await _load_positions(raw, keys - positions.keys()))
-        rows = ef.Rows(orders, positions)
+        rows = Rows(orders, positions)
         for start in range(0, len(bodies), FOLD_SLICE):
             await asyncio.sleep(0)  # the transaction in flight needs the loop too
             ef.fold_bodies(rows, bodies[start:start + FOLD_SLICE])
@@ -266,7 +267,7 @@ async def _write_fresh(raw: asyncpg.Connection, committed: int,
     return fresh[-1].sequence
 
 
-def _report(rows: ef.Rows) -> None:
+def _report(rows: Rows) -> None:
     """Positions the batch's fills do not explain (folded over a stale prior state: their
     history would be wrong) are logged and counted, never silently written."""
     for user, market, position_id in rows.unexplained:
@@ -277,7 +278,7 @@ def _report(rows: ef.Rows) -> None:
                   f"/{position_id}" if position_id else "")
 
 
-def encode(rows: ef.Rows, into: Prepared) -> Prepared:
+def encode(rows: Rows, into: Prepared) -> Prepared:
     """The rows as COPY sources and upsert arrays (nothing refers to ``rows`` after)."""
     for table, (attribute, cols) in COPY_LINES.items():
         lines = getattr(rows, attribute)
@@ -325,7 +326,7 @@ async def _chunks(data: bytes) -> AsyncIterator[bytes]:
         yield data[start:start + COPY_CHUNK]
 
 
-def _upsert_arrays(rows: ef.Rows) -> list[tuple[str, list[list[Any]]]]:
+def _upsert_arrays(rows: Rows) -> list[tuple[str, list[list[Any]]]]:
     out: list[tuple[str, list[list[Any]]]] = []
     updated = rows.changed_orders - rows.new_orders
     if updated:
@@ -350,16 +351,16 @@ def _upsert_arrays(rows: ef.Rows) -> list[tuple[str, list[list[Any]]]]:
     return out
 
 
-async def _load_orders(raw: asyncpg.Connection, ids: set[int]) -> dict[int, ef.OrderRow]:
+async def _load_orders(raw: asyncpg.Connection, ids: set[int]) -> dict[int, OrderRow]:
     if not ids:
         return {}
     found = await raw.fetch(f"SELECT {', '.join(ORDER_COLS)} FROM orders "
                             "WHERE order_id = ANY($1::bigint[])", list(ids))
-    return {r["order_id"]: ef.OrderRow(*r.values()) for r in found}
+    return {r["order_id"]: OrderRow(*r.values()) for r in found}
 
 
-async def _load_positions(raw: asyncpg.Connection, keys: set[ef.PositionKey]
-                          ) -> dict[ef.PositionKey, ef.PositionRow]:
+async def _load_positions(raw: asyncpg.Connection, keys: set[PositionKey]
+                          ) -> dict[PositionKey, PositionRow]:
     if not keys:
         return {}
     users, markets, ids = zip(*keys, strict=True)
@@ -368,5 +369,5 @@ async def _load_positions(raw: asyncpg.Connection, keys: set[ef.PositionKey]
         "$2::text[], $3::text[]) AS k(u, m, i) "
         "ON p.user_id = k.u AND p.market = k.m AND p.position_id = k.i",
         list(users), list(markets), list(ids))
-    return {(r["user_id"], r["market"], r["position_id"]): ef.PositionRow(*r.values())
+    return {(r["user_id"], r["market"], r["position_id"]): PositionRow(*r.values())
             for r in found}

@@ -12,6 +12,7 @@ from engine_svc.core.commands import PlaceTrigger, SetIndexPrice
 from engine_svc.core.enums import TriggerKind
 from persistence_svc import event_fold as ef
 from persistence_svc import exits
+from persistence_svc.fold_rows import Rows
 from tests.unit.persistence.test_persistence_fold import funded, run
 
 SOL = "SOL-PERP"
@@ -28,14 +29,14 @@ def deposit(user: str, dollars: int) -> Deposit:
     return Deposit(user_id=user, asset="USD", amount=dollars * 10**6, tx_id=f"d{user}", ts=1)
 
 
-def closed(rows: ef.Rows, user: str) -> list[dict[str, Any]]:
+def closed(rows: Rows, user: str) -> list[dict[str, Any]]:
     cols = ("user_id", "market", "side", "size", "entry_price", "realized_pnl", "opened_ms",
             "closed_ms", "event_seq", "exit_price", "leverage", "margin_mode", "close_reason",
             "position_id")
     return [dict(zip(cols, r, strict=True)) for r in rows.closed if r[0] == user]
 
 
-def fill_pnl(rows: ef.Rows, user: str) -> list[str]:
+def fill_pnl(rows: Rows, user: str) -> list[str]:
     return [r[12] for r in csv.reader(rows.fills) if r[3] == user]
 
 

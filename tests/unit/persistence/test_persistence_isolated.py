@@ -8,17 +8,18 @@ import csv
 from decimal import Decimal
 
 from persistence_svc import event_fold as ef
+from persistence_svc.fold_rows import OrderRow, PositionKey, PositionRow, Rows
 from tests.unit.persistence import isolated_stream as s
 from tests.unit.persistence.test_persistence_exits import closed
 
 SOL = s.SOL
 
 
-def folded(parts: list[list[s.Event]]) -> list[ef.Rows]:
+def folded(parts: list[list[s.Event]]) -> list[Rows]:
     """Each batch folded over the state the ones before left (as the writer does)."""
-    out: list[ef.Rows] = []
-    orders: dict[int, ef.OrderRow] = {}
-    positions: dict[ef.PositionKey, ef.PositionRow] = {}
+    out: list[Rows] = []
+    orders: dict[int, OrderRow] = {}
+    positions: dict[PositionKey, PositionRow] = {}
     for part in parts:
         rows = ef.fold(part, dict(orders), dict(positions))
         orders.update(rows.orders)

@@ -16,6 +16,7 @@ from engine_svc.event_codec import EventEncoder, decode
 from persistence_svc import event_fold as ef
 from persistence_svc.copy_csv import csv_bytes, field, order_lines
 from persistence_svc.event_writer import ORDER_VALUES
+from persistence_svc.fold_rows import Rows
 
 
 def outbox() -> list[bytes]:
@@ -76,7 +77,7 @@ def test_fast_copy_text_equals_the_csv_module() -> None:
 def test_odd_text_is_quoted_and_reads_back() -> None:
     assert field('user:x,"y"') == '"user:x,""y"""'
     assert field("") == '""' and field("a\\b") == '"a\\b"' and field("plain") == "plain"
-    rows = ef.Rows({}, {})
+    rows = Rows({}, {})
     ef._post(rows, 1, 5, "USD", Decimal("-1E+2"), "DEPOSIT", "tx:a\nb", None,
              ("external", None), ('user:x,"y"', 'x,"y"'))
     back = list(csv.reader(io.StringIO("".join(rows.ledger))))
