@@ -24,6 +24,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
+from bench.bench_rest import cpu_seconds
 from bench.engine_harness import bench_pki, wait_serving
 from engine_svc.app import build
 from engine_svc.core import Deposit, OrderFilled, OrderType, PlaceOrder, Side
@@ -38,6 +39,7 @@ from mesh_runtime.ports import free_port
 from mesh_runtime.tokens import ensure_keypair
 
 MAKERS = 10  # fills per taker order: one taker sweeps ten one-lot makers
+_LABELS = {"bench client": "engine side (this process: the event link)"}
 
 
 class TimedLink(EventLink):
@@ -90,12 +92,18 @@ async def throughput(sequencer: Sequencer, link: TimedLink, fills_wanted: int
                      ) -> asyncio.Task[None]:
     fills = await produce(sequencer, fills_wanted // MAKERS)
     last = sequencer.engine.event_seq
-    started = time.perf_counter()
+    before, started = cpu_seconds(os.getpid()), time.perf_counter()
     task = asyncio.create_task(link.run())
     await link.reach(last)
     took = time.perf_counter() - started
+    after = cpu_seconds(os.getpid())
     print(f"throughput: {last:,} events ({fills:,} fills) committed in {took:.2f}s: "
           f"{last / took:,.0f} events/s, {fills / took:,.0f} fills/s")
+    costs = sorted(((seconds - before.get(name, 0.0), name) for name, seconds in after.items()),
+                   reverse=True)
+    print("  CPU per fill: " + ", ".join(
+        f"{_LABELS.get(name, name)} {spent / fills * 1e6:,.0f} µs ({spent / took:.0%} of a core)"
+        for spent, name in costs if spent > 0))
     return task
 
 

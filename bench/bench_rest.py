@@ -99,8 +99,10 @@ def _proc_stat(pid: int) -> tuple[str, int, float]:
     rest = raw[raw.rindex(")") + 2:].split()
     cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     words = [w.decode(errors="replace") for w in cmd if w]
+    # a service by its command; anything else by its executable's name (PostgreSQL and
+    # Redis rewrite their command lines into titles naming ports and connection states)
     name = words[3] if words[1:3] == ["-m", "trademesh_cli"] and len(words) > 3 else (
-        Path(words[0]).name if words else "?")
+        raw[raw.index("(") + 1:raw.rindex(")")])
     ticks = os.sysconf("SC_CLK_TCK")
     return name, int(rest[1]), (int(rest[11]) + int(rest[12])) / ticks
 
@@ -115,6 +117,8 @@ def cpu_seconds(root_pid: int) -> dict[str, float]:
                 stats[int(entry.name)] = _proc_stat(int(entry.name))
     totals: dict[str, float] = {"bench client": stats.get(os.getpid(), ("", 0, 0.0))[2]}
     for pid, (name, _, cpu) in stats.items():
+        if pid == os.getpid():
+            continue  # counted as the bench client (when the tree is the bench's own)
         ancestor = pid
         while ancestor > 1 and ancestor != root_pid:
             ancestor = stats.get(ancestor, ("", 1, 0.0))[1]
