@@ -61,9 +61,35 @@ def order_counts(events: list[Event]) -> OrderCounts:
 
 
 def changes(old: list[tuple[int, int]], new: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Levels (price, quantity) that differ between two views of one side of a book;
-    removed ones with quantity 0."""
-    before, after = dict(old), dict(new)
-    changed = [(p, q) for p, q in new if before.get(p) != q]
-    changed.extend((p, 0) for p in before if p not in after)
-    return changed
+    """Levels (price, quantity) that differ between two views of one side of a book, each
+    best first (as a ladder reads them): new and changed ones in ``new``'s order, then the
+    removed ones with quantity 0 in ``old``'s."""
+    if old == new:
+        return []
+    if len(old) < 2 and len(new) < 2:
+        before, after = dict(old), dict(new)
+        changed = [(p, q) for p, q in new if before.get(p) != q]
+        changed.extend((p, 0) for p in before if p not in after)
+        return changed
+    # both sides are in the ladder's order (bids falling, asks rising): one merge walk,
+    # new and changed levels in ``new``'s order, then the removed ones in ``old``'s
+    falling = new[0][0] > new[1][0] if len(new) > 1 else old[0][0] > old[1][0]
+    changed, removed = [], []
+    i = j = 0
+    while i < len(old) and j < len(new):
+        price_old, qty_old = old[i]
+        price_new, qty_new = new[j]
+        if price_old == price_new:
+            if qty_old != qty_new:
+                changed.append((price_new, qty_new))
+            i += 1
+            j += 1
+        elif (price_new > price_old) == falling:  # new's level comes first: it is new
+            changed.append((price_new, qty_new))
+            j += 1
+        else:  # old's level comes first: it is gone
+            removed.append((price_old, 0))
+            i += 1
+    changed.extend(new[j:])
+    removed.extend((price, 0) for price, _ in old[i:])
+    return changed + removed

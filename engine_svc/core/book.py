@@ -195,11 +195,16 @@ class Ladder:
         return (levels[self.key(k)] for k in reversed(self.keys))
 
     def depth(self, limit: int) -> list[tuple[int, int]]:
+        """The best ``limit`` levels as (price, total lots), best first."""
+        keys, levels = self.keys, self.levels
+        sign = 1 if self.is_bid else -1
         out: list[tuple[int, int]] = []
-        for level in self.iter_levels():
-            if len(out) >= limit:
-                break
+        i = len(keys) - 1
+        stop = max(-1, i - limit)
+        while i > stop:
+            level = levels[keys[i] * sign]
             out.append((level.price, level.total))
+            i -= 1
         return out
 
 
