@@ -22,6 +22,7 @@ from engine_svc.core.events import Event, TransferRejected
 from engine_svc.core.units import ValidationError
 from engine_svc.core_build import core_build
 from engine_svc.depth_views import DepthViews
+from engine_svc.market_rpcs import MarketRpcs
 from engine_svc.order_views import OrderRecord
 from engine_svc.registry_rpcs import RegistryRpcs
 from engine_svc.sequencer import EngineUnavailable, Sequencer
@@ -31,7 +32,6 @@ from mesh_runtime.call_policy import current_caller
 from mesh_runtime.revocation import TokenCheck
 
 Context = grpc.aio.ServicerContext[Any, Any]
-MAX_DEPTH = 1000
 
 
 def _rejection(events: list[Event]) -> errors.DomainError | None:
@@ -44,7 +44,7 @@ def _refusal_wire(reason: RejectReason) -> bytes:
     return errors.rejection(reason).placement_result()
 
 
-class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
+class EngineServicer(MarketRpcs, RegistryRpcs, engine_pb2_grpc.EngineServicer):
     def __init__(self, sequencer: Sequencer, clock_ms: Callable[[], int],
                  persisted: Callable[[], tuple[int, bool]] = lambda: (0, False),
                  core: str | None = None, *, depth: DepthViews | None = None,
@@ -62,10 +62,6 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
             order_wire.ExecutionAnswers(lambda: sequencer.config, _refusal_wire))
         self._triggers = TriggerCalls(sequencer, clock_ms)
         self._tokens = tokens  # relayed orders' tokens (None: RelayOrders refuses them all)
-
-    @property
-    def _config(self) -> Any:
-        return self._seq.config
 
     async def _readable(self, context: Context) -> None:
         """Reads are refused while the state is being rebuilt after a journal failure."""
@@ -103,10 +99,6 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
         if isinstance(result, errors.DomainError):
             return result.placement_result()
         return order_wire.order_result(result.SerializeToString())
-
-    async def ListMarkets(self, request: engine_pb2.ListMarketsRequest,
-                          context: Context) -> engine_pb2.ListMarketsResponse:
-        return engine_pb2.ListMarketsResponse(markets=codec.markets(self._config))
 
     async def Deposit(self, request: engine_pb2.DepositRequest,
                       context: Context) -> engine_pb2.DepositResponse:
@@ -178,12 +170,6 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
         user = await self._user(context)
         return engine_pb2.GetAccountSummaryResponse(
             summary=account_summary.summary(self._seq.engine, self._config, user))
-
-    async def _market(self, context: Context, symbol: str) -> Any:
-        try:
-            return request_codec.market_spec(self._config, symbol)
-        except ValidationError as err:
-            await errors.abort(context, errors.invalid(err))
 
     async def PlaceOrder(self, request: engine_pb2.PlaceOrderRequest,
                          context: Context) -> engine_pb2.PlaceOrderResponse:
@@ -327,33 +313,6 @@ class EngineServicer(RegistryRpcs, engine_pb2_grpc.EngineServicer):
             await errors.abort(context, errors.rejection(nothing.reason))
         order = await self._apply(context, command, self._order_result)
         return engine_pb2.ClosePositionResponse(order=order)
-
-    async def GetDepth(self, request: engine_pb2.GetDepthRequest,
-                       context: Context) -> engine_pb2.GetDepthResponse:
-        await self._readable(context)
-        spec = await self._market(context, request.market)
-        limit = min(request.limit or 50, MAX_DEPTH)
-        sequence, bids, asks = self._depth.view(spec.symbol)
-        if limit > self._depth.levels:  # deeper than depth@M keeps: from the book itself
-            bids, asks = self._seq.engine.depth(spec.symbol, limit)
-        return engine_pb2.GetDepthResponse(
-            market=spec.symbol, bids=codec.depth_side(spec, bids[:limit]),
-            asks=codec.depth_side(spec, asks[:limit]), sequence=sequence,
-            time=codec.timestamp(self._clock()))
-
-    async def GetTicker(self, request: engine_pb2.GetTickerRequest,
-                        context: Context) -> engine_pb2.GetTickerResponse:
-        await self._readable(context)
-        spec = await self._market(context, request.market)
-        return engine_pb2.GetTickerResponse(
-            ticker=codec.ticker(spec, self._seq.engine.ticker(spec.symbol)))
-
-    async def GetRecentTrades(self, request: engine_pb2.GetRecentTradesRequest,
-                              context: Context) -> engine_pb2.GetRecentTradesResponse:
-        await self._readable(context)
-        spec = await self._market(context, request.market)
-        newest = self._seq.engine.recent_trades(spec.symbol)[::-1][: request.limit or 100]
-        return engine_pb2.GetRecentTradesResponse(trades=codec.trades(spec, newest))
 
     async def GetEngineStatus(self, request: engine_pb2.GetEngineStatusRequest,
                               context: Context) -> engine_pb2.GetEngineStatusResponse:
