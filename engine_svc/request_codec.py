@@ -35,22 +35,22 @@ MARGIN_IN: dict[int, MarginMode] = {order_pb2.CROSS: MarginMode.CROSS,
                                     order_pb2.ISOLATED: MarginMode.ISOLATED}
 
 
-def market_spec(config: MarketConfig, symbol: str, field: str = "market") -> MarketSpec:
+def _known(specs: dict[str, T], symbol: str, field: str, kind: str) -> T:
+    """The spec ``symbol`` names; ``kind`` ("market", "asset") names the refusal."""
     if not symbol:
         raise ValidationError(field, "REQUIRED", "is required")
-    spec = config.markets.get(symbol)
+    spec = specs.get(symbol)
     if spec is None:
-        raise ValidationError(field, "UNKNOWN_MARKET", f"unknown market {symbol!r}")
+        raise ValidationError(field, f"UNKNOWN_{kind.upper()}", f"unknown {kind} {symbol!r}")
     return spec
+
+
+def market_spec(config: MarketConfig, symbol: str, field: str = "market") -> MarketSpec:
+    return _known(config.markets, symbol, field, "market")
 
 
 def asset_spec(config: MarketConfig, symbol: str, field: str = "asset") -> AssetSpec:
-    if not symbol:
-        raise ValidationError(field, "REQUIRED", "is required")
-    spec = config.assets.get(symbol)
-    if spec is None:
-        raise ValidationError(field, "UNKNOWN_ASSET", f"unknown asset {symbol!r}")
-    return spec
+    return _known(config.assets, symbol, field, "asset")
 
 
 def identifier(value: str, field: str, limit: int, required: bool = False) -> str | None:
