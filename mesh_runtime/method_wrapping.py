@@ -1,11 +1,14 @@
-"""Server interceptors that act on every call of a method, wrapping its behavior once.
+"""Acting on every call of a method by wrapping its behavior once, as it is registered.
 
-grpc.aio hands an interceptor the method's *handler*, never the call: there is no peer,
-context or outcome yet. To act on each call an interceptor returns a handler of the same
-kind and codecs whose behavior is wrapped. :class:`MethodWrapping` does that plumbing for
-the interceptors here (call policy, metrics, traces): a subclass says how one behavior is
-wrapped (:meth:`MethodWrapping.wrap`, told the method's kind and full name); the wrapped
-handler is built once per method and kept while the server hands out the same handler.
+grpc.aio hands whoever picks a method's handler (a generic handler, an interceptor) the
+*handler*, never the call: there is no peer, context or outcome yet. To act on each call,
+one returns a handler of the same kind and codecs whose behavior is wrapped.
+:class:`MethodWrapping` is how one concern (call policy, metrics, traces) says how a
+behavior is wrapped (:meth:`MethodWrapping.wrap`, told the method's kind and full name);
+:class:`WrappedHandlers` applies a server's wrappings to each method once, as the generic
+handler that serves it, and :class:`UnknownMethods` tells them of calls nothing serves.
+grpc.aio's interceptors would do the same but run their chain, a coroutine per interceptor,
+on every call only to hand out the same wrapped handler.
 
 A behavior is what grpc.aio calls with ``(request or request iterator, context)``: a
 coroutine function for single responses; for response streams either an async generator
@@ -14,22 +17,19 @@ coroutine function for single responses; for response streams either an async ge
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import grpc
 
 if TYPE_CHECKING:
     Handler = grpc.RpcMethodHandler[Any, Any]
-    _Base = grpc.aio.ServerInterceptor[Any, Any]
     _Generic = grpc.GenericRpcHandler[Any, Any]
 else:  # not subscriptable at run time
     Handler = grpc.RpcMethodHandler
-    _Base = grpc.aio.ServerInterceptor
     _Generic = grpc.GenericRpcHandler
 Behavior = Callable[..., Any]
 Kind = Literal["unary", "client_stream", "server_stream", "bidi_stream"]
-Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[Handler]]
 
 _FACTORIES: dict[str, tuple[Kind, Callable[..., Handler]]] = {
     "unary_unary": ("unary", grpc.unary_unary_rpc_method_handler),
@@ -58,11 +58,8 @@ def rewrapped(handler: Handler, wrap: Callable[[Kind, Behavior], Behavior]) -> H
     raise TypeError("a method handler without a behavior")
 
 
-class MethodWrapping(_Base):  # type: ignore[misc]
-    """Wraps each method's behavior once (per method and handler) with :meth:`wrap`."""
-
-    def __init__(self) -> None:
-        self._wrapped: dict[str, tuple[Handler, Handler]] = {}
+class MethodWrapping:
+    """One concern that wraps each method's behavior (see :class:`WrappedHandlers`)."""
 
     def wrap(self, kind: Kind, method: str, behavior: Behavior) -> Behavior:
         """The behavior that runs instead of ``behavior`` on every call of ``method``."""
@@ -71,20 +68,6 @@ class MethodWrapping(_Base):  # type: ignore[misc]
     def unknown(self, method: str) -> None:
         """Told of a call to a method the server does not have (grpc answers UNIMPLEMENTED)."""
 
-    async def intercept_service(self, continuation: Continuation,
-                                handler_call_details: grpc.HandlerCallDetails) -> Handler:
-        handler = await continuation(handler_call_details)
-        method = str(handler_call_details.method)
-        if handler is None:
-            self.unknown(method)
-            return handler
-        known = self._wrapped.get(method)
-        if known is not None and known[0] is handler:
-            return known[1]
-        wrapped = self.wrapped(method, handler)
-        self._wrapped[method] = (handler, wrapped)
-        return wrapped
-
     def wrapped(self, method: str, handler: Handler) -> Handler:
         """``method``'s ``handler`` with its behavior wrapped by :meth:`wrap`."""
         return rewrapped(handler, lambda kind, behavior: self.wrap(kind, method, behavior))
@@ -92,9 +75,8 @@ class MethodWrapping(_Base):  # type: ignore[misc]
 
 class WrappedHandlers(_Generic):  # type: ignore[misc]
     """A generic handler whose methods reach the server already wrapped by ``wrappings``
-    (the first outermost), each method once: what the same wrappings do as interceptors,
-    without grpc.aio's interceptor chain, which runs a coroutine per interceptor on every
-    call only to be handed the same wrapped handler."""
+    (the first outermost), each wrapped once and kept while ``inner`` hands out the same
+    handler."""
 
     def __init__(self, inner: _Generic,
                  wrappings: Sequence[MethodWrapping]) -> None:

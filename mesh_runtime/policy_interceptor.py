@@ -2,9 +2,8 @@
 
 :class:`CallPolicyInterceptor` is installed by :class:`mesh_runtime.serving.GrpcService` on
 every server (no service can be built without it): it wraps each method's behavior once, as
-the method is registered (:class:`~mesh_runtime.method_wrapping.WrappedHandlers`; it works
-as a grpc.aio interceptor too), with a guard that runs first on every call, with the call's
-``ServicerContext``:
+the method is registered (:class:`~mesh_runtime.method_wrapping.WrappedHandlers`), with a
+guard that runs first on every call, with the call's ``ServicerContext``:
 
 1. a presented ``authorization: Bearer <jwt>`` must be valid and unrevoked
    (:class:`~mesh_runtime.revocation.TokenCheck`) — on public methods too; otherwise
