@@ -76,7 +76,8 @@ class DepthViews:
         """After the state was rebuilt from the journal: staged reads dropped (their
         batches were lost), every view re-read."""
         self._staged.clear()
-        return self._commit({market: self._read_view(market) for market in self._views})
+        self.stage(self._views)
+        return self.advance()
 
     def _commit(self, reads: dict[str, Depth]) -> list[DepthDiff]:
         out: list[DepthDiff] = []

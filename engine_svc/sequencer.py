@@ -107,7 +107,7 @@ class _Applied:
 
     batch: list[_Pending[Any]]
     commands: list[tuple[int, bytes]] = field(default_factory=list)
-    events: list[Record] = field(default_factory=list)  # a command's account changes: one
+    events: list[Record] = field(default_factory=list)  # a command's account changes: one record
     emitted: list[Event] = field(default_factory=list)
     results: list[tuple[_Pending[Any], list[Any], BaseException | None]] = \
         field(default_factory=list)
